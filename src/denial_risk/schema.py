@@ -1,0 +1,101 @@
+"""The claim table contract (../shared/claims-schema.md) as constants.
+
+Every module names columns through here, so the contract lives in one place.
+The *normalised* frame that `normalize.normalize_chunk` returns has these
+dtypes; features, the simulator and the model all read that frame, never raw
+strings.
+"""
+
+from __future__ import annotations
+
+REQUIRED = (
+    "claim_id",
+    "service_date",
+    "payer_type",
+    "hcpcs_code",
+    "modifiers",
+    "diagnosis_codes",
+    "billed_amount",
+)
+
+BOOLEAN_FLAGS = (
+    "has_prescription",
+    "has_medical_necessity_letter",
+    "has_progress_notes",
+    "has_measurements",
+    "has_photos",
+    "has_proof_of_delivery",
+    "has_prior_auth",
+)
+
+OPTIONAL = (
+    "line_number",
+    "patient_id",
+    "provider_id",
+    "payer_id",
+    "submission_date",
+    "units",
+    "place_of_service",
+    *BOOLEAN_FLAGS,
+    "prior_same_code_12m",
+)
+
+LABELS = ("denied", "denial_reason", "paid_amount")
+
+# Known only after adjudication (or only to the simulator): never features.
+OUTCOME_COLUMNS = (*LABELS, "true_denial_probability")
+
+# Never features by themselves (identifiers; PHI-like for patient_id).
+IDENTIFIER_COLUMNS = ("claim_id", "line_number", "patient_id")
+
+ADDED = (
+    "denial_probability",
+    "expected_loss",
+    "risk_rank",
+    "risk_tier",
+    "top_reasons",
+    "recommended_actions",
+)
+
+PAYER_TYPES = ("medicare", "medicare_advantage", "medicaid", "commercial", "other")
+
+DATE_COLUMNS = ("service_date", "submission_date")
+STRING_COLUMNS = (
+    "claim_id",
+    "patient_id",
+    "provider_id",
+    "payer_id",
+    "place_of_service",
+    "payer_type",
+    "hcpcs_code",
+    "modifiers",
+    "diagnosis_codes",
+    "denial_reason",
+)
+INTEGER_COLUMNS = ("line_number", "units", "prior_same_code_12m")
+DECIMAL_COLUMNS = ("billed_amount", "paid_amount")
+BOOLEAN_COLUMNS = (*BOOLEAN_FLAGS, "denied")
+
+# Normalised dtypes (pandas). Missing stays missing: <NA> / NaT / NaN.
+NORMALISED_DTYPES = {
+    **{c: "string" for c in STRING_COLUMNS},
+    **{c: "datetime64[ns]" for c in DATE_COLUMNS},
+    **{c: "Int64" for c in INTEGER_COLUMNS},
+    **{c: "float64" for c in DECIMAL_COLUMNS},
+    **{c: "boolean" for c in BOOLEAN_COLUMNS},
+    "true_denial_probability": "float64",
+}
+
+# Separator used inside normalised multi-valued columns (modifiers, diagnoses).
+LIST_SEP = "|"
+
+RISK_TIERS = ("high", "medium", "low")
+
+
+def rejects_path_for(out_path: str) -> str:
+    """`worklist.csv` -> `worklist.rejects.csv` (the contract's rejects file)."""
+    from pathlib import Path
+
+    p = Path(out_path)
+    suffixes = "".join(p.suffixes[-1:])
+    return str(p.with_name(p.name[: len(p.name) - len(suffixes)] + ".rejects" + suffixes))
