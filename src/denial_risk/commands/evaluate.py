@@ -1,0 +1,17 @@
+"""`denial-risk evaluate`: a model's metrics on labelled data, printed and logged."""
+
+from __future__ import annotations
+
+import click
+
+from denial_risk.commands.options import data_option, model_option
+
+
+@click.command("evaluate")
+@data_option
+@model_option
+def evaluate(data: str, model_uri: str) -> None:
+    """Metrics of a model on labelled claims (all lines are treated as holdout)."""
+    from denial_risk.workflows import evaluate_model
+
+    evaluate_model(data, model_uri, echo=click.echo)
