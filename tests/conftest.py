@@ -1,0 +1,67 @@
+"""Shared fixtures: simulated claims, one fitted model per session, a temporary MLflow store.
+
+Fitting is the slow part of the suite, so the model is fitted once per test
+session (per xdist worker) and shared; tests that change it fit their own.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+
+@pytest.fixture(scope="session")
+def simulated_claims():
+    """~12k labelled lines over 24 months as the contract's raw table (strings as in a file)."""
+    from denial_risk.simulate import simulate_claims
+
+    return simulate_claims(rows=12_000, seed=11)
+
+
+@pytest.fixture(scope="session")
+def claims_frame(simulated_claims, tmp_path_factory):
+    """The simulated claims written to CSV and read back through the contract's reader."""
+    from denial_risk.claims import load_claims
+
+    path = tmp_path_factory.mktemp("claims") / "claims.csv"
+    simulated_claims.to_csv(path, index=False)
+    clean, rejects = load_claims(path)
+    assert len(clean) + len(rejects) == len(simulated_claims)
+    return clean
+
+
+@pytest.fixture(scope="session")
+def claims_csv(simulated_claims, tmp_path_factory):
+    path = tmp_path_factory.mktemp("claims_csv") / "claims.csv"
+    simulated_claims.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def fitted(claims_frame):
+    """A TrainResult on the simulated claims (no MLflow)."""
+    from denial_risk.training import TrainConfig, fit_model
+
+    return fit_model(claims_frame, TrainConfig(), log=lambda *a: None)
+
+
+@pytest.fixture(scope="session")
+def denial_model(fitted):
+    return fitted.model
+
+
+@pytest.fixture()
+def mlflow_store(tmp_path, monkeypatch):
+    """A real, empty MLflow tracking store and registry (sqlite) in a temporary folder."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    mlflow.set_tracking_uri(None)
