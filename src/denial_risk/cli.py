@@ -20,6 +20,7 @@ from denial_risk.errors import PartialInputError, UserError
 COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("simulate", "simulate"),
     "validate": ("validate", "validate"),
+    "ingest-x12": ("ingest_x12", "ingest_x12"),
 }
 
 
