@@ -176,6 +176,51 @@ def choose_classifier(train: pd.DataFrame, y: np.ndarray, config: TrainConfig) -
 
 
 @dataclass
+class Fitted:
+    model: DenialModel
+    classifier: object
+    method: str
+    chosen: str
+    cv_scores: dict
+    X_train: np.ndarray
+    X_calib: np.ndarray
+
+
+def fit_on(train: pd.DataFrame, calib: pd.DataFrame, config: TrainConfig, *, log=print,
+           chosen: str | None = None) -> Fitted:
+    """Features, classifier (chosen by time-ordered CV on small data), calibration on `calib`, reasons."""
+    y_tr = train["denied"].astype(bool).to_numpy().astype(int)
+    y_cal = calib["denied"].astype(bool).to_numpy().astype(int)
+    cv_scores: dict = {}
+    if chosen is None:
+        chosen, cv_scores = choose_classifier(feature_input(train, config), y_tr, config)
+        if cv_scores:
+            log("time-ordered CV AUC: " + ", ".join(f"{k} {v:.3f}" for k, v in cv_scores.items()) + f" → {chosen}")
+    features = _features(config)
+    X_tr = np.asarray(features.fit_transform(feature_input(train, config), y_tr), dtype=np.float64)
+    X_cal = np.asarray(features.transform(feature_input(calib, config)), dtype=np.float64)
+    names = [str(n) for n in features.get_feature_names_out()]
+    log(f"{X_tr.shape[1]} features; fitting {chosen} on {len(train)} lines, calibrating on {len(calib)}")
+    clf = candidates(config.seed)[chosen].fit(X_tr, y_tr)
+    method = "isotonic" if len(calib) >= 4000 else "sigmoid"
+    calibrated = CalibratedClassifierCV(FrozenEstimator(clf), method=method).fit(X_cal, y_cal)
+    model = DenialModel(
+        features=features, classifier=calibrated,
+        reason_model=_fit_reason_model(X_tr, train["denial_reason"], y_tr, config.seed),
+        feature_names=names, feature_groups=_feature_groups(features, names), typical_values=_typical(X_tr),
+        tiers=dict(config.tiers),
+        info={
+            "classifier": chosen, "calibration": method,
+            "train_start": f"{train.service_date.min():%Y-%m-%d}", "train_end": f"{train.service_date.max():%Y-%m-%d}",
+            "extra_boolean": list(config.extra_boolean), "extra_numeric": list(config.extra_numeric),
+            "extra_categorical": list(config.extra_categorical),
+            "drift_profile": _drift_profile(X_tr, names),
+        },
+    )
+    return Fitted(model, clf, method, chosen, cv_scores, X_tr, X_cal)
+
+
+@dataclass
 class TrainResult:
     model: DenialModel
     metrics: dict[str, float]
@@ -201,39 +246,15 @@ def fit_model(frame: pd.DataFrame, config: TrainConfig, *, log=print) -> TrainRe
     log(f"split by service date: train {len(train)} lines to {train.service_date.max():%Y-%m-%d}, "
         f"calibration {len(calib)}, holdout {len(hold)} from {hold.service_date.min():%Y-%m-%d}")
 
-    chosen, cv_scores = choose_classifier(feature_input(train, config), y_tr, config)
-    if cv_scores:
-        log("time-ordered CV AUC: " + ", ".join(f"{k} {v:.3f}" for k, v in cv_scores.items()) + f" → {chosen}")
-
-    features = _features(config)
-    X_tr = np.asarray(features.fit_transform(feature_input(train, config), y_tr), dtype=np.float64)
-    X_cal = np.asarray(features.transform(feature_input(calib, config)), dtype=np.float64)
-    X_ho = np.asarray(features.transform(feature_input(hold, config)), dtype=np.float64)
-    names = [str(n) for n in features.get_feature_names_out()]
-    log(f"{X_tr.shape[1]} features; fitting {chosen}")
-
-    zoo = candidates(config.seed)
-    clf = zoo[chosen].fit(X_tr, y_tr)
-    method = "isotonic" if len(calib) >= 4000 else "sigmoid"
-    calibrated = CalibratedClassifierCV(FrozenEstimator(clf), method=method).fit(X_cal, y_cal)
-    baseline = zoo["logistic"] if chosen != "logistic" else candidates(config.seed + 1)["logistic"]
-    baseline = CalibratedClassifierCV(FrozenEstimator(baseline.fit(X_tr, y_tr)), method=method).fit(X_cal, y_cal)
-
-    reason_model = _fit_reason_model(X_tr, train["denial_reason"], y_tr, config.seed)
-
-    groups = _feature_groups(features, names)
-    model = DenialModel(
-        features=features, classifier=calibrated, reason_model=reason_model, feature_names=names,
-        feature_groups=groups, typical_values=_typical(X_tr), tiers=dict(config.tiers),
-        info={
-            "classifier": chosen, "calibration": method,
-            "train_start": f"{train.service_date.min():%Y-%m-%d}", "train_end": f"{train.service_date.max():%Y-%m-%d}",
-            "holdout_start": f"{hold.service_date.min():%Y-%m-%d}", "holdout_end": f"{hold.service_date.max():%Y-%m-%d}",
-            "extra_boolean": list(config.extra_boolean), "extra_numeric": list(config.extra_numeric),
-            "extra_categorical": list(config.extra_categorical),
-        },
-    )
-    model.info["drift_profile"] = _drift_profile(X_tr, names)
+    fitted = fit_on(train, calib, config, log=log)
+    model, clf, method, chosen, cv_scores = fitted.model, fitted.classifier, fitted.method, fitted.chosen, fitted.cv_scores
+    X_ho = model.transform(feature_input(hold, config))
+    groups = model.feature_groups
+    baseline = candidates(config.seed + 1)["logistic"].fit(fitted.X_train, y_tr)
+    baseline = CalibratedClassifierCV(FrozenEstimator(baseline), method=method).fit(fitted.X_calib, y_cal)
+    model.info.update({
+        "holdout_start": f"{hold.service_date.min():%Y-%m-%d}", "holdout_end": f"{hold.service_date.max():%Y-%m-%d}",
+    })
 
     p_ho = model.proba_from_matrix(X_ho)
     p_base = baseline.predict_proba(X_ho)[:, 1]
@@ -251,7 +272,7 @@ def fit_model(frame: pd.DataFrame, config: TrainConfig, *, log=print) -> TrainRe
     params = {
         **config.as_params(), "classifier": chosen, "calibration": method,
         "rows_labelled": len(labelled), "rows_train": len(train), "rows_calibration": len(calib),
-        "rows_holdout": len(hold), "features": X_tr.shape[1],
+        "rows_holdout": len(hold), "features": fitted.X_train.shape[1],
         "date_min": f"{labelled.service_date.min():%Y-%m-%d}", "date_max": f"{labelled.service_date.max():%Y-%m-%d}",
         "holdout_start": model.info["holdout_start"], "data_fingerprint": data_fingerprint(feature_input(labelled, config)),
         **{f"cv_auc_{k}": round(v, 5) for k, v in cv_scores.items()},

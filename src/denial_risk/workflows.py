@@ -10,6 +10,7 @@ import pandas as pd
 from denial_risk import evaluation, tracking
 from denial_risk.claims import load_claims
 from denial_risk.errors import UserError
+from denial_risk.model_card import build_model_card
 from denial_risk.training import TrainResult, feature_input, fit_model, load_config
 
 HEADLINE = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "recall_at_90_precision",
@@ -49,6 +50,7 @@ def train_and_register(data: str, *, config_path: str | None = None, experiment:
         example = _example_output(result)
         version, alias = tracking.log_and_register(result.model, example)
         run_id = active.info.run_id
+        tracking.log_text(build_model_card(result, data_name=Path(data).name, version=version), "model_card.md")
     echo(f"MLflow run {run_id} in {tracking.tracking_uri()}")
     echo(f"registered {tracking.MODEL_NAME} version {version} as @{alias}")
     return {"run_id": run_id, "version": version, "alias": alias, "metrics": result.metrics}
