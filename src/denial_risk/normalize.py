@@ -14,6 +14,7 @@ All work is vectorised; per-value parsing runs over unique values only.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ from denial_risk import schema
 from denial_risk.errors import UserError
 
 REJECT_REASON = "reject_reason"
+_STRING = pd.StringDtype("pyarrow")  # the normalised frame's `string` dtype
 
 _TRUE = {"true", "1", "yes", "y", "t", "1.0"}
 _FALSE = {"false", "0", "no", "n", "f", "0.0"}
@@ -49,57 +51,140 @@ def check_required_columns(columns: list[str], path: str, option: str = "--data"
                         + (f" (and {len(missing) - 1} more: {', '.join(missing[1:])})" if len(missing) > 1 else ""))
 
 
-# --- value parsers (each returns canonical values and a per-row problem or None) ---
+# --- raw values as text -------------------------------------------------------
+#
+# Every parser below works on the *distinct* values of a column (claim columns
+# repeat a lot: a few hundred dates, codes and amounts in a 250k-row chunk), as
+# stripped text, and the result is spread back over the rows by the factorize
+# codes. Typed Parquet columns (dates, numbers, booleans) take typed fast paths.
+
+_NS_MIN = pd.Timestamp("1678-01-01")
+_NS_MAX = pd.Timestamp("2261-12-31")
+
+
+def _scalar_text(v) -> str:
+    """One raw value (of any Parquet/pandas type) as text; missing → ''."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return ""
+    if isinstance(v, float) and np.isnan(v):
+        return ""
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", errors="replace").strip()
+    if isinstance(v, (list, tuple, np.ndarray)):  # a Parquet list column (e.g. modifiers)
+        return schema.LIST_SEP.join(_scalar_text(x) for x in v if _scalar_text(x))
+    if isinstance(v, (pd.Timestamp, dt.datetime)):
+        return v.isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v).strip()
 
 
 def _as_text(s: pd.Series) -> pd.Series:
-    """Raw values as stripped strings, missing as ''."""
+    """Raw values as stripped strings (`string` dtype), missing as ''."""
     if pd.api.types.is_datetime64_any_dtype(s):
-        return s.dt.strftime("%Y-%m-%d").fillna("").astype("string")
-    out = s.astype("string").fillna("").str.strip()
-    return out
+        return s.dt.strftime("%Y-%m-%d").astype("string").fillna("")
+    if isinstance(s.dtype, pd.StringDtype):
+        return s.astype("string").fillna("").str.strip()
+    if s.dtype == object or isinstance(s.dtype, pd.CategoricalDtype):
+        return pd.Series([_scalar_text(v) for v in s.to_numpy(dtype=object)], index=s.index, dtype="string")
+    return s.astype("string").fillna("").str.strip()
 
 
-def _by_unique(text: pd.Series, fn) -> pd.Series:
-    """Apply a scalar parser once per distinct value (claim columns repeat a lot)."""
-    codes, uniques = pd.factorize(text, use_na_sentinel=False)
-    mapped = [fn(u) for u in uniques]
-    return pd.Series(np.asarray(mapped, dtype=object)[codes] if len(uniques) else np.array([], dtype=object),
-                     index=text.index)
+class _Column:
+    """A raw column factorized once: row codes and the distinct values as text."""
+
+    def __init__(self, s: pd.Series | None, *, index: pd.Index | None = None):
+        if s is None:  # a column the file does not have: every row empty
+            self.index = index
+            self.raw = None
+            self.codes = np.zeros(len(index), dtype=np.intp)
+            self.text = pd.Series([""], dtype=_STRING)
+            return
+        self.raw = s
+        self.index = s.index
+        try:
+            codes, uniques = pd.factorize(s, use_na_sentinel=False)
+        except TypeError:  # unhashable values (Parquet lists)
+            codes, uniques = pd.factorize(s.map(_scalar_text), use_na_sentinel=False)
+        self.codes = np.asarray(codes, dtype=np.intp)
+        self.text = _as_text(pd.Series(uniques)).reset_index(drop=True)
+
+    def spread(self, values) -> pd.Series:
+        """Per-distinct-value results → one value per row."""
+        if isinstance(values, pd.Series):
+            values = values.array
+        return pd.Series(values.take(self.codes) if hasattr(values, "take") else np.asarray(values)[self.codes],
+                         index=self.index)
+
+    def mask(self, per_unique: pd.Series | np.ndarray) -> pd.Series:
+        m = np.asarray(per_unique, dtype=bool)
+        return pd.Series(m[self.codes] if len(m) else np.zeros(len(self.codes), bool), index=self.index)
+
+    @property
+    def present(self) -> pd.Series:
+        """Rows with a (non-empty) value."""
+        return self.mask((self.text != "").to_numpy(dtype=bool))
 
 
-def parse_dates(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """ISO `YYYY-MM-DD` (a time part is ignored) or `YYYYMMDD`. Returns (dates, unparseable mask)."""
-    if pd.api.types.is_datetime64_any_dtype(s):
-        d = pd.to_datetime(s).dt.tz_localize(None) if getattr(s.dt, "tz", None) else s
-        return d.astype("datetime64[ns]").dt.normalize(), pd.Series(False, index=s.index)
-    text = _as_text(s)
+def _column(s: pd.Series | _Column) -> _Column:
+    return s if isinstance(s, _Column) else _Column(s)
+
+
+# --- value parsers (each returns canonical values and a per-row problem mask) ---
+
+
+def _dates_from_text(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct texts → (datetime64[ns] values, unparseable mask)."""
     head = text.str.slice(0, 10)
     iso = pd.to_datetime(head, format="%Y-%m-%d", errors="coerce")
-    compact = text.str.fullmatch(r"\d{8}").fillna(False)
+    compact = text.str.fullmatch(r"\d{8}").fillna(False).astype(bool)
     if compact.any():
         iso = iso.where(~compact, pd.to_datetime(text.where(compact), format="%Y%m%d", errors="coerce"))
     # anything after the date part must look like a time, or the value is not a date
-    tail_ok = (text.str.len() <= 10) | text.str.match(r"^\d{4}-\d{2}-\d{2}[T ][0-9:.+\-Z]*$").fillna(False) | compact
-    dates = iso.where(tail_ok).astype("datetime64[ns]")
-    bad = (text != "") & dates.isna()
+    tail_ok = ((text.str.len() <= 10) & text.str.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}").fillna(False)) \
+        | text.str.fullmatch(r"\d{4}-\d{2}-\d{2}[T ][0-9:.+\-Z]*").fillna(False) | compact
+    iso = iso.where(tail_ok.astype(bool) & (iso >= _NS_MIN) & (iso <= _NS_MAX))
+    dates = iso.astype("datetime64[ns]").to_numpy()
+    bad = (text != "").to_numpy(dtype=bool) & np.isnat(dates)
     return dates, bad
 
 
-def parse_amounts(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Dollars: `12.5`, `$1,234.00`. Returns (float values, unparseable mask)."""
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        v = pd.to_numeric(s, errors="coerce").astype("float64")
-        bad = s.notna() & ~np.isfinite(v.fillna(0.0))
-        return v.where(~bad), bad
-    text = _as_text(s)
-    v = pd.to_numeric(text.where(text != ""), errors="coerce").astype("float64")
-    need = (text != "") & v.isna()
+def parse_dates(s: pd.Series | _Column) -> tuple[pd.Series, pd.Series]:
+    """ISO `YYYY-MM-DD` (a time part is ignored) or `YYYYMMDD`. Returns (dates, unparseable mask)."""
+    raw = s.raw if isinstance(s, _Column) else s
+    if raw is not None and pd.api.types.is_datetime64_any_dtype(raw):
+        d = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
+        inside = (d >= _NS_MIN) & (d <= _NS_MAX)
+        out = d.where(inside).astype("datetime64[ns]").dt.normalize()
+        return out, (d.notna() & ~inside)
+    c = _column(s)
+    dates, bad = _dates_from_text(c.text)
+    return c.spread(dates).astype("datetime64[ns]"), c.mask(bad)
+
+
+def _amounts_from_text(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct texts → (float64 values, unparseable mask)."""
+    obj = text.to_numpy(dtype=object)
+    v = pd.to_numeric(np.where(obj == "", None, obj), errors="coerce").astype("float64")
+    v = np.asarray(v, dtype="float64")
+    need = (obj != "") & np.isnan(v)
     if need.any():
-        v = v.where(~need, _by_unique(text.where(need, ""), _parse_amount_text).astype("float64"))
-    v = v.where(np.isfinite(v.fillna(0.0)))
-    bad = (text != "") & v.isna()
+        v[need] = [_parse_amount_text(t) for t in obj[need]]
+    v[~np.isfinite(v)] = np.nan
+    bad = (obj != "") & np.isnan(v)
     return v, bad
+
+
+def parse_amounts(s: pd.Series | _Column) -> tuple[pd.Series, pd.Series]:
+    """Dollars: `12.5`, `$1,234.00`. Returns (float values, unparseable mask)."""
+    raw = s.raw if isinstance(s, _Column) else s
+    if raw is not None and pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        v = pd.to_numeric(raw, errors="coerce").astype("float64")
+        bad = raw.notna() & ~np.isfinite(v.fillna(0.0))
+        return v.where(~bad), bad
+    c = _column(s)
+    v, bad = _amounts_from_text(c.text)
+    return c.spread(v), c.mask(bad)
 
 
 def _parse_amount_text(t: str) -> float:
@@ -113,24 +198,31 @@ def _parse_amount_text(t: str) -> float:
     return -value if t.startswith("(") and t.endswith(")") else value
 
 
-def parse_integers(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+def parse_integers(s: pd.Series | _Column) -> tuple[pd.Series, pd.Series]:
     """Whole numbers (`2`, `2.0`). Returns (Int64 values, unparseable mask)."""
-    v, bad = parse_amounts(s) if not pd.api.types.is_bool_dtype(s) else (s.astype("float64"), s.isna() & False)
-    whole = v.notna() & (np.floor(v.fillna(0)) == v.fillna(0)) & (v.abs() < 2**53)
-    bad = bad | (v.notna() & ~whole)
-    return v.where(whole).astype("Int64"), bad
+    raw = s.raw if isinstance(s, _Column) else s
+    if raw is not None and pd.api.types.is_bool_dtype(raw):
+        v, bad = raw.astype("float64"), pd.Series(False, index=raw.index)
+    else:
+        v, bad = parse_amounts(s)
+    f = v.to_numpy(dtype="float64", na_value=np.nan)
+    whole = ~np.isnan(f) & (np.floor(np.nan_to_num(f)) == f) & (np.abs(np.nan_to_num(f)) < 2**53)
+    bad = bad.to_numpy(dtype=bool) | (~np.isnan(f) & ~whole)
+    ints = pd.arrays.IntegerArray(np.where(whole, np.nan_to_num(f), 0).astype("int64"), ~whole)
+    return pd.Series(ints, index=v.index), pd.Series(bad, index=v.index)
 
 
-def parse_booleans(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+def parse_booleans(s: pd.Series | _Column) -> tuple[pd.Series, pd.Series]:
     """true/false, 1/0, yes/no, y/n, t/f in any case; empty → unknown. Returns (boolean, unrecognised mask)."""
-    if pd.api.types.is_bool_dtype(s):
-        return s.astype("boolean"), pd.Series(False, index=s.index)
-    text = _as_text(s).str.lower()
-    out = pd.Series(pd.NA, index=s.index, dtype="boolean")
-    out[text.isin(_TRUE)] = True
-    out[text.isin(_FALSE)] = False
-    bad = (text != "") & out.isna()
-    return out, bad
+    raw = s.raw if isinstance(s, _Column) else s
+    if raw is not None and pd.api.types.is_bool_dtype(raw):
+        return raw.astype("boolean"), pd.Series(False, index=raw.index)
+    c = _column(s)
+    text = c.text.str.lower()
+    true = text.isin(_TRUE).to_numpy(dtype=bool)
+    false = text.isin(_FALSE).to_numpy(dtype=bool)
+    values = pd.arrays.BooleanArray(true, ~(true | false))
+    return c.spread(values), c.mask((text != "").to_numpy(dtype=bool) & ~(true | false))
 
 
 def _normalise_list(value: str, *, undot: bool) -> str:
@@ -144,38 +236,52 @@ def _normalise_list(value: str, *, undot: bool) -> str:
     return schema.LIST_SEP.join(seen)
 
 
-def normalise_modifiers(s: pd.Series) -> pd.Series:
+def _map_text(s: pd.Series | _Column, fn) -> pd.Series:
+    c = _column(s)
+    mapped = pd.array([fn(t) for t in c.text.to_numpy(dtype=object)], dtype=_STRING)
+    return c.spread(mapped)
+
+
+def normalise_modifiers(s: pd.Series | _Column) -> pd.Series:
     """`kx, rt` / `KX|RT` / `KX RT` → `KX|RT` (input order, duplicates dropped)."""
-    return _by_unique(_as_text(s), lambda v: _normalise_list(v, undot=False)).astype("string")
+    return _map_text(s, lambda v: _normalise_list(v, undot=False))
 
 
-def normalise_diagnoses(s: pd.Series) -> pd.Series:
+def normalise_diagnoses(s: pd.Series | _Column) -> pd.Series:
     """`M54.50, m48.06` → `M5450|M4806` (primary first)."""
-    return _by_unique(_as_text(s), lambda v: _normalise_list(v, undot=True)).astype("string")
+    return _map_text(s, lambda v: _normalise_list(v, undot=True))
 
 
-def normalise_payer_type(s: pd.Series) -> pd.Series:
+def _payer_type(v: str):
+    if not v:
+        return pd.NA
+    key = re.sub(r"[\s\-]+", "_", v.strip().lower())
+    return _PAYER_ALIASES.get(key, "other")
+
+
+def normalise_payer_type(s: pd.Series | _Column) -> pd.Series:
     """Case-insensitive enum; empty → unknown; anything unrecognised → `other`."""
-    def one(v: str):
-        if not v:
-            return pd.NA
-        key = re.sub(r"[\s\-]+", "_", v.strip().lower())
-        return _PAYER_ALIASES.get(key, "other")
-
-    return _by_unique(_as_text(s), one).astype("string")
+    return _map_text(s, _payer_type)
 
 
-def _text_or_na(s: pd.Series, *, upper: bool = False) -> pd.Series:
-    t = _as_text(s)
+def _text_or_na(s: pd.Series | _Column, *, upper: bool = False) -> pd.Series:
+    """Stripped text, empty → <NA>. Works on the whole column (identifiers are mostly distinct)."""
+    raw = s.raw if isinstance(s, _Column) else s
+    if raw is not None and isinstance(raw.dtype, pd.StringDtype):
+        t = raw.astype(_STRING).str.strip()
+    else:
+        t = _column(s).spread(_column(s).text.array)
     if upper:
         t = t.str.upper()
-    return t.where(t != "").astype("string")
+    return t.where(t != "").astype(_STRING)
 
 
-def _identifier(s: pd.Series) -> pd.Series:
+def _identifier(s: pd.Series | _Column) -> pd.Series:
     """IDs read from spreadsheets sometimes gain a `.0`; numbers stay digits."""
     t = _text_or_na(s)
-    return t.str.replace(r"^(\d+)\.0$", r"\1", regex=True)
+    if t.str.endswith(".0").any():
+        t = t.str.replace(r"^(\d+)\.0$", r"\1", regex=True)
+    return t
 
 
 # --- the chunk normaliser ---
@@ -193,18 +299,30 @@ class DuplicateTracker:
 
     def mark(self, claim_id: pd.Series, line_number: pd.Series) -> np.ndarray:
         """Return a mask of rows whose key was already seen (earlier chunk or earlier in this one)."""
-        keys = pd.util.hash_pandas_object(
-            pd.DataFrame({"c": claim_id.astype("string"), "l": line_number.astype("Int64")}), index=False
-        ).to_numpy(dtype=np.uint64)
+        keys = _key_hashes(claim_id, line_number)
         dup = pd.Series(keys).duplicated().to_numpy()
         if len(self.seen):
             pos = np.searchsorted(self.seen, keys)
             pos_c = np.minimum(pos, len(self.seen) - 1)
-            dup |= self.seen[pos_c] == keys
-        new = np.unique(keys[~dup])
+            dup = dup | (self.seen[pos_c] == keys)
+        new = np.sort(keys[~dup])  # distinct already: duplicates within the chunk are marked
         if len(new):
             self.seen = np.insert(self.seen, np.searchsorted(self.seen, new), new)
         return dup
+
+
+def _key_hashes(claim_id: pd.Series, line_number: pd.Series) -> np.ndarray:
+    """64-bit hashes of (claim_id, line_number); both must be non-missing.
+
+    Hashes the claim ids as plain Python strings (stable whatever the pandas
+    string storage) and mixes in the line number arithmetically.
+    """
+    ids = pd.util.hash_array(np.asarray(claim_id.astype(_STRING).to_numpy(dtype=object)), categorize=False)
+    lines = np.asarray(line_number.to_numpy(dtype="int64"), dtype=np.int64).view(np.uint64)
+    with np.errstate(over="ignore"):
+        mixed = (lines + np.uint64(0x9E3779B97F4A7C15)) * np.uint64(0xBF58476D1CE4E5B9)
+        mixed ^= mixed >> np.uint64(31)
+    return ids ^ mixed
 
 
 def normalize_chunk(raw: pd.DataFrame, *, duplicates: DuplicateTracker | None = None,
@@ -212,33 +330,42 @@ def normalize_chunk(raw: pd.DataFrame, *, duplicates: DuplicateTracker | None = 
     """Split a raw chunk into (normalised scorable rows, rejects with `reject_reason`).
 
     The index of both is the row's position in the input (from `start`), so the
-    two can be put back in input order. Extra columns pass through unchanged.
+    two can be put back in input order. The scorable frame has every contract
+    column (absent ones all-missing) with the dtypes of `schema.NORMALISED_DTYPES`,
+    then the extra columns unchanged in input order. Rejects keep the raw values.
     """
     raw = raw.reset_index(drop=True)
     raw.index = pd.RangeIndex(start, start + len(raw))
     n = len(raw)
     out: dict[str, pd.Series] = {}
     problems: list[tuple[str, pd.Series]] = []
+    columns: dict[str, _Column] = {}
 
-    def col(name: str) -> pd.Series:
-        if name in raw.columns:
-            return raw[name]
-        return pd.Series([""] * n, index=raw.index, dtype="string")
+    def col(name: str) -> _Column:
+        if name not in columns:
+            columns[name] = _Column(raw[name]) if name in raw.columns else _Column(None, index=raw.index)
+        return columns[name]
+
+    def present(name: str) -> bool:
+        return name in raw.columns
 
     def require(name: str, values: pd.Series) -> None:
         problems.append((f"{name}: missing", values.isna()))
 
     # identifiers and codes
-    out["claim_id"] = _identifier(col("claim_id"))
+    out["claim_id"] = _identifier(raw["claim_id"] if present("claim_id") else col("claim_id"))
     require("claim_id", out["claim_id"])
-    ln, ln_bad = parse_integers(col("line_number"))
-    ln_bad = ln_bad | (ln.notna() & (ln < 1)).fillna(False)
-    out["line_number"] = ln.fillna(1).where(~ln_bad)
-    problems.append(("line_number: not a whole number >= 1", ln_bad))
+    if present("line_number"):
+        ln, ln_bad = parse_integers(col("line_number"))
+        ln_bad = ln_bad | (ln < 1).fillna(False).astype(bool)
+        out["line_number"] = ln.fillna(1).where(~ln_bad)
+        problems.append(("line_number: not a whole number >= 1", ln_bad))
+    else:
+        out["line_number"] = pd.Series(pd.array(np.ones(n, dtype="int64"), dtype="Int64"), index=raw.index)
     for name in ("patient_id", "provider_id", "payer_id"):
-        out[name] = _identifier(col(name))
+        out[name] = _identifier(raw[name] if present(name) else col(name))
     pos = _text_or_na(col("place_of_service"))
-    out["place_of_service"] = pos.where(~pos.str.fullmatch(r"\d").fillna(False), "0" + pos)
+    out["place_of_service"] = pos.where(~pos.str.fullmatch(r"\d").fillna(False).astype(bool), "0" + pos)
     out["payer_type"] = normalise_payer_type(col("payer_type"))
     out["hcpcs_code"] = _text_or_na(col("hcpcs_code"), upper=True)
     require("hcpcs_code", out["hcpcs_code"])
@@ -262,30 +389,32 @@ def normalize_chunk(raw: pd.DataFrame, *, duplicates: DuplicateTracker | None = 
     paid, _ = parse_amounts(col("paid_amount"))
     out["paid_amount"] = paid.where(paid >= 0)
 
-    # counts: unknown stays unknown (units defaults to 1 only when absent)
-    units, _ = parse_integers(col("units"))
-    absent = _as_text(col("units")) == ""
-    out["units"] = units.where((units >= 0).fillna(True)).mask(absent, 1).astype("Int64")
+    # counts: unknown stays unknown; units defaults to 1 only when absent (no column or empty cell)
+    if present("units"):
+        units, _ = parse_integers(col("units"))
+        units = units.where((units >= 0).fillna(True).astype(bool))
+        out["units"] = units.mask(~col("units").present, 1)
+    else:
+        out["units"] = pd.Series(pd.array(np.ones(n, dtype="int64"), dtype="Int64"), index=raw.index)
     prior, _ = parse_integers(col("prior_same_code_12m"))
-    out["prior_same_code_12m"] = prior.where((prior >= 0).fillna(True))
+    out["prior_same_code_12m"] = prior.where((prior >= 0).fillna(True).astype(bool))
 
     for name in schema.BOOLEAN_COLUMNS:
         out[name], _ = parse_booleans(col(name))
     out["denial_reason"] = _text_or_na(col("denial_reason"), upper=True)
-    if "true_denial_probability" in raw.columns:
+    if present("true_denial_probability"):
         out["true_denial_probability"], _ = parse_amounts(col("true_denial_probability"))
 
-    # duplicates (only among otherwise-valid keys)
-    key_ok = out["claim_id"].notna() & out["line_number"].notna()
-    dup = pd.Series(False, index=raw.index)
-    if duplicates is not None and key_ok.any():
-        dup[key_ok] = duplicates.mark(out["claim_id"][key_ok], out["line_number"][key_ok])
-    elif key_ok.any():
-        dup[key_ok] = DuplicateTracker().mark(out["claim_id"][key_ok], out["line_number"][key_ok])
-    problems.append(("claim_id+line_number: duplicate of an earlier row", dup))
+    # duplicates (among rows with a usable key, whatever else is wrong with them)
+    key_ok = (out["claim_id"].notna() & out["line_number"].notna()).to_numpy(dtype=bool)
+    dup = np.zeros(n, dtype=bool)
+    if key_ok.any():
+        tracker = duplicates if duplicates is not None else DuplicateTracker()
+        dup[key_ok] = tracker.mark(out["claim_id"][key_ok], out["line_number"][key_ok])
+    problems.append(("claim_id+line_number: duplicate of an earlier row", pd.Series(dup, index=raw.index)))
 
     reason = _join_reasons(problems, raw.index)
-    rejected = reason.notna()
+    rejected = reason.notna().to_numpy(dtype=bool)
 
     frame = pd.DataFrame(out, index=raw.index)
     frame = frame.astype({c: t for c, t in schema.NORMALISED_DTYPES.items() if c in frame.columns})
@@ -293,17 +422,20 @@ def normalize_chunk(raw: pd.DataFrame, *, duplicates: DuplicateTracker | None = 
     if extras:
         frame = pd.concat([frame, raw[extras]], axis=1)
     rejects = raw.loc[rejected].copy()
-    rejects[REJECT_REASON] = reason[rejected].astype("string")
+    rejects[REJECT_REASON] = reason[rejected].astype(_STRING)
     return frame.loc[~rejected], rejects
 
 
 def _join_reasons(problems: list[tuple[str, pd.Series]], index: pd.Index) -> pd.Series:
-    """One `reject_reason` per row: every problem found, `; `-separated."""
-    reason = pd.Series(pd.NA, index=index, dtype="string")
+    """One `reject_reason` per row: every problem found, `; `-separated, in a fixed order."""
+    found = []
     for text, mask in problems:
-        mask = mask.fillna(False).astype(bool) if hasattr(mask, "fillna") else mask
-        if not mask.any():
-            continue
-        reason = reason.where(~mask | reason.isna(), reason + "; " + text)
-        reason = reason.where(~mask | reason.notna(), text)
-    return reason
+        m = np.asarray(pd.Series(mask).fillna(False).to_numpy(dtype=bool), dtype=bool)
+        if m.any():
+            found.append((text, m))
+    reason = np.full(len(index), None, dtype=object)
+    for text, m in found:
+        have = np.array([r is not None for r in reason], dtype=bool) if len(found) > 1 else np.zeros(len(index), bool)
+        idx = np.flatnonzero(m)
+        reason[idx] = [f"{r}; {text}" if r is not None else text for r in reason[idx]]
+    return pd.Series(pd.array(reason, dtype=_STRING), index=index)
