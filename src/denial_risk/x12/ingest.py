@@ -179,7 +179,10 @@ def ingest(claim_paths: Iterable[str | os.PathLike] = (), remit_paths: Iterable[
     stats = ClaimStats()
     warnings: list[str] = []
     problems: list[FileProblem] = []
-    counts: Counter = Counter()
+    counts: Counter = Counter({k: 0 for k in (
+        "files", "bad_files", "claim_lines", "remit_lines", "matched_claims", "unmatched_claims",
+        "unmatched_claim_lines", "unmatched_remit_claims", "unmatched_remit_lines",
+        "reversals_applied", "reversals_without_original")})
     claims: list[tuple[str, list[dict]]] = []
     remits: list[RemitClaim] = []
     seen_files: set[Path] = set()
@@ -208,7 +211,8 @@ def ingest(claim_paths: Iterable[str | os.PathLike] = (), remit_paths: Iterable[
     remits = apply_reversals(remits, counts)
     duplicates += _duplicates([(rc.claim_id, rc.source_file) for rc in remits], "remits")
     res = join(claims, remits)
-    counts.update(res.counts)
+    for k, v in res.counts.items():
+        counts[k] = v
     counts["duplicate_claim_ids_in_claims"] = sum(1 for d in duplicates if d["in"] == "claims")
     counts["duplicate_claim_ids_in_remits"] = sum(1 for d in duplicates if d["in"] == "remits")
     counts["labelled_rows"] = len(res.labelled)

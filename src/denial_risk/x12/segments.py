@@ -103,6 +103,8 @@ def normalise(raw: bytes) -> tuple[str, Delimiters]:
         if term is None:
             raise X12FileError("cannot choose a segment terminator for a newline-terminated file")
     else:
+        if not text.rstrip(" \t\r\n").endswith(term):
+            raise X12FileError("truncated envelope: the file ends inside a segment (no terminator)")
         pieces = text.split(term)
     segs = []
     for p in pieces:

@@ -87,12 +87,21 @@ def _prepare(claims: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _claim_groups(df: pd.DataFrame) -> list[pd.DataFrame]:
-    """Claims in first-appearance order, lines sorted by line_number."""
-    groups = []
-    for _cid, g in df.groupby("claim_id", sort=False):
-        groups.append(g.sort_values(["line_number", "_order"], kind="stable"))
-    return groups
+def _claim_groups(df: pd.DataFrame) -> list[list[dict]]:
+    """Claims in first-appearance order (each a list of line records), lines sorted by line_number."""
+    groups: dict[str, list[dict]] = {}
+    for rec in df.to_dict("records"):
+        groups.setdefault(str(rec["claim_id"]), []).append(rec)
+    out = []
+    for lines in groups.values():
+        lines.sort(key=lambda r: (r["line_number"] if not pd.isna(r["line_number"]) else 0, r["_order"]))
+        out.append(lines)
+    return out
+
+
+def _max_date(lines: list[dict], column: str):
+    dates = [r[column] for r in lines if not pd.isna(r[column])]
+    return max(dates) if dates else pd.NaT
 
 
 def _file_paths(path: str | os.PathLike, n_files: int) -> list[Path]:
@@ -108,8 +117,8 @@ def _chunks(seq: list, size: int) -> Iterator[list]:
         yield seq[i : i + size]
 
 
-def _interchange_date(groups: list[pd.DataFrame]) -> pd.Timestamp:
-    dates = [g["submission_date"].max() for g in groups] + [g["service_date"].max() for g in groups]
+def _interchange_date(groups: list[list[dict]]) -> pd.Timestamp:
+    dates = [_max_date(g, "submission_date") for g in groups] + [_max_date(g, "service_date") for g in groups]
     dates = [d for d in dates if not pd.isna(d)]
     return max(dates) if dates else pd.Timestamp("2000-01-01")
 
@@ -146,11 +155,11 @@ def write_837p(claims: pd.DataFrame, path: str | os.PathLike, *, claims_per_tran
         _isa_gs(w, "HC", VERSION_837P, when, fno)
         # BHT04 (the transaction's creation date) is the claims' submission date:
         # one transaction per submission date, split by size
-        by_date: dict[pd.Timestamp, list[pd.DataFrame]] = {}
+        by_date: dict[pd.Timestamp, list[list[dict]]] = {}
         for g in fgroups:
-            sub = g["submission_date"].iloc[0]
+            sub = g[0]["submission_date"]
             if pd.isna(sub):
-                sub = g["service_date"].max()
+                sub = _max_date(g, "service_date")
             by_date.setdefault(when if pd.isna(sub) else pd.Timestamp(sub), []).append(g)
         tno = 0
         for day, dgroups in by_date.items():
@@ -161,7 +170,7 @@ def write_837p(claims: pd.DataFrame, path: str | os.PathLike, *, claims_per_tran
     return paths
 
 
-def _write_837_transaction(w, groups: list[pd.DataFrame], tno: int, when: pd.Timestamp) -> None:
+def _write_837_transaction(w, groups: list[list[dict]], tno: int, when: pd.Timestamp) -> None:
     w.Write(_s(f"ST*837*{tno:04d}*{VERSION_837P}"))
     w.Write(_s(f"BHT*0019*00*{tno:04d}*{when.strftime('%Y%m%d')}*1200*CH"))
     w.Write(_s("NM1*41*2*DENIAL RISK SIMULATOR*****46*DENIALRISK"))
@@ -169,9 +178,9 @@ def _write_837_transaction(w, groups: list[pd.DataFrame], tno: int, when: pd.Tim
     w.Write(_s("NM1*40*2*RECEIVER*****46*RECEIVER"))
     hl = 0
     # billing providers in first-appearance order, their claims below them
-    by_provider: dict[str, list[pd.DataFrame]] = {}
+    by_provider: dict[str, list[list[dict]]] = {}
     for g in groups:
-        by_provider.setdefault(_clean(g["provider_id"].iloc[0] if "provider_id" in g else None, _PLACEHOLDER_NPI), []).append(g)
+        by_provider.setdefault(_clean(g[0].get("provider_id"), _PLACEHOLDER_NPI), []).append(g)
     for npi, pgroups in by_provider.items():
         hl += 1
         parent = hl
@@ -182,7 +191,7 @@ def _write_837_transaction(w, groups: list[pd.DataFrame], tno: int, when: pd.Tim
         w.Write(_s("REF*EI*123456789"))
         for g in pgroups:
             hl += 1
-            first = g.iloc[0]
+            first = g[0]
             w.Write(_s(f"HL*{hl}*{parent}*22*0"))
             filing = PAYER_TYPE_TO_FILING_INDICATOR.get(_clean(first.get("payer_type")).lower(), "ZZ")
             w.Write(_s(f"SBR*P*18*******{filing}"))
@@ -194,14 +203,14 @@ def _write_837_transaction(w, groups: list[pd.DataFrame], tno: int, when: pd.Tim
     w.Write(_s(f"SE*0*{tno:04d}"))
 
 
-def _write_837_claim(w, g: pd.DataFrame) -> None:
-    first = g.iloc[0]
+def _write_837_claim(w, g: list[dict]) -> None:
+    first = g[0]
     pos = _clean(first.get("place_of_service"), "12")
-    total = sum(float(x) for x in g["billed_amount"])
+    total = sum(float(r["billed_amount"]) for r in g)
     w.Write(_s(f"CLM*{_clean(first['claim_id'])}*{_amt(total)}***{pos}:B:1*Y*A*Y*Y"))
     # claim diagnoses: union of the lines' codes in order (max 12)
     dx: list[str] = []
-    for value in g.get("diagnosis_codes", pd.Series([""] * len(g))):
+    for value in (r.get("diagnosis_codes") for r in g):
         for code in _split_list(value):
             code = code.replace(".", "")
             if code not in dx:
@@ -209,7 +218,7 @@ def _write_837_claim(w, g: pd.DataFrame) -> None:
     dx = dx[:12]
     if dx:
         w.Write(_s("HI*" + "*".join(("ABK:" if i == 0 else "ABF:") + c for i, c in enumerate(dx))))
-    for lx, (_, line) in enumerate(g.iterrows(), start=1):
+    for lx, line in enumerate(g, start=1):
         codes = [c.replace(".", "") for c in _split_list(line.get("diagnosis_codes"))]
         pointers = [str(dx.index(c) + 1) for c in codes if c in dx][:4]
         mods = _split_list(line.get("modifiers"))[:4]
@@ -247,9 +256,9 @@ def write_835(claims: pd.DataFrame, path: str | os.PathLike, *, claims_per_trans
         when = _interchange_date(fgroups)
         _isa_gs(w, "HP", VERSION_835, when, fno)
         # one transaction per payer (an 835 comes from one payer), split by size
-        by_payer: dict[str, list[pd.DataFrame]] = {}
+        by_payer: dict[str, list[list[dict]]] = {}
         for g in fgroups:
-            by_payer.setdefault(_clean(g.iloc[0].get("payer_id"), "UNKNOWN"), []).append(g)
+            by_payer.setdefault(_clean(g[0].get("payer_id"), "UNKNOWN"), []).append(g)
         tno = 0
         for payer, pgroups in by_payer.items():
             for tgroups in _chunks(pgroups, claims_per_transaction):
@@ -284,11 +293,11 @@ def _line_payment(line) -> tuple[float, float, list[tuple[str, str, float]]]:
     return charge, paid, adj
 
 
-def _write_835_transaction(w, groups: list[pd.DataFrame], tno: int, payer: str, when: pd.Timestamp) -> None:
+def _write_835_transaction(w, groups: list[list[dict]], tno: int, payer: str, when: pd.Timestamp) -> None:
     claims = []
     total = 0.0
     for g in groups:
-        lines = [(line, *_line_payment(line)) for _, line in g.iterrows()]
+        lines = [(line, *_line_payment(line)) for line in g]
         total += sum(paid for _, _, paid, _ in lines)
         claims.append((g, lines))
     d = when.strftime("%Y%m%d")
@@ -304,12 +313,12 @@ def _write_835_transaction(w, groups: list[pd.DataFrame], tno: int, payer: str, 
     w.Write(_s("N4*SPRINGFIELD*IL*627010000"))
     w.Write(_s(f"REF*2U*{payer}"))
     w.Write(_s("PER*BL*PROVIDER SERVICES*TE*5555550199"))
-    providers = {_clean(g.iloc[0].get("provider_id"), _PLACEHOLDER_NPI) for g, _ in claims}
+    providers = {_clean(g[0].get("provider_id"), _PLACEHOLDER_NPI) for g, _ in claims}
     npi = sorted(providers)[0] if len(providers) == 1 else _PLACEHOLDER_NPI
     w.Write(_s(f"N1*PE*BILLING PROVIDER*XX*{npi}"))
     w.Write(_s("LX*1"))
     for g, lines in claims:
-        first = g.iloc[0]
+        first = g[0]
         charge = sum(c for _, c, _, _ in lines)
         paid = sum(p for _, _, p, _ in lines)
         patient_resp = sum(a for _, _, _, adj in lines for grp, _, a in adj if grp == "PR")
