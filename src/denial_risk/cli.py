@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("simulate", "simulate"),
     "validate": ("validate", "validate"),
     "ingest-x12": ("ingest_x12", "ingest_x12"),
+    "report": ("report", "report"),
 }
 
 
