@@ -1,0 +1,38 @@
+"""`denial-risk simulate`: a labelled synthetic claim table (the mechanism is in `denial_risk.simulate`)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("simulate")
+@click.option("--rows", "rows", required=True, type=click.IntRange(min=0),
+              help="Number of claim lines to write.")
+@click.option("--seed", "seed", required=True, type=int, help="Random seed (same seed, same file).")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
+              help="Output file; the format follows the extension (.csv or .parquet).")
+@click.option("--start", "start", default="2024-01-01", show_default=True,
+              help="First service date of the simulated period (YYYY-MM-DD).")
+@click.option("--months", "months", default=24, show_default=True, type=click.IntRange(min=1),
+              help="Length of the simulated period in months.")
+@click.option("--x12", "x12", default=None, type=click.Path(file_okay=False),
+              help="Also write the claims as 837P and 835 files into this folder.")
+def simulate(rows: int, seed: int, out: str, start: str, months: int, x12: str | None) -> None:
+    """Write labelled synthetic claim lines plus `true_denial_probability`."""
+    import pandas as pd
+
+    from denial_risk import io
+    from denial_risk.errors import UserError
+    from denial_risk.simulate import contract_frame, simulate_claims
+
+    io.file_format(out, option="--out")
+    if x12 is not None:
+        raise UserError("--x12 is not available yet")
+    try:
+        pd.Timestamp(start)
+    except ValueError:
+        raise UserError(f"--start {start}: not a date (use YYYY-MM-DD)") from None
+    frame = simulate_claims(rows, seed, start=start, months=months)
+    io.write_table(contract_frame(frame), out, option="--out")
+    rate = float(frame["denied"].mean()) if len(frame) else 0.0
+    click.echo(f"wrote {len(frame):,} claim lines to {out} (denial rate {rate:.1%})")
