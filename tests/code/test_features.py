@@ -199,6 +199,7 @@ def test_modifier_conflicts():
         dict(hcpcs_code="L0627", modifiers="99|NU"),             # 99 with too few others
         dict(hcpcs_code="L0627", modifiers="ZZ|NU"),             # an unknown modifier
         dict(hcpcs_code="L1832", modifiers="RT", payer_type=None),
+        dict(hcpcs_code="L1832", modifiers="GA|RT|NU"),          # GA: KX must be absent
     )
     t = ModifierFeatures().fit(X)
     out = t.transform(X)
@@ -206,15 +207,16 @@ def test_modifier_conflicts():
     def col(name):
         return _col(t, out, name).tolist()
 
-    assert col("kx_with_ga_gy_gz") == [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
-    assert col("rt_and_lt_one_unit") == [0, 1, 0, 0, 0, 0, 0, 0, 0, 0]
-    assert col("missing_side") == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
-    assert col("missing_kx") == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0]
-    assert col("missing_kx_payer_unknown") == [0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
-    assert col("mod99_few") == [0, 0, 0, 0, 0, 0, 0, 1, 0, 0]
-    assert col("n_unknown") == [0, 0, 0, 0, 0, 0, 0, 0, 1, 0]
-    assert col("n_modifiers") == [3, 3, 3, 1, 1, 1, 0, 2, 2, 1]
-    assert col("mod_KX") == [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+    assert col("kx_with_ga_gy_gz") == [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert col("rt_and_lt_one_unit") == [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert col("missing_side") == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
+    assert col("missing_kx") == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    assert col("missing_kx_payer_unknown") == [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]
+    assert col("mod99_few") == [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]
+    assert col("n_unknown") == [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]
+    assert col("n_modifiers") == [3, 3, 3, 1, 1, 1, 0, 2, 2, 1, 3]
+    assert col("mod_KX") == [1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]
+    assert col("no_purchase_rental_modifier") == [1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0]
 
 
 def test_modifier_onehot_list_is_a_parameter():
@@ -287,7 +289,7 @@ def test_code_status_policy_and_units(frame, y):
         dict(hcpcs_code="L1320"),            # not in HCPCS Level II
         dict(hcpcs_code="97760"),            # CPT
         dict(hcpcs_code="L1832", units=2),   # knee limit 2
-        dict(hcpcs_code="L0452"),            # custom fabricated
+        dict(hcpcs_code="L0452", place_of_service="21"),  # custom fabricated; inpatient
     )
     t = CodeFeatures().fit(_X(frame))
     out = t.transform(X)
@@ -306,6 +308,8 @@ def test_code_status_policy_and_units(frame, y):
     assert col("custom_fabricated") == [0, 0, -1, -1, 0, 1]
     assert col("units_over_limit") == [0, 2, 0, 0, 0, 0]
     assert col("unit_limit_exceeded") == [0, 1, 0, 0, 0, 0]
+    assert col("place_of_service=12") == [1, 1, 1, 1, 1, 0]
+    assert col("place_of_service=other") == [0, 0, 0, 0, 0, 1]  # 21 not seen in fit
 
 
 # ------------------------------------------------------------------ documentation

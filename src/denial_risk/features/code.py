@@ -19,23 +19,28 @@ class CodeFeatures(ColumnFeatures):
     not in the policy table); `sided`, `kx_required_medicare`, `custom_fabricated`,
     `prior_auth_prone` as 1 / 0 / -1 (unknown); `unit_limit` (NaN: none),
     `units_over_limit` (units above the limit, 0 if none or within), `unit_limit_exceeded`;
-    `useful_lifetime_years` (NaN: none).
+    `useful_lifetime_years` (NaN: none); `place_of_service=<pos>` over the `max_places` most
+    frequent places of service in fit (`=other`, `=missing`): equipment supplied during an
+    inpatient or nursing-facility stay is bundled (CO-97).
     """
 
     group = "code"
-    input_columns = ("hcpcs_code", "units")
+    input_columns = ("hcpcs_code", "units", "place_of_service")
 
-    def __init__(self, *, max_groups=40):
+    def __init__(self, *, max_groups=40, max_places=12):
         self.max_groups = max_groups
+        self.max_places = max_places
 
     def _fit(self, X, y):
         pol = _lookups.policy_for_rows(self._col(X, "hcpcs_code", "string"))
         self.policy_groups_ = fit_categories(pol["policy_group"], self.max_groups)
+        self.places_ = fit_categories(self._col(X, "place_of_service", "string"), self.max_places)
         self.names_out_ = [
             *(f"hcpcs={s}" for s in HCPCS_STATUSES), "hcpcs=missing", "in_policy_table",
             *one_hot_names("policy_group", self.policy_groups_),
             *_lookups.POLICY_BOOL_FLAGS,
             "unit_limit", "units_over_limit", "unit_limit_exceeded", "useful_lifetime_years",
+            *one_hot_names("place_of_service", self.places_),
         ]
 
     def _transform(self, X):
@@ -56,4 +61,5 @@ class CodeFeatures(ColumnFeatures):
             *status_cols, group.notna().to_numpy(dtype=bool),
             one_hot(group, self.policy_groups_),
             *flag_cols, limit, over, (over > 0), life,
+            one_hot(self._col(X, "place_of_service", "string"), self.places_),
         ], len(X))

@@ -23,9 +23,10 @@ class ModifierFeatures(ColumnFeatures):
     (not in HCPCS Level II nor the CPT modifier list); `kx_with_ga_gy_gz`;
     `rt_and_lt_one_unit`; `missing_side` (sided code per the policy table, no RT/LT/50);
     `missing_kx` (policy requires KX for Medicare, payer type is Medicare or Medicare
-    Advantage, no KX; 0 when the payer type is unknown); `missing_kx_payer_unknown`
-    (the same but payer type unknown); `mod99_few` (99 with fewer than 3 other
-    modifiers); `many_without_99` (more than 4 modifiers, no 99).
+    Advantage, no KX, and no GA/GY/GZ, which must not stand with KX; 0 when the payer type
+    is unknown); `missing_kx_payer_unknown` (the same but payer type unknown); `mod99_few`
+    (99 with fewer than 3 other modifiers); `many_without_99` (more than 4 modifiers, no
+    99); `no_purchase_rental_modifier` (none of NU, RR, UE: some payers want one).
     """
 
     group = "modifiers"
@@ -40,6 +41,7 @@ class ModifierFeatures(ColumnFeatures):
         self.names_out_ = [f"mod_{m}" for m in self.onehot_modifiers_] + [
             "n_modifiers", "n_other_known", "n_unknown", "kx_with_ga_gy_gz", "rt_and_lt_one_unit",
             "missing_side", "missing_kx", "missing_kx_payer_unknown", "mod99_few", "many_without_99",
+            "no_purchase_rental_modifier",
         ]
 
     def _transform(self, X):
@@ -50,8 +52,9 @@ class ModifierFeatures(ColumnFeatures):
         lists = _lookups.split_list(uniq)
         k = len(onehot)
         pos = {m: i for i, m in enumerate(onehot)}
-        # per unique modifier string: one-hot + [count, other known, unknown, has KX, GA/GY/GZ, RT, LT, 50, 99]
-        per = np.zeros((len(lists) + 1, k + 9))
+        # per unique modifier string: one-hot + [count, other known, unknown, has KX, GA/GY/GZ, RT, LT, 50,
+        # 99, NU/RR/UE]
+        per = np.zeros((len(lists) + 1, k + 10))
         for i, lst in enumerate(lists):
             s = set(lst)
             for m in s:
@@ -66,9 +69,10 @@ class ModifierFeatures(ColumnFeatures):
             per[i, k + 6] = "LT" in s
             per[i, k + 7] = "50" in s
             per[i, k + 8] = "99" in s
+            per[i, k + 9] = bool(s & {"NU", "RR", "UE"})
         rows = gather(per, codes)  # code -1 = missing modifiers = none (last row of zeros)
         count = rows[:, k]
-        kx, gagygz, rt, lt, bil, m99 = (rows[:, k + j] > 0 for j in range(3, 9))
+        kx, gagygz, rt, lt, bil, m99, purchase = (rows[:, k + j] > 0 for j in range(3, 10))
         units = to_float(self._col(X, "units", "Int64"))
         units = np.where(np.isnan(units), 1.0, units)  # contract default: 1 unit
 
@@ -88,8 +92,9 @@ class ModifierFeatures(ColumnFeatures):
         out[:, k + 3] = kx & gagygz
         out[:, k + 4] = rt & lt & (units == 1.0)
         out[:, k + 5] = sided & ~(rt | lt | bil)
-        out[:, k + 6] = kx_req & is_medicare & ~kx
-        out[:, k + 7] = kx_req & ptype_unknown & ~kx
+        out[:, k + 6] = kx_req & is_medicare & ~kx & ~gagygz
+        out[:, k + 7] = kx_req & ptype_unknown & ~kx & ~gagygz
         out[:, k + 8] = m99 & (count - 1 < 3)
         out[:, k + 9] = (count > 4) & ~m99
+        out[:, k + 10] = ~purchase
         return out
