@@ -24,16 +24,28 @@ def rank_by_expected_loss(expected_loss: np.ndarray, probability: np.ndarray) ->
     return ranks
 
 
-def annotate(model, clean: pd.DataFrame) -> pd.DataFrame:
-    """Probability, expected loss, tier, reasons, fixes and predicted CARCs for normalised rows."""
-    from denial_risk.explain import explain_rows
+def annotate_with_matrix(model, clean: pd.DataFrame, *, explain: bool = True,
+                         min_probability: float | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """(added columns without the rank, the feature matrix) for normalised rows.
 
+    Columns: denial_probability, expected_loss, risk_tier, and with `explain`
+    top_reasons, recommended_actions, predicted_carcs.
+    """
     X = model.transform(clean)
     p = model.proba_from_matrix(X)
     out = pd.DataFrame({"denial_probability": p,
                         "expected_loss": p * clean["billed_amount"].to_numpy(dtype=float),
                         "risk_tier": model.tier(p)}, index=clean.index)
-    return pd.concat([out, explain_rows(model, clean, X, p)], axis=1)
+    if not explain:
+        return out, X
+    from denial_risk.explain import explain_rows
+
+    return pd.concat([out, explain_rows(model, clean, X, p, min_probability=min_probability)], axis=1), X
+
+
+def annotate(model, clean: pd.DataFrame) -> pd.DataFrame:
+    """Probability, expected loss, tier, reasons, fixes and predicted CARCs for normalised rows."""
+    return annotate_with_matrix(model, clean)[0]
 
 
 def score_request(model, raw: pd.DataFrame) -> pd.DataFrame:
