@@ -21,7 +21,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("simulate", "simulate"),
     "validate": ("validate", "validate"),
     "ingest-x12": ("ingest_x12", "ingest_x12"),
+    "train": ("train", "train"),
+    "evaluate": ("evaluate", "evaluate"),
+    "export": ("export", "export"),
+    "promote": ("promote", "promote"),
     "report": ("report", "report"),
+    "score": ("score", "score"),
+    "serve": ("serve", "serve"),
 }
 
 

@@ -49,7 +49,7 @@ class TrainConfig:
     outcome_columns: tuple[str, ...] = ()
     calibration_share: float = 0.15
     holdout_share: float = 0.15
-    small_data_rows: int = 60_000
+    small_data_rows: int = 30_000
     tiers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIERS))
     seed: int = 0
 
