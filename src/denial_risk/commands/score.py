@@ -1,0 +1,57 @@
+"""`denial-risk score`: the worklist, the input plus the contract's added columns, ranked file-wide."""
+
+from __future__ import annotations
+
+import signal
+
+import click
+
+from denial_risk.commands.options import data_option, model_option, out_option
+from denial_risk.errors import UserError
+
+
+def _sigterm_to_exit(signum, frame):  # pragma: no cover - exercised by a signal
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C: temporary files are removed, nothing half-written
+
+
+@click.command("score")
+@data_option
+@out_option
+@model_option
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="local: stream the file in chunks on this machine; spark: a Spark cluster (needs the 'spark' extra).")
+@click.option("--top", "top", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also print the first N worklist lines as a table.")
+@click.option("--progress/--no-progress", "progress", default=None,
+              help="Progress bar on stderr (default: only when stderr is a terminal).")
+def score(data: str, out: str, model_uri: str, engine: str, top: int, progress: bool | None) -> None:
+    """Score a claim backlog into a ranked worklist (rejects beside the output)."""
+    from denial_risk.io import file_format
+
+    if engine == "spark":
+        raise UserError("--engine spark: the spark engine needs the 'spark' extra "
+                        "(pip install 'denial-risk[spark]'); use --engine local")
+    file_format(out, option="--out")
+    from denial_risk.claims import ClaimTable
+
+    ClaimTable(data)  # a missing file or column stops here, before the model loads or anything is written
+    from denial_risk.tracking import load_model
+    from denial_risk.worklist import format_summary, format_top, score_file
+
+    model = load_model(model_uri)
+    previous = signal.signal(signal.SIGTERM, _sigterm_to_exit)
+    try:
+        result = score_file(data, out, model, top=top, progress=progress)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    for col in result.replaced_columns:
+        click.echo(f"warning: input column '{col}' is replaced by the new score", err=True)
+    if result.drift_warning:
+        click.echo(f"warning: {result.drift_warning}", err=True)
+    for line in format_summary(result):
+        click.echo(line)
+    if top:
+        click.echo("")
+        click.echo(f"first {min(top, result.scored)} worklist lines:")
+        for line in format_top(result.top):
+            click.echo(line)
