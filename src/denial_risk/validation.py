@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from denial_risk.claims import ClaimTable
-from denial_risk.io import TableWriter
+from denial_risk.errors import UserError
+from denial_risk.io import TableWriter, file_format
 from denial_risk.normalize import REJECT_REASON
 
 
@@ -19,9 +21,17 @@ class ValidationResult:
     reasons: Counter = field(default_factory=Counter)
 
 
-def validate_file(data: str | os.PathLike, rejects_out: str | os.PathLike) -> ValidationResult:
-    """Stream `data`, write its rejected rows (original values + reject_reason) to `rejects_out`."""
-    table = ClaimTable(data)
+def validate_file(data: str | os.PathLike, rejects_out: str | os.PathLike, **reader_options) -> ValidationResult:
+    """Stream `data`, write its rejected rows (original values + reject_reason) to `rejects_out`.
+
+    The rejects file is written atomically: if the data file cannot be read,
+    nothing is written. A row with several problems counts once per problem in
+    `reasons` (and once in `rejected`).
+    """
+    file_format(rejects_out, option="--rejects")
+    if Path(data).exists() and Path(rejects_out).exists() and Path(data).resolve() == Path(rejects_out).resolve():
+        raise UserError(f"--rejects {rejects_out}: is the --data file itself; choose another path")
+    table = ClaimTable(data, **reader_options)
     result = ValidationResult()
     with TableWriter(rejects_out, option="--rejects") as writer:
         for chunk in table.chunks():
@@ -29,9 +39,8 @@ def validate_file(data: str | os.PathLike, rejects_out: str | os.PathLike) -> Va
             result.rejected += len(chunk.rejects)
             if len(chunk.rejects):
                 writer.write(chunk.rejects)
-                for reason in chunk.rejects[REJECT_REASON]:
-                    for part in str(reason).split("; "):
-                        result.reasons[part] += 1
-        writer.write_empty([*table.columns, REJECT_REASON])
+                counts = chunk.rejects[REJECT_REASON].astype("string").str.split("; ").explode().value_counts()
+                result.reasons.update({str(k): int(v) for k, v in counts.items()})
+        writer.write_empty(table.reject_columns)
     result.rows = result.scorable + result.rejected
     return result
