@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -66,8 +67,13 @@ def log_params(params: dict) -> None:
     mlflow.log_params({k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in params.items()})
 
 
+def metric_key(key: str) -> str:
+    """MLflow allows letters, digits and `_-. :/` in metric names; slice values may hold others."""
+    return re.sub(r"[^A-Za-z0-9_\-. :/]", "_", key)
+
+
 def log_metrics(metrics: dict, prefix: str = "", step: int | None = None) -> None:
-    clean = {f"{prefix}{k}": float(v) for k, v in metrics.items()
+    clean = {metric_key(f"{prefix}{k}"): float(v) for k, v in metrics.items()
              if v is not None and np.isfinite(float(v))}
     _mlflow().log_metrics(clean, step=step)
 
@@ -217,3 +223,60 @@ def run_params(run_id: str) -> dict:
 
 def log_dict(d: dict, path: str) -> None:
     _mlflow().log_text(json.dumps(d, indent=1, default=str), path)
+
+
+# --- Spark and the scoring server (spark_engine.py, serving.py) -------------------------------
+#
+# Both take the model by URI, exactly as the local engine does: a registry URI
+# (`models:/denial-risk@champion`) resolved against MLFLOW_TRACKING_URI, or an
+# exported model folder. Nothing here sends data to MLflow.
+
+
+def _check_model_uri(uri: str) -> None:
+    """A clear UserError for a model that is not there, before Spark or a server starts."""
+    from mlflow.exceptions import MlflowException
+
+    if not uri.startswith(("models:/", "runs:/")) and "://" not in uri:
+        if not (Path(uri) / "MLmodel").exists():
+            raise UserError(f"--model {uri}: no such model folder (or use models:/denial-risk@champion)")
+        return
+    if uri.startswith("models:/"):
+        try:
+            model_run_id(uri)
+        except MlflowException as exc:
+            msg = " ".join(str(exc).split())[:200]
+            raise UserError(f"--model {uri}: not found in {tracking_uri()} ({msg}); "
+                            "train a model first with `denial-risk train`") from None
+
+
+def spark_udf(spark, model_uri: str, result_type: str):
+    """The registered pyfunc as a Spark UDF, run in the current Python environment.
+
+    `env_manager="local"`: executors use the project's venv (PYSPARK_PYTHON), so
+    the UDF runs the same code and library versions as the local engine.
+    """
+    mlflow = _mlflow()
+    _check_model_uri(model_uri)
+    return mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_type, env_manager="local")
+
+
+def serve_command(model_uri: str, *, host: str = "127.0.0.1", port: int = 5000,
+                  workers: int = 1, timeout: int | None = None) -> tuple[list[str], dict[str, str]]:
+    """argv and environment for `mlflow models serve` (MLflow's scoring server) for the model.
+
+    The server runs from the current venv (`--env-manager local`), so its `bin`
+    (uvicorn) goes first on PATH, and it resolves `models:/` URIs against the same
+    tracking store as this process.
+    """
+    import sys
+
+    _check_model_uri(model_uri)
+    bindir = str(Path(sys.executable).parent)
+    env = dict(os.environ)
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    env["MLFLOW_TRACKING_URI"] = tracking_uri()
+    if timeout is not None:
+        env["MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT"] = str(int(timeout))
+    argv = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
+            "--host", host, "--port", str(int(port)), "--env-manager", "local", "--workers", str(int(workers))]
+    return argv, env

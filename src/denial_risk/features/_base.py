@@ -38,7 +38,51 @@ FORBIDDEN_COLUMNS = frozenset((*schema.OUTCOME_COLUMNS, *schema.IDENTIFIER_COLUM
 # --------------------------------------------------------------------------- base class
 
 
-class ColumnFeatures(TransformerMixin, BaseEstimator):
+
+# --- serialisation: skops stores plain containers and arrays, not pandas objects ---
+
+
+def _pack(value):
+    """A learned pandas Series as plain lists/arrays (skops refuses pandas internals)."""
+    if isinstance(value, pd.Series):
+        idx = value.index
+        multi = isinstance(idx, pd.MultiIndex)
+        return {"__series__": True, "values": value.to_numpy(),
+                "index": [list(t) for t in idx] if multi else idx.to_list(),
+                "multi": multi, "names": list(idx.names), "name": value.name}
+    if isinstance(value, list):
+        return [_pack(v) for v in value]
+    return value
+
+
+def _unpack(value):
+    if isinstance(value, dict) and value.get("__series__"):
+        if value["multi"]:
+            index = pd.MultiIndex.from_tuples([tuple(t) for t in value["index"]], names=value["names"])
+        else:
+            index = pd.Index(value["index"], name=value["names"][0] if value["names"] else None)
+        return pd.Series(value["values"], index=index, name=value["name"])
+    if isinstance(value, list):
+        return [_unpack(v) for v in value]
+    return value
+
+
+class PlainState:
+    """Mixin: learned Series attributes are stored as plain data and rebuilt on load."""
+
+    def __getstate__(self):
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else dict(self.__dict__)
+        return {k: _pack(v) for k, v in state.items()}
+
+    def __setstate__(self, state):
+        state = {k: _unpack(v) for k, v in state.items()}
+        if hasattr(super(), "__setstate__"):
+            super().__setstate__(state)
+        else:
+            self.__dict__.update(state)
+
+
+class ColumnFeatures(PlainState, TransformerMixin, BaseEstimator):
     """Base: a transformer over named columns of the normalised claims frame.
 
     Subclasses set `group` (the biller-facing feature group) and `input_columns`, and
@@ -286,7 +330,7 @@ def one_hot_names(prefix: str, categories: Sequence[str]) -> list[str]:
 # --------------------------------------------------------------------------- smoothed rates
 
 
-class RateTable:
+class RateTable(PlainState):
     """Hierarchical smoothed denial rates learned on all fit rows (see module docstring)."""
 
     def __init__(self, prior: float, tables: list[pd.Series], counts: list[pd.Series]):
