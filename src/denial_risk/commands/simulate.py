@@ -26,8 +26,6 @@ def simulate(rows: int, seed: int, out: str, start: str, months: int, x12: str |
     from denial_risk.simulate import contract_frame, simulate_claims
 
     io.file_format(out, option="--out")
-    if x12 is not None:
-        raise UserError("--x12 is not available yet")
     try:
         pd.Timestamp(start)
     except ValueError:
@@ -36,3 +34,13 @@ def simulate(rows: int, seed: int, out: str, start: str, months: int, x12: str |
     io.write_table(contract_frame(frame), out, option="--out")
     rate = float(frame["denied"].mean()) if len(frame) else 0.0
     click.echo(f"wrote {len(frame):,} claim lines to {out} (denial rate {rate:.1%})")
+    if x12 is not None:
+        from pathlib import Path
+
+        from denial_risk.x12.write import write_835, write_837p
+
+        folder = Path(x12)
+        folder.mkdir(parents=True, exist_ok=True)
+        claims = write_837p(frame, folder / "claims.837")
+        remits = write_835(frame, folder / "remits.835")
+        click.echo(f"wrote {len(claims)} 837P and {len(remits)} 835 files to {folder}")
