@@ -247,10 +247,25 @@ def test_command_writes_and_rejects(tmp_path):
 
     res = runner.invoke(cli, ["simulate", "--rows", "5", "--seed", "3", "--out", str(tmp_path / "x.txt")])
     assert res.exit_code != 0 and "--out" in str(res.exception)
-    res = runner.invoke(cli, ["simulate", "--rows", "5", "--seed", "3", "--out", str(tmp_path / "y.csv"),
-                              "--x12", str(tmp_path / "x12")])
-    assert res.exit_code != 0 and "--x12" in str(res.exception)
-    assert not (tmp_path / "y.csv").exists()
+    assert not (tmp_path / "x.txt").exists()
+
+
+def test_command_also_writes_x12_that_ingests_back(tmp_path):
+    from denial_risk.cli import cli
+    from denial_risk.x12 import ingest
+
+    res = CliRunner().invoke(cli, ["simulate", "--rows", "200", "--seed", "3", "--out", str(tmp_path / "y.csv"),
+                                   "--x12", str(tmp_path / "x12")])
+    assert res.exit_code == 0, res.output
+    claims = sorted((tmp_path / "x12").glob("claims*.837"))
+    remits = sorted((tmp_path / "x12").glob("remits*.835"))
+    assert claims and remits
+    result = ingest(claims, remits)
+    labelled = result.labelled
+    assert len(labelled) == 200
+    truth = io.read_table(tmp_path / "y.csv")
+    assert labelled["denied"].astype(str).str.lower().isin(["true", "1"]).sum() == \
+        truth["denied"].astype(str).str.lower().eq("true").sum()
 
 
 def test_zero_and_tiny_rows():

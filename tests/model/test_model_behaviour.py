@@ -91,7 +91,9 @@ def _knee_lines(frame: pd.DataFrame, payer: str) -> pd.DataFrame:
     from denial_risk.policy import policy_for_codes
 
     group = policy_for_codes(frame["hcpcs_code"])["policy_group"]
-    rows = frame[(group == "knee_orthosis").to_numpy() & (frame["payer_id"] == payer).to_numpy()]
+    mask = (group == "knee_orthosis").fillna(False).to_numpy(dtype=bool) & \
+        (frame["payer_id"] == payer).fillna(False).to_numpy(dtype=bool)
+    rows = frame[mask]
     assert len(rows) >= 20, f"too few knee lines for {payer}"
     return _scorable(rows.head(200))
 
