@@ -274,6 +274,22 @@ def diagnosis_support(policy_groups: pd.Series, diagnosis_codes: pd.Series) -> p
 # --------------------------------------------------------------------------- diagnosis pools
 
 
+@lru_cache(maxsize=1)
+def _billable_index() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Billable codes in code-set order, their sorted copy, and the sort order (for prefix ranges)."""
+    codes = np.array(reference.icd10_billable_codes(), dtype=object)
+    order = np.argsort(codes, kind="stable")
+    return codes, codes[order], order
+
+
+def _with_prefix(prefix: str) -> np.ndarray:
+    """Positions (in code-set order) of billable codes starting with `prefix`: a binary search, not a scan."""
+    _, sorted_codes, order = _billable_index()
+    lo = np.searchsorted(sorted_codes, prefix, side="left")
+    hi = np.searchsorted(sorted_codes, prefix + "\U0010ffff", side="left")
+    return np.sort(order[lo:hi])
+
+
 @lru_cache(maxsize=64)
 def _pool(ref_dir: str, policy_group: str, supporting: bool, related: bool) -> tuple[np.ndarray, ...]:
     """Billable codes grouped by prefix, so that a draw picks a prefix first, then a code."""
@@ -281,21 +297,19 @@ def _pool(ref_dir: str, policy_group: str, supporting: bool, related: bool) -> t
     if policy_group not in rules:
         raise ValueError(f"unknown policy group {policy_group!r}; known: {sorted(rules)}")
     own = rules[policy_group]
-    billable = reference.icd10_billable_codes()
+    codes = _billable_index()[0]
+    own_positions = np.unique(np.concatenate([_with_prefix(p) for p in own])) if own else np.empty(0, dtype=int)
     if supporting:
         if not own:
             raise ValueError(f"policy group {policy_group!r} has no supporting ICD-10-CM rule")
-        buckets = [[c for c in billable if c.startswith(p)] for p in own]
+        buckets = [codes[_with_prefix(p)] for p in own]
     elif related:
         # Diagnoses that support *another* device: the plausible wrong-diagnosis case.
         others = sorted({p for g, ps in rules.items() if g != policy_group for p in ps})
-        buckets = [
-            [c for c in billable if c.startswith(p) and not (own and c.startswith(own))]
-            for p in others
-        ]
+        buckets = [codes[np.setdiff1d(_with_prefix(p), own_positions, assume_unique=True)] for p in others]
     else:
-        buckets = [[c for c in billable if not (own and c.startswith(own))]]
-    return tuple(np.array(b, dtype=object) for b in buckets if b)
+        buckets = [codes[np.setdiff1d(np.arange(len(codes)), own_positions, assume_unique=True)]]
+    return tuple(np.array(list(b), dtype=object) for b in buckets if len(b))
 
 
 def _draw(pool: tuple[np.ndarray, ...], n: int, rng) -> list[str]:
