@@ -397,6 +397,8 @@ def recommended_actions(table: pd.DataFrame, index: pd.Index, *, max_actions: in
         text = np.where(shown["kind"] == KIND_SCORED,
                         shown["text"] + " → " + shown["new_probability"].map(format_risk),
                         shown["text"])
-        joined = pd.Series(text, index=shown.index).groupby(shown["row"].to_numpy(), sort=False).agg("; ".join)
-        out.loc[joined.index] = joined.to_numpy()
+        from denial_risk.explain import join_by_position
+
+        jpos, jtext = join_by_position(shown["pos"].to_numpy(dtype=np.int64), np.asarray(text, dtype=object))
+        out.iloc[jpos] = jtext
     return out.astype("string")

@@ -78,26 +78,42 @@ GROUP_DRIVERS = {
 }
 
 
-def _driver_values(clean: pd.DataFrame, pos: int) -> dict:
-    row = clean.iloc[pos]
+def _driver_values(clean: pd.DataFrame, pos: np.ndarray) -> dict[str, np.ndarray]:
+    """The values the driver texts quote, for the lines at `pos` (vectorised; one string per line)."""
+    sub = clean.iloc[pos]
+    n = len(sub)
 
-    def get(c):
-        v = row[c] if c in row.index else None
-        return None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
+    def text(c: str) -> np.ndarray:
+        if c not in sub.columns:
+            return np.full(n, "", dtype=object)
+        return sub[c].astype("string").fillna("").to_numpy(dtype=object)
 
-    docs = [name for flag, name in DOCUMENT_NAMES.items() if get(flag) is None]
-    lag = None
-    if get("submission_date") is not None and get("service_date") is not None:
-        lag = (get("submission_date") - get("service_date")).days
-    dx = get("diagnosis_codes") or ""
+    payer = text("payer_id")
+    code = text("hcpcs_code")
+    billed = sub["billed_amount"].to_numpy(dtype=float)
+    docs_unknown = [
+        sub[flag].isna().to_numpy(dtype=bool) if flag in sub.columns else np.ones(n, dtype=bool)
+        for flag in DOCUMENT_NAMES
+    ]
+    names = list(DOCUMENT_NAMES.values())
+    if "submission_date" in sub.columns and "service_date" in sub.columns:
+        lag = (sub["submission_date"] - sub["service_date"]).dt.days.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        lag = np.full(n, np.nan)
+    dx = text("diagnosis_codes")
+    mods = text("modifiers")
     return {
-        "payer": f" ({get('payer_id')})" if get("payer_id") else "",
-        "code": get("hcpcs_code") or "the code",
-        "billed": f"${float(get('billed_amount')):,.2f}" if get("billed_amount") is not None else "unknown",
-        "dx": ", ".join(dotted(c) for c in dx.split(schema.LIST_SEP) if c) or "none",
-        "docs": ("not recorded: " + ", ".join(docs)) if docs else "as recorded",
-        "lag": f"filed {lag} days after service" if lag is not None else "filing date unknown",
-        "mods": (get("modifiers") or "").replace(schema.LIST_SEP, ", ") or "none",
+        "payer": np.asarray([f" ({v})" if v else "" for v in payer], dtype=object),
+        "code": np.asarray([v or "the code" for v in code], dtype=object),
+        "billed": np.asarray([f"${v:,.2f}" for v in billed], dtype=object),
+        "dx": np.asarray([", ".join(dotted(c) for c in v.split(schema.LIST_SEP) if c) or "none" for v in dx],
+                         dtype=object),
+        "docs": np.asarray([
+            ("not recorded: " + ", ".join(nm for nm, u in zip(names, flags) if u)) if any(flags) else "as recorded"
+            for flags in zip(*docs_unknown)], dtype=object) if n else np.empty(0, dtype=object),
+        "lag": np.asarray([f"filed {v:.0f} days after service" if not np.isnan(v) else "filing date unknown"
+                           for v in lag], dtype=object),
+        "mods": np.asarray([v.replace(schema.LIST_SEP, ", ") or "none" for v in mods], dtype=object),
     }
 
 
@@ -116,7 +132,10 @@ def carc_words(carc: str) -> str:
 
 
 def findings(clean: pd.DataFrame, facts: LineFacts | None = None) -> pd.DataFrame:
-    """Certain findings per line, long format: `pos`, `group` (feature group), `severity`, `text`."""
+    """Certain findings per line, long format: `pos`, `group` (feature group), `severity`, `text`.
+
+    Vectorised: texts are built only for the lines a finding applies to, per distinct value where possible.
+    """
     from denial_risk import reference
 
     facts = facts or LineFacts.of(clean)
@@ -124,9 +143,10 @@ def findings(clean: pd.DataFrame, facts: LineFacts | None = None) -> pd.DataFram
     parts: list[pd.DataFrame] = []
 
     def add(mask: np.ndarray, group: str, severity: int, text) -> None:
+        """`text`: a string, or a function of the positions giving one string per position."""
         pos = np.flatnonzero(mask)
         if len(pos):
-            t = text[pos] if isinstance(text, np.ndarray) else text
+            t = text(pos) if callable(text) else text
             parts.append(pd.DataFrame({"pos": pos, "group": group, "severity": severity, "text": t}))
 
     def col(name: str, dtype: str) -> pd.Series:
@@ -134,90 +154,101 @@ def findings(clean: pd.DataFrame, facts: LineFacts | None = None) -> pd.DataFram
             return clean[name].astype(dtype)
         return pd.Series(pd.array([pd.NA] * n, dtype=dtype), index=clean.index)
 
+    def per_unique(values: pd.Series, fn) -> np.ndarray:
+        codes, uni = pd.factorize(values.astype("string").fillna(""), use_na_sentinel=False)
+        mapped = np.asarray([fn(u) for u in uni] or [""], dtype=object)
+        return mapped[codes] if len(codes) else np.empty(0, dtype=object)
+
     code = col("hcpcs_code", "string").fillna("").to_numpy(dtype=object)
-    groups = facts.policy["policy_group"].astype("string")
-    gw = np.asarray([group_words(g) for g in groups.fillna("").to_numpy(dtype=object)], dtype=object)
+    gw = per_unique(facts.policy["policy_group"], group_words)
     ptype = col("payer_type", "string")
-    ptype_np = ptype.fillna("").to_numpy(dtype=object)
+    pw = per_unique(ptype, lambda t: PAYER_WORDS.get(t, t))
     mods = facts.mods
 
     status = facts.hcpcs_status.to_numpy(dtype=object, na_value=None)
-    add(status == "invalid", "code", 0, code + " is not a valid HCPCS code")
+    add(status == "invalid", "code", 0, lambda pos: code[pos] + " is not a valid HCPCS code")
 
     kind = facts.invalid_dx_kind.to_numpy(dtype=object)
-    first_bad = np.asarray([(_first(v)) for v in facts.invalid_dx.to_numpy(dtype=object)], dtype=object)
-    add(kind == "invalid", "diagnosis", 1, "diagnosis " + first_bad + " is not a valid ICD-10-CM code")
+    first_bad = per_unique(facts.invalid_dx, _first)
+    add(kind == "invalid", "diagnosis", 1, lambda pos: "diagnosis " + first_bad[pos] + " is not a valid ICD-10-CM code")
     add(kind == "not billable", "diagnosis", 1,
-        np.asarray([f"diagnosis {dotted(c)} is not billable (it needs more characters)" for c in first_bad],
-                   dtype=object))
-    dx = col("diagnosis_codes", "string").fillna("").to_numpy(dtype=object)
+        lambda pos: [f"diagnosis {dotted(c)} is not billable (it needs more characters)" for c in first_bad[pos]])
+    dx_s = col("diagnosis_codes", "string").fillna("")
+    dx = dx_s.to_numpy(dtype=object)
     add(dx == "", "diagnosis", 1, "no diagnosis code on the line")
 
     medicare = ptype.isin(actions.MEDICARE_TYPES).fillna(False).to_numpy(dtype=bool)
     add(facts.flag("kx_required_medicare") & medicare & ~mods["KX"], "modifiers", 2,
-        np.asarray([f"no KX on a {g} ({PAYER_WORDS.get(p, p)} requires it)" for g, p in zip(gw, ptype_np)],
-                   dtype=object))
+        lambda pos: [f"no KX on a {g} ({p} requires it)" for g, p in zip(gw[pos], pw[pos])])
     add(mods["KX"] & mods["conflict"], "modifiers", 2, "KX on the same line as GA/GY/GZ (they conflict)")
     add(mods["GA"] & ~mods["KX"], "modifiers", 3, "GA: the supplier expects a denial (ABN on file, the patient may owe)")
     add(mods["GZ"] & ~mods["KX"], "modifiers", 3, "GZ: the supplier expects a denial (no ABN)")
     side = mods["RT"] | mods["LT"] | mods["50"]
-    add(facts.flag("sided") & ~side, "modifiers", 2, "no RT/LT on a sided " + gw)
+    add(facts.flag("sided") & ~side, "modifiers", 2, lambda pos: "no RT/LT on a sided " + gw[pos])
     units = col("units", "Float64").fillna(1.0).to_numpy(dtype=float)
     add(mods["RT"] & mods["LT"] & (units == 1.0), "modifiers", 2, "RT and LT on one line of one unit")
 
     sup = facts.support
     none = sup["any_supports"].eq(False).fillna(False).to_numpy(dtype=bool)
-    add(none, "diagnosis", 3, "none of the claim's diagnoses supports a " + gw)
-    primary = np.asarray([dotted(_first(v)) for v in dx], dtype=object)
+    add(none, "diagnosis", 3, lambda pos: "none of the claim's diagnoses supports a " + gw[pos])
     not_first = (sup["primary_supports"].eq(False) & sup["any_supports"].eq(True)).fillna(False).to_numpy(dtype=bool)
-    add(not_first, "diagnosis", 3, "the primary diagnosis " + primary + " does not support a " + gw)
+    primary = per_unique(dx_s, lambda v: dotted(_first(v)))
+    add(not_first, "diagnosis", 3,
+        lambda pos: "the primary diagnosis " + primary[pos] + " does not support a " + gw[pos])
 
     # timely filing (the payer type's configured limit)
     rules = reference.payer_rules()
     limits = dict(zip(rules["payer_type"].astype(str), rules["filing_limit_days"].astype("Float64")))
-    limit = ptype.map(lambda t: limits.get(t, np.nan) if isinstance(t, str) else np.nan).astype("Float64")
+    limit = per_unique(ptype, lambda t: float(limits.get(t, np.nan))).astype(float)
     lag = (col("submission_date", "datetime64[ns]") - col("service_date", "datetime64[ns]")).dt.days
-    late = (lag > limit).fillna(False).to_numpy(dtype=bool)
     lag_np = lag.to_numpy(dtype=float, na_value=np.nan)
-    lim_np = limit.to_numpy(dtype=float, na_value=np.nan)
-    add(late, "timing", 2, np.asarray(
-        [f"filed {lg:.0f} days after service, past the {lm:.0f}-day filing limit" if ok else ""
-         for lg, lm, ok in zip(lag_np, lim_np, late)], dtype=object))
+    late = lag_np > limit
+    add(late, "timing", 2, lambda pos: [f"filed {lg:.0f} days after service, past the {lm:.0f}-day filing limit"
+                                        for lg, lm in zip(lag_np[pos], limit[pos])])
 
     # prior authorization: explicitly absent where the payer type commonly requires it for this item
     pa_policy = dict(zip(rules["payer_type"].astype(str), rules["prior_auth_policy"].astype(str)))
-    common = ptype.map(lambda t: pa_policy.get(t) == "common" if isinstance(t, str) else False).astype(bool)
+    common = per_unique(ptype, lambda t: pa_policy.get(t) == "common").astype(bool)
     no_pa = col("has_prior_auth", "boolean").eq(False).fillna(False).to_numpy(dtype=bool)
-    add(no_pa & common.to_numpy(dtype=bool) & facts.flag("prior_auth_prone"), "documentation", 3, np.asarray(
-        [f"no prior authorization ({PAYER_WORDS.get(p, p)} plans commonly require it for a {g})"
-         for p, g in zip(ptype_np, gw)], dtype=object))
+    add(no_pa & common & facts.flag("prior_auth_prone"), "documentation", 3,
+        lambda pos: [f"no prior authorization ({p} plans commonly require it for a {g})"
+                     for p, g in zip(pw[pos], gw[pos])])
 
-    # expected documents marked as not on file
-    expected = facts.policy["expected_documents"].astype("string").fillna("").to_numpy(dtype=object)
-    missing = [[] for _ in range(n)]
-    for doc, name in DOCUMENT_NAMES.items():
+    # expected documents marked as not on file: one bit per document, text per distinct pattern
+    expected = facts.policy["expected_documents"].astype("string")
+    bits = np.zeros(n, dtype=np.int64)
+    names = list(DOCUMENT_NAMES.values())
+    for k, doc in enumerate(DOCUMENT_NAMES):
+        exp = per_unique(expected, lambda v, d=doc: d in v).astype(bool)
         no = col(doc, "boolean").eq(False).fillna(False).to_numpy(dtype=bool)
-        for i in np.flatnonzero(no):
-            if doc in expected[i]:
-                missing[i].append(name)
-    miss = np.asarray(["no " + _or_list(m) + " on file" if m else "" for m in missing], dtype=object)
-    add(miss != "", "documentation", 4, miss)
+        bits |= (exp & no).astype(np.int64) << k
+    patterns = {int(b): "no " + _or_list([nm for k, nm in enumerate(names) if b >> k & 1]) + " on file"
+                for b in np.unique(bits[bits > 0])}
+    add(bits > 0, "documentation", 4, lambda pos: [patterns[int(b)] for b in bits[pos]])
 
     limit_u = facts.policy["unit_limit"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    over = units > limit_u
-    add(over, "code", 4, np.asarray([f"{u:.0f} units, above the policy's limit of {lm:.0f}" if o else ""
-                                      for u, lm, o in zip(units, limit_u, over)], dtype=object))
+    add(units > limit_u, "code", 4, lambda pos: [f"{u:.0f} units, above the policy's limit of {lm:.0f}"
+                                                 for u, lm in zip(units[pos], limit_u[pos])])
 
     prior = col("prior_same_code_12m", "Float64").to_numpy(dtype=float, na_value=np.nan)
     life = facts.policy["useful_lifetime_years"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    repl = (prior > 0) & (life > 0)
-    add(repl, "history", 4, np.asarray(
-        [f"{k:.0f} earlier claim(s) for this code in the last 12 months ({y:.0f}-year useful lifetime)" if r
-         else "" for k, y, r in zip(prior, life, repl)], dtype=object))
+    add((prior > 0) & (life > 0), "history", 4, lambda pos: [
+        f"{k:.0f} earlier claim(s) for this code in the last 12 months ({y:.0f}-year useful lifetime)"
+        for k, y in zip(prior[pos], life[pos])])
 
     if not parts:
         return pd.DataFrame({"pos": pd.Series([], dtype=np.int64), "group": [], "severity": [], "text": []})
     return pd.concat(parts, ignore_index=True)
+
+
+def join_by_position(pos: np.ndarray, text: np.ndarray, sep: str = "; ") -> tuple[np.ndarray, list[str]]:
+    """Items already sorted by position (stable) -> (distinct positions, joined texts)."""
+    if len(pos) == 0:
+        return np.empty(0, dtype=np.int64), []
+    starts = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])
+    bounds = np.r_[starts, len(pos)].tolist()
+    items = text.tolist()
+    return pos[starts], [sep.join(items[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _first(v) -> str:
@@ -291,19 +322,31 @@ def explain_rows(model, clean: pd.DataFrame, X: np.ndarray, p: np.ndarray, *,
         items[0]["score"] = score
 
         # groups that drive the risk without a finding of their own
-        have = set(zip(fpos.tolist(), found["group"].tolist()))
-        rows, grp, txt, sc = [], [], [], []
+        have = pd.MultiIndex.from_arrays([fpos, found["group"].to_numpy(dtype=object)])
+        strong_any = np.flatnonzero((D >= DRIVER_MIN).any(axis=1))
+        values = _driver_values(clean, deep[strong_any]) if len(strong_any) else {}
+        at = np.full(len(deep), -1, dtype=np.int64)
+        at[strong_any] = np.arange(len(strong_any))
+        frames = []
         for j, g in enumerate(drops.columns):
             strong = np.flatnonzero(D[:, j] >= DRIVER_MIN)
+            if not len(strong):
+                continue
+            pos = deep[strong]
+            keep = ~pd.MultiIndex.from_arrays([pos, np.full(len(pos), g, dtype=object)]).isin(have)
+            strong, pos = strong[keep], pos[keep]
+            if not len(strong):
+                continue
             template = GROUP_DRIVERS.get(g, f"the line's {g.replace('_', ' ')}")
-            for r in strong:
-                pos = int(deep[r])
-                if (pos, g) in have:
-                    continue
-                rows.append(pos), grp.append(g), sc.append(D[r, j])
-                txt.append(f"{template.format(**_driver_values(clean, pos))} (+{100 * D[r, j]:.0f} points)")
-        if rows:
-            drv = pd.DataFrame({"pos": rows, "group": grp, "severity": 9, "text": txt, "score": sc, "kind": 1})
+            k = at[strong]
+            fields = {name: arr[k] for name, arr in values.items()}
+            pts = D[strong, j]
+            txt = [template.format(**{name: fields[name][i] for name in fields}) + f" (+{100 * pts[i]:.0f} points)"
+                   for i in range(len(strong))]
+            frames.append(pd.DataFrame({"pos": pos, "group": g, "severity": 9, "text": txt, "score": pts,
+                                        "kind": 1}))
+        if frames:
+            drv = pd.concat(frames, ignore_index=True)
             drv = drv.sort_values(["pos", "score"], ascending=[True, False], kind="stable")
             drv = drv[drv.groupby("pos").cumcount() < MAX_DRIVERS]
             items.append(drv)
@@ -318,9 +361,9 @@ def explain_rows(model, clean: pd.DataFrame, X: np.ndarray, p: np.ndarray, *,
     reasons = pd.concat(items, ignore_index=True)
     reasons = reasons.sort_values(["pos", "kind", "score"], ascending=[True, True, False], kind="stable")
     reasons = reasons[reasons.groupby("pos").cumcount() < MAX_REASONS - 1]
-    joined = reasons.groupby("pos", sort=True)["text"].agg("; ".join)
+    jpos, jtext = join_by_position(reasons["pos"].to_numpy(dtype=np.int64), reasons["text"].to_numpy(dtype=object))
     top = pd.Series("", index=idx, dtype=object)
-    top.iloc[joined.index.to_numpy()] = joined.to_numpy()
+    top.iloc[jpos] = jtext
     has_carc = carc_text != ""
     top = top.where(~has_carc, np.where(top == "", carc_text, top + "; " + carc_text))
 

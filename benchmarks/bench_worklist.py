@@ -1,0 +1,245 @@
+"""Benchmark: the full worklist against a plain pipeline on the same 1M claim lines.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_worklist.py [--rows 1000000] [--runs 3] [--big-rows 5000000]
+
+Setup (not timed): simulates `--train-rows` labelled lines and fits the model
+(gradient-boosted trees, the large-data path of `training.fit_model`), then
+simulates `--rows` backlog lines (labels dropped) and writes them as CSV.
+
+Timed, each in a fresh process (`--runs` times, alternating, median reported):
+
+* **worklist**: `worklist.score_file` — CSV in, streamed in chunks, validated,
+  scored, reasons and counterfactual fixes, file-wide rank, Parquet out.
+* **plain**: the notebook way with the same features and model, no reasons and
+  no fixes — `pd.read_csv` the whole file, `normalize_chunk`, `model.transform`,
+  `predict_proba`, rank, `to_parquet`.
+
+Peak memory is the child's peak RSS (`os.wait4` rusage). Flatness: one more
+worklist run on `--big-rows` lines (the backlog repeated with fresh claim ids),
+peak RSS compared with the 1M run. Both children get the same OpenMP thread
+count (`--threads`, default 1: on a shared, oversubscribed machine OpenMP's
+spinning makes tree prediction several times slower, for both pipelines).
+Results: benchmarks/results/worklist.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+WORKLIST_CHILD = r"""
+import json, os, pickle, sys, time
+sys.path.insert(0, {src!r})
+from denial_risk.worklist import score_file
+model = pickle.load(open({model!r}, "rb"))
+load = os.getloadavg()[0]
+t = time.perf_counter()
+r = score_file({data!r}, {out!r}, model, progress=False)
+elapsed = time.perf_counter() - t
+print(json.dumps({{"seconds": elapsed, "load_avg_1m_at_start": load, "rows": r.rows, "scored": r.scored,
+                  "rejected": r.rejected, "with_actions": None, "drift_warning": r.drift_warning}}))
+"""
+
+PLAIN_CHILD = r"""
+import json, os, pickle, sys, time
+import numpy as np, pandas as pd
+sys.path.insert(0, {src!r})
+from denial_risk.normalize import normalize_chunk
+from denial_risk.scoring import rank_by_expected_loss
+model = pickle.load(open({model!r}, "rb"))
+load = os.getloadavg()[0]
+t = time.perf_counter()
+raw = pd.read_csv({data!r}, dtype=str, keep_default_na=False)
+clean, rejects = normalize_chunk(raw)
+p = model.proba_from_matrix(model.transform(clean))
+loss = p * clean["billed_amount"].to_numpy(dtype=float)
+out = raw.loc[clean.index].copy()
+out["denial_probability"] = p
+out["expected_loss"] = loss
+out["risk_rank"] = rank_by_expected_loss(loss, p)
+out["risk_tier"] = model.tier(p)
+out.to_parquet({out!r}, index=False)
+elapsed = time.perf_counter() - t
+print(json.dumps({{"seconds": elapsed, "load_avg_1m_at_start": load, "rows": len(raw), "scored": len(clean),
+                  "rejected": len(rejects)}}))
+"""
+
+
+def run_measured(code: str, threads: int) -> dict:
+    """Run a child and measure its own peak RSS and CPU time (os.wait4 on that child only)."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT / "src")}
+    r_fd, w_fd = os.pipe()
+    err_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_worklist_{os.getpid()}.err"
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=w_fd, stderr=err, env=env)
+    os.close(w_fd)
+    chunks = []
+    while True:
+        b = os.read(r_fd, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(r_fd)
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"child failed ({proc.returncode}):\n{err_path.read_text()[-3000:]}")
+    out = json.loads(b"".join(chunks).decode().strip().splitlines()[-1])
+    out["peak_rss_mb"] = ru.ru_maxrss / 1024
+    out["cpu_seconds"] = ru.ru_utime + ru.ru_stime
+    return out
+
+
+def setup(work: Path, rows: int, train_rows: int, big_rows: int, seed: int) -> tuple[Path, Path, Path | None, dict]:
+    import numpy as np
+    import pandas as pd
+
+    from denial_risk import io
+    from denial_risk.simulate import contract_frame, simulate_claims
+
+    info: dict = {}
+    model_path = work / f"model_{train_rows}.pkl"
+    if not model_path.exists():
+        from denial_risk.claims import load_claims
+        from denial_risk.training import TrainConfig, fit_model
+
+        t = time.perf_counter()
+        train_csv = work / f"train_{train_rows}.csv"
+        io.write_table(contract_frame(simulate_claims(train_rows, seed)), train_csv)
+        clean, _ = load_claims(train_csv)
+        result = fit_model(clean, TrainConfig(), log=lambda *a: None)
+        pickle.dump(result.model, open(model_path, "wb"))
+        info["train_seconds"] = round(time.perf_counter() - t, 1)
+        info["holdout_roc_auc"] = round(float(result.metrics.get("roc_auc", float("nan"))), 4)
+        (work / "model_info.json").write_text(json.dumps(info))
+    else:
+        info = json.loads((work / "model_info.json").read_text()) if (work / "model_info.json").exists() else {}
+
+    labels = ["denied", "denial_reason", "paid_amount", "true_denial_probability"]
+    data = work / f"backlog_{rows}.csv"
+    if not data.exists():
+        frame = contract_frame(simulate_claims(rows, seed + 1)).drop(columns=labels)
+        io.write_table(frame, data)
+    big = None
+    if big_rows:
+        big = work / f"backlog_{big_rows}.csv"
+        if not big.exists():
+            tmp = big.with_suffix(".partial")
+            with open(tmp, "wb") as f:
+                done = 0
+                k = 0
+                while done < big_rows:
+                    n = min(rows, big_rows - done)
+                    frame = contract_frame(simulate_claims(n, seed + 10 + k)).drop(columns=labels)
+                    frame["claim_id"] = f"B{k}-" + frame["claim_id"].astype(str)
+                    part = work / "part.csv"
+                    io.write_table(frame, part)
+                    with open(part, "rb") as p:
+                        if k:
+                            p.readline()  # header once
+                        while block := p.read(1 << 24):
+                            f.write(block)
+                    part.unlink()
+                    done += n
+                    k += 1
+            tmp.rename(big)
+    return model_path, data, big, info
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--train-rows", type=int, default=200_000)
+    ap.add_argument("--big-rows", type=int, default=5_000_000, help="0 to skip the memory-flatness run")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--work", default=str(ROOT / "benchmarks" / ".work"))
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "worklist.json"))
+    ap.add_argument("--setup-only", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    if args.setup_only:  # in its own process, so the measuring parent stays small (a fork inherits its RSS)
+        model_path, data, big, info = setup(work, args.rows, args.train_rows, args.big_rows, args.seed)
+        print(json.dumps({"model": str(model_path), "data": str(data), "big": str(big) if big else None,
+                          "info": info}))
+        return
+    command = "PYTHONPATH=src .venv/bin/python benchmarks/bench_worklist.py " + " ".join(sys.argv[1:])
+    print(command, flush=True)
+
+    t = time.perf_counter()
+    res = subprocess.run([sys.executable, __file__, "--setup-only", "--work", str(work), "--rows", str(args.rows),
+                          "--train-rows", str(args.train_rows), "--big-rows", str(args.big_rows),
+                          "--seed", str(args.seed)], check=True, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    s = json.loads(res.stdout.strip().splitlines()[-1])
+    model_path, data, info = Path(s["model"]), Path(s["data"]), s["info"]
+    big = Path(s["big"]) if s["big"] else None
+    print(f"setup {time.perf_counter() - t:.0f} s: model {model_path.name}, data {data.name} "
+          f"({data.stat().st_size / 1e6:.0f} MB)", flush=True)
+
+    src = str(ROOT / "src")
+    wl_code = WORKLIST_CHILD.format(src=src, model=str(model_path), data=str(data), out=str(work / "worklist.parquet"))
+    plain_code = PLAIN_CHILD.format(src=src, model=str(model_path), data=str(data), out=str(work / "plain.parquet"))
+    runs = {"worklist": [], "plain": []}
+    for i in range(args.runs):
+        for name, code in (("plain", plain_code), ("worklist", wl_code)):
+            r = run_measured(code, args.threads)
+            runs[name].append(r)
+            print(f"run {i + 1} {name:>8}: {r['seconds']:.1f} s, {r['cpu_seconds']:.1f} s CPU, "
+                  f"peak RSS {r['peak_rss_mb']:.0f} MB, load {r['load_avg_1m_at_start']:.1f}", flush=True)
+
+    def med(name, key):
+        return statistics.median(r[key] for r in runs[name])
+
+    result = {
+        "benchmark": "worklist vs plain pipeline",
+        "command": command,
+        "rows": args.rows, "train_rows": args.train_rows, "runs": args.runs, "omp_threads": args.threads,
+        "model": {**info, "classifier": _model_kind(model_path)},
+        "worklist_seconds": [round(r["seconds"], 1) for r in runs["worklist"]],
+        "plain_seconds": [round(r["seconds"], 1) for r in runs["plain"]],
+        "worklist_median_seconds": round(med("worklist", "seconds"), 1),
+        "plain_median_seconds": round(med("plain", "seconds"), 1),
+        "worklist_median_cpu_seconds": round(med("worklist", "cpu_seconds"), 1),
+        "plain_median_cpu_seconds": round(med("plain", "cpu_seconds"), 1),
+        "ratio_wall": round(med("worklist", "seconds") / med("plain", "seconds"), 2),
+        "ratio_cpu": round(med("worklist", "cpu_seconds") / med("plain", "cpu_seconds"), 2),
+        "worklist_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["worklist"])),
+        "plain_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["plain"])),
+        "target": "worklist <= 2x plain; peak RSS <= 3072 MB at 1M and within 10% from 1M to 5M",
+        "load_avg_1m": [round(r["load_avg_1m_at_start"], 1) for v in runs.values() for r in v],
+        "cpu_count": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
+    }
+    if big is not None:
+        code = WORKLIST_CHILD.format(src=src, model=str(model_path), data=str(big), out=str(work / "worklist_big.parquet"))
+        r = run_measured(code, args.threads)
+        print(f"{args.big_rows:,} lines worklist: {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+        result.update({"big_rows": args.big_rows, "big_worklist_seconds": round(r["seconds"], 1),
+                       "big_worklist_peak_rss_mb": round(r["peak_rss_mb"]),
+                       "rss_growth_1m_to_big": round(r["peak_rss_mb"] / result["worklist_peak_rss_mb"] - 1, 3)})
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+def _model_kind(path: Path) -> str:
+    code = (f"import pickle, sys; sys.path.insert(0, {str(ROOT / 'src')!r}); "
+            f"print(pickle.load(open({str(path)!r}, 'rb')).info.get('classifier'))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
+
+
+if __name__ == "__main__":
+    main()
