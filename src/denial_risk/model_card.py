@@ -15,7 +15,9 @@ from denial_risk.training import TrainResult
 
 def _fmt(v) -> str:
     if isinstance(v, (float, np.floating)):
-        return "n/a" if not np.isfinite(v) else f"{v:.4f}"
+        if not np.isfinite(v):
+            return "n/a"
+        return f"{int(v)}" if float(v).is_integer() and abs(v) >= 1 else f"{v:.4f}"
     return str(v)
 
 
