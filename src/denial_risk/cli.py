@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "report"),
     "score": ("score", "score"),
     "serve": ("serve", "serve"),
+    "backtest": ("backtest", "backtest"),
+    "monitor": ("monitor", "monitor"),
 }
 
 

@@ -214,7 +214,9 @@ def fit_on(train: pd.DataFrame, calib: pd.DataFrame, config: TrainConfig, *, log
             "train_start": f"{train.service_date.min():%Y-%m-%d}", "train_end": f"{train.service_date.max():%Y-%m-%d}",
             "extra_boolean": list(config.extra_boolean), "extra_numeric": list(config.extra_numeric),
             "extra_categorical": list(config.extra_categorical),
-            "drift_profile": _drift_profile(X_tr, names),
+            # profiled in scoring mode (the calibration slice through `transform`), not the out-of-fold
+            # training values, so the target-encoded rates are compared like with like at scoring time
+            "drift_profile": _drift_profile(X_cal, names),
         },
     )
     return Fitted(model, clf, method, chosen, cv_scores, X_tr, X_cal)

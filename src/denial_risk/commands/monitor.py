@@ -1,0 +1,20 @@
+"""`denial-risk monitor`: drift of a scored backlog and, with remits, predicted vs realised."""
+
+from __future__ import annotations
+
+import click
+
+from denial_risk.commands.options import model_option
+
+
+@click.command("monitor")
+@click.option("--scored", "scored", required=True, type=click.Path(dir_okay=False),
+              help="A worklist written by `denial-risk score`.")
+@click.option("--remits", "remits", default=None, type=click.Path(dir_okay=False),
+              help="Labelled lines from `ingest-x12` (the payer's 835s) for the same claims.")
+@model_option
+def monitor(scored: str, remits: str | None, model_uri: str) -> None:
+    """Population stability per feature; predicted versus realised denial rate once remits return."""
+    from denial_risk.monitoring import monitor as run_monitor
+
+    run_monitor(scored, model_uri, remits, echo=click.echo)
