@@ -19,9 +19,11 @@
 3. **The predicted CARC** from the model's reason classifier ("likely CO-4:
    procedure inconsistent with modifier").
 
-(2), (3) and the fixes are computed only for lines at or above the model's
-medium-tier threshold: that is where the worklist is worked, and it keeps the
-cost of a 10M-line backlog down. Lower lines keep their findings only.
+(3) and the fixes are computed only for lines at or above the model's
+medium-tier threshold, (2) — one rescoring per feature group, the dearest
+part — only for lines at or above the high-tier threshold (medium lines keep
+their findings in severity order): that is where the worklist is worked, and
+it keeps the cost of a 10M-line backlog down. Low lines keep their findings only.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ GROUP_DRIVERS = {
     "amount": "the billed amount ({billed}) is unusual for {code}",
     "code": "{code} is often denied",
     "diagnosis": "the diagnosis ({dx}) is often denied with {code}",
-    "documentation": "the documentation on file ({docs})",
+    "documentation": "{docs}",
     "timing": "the filing timing ({lag})",
     "modifiers": "the modifiers on the line ({mods})",
     "extra": "the extra columns",
@@ -109,7 +111,8 @@ def _driver_values(clean: pd.DataFrame, pos: np.ndarray) -> dict[str, np.ndarray
         "dx": np.asarray([", ".join(dotted(c) for c in v.split(schema.LIST_SEP) if c) or "none" for v in dx],
                          dtype=object),
         "docs": np.asarray([
-            ("not recorded: " + ", ".join(nm for nm, u in zip(names, flags) if u)) if any(flags) else "as recorded"
+            ("documents not recorded: " + ", ".join(nm for nm, u in zip(names, flags) if u)) if any(flags)
+            else "the documents on file for this item and payer"
             for flags in zip(*docs_unknown)], dtype=object) if n else np.empty(0, dtype=object),
         "lag": np.asarray([f"filed {v:.0f} days after service" if not np.isnan(v) else "filing date unknown"
                            for v in lag], dtype=object),
@@ -270,9 +273,11 @@ def group_attributions(model, X: np.ndarray, p: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(out, columns=list(groups))
     typical = np.asarray(model.typical_values, dtype=np.float64)
     for j, ix in enumerate(groups.values()):
-        Xg = X.copy()
-        Xg[:, ix] = typical[ix]
-        out[:, j] = p - model.proba_from_matrix(Xg)
+        differs = np.flatnonzero((X[:, ix] != typical[ix]).any(axis=1))  # a typical group moves nothing
+        if len(differs):
+            Xg = X[differs]
+            Xg[:, ix] = typical[ix]
+            out[differs, j] = p[differs] - model.proba_from_matrix(Xg)
     return pd.DataFrame(out, columns=list(groups))
 
 
@@ -286,11 +291,15 @@ def predicted_carcs(model, X: np.ndarray, k: int = 2) -> list[list[tuple[str, fl
 
 
 def explain_rows(model, clean: pd.DataFrame, X: np.ndarray, p: np.ndarray, *,
-                 min_probability: float | None = None, with_fixes: bool = True) -> pd.DataFrame:
+                 min_probability: float | None = None, attribution_min_probability: float | None = None,
+                 with_fixes: bool = True) -> pd.DataFrame:
     """`top_reasons`, `recommended_actions` and `predicted_carcs` for normalised rows (aligned on clean.index).
 
-    Attributions, CARCs and fixes are computed for lines with p >= `min_probability`
-    (default: the model's medium-tier threshold); all lines get their findings.
+    CARCs and fixes are computed for lines with p >= `min_probability` (default: the
+    model's medium-tier threshold), the model's group attributions (which order the
+    findings and name drivers without a finding) for lines with p >=
+    `attribution_min_probability` (default: the high-tier threshold; they cost one
+    rescoring per feature group). All lines get their findings.
     """
     n = len(clean)
     idx = clean.index
@@ -300,17 +309,20 @@ def explain_rows(model, clean: pd.DataFrame, X: np.ndarray, p: np.ndarray, *,
     p = np.asarray(p, dtype=float)
     threshold = model.tiers.get("medium", 0.2) if min_probability is None else min_probability
     deep = np.flatnonzero(p >= threshold)
+    attr_threshold = (model.tiers.get("high", 0.5) if attribution_min_probability is None
+                      else attribution_min_probability)
+    attr = np.flatnonzero(p >= max(attr_threshold, threshold))
     facts = LineFacts.of(clean)
 
     found = findings(clean, facts)
-    drops = group_attributions(model, X[deep], p[deep]) if len(deep) else None
+    drops = group_attributions(model, X[attr], p[attr]) if len(attr) else None
 
     items = [found.assign(score=-found["severity"].astype(float) / 100.0, kind=0)]
     carc_text = pd.Series("", index=idx, dtype=object)
     if drops is not None:
         # order findings by how much their group drives the line's risk
         where = np.full(n, -1, dtype=np.int64)
-        where[deep] = np.arange(len(deep))
+        where[attr] = np.arange(len(attr))
         fpos = found["pos"].to_numpy(dtype=np.int64)
         in_deep = where[fpos] >= 0
         gcol = {g: j for j, g in enumerate(drops.columns)}
@@ -324,15 +336,15 @@ def explain_rows(model, clean: pd.DataFrame, X: np.ndarray, p: np.ndarray, *,
         # groups that drive the risk without a finding of their own
         have = pd.MultiIndex.from_arrays([fpos, found["group"].to_numpy(dtype=object)])
         strong_any = np.flatnonzero((D >= DRIVER_MIN).any(axis=1))
-        values = _driver_values(clean, deep[strong_any]) if len(strong_any) else {}
-        at = np.full(len(deep), -1, dtype=np.int64)
+        values = _driver_values(clean, attr[strong_any]) if len(strong_any) else {}
+        at = np.full(len(attr), -1, dtype=np.int64)
         at[strong_any] = np.arange(len(strong_any))
         frames = []
         for j, g in enumerate(drops.columns):
             strong = np.flatnonzero(D[:, j] >= DRIVER_MIN)
             if not len(strong):
                 continue
-            pos = deep[strong]
+            pos = attr[strong]
             keep = ~pd.MultiIndex.from_arrays([pos, np.full(len(pos), g, dtype=object)]).isin(have)
             strong, pos = strong[keep], pos[keep]
             if not len(strong):
@@ -351,12 +363,11 @@ def explain_rows(model, clean: pd.DataFrame, X: np.ndarray, p: np.ndarray, *,
             drv = drv[drv.groupby("pos").cumcount() < MAX_DRIVERS]
             items.append(drv)
 
+    carc_list = pd.Series("", index=idx, dtype=object)
+    if len(deep):
         tops = predicted_carcs(model, X[deep])
-        carc_list = pd.Series("", index=idx, dtype=object)
         carc_list.iloc[deep] = [", ".join(f"{c} ({100 * q:.0f}%)" for c, q in row) for row in tops]
         carc_text.iloc[deep] = [f"likely {row[0][0]}: {carc_words(row[0][0])}" if row else "" for row in tops]
-    else:
-        carc_list = pd.Series("", index=idx, dtype=object)
 
     reasons = pd.concat(items, ignore_index=True)
     reasons = reasons.sort_values(["pos", "kind", "score"], ascending=[True, True, False], kind="stable")
