@@ -48,7 +48,7 @@ t = time.perf_counter()
 r = score_file({data!r}, {out!r}, model, progress=False)
 elapsed = time.perf_counter() - t
 print(json.dumps({{"seconds": elapsed, "load_avg_1m_at_start": load, "rows": r.rows, "scored": r.scored,
-                  "rejected": r.rejected, "with_actions": None, "drift_warning": r.drift_warning}}))
+                  "rejected": r.rejected, "memory": r.memory, "drift_warning": r.drift_warning}}))
 """
 
 PLAIN_CHILD = r"""
@@ -218,6 +218,8 @@ def main() -> None:
         "ratio_wall": round(med("worklist", "seconds") / med("plain", "seconds"), 2),
         "ratio_cpu": round(med("worklist", "cpu_seconds") / med("plain", "cpu_seconds"), 2),
         "worklist_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["worklist"])),
+        "worklist_pass1_peak_rss_mb": round(max(r.get("memory", {}).get("pass1_peak_rss_mb", 0)
+                                                for r in runs["worklist"])),
         "plain_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["plain"])),
         "target": "worklist <= 2x plain; peak RSS <= 3072 MB at 1M and within 10% from 1M to 5M",
         "load_avg_1m": [round(r["load_avg_1m_at_start"], 1) for v in runs.values() for r in v],
@@ -229,6 +231,7 @@ def main() -> None:
         print(f"{args.big_rows:,} lines worklist: {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
         result.update({"big_rows": args.big_rows, "big_worklist_seconds": round(r["seconds"], 1),
                        "big_worklist_peak_rss_mb": round(r["peak_rss_mb"]),
+                       "big_worklist_pass1_peak_rss_mb": round(r.get("memory", {}).get("pass1_peak_rss_mb", 0)),
                        "rss_growth_1m_to_big": round(r["peak_rss_mb"] / result["worklist_peak_rss_mb"] - 1, 3)})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))

@@ -197,6 +197,26 @@ def apply_fix(frame: pd.DataFrame, action_id: str) -> pd.DataFrame:
     return out
 
 
+def apply_fixes(frame: pd.DataFrame, action_ids) -> pd.DataFrame:
+    """`apply_fix` with one id per row (same result as applying each row's fix to that row alone)."""
+    ids = np.asarray(action_ids, dtype=object)
+    if len(ids) and (ids == ids[0]).all():
+        return apply_fix(frame, ids[0])
+    kinds = {i.partition(":")[0] for i in ids}
+    if kinds == {"primary_dx"}:
+        out = frame.copy()
+        dx = out["diagnosis_codes"].astype("string").to_numpy(dtype=object, na_value=None)
+        new = []
+        for v, i in zip(dx, ids):
+            code = i.partition(":")[2]
+            lst = _split(v)
+            new.append(schema.LIST_SEP.join([code, *[c for c in lst if c != code]]) if code in lst else v)
+        out["diagnosis_codes"] = pd.array(new, dtype="string")
+        return out
+    parts = [apply_fix(frame.iloc[[k]], i) for k, i in enumerate(ids)]
+    return pd.concat(parts) if parts else frame.copy()
+
+
 # --------------------------------------------------------------------------- rescoring
 
 
@@ -222,8 +242,8 @@ def rescore(model, frame: pd.DataFrame, X: np.ndarray, changed: tuple[str, ...])
 @dataclass
 class _Candidate:
     pos: np.ndarray  # positions (in the rows considered) the fix applies to
-    action_ids: list[str]  # one or more alternative ids (e.g. RT and LT): the worst risk is stated
-    text: str
+    action_ids: list  # alternatives (e.g. RT and LT; the worst risk is stated): an id, or one id per row
+    text: object  # a string, or one string per row
     changed: tuple[str, ...]
 
 
@@ -284,23 +304,22 @@ def _candidates(sub: pd.DataFrame, facts: LineFacts) -> list[_Candidate]:
     movable = (sup["primary_supports"].eq(False) & sup["any_supports"].eq(True)).fillna(False).to_numpy(dtype=bool)
     first = sup["first_supporting_code"].astype("string")
     groups = facts.policy["policy_group"].astype("string")
-    for code in pd.unique(first[movable].dropna()):
-        hit = movable & first.eq(code).fillna(False).to_numpy(dtype=bool)
-        for group in pd.unique(groups[hit].dropna()):
-            pos = np.flatnonzero(hit & groups.eq(group).fillna(False).to_numpy(dtype=bool))
-            out.append(_Candidate(pos, [f"primary_dx:{code}"],
-                                  f"put diagnosis {dotted(code)} first (it supports the {group_words(group)})",
-                                  ("diagnosis_codes",)))
+    pos = np.flatnonzero(movable)
+    if len(pos):  # one batch, a per-line id (the code to put first)
+        codes = first.to_numpy(dtype=object, na_value="")[pos]
+        words = groups.to_numpy(dtype=object, na_value="")[pos]
+        out.append(_Candidate(pos, [np.asarray([f"primary_dx:{c}" for c in codes], dtype=object)],
+                              np.asarray([f"put diagnosis {dotted(c)} first (it supports the {group_words(g)})"
+                                          for c, g in zip(codes, words)], dtype=object), ("diagnosis_codes",)))
 
     # an invalid / non-billable diagnosis beside valid ones: scored without it
     bad = facts.invalid_dx.to_numpy(dtype=object)
     left = facts.valid_dx_left.to_numpy(dtype=object)
-    droppable = (bad != "") & (left != "")
-    for codes in pd.unique(bad[droppable]):
-        pos = np.flatnonzero(droppable & (bad == codes))
-        names = ", ".join(dotted(c) for c in _split(codes))
-        out.append(_Candidate(pos, ["drop_invalid_dx"],
-                              f"correct or remove diagnosis {names} (scored without it)", ("diagnosis_codes",)))
+    pos = np.flatnonzero((bad != "") & (left != ""))
+    if len(pos):
+        out.append(_Candidate(pos, ["drop_invalid_dx"], np.asarray(
+            [f"correct or remove diagnosis {', '.join(dotted(c) for c in _split(b))} (scored without it)"
+             for b in bad[pos]], dtype=object), ("diagnosis_codes",)))
     return out
 
 
@@ -346,9 +365,10 @@ def fix_table(model, clean: pd.DataFrame, X: np.ndarray, p: np.ndarray, rows: np
         best_p = None
         best_id = None
         for aid in cand.action_ids:  # alternatives (which side): state the worst of them
-            q = rescore(model, apply_fix(frame, aid), Xs[cand.pos], cand.changed)
+            fixed = apply_fix(frame, aid) if isinstance(aid, str) else apply_fixes(frame, aid)
+            q = rescore(model, fixed, Xs[cand.pos], cand.changed)
             if best_p is None:
-                best_p, best_id = q, np.full(len(q), aid, dtype=object)
+                best_p, best_id = q, (np.full(len(q), aid, dtype=object) if isinstance(aid, str) else aid)
             else:
                 worse = q > best_p
                 best_p = np.where(worse, q, best_p)
