@@ -1,0 +1,140 @@
+"""Benchmark: the real-time scoring service (MLflow's scoring server) on loopback.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_serve.py [--single 300] [--batches 60] [--rate 2] [--duration 300]
+
+Setup (not timed): trains and registers a model (`workflows.train_and_register`,
+`--train-rows` simulated lines) in a temporary sqlite MLflow store, simulates
+request lines, starts `serving.ScoringServer` (= `denial-risk serve`, one
+worker, 127.0.0.1, a free port) and warms it up.
+
+Measured, one client on the same machine, sequential requests:
+
+* **latency**: `--single` one-line requests, p50 / p99 in milliseconds;
+* **throughput**: `--batches` 100-line requests, lines per second (and p50 per batch);
+* **steady run**: `--duration` seconds at `--rate` one-line requests per
+  second (fixed schedule; a request is sent when due, or at once if the
+  previous one ran late), counting errors (non-200, wrong row count, bad JSON).
+  The loop is bounded by the duration and stops by itself; the server is
+  stopped at the end whatever happens.
+
+Results: benchmarks/results/serve.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def _pct(values: list[float], q: float) -> float:
+    import numpy as np
+
+    return round(float(np.percentile(np.asarray(values) * 1000.0, q)), 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--train-rows", type=int, default=12_000)
+    ap.add_argument("--single", type=int, default=300)
+    ap.add_argument("--batches", type=int, default=60)
+    ap.add_argument("--batch-lines", type=int, default=100)
+    ap.add_argument("--rate", type=float, default=2.0, help="requests per second in the steady run")
+    ap.add_argument("--duration", type=float, default=300.0, help="seconds of the steady run")
+    ap.add_argument("--work", default=None)
+    args = ap.parse_args()
+
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench_serve."))
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.chdir(work)
+
+    from denial_risk.serving import ScoringServer, post, predictions_frame, request_body
+    from denial_risk.simulate import simulate_claims
+    from denial_risk.workflows import train_and_register
+
+    simulate_claims(rows=args.train_rows, seed=3).to_csv("train.csv", index=False)
+    train_and_register("train.csv", echo=lambda *a: None)
+    lines = simulate_claims(rows=20_000, seed=21).drop(
+        columns=["denied", "denial_reason", "paid_amount", "true_denial_probability"], errors="ignore").astype(str)
+    singles = [request_body(lines.iloc[[i]]) for i in range(2_000)]
+    batches = [request_body(lines.iloc[i * args.batch_lines:(i + 1) * args.batch_lines])
+               for i in range(len(lines) // args.batch_lines)]
+
+    def call(url: str, body: bytes, n: int) -> tuple[float, bool]:
+        t = time.perf_counter()
+        status, answer = post(url, body)
+        dt = time.perf_counter() - t
+        try:
+            ok = status == 200 and len(predictions_frame(answer)) == n
+        except (ValueError, KeyError):
+            ok = False
+        return dt, ok
+
+    result: dict = {"benchmark": "scoring service on loopback",
+                    "command": "PYTHONPATH=src .venv/bin/python benchmarks/bench_serve.py " + " ".join(sys.argv[1:]),
+                    "server": "denial-risk serve (mlflow models serve, 1 worker, 127.0.0.1)"}
+    with ScoringServer("models:/denial-risk@champion", log_path=work / "server.log") as server:
+        url = server.url + "/invocations"
+        for i in range(20):  # warm-up
+            call(url, singles[i], 1)
+        lat, errors = [], 0
+        for i in range(args.single):
+            dt, ok = call(url, singles[i % len(singles)], 1)
+            lat.append(dt)
+            errors += not ok
+        result.update(single_requests=args.single, single_p50_ms=_pct(lat, 50), single_p99_ms=_pct(lat, 99),
+                      single_errors=errors)
+        print(f"one-line requests: p50 {result['single_p50_ms']} ms, p99 {result['single_p99_ms']} ms", flush=True)
+
+        bl, errors = [], 0
+        t0 = time.perf_counter()
+        for i in range(args.batches):
+            dt, ok = call(url, batches[i % len(batches)], args.batch_lines)
+            bl.append(dt)
+            errors += not ok
+        wall = time.perf_counter() - t0
+        result.update(batch_lines=args.batch_lines, batches=args.batches,
+                      batch_lines_per_second=round(args.batches * args.batch_lines / wall, 1),
+                      batch_p50_ms=_pct(bl, 50), batch_p99_ms=_pct(bl, 99), batch_errors=errors)
+        print(f"{args.batch_lines}-line batches: {result['batch_lines_per_second']} lines/s, "
+              f"p50 {result['batch_p50_ms']} ms", flush=True)
+
+        interval = 1.0 / args.rate
+        start = time.perf_counter()
+        due, sent, errors, late, steady = start, 0, 0, 0, []
+        while due < start + args.duration:  # bounded: stops by itself
+            now = time.perf_counter()
+            if now < due:
+                time.sleep(due - now)
+            elif now - due > interval:
+                late += 1
+            dt, ok = call(url, singles[sent % len(singles)], 1)
+            steady.append(dt)
+            sent += 1
+            errors += not ok
+            due += interval
+        elapsed = time.perf_counter() - start
+        result.update(steady_seconds=round(elapsed, 1), steady_rate_per_second=args.rate, steady_requests=sent,
+                      steady_errors=errors, steady_late_requests=late, steady_p50_ms=_pct(steady, 50),
+                      steady_p99_ms=_pct(steady, 99), steady_max_ms=_pct(steady, 100))
+        print(f"steady: {sent} requests in {elapsed:.0f}s at {args.rate}/s, {errors} errors", flush=True)
+    result.update(load_avg_1m_at_end=round(os.getloadavg()[0], 1), cpu_count=os.cpu_count(),
+                  machine=platform.machine(), python=platform.python_version())
+    out = ROOT / "benchmarks" / "results" / "serve.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
