@@ -195,13 +195,24 @@ def serve(model_uri: str, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
             raise UserError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror})") from None
     argv, env = tracking.serve_command(model_uri, host=host, port=port, workers=workers)
     echo(f"serving {model_uri} on http://{host}:{port} (POST /invocations, GET /ping); Ctrl-C stops")
-    proc = subprocess.Popen(argv, env=env, start_new_session=True)
+    # same process group as this command: Ctrl-C in a terminal reaches the server and its uvicorn too;
+    # SIGTERM to this command is passed on
+    proc = subprocess.Popen(argv, env=env)
+
+    def _forward(signum, frame):
+        proc.send_signal(signum)
+
+    previous = signal.signal(signal.SIGTERM, _forward)
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            return proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            return proc.wait()
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    return proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    return proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
