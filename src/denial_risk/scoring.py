@@ -66,4 +66,5 @@ def score_request(model, raw: pd.DataFrame) -> pd.DataFrame:
         out.loc[scored.index, "risk_rank"] = ranks
     if len(rejects):
         out.loc[rejects.index, REJECT_REASON] = rejects[REJECT_REASON].to_numpy()
-    return out
+    # None, not NaN, for missing values: the server's JSON must parse in strict clients
+    return out.astype(object).where(out.notna(), None)
