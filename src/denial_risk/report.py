@@ -34,22 +34,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from denial_risk import schema
 from denial_risk.errors import UserError
 
 # Columns the report cannot do without (the contract's required identifiers
 # and amounts it shows, plus the six columns scoring adds).
-REQUIRED_COLUMNS = (
-    "claim_id",
-    "payer_type",
-    "hcpcs_code",
-    "billed_amount",
-    "denial_probability",
-    "expected_loss",
-    "risk_rank",
-    "risk_tier",
-    "top_reasons",
-    "recommended_actions",
-)
+REQUIRED_COLUMNS = ("claim_id", "payer_type", "hcpcs_code", "billed_amount", *schema.ADDED)
 # Used when present.
 OPTIONAL_COLUMNS = ("line_number", "policy_group", "predicted_carc")
 
@@ -79,7 +69,7 @@ _STRING_COLUMNS = (
 _FLOAT_COLUMNS = ("denial_probability", "expected_loss", "risk_rank")
 
 REASON_SEP = "; "
-TIER_ORDER = ("high", "medium", "low")
+TIER_ORDER = schema.RISK_TIERS
 CARC_RE = re.compile(r"\b(CO|PR|OA|PI)-(\d{1,3})\b")
 _ACTION_TAIL_RE = re.compile(r"\s*→\s*[-+]?\d+(?:\.\d+)?\s*%\s*$")
 

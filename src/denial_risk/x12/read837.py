@@ -19,17 +19,10 @@ from denial_risk.x12.codes import (
     patient_key,
     payer_type_for,
 )
+from denial_risk import schema
 from denial_risk.x12.segments import Seg, X12FileError, parse_date
 
-FLAG_COLUMNS = (
-    "has_prescription",
-    "has_medical_necessity_letter",
-    "has_progress_notes",
-    "has_measurements",
-    "has_photos",
-    "has_proof_of_delivery",
-    "has_prior_auth",
-)
+FLAG_COLUMNS = schema.BOOLEAN_FLAGS
 
 
 @dataclass
