@@ -289,25 +289,36 @@ def _identifier(s: pd.Series | _Column) -> pd.Series:
 
 @dataclass
 class DuplicateTracker:
-    """Remembers (claim_id, line_number) keys across chunks in a sorted uint64 array.
+    """Remembers (claim_id, line_number) keys across chunks as sorted uint64 runs.
 
-    8 bytes a row instead of a Python set's ~70, so memory stays near flat
-    on 10M-line files; keys are 64-bit hashes (collisions are negligible).
+    8 bytes a row instead of a Python set's ~70; keys are 64-bit hashes
+    (collisions are negligible). Each chunk adds one sorted run (no copy of
+    what is already held, so memory grows by exactly 8 bytes a new key);
+    runs are merged only when there are more than `max_runs` of them.
     """
 
-    seen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+    max_runs: int = 64
+    runs: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return sum(len(r) for r in self.runs)
 
     def mark(self, claim_id: pd.Series, line_number: pd.Series) -> np.ndarray:
         """Return a mask of rows whose key was already seen (earlier chunk or earlier in this one)."""
         keys = _key_hashes(claim_id, line_number)
-        dup = pd.Series(keys).duplicated().to_numpy()
-        if len(self.seen):
-            pos = np.searchsorted(self.seen, keys)
-            pos_c = np.minimum(pos, len(self.seen) - 1)
-            dup = dup | (self.seen[pos_c] == keys)
+        dup = pd.Series(keys).duplicated().to_numpy(copy=True)
+        for run in self.runs:
+            pos = np.minimum(np.searchsorted(run, keys), len(run) - 1)
+            dup |= run[pos] == keys
         new = np.sort(keys[~dup])  # distinct already: duplicates within the chunk are marked
         if len(new):
-            self.seen = np.insert(self.seen, np.searchsorted(self.seen, new), new)
+            self.runs.append(new)
+        if len(self.runs) > self.max_runs:
+            merged = np.concatenate(self.runs)
+            self.runs = []
+            merged.sort()
+            self.runs = [merged]
         return dup
 
 

@@ -1,13 +1,15 @@
 """The worklist: a claim backlog scored in chunks, ranked across the whole file.
 
-Two passes at constant memory (besides 16 bytes a line for the ranking):
+Two passes at constant memory (besides 8 bytes a line to find duplicate lines
+and ~28 bytes a line while ranking):
 
 1. stream the input (`claims.ClaimTable`), validate each chunk (rejects go
    straight to `<out>.rejects.<ext>`), score the scorable rows, explain the
    ones at risk, and append the input rows — their *original* values, not the
    normalised ones — plus the added columns to a temporary Parquet file;
-   keep only `expected_loss` and `denial_probability` per line;
-2. rank every line by expected loss (ties by probability) and copy the
+   nothing per line stays in memory;
+2. read `expected_loss` and `denial_probability` back from that file, rank
+   every line by expected loss (ties by probability) and copy the
    temporary file batch by batch into the output, adding `risk_rank`.
 
 Both outputs are written to temporary files beside the target and renamed at
@@ -38,12 +40,13 @@ import pyarrow.parquet as pq
 from denial_risk import schema
 from denial_risk.claims import ClaimTable
 from denial_risk.errors import UserError
-from denial_risk.io import TableWriter, atomic_path, file_format
+from denial_risk.io import TableWriter, atomic_path, file_format, lean_arrow_memory, release_freed_memory
 from denial_risk.scoring import annotate_with_matrix
 
 ADDED = schema.ADDED  # denial_probability, expected_loss, risk_rank, risk_tier, top_reasons, recommended_actions
 DRIFT_THRESHOLD = 0.25
 DRIFT_SAMPLE = 20_000
+PASS2_BATCH_ROWS = 65_536  # pass 2 copies the scored file in batches this size
 TOP_COLUMNS = ("risk_rank", "claim_id", "line_number", "hcpcs_code", "payer_type", "billed_amount",
                "denial_probability", "expected_loss", "risk_tier", "top_reasons", "recommended_actions")
 
@@ -221,13 +224,12 @@ def score_file(data: str | os.PathLike, out: str | os.PathLike, model, *, top: i
                             lines_by_tier={t: 0 for t in schema.RISK_TIERS},
                             at_risk_by_tier={t: 0.0 for t in schema.RISK_TIERS})
     reservoir = _Reservoir(drift_sample, seed)
-    losses: list[np.ndarray] = []
-    probs: list[np.ndarray] = []
 
     out.parent.mkdir(parents=True, exist_ok=True)
     bar = _progress(estimate_rows(data), progress)
     try:
         with contextlib.ExitStack() as stack:
+            stack.enter_context(lean_arrow_memory())
             tmpdir = Path(stack.enter_context(tempfile.TemporaryDirectory(
                 prefix=f".{out.name}.", suffix=".work", dir=out.parent)))
             rejects_writer = stack.enter_context(TableWriter(rejects_path, option="--out"))
@@ -252,8 +254,6 @@ def score_file(data: str | os.PathLike, out: str | os.PathLike, model, *, top: i
                     raw = chunk.raw.loc[chunk.clean.index, keep_cols]
                     part.write(pd.concat([raw.reset_index(drop=True), added.reset_index(drop=True)], axis=1))
                     loss = added["expected_loss"].to_numpy()
-                    losses.append(loss)
-                    probs.append(added["denial_probability"].to_numpy())
                     tiers = added["risk_tier"].to_numpy(dtype=object)
                     for t in schema.RISK_TIERS:
                         hit = tiers == t
@@ -262,6 +262,7 @@ def score_file(data: str | os.PathLike, out: str | os.PathLike, model, *, top: i
                     result.billed += float(np.nansum(chunk.clean["billed_amount"].to_numpy(dtype=float)))
                     result.scored += len(chunk.clean)
                 bar.update(n_in)
+                release_freed_memory()
                 if bar.total is not None and bar.n > bar.total:
                     bar.total = bar.n
             rejects_writer.write_empty(table.reject_columns)
@@ -269,7 +270,9 @@ def score_file(data: str | os.PathLike, out: str | os.PathLike, model, *, top: i
 
             # pass 2: file-wide ranks, then the final file
             result.memory["pass1_peak_rss_mb"] = _peak_rss_mb()
-            ranks = _file_ranks(losses, probs, result.scored)
+            release_freed_memory()
+            ranks = _file_ranks(part_path) if part.rows else np.empty(0, np.int32)
+            release_freed_memory()
             result.top = _write_ranked(part_path if part.rows else None, out, out_format, ranks,
                                        keep_cols, top, stack)
     finally:
@@ -288,24 +291,22 @@ def _peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def _file_ranks(losses: list[np.ndarray], probs: list[np.ndarray], n: int) -> np.ndarray:
-    """File-wide ranks (as `scoring.rank_by_expected_loss`) with ~20 bytes a line at the peak.
+def _file_ranks(part_path: Path) -> np.ndarray:
+    """File-wide ranks (as `scoring.rank_by_expected_loss`) from the scored part file.
 
-    The per-chunk arrays are moved into one buffer chunk by chunk (never two full copies),
-    negated in place for the descending sort, and the ranks kept as int32 when they fit.
+    Pass 1 keeps nothing per line in memory; the two sort keys are read back
+    here (a column read, ~1 s per million lines), negated in place for the
+    descending sort, and the ranks kept as int32 when they fit: ~28 bytes a
+    line at the peak.
     """
-    el = np.empty(n, dtype=np.float64)
-    pr = np.empty(n, dtype=np.float64)
-    at = 0
-    while losses:
-        a, b = losses.pop(0), probs.pop(0)
-        el[at:at + len(a)] = a
-        pr[at:at + len(b)] = b
-        at += len(a)
-    np.negative(el, out=el)
-    np.negative(pr, out=pr)
+    def negated(column: str) -> np.ndarray:  # one column at a time: never two copies of both
+        return np.negative(pq.read_table(part_path, columns=[column], use_threads=False).column(0).to_numpy())
+
+    el = negated("expected_loss")
+    pr = negated("denial_probability")
     order = np.lexsort((pr, el))  # ascending negated = descending loss, ties by descending probability
     del el, pr
+    n = len(order)
     ranks = np.empty(n, dtype=np.int32 if n < 2**31 - 1 else np.int64)
     ranks[order] = np.arange(1, n + 1, dtype=ranks.dtype)
     return ranks
@@ -325,11 +326,11 @@ def _write_ranked(part_path: Path | None, out: Path, out_format: str, ranks: np.
         writer.write(empty)
         return empty if top else None
     tmp = stack.enter_context(atomic_path(out))
-    pf = pq.ParquetFile(part_path)
+    pf = pq.ParquetFile(part_path, pre_buffer=False)  # one column chunk at a time, not the whole row group
     writer = None
     offset = 0
     try:
-        for batch in pf.iter_batches(batch_size=262_144):
+        for batch in pf.iter_batches(batch_size=PASS2_BATCH_ROWS, use_threads=False):
             n = batch.num_rows
             r = ranks[offset:offset + n]
             cols = list(batch.columns)

@@ -278,3 +278,46 @@ def test_split_incomplete_utf8():
         assert head + tail == text[:cut]
         assert len(tail) < 4
     assert _split_incomplete_utf8(b"a\xff") == (b"a\xff", b"")  # invalid, not incomplete: left to the decoder
+
+
+def _many_blocks(tmp_path: Path, rows: int = 4000) -> Path:
+    body = "".join(f"C{i:06d},{i % 9 + 1},L0650,\"RT|KX\",{i * 1.5:.2f}\n" for i in range(rows))
+    return write(tmp_path, "claim_id,line_number,hcpcs_code,modifiers,billed_amount\n" + body)
+
+
+def test_reader_stays_a_few_blocks_ahead_of_a_slow_consumer(tmp_path, monkeypatch):
+    """pyarrow alone reads up to 32 blocks ahead; memory must not grow with the file."""
+    import time
+
+    from denial_risk import io as dio
+
+    ahead_seen: list[int] = []
+    real = dio._ReadPace.before_read
+
+    def spy(self):
+        real(self)
+        ahead_seen.append(self._reads - self._taken)
+
+    monkeypatch.setattr(dio._ReadPace, "before_read", spy)
+    p = _many_blocks(tmp_path)
+    rows = 0
+    for block in ClaimReader(p, block_bytes=2048).blocks():
+        rows += len(block.frame)
+        time.sleep(0.01)  # a consumer busy scoring the block
+    assert rows == 4000
+    assert len(ahead_seen) > 40  # many blocks were read
+    assert max(ahead_seen) <= dio.READ_AHEAD_BLOCKS + 2
+
+
+def test_abandoning_a_reader_mid_file_exits_cleanly(tmp_path):
+    """A half-read file at interpreter exit (a script that stops early) is not a crash."""
+    import subprocess
+    import sys
+
+    p = _many_blocks(tmp_path, rows=20000)
+    code = ("import sys; from denial_risk.io import ClaimReader\n"
+            f"it = ClaimReader({str(p)!r}, block_bytes=4096).blocks()\n"
+            "first = next(it)\nprint(len(first.frame))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert int(run.stdout.strip()) > 0

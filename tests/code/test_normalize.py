@@ -319,6 +319,23 @@ def test_duplicate_tracker_distinguishes_claim_and_line():
                         pd.Series([12, 2, 12], dtype="Int64")).tolist() == [True, True, False]
 
 
+def test_duplicate_tracker_matches_a_set_across_many_chunks_and_merges():
+    """Runs are merged past `max_runs`; the answers stay those of a plain set."""
+    rng = np.random.default_rng(5)
+    tracker, seen = DuplicateTracker(max_runs=3), set()
+    for _ in range(12):
+        ids = rng.integers(0, 60, size=25).astype(str)
+        lines = rng.integers(1, 4, size=25)
+        got = tracker.mark(pd.Series(ids, dtype="string"), pd.Series(lines, dtype="Int64"))
+        want = []
+        for key in zip(ids, lines):
+            want.append(key in seen)
+            seen.add(key)
+        assert got.tolist() == want
+        assert len(tracker.runs) <= 3
+    assert tracker.size == len(seen)
+
+
 def test_several_problems_named_together():
     got = reasons({"claim_id": "", "billed_amount": "-1", "service_date": "nope"})
     assert got == ["claim_id: missing; service_date: unparseable date (use YYYY-MM-DD or YYYYMMDD); "
