@@ -134,8 +134,8 @@ class _ReadPace:
     `close()` reads end at once (an early exit leaves no thread behind).
     """
 
-    def __init__(self, ahead: int = READ_AHEAD_BLOCKS):
-        self.ahead = max(int(ahead), 1)
+    def __init__(self, ahead: int | None = None):
+        self.ahead = max(int(READ_AHEAD_BLOCKS if ahead is None else ahead), 1)
         self._cond = threading.Condition()
         self._reads = 0
         self._taken = 0
