@@ -50,7 +50,7 @@ def quality_run(seed: int, train_lines: int) -> dict:
 
 
 def _data(rows: int) -> tuple[Path, Path]:
-    """1M labelled simulated lines as Parquet (for fit_model) and CSV (for the CLI), made once."""
+    """`rows` labelled simulated lines as Parquet (for fit_model) and CSV (for the CLI), made once."""
     pq_path, csv_path = Path(f"/tmp/bench_model_{rows}.parquet"), Path(f"/tmp/bench_model_{rows}.csv")
     if not (pq_path.exists() and csv_path.exists()):
         from denial_risk.io import write_table
@@ -113,8 +113,9 @@ def main() -> None:
         q = quality_run(seed, args.quality_train_lines)
         print(json.dumps(q), flush=True)
         quality.append(q)
-    result = {"command": cmd, "load_average_1m_at_start": load, "quality_runs": quality}
+    result = {"command": cmd, "load_average_1m_at_start": load}
     if quality:
+        result["quality_runs"] = quality
         result["quality_median"] = {k: statistics.median(q[k] for q in quality)
                                     for k in ("roc_auc", "bayes_roc_auc", "auc_ratio_to_bayes", "ece", "fit_seconds")}
         print("median:", json.dumps(result["quality_median"]), flush=True)
@@ -144,13 +145,10 @@ def main() -> None:
     path = RESULTS / "model.json"
     if path.exists():  # a speed-only run keeps the quality figures of the last quality run, and vice versa
         previous = json.loads(path.read_text())
-        for key in ("quality_runs", "quality_median", "speed"):
-            if key not in result or (key == "quality_runs" and not result[key]):
-                if key in previous:
-                    result[key] = previous[key]
-                    result.setdefault("kept_from_previous_run", []).append(key)
-        if "kept_from_previous_run" in result:
-            result["previous_command"] = previous.get("command")
+        kept = [k for k in ("quality_runs", "quality_median", "speed") if k not in result and k in previous]
+        if kept:
+            result.update({k: previous[k] for k in kept}, kept_from_previous_run=kept,
+                          previous_command=previous.get("command"))
     path.write_text(json.dumps(result, indent=1))
     print(f"written {RESULTS / 'model.json'}  (command: {cmd})")
 

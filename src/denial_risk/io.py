@@ -381,11 +381,8 @@ class ClaimReader:
         pace = _ReadPace()
         with open(self.path, "rb") as raw_file:
             source = _SafeCSVBytes(raw_file, pace)
-            try:
-                yield from self._csv_stream(source, block_bytes, skip=skip, selected=selected, handler=handler,
-                                            pace=pace)
-            finally:
-                pace.close()
+            yield from self._csv_stream(source, block_bytes, skip=skip, selected=selected, handler=handler,
+                                        pace=pace)
 
     def _csv_stream(self, source: _SafeCSVBytes, block_bytes: int, *, skip: int, selected: list[str],
                     handler: _RowHandler, pace: _ReadPace) -> Iterator[RawBlock]:
