@@ -29,12 +29,12 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-backtest-"))
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
     os.chdir(tmp)
-    from denial_risk.backtest import plot_backtest, run_backtest
-    from denial_risk.claims import load_claims
-    from denial_risk.io import write_table
-    from denial_risk.policy import policy_for_codes
-    from denial_risk.simulate import contract_frame, policy_change_date, simulate_claims
-    from denial_risk.training import TrainConfig
+    from denial_risk.jobs.backtest import plot_backtest, run_backtest
+    from denial_risk.claims.table import load_claims
+    from denial_risk.claims.files import write_table
+    from denial_risk.contract.policy import policy_for_codes
+    from denial_risk.synth.simulate import contract_frame, policy_change_date, simulate_claims
+    from denial_risk.modeling.train import TrainConfig
 
     write_table(contract_frame(simulate_claims(args.rows, args.seed)), tmp / "claims.parquet")
     frame, _ = load_claims(tmp / "claims.parquet")

@@ -32,10 +32,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def quality_run(seed: int, train_lines: int) -> dict:
-    from denial_risk.simulate import contract_frame, simulate_claims
-    from denial_risk.io import write_table
-    from denial_risk.claims import load_claims
-    from denial_risk.training import TrainConfig, fit_model
+    from denial_risk.synth.simulate import contract_frame, simulate_claims
+    from denial_risk.claims.files import write_table
+    from denial_risk.claims.table import load_claims
+    from denial_risk.modeling.train import TrainConfig, fit_model
 
     rows = int(train_lines / 0.70)  # time split: 70 % train, 15 % calibration, 15 % holdout
     tmp = Path(f"/tmp/bench_model_{seed}.parquet")
@@ -53,8 +53,8 @@ def _data(rows: int) -> tuple[Path, Path]:
     """`rows` labelled simulated lines as Parquet (for fit_model) and CSV (for the CLI), made once."""
     pq_path, csv_path = Path(f"/tmp/bench_model_{rows}.parquet"), Path(f"/tmp/bench_model_{rows}.csv")
     if not (pq_path.exists() and csv_path.exists()):
-        from denial_risk.io import write_table
-        from denial_risk.simulate import contract_frame, simulate_claims
+        from denial_risk.claims.files import write_table
+        from denial_risk.synth.simulate import contract_frame, simulate_claims
 
         frame = contract_frame(simulate_claims(rows, 99))
         write_table(frame, pq_path)
@@ -66,8 +66,8 @@ def speed_run(pq_path: Path, rows: int) -> dict:
     """fit_model on `rows` lines in a child process: wall time and peak RSS."""
     code = f"""
 import json, resource, time
-from denial_risk.claims import load_claims
-from denial_risk.training import TrainConfig, fit_model
+from denial_risk.claims.table import load_claims
+from denial_risk.modeling.train import TrainConfig, fit_model
 frame, _ = load_claims({str(pq_path)!r})
 t = time.perf_counter()
 r = fit_model(frame, TrainConfig(), log=lambda *a: None)

@@ -58,9 +58,9 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.chdir(work)
 
-    from denial_risk.serving import ScoringServer, post, predictions_frame, request_body
-    from denial_risk.simulate import simulate_claims
-    from denial_risk.workflows import train_and_register
+    from denial_risk.registry.serving import ScoringServer, post, predictions_frame, request_body
+    from denial_risk.synth.simulate import simulate_claims
+    from denial_risk.jobs.train import train_and_register
 
     simulate_claims(rows=args.train_rows, seed=3).to_csv("train.csv", index=False)
     train_and_register("train.csv", echo=lambda *a: None)

@@ -35,7 +35,7 @@ def main() -> None:
     args = ap.parse_args()
 
     t0 = time.perf_counter()
-    from denial_risk import simulate
+    from denial_risk.synth import simulate
 
     simulate._catalog()
     simulate._diagnoses()

@@ -64,8 +64,8 @@ def main() -> None:
     os.environ.update({k: env[k] for k in ("MLFLOW_TRACKING_URI", "OMP_NUM_THREADS")})
     os.chdir(work)
 
-    from denial_risk.simulate import simulate_claims
-    from denial_risk.workflows import train_and_register
+    from denial_risk.synth.simulate import simulate_claims
+    from denial_risk.jobs.train import train_and_register
 
     t0 = time.perf_counter()
     simulate_claims(rows=args.train_rows, seed=3).to_csv("train.csv", index=False)

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "src"))
 WORKLIST_CHILD = r"""
 import json, os, pickle, sys, time
 sys.path.insert(0, {src!r})
-from denial_risk.worklist import score_file
+from denial_risk.scoring.worklist import score_file
 model = pickle.load(open({model!r}, "rb"))
 load = os.getloadavg()[0]
 t = time.perf_counter()
@@ -55,8 +55,8 @@ PLAIN_CHILD = r"""
 import json, os, pickle, sys, time
 import numpy as np, pandas as pd
 sys.path.insert(0, {src!r})
-from denial_risk.normalize import normalize_chunk
-from denial_risk.scoring import rank_by_expected_loss
+from denial_risk.contract.normalize import normalize_chunk
+from denial_risk.scoring.score import rank_by_expected_loss
 model = pickle.load(open({model!r}, "rb"))
 load = os.getloadavg()[0]
 t = time.perf_counter()
@@ -105,18 +105,18 @@ def setup(work: Path, rows: int, train_rows: int, big_rows: int, seed: int) -> t
     import numpy as np
     import pandas as pd
 
-    from denial_risk import io
-    from denial_risk.simulate import contract_frame, simulate_claims
+    from denial_risk.claims import files
+    from denial_risk.synth.simulate import contract_frame, simulate_claims
 
     info: dict = {}
     model_path = work / f"model_{train_rows}.pkl"
     if not model_path.exists():
-        from denial_risk.claims import load_claims
-        from denial_risk.training import TrainConfig, fit_model
+        from denial_risk.claims.table import load_claims
+        from denial_risk.modeling.train import TrainConfig, fit_model
 
         t = time.perf_counter()
         train_csv = work / f"train_{train_rows}.csv"
-        io.write_table(contract_frame(simulate_claims(train_rows, seed)), train_csv)
+        files.write_table(contract_frame(simulate_claims(train_rows, seed)), train_csv)
         clean, _ = load_claims(train_csv)
         result = fit_model(clean, TrainConfig(), log=lambda *a: None)
         pickle.dump(result.model, open(model_path, "wb"))
@@ -130,7 +130,7 @@ def setup(work: Path, rows: int, train_rows: int, big_rows: int, seed: int) -> t
     data = work / f"backlog_{rows}.csv"
     if not data.exists():
         frame = contract_frame(simulate_claims(rows, seed + 1)).drop(columns=labels)
-        io.write_table(frame, data)
+        files.write_table(frame, data)
     big = None
     if big_rows:
         big = work / f"backlog_{big_rows}.csv"
@@ -144,7 +144,7 @@ def setup(work: Path, rows: int, train_rows: int, big_rows: int, seed: int) -> t
                     frame = contract_frame(simulate_claims(n, seed + 10 + k)).drop(columns=labels)
                     frame["claim_id"] = f"B{k}-" + frame["claim_id"].astype(str)
                     part = work / "part.csv"
-                    io.write_table(frame, part)
+                    files.write_table(frame, part)
                     with open(part, "rb") as p:
                         if k:
                             p.readline()  # header once

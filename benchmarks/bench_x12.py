@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
 
-    from denial_risk.x12.sample import make_claims
+    from denial_risk.testing import make_claims
     from denial_risk.x12.validate import validate_file
     from denial_risk.x12.write import write_835, write_837p
 

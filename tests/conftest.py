@@ -17,7 +17,7 @@ os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 @pytest.fixture(scope="session")
 def simulated_claims():
     """~12k labelled lines over 24 months as the contract's raw table (strings as in a file)."""
-    from denial_risk.simulate import simulate_claims
+    from denial_risk.synth.simulate import simulate_claims
 
     return simulate_claims(rows=12_000, seed=11)
 
@@ -25,7 +25,7 @@ def simulated_claims():
 @pytest.fixture(scope="session")
 def claims_frame(simulated_claims, tmp_path_factory):
     """The simulated claims written to CSV and read back through the contract's reader."""
-    from denial_risk.claims import load_claims
+    from denial_risk.claims.table import load_claims
 
     path = tmp_path_factory.mktemp("claims") / "claims.csv"
     simulated_claims.to_csv(path, index=False)
@@ -44,7 +44,7 @@ def claims_csv(simulated_claims, tmp_path_factory):
 @pytest.fixture(scope="session")
 def fitted(claims_frame):
     """A TrainResult on the simulated claims (no MLflow)."""
-    from denial_risk.training import TrainConfig, fit_model
+    from denial_risk.modeling.train import TrainConfig, fit_model
 
     return fit_model(claims_frame, TrainConfig(), log=lambda *a: None)
 

@@ -5,7 +5,7 @@
 
 from pathlib import Path
 
-from denial_risk.simulate import SAMPLE, make_sample_data
+from denial_risk.synth.simulate import SAMPLE, make_sample_data
 
 if __name__ == "__main__":
     counts = make_sample_data(Path(__file__).resolve().parent, **SAMPLE)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import simple_icd_10_cm as cm
 
-from denial_risk import policy, reference, schema
+from denial_risk.contract import policy, reference, schema
 
 GROUPS = (
     "spinal_orthosis",

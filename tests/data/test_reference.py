@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from denial_risk import reference, schema
+from denial_risk.contract import reference, schema
 
 
 def test_reference_dir_is_the_repo_copy_with_the_files():

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from denial_risk import actions, explain
-from denial_risk.normalize import normalize_chunk
-from denial_risk.scoring import score_request
+from denial_risk.scoring import fixes, reasons as explain
+from denial_risk.contract.normalize import normalize_chunk
+from denial_risk.scoring.score import score_request
 
 PRECISION = 1e-6
 
@@ -23,10 +23,10 @@ def lines(claims_frame):
 
 
 @pytest.fixture(scope="module")
-def fixes(denial_model, lines):
+def scored_fixes(denial_model, lines):
     X = denial_model.transform(lines)
     p = denial_model.proba_from_matrix(X)
-    table = actions.fix_table(denial_model, lines, X, p)  # every line, not only the medium tier
+    table = fixes.fix_table(denial_model, lines, X, p)  # every line, not only the medium tier
     return X, p, table
 
 
@@ -44,30 +44,30 @@ def _raw_from_normalised(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def test_every_fix_kind_is_exercised(fixes):
-    _, _, table = fixes
+def test_every_fix_kind_is_exercised(scored_fixes):
+    _, _, table = scored_fixes
     kinds = set(table.loc[table["listed"], "action_id"].str.split(":").str[0])
     assert {"set", "add_modifier"} <= kinds, kinds
 
 
-def test_every_listed_fix_rescored_gives_the_stated_risk(denial_model, lines, fixes):
+def test_every_listed_fix_rescored_gives_the_stated_risk(denial_model, lines, scored_fixes):
     """Apply each listed fix to its line and rescore the whole frame through the model: same risk, 1e-6."""
-    _, _, table = fixes
-    listed = table[table["listed"] & (table["kind"] == actions.KIND_SCORED)]
+    _, _, table = scored_fixes
+    listed = table[table["listed"] & (table["kind"] == fixes.KIND_SCORED)]
     assert len(listed) > 100
     for aid, grp in listed.groupby("action_id"):
-        fixed = actions.apply_fix(lines.loc[grp["row"].to_numpy()], aid)
+        fixed = fixes.apply_fix(lines.loc[grp["row"].to_numpy()], aid)
         q = denial_model.predict_proba(fixed)  # full re-featurisation, no shortcuts
         np.testing.assert_allclose(q, grp["new_probability"].to_numpy(), atol=PRECISION, rtol=0)
-        assert (q <= grp["probability"].to_numpy() - actions.MIN_DROP + PRECISION).all()
+        assert (q <= grp["probability"].to_numpy() - fixes.MIN_DROP + PRECISION).all()
 
 
-def test_fix_applied_to_the_raw_input_and_scored_end_to_end(denial_model, lines, fixes):
+def test_fix_applied_to_the_raw_input_and_scored_end_to_end(denial_model, lines, scored_fixes):
     """From the raw strings through normalise, features and model (score_request): the stated risk."""
-    _, _, table = fixes
-    listed = table[table["listed"] & (table["kind"] == actions.KIND_SCORED)]
+    _, _, table = scored_fixes
+    listed = table[table["listed"] & (table["kind"] == fixes.KIND_SCORED)]
     sample = listed.groupby("action_id", group_keys=False).head(3).reset_index(drop=True)
-    fixed = [actions.apply_fix(lines.loc[[fix.row]], fix.action_id) for fix in sample.itertuples()]
+    fixed = [fixes.apply_fix(lines.loc[[fix.row]], fix.action_id) for fix in sample.itertuples()]
     raw = _raw_from_normalised(pd.concat(fixed))
     raw["claim_id"] = [f"FIX{i}" for i in range(len(raw))]  # one line per fix (an identifier, never a feature)
     got = score_request(denial_model, raw)["denial_probability"].astype(float).to_numpy()
@@ -83,14 +83,14 @@ def test_scoring_is_row_independent(denial_model, lines):
                                .loc[shuffled.index].to_numpy(), atol=1e-12, rtol=0)
 
 
-def test_kx_advised_only_with_prescription_and_notes(lines, fixes):
-    _, _, table = fixes
+def test_kx_advised_only_with_prescription_and_notes(lines, scored_fixes):
+    _, _, table = scored_fixes
     kx = table[table["action_id"] == "add_modifier:KX"]
     assert len(kx), "the sample should have Medicare lines missing KX with both documents"
     rows = lines.loc[kx["row"].to_numpy()]
     assert rows["has_prescription"].eq(True).all() and rows["has_progress_notes"].eq(True).all()
     # and the lines missing KX without the documents never get the advice
-    facts = actions.LineFacts.of(lines)
+    facts = fixes.LineFacts.of(lines)
     unbacked = ~(lines["has_prescription"].eq(True) & lines["has_progress_notes"].eq(True)).fillna(False)
     assert not set(kx["row"]) & set(lines.index[unbacked.to_numpy(dtype=bool) & ~facts.mods["KX"]])
 
@@ -104,20 +104,20 @@ def test_kx_advice_never_appears_in_text_without_documents(denial_model, lines):
     assert backed[advised].all()
 
 
-def test_fixes_that_do_not_lower_the_risk_are_not_listed(denial_model, lines, fixes):
-    _, p, table = fixes
-    scored = table[table["kind"] == actions.KIND_SCORED]
+def test_fixes_that_do_not_lower_the_risk_are_not_listed(denial_model, lines, scored_fixes):
+    _, p, table = scored_fixes
+    scored = table[table["kind"] == fixes.KIND_SCORED]
     not_listed = scored[~scored["listed"]]
     assert len(not_listed), "some considered fixes should not help"
-    assert (not_listed["new_probability"] > not_listed["probability"] - actions.MIN_DROP).all()
-    text = actions.recommended_actions(table, lines.index)
+    assert (not_listed["new_probability"] > not_listed["probability"] - fixes.MIN_DROP).all()
+    text = fixes.recommended_actions(table, lines.index)
     for _, fix in not_listed.head(200).iterrows():
         assert f"{fix['text']} →" not in text.loc[fix["row"]]
 
 
-def test_text_format_and_order(lines, fixes):
-    _, _, table = fixes
-    text = actions.recommended_actions(table, lines.index)
+def test_text_format_and_order(lines, scored_fixes):
+    _, _, table = scored_fixes
+    text = fixes.recommended_actions(table, lines.index)
     shown = text[text != ""]
     assert len(shown)
     for s in shown.head(500):
@@ -131,13 +131,13 @@ def test_text_format_and_order(lines, fixes):
         assert risks == sorted(risks), s  # best first
 
 
-def test_fixes_never_touch_payer_patient_or_dates(lines, fixes):
-    _, _, table = fixes
-    for aid, grp in table[table["kind"] == actions.KIND_SCORED].groupby("action_id"):
+def test_fixes_never_touch_payer_patient_or_dates(lines, scored_fixes):
+    _, _, table = scored_fixes
+    for aid, grp in table[table["kind"] == fixes.KIND_SCORED].groupby("action_id"):
         before = lines.loc[grp["row"].to_numpy()]
-        after = actions.apply_fix(before, aid)
+        after = fixes.apply_fix(before, aid)
         changed = [c for c in before.columns if not before[c].equals(after[c])]
-        assert set(changed) <= set(actions.FIXABLE_COLUMNS), (aid, changed)
+        assert set(changed) <= set(fixes.FIXABLE_COLUMNS), (aid, changed)
     words = " ".join(table["text"].unique()).lower()
     for forbidden in ("payer", "patient", "date of service", "service date", "change the"):
         assert forbidden not in words
@@ -183,7 +183,7 @@ def test_side_kx_and_split_fixes_on_crafted_lines(denial_model):
     clean, _ = normalize_chunk(raw)
     X = denial_model.transform(clean)
     p = denial_model.proba_from_matrix(X)
-    table = actions.fix_table(denial_model, clean, X, p, min_drop=-1.0)  # list everything considered
+    table = fixes.fix_table(denial_model, clean, X, p, min_drop=-1.0)  # list everything considered
     ids = table.groupby("pos")["action_id"].apply(set)
     assert {"add_modifier:KX"} <= ids[0] and ids[0] & {"add_modifier:RT", "add_modifier:LT"}
     assert "add_modifier:KX" not in ids[1]
@@ -194,7 +194,7 @@ def test_side_kx_and_split_fixes_on_crafted_lines(denial_model):
     # the side fix states the worse of RT and LT
     side = table[(table["pos"] == 0) & table["action_id"].str.startswith("add_modifier:") &
                  (table["action_id"] != "add_modifier:KX")].iloc[0]
-    both = [denial_model.predict_proba(actions.apply_fix(clean.iloc[[0]], f"add_modifier:{s}"))[0]
+    both = [denial_model.predict_proba(fixes.apply_fix(clean.iloc[[0]], f"add_modifier:{s}"))[0]
             for s in ("RT", "LT")]
     assert side["new_probability"] == pytest.approx(max(both), abs=PRECISION)
 

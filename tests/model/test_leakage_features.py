@@ -18,7 +18,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from denial_risk import schema
+from denial_risk.contract import schema
 from denial_risk.features import (
     DiagnosisFeatures,
     DocumentationFeatures,
@@ -28,7 +28,7 @@ from denial_risk.features import (
     build_feature_pipeline,
 )
 from denial_risk.features._base import ColumnFeatures
-from denial_risk.features.examples import lines, make_frame
+from denial_risk.testing import lines, make_frame
 
 # transformer factory → the target-learned column(s) it outputs
 TARGET_COLUMNS = {

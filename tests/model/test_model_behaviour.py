@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from denial_risk import schema
-from denial_risk.training import TrainConfig, feature_input
+from denial_risk.contract import schema
+from denial_risk.modeling.train import TrainConfig, feature_input
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +71,7 @@ def test_outcome_columns_are_never_read_at_scoring(denial_model, claims_frame):
 
 
 def test_shuffling_outcome_columns_other_than_the_label_changes_nothing_in_training(claims_frame):
-    from denial_risk.training import fit_model
+    from denial_risk.modeling.train import fit_model
 
     base = claims_frame.head(5000)
     shuffled = base.copy()
@@ -88,7 +88,7 @@ def test_shuffling_outcome_columns_other_than_the_label_changes_nothing_in_train
 
 
 def _knee_lines(frame: pd.DataFrame, payer: str) -> pd.DataFrame:
-    from denial_risk.policy import policy_for_codes
+    from denial_risk.contract.policy import policy_for_codes
 
     group = policy_for_codes(frame["hcpcs_code"])["policy_group"]
     mask = (group == "knee_orthosis").fillna(False).to_numpy(dtype=bool) & \

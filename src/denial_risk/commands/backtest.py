@@ -15,9 +15,9 @@ from denial_risk.commands.options import config_option, data_option, experiment_
 @experiment_option
 def backtest(data: str, folds: int, config: str | None, experiment: str | None) -> None:
     """Train on months up to t, test on month t+1, for the last K months."""
-    from denial_risk.backtest import run_backtest
-    from denial_risk.claims import load_claims
-    from denial_risk.training import load_config
+    from denial_risk.jobs.backtest import run_backtest
+    from denial_risk.claims.table import load_claims
+    from denial_risk.modeling.train import load_config
 
     cfg = load_config(config)
     frame, _ = load_claims(data)

@@ -12,6 +12,6 @@ from denial_risk.commands.options import data_option, model_option
 @model_option
 def evaluate(data: str, model_uri: str) -> None:
     """Metrics of a model on labelled claims (all lines are treated as holdout)."""
-    from denial_risk.workflows import evaluate_model
+    from denial_risk.jobs.train import evaluate_model
 
     evaluate_model(data, model_uri, echo=click.echo)

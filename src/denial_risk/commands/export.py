@@ -13,7 +13,7 @@ from denial_risk.commands.options import model_option
               help="Folder to create, e.g. models/denial-risk-v1.")
 def export(model_uri: str, out: str) -> None:
     """Copy a registered model into a folder that `--model FOLDER` scores with, offline."""
-    from denial_risk.tracking import export_model
+    from denial_risk.registry.tracking import export_model
 
     path = export_model(model_uri, out)
     click.echo(f"exported {model_uri} to {path} (score with --model {path})")

@@ -7,7 +7,7 @@ import time
 import click
 
 from denial_risk.errors import PartialInputError, UserError
-from denial_risk.io import file_format
+from denial_risk.claims.files import file_format
 
 
 @click.command("ingest-x12")

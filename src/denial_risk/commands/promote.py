@@ -14,6 +14,6 @@ import click
               help="Labelled claims holding the holdout (default: the challenger's training file).")
 def promote(margin: float, version: str | None, data: str | None) -> None:
     """Make @challenger the @champion when it wins on the same later-dated holdout."""
-    from denial_risk.promotion import promote as run_promote
+    from denial_risk.jobs.promote import promote as run_promote
 
     run_promote(margin=margin, version=version, data=data, echo=click.echo)

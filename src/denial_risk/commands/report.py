@@ -15,7 +15,7 @@ import click
               help="Worklist lines shown, in risk_rank order.")
 def report(scored: str, out: str, title: str | None, top: int) -> None:
     """Write a single-file HTML worklist report with charts, to open or mail."""
-    from denial_risk.report import build_report
+    from denial_risk.report.html import build_report
 
     path = build_report(scored, out, title=title, top=top)
     click.echo(f"report written to {path}")

@@ -29,23 +29,23 @@ def _sigterm_to_exit(signum, frame):  # pragma: no cover - exercised by a signal
 def score(data: str, out: str, model_uri: str, engine: str, master: str, top: int,
           progress: bool | None) -> None:
     """Score a claim backlog into a ranked worklist (rejects beside the output)."""
-    from denial_risk.io import file_format
+    from denial_risk.claims.files import file_format
 
     if engine == "spark":
         import importlib.util
 
         if importlib.util.find_spec("pyspark") is None:
             raise UserError("--engine spark: needs the 'spark' extra (pip install 'denial-risk[spark]')")
-        from denial_risk.spark_engine import score_spark
+        from denial_risk.jobs.spark import score_spark
 
         score_spark(data, out, model_uri, master=master, echo=click.echo)
         return
     file_format(out, option="--out")
-    from denial_risk.claims import ClaimTable
+    from denial_risk.claims.table import ClaimTable
 
     ClaimTable(data)  # a missing file or column stops here, before the model loads or anything is written
-    from denial_risk.tracking import load_model
-    from denial_risk.worklist import format_summary, format_top, score_file
+    from denial_risk.registry.tracking import load_model
+    from denial_risk.scoring.worklist import format_summary, format_top, score_file
 
     model = load_model(model_uri)
     previous = signal.signal(signal.SIGTERM, _sigterm_to_exit)

@@ -19,6 +19,6 @@ def serve(port: int, host: str, workers: int, model_uri: str) -> None:
     """Score claim lines over HTTP: POST /invocations (dataframe_split or dataframe_records
     of the contract's columns) returns each line's added columns, top-3 predicted CARCs,
     or its reject_reason; GET /ping answers when ready."""
-    from denial_risk.serving import serve as run
+    from denial_risk.registry.serving import serve as run
 
     raise SystemExit(run(model_uri, host=host, port=port, workers=workers, echo=click.echo))

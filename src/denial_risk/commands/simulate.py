@@ -21,17 +21,17 @@ def simulate(rows: int, seed: int, out: str, start: str, months: int, x12: str |
     """Write labelled synthetic claim lines plus `true_denial_probability`."""
     import pandas as pd
 
-    from denial_risk import io
+    from denial_risk.claims import files
     from denial_risk.errors import UserError
-    from denial_risk.simulate import contract_frame, simulate_claims
+    from denial_risk.synth.simulate import contract_frame, simulate_claims
 
-    io.file_format(out, option="--out")
+    files.file_format(out, option="--out")
     try:
         pd.Timestamp(start)
     except ValueError:
         raise UserError(f"--start {start}: not a date (use YYYY-MM-DD)") from None
     frame = simulate_claims(rows, seed, start=start, months=months)
-    io.write_table(contract_frame(frame), out, option="--out")
+    files.write_table(contract_frame(frame), out, option="--out")
     rate = float(frame["denied"].mean()) if len(frame) else 0.0
     click.echo(f"wrote {len(frame):,} claim lines to {out} (denial rate {rate:.1%})")
     if x12 is not None:

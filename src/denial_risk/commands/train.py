@@ -13,6 +13,6 @@ from denial_risk.commands.options import config_option, data_option, experiment_
 @experiment_option
 def train(data: str, config: str | None, experiment: str | None) -> None:
     """Fit features and a calibrated classifier on labelled claims; register the model."""
-    from denial_risk.workflows import train_and_register
+    from denial_risk.jobs.train import train_and_register
 
     train_and_register(data, config_path=config, experiment=experiment, echo=click.echo)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from denial_risk.commands.options import data_option
-from denial_risk.io import file_format
-from denial_risk.validation import validate_file
+from denial_risk.claims.files import file_format
+from denial_risk.claims.validate import validate_file
 
 
 @click.command("validate")

@@ -28,7 +28,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.model_selection import KFold
 from sklearn.utils.validation import check_is_fitted
 
-from denial_risk import schema
+from denial_risk.contract import schema
 
 NA_KEY = "\x00"  # label of a missing value inside a key (its own state, never merged)
 KEY_SEP = "\x1f"  # separator between the parts of a multi-column key

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import _lookups
+from denial_risk.contract import facts
 from ._base import ColumnFeatures, fit_categories, one_hot, one_hot_names, stack, to_float
 
 HCPCS_STATUSES = ("valid", "invalid", "cpt")
@@ -32,25 +32,25 @@ class CodeFeatures(ColumnFeatures):
         self.max_places = max_places
 
     def _fit(self, X, y):
-        pol = _lookups.policy_for_rows(self._col(X, "hcpcs_code", "string"))
+        pol = facts.policy_for_rows(self._col(X, "hcpcs_code", "string"))
         self.policy_groups_ = fit_categories(pol["policy_group"], self.max_groups)
         self.places_ = fit_categories(self._col(X, "place_of_service", "string"), self.max_places)
         self.names_out_ = [
             *(f"hcpcs={s}" for s in HCPCS_STATUSES), "hcpcs=missing", "in_policy_table",
             *one_hot_names("policy_group", self.policy_groups_),
-            *_lookups.POLICY_BOOL_FLAGS,
+            *facts.POLICY_BOOL_FLAGS,
             "unit_limit", "units_over_limit", "unit_limit_exceeded", "useful_lifetime_years",
             *one_hot_names("place_of_service", self.places_),
         ]
 
     def _transform(self, X):
         hcpcs = self._col(X, "hcpcs_code", "string")
-        status = _lookups.hcpcs_status(hcpcs)
+        status = facts.hcpcs_status(hcpcs)
         status_cols = [status == s for s in HCPCS_STATUSES] + [pd.isna(status)]
-        pol = _lookups.policy_for_rows(hcpcs)
+        pol = facts.policy_for_rows(hcpcs)
         group = pol["policy_group"].astype("string")
-        flags = _lookups.policy_flags(pol)
-        flag_cols = [np.where(np.isnan(flags[c]), -1.0, flags[c]) for c in _lookups.POLICY_BOOL_FLAGS]
+        flags = facts.policy_flags(pol)
+        flag_cols = [np.where(np.isnan(flags[c]), -1.0, flags[c]) for c in facts.POLICY_BOOL_FLAGS]
         units = to_float(self._col(X, "units", "Int64"))
         units = np.where(np.isnan(units), 1.0, units)
         limit = to_float(pol["unit_limit"]) if "unit_limit" in pol else np.full(len(X), np.nan)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import _lookups
+from denial_risk.contract import facts
 from ._base import (
     TargetFeatures,
     fit_categories,
@@ -54,8 +54,8 @@ class DiagnosisFeatures(TargetFeatures):
     def _parts(self, X):
         dx = self._col(X, "diagnosis_codes", "string")
         hcpcs = self._col(X, "hcpcs_code", "string")
-        codes, table = _lookups.diagnosis_table(dx)
-        pol = _lookups.policy_for_rows(hcpcs)
+        codes, table = facts.diagnosis_table(dx)
+        pol = facts.policy_for_rows(hcpcs)
         group = code_group(pol, hcpcs)
         return codes, table, pol, group, dx, hcpcs
 
@@ -96,7 +96,7 @@ class DiagnosisFeatures(TargetFeatures):
             return pd.Series(table[name].array.take(codes, allow_fill=True), index=X.index)
 
         chapter, block, category = take("chapter"), take("block"), take("category")
-        sup = _lookups.diagnosis_support_rows(pol["policy_group"].astype("string")
+        sup = facts.diagnosis_support_rows(pol["policy_group"].astype("string")
                                               if "policy_group" in pol else group, dx)
         prim_sup = sup["primary_supports"].astype("boolean").to_numpy(dtype="float64", na_value=np.nan)
         any_sup = sup["any_supports"].astype("boolean").to_numpy(dtype="float64", na_value=np.nan)

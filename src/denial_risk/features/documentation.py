@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from denial_risk import schema
+from denial_risk.contract import schema
 
-from . import _lookups
+from denial_risk.contract import facts
 from ._base import TargetFeatures, bool_float, fit_rates, multi_key, gather, oof_rates, stack, tristate
 from .diagnosis import code_group
 
@@ -46,7 +46,7 @@ class DocumentationFeatures(TargetFeatures):
         return bool_float(self._col(X, "has_prior_auth", "boolean"))
 
     def _fit(self, X, y):
-        pol = _lookups.policy_for_rows(self._col(X, "hcpcs_code", "string"))
+        pol = facts.policy_for_rows(self._col(X, "hcpcs_code", "string"))
         absent = self._pa(X) == 0.0
         keys = [(c[absent], lab) for c, lab in self._keys(X, pol)]
         self.pa_absent_rates_ = fit_rates(keys, y[absent], float(self.smoothing))
@@ -61,13 +61,13 @@ class DocumentationFeatures(TargetFeatures):
     def _features(self, X, rate_fn):
         n = len(X)
         hcpcs = self._col(X, "hcpcs_code", "string")
-        pol = _lookups.policy_for_rows(hcpcs)
+        pol = facts.policy_for_rows(hcpcs)
         flags = {f: bool_float(self._col(X, f, "boolean")) for f in schema.BOOLEAN_FLAGS}
         # expected documents per distinct code string, broadcast
         exp_col = pol["expected_documents"] if "expected_documents" in pol else \
             pd.Series(pd.NA, index=X.index, dtype="string")
         codes, uniq = pd.factorize(exp_col.astype("string"), use_na_sentinel=True)
-        lists = _lookups.split_list(np.asarray(list(uniq), dtype=object))
+        lists = facts.split_list(np.asarray(list(uniq), dtype=object))
         per = np.zeros((len(lists) + 1, len(schema.BOOLEAN_FLAGS)), dtype=bool)
         for i, lst in enumerate(lists):
             for j, f in enumerate(schema.BOOLEAN_FLAGS):
@@ -77,7 +77,7 @@ class DocumentationFeatures(TargetFeatures):
             np.zeros((0, len(schema.BOOLEAN_FLAGS)))
         exp_missing = (expected & (vals == 0.0)).sum(axis=1)
         exp_unknown = (expected & np.isnan(vals)).sum(axis=1)
-        pflags = _lookups.policy_flags(pol)
+        pflags = facts.policy_flags(pol)
         custom = pflags["custom_fabricated"] == 1.0
         meas = flags["has_measurements"]
         pa = flags["has_prior_auth"]

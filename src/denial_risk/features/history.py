@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import _lookups
+from denial_risk.contract import facts
 from ._base import TargetFeatures, fit_rates, multi_key, stack, to_float
 
 
@@ -81,7 +81,7 @@ class HistoryFeatures(TargetFeatures):
 
     def _static(self, X):
         prior = to_float(self._col(X, "prior_same_code_12m", "Int64"))
-        pol = _lookups.policy_for_rows(self._col(X, "hcpcs_code", "string"))
+        pol = facts.policy_for_rows(self._col(X, "hcpcs_code", "string"))
         life = to_float(pol["useful_lifetime_years"]) if "useful_lifetime_years" in pol else \
             np.full(len(X), np.nan)
         repl = np.where(np.isnan(prior), np.nan, ((prior > 0) & ~np.isnan(life) & (life >= 1)).astype(float))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _lookups
+from denial_risk.contract import facts
 from ._base import ColumnFeatures, factorize, gather, to_float
 
 # One indicator each; any other modifier is counted (known / unknown), not one-hot.
@@ -47,9 +47,9 @@ class ModifierFeatures(ColumnFeatures):
     def _transform(self, X):
         n = len(X)
         onehot = self.onehot_modifiers_
-        known = _lookups.known_modifiers()
+        known = facts.known_modifiers()
         codes, uniq = factorize(self._col(X, "modifiers", "string"))
-        lists = _lookups.split_list(uniq)
+        lists = facts.split_list(uniq)
         k = len(onehot)
         pos = {m: i for i, m in enumerate(onehot)}
         # per unique modifier string: one-hot + [count, other known, unknown, has KX, GA/GY/GZ, RT, LT, 50,
@@ -76,8 +76,8 @@ class ModifierFeatures(ColumnFeatures):
         units = to_float(self._col(X, "units", "Int64"))
         units = np.where(np.isnan(units), 1.0, units)  # contract default: 1 unit
 
-        pol = _lookups.policy_for_rows(self._col(X, "hcpcs_code", "string"))
-        flags = _lookups.policy_flags(pol)
+        pol = facts.policy_for_rows(self._col(X, "hcpcs_code", "string"))
+        flags = facts.policy_flags(pol)
         sided = flags["sided"] == 1.0
         kx_req = flags["kx_required_medicare"] == 1.0
         ptype = self._col(X, "payer_type", "string")

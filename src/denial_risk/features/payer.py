@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from denial_risk import schema
+from denial_risk.contract import schema
 
 from ._base import TargetFeatures, fit_categories, fit_rates, multi_key, one_hot, one_hot_names, oof_rates, stack
 

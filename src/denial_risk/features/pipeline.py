@@ -27,7 +27,7 @@ from collections.abc import Iterable
 import numpy as np
 from sklearn.compose import ColumnTransformer
 
-from denial_risk import schema
+from denial_risk.contract import schema
 
 from ._base import FORBIDDEN_COLUMNS, ColumnFeatures
 from .amount import AmountFeatures

@@ -15,7 +15,7 @@ FALLBACK_LIMIT_DAYS = {  # used only if reference.payer_rules() cannot be read
 def configured_limits() -> dict[str, float]:
     """payer_type → filing limit in days, from `reference.payer_rules()`."""
     try:
-        from denial_risk import reference
+        from denial_risk.contract import reference
 
         rules = reference.payer_rules()
         return {str(t): float(d) for t, d in zip(rules["payer_type"], rules["filing_limit_days"], strict=True)
@@ -36,7 +36,7 @@ class TimingFeatures(ColumnFeatures):
     """Filing lag, lag against the filing limit, and season.
 
     The filing limit of a line is the *configured* limit for its payer type
-    (`reference.payer_rules()`, data/reference/payer_rules.csv). When `learn_limits` and a
+    (`reference.payer_rules()`, contract/reference_data/payer_rules.csv). When `learn_limits` and a
     payer id has at least `min_paid_lines` paid lines with a known lag in fit, the limit is
     raised to the `quantile` of those paid lags if that is longer: a payer that paid lines
     filed N days late accepts at least N days. (It is never lowered: lags of paid lines

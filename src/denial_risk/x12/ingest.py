@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from denial_risk import schema
+from denial_risk.contract import schema
 from denial_risk.errors import UserError
 from denial_risk.x12.codes import REVERSAL_CLAIM_STATUS
 from denial_risk.x12.join import join
@@ -238,7 +238,7 @@ def sibling_path(out: str | os.PathLike, tag: str, ext: str | None = None) -> Pa
 
 def write_outputs(result: IngestResult, out: str | os.PathLike) -> dict[str, Path]:
     """Write the tables (atomically, CSV or Parquet by extension), errors CSV and summary JSON."""
-    from denial_risk.io import atomic_path, write_table
+    from denial_risk.claims.files import atomic_path, write_table
 
     written: dict[str, Path] = {}
     if result.remits_given:

@@ -19,7 +19,7 @@ from denial_risk.x12.codes import (
     patient_key,
     payer_type_for,
 )
-from denial_risk import schema
+from denial_risk.contract import schema
 from denial_risk.x12.segments import Seg, X12FileError, parse_date
 
 FLAG_COLUMNS = schema.BOOLEAN_FLAGS

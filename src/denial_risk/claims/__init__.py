@@ -1,0 +1,1 @@
+"""Claim files: streaming reading with every row accounted for, output files, memory."""

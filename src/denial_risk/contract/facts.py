@@ -1,0 +1,160 @@
+"""Per-unique lookups into the reference code sets and the policy table.
+
+A 500k-line chunk holds a few hundred distinct HCPCS codes and a few thousand distinct
+diagnosis lists; every lookup here runs on the unique values and is broadcast back to
+rows with `take`. The reference and policy modules are imported lazily so a fitted
+pipeline unpickles without loading them until it scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from denial_risk.contract import schema
+
+POLICY_BOOL_FLAGS = ("sided", "kx_required_medicare", "custom_fabricated", "prior_auth_prone")
+
+
+def _unique_frame(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    codes, uniques = pd.factorize(s.astype("string"), use_na_sentinel=True)
+    return codes.astype(np.int64), pd.Series(pd.array(list(uniques), dtype="string"))
+
+
+def _take(frame: pd.DataFrame, codes: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    """Rows of a per-unique frame broadcast to rows by codes; code -1 → all missing."""
+    out = {}
+    for c in frame.columns:
+        col = frame[c]
+        arr = col.array.take(codes, allow_fill=True) if len(col) else \
+            pd.array([pd.NA] * len(codes), dtype=col.dtype if col.dtype != object else "object")
+        out[c] = pd.Series(arr, index=index)
+    return pd.DataFrame(out, index=index)
+
+
+_POLICY_CACHE: dict[tuple[str, str], tuple] = {}
+
+
+def policy_for_rows(hcpcs: pd.Series) -> pd.DataFrame:
+    """`policy.policy_for_codes` for each row (computed once per distinct code, cached).
+
+    Columns used here: policy_group, sided, kx_required_medicare, custom_fabricated,
+    prior_auth_prone, unit_limit, useful_lifetime_years, expected_documents. The cache is
+    keyed by the reference directory, so `DENIAL_RISK_REFERENCE_DIR` overrides still work.
+    """
+    from denial_risk.contract import policy, reference
+
+    ref = str(reference.reference_dir())
+    cols = list(policy.LOOKUP_COLUMNS)
+    codes, uniq = _unique_frame(hcpcs)
+    names = [str(u) for u in uniq]
+    todo = [c for c in names if (ref, c) not in _POLICY_CACHE]
+    if todo:
+        fresh = policy.policy_for_codes(pd.Series(todo, dtype="string")).reset_index(drop=True)
+        for i, c in enumerate(todo):
+            _POLICY_CACHE[(ref, c)] = tuple(fresh[col].iloc[i] for col in cols)
+    rows = [_POLICY_CACHE[(ref, c)] for c in names]
+    table = pd.DataFrame({col: pd.array([r[j] for r in rows], dtype=policy.LOOKUP_DTYPES[col])
+                          for j, col in enumerate(cols)})
+    return _take(table, codes, hcpcs.index)
+
+
+def policy_flags(policy_rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The policy booleans as 1.0 / 0.0 / NaN (unknown: code not in the policy table)."""
+    out = {}
+    for c in POLICY_BOOL_FLAGS:
+        if c in policy_rows.columns:
+            out[c] = policy_rows[c].astype("boolean").to_numpy(dtype="float64", na_value=np.nan)
+        else:
+            out[c] = np.full(len(policy_rows), np.nan)
+    return out
+
+
+def hcpcs_status(hcpcs: pd.Series) -> np.ndarray:
+    """'valid' / 'invalid' / 'cpt' / None per row."""
+    from denial_risk.contract import reference
+
+    s = reference.hcpcs_status(hcpcs)
+    return s.to_numpy(dtype=object, na_value=None)
+
+
+def known_modifiers() -> frozenset[str]:
+    from denial_risk.contract import reference
+
+    return reference.known_modifiers()
+
+
+def split_list(values: np.ndarray) -> list[list[str]]:
+    """'A|B' strings (per unique) → lists; '' or missing → []."""
+    sep = schema.LIST_SEP
+    return [[p for p in str(v).split(sep) if p] if isinstance(v, str) and v else [] for v in values]
+
+
+def diagnosis_table(diagnoses: pd.Series) -> tuple[np.ndarray, pd.DataFrame]:
+    """Per distinct diagnosis list: count, any_invalid, and the primary's ICD-10 facts.
+
+    Returns (row codes, per-unique frame). Row code -1 = missing diagnosis list.
+    """
+    from denial_risk.contract import reference
+
+    codes, uniq = _unique_frame(diagnoses)
+    lists = split_list(uniq.to_numpy(dtype=object, na_value=None))
+    singles = sorted({c for lst in lists for c in lst})
+    if singles:
+        info = reference.icd10_info(pd.Series(singles, dtype="string"))
+        info.index = singles
+        valid = info["valid"].astype(bool).to_dict()
+        billable = info["billable"].astype(bool).to_dict()
+        chapter = info["chapter"].astype("string").to_dict()
+        block = info["block"].astype("string").to_dict()
+        category = info["category"].astype("string").to_dict()
+    else:
+        valid = billable = chapter = block = category = {}
+    prim = [lst[0] if lst else None for lst in lists]
+    na = pd.NA
+    frame = pd.DataFrame(
+        {
+            "count": np.asarray([len(lst) for lst in lists], dtype=np.float64),
+            "any_invalid": np.asarray([any(not valid.get(c, False) for c in lst) for lst in lists],
+                                      dtype=np.float64),
+            "n_invalid": np.asarray([sum(not valid.get(c, False) for c in lst) for lst in lists],
+                                    dtype=np.float64),
+            "any_not_billable": np.asarray([any(not billable.get(c, False) for c in lst) for lst in lists],
+                                           dtype=np.float64),
+            "primary_valid": np.asarray([np.nan if p is None else float(valid.get(p, False)) for p in prim]),
+            "primary_billable": np.asarray([np.nan if p is None else float(billable.get(p, False))
+                                            for p in prim]),
+            "primary": pd.array(prim, dtype="string"),
+            "chapter": pd.array([na if p is None else chapter.get(p, na) for p in prim], dtype="string"),
+            "block": pd.array([na if p is None else block.get(p, na) for p in prim], dtype="string"),
+            "category": pd.array([na if p is None else category.get(p, na) for p in prim], dtype="string"),
+        }
+    )
+    return codes, frame
+
+
+def _pair_codes(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """One code per distinct (a, b) pair; a missing value is a value of its own."""
+    ac, _ = pd.factorize(a, use_na_sentinel=False)
+    bc, _ = pd.factorize(b, use_na_sentinel=False)
+    codes, _ = pd.factorize(ac.astype(np.int64) * (int(bc.max(initial=0)) + 1) + bc)
+    return codes.astype(np.int64)
+
+
+def diagnosis_support_rows(policy_groups: pd.Series, diagnoses: pd.Series) -> pd.DataFrame:
+    """`policy.diagnosis_support` per row, computed once per distinct (group, diagnoses) pair."""
+    from denial_risk.contract import policy
+
+    g = policy_groups.astype("string")
+    d = diagnoses.astype("string")
+    codes = _pair_codes(g, d)
+    n = len(codes)
+    if n == 0:
+        return pd.DataFrame({"primary_supports": pd.array([], dtype="boolean"),
+                             "any_supports": pd.array([], dtype="boolean")}, index=diagnoses.index)
+    first = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(n)[::-1]  # first row of each combination
+    ug = g.iloc[first].reset_index(drop=True)
+    ud = d.iloc[first].reset_index(drop=True)
+    sup = policy.diagnosis_support(ug, ud).reset_index(drop=True)
+    return _take(sup[["primary_supports", "any_supports"]], codes, diagnoses.index)

@@ -1,0 +1,1 @@
+"""End-to-end jobs behind the commands: train and evaluate, promote, backtest, monitor, Spark."""

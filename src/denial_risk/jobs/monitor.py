@@ -1,0 +1,127 @@
+"""Watching a deployed model: drift of a scored backlog, and predicted versus realised denials.
+
+Population stability per feature compares the backlog's feature distributions
+with the training data's profile stored inside the model. Once the payer's
+835 remittances come back (`ingest-x12` labels them), the scored lines are
+joined to their outcomes by (claim_id, line_number) and the predicted denial
+rate is set against the realised one, overall, per payer type and per
+probability decile. Plots and metrics are logged to MLflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from denial_risk.modeling import evaluate
+from denial_risk.registry import tracking
+from denial_risk.claims.table import load_claims
+from denial_risk.modeling.drift import drift_report
+from denial_risk.errors import UserError
+
+DRIFT_THRESHOLD = 0.25
+
+
+@dataclass
+class MonitoringResult:
+    drift: pd.DataFrame  # feature, psi, drifted
+    outcomes: pd.DataFrame | None  # slice, lines, predicted_rate, realised_rate
+    metrics: dict
+
+
+def feature_drift(model, frame: pd.DataFrame, *, sample: int = 200_000, seed: int = 0) -> pd.DataFrame:
+    """PSI of each model feature: the backlog against the training profile stored in the model."""
+    profile = model.info.get("drift_profile")
+    if not profile:
+        raise UserError("--model: this model stores no training profile to compare with")
+    if len(frame) > sample:
+        frame = frame.iloc[np.random.default_rng(seed).permutation(len(frame))[:sample]]
+    X = model.transform(frame)
+    return drift_report(profile, pd.DataFrame(X, columns=model.feature_names), threshold=DRIFT_THRESHOLD)
+
+
+def predicted_vs_realised(scored: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Join scored lines to their remitted outcomes; compare rates overall, per payer type and decile."""
+    keys = ["claim_id", "line_number"]
+    left = scored[[*keys, "payer_type", "denial_probability"]].copy()
+    right = outcomes.loc[outcomes["denied"].notna(), [*keys, "denied"]]
+    for frame in (left, right):
+        frame["claim_id"] = frame["claim_id"].astype("string")
+        frame["line_number"] = pd.to_numeric(frame["line_number"], errors="coerce").fillna(1).astype("int64")
+    joined = left.merge(right, on=keys, how="inner")
+    if joined.empty:
+        raise UserError("--remits: no scored line matches a remitted line by claim_id and line_number")
+    joined["denied"] = joined["denied"].astype(bool).astype(float)
+    joined["decile"] = pd.qcut(joined["denial_probability"].rank(method="first"), 10, labels=False) + 1
+    rows = [{"slice": "all", "lines": len(joined), "predicted_rate": joined.denial_probability.mean(),
+             "realised_rate": joined.denied.mean()}]
+    for by in ("payer_type", "decile"):
+        for key, g in joined.groupby(by, dropna=False):
+            rows.append({"slice": f"{by}={key}", "lines": len(g), "predicted_rate": g.denial_probability.mean(),
+                         "realised_rate": g.denied.mean()})
+    table = pd.DataFrame(rows)
+    table.attrs["joined"] = joined
+    return table
+
+
+def monitor(scored_path: str, model_uri: str, remits_path: str | None = None, echo=print) -> MonitoringResult:
+    model = tracking.load_model(model_uri)
+    frame, _ = load_claims(scored_path, option="--scored")
+    if "denial_probability" not in frame.columns:
+        raise UserError(f"--scored {scored_path}: missing column 'denial_probability' (score the file first)")
+    frame["denial_probability"] = pd.to_numeric(frame["denial_probability"], errors="coerce")
+    drift = feature_drift(model, frame)
+    metrics = {"psi_max": float(drift["psi"].max()), "features_drifted": int(drift["drifted"].sum()),
+               "lines_scored": len(frame), "mean_predicted_probability": float(frame["denial_probability"].mean())}
+    outcomes = None
+    if remits_path:
+        remitted, _ = load_claims(remits_path, option="--remits")
+        outcomes = predicted_vs_realised(frame, remitted)
+        joined = outcomes.attrs["joined"]
+        y, p = joined["denied"].to_numpy().astype(int), joined["denial_probability"].to_numpy()
+        overall = outcomes.iloc[0]
+        metrics.update({"lines_with_outcome": int(overall["lines"]), "realised_denial_rate": float(overall["realised_rate"]),
+                        "predicted_denial_rate": float(overall["predicted_rate"]),
+                        "ece_realised": evaluate.expected_calibration_error(y, p)})
+        if len(np.unique(y)) == 2:
+            metrics["roc_auc_realised"] = float(evaluate.roc_auc_score(y, p))
+    with tracking.run("denial-risk/monitoring", run_name="monitor"):
+        tracking.log_params({"model_uri": model_uri, "scored_file": scored_path.rsplit("/", 1)[-1],
+                             "with_outcomes": bool(remits_path)})
+        tracking.log_metrics(metrics)
+        tracking.log_table(drift, "feature_psi")
+        tracking.log_figure(plot_drift(drift), "feature_psi")
+        if outcomes is not None:
+            tracking.log_table(outcomes, "predicted_vs_realised")
+            tracking.log_figure(plot_outcomes(outcomes), "predicted_vs_realised")
+    drifted = drift.loc[drift["drifted"], "feature"].tolist()
+    echo(f"{len(frame)} scored lines; PSI max {metrics['psi_max']:.3f}; "
+         f"{len(drifted)} features drifted (PSI > {DRIFT_THRESHOLD})" + (f": {', '.join(drifted[:10])}" if drifted else ""))
+    if outcomes is not None:
+        echo(f"{metrics['lines_with_outcome']} lines with outcomes: predicted denial rate "
+             f"{metrics['predicted_denial_rate']:.1%}, realised {metrics['realised_denial_rate']:.1%}")
+    return MonitoringResult(drift, outcomes, metrics)
+
+
+def plot_drift(drift: pd.DataFrame, top: int = 20):
+    fig, ax = evaluate._figure()
+    d = drift.sort_values("psi", ascending=False).head(top).iloc[::-1]
+    ax.barh(d["feature"], d["psi"], color=["tab:red" if x else "tab:blue" for x in d["drifted"]])
+    ax.axvline(DRIFT_THRESHOLD, ls="--", c="grey")
+    ax.set(xlabel="population stability index", title="Feature drift against the training data")
+    ax.tick_params(axis="y", labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_outcomes(outcomes: pd.DataFrame):
+    fig, ax = evaluate._figure()
+    dec = outcomes[outcomes["slice"].str.startswith("decile=")]
+    ax.plot(dec["predicted_rate"], dec["realised_rate"], marker="o", label="deciles of predicted risk")
+    ax.plot([0, 1], [0, 1], ls=":", c="grey", label="perfect")
+    ax.set(xlabel="predicted denial rate", ylabel="realised denial rate (835)", title="Predicted versus realised")
+    ax.legend()
+    fig.tight_layout()
+    return fig

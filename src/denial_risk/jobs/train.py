@@ -1,0 +1,110 @@
+"""The end-to-end jobs behind the commands (train, evaluate), as library functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from denial_risk.modeling import evaluate
+from denial_risk.registry import tracking
+from denial_risk.claims.table import load_claims
+from denial_risk.errors import UserError
+from denial_risk.modeling.card import build_model_card
+from denial_risk.modeling.train import TrainResult, feature_input, fit_model, load_config
+
+HEADLINE = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "recall_at_90_precision",
+            "recall_at_95_precision", "dollars_caught_top10", "dollars_caught_top20")
+
+
+def _labelled(data: str) -> tuple[pd.DataFrame, int]:
+    frame, rejects = load_claims(data)
+    if "denied" not in frame.columns or frame["denied"].notna().sum() == 0:
+        raise UserError(f"--data {data}: no labels (column 'denied' is missing or empty)")
+    return frame, len(rejects)
+
+
+def format_metrics(metrics: dict) -> str:
+    parts = [f"{k} {metrics[k]:.4f}" for k in HEADLINE if k in metrics and np.isfinite(metrics[k])]
+    if "auc_ratio_to_bayes" in metrics:
+        parts.append(f"bayes_roc_auc {metrics['bayes_roc_auc']:.4f} (model/bayes {metrics['auc_ratio_to_bayes']:.4f})")
+    return ", ".join(parts)
+
+
+def train_and_register(data: str, *, config_path: str | None = None, experiment: str | None = None,
+                       echo=print) -> dict:
+    """Fit on labelled claims, log the run to MLflow and register a model version."""
+    config = load_config(config_path)
+    frame, rejected = _labelled(data)
+    echo(f"read {len(frame)} scorable lines from {data} ({rejected} rejected)")
+    result = fit_model(frame, config, log=echo)
+    echo("holdout: " + format_metrics(result.metrics))
+    echo("logistic baseline: " + format_metrics(result.baseline_metrics))
+
+    with tracking.run(experiment or tracking.experiment_name_for(data), run_name="train") as active:
+        tracking.log_params({**result.params, "data_file": Path(data).name, "data_path": str(Path(data).resolve()),
+                             "rows_rejected": rejected})
+        tracking.log_metrics(result.metrics)
+        tracking.log_metrics(result.baseline_metrics, prefix="baseline_")
+        _log_slices_and_plots(result)
+        example = _example_output(result)
+        version, alias = tracking.log_and_register(result.model, example)
+        run_id = active.info.run_id
+        tracking.log_text(build_model_card(result, data_name=Path(data).name, version=version), "model_card.md")
+    echo(f"MLflow run {run_id} in {tracking.tracking_uri()}")
+    echo(f"registered {tracking.MODEL_NAME} version {version} as @{alias}")
+    return {"run_id": run_id, "version": version, "alias": alias, "metrics": result.metrics}
+
+
+def _log_slices_and_plots(result: TrainResult) -> None:
+    y = result.holdout["denied"].astype(int).to_numpy()
+    p = result.holdout_proba
+    billed = result.holdout["billed_amount"].to_numpy(dtype=float)
+    for by, table in result.slices.items():
+        tracking.log_table(table, f"metrics_by_{by}")
+        for _, row in table.iterrows():
+            key = str(row[by]).replace(" ", "_")
+            tracking.log_metrics({"roc_auc": row["roc_auc"], "dollars_caught_top10": row["dollars_caught_top10"],
+                                  "ece": row["ece"]}, prefix=f"{by}.{key}.")
+    if len(np.unique(y)) == 2:
+        tracking.log_figure(evaluate.plot_roc(y, p, result.baseline_proba), "roc")
+        tracking.log_figure(evaluate.plot_pr(y, p), "precision_recall")
+    tracking.log_figure(evaluate.plot_reliability(y, p), "reliability")
+    tracking.log_figure(evaluate.plot_dollars_caught(y, p, billed), "dollars_caught")
+    if len(result.importance):
+        tracking.log_figure(evaluate.plot_importance(result.importance), "permutation_importance")
+        tracking.log_table(result.importance.rename("auc_drop").rename_axis("feature_group").reset_index(),
+                           "permutation_importance")
+
+
+def _example_output(result: TrainResult) -> pd.DataFrame:
+    from denial_risk.scoring.score import score_request
+
+    return score_request(result.model, tracking.input_example())
+
+
+def evaluate_model(data: str, model_uri: str, *, echo=print, experiment: str | None = None) -> dict:
+    """Score labelled claims with a model and report (and log) the metrics."""
+    frame, rejected = _labelled(data)
+    frame = frame[frame["denied"].notna()]
+    model = tracking.load_model(model_uri)
+    p = model.predict_proba(feature_input(frame, _config_for(model)))
+    y = frame["denied"].astype(int).to_numpy()
+    truth = frame["true_denial_probability"].to_numpy(dtype=float) if "true_denial_probability" in frame else None
+    metrics = evaluate.classification_metrics(y, p, frame["billed_amount"].to_numpy(dtype=float), truth)
+    echo(f"{len(frame)} labelled lines ({rejected} rejected): " + format_metrics(metrics))
+    with tracking.run(experiment or tracking.experiment_name_for(data), run_name="evaluate"):
+        tracking.log_params({"model_uri": model_uri, "data_file": Path(data).name, "rows": len(frame)})
+        tracking.log_metrics(metrics)
+        if len(np.unique(y)) == 2:
+            tracking.log_figure(evaluate.plot_reliability(y, p), "reliability")
+    return metrics
+
+
+def _config_for(model):
+    from denial_risk.modeling.train import TrainConfig
+
+    return TrainConfig(extra_boolean=tuple(model.info.get("extra_boolean", ())),
+                       extra_numeric=tuple(model.info.get("extra_numeric", ())),
+                       extra_categorical=tuple(model.info.get("extra_categorical", ())))

@@ -1,0 +1,1 @@
+"""The model's life: configuration, fitting, calibration, evaluation, saving, model card, drift."""

@@ -1,0 +1,70 @@
+"""The fitted denial model as one object: features, classifier, calibrator, reasons.
+
+The pieces are kept apart (not one opaque Pipeline) because the worklist
+computes features once and then rescores many counterfactual fixes on the
+feature matrix, and because reasons need the feature groups. `predict_frame`
+is what MLflow's pyfunc and the scoring engines call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from denial_risk.contract import schema
+
+DEFAULT_TIERS = {"high": 0.5, "medium": 0.2}
+
+
+@dataclass
+class DenialModel:
+    features: object  # fitted transformer: normalised frame -> numeric matrix
+    classifier: object  # calibrated classifier on the feature matrix (predict_proba)
+    reason_model: object | None  # multiclass CARC classifier on the feature matrix, or None
+    feature_names: list[str]
+    feature_groups: dict[str, list[int]]
+    typical_values: np.ndarray  # per-feature "typical" value (training median) for attributions
+    tiers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIERS))
+    info: dict = field(default_factory=dict)  # training window, fingerprint, chosen model, drift profile
+
+    # --- features and probabilities ---
+
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        X = self.features.transform(frame)
+        return np.asarray(X, dtype=np.float64)
+
+    def proba_from_matrix(self, X: np.ndarray) -> np.ndarray:
+        return self.classifier.predict_proba(X)[:, 1]
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.proba_from_matrix(self.transform(frame))
+
+    def tier(self, p: np.ndarray) -> np.ndarray:
+        return np.where(p >= self.tiers["high"], "high", np.where(p >= self.tiers["medium"], "medium", "low"))
+
+    # --- predicted denial reasons (CARC) ---
+
+    def top_carcs(self, X: np.ndarray, k: int = 3) -> list[list[tuple[str, float]]]:
+        """The k most likely CARCs for each row, given that the line is denied."""
+        if self.reason_model is None or len(X) == 0:
+            return [[] for _ in range(len(X))]
+        proba = self.reason_model.predict_proba(X)
+        classes = np.asarray(self.reason_model.classes_).astype(str)
+        top = np.argsort(-proba, axis=1)[:, :k]
+        return [[(classes[j], float(proba[i, j])) for j in row] for i, row in enumerate(top)]
+
+    # --- the contract's added columns, without reasons and fixes ---
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """denial_probability, expected_loss and risk_tier for normalised rows (rank is file-wide)."""
+        p = self.predict_proba(frame)
+        billed = frame["billed_amount"].to_numpy(dtype=float)
+        return pd.DataFrame({"denial_probability": p, "expected_loss": p * billed,
+                             "risk_tier": self.tier(p)}, index=frame.index)
+
+
+def feature_frame_columns() -> list[str]:
+    """Columns a caller must provide (the contract's inputs, never outcomes)."""
+    return [c for c in (*schema.REQUIRED, *schema.OPTIONAL) if c not in schema.OUTCOME_COLUMNS]

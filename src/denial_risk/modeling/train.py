@@ -1,0 +1,331 @@
+"""Fitting a calibrated denial model without leaking the outcome.
+
+Splits are by service date, never at random: the earliest lines train, the
+next slice calibrates (the trees never see it), the latest slice is the
+holdout every metric is read from. Every encoder is fitted on the training
+slice only (target encoders give out-of-fold values there). Outcome columns
+(`denied`, `denial_reason`, `paid_amount`, `true_denial_probability` and any
+configured `outcome_columns`) are removed before features see the frame.
+
+On small data sets the classifier and its settings are chosen by
+time-ordered cross-validation (trees are not always best on 5k lines); on
+large ones gradient-boosted trees with early stopping are used directly. A
+logistic regression is always fitted and reported as the baseline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import TimeSeriesSplit
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from denial_risk.modeling import evaluate
+from denial_risk.contract import schema
+from denial_risk.errors import UserError
+from denial_risk.modeling.model import DEFAULT_TIERS, DenialModel
+
+MIN_TRAIN_ROWS = 200
+
+
+@dataclass
+class TrainConfig:
+    """What `--config` TOML can set; every field has a sensible default."""
+
+    extra_boolean: tuple[str, ...] = ()
+    extra_numeric: tuple[str, ...] = ()
+    extra_categorical: tuple[str, ...] = ()
+    outcome_columns: tuple[str, ...] = ()
+    calibration_share: float = 0.15
+    holdout_share: float = 0.15
+    small_data_rows: int = 30_000
+    tiers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIERS))
+    seed: int = 0
+
+    def as_params(self) -> dict:
+        d = asdict(self)
+        for k, v in list(d.items()):
+            if isinstance(v, (tuple, list)):
+                d[k] = ",".join(v) or "(none)"
+        tiers = d.pop("tiers")
+        d.update({f"tier_{k}": v for k, v in tiers.items()})
+        return d
+
+
+def load_config(path: str | None) -> TrainConfig:
+    """Read `--config` TOML: `[features]` extra columns, `[training]` shares, `[tiers]`."""
+    if path is None:
+        return TrainConfig()
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"--config {path}: file not found")
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"--config {path}: not valid TOML ({exc})") from None
+    feats = doc.get("features", {})
+    training = doc.get("training", {})
+    cfg = TrainConfig(
+        extra_boolean=tuple(feats.get("extra_boolean", ())),
+        extra_numeric=tuple(feats.get("extra_numeric", ())),
+        extra_categorical=tuple(feats.get("extra_categorical", ())),
+        outcome_columns=tuple(training.get("outcome_columns", ())),
+        tiers={**DEFAULT_TIERS, **doc.get("tiers", {})},
+    )
+    for key in ("calibration_share", "holdout_share", "small_data_rows", "seed"):
+        if key in training:
+            setattr(cfg, key, type(getattr(cfg, key))(training[key]))
+    contract = set(schema.REQUIRED) | set(schema.OPTIONAL) | set(schema.OUTCOME_COLUMNS)
+    clash = [c for c in (*cfg.extra_boolean, *cfg.extra_numeric, *cfg.extra_categorical)
+             if c in contract or c in cfg.outcome_columns]
+    if clash:
+        raise UserError(f"--config {path}: '{clash[0]}' cannot be an extra feature "
+                        "(it is a contract or outcome column)")
+    return cfg
+
+
+def outcome_columns(config: TrainConfig) -> list[str]:
+    return [*schema.OUTCOME_COLUMNS, *config.outcome_columns]
+
+
+def feature_input(frame: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
+    """The frame features may see: outcomes removed, so no feature can read them."""
+    return frame.drop(columns=[c for c in outcome_columns(config) if c in frame.columns])
+
+
+def time_split(frame: pd.DataFrame, calibration_share: float, holdout_share: float):
+    """(train, calibration, holdout) by service date; one date never straddles two slices."""
+    dates = frame["service_date"].to_numpy(dtype="datetime64[ns]")
+    order = np.argsort(dates, kind="stable")
+    sorted_dates = dates[order]
+    n = len(frame)
+
+    def cut(share_after: float) -> np.datetime64:
+        return sorted_dates[min(int(np.floor(n * (1 - share_after))), n - 1)]
+
+    d_hold = cut(holdout_share)
+    d_cal = cut(holdout_share + calibration_share)
+    train = frame.iloc[order[sorted_dates < d_cal]]
+    calib = frame.iloc[order[(sorted_dates >= d_cal) & (sorted_dates < d_hold)]]
+    hold = frame.iloc[order[sorted_dates >= d_hold]]
+    if min(len(train), len(calib), len(hold)) == 0:
+        raise UserError("--data: too few distinct service dates to split into train, calibration "
+                        "and holdout periods")
+    return train, calib, hold
+
+
+def data_fingerprint(frame: pd.DataFrame) -> str:
+    """A stable hash of the training data's content (no identifiers in clear)."""
+    h = pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False).to_numpy()
+    return hashlib.sha256(h.tobytes()).hexdigest()[:16]
+
+
+def candidates(seed: int) -> dict[str, object]:
+    return {
+        "hgb": HistGradientBoostingClassifier(
+            learning_rate=0.06, max_iter=800, max_leaf_nodes=31, min_samples_leaf=40,
+            l2_regularization=1.0, early_stopping=True, validation_fraction=0.1,
+            n_iter_no_change=40, random_state=seed),
+        "hgb_shallow": HistGradientBoostingClassifier(
+            learning_rate=0.08, max_iter=500, max_leaf_nodes=8, min_samples_leaf=30,
+            l2_regularization=3.0, early_stopping=True, validation_fraction=0.15,
+            n_iter_no_change=30, random_state=seed),
+        "logistic": make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
+                                  StandardScaler(), LogisticRegression(C=0.5, max_iter=3000)),
+    }
+
+
+def _features(config: TrainConfig):
+    from denial_risk.features.pipeline import build_feature_pipeline
+
+    return build_feature_pipeline(extra_boolean=config.extra_boolean, extra_numeric=config.extra_numeric,
+                                  extra_categorical=config.extra_categorical)
+
+
+def choose_classifier(train: pd.DataFrame, y: np.ndarray, config: TrainConfig) -> tuple[str, dict]:
+    """Pick the classifier by time-ordered CV on small data; trees on large data."""
+    if len(train) > config.small_data_rows:
+        return "hgb", {}
+    order = np.argsort(train["service_date"].to_numpy(), kind="stable")
+    X_all, y_all = train.iloc[order], y[order]
+    scores: dict[str, list[float]] = {name: [] for name in candidates(config.seed)}
+    for tr, va in TimeSeriesSplit(n_splits=3).split(X_all):
+        if len(np.unique(y_all[va])) < 2 or len(np.unique(y_all[tr])) < 2:
+            continue
+        feats = _features(config)
+        Xtr = feats.fit_transform(X_all.iloc[tr], y_all[tr])
+        Xva = feats.transform(X_all.iloc[va])
+        for name, est in candidates(config.seed).items():
+            est.fit(Xtr, y_all[tr])
+            scores[name].append(roc_auc_score(y_all[va], est.predict_proba(Xva)[:, 1]))
+    means = {k: float(np.mean(v)) for k, v in scores.items() if v}
+    if not means:
+        return "hgb", {}
+    return max(means, key=means.get), means
+
+
+@dataclass
+class Fitted:
+    model: DenialModel
+    classifier: object
+    method: str
+    chosen: str
+    cv_scores: dict
+    X_train: np.ndarray
+    X_calib: np.ndarray
+
+
+def fit_on(train: pd.DataFrame, calib: pd.DataFrame, config: TrainConfig, *, log=print,
+           chosen: str | None = None) -> Fitted:
+    """Features, classifier (chosen by time-ordered CV on small data), calibration on `calib`, reasons."""
+    y_tr = train["denied"].astype(bool).to_numpy().astype(int)
+    y_cal = calib["denied"].astype(bool).to_numpy().astype(int)
+    cv_scores: dict = {}
+    if chosen is None:
+        chosen, cv_scores = choose_classifier(feature_input(train, config), y_tr, config)
+        if cv_scores:
+            log("time-ordered CV AUC: " + ", ".join(f"{k} {v:.3f}" for k, v in cv_scores.items()) + f" → {chosen}")
+    features = _features(config)
+    X_tr = np.asarray(features.fit_transform(feature_input(train, config), y_tr), dtype=np.float64)
+    X_cal = np.asarray(features.transform(feature_input(calib, config)), dtype=np.float64)
+    names = [str(n) for n in features.get_feature_names_out()]
+    log(f"{X_tr.shape[1]} features; fitting {chosen} on {len(train)} lines, calibrating on {len(calib)}")
+    clf = candidates(config.seed)[chosen].fit(X_tr, y_tr)
+    method = "isotonic" if len(calib) >= 4000 else "sigmoid"
+    calibrated = CalibratedClassifierCV(FrozenEstimator(clf), method=method).fit(X_cal, y_cal)
+    model = DenialModel(
+        features=features, classifier=calibrated,
+        reason_model=_fit_reason_model(X_tr, train["denial_reason"], y_tr, config.seed),
+        feature_names=names, feature_groups=_feature_groups(features, names), typical_values=_typical(X_tr),
+        tiers=dict(config.tiers),
+        info={
+            "classifier": chosen, "calibration": method,
+            "train_start": f"{train.service_date.min():%Y-%m-%d}", "train_end": f"{train.service_date.max():%Y-%m-%d}",
+            "extra_boolean": list(config.extra_boolean), "extra_numeric": list(config.extra_numeric),
+            "extra_categorical": list(config.extra_categorical),
+            # profiled in scoring mode (the calibration slice through `transform`), not the out-of-fold
+            # training values, so the target-encoded rates are compared like with like at scoring time
+            "drift_profile": _drift_profile(X_cal, names),
+        },
+    )
+    return Fitted(model, clf, method, chosen, cv_scores, X_tr, X_cal)
+
+
+@dataclass
+class TrainResult:
+    model: DenialModel
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    slices: dict[str, pd.DataFrame]
+    importance: pd.Series
+    holdout: pd.DataFrame  # holdout rows (normalised), for plots and promotion
+    holdout_proba: np.ndarray
+    baseline_proba: np.ndarray
+    params: dict
+
+
+def fit_model(frame: pd.DataFrame, config: TrainConfig, *, log=print) -> TrainResult:
+    """Fit features, classifier, calibration and reason model on labelled normalised rows."""
+    labelled = frame[frame["denied"].notna()]
+    if len(labelled) < MIN_TRAIN_ROWS:
+        raise UserError(f"--data: {len(labelled)} labelled lines (column 'denied'); "
+                        f"training needs at least {MIN_TRAIN_ROWS}")
+    if labelled["denied"].nunique() < 2:
+        raise UserError("--data: column 'denied' has only one value; training needs denied and paid lines")
+    train, calib, hold = time_split(labelled, config.calibration_share, config.holdout_share)
+    y_tr, y_cal, y_ho = (s["denied"].astype(bool).to_numpy().astype(int) for s in (train, calib, hold))
+    log(f"split by service date: train {len(train)} lines to {train.service_date.max():%Y-%m-%d}, "
+        f"calibration {len(calib)}, holdout {len(hold)} from {hold.service_date.min():%Y-%m-%d}")
+
+    fitted = fit_on(train, calib, config, log=log)
+    model, clf, method, chosen, cv_scores = fitted.model, fitted.classifier, fitted.method, fitted.chosen, fitted.cv_scores
+    X_ho = model.transform(feature_input(hold, config))
+    groups = model.feature_groups
+    baseline = candidates(config.seed + 1)["logistic"].fit(fitted.X_train, y_tr)
+    baseline = CalibratedClassifierCV(FrozenEstimator(baseline), method=method).fit(fitted.X_calib, y_cal)
+    model.info.update({
+        "holdout_start": f"{hold.service_date.min():%Y-%m-%d}", "holdout_end": f"{hold.service_date.max():%Y-%m-%d}",
+    })
+
+    p_ho = model.proba_from_matrix(X_ho)
+    p_base = baseline.predict_proba(X_ho)[:, 1]
+    truth = hold["true_denial_probability"].to_numpy(dtype=float) if "true_denial_probability" in hold else None
+    billed = hold["billed_amount"].to_numpy(dtype=float)
+    metrics = evaluate.classification_metrics(y_ho, p_ho, billed, truth)
+    base_metrics = evaluate.classification_metrics(y_ho, p_base, billed)
+    hold_eval = hold.assign(policy_group=_policy_groups(hold))
+    slices = {by: evaluate.sliced_metrics(hold_eval, p_ho, by) for by in ("payer_type", "policy_group")}
+    sample = np.random.default_rng(config.seed).permutation(len(X_ho))[:20_000]
+    importance = (evaluate.permutation_importance_by_group(
+        model.proba_from_matrix, X_ho[sample], y_ho[sample], groups, seed=config.seed)
+        if len(np.unique(y_ho[sample])) == 2 else pd.Series(dtype=float))
+
+    params = {
+        **config.as_params(), "classifier": chosen, "calibration": method,
+        "rows_labelled": len(labelled), "rows_train": len(train), "rows_calibration": len(calib),
+        "rows_holdout": len(hold), "features": fitted.X_train.shape[1],
+        "date_min": f"{labelled.service_date.min():%Y-%m-%d}", "date_max": f"{labelled.service_date.max():%Y-%m-%d}",
+        "holdout_start": model.info["holdout_start"], "data_fingerprint": data_fingerprint(feature_input(labelled, config)),
+        **{f"cv_auc_{k}": round(v, 5) for k, v in cv_scores.items()},
+    }
+    if hasattr(clf, "n_iter_"):
+        params["trees"] = int(clf.n_iter_)
+    model.info["data_fingerprint"] = params["data_fingerprint"]
+    return TrainResult(model=model, metrics=metrics, baseline_metrics=base_metrics, slices=slices,
+                       importance=importance, holdout=hold, holdout_proba=p_ho, baseline_proba=p_base,
+                       params=params)
+
+
+def _fit_reason_model(X: np.ndarray, reasons: pd.Series, y: np.ndarray, seed: int):
+    """CARC of denied lines; rare codes pooled as 'other' so every class has support."""
+    denied = y == 1
+    labels = reasons[denied].astype("string").fillna("unknown").to_numpy().astype(str)
+    if denied.sum() < 50:
+        return None
+    values, counts = np.unique(labels, return_counts=True)
+    keep = set(values[counts >= 20])
+    labels = np.where(np.isin(labels, list(keep)), labels, "other")
+    if len(np.unique(labels)) < 2:
+        return None
+    model = HistGradientBoostingClassifier(learning_rate=0.1, max_iter=200, max_leaf_nodes=15,
+                                           early_stopping=True, random_state=seed)
+    return model.fit(X[denied], labels)
+
+
+def _typical(X: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        med = np.nanmedian(X, axis=0) if len(X) else np.zeros(X.shape[1])
+    return np.where(np.isnan(med), 0.0, med)
+
+
+def _feature_groups(features, names: list[str]) -> dict[str, list[int]]:
+    from denial_risk.features import pipeline as fp
+
+    groups = fp.feature_groups(features) if hasattr(fp, "feature_groups") else fp.FEATURE_GROUPS
+    index = {n: i for i, n in enumerate(names)}
+    return {g: [index[n] for n in cols if n in index] for g, cols in groups.items()}
+
+
+def _policy_groups(frame: pd.DataFrame) -> pd.Series:
+    from denial_risk.contract.policy import policy_for_codes
+
+    return policy_for_codes(frame["hcpcs_code"])["policy_group"].fillna("(no policy)")
+
+
+def _drift_profile(X: np.ndarray, names: list[str]) -> dict:
+    from denial_risk.modeling.drift import feature_profile
+
+    sample = np.random.default_rng(0).permutation(len(X))[:50_000]
+    return feature_profile(pd.DataFrame(X[sample], columns=names), names)

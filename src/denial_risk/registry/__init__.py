@@ -1,0 +1,1 @@
+"""MLflow: tracking and registry calls, the logged pyfunc, the scoring server."""

@@ -1,0 +1,27 @@
+"""The MLflow pyfunc, logged as "models from code" (no pickled Python object).
+
+MLflow 3 refuses to unpickle a PythonModel by default; this file is the model
+code MLflow stores and runs, and the fitted model comes from a skops artifact.
+`predict` returns the contract's added columns (plus `predicted_carcs` and
+`reject_reason`) for each input line, in input order.
+"""
+
+from __future__ import annotations
+
+import mlflow
+from mlflow.pyfunc import PythonModel
+
+
+class DenialRiskPyfunc(PythonModel):
+    def load_context(self, context):
+        from denial_risk.modeling.bundle import load_bundle
+
+        self.model = load_bundle(context.artifacts["bundle"])
+
+    def predict(self, context, model_input, params=None):
+        from denial_risk.scoring.score import score_request
+
+        return score_request(self.model, model_input)
+
+
+mlflow.models.set_model(DenialRiskPyfunc())

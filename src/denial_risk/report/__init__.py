@@ -1,0 +1,1 @@
+"""The HTML worklist report and the exploration plots."""

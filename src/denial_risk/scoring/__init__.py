@@ -1,0 +1,1 @@
+"""Scoring: the shared scoring core, reasons, fixes and the streamed worklist."""

@@ -1,0 +1,420 @@
+"""The worklist: a claim backlog scored in chunks, ranked across the whole file.
+
+Two passes at constant memory (besides 8 bytes a line to find duplicate lines
+and ~28 bytes a line while ranking):
+
+1. stream the input (`claims.ClaimTable`), validate each chunk (rejects go
+   straight to `<out>.rejects.<ext>`), score the scorable rows, explain the
+   ones at risk, and append the input rows — their *original* values, not the
+   normalised ones — plus the added columns to a temporary Parquet file;
+   nothing per line stays in memory;
+2. read `expected_loss` and `denial_probability` back from that file, rank
+   every line by expected loss (ties by probability) and copy the
+   temporary file batch by batch into the output, adding `risk_rank`.
+
+Both outputs are written to temporary files beside the target and renamed at
+the very end: an interrupted run leaves neither a half file nor a stale one.
+Rows keep input order; the columns are the input's, then the contract's six.
+
+Drift: a uniform sample of the scored lines' feature matrix is compared with
+the training profile stored in the model (`model.info["drift_profile"]`);
+features with a PSI above 0.25 are named in `WorklistResult.drift_warning`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from denial_risk.contract import schema
+from denial_risk.claims.table import ClaimTable
+from denial_risk.errors import UserError
+from denial_risk.claims.files import atomic_path, file_format, TableWriter
+from denial_risk.claims.memory import lean_arrow_memory, release_freed_memory
+from denial_risk.scoring.score import annotate_with_matrix
+
+ADDED = schema.ADDED  # denial_probability, expected_loss, risk_rank, risk_tier, top_reasons, recommended_actions
+DRIFT_THRESHOLD = 0.25
+DRIFT_SAMPLE = 20_000
+PASS2_BATCH_ROWS = 65_536  # pass 2 copies the scored file in batches this size
+TOP_COLUMNS = ("risk_rank", "claim_id", "line_number", "hcpcs_code", "payer_type", "billed_amount",
+               "denial_probability", "expected_loss", "risk_tier", "top_reasons", "recommended_actions")
+
+
+@dataclass
+class WorklistResult:
+    rows: int = 0
+    scored: int = 0
+    rejected: int = 0
+    out: Path | None = None
+    rejects: Path | None = None
+    lines_by_tier: dict[str, int] = field(default_factory=dict)
+    at_risk_by_tier: dict[str, float] = field(default_factory=dict)
+    billed: float = 0.0
+    replaced_columns: list[str] = field(default_factory=list)
+    drift: pd.DataFrame | None = None
+    drift_warning: str | None = None
+    top: pd.DataFrame | None = None
+    seconds: float = 0.0
+    memory: dict[str, float] = field(default_factory=dict)  # peak RSS after pass 1 and at the end (MB)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def estimate_rows(path: str | os.PathLike) -> int | None:
+    """Rows in a claim file: exact from Parquet metadata; for CSV, file size / mean line length of the first MB."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".parquet":
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+        lines = head.count(b"\n")
+        if lines <= 1:
+            return None
+        first = head.index(b"\n") + 1  # header
+        per_row = (len(head) - first) / max(lines - 1, 1) if len(head) < size else None
+        if per_row is None:
+            return lines - 1 + (0 if head.endswith(b"\n") else 1)
+        return max(int((size - first) / per_row), 1)
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+
+
+class _Reservoir:
+    """A uniform random sample of rows of the feature matrix, across chunks."""
+
+    def __init__(self, size: int, seed: int = 0):
+        self.size = size
+        self.rng = np.random.default_rng(seed)
+        self.keys = np.empty(0)
+        self.rows: np.ndarray | None = None
+
+    def add(self, X: np.ndarray) -> None:
+        if self.size <= 0 or len(X) == 0:
+            return
+        keys = self.rng.random(len(X))
+        if len(keys) > self.size:
+            keep = np.argpartition(keys, self.size)[: self.size]
+            keys, X = keys[keep], X[keep]
+        if self.rows is None:
+            self.keys, self.rows = keys, np.array(X, dtype=np.float32)
+        else:
+            self.keys = np.concatenate([self.keys, keys])
+            self.rows = np.concatenate([self.rows, X.astype(np.float32)])
+        if len(self.keys) > self.size:
+            keep = np.argpartition(self.keys, self.size)[: self.size]
+            self.keys, self.rows = self.keys[keep], self.rows[keep]
+
+
+def drift_check(model, sample: np.ndarray | None, threshold: float = DRIFT_THRESHOLD):
+    """(PSI report, warning line or None) of a feature-matrix sample against the model's profile."""
+    profile = (getattr(model, "info", None) or {}).get("drift_profile")
+    if not profile or sample is None or len(sample) == 0:
+        return None, None
+    from denial_risk.modeling.drift import drift_report
+
+    frame = pd.DataFrame(sample.astype(np.float64), columns=list(model.feature_names))
+    report = drift_report(profile, frame, threshold=threshold)
+    drifted = report[report["drifted"]]
+    if drifted.empty:
+        return report, None
+    names = ", ".join(f"{r.feature} (PSI {r.psi:.2f})" for r in drifted.itertuples(index=False))
+    return report, (f"the backlog differs from the model's training data (PSI > {threshold:g}) in "
+                    f"{len(drifted)} feature(s): {names}; scores there are less reliable")
+
+
+def _progress(total: int | None, enabled: bool | None):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit=" lines", unit_scale=True, file=sys.stderr, dynamic_ncols=True,
+                disable=(None if enabled is None else not enabled), desc="scoring", smoothing=0.1)
+
+
+def _added_frame(ann: pd.DataFrame) -> pd.DataFrame:
+    """The added columns (rank comes in pass 2) with stable dtypes."""
+    return pd.DataFrame({
+        "denial_probability": ann["denial_probability"].to_numpy(dtype=np.float64),
+        "expected_loss": ann["expected_loss"].to_numpy(dtype=np.float64),
+        "risk_tier": pd.array(ann["risk_tier"].to_numpy(dtype=object), dtype="string"),
+        "top_reasons": pd.array(ann["top_reasons"].fillna("").to_numpy(dtype=object), dtype="string"),
+        "recommended_actions": pd.array(ann["recommended_actions"].fillna("").to_numpy(dtype=object),
+                                        dtype="string"),
+    }, index=ann.index)
+
+
+class _PartWriter:
+    """The pass-1 Parquet file: schema fixed by the first chunk, later chunks cast to it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.rows = 0
+        self._w = None
+        self._schema: pa.Schema | None = None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        t = pa.Table.from_pandas(frame, preserve_index=False)
+        if self._schema is None:
+            self._schema = pa.schema([pa.field(f.name, pa.string() if pa.types.is_null(f.type) else f.type)
+                                      for f in t.schema])
+            self._w = pq.ParquetWriter(self.path, self._schema, compression="none")
+        if not t.schema.equals(self._schema, check_metadata=False):
+            t = pa.Table.from_arrays(
+                [t.column(f.name).cast(f.type, safe=False) if not pa.types.is_null(t.column(f.name).type)
+                 else pa.nulls(len(t), f.type) for f in self._schema], schema=self._schema)
+        self._w.write_table(t)
+        self.rows += len(frame)
+
+    def close(self) -> None:
+        if self._w is not None:
+            self._w.close()
+            self._w = None
+
+
+class _ArrowWriter:
+    """CSV or Parquet writer over pyarrow record batches (output schema fixed by the first batch)."""
+
+    def __init__(self, path: Path, fmt: str, schema_: pa.Schema):
+        self.schema = schema_
+        if fmt == "parquet":
+            self._w = pq.ParquetWriter(path, schema_)
+        else:
+            self._w = pacsv.CSVWriter(path, schema_, write_options=pacsv.WriteOptions(quoting_style="needed"))
+
+    def write(self, table: pa.Table) -> None:
+        self._w.write_table(table)
+
+    def close(self) -> None:
+        self._w.close()
+
+
+# --------------------------------------------------------------------------- the worklist
+
+
+def score_file(data: str | os.PathLike, out: str | os.PathLike, model, *, top: int = 0,
+               progress: bool | None = None, explain: bool = True, drift_sample: int = DRIFT_SAMPLE,
+               seed: int = 0, min_probability: float | None = None, **reader_options) -> WorklistResult:
+    """Score a claim file into a ranked worklist at `out` (CSV or Parquet) with rejects beside it."""
+    t0 = time.perf_counter()
+    out = Path(out)
+    out_format = file_format(out, option="--out")
+    table = ClaimTable(data, **reader_options)  # UserError: missing file, unreadable header, missing column
+    rejects_path = Path(schema.rejects_path_for(str(out)))
+    if out.resolve() == Path(data).resolve() or rejects_path.resolve() == Path(data).resolve():
+        raise UserError(f"--out {out}: would overwrite the input file")
+    if out.exists() and out.is_dir():
+        raise UserError(f"--out {out}: is a folder")
+
+    input_cols = list(table.columns)
+    replaced = [c for c in input_cols if c in ADDED]
+    keep_cols = [c for c in input_cols if c not in ADDED]
+    result = WorklistResult(out=out, rejects=rejects_path, replaced_columns=replaced,
+                            lines_by_tier={t: 0 for t in schema.RISK_TIERS},
+                            at_risk_by_tier={t: 0.0 for t in schema.RISK_TIERS})
+    reservoir = _Reservoir(drift_sample, seed)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bar = _progress(estimate_rows(data), progress)
+    try:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(lean_arrow_memory())
+            # the model and reference tables are long-lived: freezing them keeps the per-chunk
+            # collection (release_freed_memory) to the chunk's own objects, milliseconds not 100s of ms
+            # (a frozen object is still freed when its last reference goes; only cycles wait)
+            gc.freeze()
+            stack.callback(gc.unfreeze)
+            tmpdir = Path(stack.enter_context(tempfile.TemporaryDirectory(
+                prefix=f".{out.name}.", suffix=".work", dir=out.parent)))
+            rejects_writer = stack.enter_context(TableWriter(rejects_path, option="--out"))
+            part_path = tmpdir / "scored.parquet"
+            part = _PartWriter(part_path)
+            stack.callback(part.close)
+
+            # pass 1: validate, score, explain; rows in input order into a temporary Parquet file
+            for chunk in table.chunks():
+                n_in = len(chunk.clean) + len(chunk.rejects)
+                if len(chunk.rejects):
+                    rejects_writer.write(chunk.rejects)
+                    result.rejected += len(chunk.rejects)
+                if len(chunk.clean):
+                    ann, X = annotate_with_matrix(model, chunk.clean, explain=explain,
+                                                  min_probability=min_probability)
+                    reservoir.add(X)
+                    del X
+                    if not explain:
+                        ann = ann.assign(top_reasons="", recommended_actions="")
+                    added = _added_frame(ann)
+                    raw = chunk.raw.loc[chunk.clean.index, keep_cols]
+                    part.write(pd.concat([raw.reset_index(drop=True), added.reset_index(drop=True)], axis=1))
+                    loss = added["expected_loss"].to_numpy()
+                    tiers = added["risk_tier"].to_numpy(dtype=object)
+                    for t in schema.RISK_TIERS:
+                        hit = tiers == t
+                        result.lines_by_tier[t] += int(hit.sum())
+                        result.at_risk_by_tier[t] += float(loss[hit].sum())
+                    result.billed += float(np.nansum(chunk.clean["billed_amount"].to_numpy(dtype=float)))
+                    result.scored += len(chunk.clean)
+                bar.update(n_in)
+                release_freed_memory()
+                gc.freeze()  # what outlived this chunk (lazily loaded code sets) is not scanned again
+                if bar.total is not None and bar.n > bar.total:
+                    bar.total = bar.n
+            rejects_writer.write_empty(table.reject_columns)
+            part.close()
+
+            # pass 2: file-wide ranks, then the final file
+            result.memory["pass1_peak_rss_mb"] = _peak_rss_mb()
+            release_freed_memory()
+            ranks = _file_ranks(part_path) if part.rows else np.empty(0, np.int32)
+            release_freed_memory()
+            result.top = _write_ranked(part_path if part.rows else None, out, out_format, ranks,
+                                       keep_cols, top, stack)
+    finally:
+        bar.close()
+    result.rows = result.scored + result.rejected
+    result.drift, result.drift_warning = drift_check(model, reservoir.rows)
+    result.memory["peak_rss_mb"] = _peak_rss_mb()
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _file_ranks(part_path: Path) -> np.ndarray:
+    """File-wide ranks (as `scoring.rank_by_expected_loss`) from the scored part file.
+
+    Pass 1 keeps nothing per line in memory; the two sort keys are read back
+    here (a column read, ~1 s per million lines), negated in place for the
+    descending sort, and the ranks kept as int32 when they fit: ~28 bytes a
+    line at the peak.
+    """
+    def negated(column: str) -> np.ndarray:  # one column at a time: never two copies of both
+        return np.negative(pq.read_table(part_path, columns=[column], use_threads=False).column(0).to_numpy())
+
+    el = negated("expected_loss")
+    pr = negated("denial_probability")
+    order = np.lexsort((pr, el))  # ascending negated = descending loss, ties by descending probability
+    del el, pr
+    n = len(order)
+    ranks = np.empty(n, dtype=np.int32 if n < 2**31 - 1 else np.int64)
+    ranks[order] = np.arange(1, n + 1, dtype=ranks.dtype)
+    return ranks
+
+
+def _write_ranked(part_path: Path | None, out: Path, out_format: str, ranks: np.ndarray, keep_cols: list[str],
+                  top: int, stack: contextlib.ExitStack) -> pd.DataFrame | None:
+    """Copy the pass-1 file into `out` (atomically), inserting `risk_rank`; return the first `top` lines."""
+    rank_at = len(keep_cols) + 2  # after denial_probability, expected_loss
+    tops = []
+    if part_path is None:  # nothing scorable: still a valid, empty output with every column
+        empty = pd.DataFrame({c: pd.Series([], dtype="string") for c in keep_cols})
+        for c in ADDED:
+            empty[c] = pd.Series([], dtype="float64" if c in ("denial_probability", "expected_loss")
+                                 else "int64" if c == "risk_rank" else "string")
+        writer = stack.enter_context(TableWriter(out, option="--out"))
+        writer.write(empty)
+        return empty if top else None
+    tmp = stack.enter_context(atomic_path(out))
+    pf = pq.ParquetFile(part_path, pre_buffer=False)  # one column chunk at a time, not the whole row group
+    writer = None
+    offset = 0
+    try:
+        for batch in pf.iter_batches(batch_size=PASS2_BATCH_ROWS, use_threads=False):
+            n = batch.num_rows
+            r = ranks[offset:offset + n]
+            cols = list(batch.columns)
+            names = list(batch.schema.names)
+            cols.insert(rank_at, pa.array(r.astype(np.int64, copy=False), type=pa.int64()))
+            names.insert(rank_at, "risk_rank")
+            tbl = pa.Table.from_arrays(cols, names=names)
+            if writer is None:
+                writer = _ArrowWriter(tmp, out_format, tbl.schema)
+            writer.write(tbl)
+            if top:
+                hit = np.flatnonzero(r <= top)
+                if len(hit):
+                    tops.append(tbl.take(pa.array(hit)).to_pandas())
+            offset += n
+    finally:
+        if writer is not None:
+            writer.close()
+    _usual_permissions(tmp)
+    if not top:
+        return None
+    if not tops:
+        return pd.DataFrame(columns=list(TOP_COLUMNS))
+    return pd.concat(tops, ignore_index=True).sort_values("risk_rank", kind="stable").reset_index(drop=True)
+
+
+def _usual_permissions(path: Path) -> None:
+    """Temporary files are created 0600; the output gets the permissions a new file would get."""
+    mask = os.umask(0)
+    os.umask(mask)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o666 & ~mask)
+
+
+# --------------------------------------------------------------------------- printing
+
+
+def _money(x: float) -> str:
+    return f"${x:,.0f}"
+
+
+def format_summary(result: WorklistResult) -> list[str]:
+    lines = [f"{result.rows:,} lines: {result.scored:,} scored, {result.rejected:,} rejected"]
+    total_risk = sum(result.at_risk_by_tier.values())
+    lines.append(f"dollars at risk: {_money(total_risk)} of {_money(result.billed)} billed")
+    for t in schema.RISK_TIERS:
+        lines.append(f"  {t:<6} {result.lines_by_tier.get(t, 0):>10,} lines  {_money(result.at_risk_by_tier.get(t, 0.0)):>14}")
+    lines.append(f"worklist written to {result.out}")
+    lines.append(f"rejects written to {result.rejects}")
+    return lines
+
+
+def format_top(top: pd.DataFrame) -> list[str]:
+    """The first worklist lines as a table, each followed by its reasons and fixes."""
+    if top is None or top.empty:
+        return ["(no scored lines)"]
+    cols = [("rank", "risk_rank", lambda v: f"{int(v)}"),
+            ("claim", "claim_id", str), ("line", "line_number", str), ("code", "hcpcs_code", str),
+            ("payer", "payer_type", str), ("billed", "billed_amount", str),
+            ("risk", "denial_probability", lambda v: f"{100 * float(v):.0f}%"),
+            ("at risk", "expected_loss", lambda v: f"${float(v):,.2f}"), ("tier", "risk_tier", str)]
+    cols = [c for c in cols if c[1] in top.columns]
+    cells = [[fmt(v) if not pd.isna(v) else "" for _, name, fmt in cols for v in [row[name]]]
+             for _, row in top.iterrows()]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, (h, _, _) in enumerate(cols)]
+    numeric = {"rank", "billed", "risk", "at risk"}
+    def line(values):
+        return "  ".join(v.rjust(w) if h in numeric else v.ljust(w)
+                         for v, w, (h, _, _) in zip(values, widths, cols)).rstrip()
+    out = [line([h for h, _, _ in cols]), line(["-" * w for w in widths])]
+    for (_, row), cell in zip(top.iterrows(), cells):
+        out.append(line(cell))
+        reasons = row.get("top_reasons")
+        fixes = row.get("recommended_actions")
+        if isinstance(reasons, str) and reasons:
+            out.append(f"      why: {reasons}")
+        if isinstance(fixes, str) and fixes:
+            out.append(f"      fix: {fixes}")
+    return out

@@ -1,0 +1,1 @@
+"""The synthetic claim world: its constants, its draw steps, and its ground truth."""

@@ -1,0 +1,87 @@
+"""`denial-risk score`: exit codes, nothing written on a user's mistake, --top, registry URI = exported folder."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from denial_risk.cli import main
+
+
+def run(argv, capsys) -> tuple[int, str, str]:
+    code = 0
+    try:
+        main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+@pytest.fixture()
+def small_csv(simulated_claims, tmp_path):
+    path = tmp_path / "in" / "backlog.csv"
+    path.parent.mkdir()
+    simulated_claims.iloc[:400].drop(columns=["denied", "denial_reason", "paid_amount"]).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture()
+def registered(denial_model, mlflow_store, tmp_path):
+    """The session model registered as denial-risk@champion in a fresh store, and exported to a folder."""
+    from denial_risk.registry import tracking
+    from denial_risk.scoring.score import score_request
+
+    with tracking.run("test-score"):
+        version, alias = tracking.log_and_register(denial_model, score_request(denial_model,
+                                                                               tracking.input_example()))
+    assert alias == "champion"
+    folder = tracking.export_model("models:/denial-risk@champion", str(tmp_path / "models" / "v1"))
+    return folder
+
+
+def test_missing_file_column_and_bad_options_exit_2_and_write_nothing(small_csv, tmp_path, capsys):
+    out = tmp_path / "o" / "w.csv"
+    cases = [
+        ["score", "--data", str(tmp_path / "nope.csv"), "--out", str(out)],
+        ["score", "--data", str(small_csv), "--out", str(tmp_path / "o" / "w.xlsx")],
+        ["score", "--data", str(small_csv), "--out", str(out), "--engine", "spark"],
+        ["score", "--data", str(small_csv), "--out", str(out), "--engine", "gpu"],
+        ["score", "--data", str(small_csv), "--out", str(out), "--top", "-1"],
+        ["score", "--data", str(small_csv), "--out", str(out), "--model", str(tmp_path / "no-model")],
+    ]
+    bad = tmp_path / "bad.csv"
+    pd.read_csv(small_csv, dtype=str).drop(columns=["hcpcs_code"]).to_csv(bad, index=False)
+    cases.append(["score", "--data", str(bad), "--out", str(out)])
+    for argv in cases:
+        code, stdout, err = run(argv, capsys)
+        assert code == 2, (argv, err)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+        assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+    spark_err = run(cases[2], capsys)[2]
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None:
+        assert "'spark' extra" in spark_err
+    else:  # with the extra installed, the Spark engine refuses a non-Parquet output, naming --out
+        assert "--out" in spark_err and "Parquet" in spark_err
+    assert "hcpcs_code" in run(cases[-1], capsys)[2]
+
+
+def test_top_prints_and_exported_folder_scores_like_the_registry(registered, small_csv, tmp_path, capsys):
+    out_reg = tmp_path / "reg" / "worklist.csv"
+    code, stdout, err = run(["score", "--data", str(small_csv), "--out", str(out_reg), "--top", "3"], capsys)
+    assert code == 0, err
+    assert "400 lines: 400 scored, 0 rejected" in stdout
+    assert "first 3 worklist lines" in stdout and "why:" in stdout
+    table = stdout.split("first 3 worklist lines:")[1].strip().splitlines()
+    assert table[0].split()[:3] == ["rank", "claim", "line"]
+    assert [ln.split()[0] for ln in table[2:] if ln[:4].strip().isdigit()] == ["1", "2", "3"]
+    assert str(out_reg) in stdout and "worklist.rejects.csv" in stdout
+
+    out_dir = tmp_path / "dir" / "worklist.csv"
+    code, _, err = run(["score", "--data", str(small_csv), "--out", str(out_dir), "--model", str(registered)], capsys)
+    assert code == 0, err
+    a = pd.read_csv(out_reg, dtype=str, keep_default_na=False)
+    b = pd.read_csv(out_dir, dtype=str, keep_default_na=False)
+    pd.testing.assert_frame_equal(a, b)

@@ -1,0 +1,98 @@
+"""`denial-risk serve`: MLflow's scoring server answers like `score_request`, refuses
+malformed requests with a clear 4xx, and the test that starts it stops it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+
+def _lines(rows: int, seed: int) -> pd.DataFrame:
+    from denial_risk.synth.simulate import simulate_claims
+    from denial_risk.registry.tracking import input_example
+
+    raw = simulate_claims(rows=rows, seed=seed)
+    raw = raw[[c for c in input_example().columns if c in raw.columns] + ["units"]].astype(str)
+    raw = raw.loc[:, ~raw.columns.duplicated()].reset_index(drop=True)
+    raw.loc[3, "billed_amount"] = "-5"  # cannot be scored: comes back with its reason
+    raw.loc[4, "service_date"] = "not a date"
+    return raw
+
+
+@pytest.mark.slow
+def test_service_answers_like_score_request_and_stops(mlflow_store, tmp_path):
+    from denial_risk.registry import tracking
+    from denial_risk.scoring.score import score_request
+    from denial_risk.registry.serving import ScoringServer, invoke, post
+    from denial_risk.synth.simulate import simulate_claims
+    from denial_risk.jobs.train import train_and_register
+
+    train = tmp_path / "train.csv"
+    simulate_claims(rows=6_000, seed=3).to_csv(train, index=False)
+    train_and_register(str(train), echo=lambda *a: None)
+    uri = "models:/denial-risk@champion"
+    lines = _lines(100, seed=9)
+    expected = score_request(tracking.load_model(uri), lines)
+
+    server = ScoringServer(uri, log_path=tmp_path / "server.log")
+    assert server.host == "127.0.0.1"
+    with server:
+        got = invoke(server.url, lines)
+        got_records = invoke(server.url, lines, orient="records")
+
+        # malformed requests: 4xx with a body that says what is wrong, never a 500
+        status, body = post(server.url + "/invocations", b"this is not json")
+        assert 400 <= status < 500 and "valid JSON" in json.loads(body)["message"]
+        status, body = post(server.url + "/invocations", json.dumps({"rows": []}).encode())
+        assert 400 <= status < 500 and "dataframe_split" in json.loads(body)["message"]
+        no_claim_id = lines.drop(columns=["claim_id"]).head(2)
+        status, body = post(server.url + "/invocations", json.dumps(
+            {"dataframe_split": {"columns": list(no_claim_id.columns), "data": no_claim_id.values.tolist()}}).encode())
+        assert 400 <= status < 500 and "claim_id" in json.loads(body)["message"]
+    assert server.proc.poll() is not None  # stopped by this test
+    with pytest.raises(OSError):
+        import urllib.request
+        urllib.request.urlopen(server.url + "/ping", timeout=2)
+
+    assert len(got) == len(lines)
+    pd.testing.assert_frame_equal(got, got_records)
+    ok = expected["reject_reason"].isna().to_numpy()
+    assert ok.sum() == len(lines) - 2
+    np.testing.assert_allclose(got.loc[ok, "denial_probability"].astype(float),
+                               expected.loc[ok, "denial_probability"].astype(float), rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(got.loc[ok, "risk_rank"].astype(int), expected.loc[ok, "risk_rank"].astype(int))
+    for col in ("risk_tier", "top_reasons", "recommended_actions", "predicted_carcs"):
+        assert got.loc[ok, col].tolist() == expected.loc[ok, col].tolist(), col
+    assert got.loc[~ok, "reject_reason"].tolist() == expected.loc[~ok, "reject_reason"].tolist()
+    assert got.loc[~ok, "denial_probability"].isna().all()
+
+
+def test_free_port_is_free():
+    import socket
+
+    from denial_risk.registry.serving import free_port
+
+    port = free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
+
+
+def test_serve_refuses_a_missing_model_folder(tmp_path):
+    from denial_risk.errors import UserError
+    from denial_risk.registry.serving import ScoringServer
+
+    with pytest.raises(UserError, match="no such model folder"):
+        ScoringServer(str(tmp_path / "nope")).start()
+
+
+def test_request_body_round_trips_missing_values():
+    from denial_risk.registry.serving import request_body
+
+    frame = pd.DataFrame({"a": ["1", None], "b": [np.nan, 2.5]})
+    split = json.loads(request_body(frame))["dataframe_split"]
+    assert split == {"columns": ["a", "b"], "data": [["1", None], [None, 2.5]]}
+    records = json.loads(request_body(frame, orient="records"))["dataframe_records"]
+    assert records == [{"a": "1", "b": None}, {"a": None, "b": 2.5}]

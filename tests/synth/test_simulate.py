@@ -1,0 +1,286 @@
+"""The claim simulator (`denial_risk.synth.simulate`): a world grounded in domain.md, a learnable truth."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from denial_risk.claims import files, reader
+from denial_risk.contract import normalize, policy, reference, schema
+from denial_risk.synth import simulate
+
+ROWS = 30_000
+
+
+@pytest.fixture(scope="module")
+def sim():
+    frame, details = simulate._simulate(ROWS, 7, "2024-01-01", 24)
+    return frame, details
+
+
+@pytest.fixture(scope="module")
+def claims(sim):
+    return sim[0]
+
+
+def test_columns_and_dtypes(claims):
+    expected = [*schema.REQUIRED, *schema.OPTIONAL, *schema.LABELS, "true_denial_probability"]
+    assert sorted(claims.columns) == sorted(expected)
+    for col in claims.columns:
+        assert str(claims[col].dtype) == schema.NORMALISED_DTYPES[col], col
+    assert len(claims) == ROWS
+    for col in schema.REQUIRED:
+        assert claims[col].notna().all(), col
+
+
+@pytest.mark.parametrize("payer_type", sorted(simulate.TARGET_DENIAL_RATES))
+def test_denial_rate_by_payer_type_near_published(claims, payer_type):
+    rate = claims.loc[claims["payer_type"] == payer_type, "denied"].mean()
+    assert abs(rate - simulate.TARGET_DENIAL_RATES[payer_type]) < 0.02
+
+
+def test_truth_is_a_probability_and_calibrated(claims):
+    p = claims["true_denial_probability"].to_numpy()
+    y = claims["denied"].to_numpy(dtype=bool)
+    assert np.all((p >= 0) & (p <= 1))
+    se = np.sqrt((p * (1 - p)).sum()) / len(p)
+    assert abs(y.mean() - p.mean()) < 4 * se
+    # calibrated within deciles of the truth too
+    bins = pd.qcut(p, 10, labels=False, duplicates="drop")
+    for b in np.unique(bins):
+        m = bins == b
+        se_b = np.sqrt((p[m] * (1 - p[m])).sum()) / m.sum()
+        assert abs(y[m].mean() - p[m].mean()) < 4 * se_b + 0.005, b
+
+
+def test_truth_separates(claims):
+    from sklearn.metrics import roc_auc_score
+
+    auc = roc_auc_score(claims["denied"].to_numpy(dtype=bool), claims["true_denial_probability"])
+    assert 0.75 < auc < 0.97
+
+
+def test_deterministic_for_a_seed():
+    a = simulate.simulate_claims(3_000, 123)
+    b = simulate.simulate_claims(3_000, 123)
+    c = simulate.simulate_claims(3_000, 124)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a["hcpcs_code"].equals(c["hcpcs_code"])
+    assert not a["true_denial_probability"].equals(c["true_denial_probability"])
+
+
+def test_keys_order_and_claim_structure(claims):
+    assert not claims.duplicated(["claim_id", "line_number"]).any()
+    assert claims["service_date"].is_monotonic_increasing
+    per_claim = claims.groupby("claim_id")["line_number"].agg(["min", "max", "size"])
+    assert (per_claim["min"] == 1).all() and (per_claim["max"] == per_claim["size"]).all()
+    assert (per_claim["size"] > 1).mean() > 0.2  # several lines per claim sometimes
+    same = claims.groupby("claim_id")[["patient_id", "provider_id", "payer_id", "service_date",
+                                       "submission_date"]].nunique()
+    assert (same == 1).all().all()
+    assert (claims["submission_date"] > claims["service_date"]).all()
+    assert claims["service_date"].min() >= pd.Timestamp("2024-01-01")
+    assert claims["service_date"].max() < pd.Timestamp("2026-01-01")
+
+
+def test_world_size(claims):
+    assert 40 <= claims["provider_id"].nunique() <= 80
+    assert claims["provider_id"].str.fullmatch(r"\d{10}").all()
+    # NPI check digit (Luhn over 80840 + the first nine digits)
+    for npi in claims["provider_id"].unique()[:20]:
+        digits = [int(c) for c in "80840" + npi]
+        total = sum(d if i % 2 == 0 else (2 * d - 9 if 2 * d > 9 else 2 * d)
+                    for i, d in enumerate(reversed(digits)))
+        assert total % 10 == 0, npi
+    payers = claims.groupby("payer_id")["payer_type"].nunique()
+    assert 8 <= len(payers) <= 12 and (payers == 1).all()
+    assert set(claims["payer_type"]) == set(simulate.TARGET_DENIAL_RATES)
+    assert claims["patient_id"].str.fullmatch(r"P\d{7,}").all()
+    visits = claims.groupby("patient_id")["claim_id"].nunique()
+    assert (visits > 1).mean() > 0.1  # repeat patients
+    assert claims["prior_same_code_12m"].gt(0).mean() > 0.01
+
+
+def test_codes_valid_except_the_intended_invalid_ones(claims):
+    status = reference.hcpcs_status(claims["hcpcs_code"])
+    invalid_codes = set(claims.loc[status != "valid", "hcpcs_code"])
+    assert invalid_codes <= {c for c, _, _ in simulate.INVALID_HCPCS}
+    assert "L1320" in invalid_codes
+    groups = policy.policy_for_codes(claims.loc[status == "valid", "hcpcs_code"])["policy_group"]
+    assert groups.notna().all()
+    assert set(groups) == set(simulate.GROUP_SHARES)
+
+    dx = normalize.normalise_diagnoses(claims["diagnosis_codes"])
+    exploded = dx.str.split(schema.LIST_SEP).explode()
+    info = reference.icd10_info(exploded.astype("string"))
+    bad = ~info["billable"].to_numpy()
+    assert set(exploded[bad]) <= set(simulate.INVALID_DIAGNOSES)
+    bad_line = pd.Series(bad, index=exploded.index).groupby(level=0).any()
+    share_invalid = ((status != "valid") | bad_line).mean()
+    assert 0.003 <= share_invalid <= 0.015
+    assert claims["diagnosis_codes"].str.contains(".", regex=False).any()  # some dotted forms
+
+
+def test_supporting_and_non_supporting_diagnoses(sim):
+    claims, details = sim
+    groups = policy.policy_for_codes(claims["hcpcs_code"])["policy_group"]
+    dx = normalize.normalise_diagnoses(claims["diagnosis_codes"])
+    support = policy.diagnosis_support(groups, dx)["any_supports"]
+    flagged = details["defects"]["diagnosis_not_supporting"].to_numpy()
+    known = support.notna().to_numpy()
+    assert (~support[known].to_numpy(dtype=bool) == flagged[known]).all()
+    assert 0.02 < flagged.mean() < 0.12
+
+
+def test_modifiers(claims):
+    mods = claims["modifiers"].str.split(schema.LIST_SEP)
+    counts = mods.map(lambda m: len([x for x in m if x]))
+    assert counts.max() <= 4
+    known = reference.known_modifiers()
+    assert {m for ms in mods for m in ms if m} <= known
+    pol = policy.policy_for_codes(claims["hcpcs_code"])
+    sided = pol["sided"].fillna(False).to_numpy(dtype=bool)
+    side = claims["modifiers"].str.contains(r"\b(?:RT|LT)\b", regex=True).to_numpy(dtype=bool)
+    assert 0.9 < side[sided].mean() < 1.0  # mostly right, sometimes missing
+    kx_lines = pol["kx_required_medicare"].fillna(False).to_numpy(dtype=bool) & (
+        claims["payer_type"] == "medicare").to_numpy()
+    kx = claims["modifiers"].str.contains("KX").to_numpy(dtype=bool)
+    assert 0.8 < kx[kx_lines].mean() < 1.0
+
+
+def test_every_denial_has_a_carc_and_payment_follows(claims):
+    denied = claims["denied"].to_numpy(dtype=bool)
+    reasons = claims.loc[denied, "denial_reason"]
+    assert reasons.notna().all()
+    assert reasons.str.fullmatch(r"(CO|PR|OA|PI)-\d{1,3}").all()
+    carc = reference.carc_descriptions()
+    assert {r.split("-")[1] for r in reasons} <= set(carc)
+    assert claims.loc[~denied, "denial_reason"].isna().all()
+    assert (claims.loc[denied, "paid_amount"] == 0).all()
+    paid = claims.loc[~denied]
+    assert (paid["paid_amount"] > 0).all() and (paid["paid_amount"] < paid["billed_amount"]).all()
+    top = reasons.value_counts(normalize=True)
+    assert {"CO-16", "CO-4", "CO-11", "CO-29", "CO-50", "CO-197"} <= set(top.index)
+
+
+def test_defects_drive_their_reason(sim):
+    claims, details = sim
+    d = details["defects"]
+    late = d["late_filing"].to_numpy()
+    assert claims.loc[late, "denied"].mean() > 0.9
+    assert (claims.loc[late & claims["denied"].to_numpy(dtype=bool), "denial_reason"] == "CO-29").mean() > 0.8
+    l1320 = (claims["hcpcs_code"] == "L1320").to_numpy()
+    assert claims.loc[l1320, "denied"].mean() > 0.9
+
+
+def test_unknown_documentation_is_present_and_risky(sim):
+    claims, details = sim
+    unknown = claims["has_proof_of_delivery"].isna()
+    assert 0.03 < unknown.mean() < 0.3
+    hidden = details["hidden_expected"]
+    p = claims["true_denial_probability"].to_numpy()
+    # unknown costs risk: above the probability had the unknown documents been on file ...
+    assert np.all(p[hidden] > details["p_if_unknown_on_file"][hidden])
+    # ... and is exactly the expectation over the hidden truth (which drew the denial)
+    se = np.sqrt((p[hidden] * (1 - p[hidden])).sum()) / hidden.sum()
+    assert abs(p[hidden].mean() - details["p_actual"][hidden].mean()) < 4 * se
+    assert np.allclose(p[~hidden], details["p_actual"][~hidden])
+
+
+def test_policy_change_visible_in_time(sim):
+    claims, details = sim
+    change = details["change_date"]
+    assert change == simulate.policy_change_date("2024-01-01", 24) == pd.Timestamp("2025-01-01")
+    groups = policy.policy_for_codes(claims["hcpcs_code"])["policy_group"]
+    knee = (claims["payer_id"] == "COM301") & (groups == "knee_orthosis")
+    before = knee & (claims["service_date"] < change)
+    after = knee & (claims["service_date"] >= change) & (claims["service_date"] < change + pd.DateOffset(months=6))
+    assert before.sum() > 50 and after.sum() > 50
+    assert claims.loc[after, "denied"].mean() > claims.loc[before, "denied"].mean() + 0.08
+    assert (claims.loc[after & claims["denied"].fillna(False), "denial_reason"] == "CO-197").mean() > 0.4
+    # other payers' knee lines do not jump
+    other = (claims["payer_type"] == "commercial") & (claims["payer_id"] != "COM301") & (groups == "knee_orthosis")
+    jump = (claims.loc[other & (claims["service_date"] >= change), "denied"].mean()
+            - claims.loc[other & (claims["service_date"] < change), "denied"].mean())
+    assert abs(jump) < 0.06
+
+
+def test_contract_file_round_trip(claims, tmp_path):
+    small = claims.iloc[:3000]
+    for name in ("claims.csv", "claims.parquet"):
+        path = tmp_path / name
+        files.write_table(simulate.contract_frame(small), path)
+        norm, rejects = normalize.normalize_chunk(reader.read_table(path))
+        assert len(rejects) == 0 and len(norm) == len(small)
+        for col in small.columns:
+            a, b = small[col].reset_index(drop=True), norm[col].reset_index(drop=True)
+            if col == "diagnosis_codes":
+                a = a.str.replace(".", "", regex=False)
+            if col in ("billed_amount", "paid_amount", "true_denial_probability"):
+                np.testing.assert_allclose(a.to_numpy(), b.astype(float).to_numpy(), err_msg=col)
+            else:
+                assert a.astype("string").fillna("<NA>").equals(
+                    b.astype(a.dtype).astype("string").fillna("<NA>")), col
+    text = (tmp_path / "claims.csv").read_text().splitlines()
+    assert re.search(r",\d{4}-\d{2}-\d{2},\d{4}-\d{2}-\d{2},", text[1])
+    assert ",true," in "\n".join(text[1:50]) and "True" not in "\n".join(text[1:50])
+
+
+def test_split_labelled_backlog(claims):
+    labelled, backlog = simulate.split_labelled_backlog(claims, "2025-07-01")
+    assert len(labelled) + len(backlog) == len(claims)
+    assert not set(labelled["claim_id"]) & set(backlog["claim_id"])
+    assert not set(backlog.columns) & {*schema.LABELS, "true_denial_probability"}
+
+
+def test_command_writes_and_rejects(tmp_path):
+    from denial_risk.cli import cli
+
+    runner = CliRunner()
+    out = tmp_path / "sim.parquet"
+    res = runner.invoke(cli, ["simulate", "--rows", "500", "--seed", "3", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "500" in res.output and "denial rate" in res.output and str(out) in res.output
+    assert len(reader.read_table(out)) == 500
+
+    res = runner.invoke(cli, ["simulate", "--rows", "5", "--seed", "3", "--out", str(tmp_path / "x.txt")])
+    assert res.exit_code != 0 and "--out" in str(res.exception)
+    assert not (tmp_path / "x.txt").exists()
+
+
+def test_command_also_writes_x12_that_ingests_back(tmp_path):
+    from denial_risk.cli import cli
+    from denial_risk.x12 import ingest
+
+    res = CliRunner().invoke(cli, ["simulate", "--rows", "200", "--seed", "3", "--out", str(tmp_path / "y.csv"),
+                                   "--x12", str(tmp_path / "x12")])
+    assert res.exit_code == 0, res.output
+    claims = sorted((tmp_path / "x12").glob("claims*.837"))
+    remits = sorted((tmp_path / "x12").glob("remits*.835"))
+    assert claims and remits
+    result = ingest(claims, remits)
+    labelled = result.labelled
+    assert len(labelled) == 200
+    truth = reader.read_table(tmp_path / "y.csv")
+    assert labelled["denied"].astype(str).str.lower().isin(["true", "1"]).sum() == \
+        truth["denied"].astype(str).str.lower().eq("true").sum()
+
+
+def test_zero_and_tiny_rows():
+    assert len(simulate.simulate_claims(0, 1)) == 0
+    assert len(simulate.simulate_claims(1, 1)) == 1
+
+
+def test_embedded_sample_is_current():
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[2] / "data" / "sample"
+    labelled = pd.read_csv(here / "claims.csv", dtype=str, keep_default_na=False)
+    backlog = pd.read_csv(here / "backlog.csv", dtype=str, keep_default_na=False)
+    assert 18_000 <= len(labelled) <= 22_000 and 4_000 <= len(backlog) <= 6_000
+    assert "denied" in labelled and "denied" not in backlog and "true_denial_probability" not in backlog
+    assert labelled["service_date"].max() < backlog["service_date"].min()
