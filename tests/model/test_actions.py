@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from denial_risk.scoring import fixes, reasons as explain
+from denial_risk.contract import facts
+from denial_risk.scoring import fixes
+from denial_risk.scoring import reasons as explain
 from denial_risk.contract.normalize import normalize_chunk
 from denial_risk.scoring.score import score_request
 
@@ -90,9 +92,9 @@ def test_kx_advised_only_with_prescription_and_notes(lines, scored_fixes):
     rows = lines.loc[kx["row"].to_numpy()]
     assert rows["has_prescription"].eq(True).all() and rows["has_progress_notes"].eq(True).all()
     # and the lines missing KX without the documents never get the advice
-    facts = fixes.LineFacts.of(lines)
+    line_facts = facts.LineFacts.of(lines)
     unbacked = ~(lines["has_prescription"].eq(True) & lines["has_progress_notes"].eq(True)).fillna(False)
-    assert not set(kx["row"]) & set(lines.index[unbacked.to_numpy(dtype=bool) & ~facts.mods["KX"]])
+    assert not set(kx["row"]) & set(lines.index[unbacked.to_numpy(dtype=bool) & ~line_facts.mods["KX"]])
 
 
 def test_kx_advice_never_appears_in_text_without_documents(denial_model, lines):

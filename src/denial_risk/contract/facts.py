@@ -1,12 +1,16 @@
-"""Per-unique lookups into the reference code sets and the policy table.
+"""What the code sets and the policy table say about each claim line: one module for per-line facts.
 
-A 500k-line chunk holds a few hundred distinct HCPCS codes and a few thousand distinct
-diagnosis lists; every lookup here runs on the unique values and is broadcast back to
-rows with `take`. The reference and policy modules are imported lazily so a fitted
-pipeline unpickles without loading them until it scores.
+Features (`policy_for_rows`, `diagnosis_table`, `hcpcs_status`, ...) and reasons and fixes
+(`LineFacts`, `diagnosis_problems`) read the same facts from here. A 500k-line chunk holds
+a few hundred distinct HCPCS codes and a few thousand distinct diagnosis lists; every
+lookup runs on the unique values and is broadcast back to rows with `take`. The reference
+and policy modules are imported lazily so a fitted pipeline unpickles without loading them
+until it scores.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -14,6 +18,8 @@ import pandas as pd
 from denial_risk.contract import schema
 
 POLICY_BOOL_FLAGS = ("sided", "kx_required_medicare", "custom_fabricated", "prior_auth_prone")
+CONFLICTS_WITH_KX = ("GA", "GY", "GZ")  # expected-denial modifiers that must not stand with KX
+NO_POLICY = "(no policy)"
 
 
 def _unique_frame(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -158,3 +164,91 @@ def diagnosis_support_rows(policy_groups: pd.Series, diagnoses: pd.Series) -> pd
     ud = d.iloc[first].reset_index(drop=True)
     sup = policy.diagnosis_support(ug, ud).reset_index(drop=True)
     return _take(sup[["primary_supports", "any_supports"]], codes, diagnoses.index)
+
+
+def policy_group_label(codes: pd.Series) -> pd.Series:
+    """Each code's policy group, or `(no policy)` for a code outside the policy table (slices, reports)."""
+    from denial_risk.contract import policy
+
+    return policy.policy_for_codes(codes)["policy_group"].fillna(NO_POLICY)
+
+
+# --------------------------------------------------------------------------- line facts for reasons and fixes
+
+
+def split_list_value(value) -> list[str]:
+    return [p for p in str(value).split(schema.LIST_SEP) if p] if isinstance(value, str) else []
+
+
+@dataclass
+class LineFacts:
+    """What the policy table and the code sets say about each normalised line (aligned on its index)."""
+
+    policy: pd.DataFrame  # policy.policy_for_codes columns
+    hcpcs_status: pd.Series  # valid / invalid / cpt / <NA>
+    support: pd.DataFrame  # primary_supports, any_supports, first_supporting_code
+    mods: dict[str, np.ndarray]  # KX, RT, LT, 50, GA, GZ, conflict (GA/GY/GZ) as bool arrays
+    invalid_dx: pd.Series  # `|`-joined invalid / non-billable diagnosis codes ("" = none)
+    invalid_dx_kind: pd.Series  # per row: "invalid" / "not billable" of the first bad code
+    valid_dx_left: pd.Series  # the diagnosis list with the bad codes removed
+
+    @classmethod
+    def of(cls, clean: pd.DataFrame) -> LineFacts:
+        from denial_risk.contract import policy, reference
+
+        idx = clean.index
+        codes = clean["hcpcs_code"].astype("string")
+        pol = policy.policy_for_codes(codes)
+        status = reference.hcpcs_status(codes)
+        dx = clean["diagnosis_codes"].astype("string")
+        support = policy.diagnosis_support(pol["policy_group"].astype("string").set_axis(idx),
+                                           dx.set_axis(idx))
+
+        # modifiers, per distinct modifier string
+        m_codes, m_uni = pd.factorize(clean["modifiers"].astype("string").fillna(""), use_na_sentinel=False)
+        names = ("KX", "RT", "LT", "50", "GA", "GZ", "conflict")
+        per = np.zeros((max(len(m_uni), 1), len(names)), dtype=bool)
+        for i, v in enumerate(m_uni):
+            s = set(split_list_value(v))
+            per[i] = (*(m in s for m in names[:-1]), bool(s & set(CONFLICTS_WITH_KX)))
+        rows = per[m_codes] if len(m_codes) else np.zeros((0, len(names)), dtype=bool)
+        mods = {k: rows[:, j] for j, k in enumerate(names)}
+
+        bad, kind, left = diagnosis_problems(dx)
+        return cls(policy=pol.set_axis(idx), hcpcs_status=status.set_axis(idx), support=support, mods=mods,
+                   invalid_dx=bad, invalid_dx_kind=kind, valid_dx_left=left)
+
+    def subset(self, pos: np.ndarray) -> LineFacts:
+        return LineFacts(policy=self.policy.iloc[pos], hcpcs_status=self.hcpcs_status.iloc[pos],
+                         support=self.support.iloc[pos], mods={k: v[pos] for k, v in self.mods.items()},
+                         invalid_dx=self.invalid_dx.iloc[pos], invalid_dx_kind=self.invalid_dx_kind.iloc[pos],
+                         valid_dx_left=self.valid_dx_left.iloc[pos])
+
+    def flag(self, name: str) -> np.ndarray:
+        """Policy boolean as a numpy bool array (unknown = False)."""
+        return self.policy[name].fillna(False).to_numpy(dtype=bool)
+
+
+def diagnosis_problems(dx: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Per line: the `|`-joined codes that are not valid billable ICD-10-CM codes ("" = none),
+    the kind of the first one ("invalid" / "not billable" / ""), and the list without them."""
+    from denial_risk.contract import reference
+
+    d_codes, d_uni = pd.factorize(dx.astype("string").fillna(""), use_na_sentinel=False)
+    lists = [split_list_value(v) for v in d_uni]
+    singles = sorted({c for lst in lists for c in lst})
+    if singles:
+        info = reference.icd10_info(pd.Series(singles, dtype="string"))
+        valid = dict(zip(singles, info["valid"].astype(bool)))
+        billable = dict(zip(singles, info["billable"].astype(bool)))
+    else:
+        valid, billable = {}, {}
+    bad = [[c for c in lst if not billable.get(c, False)] for lst in lists]
+    kind = ["" if not b else ("invalid" if not valid.get(b[0], False) else "not billable") for b in bad]
+    left = [schema.LIST_SEP.join(c for c in lst if billable.get(c, False)) for lst in lists]
+
+    def take(values):
+        arr = np.asarray(values, dtype=object)
+        return pd.Series(arr[d_codes] if len(d_codes) else np.array([], dtype=object), index=dx.index, dtype=object)
+
+    return take([schema.LIST_SEP.join(b) for b in bad]), take(kind), take(left)

@@ -58,6 +58,7 @@ ADDED = (
 )
 
 PAYER_TYPES = ("medicare", "medicare_advantage", "medicaid", "commercial", "other")
+MEDICARE_TYPES = ("medicare", "medicare_advantage")  # Medicare fee-for-service and Part C
 
 DATE_COLUMNS = ("service_date", "submission_date")
 STRING_COLUMNS = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from denial_risk.contract import facts
+from denial_risk.contract import facts, schema
 from ._base import ColumnFeatures, factorize, gather, to_float
 
 # One indicator each; any other modifier is counted (known / unknown), not one-hot.
@@ -12,7 +12,6 @@ DEFAULT_MODIFIERS = (
     "KX", "GA", "GY", "GZ", "RT", "LT", "NU", "RR", "UE", "99", "KH", "KI", "KJ",
     "50", "59", "CG", "GK", "GL", "KF", "KS", "EY", "BP", "BR", "BU",
 )
-MEDICARE_TYPES = ("medicare", "medicare_advantage")
 
 
 class ModifierFeatures(ColumnFeatures):
@@ -81,7 +80,7 @@ class ModifierFeatures(ColumnFeatures):
         sided = flags["sided"] == 1.0
         kx_req = flags["kx_required_medicare"] == 1.0
         ptype = self._col(X, "payer_type", "string")
-        is_medicare = ptype.isin(MEDICARE_TYPES).fillna(False).to_numpy(dtype=bool)
+        is_medicare = ptype.isin(schema.MEDICARE_TYPES).fillna(False).to_numpy(dtype=bool)
         ptype_unknown = ptype.isna().to_numpy(dtype=bool)
 
         out = np.empty((n, len(self.names_out_)), order="F")

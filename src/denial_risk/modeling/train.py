@@ -319,9 +319,9 @@ def _feature_groups(features, names: list[str]) -> dict[str, list[int]]:
 
 
 def _policy_groups(frame: pd.DataFrame) -> pd.Series:
-    from denial_risk.contract.policy import policy_for_codes
+    from denial_risk.contract.facts import policy_group_label
 
-    return policy_for_codes(frame["hcpcs_code"])["policy_group"].fillna("(no policy)")
+    return policy_group_label(frame["hcpcs_code"])
 
 
 def _drift_profile(X: np.ndarray, names: list[str]) -> dict:

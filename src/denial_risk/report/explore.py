@@ -28,9 +28,9 @@ def denial_rates(frame: pd.DataFrame, by: str) -> pd.DataFrame:
 
 
 def with_policy_group(frame: pd.DataFrame) -> pd.DataFrame:
-    from denial_risk.contract.policy import policy_for_codes
+    from denial_risk.contract.facts import policy_group_label
 
-    return frame.assign(policy_group=policy_for_codes(frame["hcpcs_code"])["policy_group"].fillna("(no policy)"))
+    return frame.assign(policy_group=policy_group_label(frame["hcpcs_code"]))
 
 
 def plot_denial_rate(frame: pd.DataFrame, by: str, *, published: dict | None = None):

@@ -32,117 +32,17 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.contract import schema
+from denial_risk.contract.facts import LineFacts, diagnosis_problems, split_list_value
+from denial_risk.contract.wording import DOCUMENT_FIXES, dotted, group_words
 
 MIN_DROP = 0.01  # a fix must lower the risk by at least one percentage point to be listed
 MAX_ACTIONS = 4  # scored fixes listed per line (advisories come on top)
-MEDICARE_TYPES = ("medicare", "medicare_advantage")
-CONFLICTS_WITH_KX = ("GA", "GY", "GZ")
 SIDES = ("RT", "LT")
 
-# Documents a biller can attach (flag -> wording); has_photos and has_prior_auth are not documents to attach.
-DOCUMENTS = {
-    "has_prescription": "attach the detailed written order (prescription)",
-    "has_medical_necessity_letter": "attach a letter of medical necessity",
-    "has_progress_notes": "attach the treating practitioner's notes",
-    "has_proof_of_delivery": "attach the signed proof of delivery",
-    "has_measurements": "record the body measurements",
-}
-
 # The only columns a fix may change.
-FIXABLE_COLUMNS = ("modifiers", "diagnosis_codes", *DOCUMENTS, "has_prior_auth")
+FIXABLE_COLUMNS = ("modifiers", "diagnosis_codes", *DOCUMENT_FIXES, "has_prior_auth")
 
 KIND_SCORED, KIND_ADVISORY = "scored", "advisory"
-
-
-# --------------------------------------------------------------------------- facts about each line
-
-
-def _split(value) -> list[str]:
-    return [p for p in str(value).split(schema.LIST_SEP) if p] if isinstance(value, str) else []
-
-
-def dotted(code: str) -> str:
-    """`M1711` -> `M17.11` (how billers read ICD-10-CM codes)."""
-    return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
-
-
-def group_words(group) -> str:
-    """`knee_orthosis` -> `knee orthosis`."""
-    return str(group).replace("_", " ") if isinstance(group, str) and group else "item"
-
-
-@dataclass
-class LineFacts:
-    """What the policy table and the code sets say about each normalised line (aligned on its index)."""
-
-    policy: pd.DataFrame  # policy.policy_for_codes columns
-    hcpcs_status: pd.Series  # valid / invalid / cpt / <NA>
-    support: pd.DataFrame  # primary_supports, any_supports, first_supporting_code
-    mods: dict[str, np.ndarray]  # KX, RT, LT, 50, GA, GZ, conflict (GA/GY/GZ) as bool arrays
-    invalid_dx: pd.Series  # `|`-joined invalid / non-billable diagnosis codes ("" = none)
-    invalid_dx_kind: pd.Series  # per row: "invalid" / "not billable" of the first bad code
-    valid_dx_left: pd.Series  # the diagnosis list with the bad codes removed
-
-    @classmethod
-    def of(cls, clean: pd.DataFrame) -> LineFacts:
-        from denial_risk.contract import policy, reference
-
-        idx = clean.index
-        codes = clean["hcpcs_code"].astype("string")
-        pol = policy.policy_for_codes(codes)
-        status = reference.hcpcs_status(codes)
-        dx = clean["diagnosis_codes"].astype("string")
-        support = policy.diagnosis_support(pol["policy_group"].astype("string").set_axis(idx),
-                                           dx.set_axis(idx))
-
-        # modifiers, per distinct modifier string
-        m_codes, m_uni = pd.factorize(clean["modifiers"].astype("string").fillna(""), use_na_sentinel=False)
-        names = ("KX", "RT", "LT", "50", "GA", "GZ", "conflict")
-        per = np.zeros((max(len(m_uni), 1), len(names)), dtype=bool)
-        for i, v in enumerate(m_uni):
-            s = set(_split(v))
-            per[i] = (*(m in s for m in names[:-1]), bool(s & set(CONFLICTS_WITH_KX)))
-        rows = per[m_codes] if len(m_codes) else np.zeros((0, len(names)), dtype=bool)
-        mods = {k: rows[:, j] for j, k in enumerate(names)}
-
-        bad, kind, left = diagnosis_problems(dx)
-        return cls(policy=pol.set_axis(idx), hcpcs_status=status.set_axis(idx), support=support, mods=mods,
-                   invalid_dx=bad, invalid_dx_kind=kind, valid_dx_left=left)
-
-    def subset(self, pos: np.ndarray) -> LineFacts:
-        return LineFacts(policy=self.policy.iloc[pos], hcpcs_status=self.hcpcs_status.iloc[pos],
-                         support=self.support.iloc[pos], mods={k: v[pos] for k, v in self.mods.items()},
-                         invalid_dx=self.invalid_dx.iloc[pos], invalid_dx_kind=self.invalid_dx_kind.iloc[pos],
-                         valid_dx_left=self.valid_dx_left.iloc[pos])
-
-    def flag(self, name: str) -> np.ndarray:
-        """Policy boolean as a numpy bool array (unknown = False)."""
-        return self.policy[name].fillna(False).to_numpy(dtype=bool)
-
-
-def diagnosis_problems(dx: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Per line: the `|`-joined codes that are not valid billable ICD-10-CM codes ("" = none),
-    the kind of the first one ("invalid" / "not billable" / ""), and the list without them."""
-    from denial_risk.contract import reference
-
-    d_codes, d_uni = pd.factorize(dx.astype("string").fillna(""), use_na_sentinel=False)
-    lists = [_split(v) for v in d_uni]
-    singles = sorted({c for lst in lists for c in lst})
-    if singles:
-        info = reference.icd10_info(pd.Series(singles, dtype="string"))
-        valid = dict(zip(singles, info["valid"].astype(bool)))
-        billable = dict(zip(singles, info["billable"].astype(bool)))
-    else:
-        valid, billable = {}, {}
-    bad = [[c for c in lst if not billable.get(c, False)] for lst in lists]
-    kind = ["" if not b else ("invalid" if not valid.get(b[0], False) else "not billable") for b in bad]
-    left = [schema.LIST_SEP.join(c for c in lst if billable.get(c, False)) for lst in lists]
-
-    def take(values):
-        arr = np.asarray(values, dtype=object)
-        return pd.Series(arr[d_codes] if len(d_codes) else np.array([], dtype=object), index=dx.index, dtype=object)
-
-    return take([schema.LIST_SEP.join(b) for b in bad]), take(kind), take(left)
 
 
 # --------------------------------------------------------------------------- applying fixes
@@ -156,13 +56,13 @@ def _add_modifier(mods: pd.Series, m: str) -> pd.Series:
 def _remove_modifier(mods: pd.Series, m: str) -> pd.Series:
     s = mods.astype("string").fillna("")
     codes, uni = pd.factorize(s, use_na_sentinel=False)
-    out = np.asarray([schema.LIST_SEP.join(x for x in _split(v) if x != m) for v in uni], dtype=object)
+    out = np.asarray([schema.LIST_SEP.join(x for x in split_list_value(v) if x != m) for v in uni], dtype=object)
     return pd.Series(out[codes], index=mods.index, dtype="string")
 
 
 def _primary_first(dx: pd.Series, code: str) -> pd.Series:
     def one(v):
-        lst = _split(v)
+        lst = split_list_value(v)
         return schema.LIST_SEP.join([code, *[c for c in lst if c != code]]) if code in lst else v
 
     return dx.astype("string").map(one).astype("string")
@@ -209,7 +109,7 @@ def apply_fixes(frame: pd.DataFrame, action_ids) -> pd.DataFrame:
         new = []
         for v, i in zip(dx, ids):
             code = i.partition(":")[2]
-            lst = _split(v)
+            lst = split_list_value(v)
             new.append(schema.LIST_SEP.join([code, *[c for c in lst if c != code]]) if code in lst else v)
         out["diagnosis_codes"] = pd.array(new, dtype="string")
         return out
@@ -252,7 +152,7 @@ def _candidates(sub: pd.DataFrame, facts: LineFacts) -> list[_Candidate]:
     out: list[_Candidate] = []
     mods = facts.mods
     ptype = sub["payer_type"].astype("string")
-    medicare = ptype.isin(MEDICARE_TYPES).fillna(False).to_numpy(dtype=bool)
+    medicare = ptype.isin(schema.MEDICARE_TYPES).fillna(False).to_numpy(dtype=bool)
 
     def flag_is(col: str, value: bool) -> np.ndarray:
         if col not in sub.columns:
@@ -287,7 +187,7 @@ def _candidates(sub: pd.DataFrame, facts: LineFacts) -> list[_Candidate]:
 
     expected = facts.policy["expected_documents"].astype("string")
     no_policy = facts.policy["policy_group"].isna().to_numpy(dtype=bool)
-    for doc, text in DOCUMENTS.items():
+    for doc, text in DOCUMENT_FIXES.items():
         wanted = expected.str.contains(doc, regex=False).fillna(False).to_numpy(dtype=bool)
         if doc != "has_measurements":
             wanted |= no_policy
@@ -318,7 +218,7 @@ def _candidates(sub: pd.DataFrame, facts: LineFacts) -> list[_Candidate]:
     pos = np.flatnonzero((bad != "") & (left != ""))
     if len(pos):
         out.append(_Candidate(pos, ["drop_invalid_dx"], np.asarray(
-            [f"correct or remove diagnosis {', '.join(dotted(c) for c in _split(b))} (scored without it)"
+            [f"correct or remove diagnosis {', '.join(dotted(c) for c in split_list_value(b))} (scored without it)"
              for b in bad[pos]], dtype=object), ("diagnosis_codes",)))
     return out
 
@@ -389,6 +289,16 @@ def fix_table(model, clean: pd.DataFrame, X: np.ndarray, p: np.ndarray, rows: np
     return table[cols]
 
 
+def join_by_position(pos: np.ndarray, text: np.ndarray, sep: str = "; ") -> tuple[np.ndarray, list[str]]:
+    """Items already sorted by position (stable) -> (distinct positions, joined texts)."""
+    if len(pos) == 0:
+        return np.empty(0, dtype=np.int64), []
+    starts = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])
+    bounds = np.r_[starts, len(pos)].tolist()
+    items = text.tolist()
+    return pos[starts], [sep.join(items[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def format_risk(p: float) -> str:
     """0.0712 -> '7%'; below 1 %, one decimal ('0.4%')."""
     pct = 100.0 * float(p)
@@ -417,8 +327,6 @@ def recommended_actions(table: pd.DataFrame, index: pd.Index, *, max_actions: in
         text = np.where(shown["kind"] == KIND_SCORED,
                         shown["text"] + " → " + shown["new_probability"].map(format_risk),
                         shown["text"])
-        from denial_risk.scoring.reasons import join_by_position
-
         jpos, jtext = join_by_position(shown["pos"].to_numpy(dtype=np.int64), np.asarray(text, dtype=object))
         out.iloc[jpos] = jtext
     return out.astype("string")

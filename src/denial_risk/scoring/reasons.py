@@ -31,54 +31,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from denial_risk.scoring import fixes
 from denial_risk.contract import schema
-from denial_risk.scoring.fixes import LineFacts, dotted, group_words
+from denial_risk.scoring import fixes
+from denial_risk.contract.facts import LineFacts
+from denial_risk.contract.wording import (
+    DOCUMENT_NAMES,
+    GROUP_DRIVERS,
+    PAYER_WORDS,
+    carc_words,
+    dotted,
+    group_words,
+    or_list,
+)
+from denial_risk.scoring.fixes import join_by_position
 
 DRIVER_MIN = 0.05  # a feature group must move the risk by 5 points to be named without a finding
 MAX_REASONS = 5
 MAX_DRIVERS = 2
-
-CARC_WORDS = {
-    "CO-4": "procedure inconsistent with modifier, or a required modifier missing",
-    "CO-11": "diagnosis inconsistent with procedure",
-    "CO-16": "claim lacks information or has billing errors",
-    "CO-18": "exact duplicate claim/service",
-    "CO-29": "time limit for filing has expired",
-    "CO-50": "not deemed a medical necessity",
-    "CO-97": "included in payment for another service",
-    "CO-119": "benefit maximum for this period reached",
-    "CO-151": "information does not support this many services",
-    "CO-181": "procedure code invalid on the date of service",
-    "CO-197": "precertification/authorization absent",
-    "PR-204": "service not covered under the patient's benefit plan",
-}
-
-DOCUMENT_NAMES = {
-    "has_prescription": "detailed written order",
-    "has_medical_necessity_letter": "letter of medical necessity",
-    "has_progress_notes": "treating practitioner's notes",
-    "has_proof_of_delivery": "proof of delivery",
-    "has_measurements": "body measurements",
-    "has_photos": "photos",
-}
-
-PAYER_WORDS = {"medicare": "Medicare", "medicare_advantage": "Medicare Advantage", "medicaid": "Medicaid",
-               "commercial": "commercial", "other": "this payer"}
-
-# Wording for a feature group that drives the risk without a finding of its own
-# (formatted with the line's values; see `_driver_texts`).
-GROUP_DRIVERS = {
-    "payer": "this payer{payer} denies many lines like this",
-    "history": "past denials of {code} for this supplier or payer",
-    "amount": "the billed amount ({billed}) is unusual for {code}",
-    "code": "{code} is often denied",
-    "diagnosis": "the diagnosis ({dx}) is often denied with {code}",
-    "documentation": "{docs}",
-    "timing": "the filing timing ({lag})",
-    "modifiers": "the modifiers on the line ({mods})",
-    "extra": "the extra columns",
-}
 
 
 def _driver_values(clean: pd.DataFrame, pos: np.ndarray) -> dict[str, np.ndarray]:
@@ -119,17 +88,6 @@ def _driver_values(clean: pd.DataFrame, pos: np.ndarray) -> dict[str, np.ndarray
                            for v in lag], dtype=object),
         "mods": np.asarray([v.replace(schema.LIST_SEP, ", ") or "none" for v in mods], dtype=object),
     }
-
-
-def carc_words(carc: str) -> str:
-    if carc in CARC_WORDS:
-        return CARC_WORDS[carc]
-    from denial_risk.contract import reference
-
-    num = carc.split("-", 1)[-1]
-    text = reference.carc_descriptions().get(num, "")
-    text = text.split(". ")[0].rstrip(".")
-    return text[:70].lower() if text else "denial reason"
 
 
 # --------------------------------------------------------------------------- findings
@@ -181,7 +139,7 @@ def findings(clean: pd.DataFrame, facts: LineFacts | None = None) -> pd.DataFram
     dx = dx_s.to_numpy(dtype=object)
     add(dx == "", "diagnosis", 1, "no diagnosis code on the line")
 
-    medicare = ptype.isin(fixes.MEDICARE_TYPES).fillna(False).to_numpy(dtype=bool)
+    medicare = ptype.isin(schema.MEDICARE_TYPES).fillna(False).to_numpy(dtype=bool)
     add(facts.flag("kx_required_medicare") & medicare & ~mods["KX"], "modifiers", 2,
         lambda pos: [f"no KX on a {g} ({p} requires it)" for g, p in zip(gw[pos], pw[pos])])
     add(mods["KX"] & mods["conflict"], "modifiers", 2, "KX on the same line as GA/GY/GZ (they conflict)")
@@ -226,7 +184,7 @@ def findings(clean: pd.DataFrame, facts: LineFacts | None = None) -> pd.DataFram
         exp = per_unique(expected, lambda v, d=doc: d in v).astype(bool)
         no = col(doc, "boolean").eq(False).fillna(False).to_numpy(dtype=bool)
         bits |= (exp & no).astype(np.int64) << k
-    patterns = {int(b): "no " + _or_list([nm for k, nm in enumerate(names) if b >> k & 1]) + " on file"
+    patterns = {int(b): "no " + or_list([nm for k, nm in enumerate(names) if b >> k & 1]) + " on file"
                 for b in np.unique(bits[bits > 0])}
     add(bits > 0, "documentation", 4, lambda pos: [patterns[int(b)] for b in bits[pos]])
 
@@ -245,22 +203,8 @@ def findings(clean: pd.DataFrame, facts: LineFacts | None = None) -> pd.DataFram
     return pd.concat(parts, ignore_index=True)
 
 
-def join_by_position(pos: np.ndarray, text: np.ndarray, sep: str = "; ") -> tuple[np.ndarray, list[str]]:
-    """Items already sorted by position (stable) -> (distinct positions, joined texts)."""
-    if len(pos) == 0:
-        return np.empty(0, dtype=np.int64), []
-    starts = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])
-    bounds = np.r_[starts, len(pos)].tolist()
-    items = text.tolist()
-    return pos[starts], [sep.join(items[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-
-
 def _first(v) -> str:
     return str(v).split(schema.LIST_SEP, 1)[0] if isinstance(v, str) and v else ""
-
-
-def _or_list(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
 # --------------------------------------------------------------------------- model attributions

@@ -1,0 +1,92 @@
+"""The words a biller reads, in one place: CARCs, documents, payer types, policy groups, ICD-10 codes.
+
+Reasons, fixes and the HTML report all take their wording from here. A CARC
+without a short phrase of our own reads as the first sentence of its X12
+description (`reference_data/carc.csv`), so every code has words.
+"""
+
+from __future__ import annotations
+
+# Short phrases for the CARCs claim-line denials usually carry (X12 wording, shortened for a worklist).
+CARC_WORDS = {
+    "4": "procedure inconsistent with modifier, or a required modifier missing",
+    "11": "diagnosis inconsistent with procedure",
+    "16": "claim lacks information or has billing errors",
+    "18": "exact duplicate claim/service",
+    "29": "time limit for filing has expired",
+    "50": "not deemed a medical necessity",
+    "97": "included in payment for another service",
+    "119": "benefit maximum for this period reached",
+    "151": "information does not support this many services",
+    "181": "procedure code invalid on the date of service",
+    "197": "precertification/authorization absent",
+    "204": "service not covered under the patient's benefit plan",
+}
+
+# Documents a line can have on file (the contract's `has_*` flags), as a biller names them.
+DOCUMENT_NAMES = {
+    "has_prescription": "detailed written order",
+    "has_medical_necessity_letter": "letter of medical necessity",
+    "has_progress_notes": "treating practitioner's notes",
+    "has_proof_of_delivery": "proof of delivery",
+    "has_measurements": "body measurements",
+    "has_photos": "photos",
+}
+
+# What a biller does about a document that is not on file (photos and prior authorization are not attached).
+DOCUMENT_FIXES = {
+    "has_prescription": "attach the detailed written order (prescription)",
+    "has_medical_necessity_letter": "attach a letter of medical necessity",
+    "has_progress_notes": "attach the treating practitioner's notes",
+    "has_proof_of_delivery": "attach the signed proof of delivery",
+    "has_measurements": "record the body measurements",
+}
+
+PAYER_WORDS = {"medicare": "Medicare", "medicare_advantage": "Medicare Advantage", "medicaid": "Medicaid",
+               "commercial": "commercial", "other": "this payer"}
+
+# Wording for a feature group that drives the risk without a finding of its own
+# (formatted with the line's values; see `scoring.reasons`).
+GROUP_DRIVERS = {
+    "payer": "this payer{payer} denies many lines like this",
+    "history": "past denials of {code} for this supplier or payer",
+    "amount": "the billed amount ({billed}) is unusual for {code}",
+    "code": "{code} is often denied",
+    "diagnosis": "the diagnosis ({dx}) is often denied with {code}",
+    "documentation": "{docs}",
+    "timing": "the filing timing ({lag})",
+    "modifiers": "the modifiers on the line ({mods})",
+    "extra": "the extra columns",
+}
+
+
+def carc_number(carc: str) -> str:
+    """`CO-16` -> `16`; a bare number stays as it is."""
+    return str(carc).split("-", 1)[-1]
+
+
+def carc_words(carc: str) -> str:
+    """A CARC (`CO-50` or `50`) in a few words: our short phrase, else the X12 description's first sentence."""
+    num = carc_number(carc)
+    if num in CARC_WORDS:
+        return CARC_WORDS[num]
+    from denial_risk.contract import reference
+
+    text = reference.carc_descriptions().get(num, "")
+    text = text.split(". ")[0].rstrip(".")
+    return text[:70].lower() if text else "denial reason"
+
+
+def dotted(code: str) -> str:
+    """`M1711` -> `M17.11` (how billers read ICD-10-CM codes)."""
+    return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
+
+
+def group_words(group) -> str:
+    """`knee_orthosis` -> `knee orthosis`."""
+    return str(group).replace("_", " ") if isinstance(group, str) and group else "item"
+
+
+def or_list(items: list[str]) -> str:
+    """`["a", "b", "c"]` -> `a, b or c`."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
