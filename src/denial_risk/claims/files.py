@@ -136,3 +136,10 @@ def write_table(df: pd.DataFrame, target: str | os.PathLike, *, option: str = "-
     with TableWriter(target, option=option) as w:
         w.write(df)
     return Path(target)
+
+
+def write_text(text: str, target: str | os.PathLike) -> Path:
+    """Write a text file (UTF-8) atomically: the whole file appears at once, or nothing does."""
+    with atomic_path(target) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8", newline="\n")
+    return Path(target)
