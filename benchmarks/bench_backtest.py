@@ -34,11 +34,11 @@ def main() -> None:
     from denial_risk.claims.files import write_table
     from denial_risk.contract.policy import policy_for_codes
     from denial_risk.synth.simulate import contract_frame, policy_change_date, simulate_claims
-    from denial_risk.modeling.train import TrainConfig
+    from denial_risk.modeling.config import TrainConfig
 
     write_table(contract_frame(simulate_claims(args.rows, args.seed)), tmp / "claims.parquet")
     frame, _ = load_claims(tmp / "claims.parquet")
-    table = run_backtest(frame, args.folds, TrainConfig(small_data_rows=0), echo=print)
+    table = run_backtest(frame, args.folds, TrainConfig(small_data_rows=0))
     change = str(policy_change_date().to_period("M"))
     fig = plot_backtest(table, policy_change=change)
     out = ROOT / "docs" / "images" / "backtest.png"

@@ -35,14 +35,15 @@ def quality_run(seed: int, train_lines: int) -> dict:
     from denial_risk.synth.simulate import contract_frame, simulate_claims
     from denial_risk.claims.files import write_table
     from denial_risk.claims.table import load_claims
-    from denial_risk.modeling.train import TrainConfig, fit_model
+    from denial_risk.modeling.config import TrainConfig
+    from denial_risk.modeling.train import fit_model
 
     rows = int(train_lines / 0.70)  # time split: 70 % train, 15 % calibration, 15 % holdout
     tmp = Path(f"/tmp/bench_model_{seed}.parquet")
     write_table(contract_frame(simulate_claims(rows, seed)), tmp)
     frame, _ = load_claims(tmp)
     t = time.perf_counter()
-    r = fit_model(frame, TrainConfig(seed=seed), log=lambda *a: None)
+    r = fit_model(frame, TrainConfig(seed=seed))
     m = r.metrics
     return {"seed": seed, "rows": rows, "train_rows": r.params["rows_train"], "fit_seconds": time.perf_counter() - t,
             "roc_auc": m["roc_auc"], "bayes_roc_auc": m["bayes_roc_auc"], "auc_ratio_to_bayes": m["auc_ratio_to_bayes"],
@@ -67,10 +68,11 @@ def speed_run(pq_path: Path, rows: int) -> dict:
     code = f"""
 import json, resource, time
 from denial_risk.claims.table import load_claims
-from denial_risk.modeling.train import TrainConfig, fit_model
+from denial_risk.modeling.config import TrainConfig
+from denial_risk.modeling.train import fit_model
 frame, _ = load_claims({str(pq_path)!r})
 t = time.perf_counter()
-r = fit_model(frame, TrainConfig(), log=lambda *a: None)
+r = fit_model(frame, TrainConfig())
 print(json.dumps({{"rows": {rows}, "fit_seconds": time.perf_counter() - t,
                   "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
                   "roc_auc": r.metrics["roc_auc"], "auc_ratio_to_bayes": r.metrics["auc_ratio_to_bayes"],

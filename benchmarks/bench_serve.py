@@ -63,7 +63,7 @@ def main() -> None:
     from denial_risk.jobs.train import train_and_register
 
     simulate_claims(rows=args.train_rows, seed=3).to_csv("train.csv", index=False)
-    train_and_register("train.csv", echo=lambda *a: None)
+    train_and_register("train.csv")
     lines = simulate_claims(rows=20_000, seed=21).drop(
         columns=["denied", "denial_reason", "paid_amount", "true_denial_probability"], errors="ignore").astype(str)
     singles = [request_body(lines.iloc[[i]]) for i in range(2_000)]

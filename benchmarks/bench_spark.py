@@ -69,7 +69,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     simulate_claims(rows=args.train_rows, seed=3).to_csv("train.csv", index=False)
-    train_and_register("train.csv", echo=lambda *a: None)
+    train_and_register("train.csv")
     backlog = simulate_claims(rows=args.rows, seed=7)
     backlog.drop(columns=[c for c in ("denied", "denial_reason", "paid_amount", "true_denial_probability")
                           if c in backlog.columns]).to_csv("backlog.csv", index=False)

@@ -112,13 +112,14 @@ def setup(work: Path, rows: int, train_rows: int, big_rows: int, seed: int) -> t
     model_path = work / f"model_{train_rows}.pkl"
     if not model_path.exists():
         from denial_risk.claims.table import load_claims
-        from denial_risk.modeling.train import TrainConfig, fit_model
+        from denial_risk.modeling.config import TrainConfig
+        from denial_risk.modeling.train import fit_model
 
         t = time.perf_counter()
         train_csv = work / f"train_{train_rows}.csv"
         files.write_table(contract_frame(simulate_claims(train_rows, seed)), train_csv)
         clean, _ = load_claims(train_csv)
-        result = fit_model(clean, TrainConfig(), log=lambda *a: None)
+        result = fit_model(clean, TrainConfig())
         pickle.dump(result.model, open(model_path, "wb"))
         info["train_seconds"] = round(time.perf_counter() - t, 1)
         info["holdout_roc_auc"] = round(float(result.metrics.get("roc_auc", float("nan"))), 4)

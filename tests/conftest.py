@@ -44,9 +44,10 @@ def claims_csv(simulated_claims, tmp_path_factory):
 @pytest.fixture(scope="session")
 def fitted(claims_frame):
     """A TrainResult on the simulated claims (no MLflow)."""
-    from denial_risk.modeling.train import TrainConfig, fit_model
+    from denial_risk.modeling.config import TrainConfig
+    from denial_risk.modeling.train import fit_model
 
-    return fit_model(claims_frame, TrainConfig(), log=lambda *a: None)
+    return fit_model(claims_frame, TrainConfig())
 
 
 @pytest.fixture(scope="session")

@@ -1,55 +1,116 @@
 """The `denial-risk` command: a thin click group over the library.
 
-Each command lives in `denial_risk.commands.<module>`; this file only
-assembles them and turns the user's mistakes into exit codes with one line on
+Each command lives in `denial_risk.commands.<module>`; this file only lists
+them (in the order a user meets them, with an example each), sets up logging
+(`-v` / `-q`), and turns the user's mistakes into exit codes with one line on
 stderr instead of a traceback: `UserError` and bad options exit 2,
-`PartialInputError` exits 1 (interface.md).
+`PartialInputError` exits 1 (docs/cli.md). `denial-risk --help` imports no
+command module, so it answers at once.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 import sys
+from typing import NamedTuple
 
 import click
 
 from denial_risk.errors import PartialInputError, UserError
 
-# command name -> (module under denial_risk.commands, attribute holding the click command).
-# Loaded lazily, so `denial-risk validate` does not pay for importing MLflow.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "simulate": ("simulate", "simulate"),
-    "validate": ("validate", "validate"),
-    "ingest-x12": ("ingest_x12", "ingest_x12"),
-    "train": ("train", "train"),
-    "evaluate": ("evaluate", "evaluate"),
-    "export": ("export", "export"),
-    "promote": ("promote", "promote"),
-    "report": ("report", "report"),
-    "score": ("score", "score"),
-    "serve": ("serve", "serve"),
-    "backtest": ("backtest", "backtest"),
-    "monitor": ("monitor", "monitor"),
+
+class Entry(NamedTuple):
+    module: str  # under denial_risk.commands; the click command is the attribute of the same name
+    summary: str
+    example: str
+
+
+# In workflow order: what a user runs first comes first.
+COMMANDS: dict[str, Entry] = {
+    "simulate": Entry("simulate", "write a labelled synthetic claim table (and X12 files)",
+                      "denial-risk simulate --rows 200000 --seed 1 --out claims.parquet"),
+    "validate": Entry("validate", "check a claim file against the contract; write the rejected rows",
+                      "denial-risk validate --data claims.csv --rejects claims.rejects.csv"),
+    "train": Entry("train", "fit, evaluate on a later holdout, log to MLflow, register the model",
+                   "denial-risk train --data claims.csv --config features.toml"),
+    "evaluate": Entry("evaluate", "metrics of a model on labelled claims, printed and logged",
+                      "denial-risk evaluate --data later.csv --model models:/denial-risk@challenger"),
+    "promote": Entry("promote", "make @challenger the @champion when it wins; --version rolls back",
+                     "denial-risk promote --margin 0.005"),
+    "score": Entry("score", "score a backlog into a ranked worklist with reasons and fixes",
+                   "denial-risk score --data backlog.csv --out worklist.parquet --top 10"),
+    "report": Entry("report", "a single-file HTML report of a scored worklist",
+                    "denial-risk report --scored worklist.parquet --out report.html"),
+    "ingest-x12": Entry("ingest_x12", "837 claims and 835 remittances into the claim table",
+                        "denial-risk ingest-x12 --claims x12/837/ --remits x12/835/ --out labelled.parquet"),
+    "export": Entry("export", "copy a registered model into a folder that scores offline",
+                    "denial-risk export --model models:/denial-risk@champion --out models/denial-risk-v1"),
+    "serve": Entry("serve", "real-time scoring over HTTP on 127.0.0.1 (MLflow's scoring server)",
+                   "denial-risk serve --port 5001"),
+    "backtest": Entry("backtest", "rolling monthly backtest, each fold a nested MLflow run",
+                      "denial-risk backtest --data claims.csv --folds 6"),
+    "monitor": Entry("monitor", "drift of a scored backlog; predicted vs realised once remits return",
+                     "denial-risk monitor --scored worklist.parquet --remits labelled.parquet"),
 }
 
 
+class _Console(logging.Handler):
+    """Library log records as plain lines: information to stdout, warnings and errors to stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg = self.format(record)
+            if record.levelno >= logging.WARNING:
+                click.echo(f"{record.levelname.lower()}: {msg}", err=True)
+            else:
+                click.echo(msg)
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
+
+
+def configure_logging(verbosity: int = 0) -> None:
+    """`denial_risk` logs as plain lines; MLflow's own logs only with -v (its warnings always)."""
+    level = logging.DEBUG if verbosity > 0 else logging.WARNING if verbosity < 0 else logging.INFO
+    logger = logging.getLogger("denial_risk")
+    logger.handlers = [_Console()]
+    logger.setLevel(level)
+    logger.propagate = False
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbosity > 0 else "WARNING")
+
+
 class LazyGroup(click.Group):
-    """A click group that imports a command's module only when it is used."""
+    """Commands in workflow order, imported only when used."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None
-        module, attr = COMMANDS[name]
-        return getattr(importlib.import_module(f"denial_risk.commands.{module}"), attr)
+        module = COMMANDS[name].module
+        return getattr(importlib.import_module(f"denial_risk.commands.{module}"), module)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        width = max(len(n) for n in COMMANDS)
+        with formatter.section("Commands, in the order of the work"):
+            for name, entry in COMMANDS.items():  # written as is: an example must not wrap
+                formatter.write(f"{'':>{formatter.current_indent}}{name.ljust(width)}  {entry.summary}\n")
+                formatter.write(f"{'':>{formatter.current_indent}}{'':{width}}  $ {entry.example}\n")
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="denial-risk")
-def cli() -> None:
-    """Predict which claim lines a payer will deny, and what to fix first."""
+@click.option("-v", "--verbose", "verbose", count=True, help="More detail (also MLflow's own messages).")
+@click.option("-q", "--quiet", "quiet", count=True, help="Only warnings and errors.")
+def cli(verbose: int, quiet: int) -> None:
+    """Predict which claim lines a payer will deny, and what to fix first.
+
+    Exit codes: 0 done; 1 done, but some input files could not be read;
+    2 your mistake (one line naming the file, column, option or key).
+    """
+    configure_logging(verbose - quiet)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -72,3 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     except PartialInputError as exc:
         click.echo(f"warning: {exc}", err=True)
         sys.exit(PartialInputError.exit_code)
+
+
+if __name__ == "__main__":  # python -m denial_risk.cli
+    main()

@@ -32,9 +32,9 @@ def test_backtest_logs_nested_runs_and_shows_the_frozen_model_ageing(mlflow_stor
     import mlflow
 
     from denial_risk.jobs.backtest import run_backtest
-    from denial_risk.modeling.train import TrainConfig
+    from denial_risk.modeling.config import TrainConfig
 
-    table = run_backtest(claims_frame, 3, TrainConfig(small_data_rows=0), echo=lambda *a: None)
+    table = run_backtest(claims_frame, 3, TrainConfig(small_data_rows=0))
     assert len(table) == 3
     assert table["retrained_roc_auc"].between(0.5, 1).all()
     runs = mlflow.search_runs(experiment_names=["denial-risk/backtest"])

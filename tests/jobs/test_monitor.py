@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from denial_risk.jobs.monitor import feature_drift, predicted_vs_realised
-from denial_risk.modeling.train import TrainConfig, feature_input
+from denial_risk.modeling.config import TrainConfig
+from denial_risk.modeling.train import feature_input
 
 pytestmark = pytest.mark.slow
 

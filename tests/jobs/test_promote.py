@@ -7,7 +7,8 @@ import pytest
 
 from denial_risk.registry import tracking
 from denial_risk.jobs.promote import compare, promote
-from denial_risk.modeling.train import TrainConfig, fit_model
+from denial_risk.modeling.config import TrainConfig
+from denial_risk.modeling.train import fit_model
 
 pytestmark = pytest.mark.slow
 
@@ -17,7 +18,7 @@ def worse_model(claims_frame):
     """Built on purpose to be worse: trained on labels shuffled within the training file."""
     frame = claims_frame.copy()
     frame["denied"] = frame["denied"].to_numpy()[np.random.default_rng(3).permutation(len(frame))]
-    return fit_model(frame, TrainConfig(small_data_rows=0), log=lambda *a: None).model
+    return fit_model(frame, TrainConfig(small_data_rows=0)).model
 
 
 def _holdout(fitted):
@@ -46,15 +47,15 @@ def test_promote_through_the_registry_and_roll_back(mlflow_store, claims_csv, tm
 
     cfg = tmp_path / "fast.toml"
     cfg.write_text("[training]\nsmall_data_rows = 0\n")
-    train_and_register(str(claims_csv), config_path=str(cfg), echo=lambda *a: None)
-    train_and_register(str(claims_csv), config_path=str(cfg), echo=lambda *a: None)
+    train_and_register(str(claims_csv), config_path=str(cfg))
+    train_and_register(str(claims_csv), config_path=str(cfg))
     # the same data and seed give an equal challenger: it must not be promoted
-    result = promote(margin=0.005, echo=lambda *a: None)
+    result = promote(margin=0.005)
     assert not result.promoted and tracking.alias_version("champion") == "1"
     # rollback / manual choice: any version can be set as champion
-    promote(version="2", echo=lambda *a: None)
+    promote(version="2")
     assert tracking.alias_version("champion") == "2"
-    promote(version="1", echo=lambda *a: None)
+    promote(version="1")
     assert tracking.alias_version("champion") == "1"
 
 
@@ -62,4 +63,4 @@ def test_promote_without_a_challenger_is_a_user_error(mlflow_store):
     from denial_risk.errors import UserError
 
     with pytest.raises(UserError, match="no registered versions"):
-        promote(echo=lambda *a: None)
+        promote()

@@ -46,13 +46,13 @@ def test_spark_engine_matches_local_engine(mlflow_store, tmp_path):
 
     train = tmp_path / "train.csv"
     simulate_claims(rows=6_000, seed=3).to_csv(train, index=False)
-    train_and_register(str(train), echo=lambda *a: None)
+    train_and_register(str(train))
     data = tmp_path / "backlog.csv"
     _messy_claims(data, N_LINES, seed=5)
     uri = "models:/denial-risk@champion"
 
     local = score_file(data, tmp_path / "local.parquet", tracking.load_model(uri), progress=False)
-    result = score_spark(str(data), str(tmp_path / "spark.parquet"), uri, master="local[2]", echo=lambda *a: None)
+    result = score_spark(str(data), str(tmp_path / "spark.parquet"), uri, master="local[2]")
 
     a = pd.read_parquet(tmp_path / "local.parquet")
     b = pd.read_parquet(tmp_path / "spark.parquet")

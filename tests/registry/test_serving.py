@@ -32,7 +32,7 @@ def test_service_answers_like_score_request_and_stops(mlflow_store, tmp_path):
 
     train = tmp_path / "train.csv"
     simulate_claims(rows=6_000, seed=3).to_csv(train, index=False)
-    train_and_register(str(train), echo=lambda *a: None)
+    train_and_register(str(train))
     uri = "models:/denial-risk@champion"
     lines = _lines(100, seed=9)
     expected = score_request(tracking.load_model(uri), lines)

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from denial_risk.registry import tracking
-from denial_risk.modeling.train import TrainConfig, feature_input
+from denial_risk.modeling.config import TrainConfig
+from denial_risk.modeling.train import feature_input
 from denial_risk.jobs.train import train_and_register
 
 pytestmark = pytest.mark.slow
@@ -25,12 +26,12 @@ def fast_config(tmp_path):
 
 @pytest.fixture()
 def registered(mlflow_store, claims_csv, fast_config):
-    return train_and_register(str(claims_csv), config_path=fast_config, echo=lambda *a: None)
+    return train_and_register(str(claims_csv), config_path=fast_config)
 
 
 def test_train_registers_champion_then_challenger(registered, claims_csv, fast_config):
     assert registered["alias"] == "champion" and registered["version"] == "1"
-    second = train_and_register(str(claims_csv), config_path=fast_config, echo=lambda *a: None)
+    second = train_and_register(str(claims_csv), config_path=fast_config)
     assert second["alias"] == "challenger"
     assert tracking.alias_version("champion") == "1" and tracking.alias_version("challenger") == "2"
 

@@ -17,7 +17,7 @@ def backtest(data: str, folds: int, config: str | None, experiment: str | None) 
     """Train on months up to t, test on month t+1, for the last K months."""
     from denial_risk.jobs.backtest import run_backtest
     from denial_risk.claims.table import load_claims
-    from denial_risk.modeling.train import load_config
+    from denial_risk.modeling.config import load_config
 
     cfg = load_config(config)
     frame, _ = load_claims(data)
@@ -25,7 +25,7 @@ def backtest(data: str, folds: int, config: str | None, experiment: str | None) 
         from denial_risk.errors import UserError
 
         raise UserError(f"--data {data}: no labels (column 'denied' is missing or empty)")
-    table = run_backtest(frame, folds, cfg, experiment=experiment or "denial-risk/backtest", echo=click.echo)
+    table = run_backtest(frame, folds, cfg, experiment=experiment or "denial-risk/backtest")
     cols = ["test_month", "train_lines", "test_lines", "retrained_roc_auc", "frozen_roc_auc",
             "retrained_ece", "retrained_dollars_caught_top10"]
     click.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))

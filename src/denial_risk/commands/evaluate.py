@@ -14,4 +14,4 @@ def evaluate(data: str, model_uri: str) -> None:
     """Metrics of a model on labelled claims (all lines are treated as holdout)."""
     from denial_risk.jobs.train import evaluate_model
 
-    evaluate_model(data, model_uri, echo=click.echo)
+    evaluate_model(data, model_uri)

@@ -17,4 +17,4 @@ def monitor(scored: str, remits: str | None, model_uri: str) -> None:
     """Population stability per feature; predicted versus realised denial rate once remits return."""
     from denial_risk.jobs.monitor import monitor as run_monitor
 
-    run_monitor(scored, model_uri, remits, echo=click.echo)
+    run_monitor(scored, model_uri, remits)

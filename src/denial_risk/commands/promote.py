@@ -16,4 +16,4 @@ def promote(margin: float, version: str | None, data: str | None) -> None:
     """Make @challenger the @champion when it wins on the same later-dated holdout."""
     from denial_risk.jobs.promote import promote as run_promote
 
-    run_promote(margin=margin, version=version, data=data, echo=click.echo)
+    run_promote(margin=margin, version=version, data=data)

@@ -38,7 +38,7 @@ def score(data: str, out: str, model_uri: str, engine: str, master: str, top: in
             raise UserError("--engine spark: needs the 'spark' extra (pip install 'denial-risk[spark]')")
         from denial_risk.jobs.spark import score_spark
 
-        score_spark(data, out, model_uri, master=master, echo=click.echo)
+        score_spark(data, out, model_uri, master=master)
         return
     file_format(out, option="--out")
     from denial_risk.claims.table import ClaimTable

@@ -21,4 +21,4 @@ def serve(port: int, host: str, workers: int, model_uri: str) -> None:
     or its reject_reason; GET /ping answers when ready."""
     from denial_risk.registry.serving import serve as run
 
-    raise SystemExit(run(model_uri, host=host, port=port, workers=workers, echo=click.echo))
+    raise SystemExit(run(model_uri, host=host, port=port, workers=workers))

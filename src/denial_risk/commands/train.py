@@ -15,4 +15,4 @@ def train(data: str, config: str | None, experiment: str | None) -> None:
     """Fit features and a calibrated classifier on labelled claims; register the model."""
     from denial_risk.jobs.train import train_and_register
 
-    train_and_register(data, config_path=config, experiment=experiment, echo=click.echo)
+    train_and_register(data, config_path=config, experiment=experiment)

@@ -10,6 +10,7 @@ buys. No fold ever trains on the month it tests.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,10 @@ import pandas as pd
 from denial_risk.modeling import evaluate
 from denial_risk.registry import tracking
 from denial_risk.errors import UserError
-from denial_risk.modeling.train import TrainConfig, feature_input, fit_on
+from denial_risk.modeling.config import TrainConfig
+from denial_risk.modeling.train import feature_input, fit_on
+
+log = logging.getLogger(__name__)
 
 FOLD_METRICS = ("roc_auc", "ece", "dollars_caught_top10", "brier", "denial_rate", "mean_probability")
 
@@ -54,7 +58,7 @@ def _split_calibration(train: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
 
 
 def run_backtest(frame: pd.DataFrame, k: int = 6, config: TrainConfig | None = None, *,
-                 experiment: str = "denial-risk/backtest", echo=print) -> pd.DataFrame:
+                 experiment: str = "denial-risk/backtest") -> pd.DataFrame:
     """Metrics per test month for the retrained and the frozen model; logged as nested MLflow runs."""
     config = config or TrainConfig()
     frame = frame[frame["denied"].notna()]
@@ -66,7 +70,7 @@ def run_backtest(frame: pd.DataFrame, k: int = 6, config: TrainConfig | None = N
                              "first_test_month": plan[0][0].test_month, "last_test_month": plan[-1][0].test_month})
         for i, (fold, train, test) in enumerate(plan):
             fit_rows, calib = _split_calibration(train)
-            model = fit_on(fit_rows, calib, config, log=lambda *a: None,
+            model = fit_on(fit_rows, calib, config,
                            chosen=None if i == 0 else rows[0]["classifier"]).model
             if frozen is None:
                 frozen = model
@@ -83,7 +87,7 @@ def run_backtest(frame: pd.DataFrame, k: int = 6, config: TrainConfig | None = N
                 tracking.log_params({**fold.__dict__, "classifier": row["classifier"]})
                 tracking.log_metrics({k_: m_re[k_] for k_ in FOLD_METRICS})
                 tracking.log_metrics({k_: m_fr[k_] for k_ in FOLD_METRICS}, prefix="frozen_")
-            echo(f"fold {i + 1}/{len(plan)} test {fold.test_month} (train to {fold.train_end}, "
+            log.info(f"fold {i + 1}/{len(plan)} test {fold.test_month} (train to {fold.train_end}, "
                  f"{fold.train_lines} lines): AUC retrained {m_re['roc_auc']:.3f}, frozen {m_fr['roc_auc']:.3f}")
         table = pd.DataFrame(rows)
         for i, row in table.iterrows():

@@ -10,6 +10,7 @@ probability decile. Plots and metrics are logged to MLflow.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,8 @@ from denial_risk.registry import tracking
 from denial_risk.claims.table import load_claims
 from denial_risk.modeling.drift import drift_report
 from denial_risk.errors import UserError
+
+log = logging.getLogger(__name__)
 
 DRIFT_THRESHOLD = 0.25
 
@@ -66,7 +69,7 @@ def predicted_vs_realised(scored: pd.DataFrame, outcomes: pd.DataFrame) -> pd.Da
     return table
 
 
-def monitor(scored_path: str, model_uri: str, remits_path: str | None = None, echo=print) -> MonitoringResult:
+def monitor(scored_path: str, model_uri: str, remits_path: str | None = None) -> MonitoringResult:
     model = tracking.load_model(model_uri)
     frame, _ = load_claims(scored_path, option="--scored")
     if "denial_probability" not in frame.columns:
@@ -97,10 +100,10 @@ def monitor(scored_path: str, model_uri: str, remits_path: str | None = None, ec
             tracking.log_table(outcomes, "predicted_vs_realised")
             tracking.log_figure(plot_outcomes(outcomes), "predicted_vs_realised")
     drifted = drift.loc[drift["drifted"], "feature"].tolist()
-    echo(f"{len(frame)} scored lines; PSI max {metrics['psi_max']:.3f}; "
+    log.info(f"{len(frame)} scored lines; PSI max {metrics['psi_max']:.3f}; "
          f"{len(drifted)} features drifted (PSI > {DRIFT_THRESHOLD})" + (f": {', '.join(drifted[:10])}" if drifted else ""))
     if outcomes is not None:
-        echo(f"{metrics['lines_with_outcome']} lines with outcomes: predicted denial rate "
+        log.info(f"{metrics['lines_with_outcome']} lines with outcomes: predicted denial rate "
              f"{metrics['predicted_denial_rate']:.1%}, realised {metrics['realised_denial_rate']:.1%}")
     return MonitoringResult(drift, outcomes, metrics)
 

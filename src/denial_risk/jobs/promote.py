@@ -11,6 +11,7 @@ than the margin. The comparison is logged to MLflow either way.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,8 +22,10 @@ from denial_risk.modeling import evaluate
 from denial_risk.registry import tracking
 from denial_risk.claims.table import load_claims
 from denial_risk.errors import UserError
+from denial_risk.modeling.config import config_of_model
 from denial_risk.modeling.train import feature_input
-from denial_risk.jobs.train import _config_for
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,8 +58,8 @@ def compare(frame: pd.DataFrame, champion_model, challenger_model, champion: str
             margin: float, *, rounds: int = 200) -> Comparison:
     y = frame["denied"].astype(int).to_numpy()
     billed = frame["billed_amount"].to_numpy(dtype=float)
-    p_a = champion_model.predict_proba(feature_input(frame, _config_for(champion_model)))
-    p_b = challenger_model.predict_proba(feature_input(frame, _config_for(challenger_model)))
+    p_a = champion_model.predict_proba(feature_input(frame, config_of_model(champion_model)))
+    p_b = challenger_model.predict_proba(feature_input(frame, config_of_model(challenger_model)))
     m_a = evaluate.classification_metrics(y, p_a, billed)
     m_b = evaluate.classification_metrics(y, p_b, billed)
     boot = paired_bootstrap(y, p_a, p_b, billed, rounds=rounds)
@@ -94,7 +97,7 @@ def holdout_for(challenger_run: str, data: str | None) -> pd.DataFrame:
     return frame
 
 
-def promote(margin: float = 0.005, version: str | None = None, data: str | None = None, echo=print):
+def promote(margin: float = 0.005, version: str | None = None, data: str | None = None):
     """Move @champion to the challenger if it wins, or to `version` (rollback)."""
     versions = tracking.model_versions()
     if not versions:
@@ -103,7 +106,7 @@ def promote(margin: float = 0.005, version: str | None = None, data: str | None 
         if str(version) not in versions:
             raise UserError(f"--version {version}: no such version (have {', '.join(versions)})")
         tracking.set_alias(tracking.CHAMPION, str(version))
-        echo(f"@champion is now version {version} (rollback)")
+        log.info(f"@champion is now version {version} (rollback)")
         return None
     champion = tracking.alias_version(tracking.CHAMPION)
     challenger = tracking.alias_version(tracking.CHALLENGER)
@@ -114,7 +117,7 @@ def promote(margin: float = 0.005, version: str | None = None, data: str | None 
     frame = holdout_for(run_id, data)
     result = compare(frame, tracking.load_model(uri + champion), tracking.load_model(uri + challenger),
                      champion, challenger, margin)
-    echo(result.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    log.info(result.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     with tracking.run("denial-risk/promotion", run_name=f"v{challenger}-vs-v{champion}"):
         tracking.log_params({"champion": champion, "challenger": challenger, "margin": margin,
                              "holdout_lines": len(frame), "promoted": result.promoted})
@@ -122,9 +125,9 @@ def promote(margin: float = 0.005, version: str | None = None, data: str | None 
         tracking.log_figure(_plot(result), "comparison")
     if result.promoted:
         tracking.set_alias(tracking.CHAMPION, challenger)
-        echo(f"promoted version {challenger} to @champion: {result.reason}")
+        log.info(f"promoted version {challenger} to @champion: {result.reason}")
     else:
-        echo(f"kept version {champion} as @champion: {result.reason}")
+        log.info(f"kept version {champion} as @champion: {result.reason}")
     return result
 
 

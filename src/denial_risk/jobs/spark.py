@@ -34,6 +34,7 @@ from empty fields), so it is rejected only if a required field is missing.
 
 from __future__ import annotations
 
+import logging
 import contextlib
 import os
 import shutil
@@ -49,6 +50,8 @@ import pandas as pd
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
 from denial_risk.contract.normalize import REJECT_REASON
+
+log = logging.getLogger(__name__)
 
 RAW_LINE = "raw_line"
 
@@ -342,7 +345,7 @@ def write_parquet(df, uri: str) -> None:
 # --- the job --------------------------------------------------------------------------------
 
 
-def score_spark(data_uri: str, out_uri: str, model_uri: str, master: str = "local[*]", echo=print) -> dict:
+def score_spark(data_uri: str, out_uri: str, model_uri: str, master: str = "local[*]") -> dict:
     """`denial-risk score --engine spark`: the worklist as Parquet, rejects beside it.
 
     Returns {"rows", "scored", "rejected", "out", "rejects", "seconds"}.
@@ -370,7 +373,7 @@ def score_spark(data_uri: str, out_uri: str, model_uri: str, master: str = "loca
         keep = [c for c in columns if c not in added]  # an input column named like a score is replaced
         for c in columns:
             if c in added:
-                echo(f"warning: input column '{c}' is replaced by the new score")
+                log.warning(f"input column '{c}' is replaced by the new score")
         result = (scored.join(ranks, POS).orderBy(POS)
                   .select(*[F.col(f"`{c}`") for c in keep], *added))
         raw_line = [F.lit(None).cast("string").alias(RAW_LINE)] if is_csv else []  # as the local rejects file
@@ -386,7 +389,7 @@ def score_spark(data_uri: str, out_uri: str, model_uri: str, master: str = "loca
             with contextlib.suppress(Exception):
                 spark.stop()
     seconds = time.perf_counter() - start
-    echo(f"{n_scored + n_rejected} rows: {n_scored} scored, {n_rejected} rejected ({master}, {seconds:.1f}s)")
-    echo(f"worklist written to {out_uri}; rejects to {rejects_uri}")
+    log.info(f"{n_scored + n_rejected} rows: {n_scored} scored, {n_rejected} rejected ({master}, {seconds:.1f}s)")
+    log.info(f"worklist written to {out_uri}; rejects to {rejects_uri}")
     return {"rows": n_scored + n_rejected, "scored": n_scored, "rejected": n_rejected,
             "out": out_uri, "rejects": rejects_uri, "seconds": seconds}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,10 @@ from denial_risk.registry import tracking
 from denial_risk.claims.table import load_claims
 from denial_risk.errors import UserError
 from denial_risk.modeling.card import build_model_card
-from denial_risk.modeling.train import TrainResult, feature_input, fit_model, load_config
+from denial_risk.modeling.config import config_of_model, load_config
+from denial_risk.modeling.train import TrainResult, feature_input, fit_model
+
+log = logging.getLogger(__name__)
 
 HEADLINE = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "recall_at_90_precision",
             "recall_at_95_precision", "dollars_caught_top10", "dollars_caught_top20")
@@ -33,14 +37,14 @@ def format_metrics(metrics: dict) -> str:
 
 
 def train_and_register(data: str, *, config_path: str | None = None, experiment: str | None = None,
-                       echo=print) -> dict:
+                       ) -> dict:
     """Fit on labelled claims, log the run to MLflow and register a model version."""
     config = load_config(config_path)
     frame, rejected = _labelled(data)
-    echo(f"read {len(frame)} scorable lines from {data} ({rejected} rejected)")
-    result = fit_model(frame, config, log=echo)
-    echo("holdout: " + format_metrics(result.metrics))
-    echo("logistic baseline: " + format_metrics(result.baseline_metrics))
+    log.info(f"read {len(frame)} scorable lines from {data} ({rejected} rejected)")
+    result = fit_model(frame, config)
+    log.info("holdout: " + format_metrics(result.metrics))
+    log.info("logistic baseline: " + format_metrics(result.baseline_metrics))
 
     with tracking.run(experiment or tracking.experiment_name_for(data), run_name="train") as active:
         tracking.log_params({**result.params, "data_file": Path(data).name, "data_path": str(Path(data).resolve()),
@@ -52,8 +56,8 @@ def train_and_register(data: str, *, config_path: str | None = None, experiment:
         version, alias = tracking.log_and_register(result.model, example)
         run_id = active.info.run_id
         tracking.log_text(build_model_card(result, data_name=Path(data).name, version=version), "model_card.md")
-    echo(f"MLflow run {run_id} in {tracking.tracking_uri()}")
-    echo(f"registered {tracking.MODEL_NAME} version {version} as @{alias}")
+    log.info(f"MLflow run {run_id} in {tracking.tracking_uri()}")
+    log.info(f"registered {tracking.MODEL_NAME} version {version} as @{alias}")
     return {"run_id": run_id, "version": version, "alias": alias, "metrics": result.metrics}
 
 
@@ -84,27 +88,19 @@ def _example_output(result: TrainResult) -> pd.DataFrame:
     return score_request(result.model, tracking.input_example())
 
 
-def evaluate_model(data: str, model_uri: str, *, echo=print, experiment: str | None = None) -> dict:
+def evaluate_model(data: str, model_uri: str, *, experiment: str | None = None) -> dict:
     """Score labelled claims with a model and report (and log) the metrics."""
     frame, rejected = _labelled(data)
     frame = frame[frame["denied"].notna()]
     model = tracking.load_model(model_uri)
-    p = model.predict_proba(feature_input(frame, _config_for(model)))
+    p = model.predict_proba(feature_input(frame, config_of_model(model)))
     y = frame["denied"].astype(int).to_numpy()
     truth = frame["true_denial_probability"].to_numpy(dtype=float) if "true_denial_probability" in frame else None
     metrics = evaluate.classification_metrics(y, p, frame["billed_amount"].to_numpy(dtype=float), truth)
-    echo(f"{len(frame)} labelled lines ({rejected} rejected): " + format_metrics(metrics))
+    log.info(f"{len(frame)} labelled lines ({rejected} rejected): " + format_metrics(metrics))
     with tracking.run(experiment or tracking.experiment_name_for(data), run_name="evaluate"):
         tracking.log_params({"model_uri": model_uri, "data_file": Path(data).name, "rows": len(frame)})
         tracking.log_metrics(metrics)
         if len(np.unique(y)) == 2:
             tracking.log_figure(evaluate.plot_reliability(y, p), "reliability")
     return metrics
-
-
-def _config_for(model):
-    from denial_risk.modeling.train import TrainConfig
-
-    return TrainConfig(extra_boolean=tuple(model.info.get("extra_boolean", ())),
-                       extra_numeric=tuple(model.info.get("extra_numeric", ())),
-                       extra_categorical=tuple(model.info.get("extra_categorical", ())))

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.contract import schema
+from denial_risk.modeling.config import DEFAULT_TIERS
 
-DEFAULT_TIERS = {"high": 0.5, "medium": 0.2}
 
 
 @dataclass

@@ -16,9 +16,8 @@ logistic regression is always fitted and reported as the baseline.
 from __future__ import annotations
 
 import hashlib
-import tomllib
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -35,65 +34,12 @@ from sklearn.preprocessing import StandardScaler
 from denial_risk.modeling import evaluate
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
-from denial_risk.modeling.model import DEFAULT_TIERS, DenialModel
+from denial_risk.modeling.config import TrainConfig
+from denial_risk.modeling.model import DenialModel
+
+log = logging.getLogger(__name__)
 
 MIN_TRAIN_ROWS = 200
-
-
-@dataclass
-class TrainConfig:
-    """What `--config` TOML can set; every field has a sensible default."""
-
-    extra_boolean: tuple[str, ...] = ()
-    extra_numeric: tuple[str, ...] = ()
-    extra_categorical: tuple[str, ...] = ()
-    outcome_columns: tuple[str, ...] = ()
-    calibration_share: float = 0.15
-    holdout_share: float = 0.15
-    small_data_rows: int = 30_000
-    tiers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIERS))
-    seed: int = 0
-
-    def as_params(self) -> dict:
-        d = asdict(self)
-        for k, v in list(d.items()):
-            if isinstance(v, (tuple, list)):
-                d[k] = ",".join(v) or "(none)"
-        tiers = d.pop("tiers")
-        d.update({f"tier_{k}": v for k, v in tiers.items()})
-        return d
-
-
-def load_config(path: str | None) -> TrainConfig:
-    """Read `--config` TOML: `[features]` extra columns, `[training]` shares, `[tiers]`."""
-    if path is None:
-        return TrainConfig()
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"--config {path}: file not found")
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"--config {path}: not valid TOML ({exc})") from None
-    feats = doc.get("features", {})
-    training = doc.get("training", {})
-    cfg = TrainConfig(
-        extra_boolean=tuple(feats.get("extra_boolean", ())),
-        extra_numeric=tuple(feats.get("extra_numeric", ())),
-        extra_categorical=tuple(feats.get("extra_categorical", ())),
-        outcome_columns=tuple(training.get("outcome_columns", ())),
-        tiers={**DEFAULT_TIERS, **doc.get("tiers", {})},
-    )
-    for key in ("calibration_share", "holdout_share", "small_data_rows", "seed"):
-        if key in training:
-            setattr(cfg, key, type(getattr(cfg, key))(training[key]))
-    contract = set(schema.REQUIRED) | set(schema.OPTIONAL) | set(schema.OUTCOME_COLUMNS)
-    clash = [c for c in (*cfg.extra_boolean, *cfg.extra_numeric, *cfg.extra_categorical)
-             if c in contract or c in cfg.outcome_columns]
-    if clash:
-        raise UserError(f"--config {path}: '{clash[0]}' cannot be an extra feature "
-                        "(it is a contract or outcome column)")
-    return cfg
 
 
 def outcome_columns(config: TrainConfig) -> list[str]:
@@ -187,7 +133,7 @@ class Fitted:
     X_calib: np.ndarray
 
 
-def fit_on(train: pd.DataFrame, calib: pd.DataFrame, config: TrainConfig, *, log=print,
+def fit_on(train: pd.DataFrame, calib: pd.DataFrame, config: TrainConfig, *,
            chosen: str | None = None) -> Fitted:
     """Features, classifier (chosen by time-ordered CV on small data), calibration on `calib`, reasons."""
     y_tr = train["denied"].astype(bool).to_numpy().astype(int)
@@ -196,12 +142,12 @@ def fit_on(train: pd.DataFrame, calib: pd.DataFrame, config: TrainConfig, *, log
     if chosen is None:
         chosen, cv_scores = choose_classifier(feature_input(train, config), y_tr, config)
         if cv_scores:
-            log("time-ordered CV AUC: " + ", ".join(f"{k} {v:.3f}" for k, v in cv_scores.items()) + f" → {chosen}")
+            log.info("time-ordered CV AUC: " + ", ".join(f"{k} {v:.3f}" for k, v in cv_scores.items()) + f" → {chosen}")
     features = _features(config)
     X_tr = np.asarray(features.fit_transform(feature_input(train, config), y_tr), dtype=np.float64)
     X_cal = np.asarray(features.transform(feature_input(calib, config)), dtype=np.float64)
     names = [str(n) for n in features.get_feature_names_out()]
-    log(f"{X_tr.shape[1]} features; fitting {chosen} on {len(train)} lines, calibrating on {len(calib)}")
+    log.info(f"{X_tr.shape[1]} features; fitting {chosen} on {len(train)} lines, calibrating on {len(calib)}")
     clf = candidates(config.seed)[chosen].fit(X_tr, y_tr)
     method = "isotonic" if len(calib) >= 4000 else "sigmoid"
     calibrated = CalibratedClassifierCV(FrozenEstimator(clf), method=method).fit(X_cal, y_cal)
@@ -236,7 +182,7 @@ class TrainResult:
     params: dict
 
 
-def fit_model(frame: pd.DataFrame, config: TrainConfig, *, log=print) -> TrainResult:
+def fit_model(frame: pd.DataFrame, config: TrainConfig) -> TrainResult:
     """Fit features, classifier, calibration and reason model on labelled normalised rows."""
     labelled = frame[frame["denied"].notna()]
     if len(labelled) < MIN_TRAIN_ROWS:
@@ -246,10 +192,10 @@ def fit_model(frame: pd.DataFrame, config: TrainConfig, *, log=print) -> TrainRe
         raise UserError("--data: column 'denied' has only one value; training needs denied and paid lines")
     train, calib, hold = time_split(labelled, config.calibration_share, config.holdout_share)
     y_tr, y_cal, y_ho = (s["denied"].astype(bool).to_numpy().astype(int) for s in (train, calib, hold))
-    log(f"split by service date: train {len(train)} lines to {train.service_date.max():%Y-%m-%d}, "
+    log.info(f"split by service date: train {len(train)} lines to {train.service_date.max():%Y-%m-%d}, "
         f"calibration {len(calib)}, holdout {len(hold)} from {hold.service_date.min():%Y-%m-%d}")
 
-    fitted = fit_on(train, calib, config, log=log)
+    fitted = fit_on(train, calib, config)
     model, clf, method, chosen, cv_scores = fitted.model, fitted.classifier, fitted.method, fitted.chosen, fitted.cv_scores
     X_ho = model.transform(feature_input(hold, config))
     groups = model.feature_groups

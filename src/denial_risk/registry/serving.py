@@ -17,6 +17,7 @@ and stops the whole process group it started (tests, benchmarks).
 
 from __future__ import annotations
 
+import logging
 import contextlib
 import json
 import os
@@ -32,6 +33,8 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.errors import UserError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
@@ -182,19 +185,19 @@ class ScoringServer:
         self.stop()
 
 
-def serve(model_uri: str, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, workers: int = 1, echo=print) -> int:
+def serve(model_uri: str, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, workers: int = 1) -> int:
     """`denial-risk serve`: run the scoring server in the foreground until Ctrl-C; returns its exit code."""
     from denial_risk.registry import tracking
 
     if host not in ("127.0.0.1", "localhost", "::1"):
-        echo(f"warning: binding to {host}: the service has no authentication; expose it only behind one")
+        log.warning(f"binding to {host}: the service has no authentication; expose it only behind one")
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
             s.bind((host, port))
         except OSError as exc:
             raise UserError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror})") from None
     argv, env = tracking.serve_command(model_uri, host=host, port=port, workers=workers)
-    echo(f"serving {model_uri} on http://{host}:{port} (POST /invocations, GET /ping); Ctrl-C stops")
+    log.info(f"serving {model_uri} on http://{host}:{port} (POST /invocations, GET /ping); Ctrl-C stops")
     # same process group as this command: Ctrl-C in a terminal reaches the server and its uvicorn too;
     # SIGTERM to this command is passed on
     proc = subprocess.Popen(argv, env=env)
