@@ -7,6 +7,7 @@ repository's own.
 
 from __future__ import annotations
 
+import copy
 import pickle
 
 import numpy as np
@@ -96,6 +97,19 @@ def test_sklearn_parameter_conventions(factory):
     c = clone(est)
     assert c.get_params() == params and c is not est
     assert clone(est).set_params(**params).get_params() == params
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=_ids)
+def test_fit_returns_self_and_leaves_the_parameters_unchanged(factory, frame, y):
+    """sklearn's check_estimators_fit_returns_self / check_dont_overwrite_parameters, on claim frames."""
+    est = factory()
+    before = {k: copy.deepcopy(v) for k, v in est.get_params(deep=False).items()}
+    assert est.fit(_X(frame), y) is est
+    after = est.get_params(deep=False)
+    assert after.keys() == before.keys()
+    for k, v in before.items():
+        assert after[k] == v and type(after[k]) is type(v), k
+    assert not [k for k in vars(est) if not k.endswith("_") and k not in before and not k.startswith("_")]
 
 
 @pytest.mark.parametrize("factory", FACTORIES, ids=_ids)

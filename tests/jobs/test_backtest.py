@@ -37,6 +37,13 @@ def test_backtest_logs_nested_runs_and_shows_the_frozen_model_ageing(mlflow_stor
     table = run_backtest(claims_frame, 3, TrainConfig(small_data_rows=0))
     assert len(table) == 3
     assert table["retrained_roc_auc"].between(0.5, 1).all()
+    # the frozen model is the first fold's model: the same scores there, other scores later
+    first, later = table.iloc[0], table.iloc[1:]
+    assert first["frozen_roc_auc"] == first["retrained_roc_auc"]
+    assert first["frozen_mean_probability"] == first["retrained_mean_probability"]
+    assert (later["frozen_mean_probability"] != later["retrained_mean_probability"]).all()
+    # ageing: trained on fewer, older months, it never beats the retrained model by a margin
+    assert (later["retrained_roc_auc"] - later["frozen_roc_auc"]).mean() > -0.01
     runs = mlflow.search_runs(experiment_names=["denial-risk/backtest"])
     nested = runs[runs["tags.mlflow.parentRunId"].notna()]
     assert len(nested) == 3
