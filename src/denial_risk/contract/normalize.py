@@ -336,6 +336,111 @@ def _key_hashes(claim_id: pd.Series, line_number: pd.Series) -> np.ndarray:
     return ids ^ mixed
 
 
+class _ChunkNormaliser:
+    """One raw chunk on its way to the normalised frame: canonical columns and the problems found."""
+
+    def __init__(self, raw: pd.DataFrame):
+        self.raw = raw
+        self.n = len(raw)
+        self.out: dict[str, pd.Series] = {}
+        self.problems: list[tuple[str, pd.Series]] = []
+        self._columns: dict[str, _Column] = {}
+
+    def col(self, name: str) -> _Column:
+        if name not in self._columns:
+            raw = self.raw
+            self._columns[name] = _Column(raw[name]) if name in raw.columns else _Column(None, index=raw.index)
+        return self._columns[name]
+
+    def present(self, name: str) -> bool:
+        return name in self.raw.columns
+
+    def problem(self, text: str, mask: pd.Series) -> None:
+        self.problems.append((text, mask))
+
+    def ones(self) -> pd.Series:
+        return pd.Series(pd.array(np.ones(self.n, dtype="int64"), dtype="Int64"), index=self.raw.index)
+
+    def identifiers_and_codes(self) -> None:
+        out, raw = self.out, self.raw
+        out["claim_id"] = _identifier(raw["claim_id"] if self.present("claim_id") else self.col("claim_id"))
+        self.problem("claim_id: missing", out["claim_id"].isna())
+        if self.present("line_number"):
+            ln, ln_bad = parse_integers(self.col("line_number"))
+            ln_bad = ln_bad | (ln < 1).fillna(False).astype(bool)
+            out["line_number"] = ln.fillna(1).where(~ln_bad)
+            self.problem("line_number: not a whole number >= 1", ln_bad)
+        else:
+            out["line_number"] = self.ones()
+        for name in ("patient_id", "provider_id", "payer_id"):
+            out[name] = _identifier(raw[name] if self.present(name) else self.col(name))
+        pos = _text_or_na(self.col("place_of_service"))
+        out["place_of_service"] = pos.where(~pos.str.fullmatch(r"\d").fillna(False).astype(bool), "0" + pos)
+        out["payer_type"] = normalise_payer_type(self.col("payer_type"))
+        out["hcpcs_code"] = _text_or_na(self.col("hcpcs_code"), upper=True)
+        self.problem("hcpcs_code: missing", out["hcpcs_code"].isna())
+        out["modifiers"] = normalise_modifiers(self.col("modifiers"))
+        out["diagnosis_codes"] = normalise_diagnoses(self.col("diagnosis_codes"))
+
+    def dates(self) -> None:
+        for name in schema.DATE_COLUMNS:
+            d, bad = parse_dates(self.col(name))
+            self.out[name] = d
+            self.problem(f"{name}: unparseable date (use YYYY-MM-DD or YYYYMMDD)", bad)
+            if name == "service_date":
+                self.problem("service_date: missing", d.isna() & ~bad)
+
+    def amounts(self) -> None:
+        amt, bad = parse_amounts(self.col("billed_amount"))
+        self.out["billed_amount"] = amt
+        self.problem("billed_amount: unparseable amount", bad)
+        self.problem("billed_amount: missing", amt.isna() & ~bad)
+        self.problem("billed_amount: negative amount", (amt < 0).fillna(False))
+        paid, _ = parse_amounts(self.col("paid_amount"))
+        self.out["paid_amount"] = paid.where(paid >= 0)
+
+    def counts(self) -> None:
+        """Unknown stays unknown; units defaults to 1 only when absent (no column or an empty cell)."""
+        if self.present("units"):
+            units, _ = parse_integers(self.col("units"))
+            units = units.where((units >= 0).fillna(True).astype(bool))
+            self.out["units"] = units.mask(~self.col("units").present, 1)
+        else:
+            self.out["units"] = self.ones()
+        prior, _ = parse_integers(self.col("prior_same_code_12m"))
+        self.out["prior_same_code_12m"] = prior.where((prior >= 0).fillna(True).astype(bool))
+
+    def flags_and_labels(self) -> None:
+        for name in schema.BOOLEAN_COLUMNS:
+            self.out[name], _ = parse_booleans(self.col(name))
+        self.out["denial_reason"] = _text_or_na(self.col("denial_reason"), upper=True)
+        if self.present("true_denial_probability"):
+            self.out["true_denial_probability"], _ = parse_amounts(self.col("true_denial_probability"))
+
+    def duplicates(self, tracker: DuplicateTracker | None) -> None:
+        """Among rows with a usable key, whatever else is wrong with them."""
+        out = self.out
+        key_ok = (out["claim_id"].notna() & out["line_number"].notna()).to_numpy(dtype=bool)
+        dup = np.zeros(self.n, dtype=bool)
+        if key_ok.any():
+            tracker = tracker if tracker is not None else DuplicateTracker()
+            dup[key_ok] = tracker.mark(out["claim_id"][key_ok], out["line_number"][key_ok])
+        self.problem("claim_id+line_number: duplicate of an earlier row", pd.Series(dup, index=self.raw.index))
+
+    def result(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        raw = self.raw
+        reason = _join_reasons(self.problems, raw.index)
+        rejected = reason.notna().to_numpy(dtype=bool)
+        frame = pd.DataFrame(self.out, index=raw.index)
+        frame = frame.astype({c: t for c, t in schema.NORMALISED_DTYPES.items() if c in frame.columns})
+        extras = [c for c in raw.columns if c not in frame.columns]
+        if extras:
+            frame = pd.concat([frame, raw[extras]], axis=1)
+        rejects = raw.loc[rejected].copy()
+        rejects[REJECT_REASON] = reason[rejected].astype(_STRING)
+        return frame.loc[~rejected], rejects
+
+
 def normalize_chunk(raw: pd.DataFrame, *, duplicates: DuplicateTracker | None = None,
                     start: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a raw chunk into (normalised scorable rows, rejects with `reject_reason`).
@@ -344,97 +449,18 @@ def normalize_chunk(raw: pd.DataFrame, *, duplicates: DuplicateTracker | None = 
     two can be put back in input order. The scorable frame has every contract
     column (absent ones all-missing) with the dtypes of `schema.NORMALISED_DTYPES`,
     then the extra columns unchanged in input order. Rejects keep the raw values.
+    Every problem a row has is named in its `reject_reason`, in a fixed order.
     """
     raw = raw.reset_index(drop=True)
     raw.index = pd.RangeIndex(start, start + len(raw))
-    n = len(raw)
-    out: dict[str, pd.Series] = {}
-    problems: list[tuple[str, pd.Series]] = []
-    columns: dict[str, _Column] = {}
-
-    def col(name: str) -> _Column:
-        if name not in columns:
-            columns[name] = _Column(raw[name]) if name in raw.columns else _Column(None, index=raw.index)
-        return columns[name]
-
-    def present(name: str) -> bool:
-        return name in raw.columns
-
-    def require(name: str, values: pd.Series) -> None:
-        problems.append((f"{name}: missing", values.isna()))
-
-    # identifiers and codes
-    out["claim_id"] = _identifier(raw["claim_id"] if present("claim_id") else col("claim_id"))
-    require("claim_id", out["claim_id"])
-    if present("line_number"):
-        ln, ln_bad = parse_integers(col("line_number"))
-        ln_bad = ln_bad | (ln < 1).fillna(False).astype(bool)
-        out["line_number"] = ln.fillna(1).where(~ln_bad)
-        problems.append(("line_number: not a whole number >= 1", ln_bad))
-    else:
-        out["line_number"] = pd.Series(pd.array(np.ones(n, dtype="int64"), dtype="Int64"), index=raw.index)
-    for name in ("patient_id", "provider_id", "payer_id"):
-        out[name] = _identifier(raw[name] if present(name) else col(name))
-    pos = _text_or_na(col("place_of_service"))
-    out["place_of_service"] = pos.where(~pos.str.fullmatch(r"\d").fillna(False).astype(bool), "0" + pos)
-    out["payer_type"] = normalise_payer_type(col("payer_type"))
-    out["hcpcs_code"] = _text_or_na(col("hcpcs_code"), upper=True)
-    require("hcpcs_code", out["hcpcs_code"])
-    out["modifiers"] = normalise_modifiers(col("modifiers"))
-    out["diagnosis_codes"] = normalise_diagnoses(col("diagnosis_codes"))
-
-    # dates
-    for name in schema.DATE_COLUMNS:
-        d, bad = parse_dates(col(name))
-        out[name] = d
-        problems.append((f"{name}: unparseable date (use YYYY-MM-DD or YYYYMMDD)", bad))
-        if name == "service_date":
-            problems.append(("service_date: missing", d.isna() & ~bad))
-
-    # amounts
-    amt, bad = parse_amounts(col("billed_amount"))
-    out["billed_amount"] = amt
-    problems.append(("billed_amount: unparseable amount", bad))
-    problems.append(("billed_amount: missing", amt.isna() & ~bad))
-    problems.append(("billed_amount: negative amount", (amt < 0).fillna(False)))
-    paid, _ = parse_amounts(col("paid_amount"))
-    out["paid_amount"] = paid.where(paid >= 0)
-
-    # counts: unknown stays unknown; units defaults to 1 only when absent (no column or empty cell)
-    if present("units"):
-        units, _ = parse_integers(col("units"))
-        units = units.where((units >= 0).fillna(True).astype(bool))
-        out["units"] = units.mask(~col("units").present, 1)
-    else:
-        out["units"] = pd.Series(pd.array(np.ones(n, dtype="int64"), dtype="Int64"), index=raw.index)
-    prior, _ = parse_integers(col("prior_same_code_12m"))
-    out["prior_same_code_12m"] = prior.where((prior >= 0).fillna(True).astype(bool))
-
-    for name in schema.BOOLEAN_COLUMNS:
-        out[name], _ = parse_booleans(col(name))
-    out["denial_reason"] = _text_or_na(col("denial_reason"), upper=True)
-    if present("true_denial_probability"):
-        out["true_denial_probability"], _ = parse_amounts(col("true_denial_probability"))
-
-    # duplicates (among rows with a usable key, whatever else is wrong with them)
-    key_ok = (out["claim_id"].notna() & out["line_number"].notna()).to_numpy(dtype=bool)
-    dup = np.zeros(n, dtype=bool)
-    if key_ok.any():
-        tracker = duplicates if duplicates is not None else DuplicateTracker()
-        dup[key_ok] = tracker.mark(out["claim_id"][key_ok], out["line_number"][key_ok])
-    problems.append(("claim_id+line_number: duplicate of an earlier row", pd.Series(dup, index=raw.index)))
-
-    reason = _join_reasons(problems, raw.index)
-    rejected = reason.notna().to_numpy(dtype=bool)
-
-    frame = pd.DataFrame(out, index=raw.index)
-    frame = frame.astype({c: t for c, t in schema.NORMALISED_DTYPES.items() if c in frame.columns})
-    extras = [c for c in raw.columns if c not in frame.columns]
-    if extras:
-        frame = pd.concat([frame, raw[extras]], axis=1)
-    rejects = raw.loc[rejected].copy()
-    rejects[REJECT_REASON] = reason[rejected].astype(_STRING)
-    return frame.loc[~rejected], rejects
+    chunk = _ChunkNormaliser(raw)
+    chunk.identifiers_and_codes()
+    chunk.dates()
+    chunk.amounts()
+    chunk.counts()
+    chunk.flags_and_labels()
+    chunk.duplicates(duplicates)
+    return chunk.result()
 
 
 def _join_reasons(problems: list[tuple[str, pd.Series]], index: pd.Index) -> pd.Series:
