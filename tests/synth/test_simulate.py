@@ -284,3 +284,13 @@ def test_embedded_sample_is_current():
     assert 18_000 <= len(labelled) <= 22_000 and 4_000 <= len(backlog) <= 6_000
     assert "denied" in labelled and "denied" not in backlog and "true_denial_probability" not in backlog
     assert labelled["service_date"].max() < backlog["service_date"].min()
+
+
+def test_embedded_sample_regenerates_byte_for_byte(tmp_path):
+    """The committed sample is what `make_sample_data` writes today: a changed random stream shows here."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[2] / "data" / "sample"
+    simulate.make_sample_data(tmp_path, **simulate.SAMPLE)
+    for name in ("claims.csv", "backlog.csv", "backlog_truth.csv"):
+        assert (tmp_path / name).read_bytes() == (here / name).read_bytes(), name
