@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from denial_risk.claims import files, reader
 from denial_risk.contract import normalize, policy, reference, schema
-from denial_risk.synth import simulate
+from denial_risk.synth import simulate, world
 
 ROWS = 30_000
 
@@ -108,17 +108,17 @@ def test_world_size(claims):
 def test_codes_valid_except_the_intended_invalid_ones(claims):
     status = reference.hcpcs_status(claims["hcpcs_code"])
     invalid_codes = set(claims.loc[status != "valid", "hcpcs_code"])
-    assert invalid_codes <= {c for c, _, _ in simulate.INVALID_HCPCS}
+    assert invalid_codes <= {c for c, _, _ in world.INVALID_HCPCS}
     assert "L1320" in invalid_codes
     groups = policy.policy_for_codes(claims.loc[status == "valid", "hcpcs_code"])["policy_group"]
     assert groups.notna().all()
-    assert set(groups) == set(simulate.GROUP_SHARES)
+    assert set(groups) == set(world.GROUP_SHARES)
 
     dx = normalize.normalise_diagnoses(claims["diagnosis_codes"])
     exploded = dx.str.split(schema.LIST_SEP).explode()
     info = reference.icd10_info(exploded.astype("string"))
     bad = ~info["billable"].to_numpy()
-    assert set(exploded[bad]) <= set(simulate.INVALID_DIAGNOSES)
+    assert set(exploded[bad]) <= set(world.INVALID_DIAGNOSES)
     bad_line = pd.Series(bad, index=exploded.index).groupby(level=0).any()
     share_invalid = ((status != "valid") | bad_line).mean()
     assert 0.003 <= share_invalid <= 0.015
@@ -284,3 +284,13 @@ def test_embedded_sample_is_current():
     assert 18_000 <= len(labelled) <= 22_000 and 4_000 <= len(backlog) <= 6_000
     assert "denied" in labelled and "denied" not in backlog and "true_denial_probability" not in backlog
     assert labelled["service_date"].max() < backlog["service_date"].min()
+
+
+def test_embedded_sample_regenerates_byte_for_byte(tmp_path):
+    """The committed sample is what `make_sample_data` writes today: a changed random stream shows here."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[2] / "data" / "sample"
+    simulate.make_sample_data(tmp_path, **simulate.SAMPLE)
+    for name in ("claims.csv", "backlog.csv", "backlog_truth.csv"):
+        assert (tmp_path / name).read_bytes() == (here / name).read_bytes(), name
