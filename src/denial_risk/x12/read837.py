@@ -129,127 +129,154 @@ class Claim837Parser:
 
     # -- segments -----------------------------------------------------------
     def feed(self, seg: Seg) -> None:
+        """Route one segment to its handler; inside a claim only the claim's own segments matter."""
         sid = seg.id
-        if sid == "BHT":
-            d = parse_date(seg.v(4))
-            if d:
-                self.submission_date = d
-        elif sid == "HL":
-            self._flush_claim()
-            level = seg.v(3)
-            if level == "20":
-                self.provider_id = None
-                self._reset_subscriber()
-            elif level == "22":
-                self._reset_subscriber()
-            elif level == "23":
-                self.dep_name = ("", "", "")
-        elif sid == "SBR":
-            if self.claim is None:  # 2000B; an SBR after CLM is a 2320 other payer
-                self.filing = seg.v(9) or None
-        elif sid == "NM1":
-            entity = seg.v(1)
-            self.last_nm1 = entity
-            if self.claim is not None:
-                return  # 2310x / 2330x / 2420x: not needed
-            if entity == "85":
-                self.provider_id = seg.v(9) if seg.v(8) == "XX" and seg.v(9) else None
-            elif entity == "IL":
-                self.member_id = seg.v(9) or None
-                self.sub_name = (seg.v(3), seg.v(4), "")
-            elif entity == "PR":
-                self.payer_id = seg.v(9) or None
-            elif entity == "QC" and self.dep_name is not None:
-                self.dep_name = (seg.v(3), seg.v(4), "")
-        elif sid == "DMG":
-            if self.claim is None:
-                dob = seg.v(2)
-                if self.last_nm1 == "QC" and self.dep_name is not None:
-                    self.dep_name = (self.dep_name[0], self.dep_name[1], dob)
-                elif self.last_nm1 == "IL":
-                    self.sub_name = (self.sub_name[0], self.sub_name[1], dob)
-        elif sid == "CLM":
-            self._flush_claim()
-            claim_id = seg.v(1).strip()
-            if not claim_id:
-                raise X12FileError(f"claim without a claim id (CLM01) in segment {seg.n}")
-            seg.amount(2, "CLM02", required=True)
-            self.claim = {
-                "claim_id": claim_id,
-                "pos": None if self.institutional else (seg.v(5, 0) or None),
-                "dx": [],
-                "icd9": False,
-                "flags": {},
-                "date": None,
-                "lines": [],
-            }
-        elif self.claim is None:
+        handler = self._BEFORE_CLAIM.get(sid)
+        if handler is not None:
+            handler(self, seg)
+        elif self.claim is not None:
+            handler = self._IN_CLAIM.get(sid)
+            if handler is not None:
+                handler(self, seg)
+
+    def _bht(self, seg: Seg) -> None:
+        d = parse_date(seg.v(4))
+        if d:
+            self.submission_date = d
+
+    def _hl(self, seg: Seg) -> None:
+        self._flush_claim()
+        level = seg.v(3)
+        if level == "20":
+            self.provider_id = None
+            self._reset_subscriber()
+        elif level == "22":
+            self._reset_subscriber()
+        elif level == "23":
+            self.dep_name = ("", "", "")
+
+    def _sbr(self, seg: Seg) -> None:
+        if self.claim is None:  # 2000B; an SBR after CLM is a 2320 other payer
+            self.filing = seg.v(9) or None
+
+    def _nm1(self, seg: Seg) -> None:
+        entity = seg.v(1)
+        self.last_nm1 = entity
+        if self.claim is not None:
+            return  # 2310x / 2330x / 2420x: not needed
+        if entity == "85":
+            self.provider_id = seg.v(9) if seg.v(8) == "XX" and seg.v(9) else None
+        elif entity == "IL":
+            self.member_id = seg.v(9) or None
+            self.sub_name = (seg.v(3), seg.v(4), "")
+        elif entity == "PR":
+            self.payer_id = seg.v(9) or None
+        elif entity == "QC" and self.dep_name is not None:
+            self.dep_name = (seg.v(3), seg.v(4), "")
+
+    def _dmg(self, seg: Seg) -> None:
+        if self.claim is None:
+            dob = seg.v(2)
+            if self.last_nm1 == "QC" and self.dep_name is not None:
+                self.dep_name = (self.dep_name[0], self.dep_name[1], dob)
+            elif self.last_nm1 == "IL":
+                self.sub_name = (self.sub_name[0], self.sub_name[1], dob)
+
+    def _clm(self, seg: Seg) -> None:
+        self._flush_claim()
+        claim_id = seg.v(1).strip()
+        if not claim_id:
+            raise X12FileError(f"claim without a claim id (CLM01) in segment {seg.n}")
+        seg.amount(2, "CLM02", required=True)
+        self.claim = {
+            "claim_id": claim_id,
+            "pos": None if self.institutional else (seg.v(5, 0) or None),
+            "dx": [],
+            "icd9": False,
+            "flags": {},
+            "date": None,
+            "lines": [],
+        }
+
+    def _hi(self, seg: Seg) -> None:
+        if self.line is not None:
             return
-        elif sid == "HI":
-            if self.line is not None:
-                return
-            claim = self.claim
-            for comps in seg.els[1:]:
-                qual = comps[0] if comps else ""
-                code = _undot(comps[1]) if len(comps) > 1 else ""
-                if not code:
-                    continue
-                if qual in ICD10_QUALIFIERS:
-                    claim["dx"].append((False, code))
-                elif qual in ICD9_QUALIFIERS:
-                    claim["dx"].append((True, code))
-                    claim["icd9"] = True
-        elif sid == "PWK":
-            flag = PWK_TO_FLAG.get(seg.v(1))
-            if flag:
-                (self.line["_flags"] if self.line is not None else self.claim["flags"])[flag] = True
-        elif sid == "REF":
-            qual = seg.v(1)
-            if qual == "G1" and seg.v(2):
-                (self.line["_flags"] if self.line is not None else self.claim["flags"])["has_prior_auth"] = True
-            elif qual == "6R" and self.line is not None:
-                self.line["_lcn"] = seg.v(2) or None
-        elif sid == "DTP":
-            if seg.v(1) in ("472", "434") or (seg.v(1) == "435" and self.claim["date"] is None):
-                d = parse_date(seg.v(3))
-                if self.line is not None and seg.v(1) == "472":
-                    self.line["_date"] = d
-                elif self.line is None and self.claim["date"] is None:
-                    self.claim["date"] = d
-        elif sid == "LX":
-            self._flush_line()
-            try:
-                number = int(seg.v(1))
-            except ValueError:
-                raise X12FileError(f"malformed line number LX01={seg.v(1)!r} in segment {seg.n}") from None
-            self.line = {
-                "line_number": number,
-                "hcpcs_code": None,
-                "_mods": [],
-                "billed_amount": None,
-                "units": 1,
-                "_pos": None,
-                "_pointers": [],
-                "_flags": {},
-                "_date": None,
-                "_lcn": None,
-                "_no_service": True,
-            }
-        elif sid in ("SV1", "SV2") and self.line is not None:
-            line = self.line
-            line["_no_service"] = False
-            if sid == "SV1":
-                proc, charge_i, units_i = seg.comps(1), 2, 4
-                line["_pos"] = seg.v(5) or None
-                pointers = []
-                for p in seg.comps(7):
-                    if p.strip().isdigit():
-                        pointers.append(int(p))
-                line["_pointers"] = pointers
-            else:
-                proc, charge_i, units_i = seg.comps(2), 3, 5
-            line["hcpcs_code"] = proc[1].strip().upper() if len(proc) > 1 and proc[1].strip() else None
-            line["_mods"] = list(dict.fromkeys(m.strip().upper() for m in proc[2:6] if m.strip()))
-            line["billed_amount"] = seg.amount(charge_i, f"{sid}{charge_i:02d}", required=True)
-            units = seg.amount(units_i, f"{sid}{units_i:02d}")
-            line["units"] = int(round(units)) if units is not None else 1
+        claim = self.claim
+        for comps in seg.els[1:]:
+            qual = comps[0] if comps else ""
+            code = _undot(comps[1]) if len(comps) > 1 else ""
+            if not code:
+                continue
+            if qual in ICD10_QUALIFIERS:
+                claim["dx"].append((False, code))
+            elif qual in ICD9_QUALIFIERS:
+                claim["dx"].append((True, code))
+                claim["icd9"] = True
+
+    def _flags_here(self) -> dict:
+        return self.line["_flags"] if self.line is not None else self.claim["flags"]
+
+    def _pwk(self, seg: Seg) -> None:
+        flag = PWK_TO_FLAG.get(seg.v(1))
+        if flag:
+            self._flags_here()[flag] = True
+
+    def _ref(self, seg: Seg) -> None:
+        qual = seg.v(1)
+        if qual == "G1" and seg.v(2):
+            self._flags_here()["has_prior_auth"] = True
+        elif qual == "6R" and self.line is not None:
+            self.line["_lcn"] = seg.v(2) or None
+
+    def _dtp(self, seg: Seg) -> None:
+        if seg.v(1) in ("472", "434") or (seg.v(1) == "435" and self.claim["date"] is None):
+            d = parse_date(seg.v(3))
+            if self.line is not None and seg.v(1) == "472":
+                self.line["_date"] = d
+            elif self.line is None and self.claim["date"] is None:
+                self.claim["date"] = d
+
+    def _lx(self, seg: Seg) -> None:
+        self._flush_line()
+        try:
+            number = int(seg.v(1))
+        except ValueError:
+            raise X12FileError(f"malformed line number LX01={seg.v(1)!r} in segment {seg.n}") from None
+        self.line = {
+            "line_number": number,
+            "hcpcs_code": None,
+            "_mods": [],
+            "billed_amount": None,
+            "units": 1,
+            "_pos": None,
+            "_pointers": [],
+            "_flags": {},
+            "_date": None,
+            "_lcn": None,
+            "_no_service": True,
+        }
+
+    def _sv(self, seg: Seg) -> None:
+        if self.line is None:
+            return
+        sid = seg.id
+        line = self.line
+        line["_no_service"] = False
+        if sid == "SV1":
+            proc, charge_i, units_i = seg.comps(1), 2, 4
+            line["_pos"] = seg.v(5) or None
+            pointers = []
+            for p in seg.comps(7):
+                if p.strip().isdigit():
+                    pointers.append(int(p))
+            line["_pointers"] = pointers
+        else:
+            proc, charge_i, units_i = seg.comps(2), 3, 5
+        line["hcpcs_code"] = proc[1].strip().upper() if len(proc) > 1 and proc[1].strip() else None
+        line["_mods"] = list(dict.fromkeys(m.strip().upper() for m in proc[2:6] if m.strip()))
+        line["billed_amount"] = seg.amount(charge_i, f"{sid}{charge_i:02d}", required=True)
+        units = seg.amount(units_i, f"{sid}{units_i:02d}")
+        line["units"] = int(round(units)) if units is not None else 1
+
+    _BEFORE_CLAIM = {"BHT": _bht, "HL": _hl, "SBR": _sbr, "NM1": _nm1, "DMG": _dmg, "CLM": _clm}
+    _IN_CLAIM = {"HI": _hi, "PWK": _pwk, "REF": _ref, "DTP": _dtp, "LX": _lx, "SV1": _sv, "SV2": _sv}
