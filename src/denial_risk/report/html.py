@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import csv
 import datetime as _dt
+import functools
 import io
 import math
 import os
@@ -89,6 +90,8 @@ CARC_MEANINGS = {
     "197": "precertification / authorization absent",
     "204": "service not covered under the patient's benefit plan",
 }
+
+TEMPLATE = "report.html.j2"  # in templates/, package data
 
 _BATCH_ROWS = 500_000
 _CSV_BLOCK_BYTES = 64 << 20
@@ -650,199 +653,20 @@ def _group_rows(table: pd.DataFrame, key: str, total_at_risk: float) -> list[dic
 
 # --------------------------------------------------------------------------- template
 
-_TEMPLATE = r"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="denial-risk report">
-<title>{{ title }}</title>
-<style>
-:root { --ink:#1d1d1f; --muted:#5f6368; --line:#e3e3e3; --high:#b3261e; --medium:#b26a00; --low:#2e7d32; --accent:#1a4d8f; }
-* { box-sizing:border-box; }
-body { margin:0; font:14px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color:var(--ink); background:#f6f7f9; }
-main { max-width:1240px; margin:0 auto; padding:24px 28px 40px; }
-header { border-bottom:3px solid var(--accent); margin-bottom:18px; padding-bottom:10px; }
-h1 { font-size:24px; margin:0 0 4px; }
-h2 { font-size:17px; margin:30px 0 10px; color:var(--accent); }
-.meta { color:var(--muted); font-size:12.5px; }
-.cards { display:grid; grid-template-columns:repeat(4, 1fr); gap:12px; }
-.card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:12px 14px; }
-.card .label { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.04em; }
-.card .value { font-size:24px; font-weight:650; margin-top:2px; font-variant-numeric:tabular-nums; }
-.card .sub { color:var(--muted); font-size:12px; }
-.grid2 { display:grid; grid-template-columns:1fr 1fr; gap:18px; align-items:start; }
-.grid32 { display:grid; grid-template-columns:3fr 2fr; gap:18px; align-items:start; }
-td.barcell, th.barcell { width:22%; min-width:120px; }
-.bar { display:block; height:12px; margin-top:3px; background:var(--high); border-radius:2px; opacity:.85; }
-.bar-fix { background:var(--low); }
-.after { white-space:nowrap; color:var(--muted); }
-.none { color:var(--muted); }
-#worklist th { white-space:normal; }
-.panel { background:#fff; border:1px solid var(--line); border-radius:8px; padding:12px 14px; overflow-x:auto; }
-table { border-collapse:collapse; width:100%; font-size:13px; }
-th, td { text-align:left; padding:5px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
-th { background:#eef1f5; font-weight:600; white-space:nowrap; }
-td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
-tbody tr:nth-child(even) td { background:#fafbfc; }
-.tier { display:inline-block; padding:1px 8px; border-radius:10px; color:#fff; font-size:12px; font-weight:600; }
-.tier-high { background:var(--high); } .tier-medium { background:var(--medium); } .tier-low { background:var(--low); }
-.tier-other { background:#777; }
-img.chart { max-width:100%; height:auto; display:block; margin:6px auto 0; }
-.note { color:var(--muted); font-style:italic; }
-ul.items { margin:0; padding-left:16px; }
-ul.items li { margin:0 0 2px; }
-#worklist td { font-size:12.5px; }
-#worklist td.reasons { min-width:230px; } #worklist td.actions { min-width:200px; }
-code { font-size:12px; }
-footer { margin-top:30px; color:var(--muted); font-size:12px; border-top:1px solid var(--line); padding-top:8px; }
-@media print { body { background:#fff; } .panel, .card { border-color:#ccc; } }
-</style>
-</head>
-<body>
-<main>
-<header>
-<h1>{{ title }}</h1>
-<div class="meta">Source: <code>{{ source }}</code> &middot; generated {{ generated }} &middot; {{ totals.lines }} claim lines</div>
-</header>
 
-<section id="totals">
-<h2>Totals</h2>
-<div class="cards">
-<div class="card"><div class="label">Claim lines</div><div class="value" id="total-lines">{{ totals.lines }}</div><div class="sub">{{ totals.expected_denials }} expected denials</div></div>
-<div class="card"><div class="label">Dollars billed</div><div class="value" id="total-billed">{{ totals.billed }}</div><div class="sub">sum of billed_amount</div></div>
-<div class="card"><div class="label">Dollars at risk</div><div class="value" id="total-at-risk">{{ totals.at_risk }}</div><div class="sub">sum of expected_loss &middot; {{ totals.at_risk_share }} of billed</div></div>
-<div class="card"><div class="label">Mean denial probability</div><div class="value" id="mean-prob">{{ totals.mean_prob }}</div><div class="sub">per line</div></div>
-</div>
-<div class="panel" style="margin-top:12px">
-<table id="tiers">
-<thead><tr><th>Risk tier</th><th class="num">Lines</th><th class="num">% of lines</th><th class="num">Dollars billed</th><th class="num">Dollars at risk</th><th class="num">% of dollars at risk</th><th class="num">Mean probability</th></tr></thead>
-<tbody>
-{% for t in tiers %}<tr data-tier="{{ t.name }}"><td><span class="tier {{ t.css }}">{{ t.name }}</span></td><td class="num">{{ t.lines }}</td><td class="num">{{ t.lines_share }}</td><td class="num">{{ t.billed }}</td><td class="num">{{ t.at_risk }}</td><td class="num">{{ t.at_risk_share }}</td><td class="num">{{ t.mean_prob }}</td></tr>
-{% endfor %}</tbody>
-</table>
-</div>
-</section>
+@functools.cache
+def _environment():
+    import jinja2
 
-<section id="rank-curve">
-<h2>Dollars at risk by rank</h2>
-{% if curve %}
-<div class="grid2">
-<div class="panel"><img class="chart" alt="Cumulative share of dollars at risk against the share of worklist lines worked in risk_rank order" src="{{ curve }}"></div>
-<div class="panel">
-<p>Working the list top down recovers most of the money first:</p>
-<table>
-<thead><tr><th>First lines worked</th><th class="num">Lines</th><th class="num">Dollars at risk</th><th class="num">% of total</th></tr></thead>
-<tbody>
-{% for m in marks %}<tr><td>top {{ m.pct }}%</td><td class="num">{{ m.lines }}</td><td class="num">{{ m.at_risk }}</td><td class="num">{{ m.share }}</td></tr>
-{% endfor %}</tbody>
-</table>
-</div>
-</div>
-{% else %}<p class="note">No lines to chart.</p>{% endif %}
-</section>
-
-<section id="reasons">
-<h2>Top reasons</h2>
-{% if reasons %}
-<div class="panel">
-<table id="reasons-table">
-<thead><tr><th>Reason</th><th class="num">Lines</th><th class="num">% of lines</th><th class="num">Dollars at risk on those lines</th><th class="barcell"></th></tr></thead>
-<tbody>
-{% for r in reasons %}<tr><td>{{ r.item }}</td><td class="num">{{ r.lines }}</td><td class="num">{{ r.share }}</td><td class="num">{{ r.at_risk }}</td><td class="barcell"><span class="bar" style="width:{{ r.bar }}%"></span></td></tr>
-{% endfor %}</tbody>
-</table>
-</div>
-{% else %}<p class="note">No line carries a reason.</p>{% endif %}
-
-<h2>Predicted CARCs</h2>
-{% if carcs %}
-<div class="panel">
-<table id="carcs-table">
-<thead><tr><th>CARC</th><th>Meaning</th><th class="num">Lines</th><th class="num">% of lines</th><th class="num">Dollars at risk on those lines</th><th class="barcell"></th></tr></thead>
-<tbody>
-{% for r in carcs %}<tr><td>{{ r.item }}</td><td>{{ r.meaning }}</td><td class="num">{{ r.lines }}</td><td class="num">{{ r.share }}</td><td class="num">{{ r.at_risk }}</td><td class="barcell"><span class="bar" style="width:{{ r.bar }}%"></span></td></tr>
-{% endfor %}</tbody>
-</table>
-<p class="note">{{ carc_note }}</p>
-</div>
-{% else %}<p class="note" id="carcs-note">{{ carc_note }}</p>{% endif %}
-
-<h2>Most recommended fixes</h2>
-{% if actions %}
-<div class="panel">
-<table id="actions-table">
-<thead><tr><th>Fix</th><th class="num">Lines</th><th class="num">% of lines</th><th class="num">Dollars at risk on those lines</th><th class="barcell"></th></tr></thead>
-<tbody>
-{% for r in actions %}<tr><td>{{ r.item }}</td><td class="num">{{ r.lines }}</td><td class="num">{{ r.share }}</td><td class="num">{{ r.at_risk }}</td><td class="barcell"><span class="bar bar-fix" style="width:{{ r.bar }}%"></span></td></tr>
-{% endfor %}</tbody>
-</table>
-</div>
-{% else %}<p class="note">No line has a recommended fix.</p>{% endif %}
-</section>
-
-<section id="by-payer">
-<h2>Risk by payer type</h2>
-<div class="grid32">
-<div class="panel">{{ group_table(payers, "Payer type", "payer-table") }}</div>
-<div class="panel">{% if payer_chart %}<img class="chart" alt="Dollars at risk by payer type" src="{{ payer_chart }}">{% endif %}</div>
-</div>
-</section>
-
-<section id="by-policy">
-<h2>Risk by policy group</h2>
-{% if groups %}
-<div class="grid32">
-<div class="panel">{{ group_table(groups, "Policy group", "policy-table") }}</div>
-<div class="panel">{% if group_chart %}<img class="chart" alt="Dollars at risk by policy group" src="{{ group_chart }}">{% endif %}</div>
-</div>
-{% else %}<p class="note" id="policy-note">Policy groups are not shown: {{ policy_note }}.</p>{% endif %}
-</section>
-
-<section id="worklist-head">
-<h2>Worklist: the first {{ worklist|length }} lines</h2>
-<div class="panel">
-<table id="worklist">
-<thead><tr><th class="num">Rank</th><th>Claim</th><th class="num">Line</th><th>HCPCS</th><th>Payer type</th><th class="num">Billed</th><th class="num">Denial prob.</th><th class="num">Expected loss</th><th>Tier</th><th>Top reasons</th><th>Recommended actions</th></tr></thead>
-<tbody>
-{% for w in worklist %}<tr>
-<td class="num">{{ w.rank }}</td><td class="claim">{{ w.claim_id }}</td><td class="num">{{ w.line_number }}</td><td>{{ w.hcpcs_code }}</td><td>{{ w.payer_type }}</td>
-<td class="num">{{ w.billed_amount }}</td><td class="num">{{ w.denial_probability }}</td><td class="num">{{ w.expected_loss }}</td>
-<td><span class="tier {{ w.tier_css }}">{{ w.risk_tier }}</span></td>
-<td class="reasons">{% if w.reasons %}<ul class="items">{% for r in w.reasons %}<li>{{ r }}</li>{% endfor %}</ul>{% else %}<span class="none">none given</span>{% endif %}</td>
-<td class="actions">{% if w.actions %}<ul class="items">{% for a in w.actions %}<li>{{ a.text }}{% if a.after %} <span class="after">{{ a.after }}</span>{% endif %}</li>{% endfor %}</ul>{% else %}<span class="none">no fix found</span>{% endif %}</td>
-</tr>
-{% endfor %}</tbody>
-</table>
-{% if not worklist %}<p class="note">The worklist is empty.</p>{% endif %}
-</div>
-</section>
-
-<footer>
-Dollars at risk = denial probability &times; billed amount (the <code>expected_loss</code> column), summed.
-Recommended actions end with the denial risk the line would have after the fix.
-Patient identifiers are not included in this report.
-</footer>
-</main>
-</body>
-</html>
-"""
-
-_GROUP_MACRO = r"""{% macro group_table(rows, label, id) -%}
-<table id="{{ id }}">
-<thead><tr><th>{{ label }}</th><th class="num">Lines</th><th class="num">Dollars billed</th><th class="num">Dollars at risk</th><th class="num">% of at risk</th><th class="num">Mean prob.</th><th class="num">High tier</th></tr></thead>
-<tbody>
-{% for r in rows %}<tr><td>{{ r.name }}</td><td class="num">{{ r.lines }}</td><td class="num">{{ r.billed }}</td><td class="num">{{ r.at_risk }}</td><td class="num">{{ r.at_risk_share }}</td><td class="num">{{ r.mean_prob }}</td><td class="num">{{ r.high_lines }}</td></tr>
-{% endfor %}</tbody>
-</table>
-{%- endmacro %}"""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("denial_risk.report", "templates"),
+        autoescape=True,  # claim text is untrusted: every value is escaped
+        undefined=jinja2.StrictUndefined,
+    )
 
 
 def _render(context: dict) -> str:
-    import jinja2
-
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=False)
-    return env.from_string(_GROUP_MACRO + _TEMPLATE).render(**context)
+    return _environment().get_template(TEMPLATE).render(**context)
 
 
 # --------------------------------------------------------------------------- public API
