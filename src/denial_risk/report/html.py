@@ -17,11 +17,9 @@ reach the page; every cell is HTML-escaped (claim data is untrusted text).
 
 from __future__ import annotations
 
-import base64
 import csv
 import datetime as _dt
 import functools
-import io
 import math
 import os
 import re
@@ -37,6 +35,7 @@ import pyarrow.compute as pc
 
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
+from denial_risk.report import plots
 
 # Columns the report cannot do without (the contract's required identifiers
 # and amounts it shows, plus the six columns scoring adds).
@@ -491,91 +490,6 @@ def _merge_items(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return out.sort_values(["lines", "at_risk"], ascending=False, kind="stable").reset_index(drop=True)
 
 
-# --------------------------------------------------------------------------- charts
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", facecolor="white")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _figure(w: float, h: float):
-    from matplotlib.figure import Figure  # Agg canvas, no pyplot state
-
-    fig = Figure(figsize=(w, h))
-    ax = fig.add_subplot(1, 1, 1)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.tick_params(labelsize=9)
-    return fig, ax
-
-
-def _money_axis(ax, axis: str = "x") -> None:
-    from matplotlib.ticker import FuncFormatter
-
-    fmt = FuncFormatter(lambda v, _pos: _short_money(v))
-    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
-
-
-def _short_money(v: float) -> str:
-    a = abs(v)
-    for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if a >= div:
-            return f"${v / div:,.1f}{suf}".replace(".0" + suf, suf)
-    return f"${v:,.0f}"
-
-
-def _rank_curve(losses: np.ndarray) -> tuple[str, list[dict]]:
-    """Cumulative share of dollars at risk against the share of lines worked (losses in rank order)."""
-    n = len(losses)
-    cum = np.cumsum(losses)
-    total = float(cum[-1]) if n else 0.0
-    idx = np.unique(np.concatenate([np.linspace(0, n - 1, min(n, 2000)).astype(int), [n - 1]]))
-    x = (idx + 1) / n * 100.0
-    share_at = cum[idx] / total if total > 0 else np.zeros(len(idx))
-    marks = []
-    for pct in (1, 5, 10, 20, 50):
-        k = max(1, int(math.ceil(n * pct / 100)))
-        marks.append({"pct": pct, "lines": k, "at_risk": float(cum[k - 1]),
-                      "share": (float(cum[k - 1]) / total * 100) if total > 0 else 0.0})
-    del cum
-    fig, ax = _figure(8.2, 3.4)
-    ax.plot(np.concatenate([[0], x]), np.concatenate([[0], share_at * 100]), color="#b3261e", lw=2,
-            label="worklist order (risk_rank)")
-    ax.plot([0, 100], [0, 100], color="#888", lw=1, ls="--", label="unranked order")
-    for m in marks:
-        if m["pct"] in (5, 20):
-            ax.plot([m["pct"]], [m["share"]], "o", color="#b3261e", ms=4)
-            ax.annotate(f"top {m['pct']}%: {m['share']:.0f}% of $", (m["pct"], m["share"]),
-                        textcoords="offset points", xytext=(9, -13), ha="left", fontsize=8.5,
-                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
-    ax.set_xlim(0, 100)
-    ax.set_ylim(0, 102)
-    ax.set_xlabel("lines worked, % of the worklist (in risk_rank order)", fontsize=9)
-    ax.set_ylabel("% of dollars at risk covered", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8.5, frameon=False, loc="lower right")
-    return _png(fig), marks
-
-
-def _barh(labels: list[str], values: list[float], *, money: bool, color: str, w: float = 8.2) -> str:
-    labels = [l if len(l) <= 58 else l[:56] + "…" for l in labels]
-    h = max(1.4, 0.34 * len(labels) + 0.6)
-    fig, ax = _figure(w, h)
-    y = np.arange(len(labels))
-    ax.barh(y, values, color=color)
-    ax.set_yticks(y, labels, fontsize=8.5)
-    ax.invert_yaxis()
-    if money:
-        _money_axis(ax)
-    ax.grid(axis="x", alpha=0.3)
-    ax.margins(x=0.12)
-    for yi, v in zip(y, values):
-        ax.text(v, yi, " " + (_short_money(v) if money else f"{v:,.0f}"), va="center", fontsize=8)
-    return _png(fig)
-
-
 # --------------------------------------------------------------------------- formatting
 
 
@@ -756,7 +670,7 @@ def _context(st: _Stats, source: str, used: list[str], title: str | None) -> dic
         losses = np.concatenate(st.losses)
         st.losses.clear()
         losses.sort()
-        curve, raw_marks = _rank_curve(losses[::-1])
+        curve, raw_marks = plots.rank_curve(losses[::-1])
         del losses
         marks = [
             {"pct": m["pct"], "lines": f"{m['lines']:,}", "at_risk": _money0(m["at_risk"]),
@@ -789,8 +703,8 @@ def _context(st: _Stats, source: str, used: list[str], title: str | None) -> dic
     payer_chart = None
     if len(payers_t):
         pt = payers_t.sort_values("at_risk", ascending=False, kind="stable")
-        payer_chart = _barh(pt["payer_type"].astype(str).tolist(), pt["at_risk"].tolist(), money=True,
-                            color="#1a4d8f", w=6.0)
+        payer_chart = plots.barh(pt["payer_type"].astype(str).tolist(), pt["at_risk"].tolist(), money=True,
+                                  color="#1a4d8f", w=6.0)
 
     groups, group_chart = [], None
     policy_note = st.policy_note or ""
@@ -799,8 +713,8 @@ def _context(st: _Stats, source: str, used: list[str], title: str | None) -> dic
         groups = _group_rows(groups_t, "policy_group", at_risk)
         gt = groups_t.sort_values("at_risk", ascending=False, kind="stable").head(12)
         if len(gt):
-            group_chart = _barh(gt["policy_group"].astype(str).tolist(), gt["at_risk"].tolist(), money=True,
-                                color="#5b3a8f", w=6.0)
+            group_chart = plots.barh(gt["policy_group"].astype(str).tolist(), gt["at_risk"].tolist(), money=True,
+                                     color="#5b3a8f", w=6.0)
     elif not policy_note:
         policy_note = "no policy group could be determined"
 
