@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from denial_risk.report import html as report_mod
 from denial_risk.errors import UserError
+from denial_risk.report import html as report_mod
+from denial_risk.report import source as source_mod
 from denial_risk.report.html import build_report
 
 CHROMIUM = "/usr/bin/chromium"
@@ -287,7 +288,7 @@ def test_files_read_only_the_needed_columns_and_match_the_frame(scored, tmp_path
         scored.to_csv(path, index=False)
     else:
         scored.to_parquet(path, index=False)
-    source, frames, used = report_mod._iter_frames(path)
+    source, frames, used = source_mod.open_scored(path)
     assert "patient_id" not in used and "service_date" not in used and "diagnosis_codes" not in used
     first = next(frames)
     assert list(first.columns) == used

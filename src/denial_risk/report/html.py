@@ -8,23 +8,20 @@ first lines of the worklist. Everything is inline (CSS, charts as base64 PNG
 data URIs): no scripts, no external URLs, so it opens anywhere and survives
 being mailed.
 
-Scale: the file is streamed in record batches (CSV with pyarrow's streaming
-reader, Parquet batch by batch) and only the columns the report uses are read,
-so a 10M-line worklist is aggregated at roughly constant memory (plus one
-float per line for the rank curve). `patient_id` is never read, so it cannot
+Scale: the file is streamed in chunks through the project's claim reader and
+only the columns the report uses are read (`report.source`), so a 10M-line
+worklist is aggregated at roughly constant memory (plus one float per line for
+the rank curve). `patient_id` is never read, so it cannot
 reach the page; every cell is HTML-escaped (claim data is untrusted text).
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import functools
 import math
 import os
 import re
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,15 +30,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from denial_risk.claims.files import write_text
 from denial_risk.contract import schema
-from denial_risk.errors import UserError
 from denial_risk.report import plots
-
-# Columns the report cannot do without (the contract's required identifiers
-# and amounts it shows, plus the six columns scoring adds).
-REQUIRED_COLUMNS = ("claim_id", "payer_type", "hcpcs_code", "billed_amount", *schema.ADDED)
-# Used when present.
-OPTIONAL_COLUMNS = ("line_number", "policy_group", "predicted_carc")
+from denial_risk.report.source import open_scored
 
 WORKLIST_COLUMNS = (
     "claim_id",
@@ -55,18 +47,6 @@ WORKLIST_COLUMNS = (
     "top_reasons",
     "recommended_actions",
 )
-
-_STRING_COLUMNS = (
-    "claim_id",
-    "payer_type",
-    "hcpcs_code",
-    "risk_tier",
-    "top_reasons",
-    "recommended_actions",
-    "policy_group",
-    "predicted_carc",
-)
-_FLOAT_COLUMNS = ("denial_probability", "expected_loss", "risk_rank")
 
 REASON_SEP = "; "
 TIER_ORDER = schema.RISK_TIERS
@@ -92,158 +72,6 @@ CARC_MEANINGS = {
 
 TEMPLATE = "report.html.j2"  # in templates/, package data
 
-_BATCH_ROWS = 500_000
-_CSV_BLOCK_BYTES = 64 << 20
-
-
-# --------------------------------------------------------------------------- reading
-
-
-def _read_csv_header(path: Path) -> list[str]:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), None)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UserError(f"{path}: cannot read the scored file ({exc})") from None
-    if not header:
-        raise UserError(f"{path}: empty file, expected a scored worklist with a header row")
-    return [h.strip() for h in header]
-
-
-def _check_columns(source: str, present: list[str] | pd.Index) -> list[str]:
-    present = list(present)
-    missing = [c for c in REQUIRED_COLUMNS if c not in present]
-    if missing:
-        raise UserError(
-            f"{source}: missing column {', '.join(repr(c) for c in missing)}"
-            " (a scored file from `denial-risk score` has it)"
-        )
-    return [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in present]
-
-
-def _clean_amount(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """billed_amount as float64, accepting `$` and thousands commas."""
-    if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or pa.types.is_decimal(arr.type):
-        return pc.cast(arr, pa.float64())
-    if pa.types.is_null(arr.type):
-        return pc.cast(arr, pa.float64())
-    s = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.cast(arr, pa.string()), r"[$,]", ""))
-    s = pc.if_else(pc.equal(s, ""), pa.scalar(None, pa.string()), s)
-    try:
-        return pc.cast(s, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.array(pd.to_numeric(pd.Series(s.to_pylist(), dtype="object"), errors="coerce"), pa.float64())
-
-
-def _arrow_to_frame(table: pa.Table | pa.RecordBatch, source: str) -> pd.DataFrame:
-    cols = {}
-    for name in table.column_names:
-        arr = table.column(name)
-        if name == "billed_amount":
-            arr = _clean_amount(arr)
-        elif name in _FLOAT_COLUMNS:
-            try:
-                arr = pc.cast(arr, pa.float64())
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise UserError(f"{source}: column {name!r} is not numeric") from None
-        elif name in _STRING_COLUMNS or name == "line_number":
-            if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
-                if pa.types.is_dictionary(arr.type):
-                    arr = pc.cast(arr, arr.type.value_type)
-                arr = pc.cast(arr, pa.string())
-        cols[name] = arr
-    df = pa.table(cols).to_pandas()
-    return df
-
-
-def _iter_frames(scored: pd.DataFrame | str | os.PathLike) -> tuple[str, Iterator[pd.DataFrame], list[str]]:
-    """(source name, chunks with only the used columns, used columns)."""
-    if isinstance(scored, pd.DataFrame):
-        used = _check_columns("scored frame", scored.columns)
-
-        def frames() -> Iterator[pd.DataFrame]:
-            for start in range(0, max(len(scored), 1), _BATCH_ROWS):
-                part = scored.iloc[start : start + _BATCH_ROWS][used]
-                yield _frame_to_frame(part)
-
-        return "scored frame", frames(), used
-
-    path = Path(scored)
-    source = str(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such scored file")
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        try:
-            pf = pq.ParquetFile(path)
-            names = pf.schema_arrow.names
-        except (pa.ArrowException, OSError) as exc:
-            raise UserError(f"{path}: cannot read the scored Parquet file ({exc})") from None
-        used = _check_columns(source, names)
-
-        def frames() -> Iterator[pd.DataFrame]:
-            try:
-                n = 0
-                for batch in pf.iter_batches(batch_size=_BATCH_ROWS, columns=used):
-                    n += 1
-                    yield _arrow_to_frame(batch, source)
-                if n == 0:
-                    yield _arrow_to_frame(pf.schema_arrow.empty_table().select(used), source)
-            except (pa.ArrowException, OSError) as exc:
-                raise UserError(f"{path}: cannot read the scored Parquet file ({exc})") from None
-
-        return source, frames(), used
-
-    if suffixes and suffixes[-1] in (".csv", ".txt") or (len(suffixes) > 1 and suffixes[-2] == ".csv"):
-        import pyarrow.csv as pacsv
-
-        used = _check_columns(source, _read_csv_header(path))
-        types = {c: pa.string() for c in used if c in _STRING_COLUMNS or c in ("billed_amount", "line_number")}
-        types.update({c: pa.float64() for c in used if c in _FLOAT_COLUMNS})
-
-        def frames() -> Iterator[pd.DataFrame]:
-            try:
-                reader = pacsv.open_csv(
-                    path,
-                    read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
-                    parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                    convert_options=pacsv.ConvertOptions(
-                        include_columns=used, column_types=types, strings_can_be_null=True
-                    ),
-                )
-                n = 0
-                for batch in reader:
-                    n += 1
-                    yield _arrow_to_frame(batch, source)
-                if n == 0:
-                    yield _arrow_to_frame(reader.schema.empty_table(), source)
-            except (pa.ArrowException, OSError) as exc:
-                raise UserError(f"{path}: cannot read the scored CSV file ({exc})") from None
-
-        return source, frames(), used
-
-    raise UserError(f"{path}: unknown scored file type (expected .csv or .parquet)")
-
-
-def _frame_to_frame(part: pd.DataFrame) -> pd.DataFrame:
-    out = {}
-    for name in part.columns:
-        s = part[name]
-        if name == "billed_amount":
-            if not pd.api.types.is_numeric_dtype(s):
-                s = pd.to_numeric(
-                    s.astype("string").str.replace(r"[$,\s]", "", regex=True).replace("", pd.NA),
-                    errors="coerce",
-                )
-            s = s.astype("float64")
-        elif name in _FLOAT_COLUMNS:
-            s = pd.to_numeric(s, errors="coerce").astype("float64")
-        elif name in _STRING_COLUMNS or name == "line_number":
-            s = s.astype("string")
-        out[name] = s.to_numpy() if name in _FLOAT_COLUMNS or name == "billed_amount" else s
-    return pd.DataFrame(out, index=pd.RangeIndex(len(part)))
 
 
 # --------------------------------------------------------------------------- policy groups
@@ -586,21 +414,6 @@ def _render(context: dict) -> str:
 # --------------------------------------------------------------------------- public API
 
 
-def _write_atomic(out_path: Path, text: str) -> None:
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, out_path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def build_report(
     scored: pd.DataFrame | str | os.PathLike,
     out_path: str | os.PathLike,
@@ -616,7 +429,7 @@ def build_report(
     `top` is the number of worklist lines shown.
     """
     out_path = Path(out_path)
-    source, frames, used = _iter_frames(scored)
+    source, frames, used = open_scored(scored)
     st = _Stats(top_n=max(int(top), 0))
     if "policy_group" not in used:
         st.policy_fn, st.policy_note = _policy_mapper()
@@ -625,7 +438,7 @@ def build_report(
 
     context = _context(st, source, used, title)
     html = _render(context)
-    _write_atomic(out_path, html)
+    write_text(html, out_path)
     return out_path
 
 
