@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from denial_risk.contract import facts
 from denial_risk.errors import UserError
-from denial_risk.report import html as report_mod
 from denial_risk.report import source as source_mod
 from denial_risk.report.html import build_report
 
@@ -256,7 +256,10 @@ def test_policy_group_column_or_lookup_or_note(scored, tmp_path, monkeypatch):
     assert sorted(names) == ["knee_orthosis", "spinal_orthosis"]
 
     # no column, and no policy table available: the section is a note, not a failure
-    monkeypatch.setattr(report_mod, "_policy_mapper", lambda: (None, "no policy table in this test"))
+    def unavailable(codes):
+        raise FileNotFoundError("no policy table in this test")
+
+    monkeypatch.setattr(facts, "policy_group_label", unavailable)
     root = _dom(build_report(scored, tmp_path / "b.html").read_text(encoding="utf-8"))
     assert root.by_id("policy-table") is None
     assert "no policy table in this test" in root.by_id("policy-note").text()
@@ -265,16 +268,16 @@ def test_policy_group_column_or_lookup_or_note(scored, tmp_path, monkeypatch):
     def broken(codes):
         raise RuntimeError("table missing")
 
-    monkeypatch.setattr(report_mod, "_policy_mapper", lambda: (broken, None))
+    monkeypatch.setattr(facts, "policy_group_label", broken)
     root = _dom(build_report(scored, tmp_path / "c.html").read_text(encoding="utf-8"))
     assert "table missing" in root.by_id("policy-note").text()
 
-    # a lookup returning a frame aligned on the codes
+    # a lookup giving each code's group, aligned on the codes
     def lookup(codes):
-        return pd.DataFrame({"policy_group": ["orthosis" if str(c).startswith("L") else pd.NA for c in codes]},
-                            dtype="string")
+        return pd.Series(["orthosis" if str(c).startswith("L") else facts.NO_POLICY for c in codes],
+                         index=codes.index, dtype="string")
 
-    monkeypatch.setattr(report_mod, "_policy_mapper", lambda: (lookup, None))
+    monkeypatch.setattr(facts, "policy_group_label", lookup)
     root = _dom(build_report(scored, tmp_path / "d.html").read_text(encoding="utf-8"))
     names = {_norm(list(r.iter("td"))[0].text()): _norm(list(r.iter("td"))[1].text())
              for r in root.by_id("policy-table").iter("tr") if list(r.iter("td"))}
