@@ -22,13 +22,13 @@ import datetime as _dt
 import functools
 import math
 import os
-import re
 from pathlib import Path
 
 import pandas as pd
 
 from denial_risk.claims.files import write_text
 from denial_risk.contract import schema
+from denial_risk.contract.wording import CARC_WORDS, carc_number, carc_words
 from denial_risk.report import plots
 from denial_risk.report.aggregate import (
     ACTION_TAIL_RE,
@@ -43,24 +43,6 @@ from denial_risk.report.source import FRAME_SOURCE, open_scored
 
 TIER_ORDER = schema.RISK_TIERS
 TEMPLATE = "report.html.j2"
-CARC_RE = re.compile(r"\b(CO|PR|OA|PI)-(\d{1,3})\b")
-
-# Short meanings of the CARCs that claim-line denials usually carry
-# (../shared/domain.md); others are shown without a meaning.
-CARC_MEANINGS = {
-    "4": "procedure inconsistent with modifier / required modifier missing",
-    "11": "diagnosis inconsistent with procedure",
-    "16": "claim lacks information or has billing errors",
-    "18": "exact duplicate claim/service",
-    "29": "time limit for filing has expired",
-    "50": "not deemed a medical necessity",
-    "97": "included in payment for another service",
-    "119": "benefit maximum for this period reached",
-    "151": "information does not support this many services",
-    "181": "procedure code invalid on the date of service",
-    "197": "precertification / authorization absent",
-    "204": "service not covered under the patient's benefit plan",
-}
 
 
 def build_report(
@@ -196,8 +178,8 @@ def _item_sections(st: Stats, used: list[str]) -> dict:
 
 
 def _carc_meaning(carc: str) -> str:
-    m = CARC_RE.search(carc)
-    return CARC_MEANINGS.get(m.group(2), "") if m else ""
+    """The worklist's short phrase for a CARC; a code without one is shown without a meaning, as before."""
+    return carc_words(carc) if carc_number(carc) in CARC_WORDS else ""
 
 
 def _payer_section(st: Stats) -> dict:
