@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from denial_risk.report import html as report_mod
+from denial_risk.contract import facts
 from denial_risk.errors import UserError
+from denial_risk.report import source as source_mod
 from denial_risk.report.html import build_report
 
 CHROMIUM = "/usr/bin/chromium"
@@ -255,7 +256,10 @@ def test_policy_group_column_or_lookup_or_note(scored, tmp_path, monkeypatch):
     assert sorted(names) == ["knee_orthosis", "spinal_orthosis"]
 
     # no column, and no policy table available: the section is a note, not a failure
-    monkeypatch.setattr(report_mod, "_policy_mapper", lambda: (None, "no policy table in this test"))
+    def unavailable(codes):
+        raise FileNotFoundError("no policy table in this test")
+
+    monkeypatch.setattr(facts, "policy_group_label", unavailable)
     root = _dom(build_report(scored, tmp_path / "b.html").read_text(encoding="utf-8"))
     assert root.by_id("policy-table") is None
     assert "no policy table in this test" in root.by_id("policy-note").text()
@@ -264,16 +268,16 @@ def test_policy_group_column_or_lookup_or_note(scored, tmp_path, monkeypatch):
     def broken(codes):
         raise RuntimeError("table missing")
 
-    monkeypatch.setattr(report_mod, "_policy_mapper", lambda: (broken, None))
+    monkeypatch.setattr(facts, "policy_group_label", broken)
     root = _dom(build_report(scored, tmp_path / "c.html").read_text(encoding="utf-8"))
     assert "table missing" in root.by_id("policy-note").text()
 
-    # a lookup returning a frame aligned on the codes
+    # a lookup giving each code's group, aligned on the codes
     def lookup(codes):
-        return pd.DataFrame({"policy_group": ["orthosis" if str(c).startswith("L") else pd.NA for c in codes]},
-                            dtype="string")
+        return pd.Series(["orthosis" if str(c).startswith("L") else facts.NO_POLICY for c in codes],
+                         index=codes.index, dtype="string")
 
-    monkeypatch.setattr(report_mod, "_policy_mapper", lambda: (lookup, None))
+    monkeypatch.setattr(facts, "policy_group_label", lookup)
     root = _dom(build_report(scored, tmp_path / "d.html").read_text(encoding="utf-8"))
     names = {_norm(list(r.iter("td"))[0].text()): _norm(list(r.iter("td"))[1].text())
              for r in root.by_id("policy-table").iter("tr") if list(r.iter("td"))}
@@ -287,7 +291,7 @@ def test_files_read_only_the_needed_columns_and_match_the_frame(scored, tmp_path
         scored.to_csv(path, index=False)
     else:
         scored.to_parquet(path, index=False)
-    source, frames, used = report_mod._iter_frames(path)
+    source, frames, used = source_mod.open_scored(path)
     assert "patient_id" not in used and "service_date" not in used and "diagnosis_codes" not in used
     first = next(frames)
     assert list(first.columns) == used
@@ -314,6 +318,57 @@ def test_empty_worklist_still_renders(scored, tmp_path):
     assert _norm(root.by_id("total-lines").text()) == "0"
 
 
+def test_csv_with_bom_and_crlf_reads_like_the_frame(scored, tmp_path):
+    path = tmp_path / "scored.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        scored.to_csv(fh, index=False, lineterminator="\r\n")
+    strip = re.compile(r"generated [^&]+")
+    from_file = strip.sub("", build_report(path, tmp_path / "f.html", title="t").read_text(encoding="utf-8"))
+    from_frame = strip.sub("", build_report(scored, tmp_path / "g.html", title="t").read_text(encoding="utf-8"))
+    assert from_file.replace(path.name, "scored frame") == from_frame
+
+
+def test_parquet_amounts_as_text_with_dollars_and_commas(scored, tmp_path):
+    path = tmp_path / "scored.parquet"
+    scored.assign(billed_amount=[f"${v:,.2f}" for v in scored["billed_amount"]]).to_parquet(path, index=False)
+    root = _dom(build_report(path, tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert _norm(root.by_id("total-billed").text()) == f"${scored['billed_amount'].sum():,.0f}"
+    assert "$5,000.00" in _norm(root.by_id("worklist").text())
+
+
+def test_the_template_is_package_data():
+    from importlib.resources import files
+
+    assert files("denial_risk.report").joinpath("templates", "report.html.j2").is_file()
+
+
+def test_carc_meanings_are_the_worklists_words(scored, tmp_path):
+    from denial_risk.contract.wording import carc_words
+
+    scored["predicted_carc"] = ["CO-4", "CO-96", "CO-197", "", "CO-4", "", "", "", "", "", "", ""]
+    root = _dom(build_report(scored, tmp_path / "r.html").read_text(encoding="utf-8"))
+    meanings = {_norm(list(r.iter("td"))[0].text()): _norm(list(r.iter("td"))[1].text())
+                for r in root.by_id("carcs-table").iter("tr") if list(r.iter("td"))}
+    assert meanings["CO-4"] == carc_words("CO-4")
+    assert meanings["CO-4"] == "procedure inconsistent with modifier, or a required modifier missing"
+    assert meanings["CO-197"] == carc_words("197")
+    assert meanings["CO-96"] == ""  # no short phrase of ours: shown without a meaning, as before
+
+
+def test_policy_groups_are_looked_up_once_per_distinct_code(scored, tmp_path, monkeypatch):
+    asked, label = [], facts.policy_group_label
+
+    def lookup(codes):
+        asked.extend(codes.tolist())
+        return label(codes)
+
+    monkeypatch.setattr(facts, "policy_group_label", lookup)
+    monkeypatch.setattr(source_mod, "_BATCH_ROWS", 5)  # three chunks
+    root = _dom(build_report(scored, tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert sorted(asked) == sorted(scored["hcpcs_code"].unique())
+    assert root.by_id("policy-table") is not None
+
+
 # --------------------------------------------------------------------------- the user's mistakes
 
 
@@ -332,6 +387,22 @@ def test_missing_scored_column_is_a_user_error(scored, tmp_path, ext):
         bad.to_csv(target, index=False) if ext == "csv" else bad.to_parquet(target, index=False)
     with pytest.raises(UserError, match="expected_loss"):
         build_report(target, tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_empty_file_is_a_user_error(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with pytest.raises(UserError, match="empty.csv: empty file"):
+        build_report(path, tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_score_column_that_is_not_numeric_is_a_user_error(scored, tmp_path):
+    path = tmp_path / "scored.csv"
+    scored.assign(expected_loss=["n/a"] + scored["expected_loss"].tolist()[1:]).to_csv(path, index=False)
+    with pytest.raises(UserError, match="'expected_loss' is not numeric"):
+        build_report(path, tmp_path / "r.html")
     assert not (tmp_path / "r.html").exists()
 
 

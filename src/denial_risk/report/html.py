@@ -8,569 +8,264 @@ first lines of the worklist. Everything is inline (CSS, charts as base64 PNG
 data URIs): no scripts, no external URLs, so it opens anywhere and survives
 being mailed.
 
-Scale: the file is streamed in record batches (CSV with pyarrow's streaming
-reader, Parquet batch by batch) and only the columns the report uses are read,
-so a 10M-line worklist is aggregated at roughly constant memory (plus one
+Scale: the file is streamed in chunks through the project's claim reader and
+only the columns the report uses are read (`report.source`), so a 10M-line
+worklist is aggregated at roughly constant memory (`report.aggregate`; plus one
 float per line for the rank curve). `patient_id` is never read, so it cannot
-reach the page; every cell is HTML-escaped (claim data is untrusted text).
+reach the page; the page template (`templates/report.html.j2`) is rendered with
+autoescaping on, so every cell is HTML-escaped (claim data is untrusted text).
 """
 
 from __future__ import annotations
 
-import base64
-import csv
 import datetime as _dt
-import io
+import functools
 import math
 import os
-import re
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from denial_risk.claims.files import write_text
 from denial_risk.contract import schema
-from denial_risk.errors import UserError
-
-# Columns the report cannot do without (the contract's required identifiers
-# and amounts it shows, plus the six columns scoring adds).
-REQUIRED_COLUMNS = ("claim_id", "payer_type", "hcpcs_code", "billed_amount", *schema.ADDED)
-# Used when present.
-OPTIONAL_COLUMNS = ("line_number", "policy_group", "predicted_carc")
-
-WORKLIST_COLUMNS = (
-    "claim_id",
-    "line_number",
-    "hcpcs_code",
-    "payer_type",
-    "billed_amount",
-    "denial_probability",
-    "expected_loss",
-    "risk_tier",
-    "top_reasons",
-    "recommended_actions",
+from denial_risk.contract.wording import CARC_WORDS, carc_number, carc_words
+from denial_risk.report import plots
+from denial_risk.report.aggregate import (
+    ACTION_TAIL_RE,
+    REASON_SEP,
+    Stats,
+    consume,
+    group_sum,
+    merge_items,
+    sorted_losses,
 )
+from denial_risk.report.source import FRAME_SOURCE, open_scored
 
-_STRING_COLUMNS = (
-    "claim_id",
-    "payer_type",
-    "hcpcs_code",
-    "risk_tier",
-    "top_reasons",
-    "recommended_actions",
-    "policy_group",
-    "predicted_carc",
-)
-_FLOAT_COLUMNS = ("denial_probability", "expected_loss", "risk_rank")
-
-REASON_SEP = "; "
 TIER_ORDER = schema.RISK_TIERS
-CARC_RE = re.compile(r"\b(CO|PR|OA|PI)-(\d{1,3})\b")
-_ACTION_TAIL_RE = re.compile(r"\s*→\s*[-+]?\d+(?:\.\d+)?\s*%\s*$")
-
-# Short meanings of the CARCs that claim-line denials usually carry
-# (../shared/domain.md); others are shown without a meaning.
-CARC_MEANINGS = {
-    "4": "procedure inconsistent with modifier / required modifier missing",
-    "11": "diagnosis inconsistent with procedure",
-    "16": "claim lacks information or has billing errors",
-    "18": "exact duplicate claim/service",
-    "29": "time limit for filing has expired",
-    "50": "not deemed a medical necessity",
-    "97": "included in payment for another service",
-    "119": "benefit maximum for this period reached",
-    "151": "information does not support this many services",
-    "181": "procedure code invalid on the date of service",
-    "197": "precertification / authorization absent",
-    "204": "service not covered under the patient's benefit plan",
-}
-
-_BATCH_ROWS = 500_000
-_CSV_BLOCK_BYTES = 64 << 20
+TEMPLATE = "report.html.j2"
 
 
-# --------------------------------------------------------------------------- reading
+def build_report(
+    scored: pd.DataFrame | str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    title: str | None = None,
+    top: int = 50,
+) -> Path:
+    """Write the self-contained HTML report of a scored worklist; return its path.
+
+    `scored` is a scored frame or the path of a scored `.csv` / `.parquet` file.
+    A missing file or a missing scored column raises `UserError` naming it, and
+    nothing is written. The file is written atomically (temporary + rename).
+    `top` is the number of worklist lines shown.
+    """
+    out_path = Path(out_path)
+    source, chunks, used = open_scored(scored)
+    st = Stats(top_n=max(int(top), 0), lookup_groups="policy_group" not in used)
+    for df in chunks:
+        consume(st, df)
+    html = _render(_context(st, source, used, title))
+    write_text(html, out_path)
+    return out_path
 
 
-def _read_csv_header(path: Path) -> list[str]:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), None)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UserError(f"{path}: cannot read the scored file ({exc})") from None
-    if not header:
-        raise UserError(f"{path}: empty file, expected a scored worklist with a header row")
-    return [h.strip() for h in header]
+@functools.cache
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("denial_risk.report", "templates"),
+        autoescape=True,  # claim text is untrusted: every value is escaped
+        undefined=jinja2.StrictUndefined,
+    )
 
 
-def _check_columns(source: str, present: list[str] | pd.Index) -> list[str]:
-    present = list(present)
-    missing = [c for c in REQUIRED_COLUMNS if c not in present]
-    if missing:
-        raise UserError(
-            f"{source}: missing column {', '.join(repr(c) for c in missing)}"
-            " (a scored file from `denial-risk score` has it)"
+def _render(context: dict) -> str:
+    return _environment().get_template(TEMPLATE).render(**context)
+
+
+# --------------------------------------------------------------------------- the page's context
+
+
+def _context(st: Stats, source: str, used: list[str], title: str | None) -> dict:
+    """What the template shows, every number already formatted."""
+    name = Path(source).name if source != FRAME_SOURCE else source
+    curve, marks = _rank_section(st)
+    return {
+        "title": title or f"Denial risk worklist report: {name}",
+        "source": name,
+        "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "totals": _totals(st),
+        "tiers": _tier_rows(st),
+        "curve": curve,
+        "marks": marks,
+        **_item_sections(st, used),
+        **_payer_section(st),
+        **_policy_section(st),
+        "worklist": _worklist_rows(st),
+    }
+
+
+def _totals(st: Stats) -> dict:
+    n = st.lines
+    return {
+        "lines": f"{n:,}",
+        "billed": _money0(st.billed),
+        "at_risk": _money0(st.at_risk),
+        "at_risk_share": _pct(st.at_risk / st.billed if st.billed else 0.0),
+        "mean_prob": _pct(st.prob_sum / n if n else 0.0),
+        "expected_denials": f"{st.prob_sum:,.0f}",
+    }
+
+
+def _tier_rows(st: Stats) -> list[dict]:
+    """high, medium, low (always shown), then any other tier the file has."""
+    n, at_risk = st.lines, st.at_risk
+    table = group_sum(st.tiers, "tier")
+    names = [*TIER_ORDER, *sorted(set(table["tier"]) - set(TIER_ORDER))] if len(table) else list(TIER_ORDER)
+    by_tier = {r.tier: r for r in table.itertuples(index=False)}
+    rows = []
+    for t in names:
+        r = by_tier.get(t)
+        lines = int(r.lines) if r is not None else 0
+        rows.append(
+            {
+                "name": t,
+                "css": f"tier-{t}" if t in TIER_ORDER else "tier-other",
+                "lines": f"{lines:,}",
+                "lines_share": _pct(lines / n if n else 0.0),
+                "billed": _money0(r.billed if r is not None else 0.0),
+                "at_risk": _money0(r.at_risk if r is not None else 0.0),
+                "at_risk_share": _pct((r.at_risk / at_risk) if (r is not None and at_risk) else 0.0),
+                "mean_prob": _pct(r.prob_sum / lines) if lines else "",
+            }
         )
-    return [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in present]
+    return rows
 
 
-def _clean_amount(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-    """billed_amount as float64, accepting `$` and thousands commas."""
-    if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or pa.types.is_decimal(arr.type):
-        return pc.cast(arr, pa.float64())
-    if pa.types.is_null(arr.type):
-        return pc.cast(arr, pa.float64())
-    s = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.cast(arr, pa.string()), r"[$,]", ""))
-    s = pc.if_else(pc.equal(s, ""), pa.scalar(None, pa.string()), s)
-    try:
-        return pc.cast(s, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.array(pd.to_numeric(pd.Series(s.to_pylist(), dtype="object"), errors="coerce"), pa.float64())
+def _rank_section(st: Stats) -> tuple[str | None, list[dict]]:
+    """The dollars-at-risk-by-rank chart and its table (none for an empty worklist)."""
+    if not st.lines:
+        return None, []
+    curve, marks = plots.rank_curve(sorted_losses(st))
+    return curve, [
+        {"pct": m["pct"], "lines": f"{m['lines']:,}", "at_risk": _money0(m["at_risk"]),
+         "share": f"{m['share']:.1f}%"}
+        for m in marks
+    ]
 
 
-def _arrow_to_frame(table: pa.Table | pa.RecordBatch, source: str) -> pd.DataFrame:
-    cols = {}
-    for name in table.column_names:
-        arr = table.column(name)
-        if name == "billed_amount":
-            arr = _clean_amount(arr)
-        elif name in _FLOAT_COLUMNS:
-            try:
-                arr = pc.cast(arr, pa.float64())
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise UserError(f"{source}: column {name!r} is not numeric") from None
-        elif name in _STRING_COLUMNS or name == "line_number":
-            if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
-                if pa.types.is_dictionary(arr.type):
-                    arr = pc.cast(arr, arr.type.value_type)
-                arr = pc.cast(arr, pa.string())
-        cols[name] = arr
-    df = pa.table(cols).to_pandas()
-    return df
+def _item_sections(st: Stats, used: list[str]) -> dict:
+    """Top reasons, most recommended fixes, predicted CARCs with their meaning and where they come from."""
+    n = st.lines
+    carcs = _item_rows(merge_items(st.carcs).head(15), n)
+    for r in carcs:
+        r["meaning"] = _carc_meaning(r["item"])
+    if "predicted_carc" in used:
+        carc_note = "From the predicted_carc column." if carcs else "No line has a predicted CARC."
+    else:
+        carc_note = (
+            "CARCs named in the lines' top reasons."
+            if carcs
+            else "The scored file has no predicted_carc column and no reason names a CARC (like CO-16)."
+        )
+    return {
+        "reasons": _item_rows(merge_items(st.reasons).head(15), n),
+        "actions": _item_rows(merge_items(st.actions).head(12), n),
+        "carcs": carcs,
+        "carc_note": carc_note,
+    }
 
 
-def _iter_frames(scored: pd.DataFrame | str | os.PathLike) -> tuple[str, Iterator[pd.DataFrame], list[str]]:
-    """(source name, chunks with only the used columns, used columns)."""
-    if isinstance(scored, pd.DataFrame):
-        used = _check_columns("scored frame", scored.columns)
-
-        def frames() -> Iterator[pd.DataFrame]:
-            for start in range(0, max(len(scored), 1), _BATCH_ROWS):
-                part = scored.iloc[start : start + _BATCH_ROWS][used]
-                yield _frame_to_frame(part)
-
-        return "scored frame", frames(), used
-
-    path = Path(scored)
-    source = str(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such scored file")
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        try:
-            pf = pq.ParquetFile(path)
-            names = pf.schema_arrow.names
-        except (pa.ArrowException, OSError) as exc:
-            raise UserError(f"{path}: cannot read the scored Parquet file ({exc})") from None
-        used = _check_columns(source, names)
-
-        def frames() -> Iterator[pd.DataFrame]:
-            try:
-                n = 0
-                for batch in pf.iter_batches(batch_size=_BATCH_ROWS, columns=used):
-                    n += 1
-                    yield _arrow_to_frame(batch, source)
-                if n == 0:
-                    yield _arrow_to_frame(pf.schema_arrow.empty_table().select(used), source)
-            except (pa.ArrowException, OSError) as exc:
-                raise UserError(f"{path}: cannot read the scored Parquet file ({exc})") from None
-
-        return source, frames(), used
-
-    if suffixes and suffixes[-1] in (".csv", ".txt") or (len(suffixes) > 1 and suffixes[-2] == ".csv"):
-        import pyarrow.csv as pacsv
-
-        used = _check_columns(source, _read_csv_header(path))
-        types = {c: pa.string() for c in used if c in _STRING_COLUMNS or c in ("billed_amount", "line_number")}
-        types.update({c: pa.float64() for c in used if c in _FLOAT_COLUMNS})
-
-        def frames() -> Iterator[pd.DataFrame]:
-            try:
-                reader = pacsv.open_csv(
-                    path,
-                    read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
-                    parse_options=pacsv.ParseOptions(newlines_in_values=True),
-                    convert_options=pacsv.ConvertOptions(
-                        include_columns=used, column_types=types, strings_can_be_null=True
-                    ),
-                )
-                n = 0
-                for batch in reader:
-                    n += 1
-                    yield _arrow_to_frame(batch, source)
-                if n == 0:
-                    yield _arrow_to_frame(reader.schema.empty_table(), source)
-            except (pa.ArrowException, OSError) as exc:
-                raise UserError(f"{path}: cannot read the scored CSV file ({exc})") from None
-
-        return source, frames(), used
-
-    raise UserError(f"{path}: unknown scored file type (expected .csv or .parquet)")
+def _carc_meaning(carc: str) -> str:
+    """The worklist's short phrase for a CARC; a code without one is shown without a meaning, as before."""
+    return carc_words(carc) if carc_number(carc) in CARC_WORDS else ""
 
 
-def _frame_to_frame(part: pd.DataFrame) -> pd.DataFrame:
-    out = {}
-    for name in part.columns:
-        s = part[name]
-        if name == "billed_amount":
-            if not pd.api.types.is_numeric_dtype(s):
-                s = pd.to_numeric(
-                    s.astype("string").str.replace(r"[$,\s]", "", regex=True).replace("", pd.NA),
-                    errors="coerce",
-                )
-            s = s.astype("float64")
-        elif name in _FLOAT_COLUMNS:
-            s = pd.to_numeric(s, errors="coerce").astype("float64")
-        elif name in _STRING_COLUMNS or name == "line_number":
-            s = s.astype("string")
-        out[name] = s.to_numpy() if name in _FLOAT_COLUMNS or name == "billed_amount" else s
-    return pd.DataFrame(out, index=pd.RangeIndex(len(part)))
+def _payer_section(st: Stats) -> dict:
+    table = group_sum(st.payers, "payer_type")
+    chart = None
+    if len(table):
+        t = table.sort_values("at_risk", ascending=False, kind="stable")
+        chart = plots.barh(t["payer_type"].astype(str).tolist(), t["at_risk"].tolist(), money=True,
+                           color="#1a4d8f", w=6.0)
+    return {"payers": _group_rows(table, "payer_type", st.at_risk), "payer_chart": chart}
 
 
-# --------------------------------------------------------------------------- policy groups
+def _policy_section(st: Stats) -> dict:
+    """Risk by policy group (the top 12 charted), or a note saying why there is none."""
+    rows, chart = [], None
+    note = st.policy_note or ""
+    if st.groups:
+        table = group_sum(st.groups, "policy_group")
+        rows = _group_rows(table, "policy_group", st.at_risk)
+        top = table.sort_values("at_risk", ascending=False, kind="stable").head(12)
+        if len(top):
+            chart = plots.barh(top["policy_group"].astype(str).tolist(), top["at_risk"].tolist(), money=True,
+                               color="#5b3a8f", w=6.0)
+    elif not note:
+        note = "no policy group could be determined"
+    return {"groups": rows, "group_chart": chart, "policy_note": note}
 
 
-def _policy_mapper() -> tuple[object | None, str | None]:
-    """`denial_risk.policy.policy_for_codes` when that module exists, else a note."""
-    try:
-        from denial_risk.contract import policy  # type: ignore[attr-defined]
-    except ImportError:
-        return None, "no policy table is available in this installation (denial_risk.policy)"
-    fn = getattr(policy, "policy_for_codes", None)
-    if fn is None:
-        return None, "denial_risk.policy has no policy_for_codes()"
-    return fn, None
+def _worklist_rows(st: Stats) -> list[dict]:
+    """The first lines in risk_rank order, reasons and fixes as lists (a fix's remaining risk set apart)."""
+    if st.head is None:
+        return []
+    rows = []
+    for r in st.head.to_dict("records"):
+        tier = _text(r.get("risk_tier")).strip().lower()
+        rank = r.get("risk_rank")
+        rows.append(
+            {
+                "rank": "" if rank is None or pd.isna(rank) else f"{rank:,.0f}",
+                "claim_id": _text(r.get("claim_id")),
+                "line_number": _text(r.get("line_number")),
+                "hcpcs_code": _text(r.get("hcpcs_code")),
+                "payer_type": _text(r.get("payer_type")),
+                "billed_amount": _money(r.get("billed_amount")),
+                "denial_probability": _pct(r.get("denial_probability")),
+                "expected_loss": _money(r.get("expected_loss")),
+                "risk_tier": _text(r.get("risk_tier")),
+                "tier_css": f"tier-{tier}" if tier in TIER_ORDER else "tier-other",
+                "reasons": _items(r.get("top_reasons")),
+                "actions": [_split_action(a) for a in _items(r.get("recommended_actions"))],
+            }
+        )
+    return rows
 
 
-_GROUP_KEYS = ("policy_group", "group", "policy", "policy_name", "name")
-
-
-def _group_value(v: object) -> str | None:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return None
-    if isinstance(v, str):
-        return v or None
-    if isinstance(v, dict):
-        for k in _GROUP_KEYS:
-            if k in v:
-                return _group_value(v[k])
-        return None
-    for k in _GROUP_KEYS:
-        if hasattr(v, k):
-            return _group_value(getattr(v, k))
-    try:
-        if pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(v)
-
-
-def _lookup_groups(fn, codes: list[str]) -> dict[str, str | None]:
-    """Call policy_for_codes on unique codes and read whatever shape it returns."""
-    res = fn(pd.Series(codes, dtype="string"))
-    if isinstance(res, pd.DataFrame):
-        col = next((c for c in _GROUP_KEYS if c in res.columns), None)
-        if col is None:
-            raise ValueError("policy_for_codes returned no policy group column")
-        key = next((c for c in ("hcpcs_code", "code") if c in res.columns), None)
-        if key is not None:
-            return {str(k): _group_value(v) for k, v in zip(res[key], res[col])}
-        if len(res) == len(codes) and not set(map(str, res.index)) >= set(codes):
-            return {c: _group_value(v) for c, v in zip(codes, res[col])}
-        return {str(k): _group_value(v) for k, v in res[col].items()}
-    if isinstance(res, pd.Series):
-        if set(map(str, res.index)) >= set(codes):
-            return {c: _group_value(res.loc[c]) for c in codes}
-        return {c: _group_value(v) for c, v in zip(codes, res.tolist())}
-    if isinstance(res, dict):
-        return {c: _group_value(res.get(c)) for c in codes}
-    res = list(res)
-    if len(res) != len(codes):
-        raise ValueError("policy_for_codes returned a different number of rows")
-    return {c: _group_value(v) for c, v in zip(codes, res)}
-
-
-# --------------------------------------------------------------------------- aggregation
-
-
-def _group_sum(frames: list[pd.DataFrame], key: str) -> pd.DataFrame:
-    if not frames:
-        return pd.DataFrame(columns=[key, "lines", "billed", "at_risk", "prob_sum", "high_lines"])
-    return pd.concat(frames, ignore_index=True).groupby(key, sort=False, dropna=False).sum().reset_index()
-
-
-@dataclass
-class _Stats:
-    top_n: int
-    lines: int = 0
-    billed: float = 0.0
-    at_risk: float = 0.0
-    prob_sum: float = 0.0
-    tiers: list = field(default_factory=list)
-    payers: list = field(default_factory=list)
-    groups: list = field(default_factory=list)
-    reasons: list = field(default_factory=list)
-    actions: list = field(default_factory=list)
-    carcs: list = field(default_factory=list)
-    losses: list = field(default_factory=list)
-    head: pd.DataFrame | None = None
-    policy_fn: object | None = None
-    policy_note: str | None = None
-    group_cache: dict = field(default_factory=dict)
-    carc_source: str | None = None
-
-
-def _by(df: pd.DataFrame, key: pd.Series, name: str) -> pd.DataFrame:
-    g = pd.DataFrame(
+def _item_rows(table: pd.DataFrame, n: int) -> list[dict]:
+    top = float(table["lines"].max()) if len(table) else 0.0
+    return [
         {
-            name: key.astype("string").fillna("(unknown)").to_numpy(),
-            "lines": 1,
-            "billed": df["billed_amount"].fillna(0.0).to_numpy(),
-            "at_risk": df["expected_loss"].fillna(0.0).to_numpy(),
-            "prob_sum": df["denial_probability"].fillna(0.0).to_numpy(),
-            "high_lines": (df["risk_tier"].astype("string").str.lower() == "high").fillna(False).to_numpy(int),
+            "item": str(r.item),
+            "lines": f"{int(r.lines):,}",
+            "share": _pct(r.lines / n if n else 0),
+            "at_risk": _money0(r.at_risk),
+            "bar": f"{(100.0 * r.lines / top) if top else 0:.1f}",
         }
-    )
-    return g.groupby(name, sort=False).sum().reset_index()
+        for r in table.itertuples(index=False)
+    ]
 
 
-def _split_items(values: pd.Series) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Items of a `; `-separated column: (distinct items, item index, row index) per item."""
-    arr = pa.array(values, from_pandas=True)
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        arr = pc.cast(arr, pa.string())
-    parts = pc.split_pattern(pc.fill_null(arr, ""), REASON_SEP)
-    flat = pc.utf8_trim_whitespace(pc.list_flatten(parts))
-    parent = pc.list_parent_indices(parts)
-    keep = pc.not_equal(flat, "")
-    enc = pc.dictionary_encode(pc.filter(flat, keep))
-    if isinstance(enc, pa.ChunkedArray):
-        enc = enc.combine_chunks()
-    return (
-        enc.dictionary.to_pylist(),
-        enc.indices.to_numpy(zero_copy_only=False).astype(np.int64),
-        pc.filter(parent, keep).to_numpy(zero_copy_only=False).astype(np.int64),
-    )
-
-
-def _count_items(names: list[str], idx: np.ndarray, parent: np.ndarray, loss: np.ndarray) -> pd.DataFrame:
-    """Lines naming each item and the dollars at risk on those lines (an item counted once per line)."""
-    if len(idx) and len(names):
-        key = np.sort(parent * len(names) + idx)
-        if len(key) > 1:
-            key = key[np.concatenate(([True], np.diff(key) != 0))]
-        parent, idx = key // len(names), key % len(names)
-    lines = np.bincount(idx, minlength=len(names))
-    at_risk = np.bincount(idx, weights=loss[parent], minlength=len(names)) if len(idx) else np.zeros(len(names))
-    return pd.DataFrame({"item": names, "lines": lines, "at_risk": at_risk})
-
-
-def _split_counts(values: pd.Series, loss: np.ndarray, strip_tail: bool = False) -> pd.DataFrame:
-    names, idx, parent = _split_items(values)
-    if strip_tail and names:
-        # `add KX modifier → 12%` -> `add KX modifier`: re-index on the stripped names
-        stripped = [_ACTION_TAIL_RE.sub("", n) for n in names]
-        uniq = list(dict.fromkeys(stripped))
-        pos = {n: i for i, n in enumerate(uniq)}
-        idx = np.asarray([pos[n] for n in stripped], dtype=np.int64)[idx]
-        names = uniq
-    return _count_items(names, idx, parent, loss)
-
-
-def _carc_counts(df: pd.DataFrame, loss: np.ndarray) -> pd.DataFrame:
-    """Predicted CARCs: the `predicted_carc` column, else the CARCs named in the reasons."""
-    if "predicted_carc" in df.columns:
-        names, idx, parent = _split_items(df["predicted_carc"])
-        names = [n.upper() for n in names]
-    else:
-        names, idx, parent = _split_items(df["top_reasons"])
-    # each distinct item -> the CARCs it names (the reasons name one, usually)
-    codes: dict[str, int] = {}
-    pairs_item, pairs_code = [], []
-    for i, n in enumerate(names):
-        for g, num in dict.fromkeys(CARC_RE.findall(n.upper())):
-            c = codes.setdefault(f"{g}-{int(num)}", len(codes))
-            pairs_item.append(i)
-            pairs_code.append(c)
-    if not codes:
-        return pd.DataFrame(columns=["item", "lines", "at_risk"])
-    pairs_item = np.asarray(pairs_item, dtype=np.int64)
-    pairs_code = np.asarray(pairs_code, dtype=np.int64)
-    if len(pairs_item) == len(set(pairs_item.tolist())):  # one CARC per item: a lookup
-        lut = np.full(len(names), -1, dtype=np.int64)
-        lut[pairs_item] = pairs_code
-        cidx = lut[idx]
-        keep = cidx >= 0
-        cidx, cpar = cidx[keep], parent[keep]
-    else:  # some item names several: expand
-        order = np.argsort(pairs_item, kind="stable")
-        pairs_item, pairs_code = pairs_item[order], pairs_code[order]
-        starts = np.searchsorted(pairs_item, idx, side="left")
-        ends = np.searchsorted(pairs_item, idx, side="right")
-        reps = ends - starts
-        cpar = np.repeat(parent, reps)
-        offs = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
-        cidx = pairs_code[np.repeat(starts, reps) + offs]
-    return _count_items(list(codes), cidx, cpar, loss)
-
-
-def _consume(st: _Stats, df: pd.DataFrame) -> None:
-    n = len(df)
-    if n == 0:
-        return
-    loss = df["expected_loss"].fillna(0.0).to_numpy("float64")
-    st.lines += n
-    st.billed += float(df["billed_amount"].fillna(0.0).sum())
-    st.at_risk += float(loss.sum())
-    st.prob_sum += float(df["denial_probability"].fillna(0.0).sum())
-    tier = df["risk_tier"].astype("string").str.strip().str.lower()
-    st.tiers.append(_by(df, tier, "tier"))
-    st.payers.append(_by(df, df["payer_type"].astype("string").str.strip().str.lower(), "payer_type"))
-
-    group = None
-    if "policy_group" in df.columns:
-        group = df["policy_group"]
-    elif st.policy_fn is not None:
-        codes = df["hcpcs_code"].astype("string").str.strip().str.upper()
-        new = [c for c in codes.dropna().unique().tolist() if c not in st.group_cache]
-        if new:
-            try:
-                st.group_cache.update(_lookup_groups(st.policy_fn, new))
-            except Exception as exc:  # the policy module is someone else's: never fail the report
-                st.policy_fn = None
-                st.policy_note = f"policy groups could not be looked up ({type(exc).__name__}: {exc})"
-                st.groups = []
-        if st.policy_fn is not None:
-            group = codes.map(st.group_cache).astype("string").fillna("(no policy)")
-    if group is not None:
-        st.groups.append(_by(df, group, "policy_group"))
-
-    st.reasons.append(_split_counts(df["top_reasons"], loss))
-    st.actions.append(_split_counts(df["recommended_actions"], loss, strip_tail=True))
-    st.carcs.append(_carc_counts(df, loss))
-
-    st.losses.append(loss.astype("float64"))
-
-    rank = df["risk_rank"]
-    if n > st.top_n:
-        head = df.loc[rank.nsmallest(st.top_n, keep="first").index]
-    else:
-        head = df
-    cols = [c for c in WORKLIST_COLUMNS if c in head.columns]
-    head = head[cols + ["risk_rank"]]
-    merged = head if st.head is None else pd.concat([st.head, head], ignore_index=True)
-    st.head = merged.sort_values("risk_rank", kind="stable").head(st.top_n).reset_index(drop=True)
-
-
-def _merge_items(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame(columns=["item", "lines", "at_risk"])
-    out = pd.concat(frames, ignore_index=True).groupby("item", sort=False).sum().reset_index()
-    return out.sort_values(["lines", "at_risk"], ascending=False, kind="stable").reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------- charts
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", facecolor="white")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _figure(w: float, h: float):
-    from matplotlib.figure import Figure  # Agg canvas, no pyplot state
-
-    fig = Figure(figsize=(w, h))
-    ax = fig.add_subplot(1, 1, 1)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    ax.tick_params(labelsize=9)
-    return fig, ax
-
-
-def _money_axis(ax, axis: str = "x") -> None:
-    from matplotlib.ticker import FuncFormatter
-
-    fmt = FuncFormatter(lambda v, _pos: _short_money(v))
-    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(fmt)
-
-
-def _short_money(v: float) -> str:
-    a = abs(v)
-    for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if a >= div:
-            return f"${v / div:,.1f}{suf}".replace(".0" + suf, suf)
-    return f"${v:,.0f}"
-
-
-def _rank_curve(losses: np.ndarray) -> tuple[str, list[dict]]:
-    """Cumulative share of dollars at risk against the share of lines worked (losses in rank order)."""
-    n = len(losses)
-    cum = np.cumsum(losses)
-    total = float(cum[-1]) if n else 0.0
-    idx = np.unique(np.concatenate([np.linspace(0, n - 1, min(n, 2000)).astype(int), [n - 1]]))
-    x = (idx + 1) / n * 100.0
-    share_at = cum[idx] / total if total > 0 else np.zeros(len(idx))
-    marks = []
-    for pct in (1, 5, 10, 20, 50):
-        k = max(1, int(math.ceil(n * pct / 100)))
-        marks.append({"pct": pct, "lines": k, "at_risk": float(cum[k - 1]),
-                      "share": (float(cum[k - 1]) / total * 100) if total > 0 else 0.0})
-    del cum
-    fig, ax = _figure(8.2, 3.4)
-    ax.plot(np.concatenate([[0], x]), np.concatenate([[0], share_at * 100]), color="#b3261e", lw=2,
-            label="worklist order (risk_rank)")
-    ax.plot([0, 100], [0, 100], color="#888", lw=1, ls="--", label="unranked order")
-    for m in marks:
-        if m["pct"] in (5, 20):
-            ax.plot([m["pct"]], [m["share"]], "o", color="#b3261e", ms=4)
-            ax.annotate(f"top {m['pct']}%: {m['share']:.0f}% of $", (m["pct"], m["share"]),
-                        textcoords="offset points", xytext=(9, -13), ha="left", fontsize=8.5,
-                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
-    ax.set_xlim(0, 100)
-    ax.set_ylim(0, 102)
-    ax.set_xlabel("lines worked, % of the worklist (in risk_rank order)", fontsize=9)
-    ax.set_ylabel("% of dollars at risk covered", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8.5, frameon=False, loc="lower right")
-    return _png(fig), marks
-
-
-def _barh(labels: list[str], values: list[float], *, money: bool, color: str, w: float = 8.2) -> str:
-    labels = [l if len(l) <= 58 else l[:56] + "…" for l in labels]
-    h = max(1.4, 0.34 * len(labels) + 0.6)
-    fig, ax = _figure(w, h)
-    y = np.arange(len(labels))
-    ax.barh(y, values, color=color)
-    ax.set_yticks(y, labels, fontsize=8.5)
-    ax.invert_yaxis()
-    if money:
-        _money_axis(ax)
-    ax.grid(axis="x", alpha=0.3)
-    ax.margins(x=0.12)
-    for yi, v in zip(y, values):
-        ax.text(v, yi, " " + (_short_money(v) if money else f"{v:,.0f}"), va="center", fontsize=8)
-    return _png(fig)
+def _group_rows(table: pd.DataFrame, key: str, total_at_risk: float) -> list[dict]:
+    table = table.sort_values("at_risk", ascending=False, kind="stable")
+    rows = []
+    for r in table.itertuples(index=False):
+        lines = int(r.lines)
+        rows.append(
+            {
+                "name": str(getattr(r, key)),
+                "lines": f"{lines:,}",
+                "billed": _money0(r.billed),
+                "at_risk": _money0(r.at_risk),
+                "at_risk_share": _pct(r.at_risk / total_at_risk if total_at_risk else 0.0),
+                "mean_prob": _pct(r.prob_sum / lines if lines else 0.0),
+                "high_lines": f"{int(r.high_lines):,}",
+            }
+        )
+    return rows
 
 
 # --------------------------------------------------------------------------- formatting
@@ -609,415 +304,7 @@ def _items(v: object) -> list[str]:
 
 def _split_action(action: str) -> dict:
     """`add RT or LT modifier → 12%` -> text and the risk it would leave."""
-    m = _ACTION_TAIL_RE.search(action)
+    m = ACTION_TAIL_RE.search(action)
     if not m:
         return {"text": action, "after": ""}
     return {"text": action[: m.start()], "after": m.group(0).strip()}
-
-
-def _item_rows(table: pd.DataFrame, n: int) -> list[dict]:
-    top = float(table["lines"].max()) if len(table) else 0.0
-    return [
-        {
-            "item": str(r.item),
-            "lines": f"{int(r.lines):,}",
-            "share": _pct(r.lines / n if n else 0),
-            "at_risk": _money0(r.at_risk),
-            "bar": f"{(100.0 * r.lines / top) if top else 0:.1f}",
-        }
-        for r in table.itertuples(index=False)
-    ]
-
-
-def _group_rows(table: pd.DataFrame, key: str, total_at_risk: float) -> list[dict]:
-    table = table.sort_values("at_risk", ascending=False, kind="stable")
-    rows = []
-    for r in table.itertuples(index=False):
-        lines = int(r.lines)
-        rows.append(
-            {
-                "name": str(getattr(r, key)),
-                "lines": f"{lines:,}",
-                "billed": _money0(r.billed),
-                "at_risk": _money0(r.at_risk),
-                "at_risk_share": _pct(r.at_risk / total_at_risk if total_at_risk else 0.0),
-                "mean_prob": _pct(r.prob_sum / lines if lines else 0.0),
-                "high_lines": f"{int(r.high_lines):,}",
-            }
-        )
-    return rows
-
-
-# --------------------------------------------------------------------------- template
-
-_TEMPLATE = r"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="denial-risk report">
-<title>{{ title }}</title>
-<style>
-:root { --ink:#1d1d1f; --muted:#5f6368; --line:#e3e3e3; --high:#b3261e; --medium:#b26a00; --low:#2e7d32; --accent:#1a4d8f; }
-* { box-sizing:border-box; }
-body { margin:0; font:14px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color:var(--ink); background:#f6f7f9; }
-main { max-width:1240px; margin:0 auto; padding:24px 28px 40px; }
-header { border-bottom:3px solid var(--accent); margin-bottom:18px; padding-bottom:10px; }
-h1 { font-size:24px; margin:0 0 4px; }
-h2 { font-size:17px; margin:30px 0 10px; color:var(--accent); }
-.meta { color:var(--muted); font-size:12.5px; }
-.cards { display:grid; grid-template-columns:repeat(4, 1fr); gap:12px; }
-.card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:12px 14px; }
-.card .label { color:var(--muted); font-size:12px; text-transform:uppercase; letter-spacing:.04em; }
-.card .value { font-size:24px; font-weight:650; margin-top:2px; font-variant-numeric:tabular-nums; }
-.card .sub { color:var(--muted); font-size:12px; }
-.grid2 { display:grid; grid-template-columns:1fr 1fr; gap:18px; align-items:start; }
-.grid32 { display:grid; grid-template-columns:3fr 2fr; gap:18px; align-items:start; }
-td.barcell, th.barcell { width:22%; min-width:120px; }
-.bar { display:block; height:12px; margin-top:3px; background:var(--high); border-radius:2px; opacity:.85; }
-.bar-fix { background:var(--low); }
-.after { white-space:nowrap; color:var(--muted); }
-.none { color:var(--muted); }
-#worklist th { white-space:normal; }
-.panel { background:#fff; border:1px solid var(--line); border-radius:8px; padding:12px 14px; overflow-x:auto; }
-table { border-collapse:collapse; width:100%; font-size:13px; }
-th, td { text-align:left; padding:5px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
-th { background:#eef1f5; font-weight:600; white-space:nowrap; }
-td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
-tbody tr:nth-child(even) td { background:#fafbfc; }
-.tier { display:inline-block; padding:1px 8px; border-radius:10px; color:#fff; font-size:12px; font-weight:600; }
-.tier-high { background:var(--high); } .tier-medium { background:var(--medium); } .tier-low { background:var(--low); }
-.tier-other { background:#777; }
-img.chart { max-width:100%; height:auto; display:block; margin:6px auto 0; }
-.note { color:var(--muted); font-style:italic; }
-ul.items { margin:0; padding-left:16px; }
-ul.items li { margin:0 0 2px; }
-#worklist td { font-size:12.5px; }
-#worklist td.reasons { min-width:230px; } #worklist td.actions { min-width:200px; }
-code { font-size:12px; }
-footer { margin-top:30px; color:var(--muted); font-size:12px; border-top:1px solid var(--line); padding-top:8px; }
-@media print { body { background:#fff; } .panel, .card { border-color:#ccc; } }
-</style>
-</head>
-<body>
-<main>
-<header>
-<h1>{{ title }}</h1>
-<div class="meta">Source: <code>{{ source }}</code> &middot; generated {{ generated }} &middot; {{ totals.lines }} claim lines</div>
-</header>
-
-<section id="totals">
-<h2>Totals</h2>
-<div class="cards">
-<div class="card"><div class="label">Claim lines</div><div class="value" id="total-lines">{{ totals.lines }}</div><div class="sub">{{ totals.expected_denials }} expected denials</div></div>
-<div class="card"><div class="label">Dollars billed</div><div class="value" id="total-billed">{{ totals.billed }}</div><div class="sub">sum of billed_amount</div></div>
-<div class="card"><div class="label">Dollars at risk</div><div class="value" id="total-at-risk">{{ totals.at_risk }}</div><div class="sub">sum of expected_loss &middot; {{ totals.at_risk_share }} of billed</div></div>
-<div class="card"><div class="label">Mean denial probability</div><div class="value" id="mean-prob">{{ totals.mean_prob }}</div><div class="sub">per line</div></div>
-</div>
-<div class="panel" style="margin-top:12px">
-<table id="tiers">
-<thead><tr><th>Risk tier</th><th class="num">Lines</th><th class="num">% of lines</th><th class="num">Dollars billed</th><th class="num">Dollars at risk</th><th class="num">% of dollars at risk</th><th class="num">Mean probability</th></tr></thead>
-<tbody>
-{% for t in tiers %}<tr data-tier="{{ t.name }}"><td><span class="tier {{ t.css }}">{{ t.name }}</span></td><td class="num">{{ t.lines }}</td><td class="num">{{ t.lines_share }}</td><td class="num">{{ t.billed }}</td><td class="num">{{ t.at_risk }}</td><td class="num">{{ t.at_risk_share }}</td><td class="num">{{ t.mean_prob }}</td></tr>
-{% endfor %}</tbody>
-</table>
-</div>
-</section>
-
-<section id="rank-curve">
-<h2>Dollars at risk by rank</h2>
-{% if curve %}
-<div class="grid2">
-<div class="panel"><img class="chart" alt="Cumulative share of dollars at risk against the share of worklist lines worked in risk_rank order" src="{{ curve }}"></div>
-<div class="panel">
-<p>Working the list top down recovers most of the money first:</p>
-<table>
-<thead><tr><th>First lines worked</th><th class="num">Lines</th><th class="num">Dollars at risk</th><th class="num">% of total</th></tr></thead>
-<tbody>
-{% for m in marks %}<tr><td>top {{ m.pct }}%</td><td class="num">{{ m.lines }}</td><td class="num">{{ m.at_risk }}</td><td class="num">{{ m.share }}</td></tr>
-{% endfor %}</tbody>
-</table>
-</div>
-</div>
-{% else %}<p class="note">No lines to chart.</p>{% endif %}
-</section>
-
-<section id="reasons">
-<h2>Top reasons</h2>
-{% if reasons %}
-<div class="panel">
-<table id="reasons-table">
-<thead><tr><th>Reason</th><th class="num">Lines</th><th class="num">% of lines</th><th class="num">Dollars at risk on those lines</th><th class="barcell"></th></tr></thead>
-<tbody>
-{% for r in reasons %}<tr><td>{{ r.item }}</td><td class="num">{{ r.lines }}</td><td class="num">{{ r.share }}</td><td class="num">{{ r.at_risk }}</td><td class="barcell"><span class="bar" style="width:{{ r.bar }}%"></span></td></tr>
-{% endfor %}</tbody>
-</table>
-</div>
-{% else %}<p class="note">No line carries a reason.</p>{% endif %}
-
-<h2>Predicted CARCs</h2>
-{% if carcs %}
-<div class="panel">
-<table id="carcs-table">
-<thead><tr><th>CARC</th><th>Meaning</th><th class="num">Lines</th><th class="num">% of lines</th><th class="num">Dollars at risk on those lines</th><th class="barcell"></th></tr></thead>
-<tbody>
-{% for r in carcs %}<tr><td>{{ r.item }}</td><td>{{ r.meaning }}</td><td class="num">{{ r.lines }}</td><td class="num">{{ r.share }}</td><td class="num">{{ r.at_risk }}</td><td class="barcell"><span class="bar" style="width:{{ r.bar }}%"></span></td></tr>
-{% endfor %}</tbody>
-</table>
-<p class="note">{{ carc_note }}</p>
-</div>
-{% else %}<p class="note" id="carcs-note">{{ carc_note }}</p>{% endif %}
-
-<h2>Most recommended fixes</h2>
-{% if actions %}
-<div class="panel">
-<table id="actions-table">
-<thead><tr><th>Fix</th><th class="num">Lines</th><th class="num">% of lines</th><th class="num">Dollars at risk on those lines</th><th class="barcell"></th></tr></thead>
-<tbody>
-{% for r in actions %}<tr><td>{{ r.item }}</td><td class="num">{{ r.lines }}</td><td class="num">{{ r.share }}</td><td class="num">{{ r.at_risk }}</td><td class="barcell"><span class="bar bar-fix" style="width:{{ r.bar }}%"></span></td></tr>
-{% endfor %}</tbody>
-</table>
-</div>
-{% else %}<p class="note">No line has a recommended fix.</p>{% endif %}
-</section>
-
-<section id="by-payer">
-<h2>Risk by payer type</h2>
-<div class="grid32">
-<div class="panel">{{ group_table(payers, "Payer type", "payer-table") }}</div>
-<div class="panel">{% if payer_chart %}<img class="chart" alt="Dollars at risk by payer type" src="{{ payer_chart }}">{% endif %}</div>
-</div>
-</section>
-
-<section id="by-policy">
-<h2>Risk by policy group</h2>
-{% if groups %}
-<div class="grid32">
-<div class="panel">{{ group_table(groups, "Policy group", "policy-table") }}</div>
-<div class="panel">{% if group_chart %}<img class="chart" alt="Dollars at risk by policy group" src="{{ group_chart }}">{% endif %}</div>
-</div>
-{% else %}<p class="note" id="policy-note">Policy groups are not shown: {{ policy_note }}.</p>{% endif %}
-</section>
-
-<section id="worklist-head">
-<h2>Worklist: the first {{ worklist|length }} lines</h2>
-<div class="panel">
-<table id="worklist">
-<thead><tr><th class="num">Rank</th><th>Claim</th><th class="num">Line</th><th>HCPCS</th><th>Payer type</th><th class="num">Billed</th><th class="num">Denial prob.</th><th class="num">Expected loss</th><th>Tier</th><th>Top reasons</th><th>Recommended actions</th></tr></thead>
-<tbody>
-{% for w in worklist %}<tr>
-<td class="num">{{ w.rank }}</td><td class="claim">{{ w.claim_id }}</td><td class="num">{{ w.line_number }}</td><td>{{ w.hcpcs_code }}</td><td>{{ w.payer_type }}</td>
-<td class="num">{{ w.billed_amount }}</td><td class="num">{{ w.denial_probability }}</td><td class="num">{{ w.expected_loss }}</td>
-<td><span class="tier {{ w.tier_css }}">{{ w.risk_tier }}</span></td>
-<td class="reasons">{% if w.reasons %}<ul class="items">{% for r in w.reasons %}<li>{{ r }}</li>{% endfor %}</ul>{% else %}<span class="none">none given</span>{% endif %}</td>
-<td class="actions">{% if w.actions %}<ul class="items">{% for a in w.actions %}<li>{{ a.text }}{% if a.after %} <span class="after">{{ a.after }}</span>{% endif %}</li>{% endfor %}</ul>{% else %}<span class="none">no fix found</span>{% endif %}</td>
-</tr>
-{% endfor %}</tbody>
-</table>
-{% if not worklist %}<p class="note">The worklist is empty.</p>{% endif %}
-</div>
-</section>
-
-<footer>
-Dollars at risk = denial probability &times; billed amount (the <code>expected_loss</code> column), summed.
-Recommended actions end with the denial risk the line would have after the fix.
-Patient identifiers are not included in this report.
-</footer>
-</main>
-</body>
-</html>
-"""
-
-_GROUP_MACRO = r"""{% macro group_table(rows, label, id) -%}
-<table id="{{ id }}">
-<thead><tr><th>{{ label }}</th><th class="num">Lines</th><th class="num">Dollars billed</th><th class="num">Dollars at risk</th><th class="num">% of at risk</th><th class="num">Mean prob.</th><th class="num">High tier</th></tr></thead>
-<tbody>
-{% for r in rows %}<tr><td>{{ r.name }}</td><td class="num">{{ r.lines }}</td><td class="num">{{ r.billed }}</td><td class="num">{{ r.at_risk }}</td><td class="num">{{ r.at_risk_share }}</td><td class="num">{{ r.mean_prob }}</td><td class="num">{{ r.high_lines }}</td></tr>
-{% endfor %}</tbody>
-</table>
-{%- endmacro %}"""
-
-
-def _render(context: dict) -> str:
-    import jinja2
-
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=False)
-    return env.from_string(_GROUP_MACRO + _TEMPLATE).render(**context)
-
-
-# --------------------------------------------------------------------------- public API
-
-
-def _write_atomic(out_path: Path, text: str) -> None:
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, out_path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def build_report(
-    scored: pd.DataFrame | str | os.PathLike,
-    out_path: str | os.PathLike,
-    *,
-    title: str | None = None,
-    top: int = 50,
-) -> Path:
-    """Write the self-contained HTML report of a scored worklist; return its path.
-
-    `scored` is a scored frame or the path of a scored `.csv` / `.parquet` file.
-    A missing file or a missing scored column raises `UserError` naming it, and
-    nothing is written. The file is written atomically (temporary + rename).
-    `top` is the number of worklist lines shown.
-    """
-    out_path = Path(out_path)
-    source, frames, used = _iter_frames(scored)
-    st = _Stats(top_n=max(int(top), 0))
-    if "policy_group" not in used:
-        st.policy_fn, st.policy_note = _policy_mapper()
-    for df in frames:
-        _consume(st, df)
-
-    context = _context(st, source, used, title)
-    html = _render(context)
-    _write_atomic(out_path, html)
-    return out_path
-
-
-def _context(st: _Stats, source: str, used: list[str], title: str | None) -> dict:
-    n = st.lines
-    at_risk = st.at_risk
-    name = Path(source).name if source != "scored frame" else source
-    totals = {
-        "lines": f"{n:,}",
-        "billed": _money0(st.billed),
-        "at_risk": _money0(at_risk),
-        "at_risk_share": _pct(at_risk / st.billed if st.billed else 0.0),
-        "mean_prob": _pct(st.prob_sum / n if n else 0.0),
-        "expected_denials": f"{st.prob_sum:,.0f}",
-    }
-
-    tiers_t = _group_sum(st.tiers, "tier")
-    tiers = []
-    known = [t for t in TIER_ORDER] + sorted(set(tiers_t["tier"]) - set(TIER_ORDER)) if len(tiers_t) else list(TIER_ORDER)
-    by_tier = {r.tier: r for r in tiers_t.itertuples(index=False)}
-    for t in known:
-        r = by_tier.get(t)
-        lines = int(r.lines) if r is not None else 0
-        tiers.append(
-            {
-                "name": t,
-                "css": f"tier-{t}" if t in TIER_ORDER else "tier-other",
-                "lines": f"{lines:,}",
-                "lines_share": _pct(lines / n if n else 0.0),
-                "billed": _money0(r.billed if r is not None else 0.0),
-                "at_risk": _money0(r.at_risk if r is not None else 0.0),
-                "at_risk_share": _pct((r.at_risk / at_risk) if (r is not None and at_risk) else 0.0),
-                "mean_prob": _pct(r.prob_sum / lines) if lines else "",
-            }
-        )
-
-    curve, marks = None, []
-    if n:
-        # risk_rank orders the lines by expected_loss (ties by probability, which
-        # does not change the cumulative sums): sorting the losses gives the curve
-        # without holding the ranks of a 10M-line file.
-        losses = np.concatenate(st.losses)
-        st.losses.clear()
-        losses.sort()
-        curve, raw_marks = _rank_curve(losses[::-1])
-        del losses
-        marks = [
-            {"pct": m["pct"], "lines": f"{m['lines']:,}", "at_risk": _money0(m["at_risk"]),
-             "share": f"{m['share']:.1f}%"}
-            for m in raw_marks
-        ]
-
-    reasons_t = _merge_items(st.reasons).head(15)
-    reasons = _item_rows(reasons_t, n)
-
-    actions_t = _merge_items(st.actions).head(12)
-    actions = _item_rows(actions_t, n)
-
-    carcs_t = _merge_items(st.carcs).head(15)
-    carcs = _item_rows(carcs_t, n)
-    for r in carcs:
-        m = CARC_RE.search(r["item"])
-        r["meaning"] = CARC_MEANINGS.get(m.group(2), "") if m else ""
-    if "predicted_carc" in used:
-        carc_note = "From the predicted_carc column." if carcs else "No line has a predicted CARC."
-    else:
-        carc_note = (
-            "CARCs named in the lines' top reasons."
-            if carcs
-            else "The scored file has no predicted_carc column and no reason names a CARC (like CO-16)."
-        )
-
-    payers_t = _group_sum(st.payers, "payer_type")
-    payers = _group_rows(payers_t, "payer_type", at_risk)
-    payer_chart = None
-    if len(payers_t):
-        pt = payers_t.sort_values("at_risk", ascending=False, kind="stable")
-        payer_chart = _barh(pt["payer_type"].astype(str).tolist(), pt["at_risk"].tolist(), money=True,
-                            color="#1a4d8f", w=6.0)
-
-    groups, group_chart = [], None
-    policy_note = st.policy_note or ""
-    if st.groups:
-        groups_t = _group_sum(st.groups, "policy_group")
-        groups = _group_rows(groups_t, "policy_group", at_risk)
-        gt = groups_t.sort_values("at_risk", ascending=False, kind="stable").head(12)
-        if len(gt):
-            group_chart = _barh(gt["policy_group"].astype(str).tolist(), gt["at_risk"].tolist(), money=True,
-                                color="#5b3a8f", w=6.0)
-    elif not policy_note:
-        policy_note = "no policy group could be determined"
-
-    worklist = []
-    if st.head is not None:
-        for r in st.head.to_dict("records"):
-            tier = _text(r.get("risk_tier")).strip().lower()
-            rank = r.get("risk_rank")
-            worklist.append(
-                {
-                    "rank": "" if rank is None or pd.isna(rank) else f"{rank:,.0f}",
-                    "claim_id": _text(r.get("claim_id")),
-                    "line_number": _text(r.get("line_number")),
-                    "hcpcs_code": _text(r.get("hcpcs_code")),
-                    "payer_type": _text(r.get("payer_type")),
-                    "billed_amount": _money(r.get("billed_amount")),
-                    "denial_probability": _pct(r.get("denial_probability")),
-                    "expected_loss": _money(r.get("expected_loss")),
-                    "risk_tier": _text(r.get("risk_tier")),
-                    "tier_css": f"tier-{tier}" if tier in TIER_ORDER else "tier-other",
-                    "reasons": _items(r.get("top_reasons")),
-                    "actions": [_split_action(a) for a in _items(r.get("recommended_actions"))],
-                }
-            )
-
-    return {
-        "title": title or f"Denial risk worklist report: {name}",
-        "source": name,
-        "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "totals": totals,
-        "tiers": tiers,
-        "curve": curve,
-        "marks": marks,
-        "reasons": reasons,
-        "actions": actions,
-        "carcs": carcs,
-        "carc_note": carc_note,
-        "payers": payers,
-        "payer_chart": payer_chart,
-        "groups": groups,
-        "group_chart": group_chart,
-        "policy_note": policy_note,
-        "worklist": worklist,
-    }
