@@ -352,7 +352,7 @@ def test_carc_meanings_are_the_worklists_words(scored, tmp_path):
     assert meanings["CO-4"] == carc_words("CO-4")
     assert meanings["CO-4"] == "procedure inconsistent with modifier, or a required modifier missing"
     assert meanings["CO-197"] == carc_words("197")
-    assert meanings["CO-96"] == ""  # no short phrase of ours: shown without a meaning, as before
+    assert meanings["CO-96"] == carc_words("CO-96") != ""  # no short phrase of ours: the X12 description
 
 
 def test_policy_groups_are_looked_up_once_per_distinct_code(scored, tmp_path, monkeypatch):

@@ -28,7 +28,7 @@ import pandas as pd
 
 from denial_risk.claims.files import write_text
 from denial_risk.contract import schema
-from denial_risk.contract.wording import CARC_WORDS, carc_number, carc_words
+from denial_risk.contract.wording import carc_words
 from denial_risk.report import plots
 from denial_risk.report.aggregate import (
     ACTION_TAIL_RE,
@@ -178,8 +178,8 @@ def _item_sections(st: Stats, used: list[str]) -> dict:
 
 
 def _carc_meaning(carc: str) -> str:
-    """The worklist's short phrase for a CARC; a code without one is shown without a meaning, as before."""
-    return carc_words(carc) if carc_number(carc) in CARC_WORDS else ""
+    """The worklist's words for a CARC (a code without a short phrase reads as its X12 description)."""
+    return carc_words(carc)
 
 
 def _payer_section(st: Stats) -> dict:
