@@ -246,29 +246,9 @@ def score_file(data: str | os.PathLike, out: str | os.PathLike, model, *, top: i
 
             # pass 1: validate, score, explain; rows in input order into a temporary Parquet file
             for chunk in table.chunks():
-                n_in = len(chunk.clean) + len(chunk.rejects)
-                if len(chunk.rejects):
-                    rejects_writer.write(chunk.rejects)
-                    result.rejected += len(chunk.rejects)
-                if len(chunk.clean):
-                    ann, X = annotate_with_matrix(model, chunk.clean, explain=explain,
-                                                  min_probability=min_probability)
-                    reservoir.add(X)
-                    del X
-                    if not explain:
-                        ann = ann.assign(top_reasons="", recommended_actions="")
-                    added = _added_frame(ann)
-                    raw = chunk.raw.loc[chunk.clean.index, keep_cols]
-                    part.write(pd.concat([raw.reset_index(drop=True), added.reset_index(drop=True)], axis=1))
-                    loss = added["expected_loss"].to_numpy()
-                    tiers = added["risk_tier"].to_numpy(dtype=object)
-                    for t in schema.RISK_TIERS:
-                        hit = tiers == t
-                        result.lines_by_tier[t] += int(hit.sum())
-                        result.at_risk_by_tier[t] += float(loss[hit].sum())
-                    result.billed += float(np.nansum(chunk.clean["billed_amount"].to_numpy(dtype=float)))
-                    result.scored += len(chunk.clean)
-                bar.update(n_in)
+                _score_chunk(chunk, model, result, rejects_writer, part, reservoir, keep_cols,
+                             explain=explain, min_probability=min_probability)
+                bar.update(len(chunk.clean) + len(chunk.rejects))
                 release_freed_memory()
                 gc.freeze()  # what outlived this chunk (lazily loaded code sets) is not scanned again
                 if bar.total is not None and bar.n > bar.total:
@@ -290,6 +270,33 @@ def score_file(data: str | os.PathLike, out: str | os.PathLike, model, *, top: i
     result.memory["peak_rss_mb"] = _peak_rss_mb()
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _score_chunk(chunk, model, result: WorklistResult, rejects_writer: TableWriter, part: _PartWriter,
+                 reservoir: _Reservoir, keep_cols: list[str], *, explain: bool,
+                 min_probability: float | None) -> None:
+    """Pass 1 for one chunk: rejects to their file, scored rows (original values + added columns) to the part file."""
+    if len(chunk.rejects):
+        rejects_writer.write(chunk.rejects)
+        result.rejected += len(chunk.rejects)
+    if not len(chunk.clean):
+        return
+    ann, X = annotate_with_matrix(model, chunk.clean, explain=explain, min_probability=min_probability)
+    reservoir.add(X)
+    del X
+    if not explain:
+        ann = ann.assign(top_reasons="", recommended_actions="")
+    added = _added_frame(ann)
+    raw = chunk.raw.loc[chunk.clean.index, keep_cols]
+    part.write(pd.concat([raw.reset_index(drop=True), added.reset_index(drop=True)], axis=1))
+    loss = added["expected_loss"].to_numpy()
+    tiers = added["risk_tier"].to_numpy(dtype=object)
+    for t in schema.RISK_TIERS:
+        hit = tiers == t
+        result.lines_by_tier[t] += int(hit.sum())
+        result.at_risk_by_tier[t] += float(loss[hit].sum())
+    result.billed += float(np.nansum(chunk.clean["billed_amount"].to_numpy(dtype=float)))
+    result.scored += len(chunk.clean)
 
 
 def _peak_rss_mb() -> float:
