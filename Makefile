@@ -1,6 +1,6 @@
 # The two set-up commands (README): `make demo` and `make test`.
-# Each creates .venv and installs the project when the venv is missing or
-# pyproject.toml changed, then runs.
+# Each creates .venv and installs the project (exact versions from constraints.txt)
+# when the venv is missing or pyproject.toml / constraints.txt changed, then runs.
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,12 +8,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= outputs/demo
 
-.PHONY: demo test install clean
+.PHONY: demo test lint lock install clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,spark]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,spark]"
 	mkdir -p mlruns
 	touch $(STAMP)
 
@@ -22,7 +22,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh $(DEMO_DIR)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+lock: $(STAMP)
+	{ sed -n '1,2p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
+test: lint
 	# one OpenMP thread per xdist worker: two workers on two cores, no spin-wait oversubscription
 	OMP_NUM_THREADS=1 PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadgroup -q
 

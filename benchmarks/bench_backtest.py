@@ -29,12 +29,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-backtest-"))
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
     os.chdir(tmp)
-    from denial_risk.jobs.backtest import plot_backtest, run_backtest
-    from denial_risk.claims.table import load_claims
     from denial_risk.claims.files import write_table
-    from denial_risk.contract.policy import policy_for_codes
-    from denial_risk.synth.simulate import contract_frame, policy_change_date, simulate_claims
+    from denial_risk.claims.table import load_claims
+    from denial_risk.jobs.backtest import plot_backtest, run_backtest
     from denial_risk.modeling.config import TrainConfig
+    from denial_risk.synth.simulate import contract_frame, policy_change_date, simulate_claims
 
     write_table(contract_frame(simulate_claims(args.rows, args.seed)), tmp / "claims.parquet")
     frame, _ = load_claims(tmp / "claims.parquet")
@@ -44,10 +43,22 @@ def main() -> None:
     out = ROOT / "docs" / "images" / "backtest.png"
     fig.savefig(out, dpi=110)
     # the affected slice: COM301 knee orthoses, predicted vs realised after the change
-    cols = ["test_month", "train_lines", "retrained_roc_auc", "frozen_roc_auc", "retrained_ece", "frozen_ece",
-            "retrained_mean_probability", "frozen_mean_probability", "retrained_denial_rate"]
-    result = {"command": "python benchmarks/bench_backtest.py " + " ".join(sys.argv[1:]), "policy_change": change,
-              "folds": table[cols].round(4).to_dict(orient="records")}
+    cols = [
+        "test_month",
+        "train_lines",
+        "retrained_roc_auc",
+        "frozen_roc_auc",
+        "retrained_ece",
+        "frozen_ece",
+        "retrained_mean_probability",
+        "frozen_mean_probability",
+        "retrained_denial_rate",
+    ]
+    result = {
+        "command": "python benchmarks/bench_backtest.py " + " ".join(sys.argv[1:]),
+        "policy_change": change,
+        "folds": table[cols].round(4).to_dict(orient="records"),
+    }
     (ROOT / "benchmarks" / "results").mkdir(exist_ok=True)
     (ROOT / "benchmarks" / "results" / "backtest.json").write_text(json.dumps(result, indent=1))
     print(table[cols].round(3).to_string(index=False))

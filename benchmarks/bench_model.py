@@ -32,11 +32,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def quality_run(seed: int, train_lines: int) -> dict:
-    from denial_risk.synth.simulate import contract_frame, simulate_claims
     from denial_risk.claims.files import write_table
     from denial_risk.claims.table import load_claims
     from denial_risk.modeling.config import TrainConfig
     from denial_risk.modeling.train import fit_model
+    from denial_risk.synth.simulate import contract_frame, simulate_claims
 
     rows = int(train_lines / 0.70)  # time split: 70 % train, 15 % calibration, 15 % holdout
     tmp = Path(f"/tmp/bench_model_{seed}.parquet")
@@ -45,9 +45,18 @@ def quality_run(seed: int, train_lines: int) -> dict:
     t = time.perf_counter()
     r = fit_model(frame, TrainConfig(seed=seed))
     m = r.metrics
-    return {"seed": seed, "rows": rows, "train_rows": r.params["rows_train"], "fit_seconds": time.perf_counter() - t,
-            "roc_auc": m["roc_auc"], "bayes_roc_auc": m["bayes_roc_auc"], "auc_ratio_to_bayes": m["auc_ratio_to_bayes"],
-            "ece": m["ece"], "baseline_roc_auc": r.baseline_metrics["roc_auc"], "classifier": r.params["classifier"]}
+    return {
+        "seed": seed,
+        "rows": rows,
+        "train_rows": r.params["rows_train"],
+        "fit_seconds": time.perf_counter() - t,
+        "roc_auc": m["roc_auc"],
+        "bayes_roc_auc": m["bayes_roc_auc"],
+        "auc_ratio_to_bayes": m["auc_ratio_to_bayes"],
+        "ece": m["ece"],
+        "baseline_roc_auc": r.baseline_metrics["roc_auc"],
+        "classifier": r.params["classifier"],
+    }
 
 
 def _data(rows: int) -> tuple[Path, Path]:
@@ -90,15 +99,23 @@ def cli_run(csv_path: Path) -> dict:
         log = Path(tmp) / "train.log"
         with open(log, "w") as f:
             t = time.perf_counter()
-            proc = subprocess.Popen([str(exe), "train", "--data", str(csv_path), "--experiment", "bench-1m"],
-                                    stdout=f, stderr=subprocess.STDOUT, cwd=tmp, env=env)
+            proc = subprocess.Popen(
+                [str(exe), "train", "--data", str(csv_path), "--experiment", "bench-1m"],
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                cwd=tmp,
+                env=env,
+            )
             _, status, ru = os.wait4(proc.pid, 0)
             wall = time.perf_counter() - t
         text = log.read_text()
         if os.waitstatus_to_exitcode(status) != 0:
             raise RuntimeError(f"denial-risk train failed: {text[-3000:]}")
-    return {"seconds": wall, "peak_rss_gb": ru.ru_maxrss / 2**20,
-            "last_lines": [ln for ln in text.strip().splitlines() if ln.strip()][-3:]}
+    return {
+        "seconds": wall,
+        "peak_rss_gb": ru.ru_maxrss / 2**20,
+        "last_lines": [ln for ln in text.strip().splitlines() if ln.strip()][-3:],
+    }
 
 
 def main() -> None:
@@ -118,27 +135,32 @@ def main() -> None:
     result = {"command": cmd, "load_average_1m_at_start": load}
     if quality:
         result["quality_runs"] = quality
-        result["quality_median"] = {k: statistics.median(q[k] for q in quality)
-                                    for k in ("roc_auc", "bayes_roc_auc", "auc_ratio_to_bayes", "ece", "fit_seconds")}
+        result["quality_median"] = {
+            k: statistics.median(q[k] for q in quality)
+            for k in ("roc_auc", "bayes_roc_auc", "auc_ratio_to_bayes", "ece", "fit_seconds")
+        }
         print("median:", json.dumps(result["quality_median"]), flush=True)
     if args.train_rows:
         pq_path, csv_path = _data(args.train_rows)
         fits, clis = [], []
-        for i in range(args.speed_runs):
+        for _ in range(args.speed_runs):
             fits.append(speed_run(pq_path, args.train_rows))
             print("fit_model:", json.dumps(fits[-1]), flush=True)
             clis.append(cli_run(csv_path))
             print("denial-risk train:", json.dumps(clis[-1]), flush=True)
         result["speed"] = {
-            "rows": args.train_rows, "runs": args.speed_runs,
+            "rows": args.train_rows,
+            "runs": args.speed_runs,
             "fit_seconds": [round(f["fit_seconds"], 1) for f in fits],
             "fit_median_seconds": round(statistics.median(f["fit_seconds"] for f in fits), 1),
             "fit_peak_rss_gb": round(max(f["peak_rss_gb"] for f in fits), 2),
             "cli_train_seconds": [round(c["seconds"], 1) for c in clis],
             "cli_train_median_seconds": round(statistics.median(c["seconds"] for c in clis), 1),
             "cli_peak_rss_gb": round(max(c["peak_rss_gb"] for c in clis), 2),
-            "roc_auc": fits[-1]["roc_auc"], "auc_ratio_to_bayes": fits[-1]["auc_ratio_to_bayes"],
-            "ece": fits[-1]["ece"], "trees": fits[-1]["trees"],
+            "roc_auc": fits[-1]["roc_auc"],
+            "auc_ratio_to_bayes": fits[-1]["auc_ratio_to_bayes"],
+            "ece": fits[-1]["ece"],
+            "trees": fits[-1]["trees"],
             "load_average_1m_at_end": os.getloadavg()[0],
             "target_seconds": 600,
         }
@@ -149,8 +171,11 @@ def main() -> None:
         previous = json.loads(path.read_text())
         kept = [k for k in ("quality_runs", "quality_median", "speed") if k not in result and k in previous]
         if kept:
-            result.update({k: previous[k] for k in kept}, kept_from_previous_run=kept,
-                          previous_command=previous.get("command"))
+            result.update(
+                {k: previous[k] for k in kept},
+                kept_from_previous_run=kept,
+                previous_command=previous.get("command"),
+            )
     path.write_text(json.dumps(result, indent=1))
     print(f"written {RESULTS / 'model.json'}  (command: {cmd})")
 

@@ -11,7 +11,8 @@ with the wrong number of fields).
 Timed: the console command `denial-risk validate --data FILE --rejects OUT`,
 each run a fresh process; wall time and the child's peak RSS (`os.wait4`
 rusage). The file is written by a separate process, so this parent stays
-small: a forked child's peak RSS counts the parent's pages until it execs. The median of `--runs` is reported. Flatness: one run on
+small: a forked child's peak RSS counts the parent's pages until it execs.
+The median of `--runs` is reported. Flatness: one run on
 `--small-rows` lines, so the peak RSS of the big file can be compared with a
 file 10x smaller (a file that loaded whole would need ~10x the memory).
 Results: benchmarks/results/read.json.
@@ -67,27 +68,44 @@ def write_claims(path: Path, rows: int, seed: int = 0) -> dict:
     line_number[dup_rows[dup_rows > 1]] = line_number[dup_rows[dup_rows > 1] - 2]
     billed[bad[kinds == 3]] = ""
 
-    table = pa.table({
-        "claim_id": claim_id.astype(str),
-        "line_number": line_number.astype(str),
-        "patient_id": np.char.add("P", rng.integers(0, n // 4 + 1, n).astype(str)),
-        "provider_id": rng.integers(10**9, 2 * 10**9, n).astype(str),
-        "payer_id": rng.choice(["00120", "PR-7", "BCBS1", "MCR05"], n),
-        "service_date": service_date.astype(str),
-        "submission_date": submission,
-        "payer_type": rng.choice(["medicare", "Medicare", "MEDICAID", "commercial", "medicare_advantage", ""], n),
-        "hcpcs_code": rng.choice(["L0627", "l0650", "L1833", "E0601", "K0001", "A7030", "E0143", "97760"], n),
-        "modifiers": rng.choice(["", "KX", "RT", "kx|rt", "KX, LT", "NU GA", "GZ|KX|RT"], n),
-        "diagnosis_codes": rng.choice(["M54.50", "M5450|M48.06", "m17.11, z96.651", "G47.33", "", "S83.511A"], n),
-        "billed_amount": billed.astype(str),
-        "units": rng.choice(["1", "2", "", "3"], n),
-        "place_of_service": rng.choice(["12", "11", "31", "4"], n),
-        **{f: rng.choice(bools, n).astype(str) for f in (
-            "has_prescription", "has_medical_necessity_letter", "has_progress_notes", "has_measurements",
-            "has_photos", "has_proof_of_delivery", "has_prior_auth")},
-        "prior_same_code_12m": rng.choice(["0", "1", "2", ""], n),
-        "batch_note": rng.choice(["", "resubmitted", "per payer call, 2024"], n),
-    })
+    table = pa.table(
+        {
+            "claim_id": claim_id.astype(str),
+            "line_number": line_number.astype(str),
+            "patient_id": np.char.add("P", rng.integers(0, n // 4 + 1, n).astype(str)),
+            "provider_id": rng.integers(10**9, 2 * 10**9, n).astype(str),
+            "payer_id": rng.choice(["00120", "PR-7", "BCBS1", "MCR05"], n),
+            "service_date": service_date.astype(str),
+            "submission_date": submission,
+            "payer_type": rng.choice(
+                ["medicare", "Medicare", "MEDICAID", "commercial", "medicare_advantage", ""], n
+            ),
+            "hcpcs_code": rng.choice(
+                ["L0627", "l0650", "L1833", "E0601", "K0001", "A7030", "E0143", "97760"], n
+            ),
+            "modifiers": rng.choice(["", "KX", "RT", "kx|rt", "KX, LT", "NU GA", "GZ|KX|RT"], n),
+            "diagnosis_codes": rng.choice(
+                ["M54.50", "M5450|M48.06", "m17.11, z96.651", "G47.33", "", "S83.511A"], n
+            ),
+            "billed_amount": billed.astype(str),
+            "units": rng.choice(["1", "2", "", "3"], n),
+            "place_of_service": rng.choice(["12", "11", "31", "4"], n),
+            **{
+                f: rng.choice(bools, n).astype(str)
+                for f in (
+                    "has_prescription",
+                    "has_medical_necessity_letter",
+                    "has_progress_notes",
+                    "has_measurements",
+                    "has_photos",
+                    "has_proof_of_delivery",
+                    "has_prior_auth",
+                )
+            },
+            "prior_same_code_12m": rng.choice(["0", "1", "2", ""], n),
+            "batch_note": rng.choice(["", "resubmitted", "per payer call, 2024"], n),
+        }
+    )
     pacsv.write_csv(table, path, write_options=pacsv.WriteOptions(quoting_style="needed"))
     # a few rows with the wrong number of fields, appended as raw text
     with open(path, "a", encoding="utf-8") as f:
@@ -97,8 +115,12 @@ def write_claims(path: Path, rows: int, seed: int = 0) -> dict:
 
 
 def write_in_child(path: Path, rows: int, seed: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--write", str(path), "--rows", str(rows), "--seed", str(seed)],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--write", str(path), "--rows", str(rows), "--seed", str(seed)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -118,8 +140,11 @@ def run_once(data: Path, rejects: Path) -> dict:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"validate failed ({proc.returncode}): {err}")
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-            "summary": out.splitlines()[0] if out else ""}
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "summary": out.splitlines()[0] if out else "",
+    }
 
 
 def main() -> None:
@@ -140,7 +165,9 @@ def main() -> None:
         big, small = tmp / "claims.csv", tmp / "small.csv"
         t0 = time.perf_counter()
         info = write_in_child(big, args.rows, 0)
-        print(f"wrote {info['rows']:,} lines ({info['bytes'] / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"wrote {info['rows']:,} lines ({info['bytes'] / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f} s"
+        )
         runs = []
         for i in range(args.runs):
             r = run_once(big, tmp / "rejects.csv")
@@ -148,7 +175,10 @@ def main() -> None:
             print(f"run {i + 1}: {r['seconds']:.2f} s, peak RSS {r['peak_rss_mb']:.0f} MB  ({r['summary']})")
         small_info = write_in_child(small, args.small_rows, 1)
         small_run = run_once(small, tmp / "rejects_small.csv")
-        print(f"{small_info['rows']:,} lines: {small_run['seconds']:.2f} s, peak RSS {small_run['peak_rss_mb']:.0f} MB")
+        print(
+            f"{small_info['rows']:,} lines: {small_run['seconds']:.2f} s, "
+            f"peak RSS {small_run['peak_rss_mb']:.0f} MB"
+        )
 
     result = {
         "benchmark": "denial-risk validate on a claim CSV (chunked pyarrow read, normalise, rejects)",
@@ -161,18 +191,31 @@ def main() -> None:
         "median_peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
         "rows_per_second": round(info["rows"] / statistics.median(r["seconds"] for r in runs)),
         "small_file": {"rows": small_info["rows"], **small_run},
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "versions": subprocess.run([sys.executable, "-c", "import pyarrow, pandas, numpy; print("
-                                                "f'pyarrow {pyarrow.__version__}, pandas {pandas.__version__}, "
-                                                "numpy {numpy.__version__}')"],
-                                               capture_output=True, text=True).stdout.strip(),
-                    "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "versions": subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import pyarrow, pandas, numpy; print("
+                    "f'pyarrow {pyarrow.__version__}, pandas {pandas.__version__}, "
+                    "numpy {numpy.__version__}')",
+                ],
+                capture_output=True,
+                text=True,
+            ).stdout.strip(),
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        },
         "date": time.strftime("%Y-%m-%d"),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"median {result['median_seconds']:.2f} s, peak RSS {result['median_peak_rss_mb']:.0f} MB "
-          f"({result['rows_per_second']:,} lines/s) -> {args.out}")
+    print(
+        f"median {result['median_seconds']:.2f} s, peak RSS {result['median_peak_rss_mb']:.0f} MB "
+        f"({result['rows_per_second']:,} lines/s) -> {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Benchmark: the real-time scoring service (MLflow's scoring server) on loopback.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_serve.py [--single 300] [--batches 60] [--rate 2] [--duration 300]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_serve.py \
+        [--single 300] [--batches 60] [--rate 2] [--duration 300]
 
 Setup (not timed): trains and registers a model (`workflows.train_and_register`,
 `--train-rows` simulated lines) in a temporary sqlite MLflow store, simulates
@@ -58,17 +59,22 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.chdir(work)
 
+    from denial_risk.jobs.train import train_and_register
     from denial_risk.registry.serving import ScoringServer, post, predictions_frame, request_body
     from denial_risk.synth.simulate import simulate_claims
-    from denial_risk.jobs.train import train_and_register
 
     simulate_claims(rows=args.train_rows, seed=3).to_csv("train.csv", index=False)
     train_and_register("train.csv")
-    lines = simulate_claims(rows=20_000, seed=21).drop(
-        columns=["denied", "denial_reason", "paid_amount", "true_denial_probability"], errors="ignore").astype(str)
+    lines = (
+        simulate_claims(rows=20_000, seed=21)
+        .drop(columns=["denied", "denial_reason", "paid_amount", "true_denial_probability"], errors="ignore")
+        .astype(str)
+    )
     singles = [request_body(lines.iloc[[i]]) for i in range(2_000)]
-    batches = [request_body(lines.iloc[i * args.batch_lines:(i + 1) * args.batch_lines])
-               for i in range(len(lines) // args.batch_lines)]
+    batches = [
+        request_body(lines.iloc[i * args.batch_lines : (i + 1) * args.batch_lines])
+        for i in range(len(lines) // args.batch_lines)
+    ]
 
     def call(url: str, body: bytes, n: int) -> tuple[float, bool]:
         t = time.perf_counter()
@@ -80,9 +86,11 @@ def main() -> None:
             ok = False
         return dt, ok
 
-    result: dict = {"benchmark": "scoring service on loopback",
-                    "command": "PYTHONPATH=src .venv/bin/python benchmarks/bench_serve.py " + " ".join(sys.argv[1:]),
-                    "server": "denial-risk serve (mlflow models serve, 1 worker, 127.0.0.1)"}
+    result: dict = {
+        "benchmark": "scoring service on loopback",
+        "command": "PYTHONPATH=src .venv/bin/python benchmarks/bench_serve.py " + " ".join(sys.argv[1:]),
+        "server": "denial-risk serve (mlflow models serve, 1 worker, 127.0.0.1)",
+    }
     with ScoringServer("models:/denial-risk@champion", log_path=work / "server.log") as server:
         url = server.url + "/invocations"
         for i in range(20):  # warm-up
@@ -92,9 +100,16 @@ def main() -> None:
             dt, ok = call(url, singles[i % len(singles)], 1)
             lat.append(dt)
             errors += not ok
-        result.update(single_requests=args.single, single_p50_ms=_pct(lat, 50), single_p99_ms=_pct(lat, 99),
-                      single_errors=errors)
-        print(f"one-line requests: p50 {result['single_p50_ms']} ms, p99 {result['single_p99_ms']} ms", flush=True)
+        result.update(
+            single_requests=args.single,
+            single_p50_ms=_pct(lat, 50),
+            single_p99_ms=_pct(lat, 99),
+            single_errors=errors,
+        )
+        print(
+            f"one-line requests: p50 {result['single_p50_ms']} ms, p99 {result['single_p99_ms']} ms",
+            flush=True,
+        )
 
         bl, errors = [], 0
         t0 = time.perf_counter()
@@ -103,11 +118,19 @@ def main() -> None:
             bl.append(dt)
             errors += not ok
         wall = time.perf_counter() - t0
-        result.update(batch_lines=args.batch_lines, batches=args.batches,
-                      batch_lines_per_second=round(args.batches * args.batch_lines / wall, 1),
-                      batch_p50_ms=_pct(bl, 50), batch_p99_ms=_pct(bl, 99), batch_errors=errors)
-        print(f"{args.batch_lines}-line batches: {result['batch_lines_per_second']} lines/s, "
-              f"p50 {result['batch_p50_ms']} ms", flush=True)
+        result.update(
+            batch_lines=args.batch_lines,
+            batches=args.batches,
+            batch_lines_per_second=round(args.batches * args.batch_lines / wall, 1),
+            batch_p50_ms=_pct(bl, 50),
+            batch_p99_ms=_pct(bl, 99),
+            batch_errors=errors,
+        )
+        print(
+            f"{args.batch_lines}-line batches: {result['batch_lines_per_second']} lines/s, "
+            f"p50 {result['batch_p50_ms']} ms",
+            flush=True,
+        )
 
         interval = 1.0 / args.rate
         start = time.perf_counter()
@@ -124,12 +147,23 @@ def main() -> None:
             errors += not ok
             due += interval
         elapsed = time.perf_counter() - start
-        result.update(steady_seconds=round(elapsed, 1), steady_rate_per_second=args.rate, steady_requests=sent,
-                      steady_errors=errors, steady_late_requests=late, steady_p50_ms=_pct(steady, 50),
-                      steady_p99_ms=_pct(steady, 99), steady_max_ms=_pct(steady, 100))
+        result.update(
+            steady_seconds=round(elapsed, 1),
+            steady_rate_per_second=args.rate,
+            steady_requests=sent,
+            steady_errors=errors,
+            steady_late_requests=late,
+            steady_p50_ms=_pct(steady, 50),
+            steady_p99_ms=_pct(steady, 99),
+            steady_max_ms=_pct(steady, 100),
+        )
         print(f"steady: {sent} requests in {elapsed:.0f}s at {args.rate}/s, {errors} errors", flush=True)
-    result.update(load_avg_1m_at_end=round(os.getloadavg()[0], 1), cpu_count=os.cpu_count(),
-                  machine=platform.machine(), python=platform.python_version())
+    result.update(
+        load_avg_1m_at_end=round(os.getloadavg()[0], 1),
+        cpu_count=os.cpu_count(),
+        machine=platform.machine(),
+        python=platform.python_version(),
+    )
     out = ROOT / "benchmarks" / "results" / "serve.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")

@@ -54,7 +54,7 @@ def main() -> None:
     result = {
         "benchmark": "simulate_claims",
         "command": f"PYTHONPATH=src .venv/bin/python benchmarks/bench_simulate.py --rows {args.rows} "
-                   f"--repeat {args.repeat}" + (" --cli" if args.cli else ""),
+        f"--repeat {args.repeat}" + (" --cli" if args.cli else ""),
         "rows": args.rows,
         "repeat": args.repeat,
         "setup_seconds": round(setup, 2),  # reference files, ICD-10-CM code set, diagnosis pools
@@ -72,8 +72,18 @@ def main() -> None:
     if args.cli:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "claims.csv"
-            cmd = [sys.executable, "-c", "from denial_risk.cli import main; main()", "simulate",
-                   "--rows", str(args.rows), "--seed", "1", "--out", str(out)]
+            cmd = [
+                sys.executable,
+                "-c",
+                "from denial_risk.cli import main; main()",
+                "simulate",
+                "--rows",
+                str(args.rows),
+                "--seed",
+                "1",
+                "--out",
+                str(out),
+            ]
             env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
             t = time.perf_counter()
             subprocess.run(cmd, check=True, env=env, cwd=ROOT)
@@ -84,8 +94,10 @@ def main() -> None:
     if hasattr(os, "getloadavg"):
         result["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)  # other work on the machine
     print(f"set-up (once per process): {setup:.2f} s")
-    print(f"simulate_claims({args.rows:,}): median {median:.2f} s over {args.repeat} runs, "
-          f"{args.rows / median:,.0f} rows/s (median CPU {result['median_cpu_seconds']:.2f} s)")
+    print(
+        f"simulate_claims({args.rows:,}): median {median:.2f} s over {args.repeat} runs, "
+        f"{args.rows / median:,.0f} rows/s (median CPU {result['median_cpu_seconds']:.2f} s)"
+    )
     if "cli_cold_seconds" in result:
         print(f"cold CLI to CSV: {result['cli_cold_seconds']:.2f} s ({result['cli_file_mb']} MB)")
     print(f"command: {result['command']}")

@@ -59,30 +59,52 @@ def main() -> None:
 
     work = Path(args.work or tempfile.mkdtemp(prefix="bench_spark."))
     work.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{work / 'mlflow.db'}", OMP_NUM_THREADS="1",
-               PYTHONPATH=str(ROOT / "src"), PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"])
+    env = dict(
+        os.environ,
+        MLFLOW_TRACKING_URI=f"sqlite:///{work / 'mlflow.db'}",
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=str(ROOT / "src"),
+        PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"],
+    )
     os.environ.update({k: env[k] for k in ("MLFLOW_TRACKING_URI", "OMP_NUM_THREADS")})
     os.chdir(work)
 
-    from denial_risk.synth.simulate import simulate_claims
     from denial_risk.jobs.train import train_and_register
+    from denial_risk.synth.simulate import simulate_claims
 
     t0 = time.perf_counter()
     simulate_claims(rows=args.train_rows, seed=3).to_csv("train.csv", index=False)
     train_and_register("train.csv")
     backlog = simulate_claims(rows=args.rows, seed=7)
-    backlog.drop(columns=[c for c in ("denied", "denial_reason", "paid_amount", "true_denial_probability")
-                          if c in backlog.columns]).to_csv("backlog.csv", index=False)
+    backlog.drop(
+        columns=[
+            c
+            for c in ("denied", "denial_reason", "paid_amount", "true_denial_probability")
+            if c in backlog.columns
+        ]
+    ).to_csv("backlog.csv", index=False)
     del backlog
     setup = time.perf_counter() - t0
     print(f"setup (simulate, train, register) {setup:.0f}s in {work}", flush=True)
 
     model = "models:/denial-risk@champion"
-    local_cmd = [str(Path(sys.executable).parent / "denial-risk"), "score", "--data", "backlog.csv",
-                 "--out", "local.parquet", "--model", model, "--no-progress"]
-    spark_cmd = [sys.executable, "-c",
-                 "from denial_risk.spark_engine import score_spark; "
-                 f"score_spark('backlog.csv', 'spark.parquet', '{model}', master='{args.master}')"]
+    local_cmd = [
+        str(Path(sys.executable).parent / "denial-risk"),
+        "score",
+        "--data",
+        "backlog.csv",
+        "--out",
+        "local.parquet",
+        "--model",
+        model,
+        "--no-progress",
+    ]
+    spark_cmd = [
+        sys.executable,
+        "-c",
+        "from denial_risk.spark_engine import score_spark; "
+        f"score_spark('backlog.csv', 'spark.parquet', '{model}', master='{args.master}')",
+    ]
     times = {"local": [], "spark": []}
     cpu = {"local": [], "spark": []}
     loads = []
@@ -102,17 +124,28 @@ def main() -> None:
     result = {
         "benchmark": "spark engine vs local engine",
         "command": "PYTHONPATH=src .venv/bin/python benchmarks/bench_spark.py " + " ".join(sys.argv[1:]),
-        "rows": args.rows, "train_rows": args.train_rows, "runs": args.runs, "master": args.master,
+        "rows": args.rows,
+        "train_rows": args.train_rows,
+        "runs": args.runs,
+        "master": args.master,
         "local_command": " ".join(local_cmd[1:]).replace(str(Path(sys.executable).parent) + "/", ""),
         "spark_call": f"score_spark('backlog.csv', 'spark.parquet', '{model}', master='{args.master}')",
-        "local_seconds": times["local"], "spark_seconds": times["spark"],
+        "local_seconds": times["local"],
+        "spark_seconds": times["spark"],
         "local_median_seconds": statistics.median(times["local"]),
         "spark_median_seconds": statistics.median(times["spark"]),
         "spark_over_local": round(statistics.median(times["spark"]) / statistics.median(times["local"]), 2),
-        "local_driver_cpu_seconds": cpu["local"], "spark_driver_cpu_seconds": cpu["spark"],
-        "max_probability_difference": max_diff, "identical_ranks": same_ranks, "scored_lines": len(a),
-        "setup_seconds": round(setup, 1), "load_avg_1m_after_each": loads, "omp_threads": 1,
-        "cpu_count": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
+        "local_driver_cpu_seconds": cpu["local"],
+        "spark_driver_cpu_seconds": cpu["spark"],
+        "max_probability_difference": max_diff,
+        "identical_ranks": same_ranks,
+        "scored_lines": len(a),
+        "setup_seconds": round(setup, 1),
+        "load_avg_1m_after_each": loads,
+        "omp_threads": 1,
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
     }
     out = ROOT / "benchmarks" / "results" / "spark.json"
     out.parent.mkdir(parents=True, exist_ok=True)

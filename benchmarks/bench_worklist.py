@@ -1,6 +1,7 @@
 """Benchmark: the full worklist against a plain pipeline on the same 1M claim lines.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_worklist.py [--rows 1000000] [--runs 3] [--big-rows 5000000]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_worklist.py \
+        [--rows 1000000] [--runs 3] [--big-rows 5000000]
 
 Setup (not timed): simulates `--train-rows` labelled lines and fits the model
 (gradient-boosted trees, the large-data path of `training.fit_model`), then
@@ -101,9 +102,9 @@ def run_measured(code: str, threads: int) -> dict:
     return out
 
 
-def setup(work: Path, rows: int, train_rows: int, big_rows: int, seed: int) -> tuple[Path, Path, Path | None, dict]:
-    import numpy as np
-    import pandas as pd
+def setup(
+    work: Path, rows: int, train_rows: int, big_rows: int, seed: int
+) -> tuple[Path, Path, Path | None, dict]:
 
     from denial_risk.claims import files
     from denial_risk.synth.simulate import contract_frame, simulate_claims
@@ -120,12 +121,15 @@ def setup(work: Path, rows: int, train_rows: int, big_rows: int, seed: int) -> t
         files.write_table(contract_frame(simulate_claims(train_rows, seed)), train_csv)
         clean, _ = load_claims(train_csv)
         result = fit_model(clean, TrainConfig())
-        pickle.dump(result.model, open(model_path, "wb"))
+        with open(model_path, "wb") as f:
+            pickle.dump(result.model, f)
         info["train_seconds"] = round(time.perf_counter() - t, 1)
         info["holdout_roc_auc"] = round(float(result.metrics.get("roc_auc", float("nan"))), 4)
         (work / "model_info.json").write_text(json.dumps(info))
     else:
-        info = json.loads((work / "model_info.json").read_text()) if (work / "model_info.json").exists() else {}
+        info = (
+            json.loads((work / "model_info.json").read_text()) if (work / "model_info.json").exists() else {}
+        )
 
     labels = ["denied", "denial_reason", "paid_amount", "true_denial_probability"]
     data = work / f"backlog_{rows}.csv"
@@ -174,33 +178,63 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     if args.setup_only:  # in its own process, so the measuring parent stays small (a fork inherits its RSS)
         model_path, data, big, info = setup(work, args.rows, args.train_rows, args.big_rows, args.seed)
-        print(json.dumps({"model": str(model_path), "data": str(data), "big": str(big) if big else None,
-                          "info": info}))
+        print(
+            json.dumps(
+                {"model": str(model_path), "data": str(data), "big": str(big) if big else None, "info": info}
+            )
+        )
         return
     command = "PYTHONPATH=src .venv/bin/python benchmarks/bench_worklist.py " + " ".join(sys.argv[1:])
     print(command, flush=True)
 
     t = time.perf_counter()
-    res = subprocess.run([sys.executable, __file__, "--setup-only", "--work", str(work), "--rows", str(args.rows),
-                          "--train-rows", str(args.train_rows), "--big-rows", str(args.big_rows),
-                          "--seed", str(args.seed)], check=True, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    res = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--setup-only",
+            "--work",
+            str(work),
+            "--rows",
+            str(args.rows),
+            "--train-rows",
+            str(args.train_rows),
+            "--big-rows",
+            str(args.big_rows),
+            "--seed",
+            str(args.seed),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
     s = json.loads(res.stdout.strip().splitlines()[-1])
     model_path, data, info = Path(s["model"]), Path(s["data"]), s["info"]
     big = Path(s["big"]) if s["big"] else None
-    print(f"setup {time.perf_counter() - t:.0f} s: model {model_path.name}, data {data.name} "
-          f"({data.stat().st_size / 1e6:.0f} MB)", flush=True)
+    print(
+        f"setup {time.perf_counter() - t:.0f} s: model {model_path.name}, data {data.name} "
+        f"({data.stat().st_size / 1e6:.0f} MB)",
+        flush=True,
+    )
 
     src = str(ROOT / "src")
-    wl_code = WORKLIST_CHILD.format(src=src, model=str(model_path), data=str(data), out=str(work / "worklist.parquet"))
-    plain_code = PLAIN_CHILD.format(src=src, model=str(model_path), data=str(data), out=str(work / "plain.parquet"))
+    wl_code = WORKLIST_CHILD.format(
+        src=src, model=str(model_path), data=str(data), out=str(work / "worklist.parquet")
+    )
+    plain_code = PLAIN_CHILD.format(
+        src=src, model=str(model_path), data=str(data), out=str(work / "plain.parquet")
+    )
     runs = {"worklist": [], "plain": []}
     for i in range(args.runs):
         for name, code in (("plain", plain_code), ("worklist", wl_code)):
             r = run_measured(code, args.threads)
             runs[name].append(r)
-            print(f"run {i + 1} {name:>8}: {r['seconds']:.1f} s, {r['cpu_seconds']:.1f} s CPU, "
-                  f"peak RSS {r['peak_rss_mb']:.0f} MB, load {r['load_avg_1m_at_start']:.1f}", flush=True)
+            print(
+                f"run {i + 1} {name:>8}: {r['seconds']:.1f} s, {r['cpu_seconds']:.1f} s CPU, "
+                f"peak RSS {r['peak_rss_mb']:.0f} MB, load {r['load_avg_1m_at_start']:.1f}",
+                flush=True,
+            )
 
     def med(name, key):
         return statistics.median(r[key] for r in runs[name])
@@ -208,7 +242,10 @@ def main() -> None:
     result = {
         "benchmark": "worklist vs plain pipeline",
         "command": command,
-        "rows": args.rows, "train_rows": args.train_rows, "runs": args.runs, "omp_threads": args.threads,
+        "rows": args.rows,
+        "train_rows": args.train_rows,
+        "runs": args.runs,
+        "omp_threads": args.threads,
         "model": {**info, "classifier": _model_kind(model_path)},
         "worklist_seconds": [round(r["seconds"], 1) for r in runs["worklist"]],
         "plain_seconds": [round(r["seconds"], 1) for r in runs["plain"]],
@@ -219,29 +256,44 @@ def main() -> None:
         "ratio_wall": round(med("worklist", "seconds") / med("plain", "seconds"), 2),
         "ratio_cpu": round(med("worklist", "cpu_seconds") / med("plain", "cpu_seconds"), 2),
         "worklist_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["worklist"])),
-        "worklist_pass1_peak_rss_mb": round(max(r.get("memory", {}).get("pass1_peak_rss_mb", 0)
-                                                for r in runs["worklist"])),
+        "worklist_pass1_peak_rss_mb": round(
+            max(r.get("memory", {}).get("pass1_peak_rss_mb", 0) for r in runs["worklist"])
+        ),
         "plain_peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs["plain"])),
         "target": "worklist <= 2x plain; peak RSS <= 3072 MB at 1M and within 10% from 1M to 5M",
         "load_avg_1m": [round(r["load_avg_1m_at_start"], 1) for v in runs.values() for r in v],
-        "cpu_count": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
     }
     if big is not None:
-        code = WORKLIST_CHILD.format(src=src, model=str(model_path), data=str(big), out=str(work / "worklist_big.parquet"))
+        code = WORKLIST_CHILD.format(
+            src=src, model=str(model_path), data=str(big), out=str(work / "worklist_big.parquet")
+        )
         r = run_measured(code, args.threads)
-        print(f"{args.big_rows:,} lines worklist: {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
-        result.update({"big_rows": args.big_rows, "big_worklist_seconds": round(r["seconds"], 1),
-                       "big_worklist_peak_rss_mb": round(r["peak_rss_mb"]),
-                       "big_worklist_pass1_peak_rss_mb": round(r.get("memory", {}).get("pass1_peak_rss_mb", 0)),
-                       "rss_growth_1m_to_big": round(r["peak_rss_mb"] / result["worklist_peak_rss_mb"] - 1, 3)})
+        print(
+            f"{args.big_rows:,} lines worklist: {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
+        result.update(
+            {
+                "big_rows": args.big_rows,
+                "big_worklist_seconds": round(r["seconds"], 1),
+                "big_worklist_peak_rss_mb": round(r["peak_rss_mb"]),
+                "big_worklist_pass1_peak_rss_mb": round(r.get("memory", {}).get("pass1_peak_rss_mb", 0)),
+                "rss_growth_1m_to_big": round(r["peak_rss_mb"] / result["worklist_peak_rss_mb"] - 1, 3),
+            }
+        )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 
 
 def _model_kind(path: Path) -> str:
-    code = (f"import pickle, sys; sys.path.insert(0, {str(ROOT / 'src')!r}); "
-            f"print(pickle.load(open({str(path)!r}, 'rb')).info.get('classifier'))")
+    code = (
+        f"import pickle, sys; sys.path.insert(0, {str(ROOT / 'src')!r}); "
+        f"print(pickle.load(open({str(path)!r}, 'rb')).info.get('classifier'))"
+    )
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
 
 

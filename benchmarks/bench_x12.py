@@ -61,9 +61,16 @@ def main() -> None:
     table = make_claims(args.lines, seed=7)
     n_lines, n_claims = len(table), table["claim_id"].nunique()
     results: dict = {
-        "command": f"PYTHONPATH=src {Path(sys.executable).name} benchmarks/bench_x12.py --lines {args.lines} --runs {args.runs}",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "claim_lines": n_lines, "claims": n_claims, "layouts": {},
+        "command": f"PYTHONPATH=src {Path(sys.executable).name} benchmarks/bench_x12.py "
+        f"--lines {args.lines} --runs {args.runs}",
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "claim_lines": n_lines,
+        "claims": n_claims,
+        "layouts": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -77,29 +84,53 @@ def main() -> None:
             runs = [run_child(cdir, rdir, tmp / name / "out.parquet") for _ in range(args.runs)]
             secs = [r["seconds"] for r in runs]
             layout = {
-                "files": len(cfiles) + len(rfiles), "megabytes": round(size_mb, 1), "write_seconds": round(write_s, 1),
-                "ingest_seconds_runs": [round(s, 2) for s in secs], "ingest_seconds_median": round(statistics.median(secs), 2),
+                "files": len(cfiles) + len(rfiles),
+                "megabytes": round(size_mb, 1),
+                "write_seconds": round(write_s, 1),
+                "ingest_seconds_runs": [round(s, 2) for s in secs],
+                "ingest_seconds_median": round(statistics.median(secs), 2),
                 "peak_rss_mb_max": round(max(r["peak_rss_mb"] for r in runs), 1),
                 "cpu_seconds_median": round(statistics.median(r["cpu_seconds"] for r in runs), 2),
                 "load_avg_1m_at_start": [round(r["load_avg_1m_at_start"], 1) for r in runs],
-                "counts": {k: v for k, v in runs[0]["counts"].items()
-                           if k in ("claim_lines", "labelled_rows", "unlabelled_rows", "bad_files",
-                                    "matched_lines_by_line_control_number", "unmatched_claim_lines", "unmatched_remit_lines")},
+                "counts": {
+                    k: v
+                    for k, v in runs[0]["counts"].items()
+                    if k
+                    in (
+                        "claim_lines",
+                        "labelled_rows",
+                        "unlabelled_rows",
+                        "bad_files",
+                        "matched_lines_by_line_control_number",
+                        "unmatched_claim_lines",
+                        "unmatched_remit_lines",
+                    )
+                },
             }
             results["layouts"][name] = layout
-            print(f"{name}: {layout['files']} files, {layout['megabytes']} MB; ingest median "
-                  f"{layout['ingest_seconds_median']} s wall over {args.runs} runs {layout['ingest_seconds_runs']} "
-                  f"(CPU {layout['cpu_seconds_median']} s; load avg {layout['load_avg_1m_at_start']}); "
-                  f"peak RSS {layout['peak_rss_mb_max']} MB", flush=True)
+            print(
+                f"{name}: {layout['files']} files, {layout['megabytes']} MB; ingest median "
+                f"{layout['ingest_seconds_median']} s wall over {args.runs} runs "
+                f"{layout['ingest_seconds_runs']} "
+                f"(CPU {layout['cpu_seconds_median']} s; load avg {layout['load_avg_1m_at_start']}); "
+                f"peak RSS {layout['peak_rss_mb_max']} MB",
+                flush=True,
+            )
         # pyx12's full guide validation, for scale (one 1,000-claim 837 file)
         one = sorted((tmp / "many_files" / "claims").iterdir())[0]
         t = time.perf_counter()
         ok, _ = validate_file(one)
         v_s = time.perf_counter() - t
         segs = one.read_text().count("~")
-        results["pyx12_full_validation"] = {"file_segments": segs, "seconds": round(v_s, 2), "valid": ok,
-                                            "segments_per_second": round(segs / v_s)}
-        print(f"pyx12 full validation: {segs} segments in {v_s:.2f} s ({segs / v_s:.0f} segments/s), valid={ok}")
+        results["pyx12_full_validation"] = {
+            "file_segments": segs,
+            "seconds": round(v_s, 2),
+            "valid": ok,
+            "segments_per_second": round(segs / v_s),
+        }
+        print(
+            f"pyx12 full validation: {segs} segments in {v_s:.2f} s ({segs / v_s:.0f} segments/s), valid={ok}"
+        )
     out = ROOT / "benchmarks" / "results" / "x12.json"
     out.write_text(json.dumps(results, indent=2))
     print(results["command"])

@@ -1,6 +1,6 @@
 """Regenerates the embedded sample data in this folder (see README.md here).
 
-    PYTHONPATH=src .venv/bin/python data/sample/make_sample.py
+PYTHONPATH=src .venv/bin/python data/sample/make_sample.py
 """
 
 from pathlib import Path

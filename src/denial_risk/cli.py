@@ -29,30 +29,66 @@ class Entry(NamedTuple):
 
 # In workflow order: what a user runs first comes first.
 COMMANDS: dict[str, Entry] = {
-    "simulate": Entry("simulate", "write a labelled synthetic claim table (and X12 files)",
-                      "denial-risk simulate --rows 200000 --seed 1 --out claims.parquet"),
-    "validate": Entry("validate", "check a claim file against the contract; write the rejected rows",
-                      "denial-risk validate --data claims.csv --rejects claims.rejects.csv"),
-    "train": Entry("train", "fit, evaluate on a later holdout, log to MLflow, register the model",
-                   "denial-risk train --data claims.csv --config features.toml"),
-    "evaluate": Entry("evaluate", "metrics of a model on labelled claims, printed and logged",
-                      "denial-risk evaluate --data later.csv --model models:/denial-risk@challenger"),
-    "promote": Entry("promote", "make @challenger the @champion when it wins; --version rolls back",
-                     "denial-risk promote --margin 0.005"),
-    "score": Entry("score", "score a backlog into a ranked worklist with reasons and fixes",
-                   "denial-risk score --data backlog.csv --out worklist.parquet --top 10"),
-    "report": Entry("report", "a single-file HTML report of a scored worklist",
-                    "denial-risk report --scored worklist.parquet --out report.html"),
-    "ingest-x12": Entry("ingest_x12", "837 claims and 835 remittances into the claim table",
-                        "denial-risk ingest-x12 --claims x12/837/ --remits x12/835/ --out labelled.parquet"),
-    "export": Entry("export", "copy a registered model into a folder that scores offline",
-                    "denial-risk export --model models:/denial-risk@champion --out models/denial-risk-v1"),
-    "serve": Entry("serve", "real-time scoring over HTTP on 127.0.0.1 (MLflow's scoring server)",
-                   "denial-risk serve --port 5001"),
-    "backtest": Entry("backtest", "rolling monthly backtest, each fold a nested MLflow run",
-                      "denial-risk backtest --data claims.csv --folds 6"),
-    "monitor": Entry("monitor", "drift of a scored backlog; predicted vs realised once remits return",
-                     "denial-risk monitor --scored worklist.parquet --remits labelled.parquet"),
+    "simulate": Entry(
+        "simulate",
+        "write a labelled synthetic claim table (and X12 files)",
+        "denial-risk simulate --rows 200000 --seed 1 --out claims.parquet",
+    ),
+    "validate": Entry(
+        "validate",
+        "check a claim file against the contract; write the rejected rows",
+        "denial-risk validate --data claims.csv --rejects claims.rejects.csv",
+    ),
+    "train": Entry(
+        "train",
+        "fit, evaluate on a later holdout, log to MLflow, register the model",
+        "denial-risk train --data claims.csv --config features.toml",
+    ),
+    "evaluate": Entry(
+        "evaluate",
+        "metrics of a model on labelled claims, printed and logged",
+        "denial-risk evaluate --data later.csv --model models:/denial-risk@challenger",
+    ),
+    "promote": Entry(
+        "promote",
+        "make @challenger the @champion when it wins; --version rolls back",
+        "denial-risk promote --margin 0.005",
+    ),
+    "score": Entry(
+        "score",
+        "score a backlog into a ranked worklist with reasons and fixes",
+        "denial-risk score --data backlog.csv --out worklist.parquet --top 10",
+    ),
+    "report": Entry(
+        "report",
+        "a single-file HTML report of a scored worklist",
+        "denial-risk report --scored worklist.parquet --out report.html",
+    ),
+    "ingest-x12": Entry(
+        "ingest_x12",
+        "837 claims and 835 remittances into the claim table",
+        "denial-risk ingest-x12 --claims x12/837/ --remits x12/835/ --out labelled.parquet",
+    ),
+    "export": Entry(
+        "export",
+        "copy a registered model into a folder that scores offline",
+        "denial-risk export --model models:/denial-risk@champion --out models/denial-risk-v1",
+    ),
+    "serve": Entry(
+        "serve",
+        "real-time scoring over HTTP on 127.0.0.1 (MLflow's scoring server)",
+        "denial-risk serve --port 5001",
+    ),
+    "backtest": Entry(
+        "backtest",
+        "rolling monthly backtest, each fold a nested MLflow run",
+        "denial-risk backtest --data claims.csv --folds 6",
+    ),
+    "monitor": Entry(
+        "monitor",
+        "drift of a scored backlog; predicted vs realised once remits return",
+        "denial-risk monitor --scored worklist.parquet --remits labelled.parquet",
+    ),
 }
 
 

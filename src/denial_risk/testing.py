@@ -19,8 +19,14 @@ from denial_risk.contract import schema
 CODES = ["L0627", "L1832", "L1906", "L3916", "L0452", "A7035", "E1399", "L1320", "97760"]
 DIAGNOSES = ["M5450", "M5450|M4806", "M1711", "Z96611", "M48X", "", "M1711|M5450", "S8300XA", "G4733"]
 MODIFIERS = ["", "KX", "RT", "LT", "KX|RT", "KX|LT", "NU", "GA", "KX|GA", "RT|LT", "99|KX|RT|NU", "ZZ"]
-PAYERS = [("medicare", "MCR1"), ("medicare_advantage", "MA1"), ("commercial", "COM1"),
-          ("commercial", "COM2"), ("medicaid", "MCD1"), ("other", "OTH1")]
+PAYERS = [
+    ("medicare", "MCR1"),
+    ("medicare_advantage", "MA1"),
+    ("commercial", "COM1"),
+    ("commercial", "COM2"),
+    ("medicaid", "MCD1"),
+    ("other", "OTH1"),
+]
 
 
 def make_frame(n: int = 400, seed: int = 0, *, labels: bool = True) -> pd.DataFrame:
@@ -35,26 +41,31 @@ def make_frame(n: int = 400, seed: int = 0, *, labels: bool = True) -> pd.DataFr
         vals = np.where(u < p_na, None, rng.random(n) < p_true)
         return pd.Series(pd.array(list(vals), dtype="boolean"))
 
-    df = pd.DataFrame({
-        "claim_id": pd.array([f"C{i:06d}" for i in range(n)], dtype="string"),
-        "line_number": pd.array(np.ones(n, dtype=int), dtype="Int64"),
-        "patient_id": pd.array([f"P{i % 97:04d}" for i in range(n)], dtype="string"),
-        "provider_id": pd.array([None if i % 23 == 0 else f"{1000000000 + i % 7}" for i in range(n)],
-                                dtype="string"),
-        "payer_id": pd.array([p[1] for p in payer], dtype="string"),
-        "place_of_service": pd.array(["12"] * n, dtype="string"),
-        "payer_type": pd.array([p[0] for p in payer], dtype="string"),
-        "hcpcs_code": pd.array(rng.choice(CODES, size=n), dtype="string"),
-        "modifiers": pd.array(rng.choice(MODIFIERS, size=n), dtype="string"),
-        "diagnosis_codes": pd.array(rng.choice(DIAGNOSES, size=n), dtype="string"),
-        "service_date": service.astype("datetime64[ns]"),
-        "submission_date": pd.Series(service + pd.to_timedelta(lag, unit="D")).astype("datetime64[ns]")
-        .where(rng.random(n) > 0.05),
-        "billed_amount": np.round(rng.gamma(2.0, 150.0, size=n), 2),
-        "units": pd.array(rng.choice([1, 1, 1, 2, 3], size=n), dtype="Int64"),
-        "prior_same_code_12m": pd.array([None if v < 0 else v for v in rng.integers(-1, 3, size=n)],
-                                        dtype="Int64"),
-    })
+    df = pd.DataFrame(
+        {
+            "claim_id": pd.array([f"C{i:06d}" for i in range(n)], dtype="string"),
+            "line_number": pd.array(np.ones(n, dtype=int), dtype="Int64"),
+            "patient_id": pd.array([f"P{i % 97:04d}" for i in range(n)], dtype="string"),
+            "provider_id": pd.array(
+                [None if i % 23 == 0 else f"{1000000000 + i % 7}" for i in range(n)], dtype="string"
+            ),
+            "payer_id": pd.array([p[1] for p in payer], dtype="string"),
+            "place_of_service": pd.array(["12"] * n, dtype="string"),
+            "payer_type": pd.array([p[0] for p in payer], dtype="string"),
+            "hcpcs_code": pd.array(rng.choice(CODES, size=n), dtype="string"),
+            "modifiers": pd.array(rng.choice(MODIFIERS, size=n), dtype="string"),
+            "diagnosis_codes": pd.array(rng.choice(DIAGNOSES, size=n), dtype="string"),
+            "service_date": service.astype("datetime64[ns]"),
+            "submission_date": pd.Series(service + pd.to_timedelta(lag, unit="D"))
+            .astype("datetime64[ns]")
+            .where(rng.random(n) > 0.05),
+            "billed_amount": np.round(rng.gamma(2.0, 150.0, size=n), 2),
+            "units": pd.array(rng.choice([1, 1, 1, 2, 3], size=n), dtype="Int64"),
+            "prior_same_code_12m": pd.array(
+                [None if v < 0 else v for v in rng.integers(-1, 3, size=n)], dtype="Int64"
+            ),
+        }
+    )
     for f in schema.BOOLEAN_FLAGS:
         df[f] = boolean(0.7, 0.15)
     if labels:
@@ -70,8 +81,16 @@ def make_frame(n: int = 400, seed: int = 0, *, labels: bool = True) -> pd.DataFr
 def one_line(**values) -> pd.DataFrame:
     """A one-row frame: sensible defaults, overridden by `values` (plain Python values)."""
     base = make_frame(1, seed=0, labels=False)
-    defaults = dict(hcpcs_code="L0627", modifiers="", diagnosis_codes="M5450", payer_type="medicare",
-                    payer_id="MCR1", units=1, prior_same_code_12m=0, billed_amount=100.0)
+    defaults = dict(
+        hcpcs_code="L0627",
+        modifiers="",
+        diagnosis_codes="M5450",
+        payer_type="medicare",
+        payer_id="MCR1",
+        units=1,
+        prior_same_code_12m=0,
+        billed_amount=100.0,
+    )
     defaults.update(values)
     for k, v in defaults.items():
         dtype = base[k].dtype
@@ -91,8 +110,14 @@ def lines(*rows: dict) -> pd.DataFrame:
 _CODES = ["L0627", "L0648", "L1833", "L1851", "L4361", "E0601", "E0114", "K0001", "A4253", "97760"]
 _MODS = ["KX", "NU", "RT", "LT", "RR", "GA", "GZ", "99"]
 _DX = ["M54.50", "M51.16", "M17.11", "M17.12", "G47.33", "S83.511A", "M48.06", "E11.9", "I10", "M25.561"]
-_PAYERS = [("MCR01", "medicare"), ("MA002", "medicare_advantage"), ("MCD03", "medicaid"),
-           ("AET04", "commercial"), ("BCB05", "commercial"), ("OTH06", "other")]
+_PAYERS = [
+    ("MCR01", "medicare"),
+    ("MA002", "medicare_advantage"),
+    ("MCD03", "medicaid"),
+    ("AET04", "commercial"),
+    ("BCB05", "commercial"),
+    ("OTH06", "other"),
+]
 _REASONS = ["CO-16", "CO-4", "CO-50", "CO-197", "CO-29", "PR-204", "CO-11"]
 
 
@@ -124,27 +149,29 @@ def make_claims(n_lines: int, seed: int = 0) -> pd.DataFrame:
                 reason = ""
                 paid = 0.0 if rng.random() < 0.03 else round(billed * float(rng.uniform(0.4, 1.0)), 2)
             flags = {c: (True if rng.random() < 0.5 else None) for c in schema.BOOLEAN_FLAGS}
-            rows.append({
-                "claim_id": f"C{seed:02d}{claim_no:08d}",
-                "service_date": service.strftime("%Y-%m-%d"),
-                "payer_type": payer_type,
-                "hcpcs_code": _CODES[int(rng.integers(len(_CODES)))],
-                "modifiers": "|".join(mods),
-                "diagnosis_codes": "|".join(dx),
-                "billed_amount": billed,
-                "line_number": line,
-                "patient_id": patient,
-                "provider_id": provider,
-                "payer_id": payer_id,
-                "submission_date": submission.strftime("%Y-%m-%d"),
-                "units": int(rng.integers(1, 3)),
-                "place_of_service": pos,
-                **flags,
-                "prior_same_code_12m": None,
-                "denied": denied,
-                "denial_reason": reason,
-                "paid_amount": paid,
-            })
+            rows.append(
+                {
+                    "claim_id": f"C{seed:02d}{claim_no:08d}",
+                    "service_date": service.strftime("%Y-%m-%d"),
+                    "payer_type": payer_type,
+                    "hcpcs_code": _CODES[int(rng.integers(len(_CODES)))],
+                    "modifiers": "|".join(mods),
+                    "diagnosis_codes": "|".join(dx),
+                    "billed_amount": billed,
+                    "line_number": line,
+                    "patient_id": patient,
+                    "provider_id": provider,
+                    "payer_id": payer_id,
+                    "submission_date": submission.strftime("%Y-%m-%d"),
+                    "units": int(rng.integers(1, 3)),
+                    "place_of_service": pos,
+                    **flags,
+                    "prior_same_code_12m": None,
+                    "denied": denied,
+                    "denial_reason": reason,
+                    "paid_amount": paid,
+                }
+            )
     df = pd.DataFrame(rows)
     for c in schema.BOOLEAN_FLAGS:
         df[c] = df[c].astype("boolean")

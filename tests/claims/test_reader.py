@@ -1,4 +1,7 @@
-"""claims.reader and claims.files: chunked CSV/Parquet reading (header matching, BOM, malformed rows, bad bytes) and atomic writing."""
+"""claims.reader and claims.files: chunked CSV/Parquet reading and atomic writing.
+
+Header matching, BOM, malformed rows and bad bytes on the reading side.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from denial_risk.errors import UserError
 from denial_risk.claims.files import TableWriter, atomic_path, file_format, write_table
 from denial_risk.claims.reader import ClaimReader, canonical_name, read_table
+from denial_risk.errors import UserError
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "claims.csv") -> Path:
@@ -29,12 +32,20 @@ def test_file_format():
         file_format("noext")
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("claim_id", "claim_id"), ("Claim_ID", "claim_id"), (" claim_id ", "claim_id"),
-    ("CLAIM ID", "claim_id"), ("Service Date", "service_date"), ("service-date", "service_date"),
-    ("\ufeffclaim_id", "claim_id"), ("HAS_PRIOR_AUTH", "has_prior_auth"),
-    ("My Extra", "My Extra"),  # not a contract column: kept exactly
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("claim_id", "claim_id"),
+        ("Claim_ID", "claim_id"),
+        (" claim_id ", "claim_id"),
+        ("CLAIM ID", "claim_id"),
+        ("Service Date", "service_date"),
+        ("service-date", "service_date"),
+        ("\ufeffclaim_id", "claim_id"),
+        ("HAS_PRIOR_AUTH", "has_prior_auth"),
+        ("My Extra", "My Extra"),  # not a contract column: kept exactly
+    ],
+)
 def test_canonical_name(name, expected):
     assert canonical_name(name) == expected
 
@@ -136,7 +147,7 @@ def test_positions_are_exact_whatever_the_block_size(tmp_path, block_bytes):
 
 def test_row_longer_than_a_block(tmp_path):
     long = "x" * 5000
-    p = write(tmp_path, f"a,b\n1,2\n2,\"{long}\"\n3,4\n")
+    p = write(tmp_path, f'a,b\n1,2\n2,"{long}"\n3,4\n')
     frames = list(ClaimReader(p, block_bytes=64))
     df = pd.concat(frames)
     assert df["a"].tolist() == ["1", "2", "3"]
@@ -156,8 +167,11 @@ def test_unclosed_quote_runs_to_the_end_of_the_file_without_a_crash(tmp_path, bl
 
 def test_parquet_reading_keeps_types_and_canonicalises_names(tmp_path):
     p = tmp_path / "c.parquet"
-    pq.write_table(pa.table({"Claim_ID": ["a", "b", "c"], "billed_amount": [1.5, None, 3.0],
-                             "extra": [1, 2, 3]}), p, row_group_size=2)
+    pq.write_table(
+        pa.table({"Claim_ID": ["a", "b", "c"], "billed_amount": [1.5, None, 3.0], "extra": [1, 2, 3]}),
+        p,
+        row_group_size=2,
+    )
     r = ClaimReader(p, batch_rows=2)
     frames = list(r)
     assert len(frames) == 2
@@ -204,10 +218,9 @@ def test_table_writer_chunks_with_all_missing_and_absent_columns(tmp_path):
 
 
 def test_table_writer_refuses_to_drop_new_columns(tmp_path):
-    with pytest.raises(ValueError, match="would be lost"):
-        with TableWriter(tmp_path / "o.csv") as w:
-            w.write(pd.DataFrame({"a": ["x"]}))
-            w.write(pd.DataFrame({"a": ["y"], "new": ["z"]}))
+    with pytest.raises(ValueError, match="would be lost"), TableWriter(tmp_path / "o.csv") as w:
+        w.write(pd.DataFrame({"a": ["x"]}))
+        w.write(pd.DataFrame({"a": ["y"], "new": ["z"]}))
     assert list(tmp_path.iterdir()) == []  # nothing left behind
 
 
@@ -220,10 +233,9 @@ def test_table_writer_empty_still_has_header(tmp_path):
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     target = tmp_path / "sub" / "out.csv"
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("boom")
     assert not target.exists()
     assert list((tmp_path / "sub").iterdir()) == []
     with atomic_path(target) as tmp:
@@ -274,7 +286,7 @@ def test_split_incomplete_utf8():
 
 
 def _many_blocks(tmp_path: Path, rows: int = 4000) -> Path:
-    body = "".join(f"C{i:06d},{i % 9 + 1},L0650,\"RT|KX\",{i * 1.5:.2f}\n" for i in range(rows))
+    body = "".join(f'C{i:06d},{i % 9 + 1},L0650,"RT|KX",{i * 1.5:.2f}\n' for i in range(rows))
     return write(tmp_path, "claim_id,line_number,hcpcs_code,modifiers,billed_amount\n" + body)
 
 
@@ -308,9 +320,11 @@ def test_abandoning_a_reader_mid_file_exits_cleanly(tmp_path):
     import sys
 
     p = _many_blocks(tmp_path, rows=20000)
-    code = ("import sys; from denial_risk.claims.reader import ClaimReader\n"
-            f"it = ClaimReader({str(p)!r}, block_bytes=4096).blocks()\n"
-            "first = next(it)\nprint(len(first.frame))\n")
+    code = (
+        "import sys; from denial_risk.claims.reader import ClaimReader\n"
+        f"it = ClaimReader({str(p)!r}, block_bytes=4096).blocks()\n"
+        "first = next(it)\nprint(len(first.frame))\n"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert int(run.stdout.strip()) > 0

@@ -19,13 +19,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from denial_risk.contract import schema
 from denial_risk.claims.table import RAW_LINE, ClaimTable, load_claims
-from denial_risk.errors import UserError
+from denial_risk.contract import schema
 from denial_risk.contract.normalize import REJECT_REASON, normalize_chunk
+from denial_risk.errors import UserError
 
-HEADER = ["claim_id", "line_number", "service_date", "payer_type", "hcpcs_code", "modifiers",
-          "diagnosis_codes", "billed_amount", "has_prior_auth", "note"]
+HEADER = [
+    "claim_id",
+    "line_number",
+    "service_date",
+    "payer_type",
+    "hcpcs_code",
+    "modifiers",
+    "diagnosis_codes",
+    "billed_amount",
+    "has_prior_auth",
+    "note",
+]
 
 GOOD = ["C1", "1", "2024-01-05", "medicare", "L0627", "KX|RT", "M54.50", "100.00", "y", "ok"]
 
@@ -60,19 +70,19 @@ def assert_accounted(clean: pd.DataFrame, rejects: pd.DataFrame, rows_in: int) -
 
 BROKEN_CSV = (
     "claim_id,line_number,service_date,payer_type,hcpcs_code,modifiers,diagnosis_codes,billed_amount,note\n"
-    "A,1,2024-01-05,medicare,L0627,KX,M54.50,100,fine\n"            # 0 ok
-    "A,1,2024-01-06,medicare,L0627,KX,M54.50,100,dup\n"             # 1 duplicate
-    ",1,2024-01-05,medicare,L0627,KX,M54.50,100,no id\n"             # 2 missing claim_id
-    "B,1,,medicare,L0627,KX,M54.50,100,no date\n"                    # 3 missing service_date
-    "C,1,2024-01-05,medicare,,KX,M54.50,100,no code\n"               # 4 missing hcpcs
-    "D,1,2024-01-05,medicare,L0627,KX,M54.50,,no amount\n"           # 5 missing billed_amount
-    "E,1,2024-02-30,medicare,L0627,KX,M54.50,100,bad date\n"         # 6 impossible date
-    "F,1,2024-01-05,medicare,L0627,KX,M54.50,12abc,bad amount\n"     # 7 unparseable amount
-    "G,1,2024-01-05,medicare,L0627,KX,M54.50,-3,negative\n"          # 8 negative
-    "H,1,2024-01-05,medicare\n"                                      # 9 too few fields
+    "A,1,2024-01-05,medicare,L0627,KX,M54.50,100,fine\n"  # 0 ok
+    "A,1,2024-01-06,medicare,L0627,KX,M54.50,100,dup\n"  # 1 duplicate
+    ",1,2024-01-05,medicare,L0627,KX,M54.50,100,no id\n"  # 2 missing claim_id
+    "B,1,,medicare,L0627,KX,M54.50,100,no date\n"  # 3 missing service_date
+    "C,1,2024-01-05,medicare,,KX,M54.50,100,no code\n"  # 4 missing hcpcs
+    "D,1,2024-01-05,medicare,L0627,KX,M54.50,,no amount\n"  # 5 missing billed_amount
+    "E,1,2024-02-30,medicare,L0627,KX,M54.50,100,bad date\n"  # 6 impossible date
+    "F,1,2024-01-05,medicare,L0627,KX,M54.50,12abc,bad amount\n"  # 7 unparseable amount
+    "G,1,2024-01-05,medicare,L0627,KX,M54.50,-3,negative\n"  # 8 negative
+    "H,1,2024-01-05,medicare\n"  # 9 too few fields
     'I,1,20240105,Medicaid,l0627,"kx, rt","m54.50 M48.06","$1,234.50",ok\n'  # 10 ok
-    "J,1,2024-01-05,medicare,L0627,KX,M54.50,100,too,many\n"         # 11 too many fields
-    "K,2,2024-01-05,medicare,L0627,KX,M54.50,100,last\n"             # 12 ok
+    "J,1,2024-01-05,medicare,L0627,KX,M54.50,100,too,many\n"  # 11 too many fields
+    "K,2,2024-01-05,medicare,L0627,KX,M54.50,100,last\n"  # 12 ok
 )
 
 EXPECTED_REASONS = {
@@ -107,7 +117,11 @@ def test_broken_csv_every_row_accounted_with_its_reason(tmp_path, block_bytes):
     for c in chunks:
         assert c.rejects.index.is_monotonic_increasing
     row = clean.loc[10]
-    assert (row["modifiers"], row["diagnosis_codes"], row["billed_amount"]) == ("KX|RT", "M5450|M4806", 1234.5)
+    assert (row["modifiers"], row["diagnosis_codes"], row["billed_amount"]) == (
+        "KX|RT",
+        "M5450|M4806",
+        1234.5,
+    )
     assert row["service_date"] == pd.Timestamp("2024-01-05") and row["payer_type"] == "medicaid"
 
 
@@ -135,8 +149,10 @@ def test_file_larger_than_block_yields_several_chunks(tmp_path):
 
 def test_invalid_utf8_rows_are_rejected_not_fatal(tmp_path):
     text = csv_text(good_rows(3)).encode()
-    text = text.replace(b"C1,", b"C\xff1,").replace(b"C2,1,2024-01-05,medicare,L0627,KX|RT,M54.50,100.00,y,ok",
-                                                     b"C2,1,2024-01-05,medicare,L0627,KX|RT,M54.50,-1,y,\xe9")
+    text = text.replace(b"C1,", b"C\xff1,").replace(
+        b"C2,1,2024-01-05,medicare,L0627,KX|RT,M54.50,100.00,y,ok",
+        b"C2,1,2024-01-05,medicare,L0627,KX|RT,M54.50,-1,y,\xe9",
+    )
     p = tmp_path / "latin1.csv"
     p.write_bytes(text)
     _, _, clean, rejects = collect(p)
@@ -174,21 +190,27 @@ def test_load_claims_in_input_order(tmp_path):
 
 def test_parquet_with_typed_columns_and_broken_rows(tmp_path):
     n = 9
-    table = pa.table({
-        "Claim_ID": pa.array(["A", "B", None, "D", "E", "F", "G", "A", "I"]),
-        "line_number": pa.array([1, 1, 1, 1, 1, 1, 1, 1, None], pa.int64()),
-        "service_date": pa.array([pd.Timestamp("2024-01-05").date()] * 3 + [None]
-                                 + [pd.Timestamp("2024-02-01").date()] * 5, pa.date32()),
-        "submission_date": pa.array([pd.Timestamp("2024-02-10 08:00")] * n, pa.timestamp("us")),
-        "payer_type": pa.array(["Medicare"] * n),
-        "hcpcs_code": pa.array(["l0627"] * 4 + [None] + ["L0627"] * 4),
-        "modifiers": pa.array([["KX", "rt"]] + [[]] * (n - 1), pa.list_(pa.string())),
-        "diagnosis_codes": pa.array(["M54.50"] * n),
-        "billed_amount": pa.array([10.5, -1.0, 3.0, 4.0, 5.0, float("nan"), None, 8.0, 9.0], pa.float64()),
-        "has_prior_auth": pa.array([True, False, None, True, True, True, True, True, False]),
-        "units": pa.array([2, None, 1, 1, 1, 1, 1, 1, 1], pa.int32()),
-        "extra_num": pa.array(range(n), pa.int64()),
-    })
+    table = pa.table(
+        {
+            "Claim_ID": pa.array(["A", "B", None, "D", "E", "F", "G", "A", "I"]),
+            "line_number": pa.array([1, 1, 1, 1, 1, 1, 1, 1, None], pa.int64()),
+            "service_date": pa.array(
+                [pd.Timestamp("2024-01-05").date()] * 3 + [None] + [pd.Timestamp("2024-02-01").date()] * 5,
+                pa.date32(),
+            ),
+            "submission_date": pa.array([pd.Timestamp("2024-02-10 08:00")] * n, pa.timestamp("us")),
+            "payer_type": pa.array(["Medicare"] * n),
+            "hcpcs_code": pa.array(["l0627"] * 4 + [None] + ["L0627"] * 4),
+            "modifiers": pa.array([["KX", "rt"]] + [[]] * (n - 1), pa.list_(pa.string())),
+            "diagnosis_codes": pa.array(["M54.50"] * n),
+            "billed_amount": pa.array(
+                [10.5, -1.0, 3.0, 4.0, 5.0, float("nan"), None, 8.0, 9.0], pa.float64()
+            ),
+            "has_prior_auth": pa.array([True, False, None, True, True, True, True, True, False]),
+            "units": pa.array([2, None, 1, 1, 1, 1, 1, 1, 1], pa.int32()),
+            "extra_num": pa.array(range(n), pa.int64()),
+        }
+    )
     p = tmp_path / "typed.parquet"
     pq.write_table(table, p, row_group_size=4)
     t, chunks, clean, rejects = collect(p, batch_rows=4)
@@ -206,7 +228,9 @@ def test_parquet_with_typed_columns_and_broken_rows(tmp_path):
     first = clean.loc[0]
     assert first["service_date"] == pd.Timestamp("2024-01-05")
     assert first["submission_date"] == pd.Timestamp("2024-02-10")
-    assert first["modifiers"] == "KX|RT" and first["hcpcs_code"] == "L0627" and first["payer_type"] == "medicare"
+    assert (
+        first["modifiers"] == "KX|RT" and first["hcpcs_code"] == "L0627" and first["payer_type"] == "medicare"
+    )
     assert bool(first["has_prior_auth"]) is True and first["units"] == 2
     assert clean.loc[8, "line_number"] == 1 and clean.loc[8, "has_prior_auth"] == False  # noqa: E712
     assert clean["extra_num"].tolist() == [0, 8]
@@ -216,8 +240,11 @@ def test_parquet_with_typed_columns_and_broken_rows(tmp_path):
 
 
 def test_parquet_all_string_columns_like_a_csv(tmp_path):
-    df = pd.read_csv(io.StringIO(BROKEN_CSV.replace("H,1,2024-01-05,medicare\n", "").replace(",too,many", "")),
-                     dtype=str, keep_default_na=False)
+    df = pd.read_csv(
+        io.StringIO(BROKEN_CSV.replace("H,1,2024-01-05,medicare\n", "").replace(",too,many", "")),
+        dtype=str,
+        keep_default_na=False,
+    )
     p = tmp_path / "s.parquet"
     df.to_parquet(p)
     _, _, clean, rejects = collect(p)
@@ -230,9 +257,41 @@ def test_parquet_all_string_columns_like_a_csv(tmp_path):
 # any text: unicode, separators, quotes, CR/LF, NUL, empty, whitespace
 ANY_TEXT = st.one_of(
     st.text(max_size=12),
-    st.sampled_from(["", " ", ",", '"', '""', "\n", "\r\n", "\r", "|", "$", "-", "1", "0", "y", "NaN", "nan",
-                     "2024-02-30", "20240230", "1e400", "-0", "$1,234.50", "(5)", "\ufeff", "\x00", "2024-01-05",
-                     "99999999", "00000000", "9999-12-31", "1.5", "true", "TRUE"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            ",",
+            '"',
+            '""',
+            "\n",
+            "\r\n",
+            "\r",
+            "|",
+            "$",
+            "-",
+            "1",
+            "0",
+            "y",
+            "NaN",
+            "nan",
+            "2024-02-30",
+            "20240230",
+            "1e400",
+            "-0",
+            "$1,234.50",
+            "(5)",
+            "\ufeff",
+            "\x00",
+            "2024-01-05",
+            "99999999",
+            "00000000",
+            "9999-12-31",
+            "1.5",
+            "true",
+            "TRUE",
+        ]
+    ),
 )
 CONTRACT = [*schema.REQUIRED, *schema.OPTIONAL, *schema.LABELS]
 
@@ -240,16 +299,20 @@ CONTRACT = [*schema.REQUIRED, *schema.OPTIONAL, *schema.LABELS]
 @st.composite
 def raw_chunks(draw):
     extra_cols = draw(st.lists(st.sampled_from(["note", "Other Col", "x1"]), unique=True, max_size=2))
-    optional = draw(st.lists(st.sampled_from([c for c in CONTRACT if c not in schema.REQUIRED]),
-                             unique=True, max_size=6))
+    optional = draw(
+        st.lists(st.sampled_from([c for c in CONTRACT if c not in schema.REQUIRED]), unique=True, max_size=6)
+    )
     cols = [*schema.REQUIRED, *optional, *extra_cols]
     n = draw(st.integers(0, 12))
     rows = [[draw(ANY_TEXT) for _ in cols] for _ in range(n)]
     return cols, rows
 
 
-PROPERTY = settings(max_examples=40, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+PROPERTY = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def _check_clean(clean: pd.DataFrame) -> None:
@@ -280,7 +343,9 @@ def test_normalizer_never_raises_only_rejects(chunk):
 
 @PROPERTY
 @given(raw_chunks(), st.sampled_from([256, 1 << 20]), st.booleans())
-def test_csv_file_never_raises_rows_in_equals_scorable_plus_rejected(tmp_path_factory, chunk, block_bytes, bom):
+def test_csv_file_never_raises_rows_in_equals_scorable_plus_rejected(
+    tmp_path_factory, chunk, block_bytes, bom
+):
     cols, rows = chunk
     p = tmp_path_factory.mktemp("prop") / "claims.csv"
     p.write_text(("\ufeff" if bom else "") + csv_text(rows, header=cols), encoding="utf-8")
@@ -310,8 +375,10 @@ def test_arbitrary_bytes_never_traceback(tmp_path_factory, lines, block_bytes):
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(string.ascii_uppercase[:4]), st.integers(1, 3)), max_size=30),
-       st.sampled_from([400, 1 << 20]))
+@given(
+    st.lists(st.tuples(st.sampled_from(string.ascii_uppercase[:4]), st.integers(1, 3)), max_size=30),
+    st.sampled_from([400, 1 << 20]),
+)
 def test_duplicates_found_whatever_the_chunking(tmp_path_factory, keys, block_bytes):
     rows = [[c, str(ln), *GOOD[2:]] for c, ln in keys]
     p = tmp_path_factory.mktemp("dups") / "claims.csv"

@@ -7,8 +7,19 @@ from click.testing import CliRunner
 
 from denial_risk.cli import COMMANDS, cli
 
-INTERFACE = ("simulate", "validate", "train", "evaluate", "export", "promote", "backtest", "score",
-             "report", "ingest-x12", "serve")
+INTERFACE = (
+    "simulate",
+    "validate",
+    "train",
+    "evaluate",
+    "export",
+    "promote",
+    "backtest",
+    "score",
+    "report",
+    "ingest-x12",
+    "serve",
+)
 
 
 def test_every_interface_command_is_registered():

@@ -1,4 +1,4 @@
-"""`denial-risk score`: exit codes, nothing written on a user's mistake, --top, registry URI = exported folder."""
+"""`denial-risk score`: exit codes, nothing written on a mistake, --top, registry URI = exported folder."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ def run(argv, capsys) -> tuple[int, str, str]:
 def small_csv(simulated_claims, tmp_path):
     path = tmp_path / "in" / "backlog.csv"
     path.parent.mkdir()
-    simulated_claims.iloc[:400].drop(columns=["denied", "denial_reason", "paid_amount"]).to_csv(path, index=False)
+    simulated_claims.iloc[:400].drop(columns=["denied", "denial_reason", "paid_amount"]).to_csv(
+        path, index=False
+    )
     return path
 
 
@@ -33,8 +35,9 @@ def registered(denial_model, mlflow_store, tmp_path):
     from denial_risk.scoring.score import score_request
 
     with tracking.run("test-score"):
-        version, alias = tracking.log_and_register(denial_model, score_request(denial_model,
-                                                                               tracking.input_example()))
+        version, alias = tracking.log_and_register(
+            denial_model, score_request(denial_model, tracking.input_example())
+        )
     assert alias == "champion"
     folder = tracking.export_model("models:/denial-risk@champion", str(tmp_path / "models" / "v1"))
     return folder
@@ -80,7 +83,9 @@ def test_top_prints_and_exported_folder_scores_like_the_registry(registered, sma
     assert str(out_reg) in stdout and "worklist.rejects.csv" in stdout
 
     out_dir = tmp_path / "dir" / "worklist.csv"
-    code, _, err = run(["score", "--data", str(small_csv), "--out", str(out_dir), "--model", str(registered)], capsys)
+    code, _, err = run(
+        ["score", "--data", str(small_csv), "--out", str(out_dir), "--model", str(registered)], capsys
+    )
     assert code == 0, err
     a = pd.read_csv(out_reg, dtype=str, keep_default_na=False)
     b = pd.read_csv(out_dir, dtype=str, keep_default_na=False)

@@ -1,4 +1,4 @@
-"""`denial-risk validate --data PATH --rejects PATH` (interface.md): counts per reason, rejects file, exit codes."""
+"""`denial-risk validate --data PATH --rejects PATH`: counts per reason, rejects file, exit codes."""
 
 from __future__ import annotations
 
@@ -12,17 +12,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from denial_risk.cli import main
 from denial_risk.claims.validate import validate_file
+from denial_risk.cli import main
 
-HEADER = "claim_id,line_number,service_date,payer_type,hcpcs_code,modifiers,diagnosis_codes,billed_amount,note\n"
+HEADER = (
+    "claim_id,line_number,service_date,payer_type,hcpcs_code,modifiers,diagnosis_codes,billed_amount,note\n"
+)
 BROKEN = HEADER + (
     "A,1,2024-01-05,medicare,L0627,KX,M54.50,100,fine\n"
     "A,1,2024-01-06,medicare,L0627,KX,M54.50,100,dup\n"
     ",1,2024-01-05,medicare,L0627,KX,M54.50,100,no id\n"
     "E,1,2024-02-30,medicare,L0627,KX,M54.50,-1,bad date and negative\n"
     "H,1,2024-01-05,medicare\n"
-    "I,1,20240105,Medicaid,l0627,\"kx, rt\",m54.50,\"$1,234.50\",ok\n"
+    'I,1,20240105,Medicaid,l0627,"kx, rt",m54.50,"$1,234.50",ok\n'
 )
 
 
@@ -53,14 +55,19 @@ def test_counts_per_reason_and_rejects_file(tmp_path, broken_csv):
     code, out, err = run("validate", "--data", str(broken_csv), "--rejects", str(rejects))
     assert code == 0, err
     assert "6 rows: 2 scorable, 4 rejected" in out
-    for line in ("1  claim_id+line_number: duplicate of an earlier row", "1  claim_id: missing",
-                 "1  service_date: unparseable date", "1  billed_amount: negative amount",
-                 "1  row: has 4 fields, the header has 9"):
+    for line in (
+        "1  claim_id+line_number: duplicate of an earlier row",
+        "1  claim_id: missing",
+        "1  service_date: unparseable date",
+        "1  billed_amount: negative amount",
+        "1  row: has 4 fields, the header has 9",
+    ):
         assert line in out
     df = pd.read_csv(rejects, dtype=str, keep_default_na=False)
     assert len(df) == 4
     assert df["reject_reason"].tolist()[2] == (
-        "service_date: unparseable date (use YYYY-MM-DD or YYYYMMDD); billed_amount: negative amount")
+        "service_date: unparseable date (use YYYY-MM-DD or YYYYMMDD); billed_amount: negative amount"
+    )
     assert df["raw_line"].tolist()[3] == "H,1,2024-01-05,medicare"
     assert df["note"].tolist()[:3] == ["dup", "no id", "bad date and negative"]  # original values kept
     assert list(df.columns)[:9] == HEADER.strip().split(",")
@@ -74,12 +81,18 @@ def test_rejects_as_parquet(tmp_path, broken_csv):
 
 
 def test_parquet_input_with_typed_columns(tmp_path):
-    table = pa.table({
-        "claim_id": ["A", "B", None], "service_date": pa.array([19000, 19001, 19002], pa.date32()),
-        "payer_type": ["medicare"] * 3, "hcpcs_code": ["L0627"] * 3, "modifiers": ["KX"] * 3,
-        "diagnosis_codes": ["M54.50"] * 3, "billed_amount": [10.0, -1.0, 5.0],
-        "has_prior_auth": [True, None, False],
-    })
+    table = pa.table(
+        {
+            "claim_id": ["A", "B", None],
+            "service_date": pa.array([19000, 19001, 19002], pa.date32()),
+            "payer_type": ["medicare"] * 3,
+            "hcpcs_code": ["L0627"] * 3,
+            "modifiers": ["KX"] * 3,
+            "diagnosis_codes": ["M54.50"] * 3,
+            "billed_amount": [10.0, -1.0, 5.0],
+            "has_prior_auth": [True, None, False],
+        }
+    )
     data = tmp_path / "c.parquet"
     pq.write_table(table, data)
     code, out, err = run("validate", "--data", str(data), "--rejects", str(tmp_path / "r.csv"))
@@ -113,8 +126,10 @@ def test_missing_file_exit_2_no_output(tmp_path):
     assert not rejects.exists() and list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("column", ["claim_id", "service_date", "payer_type", "hcpcs_code", "modifiers",
-                                    "diagnosis_codes", "billed_amount"])
+@pytest.mark.parametrize(
+    "column",
+    ["claim_id", "service_date", "payer_type", "hcpcs_code", "modifiers", "diagnosis_codes", "billed_amount"],
+)
 def test_missing_required_column_exit_2_names_it(tmp_path, column):
     cols = [c for c in HEADER.strip().split(",") if c != column]
     data = tmp_path / "c.csv"
@@ -125,11 +140,14 @@ def test_missing_required_column_exit_2_names_it(tmp_path, column):
     assert not rejects.exists()
 
 
-@pytest.mark.parametrize("content, needle", [
-    (b"", "empty file"),
-    (b"claim_id,claim_id,service_date\n", "appears more than once"),
-    (b"claim_\xff_id,x\n1,2\n", "not valid UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        (b"", "empty file"),
+        (b"claim_id,claim_id,service_date\n", "appears more than once"),
+        (b"claim_\xff_id,x\n1,2\n", "not valid UTF-8"),
+    ],
+)
 def test_unreadable_files_exit_2(tmp_path, content, needle):
     data = tmp_path / "c.csv"
     data.write_bytes(content)
@@ -152,8 +170,11 @@ def test_bad_options_exit_2(tmp_path, broken_csv):
 
 def test_invalid_utf8_rows_are_rejects_not_a_crash(tmp_path):
     data = tmp_path / "latin1.csv"
-    data.write_bytes((HEADER + "A,1,2024-01-05,medicare,L0627,KX,M54.50,100,caf").encode() + b"\xe9\n"
-                     + b"B,1,2024-01-05,medicare,L0627,KX,M54.50,100,ok\n")
+    data.write_bytes(
+        (HEADER + "A,1,2024-01-05,medicare,L0627,KX,M54.50,100,caf").encode()
+        + b"\xe9\n"
+        + b"B,1,2024-01-05,medicare,L0627,KX,M54.50,100,ok\n"
+    )
     code, out, err = run("validate", "--data", str(data), "--rejects", str(tmp_path / "r.csv"))
     assert code == 0, err
     assert "2 rows: 1 scorable, 1 rejected" in out
@@ -163,19 +184,32 @@ def test_invalid_utf8_rows_are_rejects_not_a_crash(tmp_path):
 def test_many_chunks_same_result_as_one(tmp_path, broken_csv):
     one = validate_file(broken_csv, tmp_path / "a.csv")
     many = validate_file(broken_csv, tmp_path / "b.csv", block_bytes=64)
-    assert (one.rows, one.scorable, one.rejected, one.reasons) == (many.rows, many.scorable, many.rejected,
-                                                                   many.reasons)
+    assert (one.rows, one.scorable, one.rejected, one.reasons) == (
+        many.rows,
+        many.scorable,
+        many.rejected,
+        many.reasons,
+    )
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
 
 
 def test_console_script_end_to_end(tmp_path, broken_csv):
     exe = Path(sys.executable).with_name("denial-risk")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "denial_risk.cli"]
-    ok = subprocess.run([*cmd, "validate", "--data", str(broken_csv), "--rejects", str(tmp_path / "r.csv")],
-                        capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    ok = subprocess.run(
+        [*cmd, "validate", "--data", str(broken_csv), "--rejects", str(tmp_path / "r.csv")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert ok.returncode == 0, ok.stderr
     assert "4 rejected" in ok.stdout
-    bad = subprocess.run([*cmd, "validate", "--data", str(tmp_path / "missing.csv"), "--rejects",
-                          str(tmp_path / "r2.csv")], capture_output=True, text=True)
+    bad = subprocess.run(
+        [*cmd, "validate", "--data", str(tmp_path / "missing.csv"), "--rejects", str(tmp_path / "r2.csv")],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2
-    assert bad.stderr.strip().count("\n") == 0 and "missing.csv" in bad.stderr and "Traceback" not in bad.stderr
+    assert (
+        bad.stderr.strip().count("\n") == 0 and "missing.csv" in bad.stderr and "Traceback" not in bad.stderr
+    )

@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 
 from denial_risk.contract import schema
-from denial_risk.errors import UserError
 from denial_risk.contract.normalize import (
     REJECT_REASON,
     DuplicateTracker,
     check_required_columns,
     normalize_chunk,
 )
+from denial_risk.errors import UserError
 
 BASE = {
     "claim_id": "C1",
@@ -61,44 +61,59 @@ def reasons(*rows: dict, **defaults) -> list[str | None]:
 # --- accepted forms -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("KX|RT", "KX|RT"),
-    ("kx,rt", "KX|RT"),
-    ("KX RT", "KX|RT"),
-    ("kx, Rt | lt", "KX|RT|LT"),
-    ("  KX  ", "KX"),
-    ("KX|kx|RT", "KX|RT"),  # duplicates dropped, order kept
-    ("rt|kx", "RT|KX"),  # input order kept
-    ("GA,GZ,NU,99", "GA|GZ|NU|99"),
-    ("KX\tRT", "KX|RT"),
-    ("", ""),  # empty = none (not unknown)
-    ("|,", ""),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("KX|RT", "KX|RT"),
+        ("kx,rt", "KX|RT"),
+        ("KX RT", "KX|RT"),
+        ("kx, Rt | lt", "KX|RT|LT"),
+        ("  KX  ", "KX"),
+        ("KX|kx|RT", "KX|RT"),  # duplicates dropped, order kept
+        ("rt|kx", "RT|KX"),  # input order kept
+        ("GA,GZ,NU,99", "GA|GZ|NU|99"),
+        ("KX\tRT", "KX|RT"),
+        ("", ""),  # empty = none (not unknown)
+        ("|,", ""),
+    ],
+)
 def test_modifier_separators_and_case(raw, expected):
     assert one("modifiers", raw)["modifiers"] == expected
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("M54.50", "M5450"),
-    ("M5450", "M5450"),
-    ("m54.50", "M5450"),
-    ("M54.50|M48.06", "M5450|M4806"),
-    ("m54.50, M48.062", "M5450|M48062"),
-    ("M5450 M4806", "M5450|M4806"),
-    ("M48.06,M54.50", "M4806|M5450"),  # primary stays first
-    ("M54.50|M5450", "M5450"),  # dotted and undotted are the same code
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("M54.50", "M5450"),
+        ("M5450", "M5450"),
+        ("m54.50", "M5450"),
+        ("M54.50|M48.06", "M5450|M4806"),
+        ("m54.50, M48.062", "M5450|M48062"),
+        ("M5450 M4806", "M5450|M4806"),
+        ("M48.06,M54.50", "M4806|M5450"),  # primary stays first
+        ("M54.50|M5450", "M5450"),  # dotted and undotted are the same code
+        ("", ""),
+    ],
+)
 def test_diagnosis_codes_dotted_undotted_any_separator(raw, expected):
     assert one("diagnosis_codes", raw)["diagnosis_codes"] == expected
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("medicare", "medicare"), ("MEDICARE", "medicare"), (" Medicare ", "medicare"),
-    ("medicare_advantage", "medicare_advantage"), ("Medicare Advantage", "medicare_advantage"),
-    ("MEDICAID", "medicaid"), ("Commercial", "commercial"), ("other", "other"), ("OTHER", "other"),
-    ("blue cross", "other"),  # anything unrecognised is `other`
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("medicare", "medicare"),
+        ("MEDICARE", "medicare"),
+        (" Medicare ", "medicare"),
+        ("medicare_advantage", "medicare_advantage"),
+        ("Medicare Advantage", "medicare_advantage"),
+        ("MEDICAID", "medicaid"),
+        ("Commercial", "commercial"),
+        ("other", "other"),
+        ("OTHER", "other"),
+        ("blue cross", "other"),  # anything unrecognised is `other`
+    ],
+)
 def test_payer_type_case_insensitive(raw, expected):
     assert one("payer_type", raw)["payer_type"] == expected
 
@@ -107,8 +122,10 @@ def test_payer_type_empty_is_unknown():
     assert one("payer_type", "")["payer_type"] is pd.NA
 
 
-@pytest.mark.parametrize("raw, expected", [("l0627", "L0627"), (" L0627 ", "L0627"), ("97760", "97760"),
-                                           ("e0601", "E0601"), ("L1320", "L1320")])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [("l0627", "L0627"), (" L0627 ", "L0627"), ("97760", "97760"), ("e0601", "E0601"), ("L1320", "L1320")],
+)
 def test_hcpcs_case(raw, expected):
     assert one("hcpcs_code", raw)["hcpcs_code"] == expected
 
@@ -125,7 +142,7 @@ def test_every_boolean_spelling(flag):
     assert str(clean[flag].dtype) == "boolean"
     got = clean[flag].tolist()
     assert got[: len(TRUE_SPELLINGS)] == [True] * len(TRUE_SPELLINGS)
-    assert got[len(TRUE_SPELLINGS): -2] == [False] * len(FALSE_SPELLINGS)
+    assert got[len(TRUE_SPELLINGS) : -2] == [False] * len(FALSE_SPELLINGS)
     # empty is unknown, never False
     assert clean[flag].iloc[-2:].isna().all()
 
@@ -135,8 +152,17 @@ def test_unrecognised_boolean_is_unknown_not_a_reject():
     assert row["has_prior_auth"] is pd.NA
 
 
-@pytest.mark.parametrize("raw", ["2024-03-05", "20240305", " 2024-03-05 ", "2024-03-05T10:30:00",
-                                 "2024-03-05 10:30", "2024-03-05T10:30:00Z"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2024-03-05",
+        "20240305",
+        " 2024-03-05 ",
+        "2024-03-05T10:30:00",
+        "2024-03-05 10:30",
+        "2024-03-05T10:30:00Z",
+    ],
+)
 def test_dates_iso_and_yyyymmdd(raw):
     assert one("service_date", raw)["service_date"] == pd.Timestamp("2024-03-05")
 
@@ -148,10 +174,21 @@ def test_submission_date_parsed_and_empty_is_nat():
     assert pd.isna(clean["submission_date"].iloc[1])
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("100", 100.0), ("100.5", 100.5), ("$1,234.50", 1234.5), ("1,234.50", 1234.5), ("$ 99", 99.0),
-    ("$1,234,567.00", 1234567.0), ("0", 0.0), ("0.00", 0.0), (" 12.00 ", 12.0), (".5", 0.5),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("100", 100.0),
+        ("100.5", 100.5),
+        ("$1,234.50", 1234.5),
+        ("1,234.50", 1234.5),
+        ("$ 99", 99.0),
+        ("$1,234,567.00", 1234567.0),
+        ("0", 0.0),
+        ("0.00", 0.0),
+        (" 12.00 ", 12.0),
+        (".5", 0.5),
+    ],
+)
 def test_amounts(raw, expected):
     assert one("billed_amount", raw)["billed_amount"] == pytest.approx(expected)
 
@@ -173,8 +210,11 @@ def test_optional_columns_absent_are_unknown_not_zero_or_false():
 
 
 def test_optional_columns_empty_are_unknown():
-    clean, _ = normalize_chunk(frame({"prior_same_code_12m": "", "has_photos": "", "paid_amount": "",
-                                      "patient_id": " ", "denied": ""}))
+    clean, _ = normalize_chunk(
+        frame(
+            {"prior_same_code_12m": "", "has_photos": "", "paid_amount": "", "patient_id": " ", "denied": ""}
+        )
+    )
     row = clean.iloc[0]
     assert row["prior_same_code_12m"] is pd.NA
     assert row["has_photos"] is pd.NA
@@ -220,8 +260,12 @@ def test_identifiers_stripped_and_spreadsheet_float_suffix_removed():
 
 
 def test_labels_parsed():
-    clean, _ = normalize_chunk(frame({"denied": "Y", "denial_reason": "co-16", "paid_amount": "$1,000"},
-                                     {"denied": "0", "denial_reason": "", "paid_amount": "12.5"}))
+    clean, _ = normalize_chunk(
+        frame(
+            {"denied": "Y", "denial_reason": "co-16", "paid_amount": "$1,000"},
+            {"denied": "0", "denial_reason": "", "paid_amount": "12.5"},
+        )
+    )
     assert clean["denied"].tolist() == [True, False]
     assert clean["denial_reason"].iloc[0] == "CO-16"
     assert clean["denial_reason"].iloc[1] is pd.NA
@@ -262,8 +306,20 @@ def test_missing_required_value_is_rejected(column, empty):
     assert reasons({column: empty}) == [f"{column}: missing"]
 
 
-@pytest.mark.parametrize("raw", ["2024-02-30", "2023-02-29", "2024-13-01", "03/05/2024", "yesterday",
-                                 "2024-03-05x", "20241305", "2024", "0001-01-01"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2024-02-30",
+        "2023-02-29",
+        "2024-13-01",
+        "03/05/2024",
+        "yesterday",
+        "2024-03-05x",
+        "20241305",
+        "2024",
+        "0001-01-01",
+    ],
+)
 def test_unparseable_date_is_rejected(raw):
     assert reasons({"service_date": raw}) == ["service_date: unparseable date (use YYYY-MM-DD or YYYYMMDD)"]
 
@@ -274,7 +330,8 @@ def test_leap_day_is_a_date():
 
 def test_unparseable_submission_date_is_rejected():
     assert reasons({"submission_date": "2024-02-30"}) == [
-        "submission_date: unparseable date (use YYYY-MM-DD or YYYYMMDD)"]
+        "submission_date: unparseable date (use YYYY-MM-DD or YYYYMMDD)"
+    ]
 
 
 @pytest.mark.parametrize("raw", ["abc", "$", "1.2.3", "12,34", "inf", "nan", "1_000", "--5", "12 00"])
@@ -288,8 +345,12 @@ def test_negative_amount_is_rejected(raw):
 
 
 def test_duplicate_within_chunk_is_rejected_first_kept():
-    got = reasons({"claim_id": "A", "line_number": "1"}, {"claim_id": "A", "line_number": "2"},
-                  {"claim_id": "A", "line_number": "1"}, {"claim_id": "A", "line_number": "1.0"})
+    got = reasons(
+        {"claim_id": "A", "line_number": "1"},
+        {"claim_id": "A", "line_number": "2"},
+        {"claim_id": "A", "line_number": "1"},
+        {"claim_id": "A", "line_number": "1.0"},
+    )
     dup = "claim_id+line_number: duplicate of an earlier row"
     assert got == [None, None, dup, dup]
 
@@ -303,8 +364,9 @@ def test_duplicate_when_line_number_defaults():
 def test_duplicate_across_chunks_with_tracker():
     tracker = DuplicateTracker()
     c1, r1 = normalize_chunk(frame({"claim_id": "A"}, {"claim_id": "B"}), duplicates=tracker)
-    c2, r2 = normalize_chunk(frame({"claim_id": "B"}, {"claim_id": "C"}, {"claim_id": "A"}),
-                             duplicates=tracker, start=2)
+    c2, r2 = normalize_chunk(
+        frame({"claim_id": "B"}, {"claim_id": "C"}, {"claim_id": "A"}), duplicates=tracker, start=2
+    )
     assert len(c1) == 2 and r1.empty
     assert c2["claim_id"].tolist() == ["C"]
     assert r2.index.tolist() == [2, 4]
@@ -315,8 +377,9 @@ def test_duplicate_tracker_distinguishes_claim_and_line():
     ids = pd.Series(["a1", "a", "a", "1"], dtype="string")
     lines = pd.Series([2, 12, 1, 1], dtype="Int64")
     assert not tracker.mark(ids, lines).any()
-    assert tracker.mark(pd.Series(["a", "a1", "b"], dtype="string"),
-                        pd.Series([12, 2, 12], dtype="Int64")).tolist() == [True, True, False]
+    assert tracker.mark(
+        pd.Series(["a", "a1", "b"], dtype="string"), pd.Series([12, 2, 12], dtype="Int64")
+    ).tolist() == [True, True, False]
 
 
 def test_duplicate_tracker_matches_a_set_across_many_chunks_and_merges():
@@ -338,8 +401,10 @@ def test_duplicate_tracker_matches_a_set_across_many_chunks_and_merges():
 
 def test_several_problems_named_together():
     got = reasons({"claim_id": "", "billed_amount": "-1", "service_date": "nope"})
-    assert got == ["claim_id: missing; service_date: unparseable date (use YYYY-MM-DD or YYYYMMDD); "
-                   "billed_amount: negative amount"]
+    assert got == [
+        "claim_id: missing; service_date: unparseable date (use YYYY-MM-DD or YYYYMMDD); "
+        "billed_amount: negative amount"
+    ]
 
 
 def test_rejects_keep_original_values():
@@ -355,7 +420,9 @@ def test_rejects_keep_original_values():
 
 def test_invalid_code_is_not_a_reject():
     # validity of codes is a model feature, never a reject
-    clean, rejects = normalize_chunk(frame({"hcpcs_code": "ZZZZZZZ", "modifiers": "Q9", "diagnosis_codes": "M48X"}))
+    clean, rejects = normalize_chunk(
+        frame({"hcpcs_code": "ZZZZZZZ", "modifiers": "Q9", "diagnosis_codes": "M48X"})
+    )
     assert rejects.empty and len(clean) == 1
 
 
@@ -363,22 +430,28 @@ def test_invalid_code_is_not_a_reject():
 
 
 def test_typed_columns():
-    raw = pd.DataFrame({
-        "claim_id": pd.Series([1, 2, 3], dtype="int64"),
-        "line_number": pd.Series([1.0, np.nan, 2.0]),
-        "service_date": pd.to_datetime(["2024-01-05 13:00", "2024-01-06", None], format="ISO8601").astype("datetime64[ms]"),
-        "submission_date": pd.Series([pd.Timestamp("2024-01-07").date(), None, pd.Timestamp("2024-01-08").date()],
-                                     dtype=object),
-        "payer_type": ["medicare", None, "MEDICAID"],
-        "hcpcs_code": ["l0627", "E0601", "K0001"],
-        "modifiers": pd.Series([np.array(["kx", "rt"], dtype=object), None, np.array([], dtype=object)],
-                               dtype=object),
-        "diagnosis_codes": ["M54.50", None, ""],
-        "billed_amount": [1234.5, 10.0, np.nan],
-        "has_prior_auth": pd.Series([True, None, False], dtype=object),
-        "has_photos": pd.Series([True, False, True], dtype=bool),
-        "units": pd.Series([2, 1, 3], dtype="int64"),
-    })
+    raw = pd.DataFrame(
+        {
+            "claim_id": pd.Series([1, 2, 3], dtype="int64"),
+            "line_number": pd.Series([1.0, np.nan, 2.0]),
+            "service_date": pd.to_datetime(["2024-01-05 13:00", "2024-01-06", None], format="ISO8601").astype(
+                "datetime64[ms]"
+            ),
+            "submission_date": pd.Series(
+                [pd.Timestamp("2024-01-07").date(), None, pd.Timestamp("2024-01-08").date()], dtype=object
+            ),
+            "payer_type": ["medicare", None, "MEDICAID"],
+            "hcpcs_code": ["l0627", "E0601", "K0001"],
+            "modifiers": pd.Series(
+                [np.array(["kx", "rt"], dtype=object), None, np.array([], dtype=object)], dtype=object
+            ),
+            "diagnosis_codes": ["M54.50", None, ""],
+            "billed_amount": [1234.5, 10.0, np.nan],
+            "has_prior_auth": pd.Series([True, None, False], dtype=object),
+            "has_photos": pd.Series([True, False, True], dtype=bool),
+            "units": pd.Series([2, 1, 3], dtype="int64"),
+        }
+    )
     clean, rejects = normalize_chunk(raw)
     assert rejects.index.tolist() == [2]  # service_date and billed_amount missing
     assert rejects[REJECT_REASON].iloc[0] == "service_date: missing; billed_amount: missing"
@@ -398,8 +471,10 @@ def test_typed_columns():
 
 def test_typed_timezone_and_out_of_range_dates():
     raw = frame({}, {}, {})
-    raw["service_date"] = pd.Series(pd.to_datetime(["2024-01-05T23:00:00", "2024-01-06", "2024-01-07"], format="ISO8601"),
-                                    dtype="datetime64[us]").dt.tz_localize("UTC")
+    raw["service_date"] = pd.Series(
+        pd.to_datetime(["2024-01-05T23:00:00", "2024-01-06", "2024-01-07"], format="ISO8601"),
+        dtype="datetime64[us]",
+    ).dt.tz_localize("UTC")
     clean, rejects = normalize_chunk(raw)
     assert clean["service_date"].iloc[0] == pd.Timestamp("2024-01-05")
     far = frame({})
@@ -432,21 +507,25 @@ def test_check_required_columns_names_the_column():
 def _big_chunk(n: int) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     days = pd.date_range("2023-01-01", "2025-06-30")
-    return pd.DataFrame({
-        "claim_id": pd.Series([f"C{i // 2:09d}" for i in range(n)], dtype="str"),
-        "line_number": pd.Series(np.where(np.arange(n) % 2, "2", "1"), dtype="str"),
-        "patient_id": pd.Series(np.char.add("P", rng.integers(0, n // 5, n).astype(str)), dtype="str"),
-        "provider_id": pd.Series(rng.integers(10**9, 2 * 10**9, n).astype(str), dtype="str"),
-        "service_date": pd.Series(rng.choice(days.strftime("%Y-%m-%d"), n), dtype="str"),
-        "submission_date": pd.Series(rng.choice(days.strftime("%Y%m%d"), n), dtype="str"),
-        "payer_type": pd.Series(rng.choice(["medicare", "Medicaid", "commercial", ""], n), dtype="str"),
-        "hcpcs_code": pd.Series(rng.choice(["L0627", "l0650", "E0601", "97760"], n), dtype="str"),
-        "modifiers": pd.Series(rng.choice(["", "KX", "kx, rt", "GA|GZ"], n), dtype="str"),
-        "diagnosis_codes": pd.Series(rng.choice(["M54.50", "M5450|m48.06", ""], n), dtype="str"),
-        "billed_amount": pd.Series(np.round(rng.uniform(1, 5000, n), 2).astype(str), dtype="str"),
-        "units": pd.Series(rng.choice(["1", "2", ""], n), dtype="str"),
-        **{f: pd.Series(rng.choice(["true", "N", "", "1"], n), dtype="str") for f in schema.BOOLEAN_FLAGS},
-    })
+    return pd.DataFrame(
+        {
+            "claim_id": pd.Series([f"C{i // 2:09d}" for i in range(n)], dtype="str"),
+            "line_number": pd.Series(np.where(np.arange(n) % 2, "2", "1"), dtype="str"),
+            "patient_id": pd.Series(np.char.add("P", rng.integers(0, n // 5, n).astype(str)), dtype="str"),
+            "provider_id": pd.Series(rng.integers(10**9, 2 * 10**9, n).astype(str), dtype="str"),
+            "service_date": pd.Series(rng.choice(days.strftime("%Y-%m-%d"), n), dtype="str"),
+            "submission_date": pd.Series(rng.choice(days.strftime("%Y%m%d"), n), dtype="str"),
+            "payer_type": pd.Series(rng.choice(["medicare", "Medicaid", "commercial", ""], n), dtype="str"),
+            "hcpcs_code": pd.Series(rng.choice(["L0627", "l0650", "E0601", "97760"], n), dtype="str"),
+            "modifiers": pd.Series(rng.choice(["", "KX", "kx, rt", "GA|GZ"], n), dtype="str"),
+            "diagnosis_codes": pd.Series(rng.choice(["M54.50", "M5450|m48.06", ""], n), dtype="str"),
+            "billed_amount": pd.Series(np.round(rng.uniform(1, 5000, n), 2).astype(str), dtype="str"),
+            "units": pd.Series(rng.choice(["1", "2", ""], n), dtype="str"),
+            **{
+                f: pd.Series(rng.choice(["true", "N", "", "1"], n), dtype="str") for f in schema.BOOLEAN_FLAGS
+            },
+        }
+    )
 
 
 def test_normalize_250k_rows_is_fast():

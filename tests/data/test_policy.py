@@ -128,8 +128,16 @@ def test_pap_supply_unit_limits():
 
 def test_diagnosis_support_cases():
     groups = pd.Series(
-        ["spinal_orthosis", "spinal_orthosis", "knee_orthosis", None, "pap_device",
-         "spinal_orthosis", "spinal_orthosis", "no_such_group"],
+        [
+            "spinal_orthosis",
+            "spinal_orthosis",
+            "knee_orthosis",
+            None,
+            "pap_device",
+            "spinal_orthosis",
+            "spinal_orthosis",
+            "no_such_group",
+        ],
         index=list("abcdefgh"),
     )
     diags = pd.Series(

@@ -17,13 +17,13 @@ from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_limits
 from sklearn.utils.estimator_checks import (
     check_get_params_invariance,
     check_no_attributes_set_in_init,
     check_parameters_default_constructible,
     check_set_params,
 )
+from threadpoolctl import threadpool_limits
 
 from denial_risk.contract import schema
 from denial_risk.features import (
@@ -42,8 +42,16 @@ from denial_risk.features import (
 )
 from denial_risk.testing import lines, make_frame
 
-ALL = [ModifierFeatures, DiagnosisFeatures, CodeFeatures, DocumentationFeatures, PayerFeatures,
-       TimingFeatures, HistoryFeatures, AmountFeatures]
+ALL = [
+    ModifierFeatures,
+    DiagnosisFeatures,
+    CodeFeatures,
+    DocumentationFeatures,
+    PayerFeatures,
+    TimingFeatures,
+    HistoryFeatures,
+    AmountFeatures,
+]
 TARGET = [DiagnosisFeatures, DocumentationFeatures, PayerFeatures, HistoryFeatures]
 
 
@@ -203,17 +211,17 @@ def test_handles_empty_and_all_missing_frames(frame, y):
 
 def test_modifier_conflicts():
     X = lines(
-        dict(hcpcs_code="L1832", modifiers="KX|GA|RT"),          # KX with GA
+        dict(hcpcs_code="L1832", modifiers="KX|GA|RT"),  # KX with GA
         dict(hcpcs_code="L1832", modifiers="RT|LT|KX", units=1),  # both sides, one unit
         dict(hcpcs_code="L1832", modifiers="RT|LT|KX", units=2),  # bilateral on 2 units: fine
-        dict(hcpcs_code="L1832", modifiers="KX"),                # sided code without a side
-        dict(hcpcs_code="L1832", modifiers="RT"),                # Medicare knee without KX
+        dict(hcpcs_code="L1832", modifiers="KX"),  # sided code without a side
+        dict(hcpcs_code="L1832", modifiers="RT"),  # Medicare knee without KX
         dict(hcpcs_code="L1832", modifiers="RT", payer_type="commercial"),  # KX rule is Medicare's
-        dict(hcpcs_code="L0627", modifiers=""),                  # spinal: no side, no KX rule
-        dict(hcpcs_code="L0627", modifiers="99|NU"),             # 99 with too few others
-        dict(hcpcs_code="L0627", modifiers="ZZ|NU"),             # an unknown modifier
+        dict(hcpcs_code="L0627", modifiers=""),  # spinal: no side, no KX rule
+        dict(hcpcs_code="L0627", modifiers="99|NU"),  # 99 with too few others
+        dict(hcpcs_code="L0627", modifiers="ZZ|NU"),  # an unknown modifier
         dict(hcpcs_code="L1832", modifiers="RT", payer_type=None),
-        dict(hcpcs_code="L1832", modifiers="GA|RT|NU"),          # GA: KX must be absent
+        dict(hcpcs_code="L1832", modifiers="GA|RT|NU"),  # GA: KX must be absent
     )
     t = ModifierFeatures().fit(X)
     out = t.transform(X)
@@ -246,11 +254,11 @@ def test_modifier_onehot_list_is_a_parameter():
 
 def test_diagnosis_validity_and_support(frame, y):
     X = lines(
-        dict(hcpcs_code="L0627", diagnosis_codes="M5450"),         # valid, billable, supports spine
-        dict(hcpcs_code="L0627", diagnosis_codes="M48X|M5450"),    # invalid primary, 2nd supports
-        dict(hcpcs_code="L1832", diagnosis_codes="M5450"),         # back pain on a knee brace
-        dict(hcpcs_code="L0627", diagnosis_codes=""),              # no diagnosis
-        dict(hcpcs_code="E1399", diagnosis_codes="M4806"),         # no policy: support unknown
+        dict(hcpcs_code="L0627", diagnosis_codes="M5450"),  # valid, billable, supports spine
+        dict(hcpcs_code="L0627", diagnosis_codes="M48X|M5450"),  # invalid primary, 2nd supports
+        dict(hcpcs_code="L1832", diagnosis_codes="M5450"),  # back pain on a knee brace
+        dict(hcpcs_code="L0627", diagnosis_codes=""),  # no diagnosis
+        dict(hcpcs_code="E1399", diagnosis_codes="M4806"),  # no policy: support unknown
     )
     t = DiagnosisFeatures().fit(_X(frame), y)
     out = t.transform(X)
@@ -283,8 +291,11 @@ def test_diagnosis_top_k_categories_are_learned_in_fit(frame, y):
 
 def test_support_rate_is_smoothed_toward_the_prior():
     """A rare (group, category) with all lines denied is pulled toward the overall rate."""
-    X = pd.concat([lines(dict(hcpcs_code="L0627", diagnosis_codes="M5450"))] * 200
-                  + [lines(dict(hcpcs_code="L1832", diagnosis_codes="M1711"))] * 2, ignore_index=True)
+    X = pd.concat(
+        [lines(dict(hcpcs_code="L0627", diagnosis_codes="M5450"))] * 200
+        + [lines(dict(hcpcs_code="L1832", diagnosis_codes="M1711"))] * 2,
+        ignore_index=True,
+    )
     y = np.r_[np.zeros(150), np.ones(50), np.ones(2)]
     t = DiagnosisFeatures(smoothing=20).fit(X, y)
     rate = _col(t, t.transform(X.iloc[[0, 200]]), "support_rate")
@@ -299,10 +310,10 @@ def test_support_rate_is_smoothed_toward_the_prior():
 def test_code_status_policy_and_units(frame, y):
     X = lines(
         dict(hcpcs_code="L0627", units=1),
-        dict(hcpcs_code="L0627", units=3),   # spinal unit limit 1
-        dict(hcpcs_code="L1320"),            # not in HCPCS Level II
-        dict(hcpcs_code="97760"),            # CPT
-        dict(hcpcs_code="L1832", units=2),   # knee limit 2
+        dict(hcpcs_code="L0627", units=3),  # spinal unit limit 1
+        dict(hcpcs_code="L1320"),  # not in HCPCS Level II
+        dict(hcpcs_code="97760"),  # CPT
+        dict(hcpcs_code="L1832", units=2),  # knee limit 2
         dict(hcpcs_code="L0452", place_of_service="21"),  # custom fabricated; inpatient
     )
     t = CodeFeatures().fit(_X(frame))
@@ -334,7 +345,7 @@ def test_documentation_states_and_expected_documents(frame, y):
     X = lines(
         dict(hcpcs_code="L0627", **docs_all),
         dict(hcpcs_code="L0627", **{**docs_all, "has_prescription": False, "has_progress_notes": None}),
-        dict(hcpcs_code="L0452", **{**docs_all, "has_measurements": False}),   # custom fabricated
+        dict(hcpcs_code="L0452", **{**docs_all, "has_measurements": False}),  # custom fabricated
         dict(hcpcs_code="L0452", **{**docs_all, "has_measurements": None}),
         dict(hcpcs_code="L0627", **{**docs_all, "has_prior_auth": False}),
     )
@@ -365,7 +376,9 @@ def test_prior_auth_rate_learns_the_payer_that_denies_it():
     t = DocumentationFeatures().fit(X, y)
     rate = _col(t, t.transform(X.iloc[:2]), "pa_absent_denial_rate")
     assert rate[0] > 0.8 and rate[1] < 0.2
-    unseen = _col(t, t.transform(lines(dict(payer_type="commercial", payer_id="COM9"))), "pa_absent_denial_rate")
+    unseen = _col(
+        t, t.transform(lines(dict(payer_type="commercial", payer_id="COM9"))), "pa_absent_denial_rate"
+    )
     assert abs(unseen[0] - 0.5) < 0.05  # an unseen payer id gets its payer type's rate
 
 
@@ -375,8 +388,13 @@ def test_prior_auth_rate_learns_the_payer_that_denies_it():
 def test_payer_onehot_and_rate(frame, y):
     X = _X(frame)
     t = PayerFeatures(min_count=1).fit(X, y)
-    out = t.transform(lines(dict(payer_type="medicaid", payer_id="MCD1"), dict(payer_type=None, payer_id=None),
-                            dict(payer_type="commercial", payer_id="NEW")))
+    out = t.transform(
+        lines(
+            dict(payer_type="medicaid", payer_id="MCD1"),
+            dict(payer_type=None, payer_id=None),
+            dict(payer_type="commercial", payer_id="NEW"),
+        )
+    )
     assert _col(t, out, "payer_type=medicaid").tolist() == [1, 0, 0]
     assert _col(t, out, "payer_type=missing").tolist() == [0, 1, 0]
     assert _col(t, out, "payer_id=MCD1").tolist() == [1, 0, 0]
@@ -392,8 +410,8 @@ def test_payer_onehot_and_rate(frame, y):
 def test_timing_lag_limits_and_season():
     X = lines(
         dict(payer_type="commercial", service_date="2024-01-01", submission_date="2024-04-10"),  # 100 d > 90
-        dict(payer_type="medicare", service_date="2024-01-01", submission_date="2024-04-10"),    # < 365
-        dict(payer_type="medicare", service_date="2024-07-03", submission_date=None),            # unknown
+        dict(payer_type="medicare", service_date="2024-01-01", submission_date="2024-04-10"),  # < 365
+        dict(payer_type="medicare", service_date="2024-07-03", submission_date=None),  # unknown
     )
     t = TimingFeatures().fit(X)
     out = t.transform(X)
@@ -407,16 +425,31 @@ def test_timing_lag_limits_and_season():
 
 def test_timing_learns_a_longer_limit_from_paid_lines():
     """COM1 pays lines filed 150 days late: its limit is not the configured 90 days."""
-    X = pd.concat([lines(dict(payer_type="commercial", payer_id="COM1", service_date="2024-01-01",
-                              submission_date="2024-05-30"))] * 30, ignore_index=True)
+    X = pd.concat(
+        [
+            lines(
+                dict(
+                    payer_type="commercial",
+                    payer_id="COM1",
+                    service_date="2024-01-01",
+                    submission_date="2024-05-30",
+                )
+            )
+        ]
+        * 30,
+        ignore_index=True,
+    )
     y = np.zeros(len(X))
     learned = TimingFeatures(min_paid_lines=20).fit(X, y)
     configured = TimingFeatures(learn_limits=False).fit(X, y)
     assert _col(learned, learned.transform(X.iloc[:1]), "filing_limit_days")[0] == 150
     assert _col(learned, learned.transform(X.iloc[:1]), "limit_learned")[0] == 1
     assert _col(configured, configured.transform(X.iloc[:1]), "filing_limit_days")[0] == 90
-    other = lines(dict(payer_type="commercial", payer_id="COM2", service_date="2024-01-01",
-                       submission_date="2024-05-30"))
+    other = lines(
+        dict(
+            payer_type="commercial", payer_id="COM2", service_date="2024-01-01", submission_date="2024-05-30"
+        )
+    )
     assert _col(learned, learned.transform(other), "over_limit")[0] == 1  # COM2 keeps 90 days
 
 
@@ -425,8 +458,12 @@ def test_timing_learns_a_longer_limit_from_paid_lines():
 
 def test_history_replacement_and_unknowns(frame, y):
     t = HistoryFeatures().fit(_X(frame), y)
-    X = lines(dict(hcpcs_code="L0627", prior_same_code_12m=1), dict(hcpcs_code="A7035", prior_same_code_12m=1),
-              dict(hcpcs_code="L0627", prior_same_code_12m=None), dict(provider_id=None))
+    X = lines(
+        dict(hcpcs_code="L0627", prior_same_code_12m=1),
+        dict(hcpcs_code="A7035", prior_same_code_12m=1),
+        dict(hcpcs_code="L0627", prior_same_code_12m=None),
+        dict(provider_id=None),
+    )
     out = t.transform(X)
     np.testing.assert_array_equal(_col(t, out, "replacement_in_lifetime"), [1, 0, np.nan, 0])
     np.testing.assert_array_equal(_col(t, out, "prior_same_code_12m"), [1, 1, np.nan, 0])
@@ -435,8 +472,14 @@ def test_history_replacement_and_unknowns(frame, y):
 
 
 def test_history_rates_at_scoring_are_the_end_of_fit_rates():
-    X = pd.concat([lines(dict(provider_id="A", service_date="2024-01-01")),
-                   lines(dict(provider_id="B", service_date="2024-01-02"))] * 50, ignore_index=True)
+    X = pd.concat(
+        [
+            lines(dict(provider_id="A", service_date="2024-01-01")),
+            lines(dict(provider_id="B", service_date="2024-01-02")),
+        ]
+        * 50,
+        ignore_index=True,
+    )
     y = np.tile([1.0, 0.0], 50)
     t = HistoryFeatures(smoothing=10).fit(X, y)
     rate = _col(t, t.transform(X.iloc[:2]), "provider_denial_rate")
@@ -449,8 +492,12 @@ def test_history_rates_at_scoring_are_the_end_of_fit_rates():
 def test_amount_ratio_to_code_median():
     X = lines(*[dict(hcpcs_code="L0627", billed_amount=a) for a in (100.0, 200.0, 300.0, 400.0, 500.0)])
     t = AmountFeatures(min_count=5).fit(X)
-    out = t.transform(lines(dict(hcpcs_code="L0627", billed_amount=600.0, units=2),
-                            dict(hcpcs_code="L1832", billed_amount=50.0)))
+    out = t.transform(
+        lines(
+            dict(hcpcs_code="L0627", billed_amount=600.0, units=2),
+            dict(hcpcs_code="L1832", billed_amount=50.0),
+        )
+    )
     np.testing.assert_allclose(_col(t, out, "billed_to_code_median"), [2.0, np.nan])
     np.testing.assert_allclose(_col(t, out, "log_billed"), np.log1p([600.0, 50.0]))
     assert _col(t, out, "units").tolist() == [2, 1]
@@ -498,12 +545,18 @@ def test_pipeline_names_groups_and_model(frame, y):
     assert list(out.columns) == names and out.index.equals(X.index[:5])  # pandas output by default
 
 
-@pytest.mark.parametrize("bad", [
-    dict(extra_numeric=["paid_amount"]), dict(extra_boolean=["denied"]),
-    dict(extra_categorical=["denial_reason"]), dict(extra_numeric=["true_denial_probability"]),
-    dict(extra_categorical=["claim_id"]), dict(extra_categorical=["patient_id"]),
-    dict(extra_numeric=["line_number"]),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(extra_numeric=["paid_amount"]),
+        dict(extra_boolean=["denied"]),
+        dict(extra_categorical=["denial_reason"]),
+        dict(extra_numeric=["true_denial_probability"]),
+        dict(extra_categorical=["claim_id"]),
+        dict(extra_categorical=["patient_id"]),
+        dict(extra_numeric=["line_number"]),
+    ],
+)
 def test_pipeline_refuses_outcomes_and_identifiers(bad):
     with pytest.raises(ValueError, match="never features"):
         build_feature_pipeline(**bad)

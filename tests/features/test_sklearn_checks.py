@@ -31,8 +31,12 @@ from denial_risk.features import (
 
 # Exactly the checks that run under `legacy=False` and feed unnamed arrays (test_the_list_is_exact holds it).
 NEEDS_NAMED_CLAIM_COLUMNS = (
-    "check_dont_overwrite_parameters", "check_estimators_fit_returns_self", "check_estimators_overwrite_params",
-    "check_fit_score_takes_y", "check_n_features_in_after_fitting", "check_positive_only_tag_during_fit",
+    "check_dont_overwrite_parameters",
+    "check_estimators_fit_returns_self",
+    "check_estimators_overwrite_params",
+    "check_fit_score_takes_y",
+    "check_n_features_in_after_fitting",
+    "check_positive_only_tag_during_fit",
     "check_readonly_memmap_input",
 )
 REASON = "reads the contract's named claim columns; sklearn's generic check feeds unnamed numeric arrays"
@@ -42,8 +46,17 @@ def _expected_failures(estimator) -> dict[str, str]:
     return {name: REASON for name in NEEDS_NAMED_CLAIM_COLUMNS}
 
 
-ESTIMATORS = [ModifierFeatures(), DiagnosisFeatures(), CodeFeatures(), DocumentationFeatures(), PayerFeatures(),
-              TimingFeatures(), HistoryFeatures(), AmountFeatures(), ExtraColumns(extra_numeric=("x",))]
+ESTIMATORS = [
+    ModifierFeatures(),
+    DiagnosisFeatures(),
+    CodeFeatures(),
+    DocumentationFeatures(),
+    PayerFeatures(),
+    TimingFeatures(),
+    HistoryFeatures(),
+    AmountFeatures(),
+    ExtraColumns(extra_numeric=("x",)),
+]
 
 
 @parametrize_with_checks(

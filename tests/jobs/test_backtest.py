@@ -22,7 +22,9 @@ def test_folds_train_only_on_earlier_months(claims_frame):
 def test_too_short_a_history_is_a_user_error(claims_frame):
     from denial_risk.errors import UserError
 
-    short = claims_frame[claims_frame.service_date < claims_frame.service_date.min() + __import__("pandas").Timedelta(days=60)]
+    short = claims_frame[
+        claims_frame.service_date < claims_frame.service_date.min() + __import__("pandas").Timedelta(days=60)
+    ]
     with pytest.raises(UserError, match="at least 4"):
         folds(short, 3)
 

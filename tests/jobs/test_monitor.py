@@ -16,8 +16,10 @@ def test_no_drift_on_lines_like_the_training_data_and_drift_on_a_shifted_backlog
     same = feature_input(fitted.holdout, TrainConfig())
     calm = feature_drift(denial_model, same)
     assert calm["drifted"].sum() <= 3, calm.head()
-    shifted = same.assign(billed_amount=same["billed_amount"] * 8,
-                          submission_date=same["submission_date"] + np.timedelta64(400, "D"))
+    shifted = same.assign(
+        billed_amount=same["billed_amount"] * 8,
+        submission_date=same["submission_date"] + np.timedelta64(400, "D"),
+    )
     loud = feature_drift(denial_model, shifted)
     drifted = set(loud.loc[loud["drifted"], "feature"])
     assert any(f.startswith("amount__") for f in drifted)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from denial_risk.registry import tracking
 from denial_risk.jobs.promote import compare, promote
 from denial_risk.modeling.config import TrainConfig
 from denial_risk.modeling.train import fit_model
+from denial_risk.registry import tracking
 
 pytestmark = pytest.mark.slow
 

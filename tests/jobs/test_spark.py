@@ -38,11 +38,11 @@ def _messy_claims(path, rows: int, seed: int) -> None:
 
 @pytest.mark.slow
 def test_spark_engine_matches_local_engine(mlflow_store, tmp_path):
-    from denial_risk.registry import tracking
-    from denial_risk.synth.simulate import simulate_claims
     from denial_risk.jobs.spark import score_spark
     from denial_risk.jobs.train import train_and_register
+    from denial_risk.registry import tracking
     from denial_risk.scoring.worklist import score_file
+    from denial_risk.synth.simulate import simulate_claims
 
     train = tmp_path / "train.csv"
     simulate_claims(rows=6_000, seed=3).to_csv(train, index=False)
@@ -61,7 +61,10 @@ def test_spark_engine_matches_local_engine(mlflow_store, tmp_path):
     assert list(b.columns) == list(a.columns)  # input columns in input order, then the six
     assert len(a) == len(b) > 19_000
     assert np.abs(a["denial_probability"].to_numpy() - b["denial_probability"].to_numpy()).max() <= 1e-6
-    assert np.abs(a["expected_loss"].to_numpy() - b["expected_loss"].to_numpy()).max() <= 1e-6 * a["expected_loss"].max()
+    assert (
+        np.abs(a["expected_loss"].to_numpy() - b["expected_loss"].to_numpy()).max()
+        <= 1e-6 * a["expected_loss"].max()
+    )
     np.testing.assert_array_equal(a["risk_rank"].to_numpy(), b["risk_rank"].to_numpy())
     for col in a.columns:
         if col not in ("denial_probability", "expected_loss", "risk_rank"):
@@ -75,8 +78,10 @@ def test_spark_engine_matches_local_engine(mlflow_store, tmp_path):
     assert rb["reject_reason"].str.contains("duplicate of an earlier row").sum() == 4
     # rows with bad values keep their original values (the malformed CSV row is the documented exception)
     keep = ~ra["reject_reason"].str.startswith("row:")
-    pd.testing.assert_frame_equal(ra.loc[keep, ["claim_id", "billed_amount"]].astype(str).reset_index(drop=True),
-                                  rb.loc[keep, ["claim_id", "billed_amount"]].astype(str).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        ra.loc[keep, ["claim_id", "billed_amount"]].astype(str).reset_index(drop=True),
+        rb.loc[keep, ["claim_id", "billed_amount"]].astype(str).reset_index(drop=True),
+    )
 
 
 def test_spark_engine_writes_parquet_only(tmp_path):
@@ -89,16 +94,17 @@ def test_spark_engine_writes_parquet_only(tmp_path):
 
 def test_rank_numbering_is_global(tmp_path):
     """Per-partition offsets give the same ranks as one sort over everything."""
-    from denial_risk.scoring.score import rank_by_expected_loss
     from denial_risk.jobs.spark import POS, rank_frame, spark_session
+    from denial_risk.scoring.score import rank_by_expected_loss
 
     rng = np.random.default_rng(0)
     n = 5_000
     p = np.round(rng.random(n), 2)  # many ties on probability
     el = np.round(p * rng.integers(0, 5, n) * 100, 0)  # and on expected loss
     spark = spark_session("local[2]")
-    frame = spark.createDataFrame(pd.DataFrame({POS: np.arange(n, dtype=np.int64), "expected_loss": el,
-                                                "denial_probability": p})).repartition(7)
+    frame = spark.createDataFrame(
+        pd.DataFrame({POS: np.arange(n, dtype=np.int64), "expected_loss": el, "denial_probability": p})
+    ).repartition(7)
     try:
         ranks, ordered = rank_frame(frame)
         got = ranks.toPandas().sort_values(POS)["risk_rank"].to_numpy()

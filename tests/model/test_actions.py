@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from denial_risk.contract import facts
+from denial_risk.contract.normalize import normalize_chunk
 from denial_risk.scoring import fixes
 from denial_risk.scoring import reasons as explain
-from denial_risk.contract.normalize import normalize_chunk
 from denial_risk.scoring.score import score_request
 
 PRECISION = 1e-6
@@ -20,8 +20,9 @@ PRECISION = 1e-6
 @pytest.fixture(scope="module")
 def lines(claims_frame):
     """6k scorable lines without labels (a backlog), as the normaliser gives them."""
-    return claims_frame.iloc[:6000].drop(columns=["denied", "denial_reason", "paid_amount",
-                                                   "true_denial_probability"], errors="ignore")
+    return claims_frame.iloc[:6000].drop(
+        columns=["denied", "denial_reason", "paid_amount", "true_denial_probability"], errors="ignore"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,9 @@ def test_fix_applied_to_the_raw_input_and_scored_end_to_end(denial_model, lines,
     sample = listed.groupby("action_id", group_keys=False).head(3).reset_index(drop=True)
     fixed = [fixes.apply_fix(lines.loc[[fix.row]], fix.action_id) for fix in sample.itertuples()]
     raw = _raw_from_normalised(pd.concat(fixed))
-    raw["claim_id"] = [f"FIX{i}" for i in range(len(raw))]  # one line per fix (an identifier, never a feature)
+    raw["claim_id"] = [
+        f"FIX{i}" for i in range(len(raw))
+    ]  # one line per fix (an identifier, never a feature)
     got = score_request(denial_model, raw)["denial_probability"].astype(float).to_numpy()
     np.testing.assert_allclose(got, sample["new_probability"].to_numpy(), atol=PRECISION, rtol=0)
 
@@ -81,8 +84,12 @@ def test_scoring_is_row_independent(denial_model, lines):
     alone = np.array([denial_model.predict_proba(lines.iloc[[i]])[0] for i in range(0, 400, 37)])
     np.testing.assert_allclose(alone, batch[::37], atol=1e-12, rtol=0)
     shuffled = lines.iloc[:400].sample(frac=1.0, random_state=3)
-    np.testing.assert_allclose(denial_model.predict_proba(shuffled), pd.Series(batch, index=lines.index[:400])
-                               .loc[shuffled.index].to_numpy(), atol=1e-12, rtol=0)
+    np.testing.assert_allclose(
+        denial_model.predict_proba(shuffled),
+        pd.Series(batch, index=lines.index[:400]).loc[shuffled.index].to_numpy(),
+        atol=1e-12,
+        rtol=0,
+    )
 
 
 def test_kx_advised_only_with_prescription_and_notes(lines, scored_fixes):
@@ -98,8 +105,13 @@ def test_kx_advised_only_with_prescription_and_notes(lines, scored_fixes):
 
 
 def test_kx_advice_never_appears_in_text_without_documents(denial_model, lines):
-    out = explain.explain_rows(denial_model, lines, denial_model.transform(lines),
-                               denial_model.predict_proba(lines), min_probability=0.0)
+    out = explain.explain_rows(
+        denial_model,
+        lines,
+        denial_model.transform(lines),
+        denial_model.predict_proba(lines),
+        min_probability=0.0,
+    )
     advised = out["recommended_actions"].str.contains("add KX", regex=False).fillna(False)
     assert advised.any()
     backed = lines["has_prescription"].eq(True) & lines["has_progress_notes"].eq(True)
@@ -146,24 +158,42 @@ def test_fixes_never_touch_payer_patient_or_dates(lines, scored_fixes):
 
 
 def _line(**over) -> dict:
-    base = {"claim_id": "C1", "line_number": "1", "service_date": "2025-03-01", "submission_date": "2025-03-05",
-            "payer_type": "medicare", "payer_id": "MCRJD", "provider_id": "1234567893", "hcpcs_code": "L1833",
-            "modifiers": "KX|RT|NU", "diagnosis_codes": "M17.11", "billed_amount": "850.00", "units": "1",
-            "has_prescription": "true", "has_medical_necessity_letter": "true", "has_progress_notes": "true",
-            "has_measurements": "true", "has_photos": "false", "has_proof_of_delivery": "true",
-            "has_prior_auth": "true", "prior_same_code_12m": "0"}
+    base = {
+        "claim_id": "C1",
+        "line_number": "1",
+        "service_date": "2025-03-01",
+        "submission_date": "2025-03-05",
+        "payer_type": "medicare",
+        "payer_id": "MCRJD",
+        "provider_id": "1234567893",
+        "hcpcs_code": "L1833",
+        "modifiers": "KX|RT|NU",
+        "diagnosis_codes": "M17.11",
+        "billed_amount": "850.00",
+        "units": "1",
+        "has_prescription": "true",
+        "has_medical_necessity_letter": "true",
+        "has_progress_notes": "true",
+        "has_measurements": "true",
+        "has_photos": "false",
+        "has_proof_of_delivery": "true",
+        "has_prior_auth": "true",
+        "prior_same_code_12m": "0",
+    }
     base.update(over)
     return base
 
 
 def test_certain_findings_in_a_billers_words(denial_model):
-    raw = pd.DataFrame([
-        _line(claim_id="A", hcpcs_code="L1320", modifiers=""),
-        _line(claim_id="B", diagnosis_codes="M48X"),
-        _line(claim_id="C", modifiers="NU"),  # medicare knee orthosis: no KX, no side
-        _line(claim_id="D", submission_date="2026-06-01"),
-        _line(claim_id="E", modifiers="KX|RT|LT|NU"),
-    ])
+    raw = pd.DataFrame(
+        [
+            _line(claim_id="A", hcpcs_code="L1320", modifiers=""),
+            _line(claim_id="B", diagnosis_codes="M48X"),
+            _line(claim_id="C", modifiers="NU"),  # medicare knee orthosis: no KX, no side
+            _line(claim_id="D", submission_date="2026-06-01"),
+            _line(claim_id="E", modifiers="KX|RT|LT|NU"),
+        ]
+    )
     clean, _ = normalize_chunk(raw)
     found = explain.findings(clean)
     by = found.groupby("pos")["text"].apply(list)
@@ -176,12 +206,14 @@ def test_certain_findings_in_a_billers_words(denial_model):
 
 
 def test_side_kx_and_split_fixes_on_crafted_lines(denial_model):
-    raw = pd.DataFrame([
-        _line(claim_id="C", modifiers="NU"),  # no KX and no side, documents on file
-        _line(claim_id="N", modifiers="NU", has_progress_notes="false"),  # KX not backed
-        _line(claim_id="E", modifiers="KX|RT|LT|NU"),
-        _line(claim_id="A", hcpcs_code="L1320", modifiers=""),
-    ])
+    raw = pd.DataFrame(
+        [
+            _line(claim_id="C", modifiers="NU"),  # no KX and no side, documents on file
+            _line(claim_id="N", modifiers="NU", has_progress_notes="false"),  # KX not backed
+            _line(claim_id="E", modifiers="KX|RT|LT|NU"),
+            _line(claim_id="A", hcpcs_code="L1320", modifiers=""),
+        ]
+    )
     clean, _ = normalize_chunk(raw)
     X = denial_model.transform(clean)
     p = denial_model.proba_from_matrix(X)
@@ -192,12 +224,19 @@ def test_side_kx_and_split_fixes_on_crafted_lines(denial_model):
     assert ids[2] & {"split_bilateral:RT", "split_bilateral:LT"}
     assert "replace_code" in ids[3]
     advice = table[(table["pos"] == 3) & (table["action_id"] == "replace_code")]["text"].iloc[0]
-    assert "L1320" in advice and np.isnan(table[table["action_id"] == "replace_code"]["new_probability"]).all()
+    assert (
+        "L1320" in advice and np.isnan(table[table["action_id"] == "replace_code"]["new_probability"]).all()
+    )
     # the side fix states the worse of RT and LT
-    side = table[(table["pos"] == 0) & table["action_id"].str.startswith("add_modifier:") &
-                 (table["action_id"] != "add_modifier:KX")].iloc[0]
-    both = [denial_model.predict_proba(fixes.apply_fix(clean.iloc[[0]], f"add_modifier:{s}"))[0]
-            for s in ("RT", "LT")]
+    side = table[
+        (table["pos"] == 0)
+        & table["action_id"].str.startswith("add_modifier:")
+        & (table["action_id"] != "add_modifier:KX")
+    ].iloc[0]
+    both = [
+        denial_model.predict_proba(fixes.apply_fix(clean.iloc[[0]], f"add_modifier:{s}"))[0]
+        for s in ("RT", "LT")
+    ]
     assert side["new_probability"] == pytest.approx(max(both), abs=PRECISION)
 
 

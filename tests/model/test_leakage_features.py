@@ -34,9 +34,14 @@ from denial_risk.testing import lines, make_frame
 TARGET_COLUMNS = {
     "diagnosis": (lambda: DiagnosisFeatures(smoothing=5), ["support_rate"]),
     "payer": (lambda: PayerFeatures(smoothing=5), ["payer_denial_rate"]),
-    "documentation": (lambda: DocumentationFeatures(smoothing=5), ["pa_absent_denial_rate", "pa_absent_x_rate"]),
-    "timing": (lambda: TimingFeatures(min_paid_lines=3, quantile=1.0),
-               ["filing_limit_days", "lag_minus_limit", "over_limit", "lag_over_limit_fraction", "limit_learned"]),
+    "documentation": (
+        lambda: DocumentationFeatures(smoothing=5),
+        ["pa_absent_denial_rate", "pa_absent_x_rate"],
+    ),
+    "timing": (
+        lambda: TimingFeatures(min_paid_lines=3, quantile=1.0),
+        ["filing_limit_days", "lag_minus_limit", "over_limit", "lag_over_limit_fraction", "limit_learned"],
+    ),
 }
 
 
@@ -76,13 +81,16 @@ def test_fit_transform_is_out_of_fold(key, frame):
 def test_lone_positive_gets_no_credit_for_its_own_label():
     """A (group, diagnosis category) whose only denial is row 0: row 0's support rate is low."""
     rest = lines(dict(hcpcs_code="L0627", diagnosis_codes="M5450"))
-    X = pd.concat([lines(dict(hcpcs_code="L1832", diagnosis_codes="M1711"))] * 10 + [rest] * 90,
-                  ignore_index=True)
+    X = pd.concat(
+        [lines(dict(hcpcs_code="L1832", diagnosis_codes="M1711"))] * 10 + [rest] * 90, ignore_index=True
+    )
     y = np.zeros(len(X))
     y[0] = 1.0
     y[10:40] = 1.0  # some denials elsewhere, so the prior is not 0
     oof = DiagnosisFeatures(smoothing=2).set_output(transform="pandas").fit_transform(X, y)["support_rate"]
-    full = DiagnosisFeatures(smoothing=2).set_output(transform="pandas").fit(X, y).transform(X)["support_rate"]
+    full = (
+        DiagnosisFeatures(smoothing=2).set_output(transform="pandas").fit(X, y).transform(X)["support_rate"]
+    )
     y0 = y.copy()
     y0[0] = 0.0
     oof0 = DiagnosisFeatures(smoothing=2).set_output(transform="pandas").fit_transform(X, y0)["support_rate"]
@@ -93,9 +101,16 @@ def test_lone_positive_gets_no_credit_for_its_own_label():
 
 def test_history_uses_only_strictly_earlier_lines():
     days = pd.date_range("2024-01-01", periods=10, freq="D")
-    X = pd.concat([lines(dict(provider_id="P1", payer_id="MCR1", hcpcs_code="L0627", service_date=d),
-                         dict(provider_id="P1", payer_id="MCR1", hcpcs_code="L0627", service_date=d))
-                   for d in days], ignore_index=True)
+    X = pd.concat(
+        [
+            lines(
+                dict(provider_id="P1", payer_id="MCR1", hcpcs_code="L0627", service_date=d),
+                dict(provider_id="P1", payer_id="MCR1", hcpcs_code="L0627", service_date=d),
+            )
+            for d in days
+        ],
+        ignore_index=True,
+    )
     y = np.tile([1.0, 0.0], 10)
     base = HistoryFeatures().fit_transform(X, y)
     # a later line's label: nothing on or before its date moves
@@ -159,8 +174,12 @@ def test_pipeline_training_features_are_out_of_fold(frame):
         Pipeline([("features", fp), ("model", HistGradientBoostingClassifier(max_iter=5))]).fit(X, y)
     train_view = build_feature_pipeline().fit_transform(X, y)
     score_view = fp.transform(X)
-    target_cols = ["diagnosis__support_rate", "payer__payer_denial_rate",
-                   "documentation__pa_absent_denial_rate", "history__provider_denial_rate"]
+    target_cols = [
+        "diagnosis__support_rate",
+        "payer__payer_denial_rate",
+        "documentation__pa_absent_denial_rate",
+        "history__provider_denial_rate",
+    ]
     for c in target_cols:
         assert not np.allclose(train_view[c], score_view[c], equal_nan=True), c
     static = [c for c in score_view.columns if c.startswith(("modifiers__", "code__", "amount__"))]

@@ -49,8 +49,9 @@ def test_worklist_order_catches_most_denied_dollars(fitted):
 
 def test_renaming_claim_and_patient_ids_changes_nothing(denial_model, claims_frame):
     rows = _scorable(claims_frame.tail(2000))
-    renamed = rows.assign(claim_id="X" + rows["claim_id"].astype(str),
-                          patient_id=rows["patient_id"].astype(str).str[::-1])
+    renamed = rows.assign(
+        claim_id="X" + rows["claim_id"].astype(str), patient_id=rows["patient_id"].astype(str).str[::-1]
+    )
     np.testing.assert_array_equal(denial_model.predict_proba(rows), denial_model.predict_proba(renamed))
 
 
@@ -92,8 +93,9 @@ def _knee_lines(frame: pd.DataFrame, payer: str) -> pd.DataFrame:
     from denial_risk.contract.policy import policy_for_codes
 
     group = policy_for_codes(frame["hcpcs_code"])["policy_group"]
-    mask = (group == "knee_orthosis").fillna(False).to_numpy(dtype=bool) & \
-        (frame["payer_id"] == payer).fillna(False).to_numpy(dtype=bool)
+    mask = (group == "knee_orthosis").fillna(False).to_numpy(dtype=bool) & (
+        frame["payer_id"] == payer
+    ).fillna(False).to_numpy(dtype=bool)
     rows = frame[mask]
     assert len(rows) >= 20, f"too few knee lines for {payer}"
     return _scorable(rows.head(200))
@@ -109,7 +111,9 @@ def test_missing_prior_auth_raises_risk_for_a_payer_that_demands_it(denial_model
 
 def test_adding_the_required_side_modifier_lowers_risk(denial_model, claims_frame):
     rows = _knee_lines(claims_frame, "MCRJB")
-    no_side = rows.assign(modifiers=rows["modifiers"].str.replace(r"\|?(RT|LT)", "", regex=True).str.strip("|"))
+    no_side = rows.assign(
+        modifiers=rows["modifiers"].str.replace(r"\|?(RT|LT)", "", regex=True).str.strip("|")
+    )
     with_side = no_side.assign(modifiers=(no_side["modifiers"] + "|RT").str.strip("|"))
     p_no, p_yes = denial_model.predict_proba(no_side), denial_model.predict_proba(with_side)
     assert (p_yes < p_no).mean() > 0.9

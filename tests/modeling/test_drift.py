@@ -28,10 +28,14 @@ def training() -> pd.DataFrame:
             "billed_amount": rng.lognormal(6.0, 0.8, n),
             "units": pd.array(rng.choice([1, 1, 1, 2, 3], n), dtype="Int64"),
             "payer_type": pd.Series(
-                rng.choice(["medicare", "medicare_advantage", "medicaid", "commercial"], n, p=[.4, .2, .15, .25]),
+                rng.choice(
+                    ["medicare", "medicare_advantage", "medicaid", "commercial"], n, p=[0.4, 0.2, 0.15, 0.25]
+                ),
                 dtype="string",
             ),
-            "has_prior_auth": pd.array(rng.choice([True, False, None], n, p=[.5, .3, .2]), dtype="boolean"),
+            "has_prior_auth": pd.array(
+                rng.choice([True, False, None], n, p=[0.5, 0.3, 0.2]), dtype="boolean"
+            ),
             "service_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D"),
             "hcpcs_code": pd.Series(rng.choice([f"L{i:04d}" for i in range(80)], n), dtype="string"),
         }

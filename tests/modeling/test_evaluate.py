@@ -61,8 +61,13 @@ def test_sliced_metrics_and_group_importance():
     n = 1000
     x0 = rng.normal(size=n)
     y = (x0 + rng.normal(0, 0.5, n) > 0).astype(int)
-    frame = pd.DataFrame({"payer_type": np.where(np.arange(n) % 2, "medicare", "commercial"),
-                          "denied": y, "billed_amount": np.ones(n)})
+    frame = pd.DataFrame(
+        {
+            "payer_type": np.where(np.arange(n) % 2, "medicare", "commercial"),
+            "denied": y,
+            "billed_amount": np.ones(n),
+        }
+    )
     table = sliced_metrics(frame, 1 / (1 + np.exp(-x0)), "payer_type")
     assert list(table["payer_type"]) == ["commercial", "medicare"] and (table["lines"] == n / 2).all()
     X = np.column_stack([x0, rng.normal(size=n)])

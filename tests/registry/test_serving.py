@@ -11,8 +11,8 @@ import pytest
 
 
 def _lines(rows: int, seed: int) -> pd.DataFrame:
-    from denial_risk.synth.simulate import simulate_claims
     from denial_risk.registry.tracking import input_example
+    from denial_risk.synth.simulate import simulate_claims
 
     raw = simulate_claims(rows=rows, seed=seed)
     raw = raw[[c for c in input_example().columns if c in raw.columns] + ["units"]].astype(str)
@@ -24,11 +24,11 @@ def _lines(rows: int, seed: int) -> pd.DataFrame:
 
 @pytest.mark.slow
 def test_service_answers_like_score_request_and_stops(mlflow_store, tmp_path):
-    from denial_risk.registry import tracking
-    from denial_risk.scoring.score import score_request
-    from denial_risk.registry.serving import ScoringServer, invoke, post
-    from denial_risk.synth.simulate import simulate_claims
     from denial_risk.jobs.train import train_and_register
+    from denial_risk.registry import tracking
+    from denial_risk.registry.serving import ScoringServer, invoke, post
+    from denial_risk.scoring.score import score_request
+    from denial_risk.synth.simulate import simulate_claims
 
     train = tmp_path / "train.csv"
     simulate_claims(rows=6_000, seed=3).to_csv(train, index=False)
@@ -49,21 +49,37 @@ def test_service_answers_like_score_request_and_stops(mlflow_store, tmp_path):
         status, body = post(server.url + "/invocations", json.dumps({"rows": []}).encode())
         assert 400 <= status < 500 and "dataframe_split" in json.loads(body)["message"]
         no_claim_id = lines.drop(columns=["claim_id"]).head(2)
-        status, body = post(server.url + "/invocations", json.dumps(
-            {"dataframe_split": {"columns": list(no_claim_id.columns), "data": no_claim_id.values.tolist()}}).encode())
+        status, body = post(
+            server.url + "/invocations",
+            json.dumps(
+                {
+                    "dataframe_split": {
+                        "columns": list(no_claim_id.columns),
+                        "data": no_claim_id.values.tolist(),
+                    }
+                }
+            ).encode(),
+        )
         assert 400 <= status < 500 and "claim_id" in json.loads(body)["message"]
     assert server.proc.poll() is not None  # stopped by this test
     with pytest.raises(OSError):
         import urllib.request
+
         urllib.request.urlopen(server.url + "/ping", timeout=2)
 
     assert len(got) == len(lines)
     pd.testing.assert_frame_equal(got, got_records)
     ok = expected["reject_reason"].isna().to_numpy()
     assert ok.sum() == len(lines) - 2
-    np.testing.assert_allclose(got.loc[ok, "denial_probability"].astype(float),
-                               expected.loc[ok, "denial_probability"].astype(float), rtol=0, atol=1e-9)
-    np.testing.assert_array_equal(got.loc[ok, "risk_rank"].astype(int), expected.loc[ok, "risk_rank"].astype(int))
+    np.testing.assert_allclose(
+        got.loc[ok, "denial_probability"].astype(float),
+        expected.loc[ok, "denial_probability"].astype(float),
+        rtol=0,
+        atol=1e-9,
+    )
+    np.testing.assert_array_equal(
+        got.loc[ok, "risk_rank"].astype(int), expected.loc[ok, "risk_rank"].astype(int)
+    )
     for col in ("risk_tier", "top_reasons", "recommended_actions", "predicted_carcs"):
         assert got.loc[ok, col].tolist() == expected.loc[ok, col].tolist(), col
     assert got.loc[~ok, "reject_reason"].tolist() == expected.loc[~ok, "reject_reason"].tolist()

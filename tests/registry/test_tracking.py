@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from denial_risk.registry import tracking
+from denial_risk.jobs.train import train_and_register
 from denial_risk.modeling.config import TrainConfig
 from denial_risk.modeling.train import feature_input
-from denial_risk.jobs.train import train_and_register
+from denial_risk.registry import tracking
 
 pytestmark = pytest.mark.slow
 
@@ -44,12 +44,18 @@ def test_load_by_alias_predicts_like_the_trained_model(registered, claims_frame)
     assert model.tiers == {"high": 0.6, "medium": 0.25}  # thresholds travel inside the model
     # the pyfunc (what serving and Spark call) gives the same numbers for raw contract rows
     pyfunc = tracking.load_pyfunc("models:/denial-risk@champion")
-    raw = claims_frame.tail(500).drop(columns=["denied", "denial_reason", "paid_amount", "true_denial_probability"])
-    raw = raw.assign(service_date=raw.service_date.dt.strftime("%Y-%m-%d"),
-                     submission_date=raw.submission_date.dt.strftime("%Y-%m-%d")).astype("string")
+    raw = claims_frame.tail(500).drop(
+        columns=["denied", "denial_reason", "paid_amount", "true_denial_probability"]
+    )
+    raw = raw.assign(
+        service_date=raw.service_date.dt.strftime("%Y-%m-%d"),
+        submission_date=raw.submission_date.dt.strftime("%Y-%m-%d"),
+    ).astype("string")
     out = pyfunc.predict(raw)
     np.testing.assert_allclose(out["denial_probability"].astype(float).to_numpy(), p, atol=1e-9)
-    assert set(tracking_added := ["denial_probability", "expected_loss", "risk_rank", "risk_tier"]) <= set(out.columns)
+    assert set(tracking_added := ["denial_probability", "expected_loss", "risk_rank", "risk_tier"]) <= set(
+        out.columns
+    )
     assert out[tracking_added].notna().all().all()
 
 
@@ -70,7 +76,7 @@ def test_no_patient_or_claim_identifier_reaches_the_store(registered, simulated_
     texts = []
     con = sqlite3.connect(db)
     for table in ("params", "metrics", "tags", "latest_metrics", "model_versions", "registered_models"):
-        for row in con.execute(f"SELECT * FROM {table}"):  # noqa: S608 - fixed table names
+        for row in con.execute(f"SELECT * FROM {table}"):
             texts.extend(str(v) for v in row)
     con.close()
     for path in (db.parent / "mlruns").rglob("*"):
@@ -95,6 +101,5 @@ def test_a_bad_model_uri_is_a_user_error(mlflow_store):
 
 
 def test_refuses_to_log_identifier_tables(mlflow_store):
-    with tracking.run("t"):
-        with pytest.raises(ValueError, match="identifiers"):
-            tracking.log_table(pd.DataFrame({"patient_id": ["P1"]}), "x")
+    with tracking.run("t"), pytest.raises(ValueError, match="identifiers"):
+        tracking.log_table(pd.DataFrame({"patient_id": ["P1"]}), "x")

@@ -63,14 +63,50 @@ def _scored_frame() -> pd.DataFrame:
             "claim_id": [f"CLM-{1000 + i}" for i in range(n)],
             "line_number": [1, 1, 2, 1, 1, 2, 1, 1, 1, 2, 1, 1],
             "service_date": pd.date_range("2025-03-01", periods=n, freq="7D"),
-            "payer_type": ["medicare", "commercial", "medicaid", "medicare", "commercial", "medicare_advantage",
-                           "medicare", "commercial", "medicaid", "medicare", "other", "commercial"],
+            "payer_type": [
+                "medicare",
+                "commercial",
+                "medicaid",
+                "medicare",
+                "commercial",
+                "medicare_advantage",
+                "medicare",
+                "commercial",
+                "medicaid",
+                "medicare",
+                "other",
+                "commercial",
+            ],
             "patient_id": PATIENT_IDS,
-            "hcpcs_code": ["L1832", "E0601", "L1320", "A4253", "L0650", "L0627", "L1833", "K0001", "L0454",
-                           "L1851", "A4253", "E1390"],
+            "hcpcs_code": [
+                "L1832",
+                "E0601",
+                "L1320",
+                "A4253",
+                "L0650",
+                "L0627",
+                "L1833",
+                "K0001",
+                "L0454",
+                "L1851",
+                "A4253",
+                "E1390",
+            ],
             "modifiers": ["", "NU", "", "", "", "KX", "", "RR", "", "LT", "", ""],
-            "diagnosis_codes": ["M1711", "G4733", "M5450", "E119", "M4806", "M5450", "M1712", "G8220", "M5450",
-                                "M2351", "E119", "J9611"],
+            "diagnosis_codes": [
+                "M1711",
+                "G4733",
+                "M5450",
+                "E119",
+                "M4806",
+                "M5450",
+                "M1712",
+                "G8220",
+                "M5450",
+                "M2351",
+                "E119",
+                "J9611",
+            ],
             "billed_amount": billed,
             "denial_probability": prob,
         }
@@ -185,8 +221,11 @@ def test_totals_tiers_and_groups_match_the_data(scored, tmp_path):
     assert _norm(root.by_id("total-billed").text()) == f"${scored['billed_amount'].sum():,.0f}"
     assert _norm(root.by_id("total-at-risk").text()) == f"${scored['expected_loss'].sum():,.0f}"
 
-    tiers = {r.attrs["data-tier"]: [_norm(td.text()) for td in r.iter("td")]
-             for r in root.by_id("tiers").iter("tr") if "data-tier" in r.attrs}
+    tiers = {
+        r.attrs["data-tier"]: [_norm(td.text()) for td in r.iter("td")]
+        for r in root.by_id("tiers").iter("tr")
+        if "data-tier" in r.attrs
+    }
     assert list(tiers) == ["high", "medium", "low"]
     for tier, cells in tiers.items():
         part = scored[scored["risk_tier"] == tier]
@@ -194,8 +233,11 @@ def test_totals_tiers_and_groups_match_the_data(scored, tmp_path):
         assert cells[3] == f"${part['billed_amount'].sum():,.0f}"
         assert cells[4] == f"${part['expected_loss'].sum():,.0f}"
 
-    payer_rows = {(_cells := [_norm(td.text()) for td in r.iter("td")])[0]: _cells
-                  for r in root.by_id("payer-table").iter("tr") if list(r.iter("td"))}
+    payer_rows = {
+        (_cells := [_norm(td.text()) for td in r.iter("td")])[0]: _cells
+        for r in root.by_id("payer-table").iter("tr")
+        if list(r.iter("td"))
+    }
     for payer, part in scored.groupby("payer_type"):
         assert payer_rows[payer][1] == f"{len(part):,}"
         assert payer_rows[payer][3] == f"${part['expected_loss'].sum():,.0f}"
@@ -203,27 +245,51 @@ def test_totals_tiers_and_groups_match_the_data(scored, tmp_path):
 
 def test_reasons_and_carcs_are_counted_per_line(scored, tmp_path):
     root = _dom(build_report(scored, tmp_path / "r.html").read_text(encoding="utf-8"))
-    reasons = {_norm(list(r.iter("td"))[0].text()): _norm(list(r.iter("td"))[1].text())
-               for r in root.by_id("reasons-table").iter("tr") if list(r.iter("td"))}
+    reasons = {
+        _norm(list(r.iter("td"))[0].text()): _norm(list(r.iter("td"))[1].text())
+        for r in root.by_id("reasons-table").iter("tr")
+        if list(r.iter("td"))
+    }
     assert reasons["no RT/LT on a sided knee orthosis (CO-4)"] == "3"
     assert reasons["no proof of delivery on file (CO-16)"] == "2"
-    carcs = {_norm(list(r.iter("td"))[0].text()): _norm(list(r.iter("td"))[2].text())
-             for r in root.by_id("carcs-table").iter("tr") if list(r.iter("td"))}
+    carcs = {
+        _norm(list(r.iter("td"))[0].text()): _norm(list(r.iter("td"))[2].text())
+        for r in root.by_id("carcs-table").iter("tr")
+        if list(r.iter("td"))
+    }
     # line 7 names CO-4 twice: counted once
     assert carcs["CO-4"] == "3"
     assert carcs["CO-197"] == "2"
     assert carcs["CO-16"] == "2"
-    fixes = {_norm(list(r.iter("td"))[0].text()): _norm(list(r.iter("td"))[1].text())
-             for r in root.by_id("actions-table").iter("tr") if list(r.iter("td"))}
+    fixes = {
+        _norm(list(r.iter("td"))[0].text()): _norm(list(r.iter("td"))[1].text())
+        for r in root.by_id("actions-table").iter("tr")
+        if list(r.iter("td"))
+    }
     assert fixes["add RT or LT modifier"] == "3"  # the "→ 12%" tails are stripped before counting
 
 
 def test_predicted_carc_column_is_used_when_present(scored, tmp_path):
-    scored["predicted_carc"] = ["CO-4", "", "CO-181", None, "CO-197", "CO-50", "CO-4", "CO-16", "CO-11",
-                                "CO-4", "", "co-197"]
+    scored["predicted_carc"] = [
+        "CO-4",
+        "",
+        "CO-181",
+        None,
+        "CO-197",
+        "CO-50",
+        "CO-4",
+        "CO-16",
+        "CO-11",
+        "CO-4",
+        "",
+        "co-197",
+    ]
     root = _dom(build_report(scored, tmp_path / "r.html").read_text(encoding="utf-8"))
-    carcs = {_norm(list(r.iter("td"))[0].text()): _norm(list(r.iter("td"))[2].text())
-             for r in root.by_id("carcs-table").iter("tr") if list(r.iter("td"))}
+    carcs = {
+        _norm(list(r.iter("td"))[0].text()): _norm(list(r.iter("td"))[2].text())
+        for r in root.by_id("carcs-table").iter("tr")
+        if list(r.iter("td"))
+    }
     assert carcs["CO-4"] == "3" and carcs["CO-197"] == "2" and carcs["CO-16"] == "1"
 
 
@@ -251,8 +317,11 @@ def test_worklist_head_follows_risk_rank(scored, tmp_path):
 def test_policy_group_column_or_lookup_or_note(scored, tmp_path, monkeypatch):
     with_col = scored.assign(policy_group=["knee_orthosis"] * 6 + ["spinal_orthosis"] * 6)
     root = _dom(build_report(with_col, tmp_path / "a.html").read_text(encoding="utf-8"))
-    names = [_norm(list(r.iter("td"))[0].text()) for r in root.by_id("policy-table").iter("tr")
-             if list(r.iter("td"))]
+    names = [
+        _norm(list(r.iter("td"))[0].text())
+        for r in root.by_id("policy-table").iter("tr")
+        if list(r.iter("td"))
+    ]
     assert sorted(names) == ["knee_orthosis", "spinal_orthosis"]
 
     # no column, and no policy table available: the section is a note, not a failure
@@ -274,13 +343,19 @@ def test_policy_group_column_or_lookup_or_note(scored, tmp_path, monkeypatch):
 
     # a lookup giving each code's group, aligned on the codes
     def lookup(codes):
-        return pd.Series(["orthosis" if str(c).startswith("L") else facts.NO_POLICY for c in codes],
-                         index=codes.index, dtype="string")
+        return pd.Series(
+            ["orthosis" if str(c).startswith("L") else facts.NO_POLICY for c in codes],
+            index=codes.index,
+            dtype="string",
+        )
 
     monkeypatch.setattr(facts, "policy_group_label", lookup)
     root = _dom(build_report(scored, tmp_path / "d.html").read_text(encoding="utf-8"))
-    names = {_norm(list(r.iter("td"))[0].text()): _norm(list(r.iter("td"))[1].text())
-             for r in root.by_id("policy-table").iter("tr") if list(r.iter("td"))}
+    names = {
+        _norm(list(r.iter("td"))[0].text()): _norm(list(r.iter("td"))[1].text())
+        for r in root.by_id("policy-table").iter("tr")
+        if list(r.iter("td"))
+    }
     assert names == {"orthosis": "7", "(no policy)": "5"}
 
 
@@ -297,7 +372,9 @@ def test_files_read_only_the_needed_columns_and_match_the_frame(scored, tmp_path
     assert list(first.columns) == used
     strip = re.compile(r"generated [^&]+")
     from_file = strip.sub("", build_report(path, tmp_path / "f.html", title="t").read_text(encoding="utf-8"))
-    from_frame = strip.sub("", build_report(scored, tmp_path / "g.html", title="t").read_text(encoding="utf-8"))
+    from_frame = strip.sub(
+        "", build_report(scored, tmp_path / "g.html", title="t").read_text(encoding="utf-8")
+    )
     from_file = from_file.replace(path.name, "scored frame")
     assert _dom(from_file).by_id("total-billed").text() == _dom(from_frame).by_id("total-billed").text()
     assert _dom(from_file).by_id("worklist").text() == _dom(from_frame).by_id("worklist").text()
@@ -324,7 +401,9 @@ def test_csv_with_bom_and_crlf_reads_like_the_frame(scored, tmp_path):
         scored.to_csv(fh, index=False, lineterminator="\r\n")
     strip = re.compile(r"generated [^&]+")
     from_file = strip.sub("", build_report(path, tmp_path / "f.html", title="t").read_text(encoding="utf-8"))
-    from_frame = strip.sub("", build_report(scored, tmp_path / "g.html", title="t").read_text(encoding="utf-8"))
+    from_frame = strip.sub(
+        "", build_report(scored, tmp_path / "g.html", title="t").read_text(encoding="utf-8")
+    )
     assert from_file.replace(path.name, "scored frame") == from_frame
 
 
@@ -347,8 +426,11 @@ def test_carc_meanings_are_the_worklists_words(scored, tmp_path):
 
     scored["predicted_carc"] = ["CO-4", "CO-96", "CO-197", "", "CO-4", "", "", "", "", "", "", ""]
     root = _dom(build_report(scored, tmp_path / "r.html").read_text(encoding="utf-8"))
-    meanings = {_norm(list(r.iter("td"))[0].text()): _norm(list(r.iter("td"))[1].text())
-                for r in root.by_id("carcs-table").iter("tr") if list(r.iter("td"))}
+    meanings = {
+        _norm(list(r.iter("td"))[0].text()): _norm(list(r.iter("td"))[1].text())
+        for r in root.by_id("carcs-table").iter("tr")
+        if list(r.iter("td"))
+    }
     assert meanings["CO-4"] == carc_words("CO-4")
     assert meanings["CO-4"] == "procedure inconsistent with modifier, or a required modifier missing"
     assert meanings["CO-197"] == carc_words("197")
@@ -441,19 +523,32 @@ def _chromium_dom(html_path: Path) -> str:
     with tempfile.TemporaryDirectory() as profile:
         proc = subprocess.run(
             [
-                CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                f"--user-data-dir={profile}", "--dump-dom", html_path.resolve().as_uri(),
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--dump-dom",
+                html_path.resolve().as_uri(),
             ],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None,
-                    reason="headless Chromium (/usr/bin/chromium) is not installed; .ci/install-chromium.sh does it")
+@pytest.mark.skipif(
+    not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None,
+    reason="headless Chromium (/usr/bin/chromium) is not installed; .ci/install-chromium.sh does it",
+)
 def test_report_renders_in_headless_chromium(scored, tmp_path):
     out = build_report(scored, tmp_path / "report.html", title="Browser check")
     dom_html = _chromium_dom(out)

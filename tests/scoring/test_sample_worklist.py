@@ -27,4 +27,6 @@ def test_the_sample_worklist_is_unchanged(tmp_path):
         np.testing.assert_allclose(got[col].astype(float), want[col].astype(float), rtol=1e-9, atol=1e-12)
     for col in [c for c in want.columns if c not in ("denial_probability", "expected_loss")]:
         diff = got[col] != want[col]
-        assert not diff.any(), f"{col} differs on {int(diff.sum())} lines, first: {got.loc[diff, col].iloc[0]!r}"
+        assert not diff.any(), (
+            f"{col} differs on {int(diff.sum())} lines, first: {got.loc[diff, col].iloc[0]!r}"
+        )

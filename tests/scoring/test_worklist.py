@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from denial_risk.contract import schema
-from denial_risk.scoring import worklist
 from denial_risk.contract.normalize import REJECT_REASON
+from denial_risk.scoring import worklist
 from denial_risk.scoring.score import score_request
 
 N = 3000
@@ -19,8 +19,14 @@ N = 3000
 @pytest.fixture(scope="module")
 def backlog(simulated_claims, tmp_path_factory):
     """A raw backlog as a user's file: accepted spellings, an extra column, and rows that must be rejected."""
-    raw = simulated_claims.iloc[:N].drop(columns=["denied", "denial_reason", "paid_amount",
-                                                  "true_denial_probability"]).astype("string").fillna("").astype(str).reset_index(drop=True)
+    raw = (
+        simulated_claims.iloc[:N]
+        .drop(columns=["denied", "denial_reason", "paid_amount", "true_denial_probability"])
+        .astype("string")
+        .fillna("")
+        .astype(str)
+        .reset_index(drop=True)
+    )
     raw.insert(3, "Work Queue", [f"Q{i % 7}" for i in range(N)])  # extra column, kept untouched, in place
     raw.loc[5, "billed_amount"] = "$1,234.50"  # accepted form, must come back as written
     raw.loc[6, "payer_type"] = "MEDICARE"
@@ -28,7 +34,9 @@ def backlog(simulated_claims, tmp_path_factory):
     raw.loc[10, "billed_amount"] = "-5"  # rejected
     raw.loc[11, "service_date"] = "2024-13-45"  # rejected
     raw.loc[12, "claim_id"] = ""  # rejected
-    raw.loc[13, ["claim_id", "line_number"]] = raw.loc[14, ["claim_id", "line_number"]].to_numpy()  # duplicate
+    raw.loc[13, ["claim_id", "line_number"]] = raw.loc[
+        14, ["claim_id", "line_number"]
+    ].to_numpy()  # duplicate
     path = tmp_path_factory.mktemp("backlog") / "backlog.csv"
     raw.to_csv(path, index=False)
     return path, raw
@@ -79,8 +87,9 @@ def test_same_scores_as_in_memory_scoring(denial_model, backlog, scored):
     _, got, _ = scored
     direct = score_request(denial_model, raw.drop(columns=["Work Queue"]))
     direct = direct[direct[REJECT_REASON].isna()].reset_index(drop=True)
-    np.testing.assert_allclose(got["denial_probability"].astype(float), direct["denial_probability"].astype(float),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        got["denial_probability"].astype(float), direct["denial_probability"].astype(float), atol=1e-12
+    )
     assert (got["top_reasons"].fillna("") == direct["top_reasons"].fillna("")).all()
     assert (got["recommended_actions"].fillna("") == direct["recommended_actions"].fillna("")).all()
 
@@ -103,7 +112,9 @@ def test_parquet_output_matches_csv(denial_model, backlog, scored, tmp_path):
     worklist.score_file(path, out, denial_model, progress=False, explain=False)  # one chunk, no reasons
     pq_frame = pq.read_table(out).to_pandas()
     assert list(pq_frame.columns) == list(got.columns)
-    np.testing.assert_allclose(pq_frame["denial_probability"], got["denial_probability"].astype(float), atol=1e-12)
+    np.testing.assert_allclose(
+        pq_frame["denial_probability"], got["denial_probability"].astype(float), atol=1e-12
+    )
     assert (pq_frame["risk_rank"].to_numpy() == got["risk_rank"].astype(int).to_numpy()).all()
     assert (tmp_path / "worklist.rejects.parquet").exists()
 
@@ -124,13 +135,14 @@ def test_interrupted_run_leaves_no_output(denial_model, backlog, tmp_path, monke
 
         monkeypatch.setattr(worklist, "annotate_with_matrix", boom)
     else:
-        real_write = worklist._ArrowWriter.write
+        real_write = worklist.TableWriter.write_arrow
 
         def boom(self, table):
             real_write(self, table)
-            raise KeyboardInterrupt
+            if self.target == out:  # pass 2, after the first batch of the final file
+                raise KeyboardInterrupt
 
-        monkeypatch.setattr(worklist._ArrowWriter, "write", boom)
+        monkeypatch.setattr(worklist.TableWriter, "write_arrow", boom)
     with pytest.raises(KeyboardInterrupt):
         worklist.score_file(path, out, denial_model, progress=False, explain=False, block_bytes=64 << 10)
     assert list(tmp_path.iterdir()) == []  # no output, no rejects, no half or temporary file

@@ -79,8 +79,9 @@ def test_keys_order_and_claim_structure(claims):
     per_claim = claims.groupby("claim_id")["line_number"].agg(["min", "max", "size"])
     assert (per_claim["min"] == 1).all() and (per_claim["max"] == per_claim["size"]).all()
     assert (per_claim["size"] > 1).mean() > 0.2  # several lines per claim sometimes
-    same = claims.groupby("claim_id")[["patient_id", "provider_id", "payer_id", "service_date",
-                                       "submission_date"]].nunique()
+    same = claims.groupby("claim_id")[
+        ["patient_id", "provider_id", "payer_id", "service_date", "submission_date"]
+    ].nunique()
     assert (same == 1).all().all()
     assert (claims["submission_date"] > claims["service_date"]).all()
     assert claims["service_date"].min() >= pd.Timestamp("2024-01-01")
@@ -93,8 +94,9 @@ def test_world_size(claims):
     # NPI check digit (Luhn over 80840 + the first nine digits)
     for npi in claims["provider_id"].unique()[:20]:
         digits = [int(c) for c in "80840" + npi]
-        total = sum(d if i % 2 == 0 else (2 * d - 9 if 2 * d > 9 else 2 * d)
-                    for i, d in enumerate(reversed(digits)))
+        total = sum(
+            d if i % 2 == 0 else (2 * d - 9 if 2 * d > 9 else 2 * d) for i, d in enumerate(reversed(digits))
+        )
         assert total % 10 == 0, npi
     payers = claims.groupby("payer_id")["payer_type"].nunique()
     assert 8 <= len(payers) <= 12 and (payers == 1).all()
@@ -146,8 +148,10 @@ def test_modifiers(claims):
     sided = pol["sided"].fillna(False).to_numpy(dtype=bool)
     side = claims["modifiers"].str.contains(r"\b(?:RT|LT)\b", regex=True).to_numpy(dtype=bool)
     assert 0.9 < side[sided].mean() < 1.0  # mostly right, sometimes missing
-    kx_lines = pol["kx_required_medicare"].fillna(False).to_numpy(dtype=bool) & (
-        claims["payer_type"] == "medicare").to_numpy()
+    kx_lines = (
+        pol["kx_required_medicare"].fillna(False).to_numpy(dtype=bool)
+        & (claims["payer_type"] == "medicare").to_numpy()
+    )
     kx = claims["modifiers"].str.contains("KX").to_numpy(dtype=bool)
     assert 0.8 < kx[kx_lines].mean() < 1.0
 
@@ -198,14 +202,24 @@ def test_policy_change_visible_in_time(sim):
     groups = policy.policy_for_codes(claims["hcpcs_code"])["policy_group"]
     knee = (claims["payer_id"] == "COM301") & (groups == "knee_orthosis")
     before = knee & (claims["service_date"] < change)
-    after = knee & (claims["service_date"] >= change) & (claims["service_date"] < change + pd.DateOffset(months=6))
+    after = (
+        knee
+        & (claims["service_date"] >= change)
+        & (claims["service_date"] < change + pd.DateOffset(months=6))
+    )
     assert before.sum() > 50 and after.sum() > 50
     assert claims.loc[after, "denied"].mean() > claims.loc[before, "denied"].mean() + 0.08
     assert (claims.loc[after & claims["denied"].fillna(False), "denial_reason"] == "CO-197").mean() > 0.4
     # other payers' knee lines do not jump
-    other = (claims["payer_type"] == "commercial") & (claims["payer_id"] != "COM301") & (groups == "knee_orthosis")
-    jump = (claims.loc[other & (claims["service_date"] >= change), "denied"].mean()
-            - claims.loc[other & (claims["service_date"] < change), "denied"].mean())
+    other = (
+        (claims["payer_type"] == "commercial")
+        & (claims["payer_id"] != "COM301")
+        & (groups == "knee_orthosis")
+    )
+    jump = (
+        claims.loc[other & (claims["service_date"] >= change), "denied"].mean()
+        - claims.loc[other & (claims["service_date"] < change), "denied"].mean()
+    )
     assert abs(jump) < 0.06
 
 
@@ -223,8 +237,11 @@ def test_contract_file_round_trip(claims, tmp_path):
             if col in ("billed_amount", "paid_amount", "true_denial_probability"):
                 np.testing.assert_allclose(a.to_numpy(), b.astype(float).to_numpy(), err_msg=col)
             else:
-                assert a.astype("string").fillna("<NA>").equals(
-                    b.astype(a.dtype).astype("string").fillna("<NA>")), col
+                assert (
+                    a.astype("string")
+                    .fillna("<NA>")
+                    .equals(b.astype(a.dtype).astype("string").fillna("<NA>"))
+                ), col
     text = (tmp_path / "claims.csv").read_text().splitlines()
     assert re.search(r",\d{4}-\d{2}-\d{2},\d{4}-\d{2}-\d{2},", text[1])
     assert ",true," in "\n".join(text[1:50]) and "True" not in "\n".join(text[1:50])
@@ -256,8 +273,20 @@ def test_command_also_writes_x12_that_ingests_back(tmp_path):
     from denial_risk.cli import cli
     from denial_risk.x12 import ingest
 
-    res = CliRunner().invoke(cli, ["simulate", "--rows", "200", "--seed", "3", "--out", str(tmp_path / "y.csv"),
-                                   "--x12", str(tmp_path / "x12")])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "simulate",
+            "--rows",
+            "200",
+            "--seed",
+            "3",
+            "--out",
+            str(tmp_path / "y.csv"),
+            "--x12",
+            str(tmp_path / "x12"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     claims = sorted((tmp_path / "x12").glob("claims*.837"))
     remits = sorted((tmp_path / "x12").glob("remits*.835"))
@@ -266,8 +295,10 @@ def test_command_also_writes_x12_that_ingests_back(tmp_path):
     labelled = result.labelled
     assert len(labelled) == 200
     truth = reader.read_table(tmp_path / "y.csv")
-    assert labelled["denied"].astype(str).str.lower().isin(["true", "1"]).sum() == \
-        truth["denied"].astype(str).str.lower().eq("true").sum()
+    assert (
+        labelled["denied"].astype(str).str.lower().isin(["true", "1"]).sum()
+        == truth["denied"].astype(str).str.lower().eq("true").sum()
+    )
 
 
 def test_zero_and_tiny_rows():

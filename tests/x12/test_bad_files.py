@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from denial_risk.x12 import ingest, write_835, write_837p
 from denial_risk.testing import make_claims
+from denial_risk.x12 import ingest, write_835, write_837p
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "x12"
 GOOD_835 = FIX / "pyx12" / "835_mult_loops.txt"
@@ -39,7 +39,9 @@ def _assert_named(r, bad: Path, n_good: int, pattern: str):
     assert len(r.labelled) == n_good  # the good files are still read and joined
 
 
-settings_ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings_ = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @settings_
@@ -59,19 +61,22 @@ def test_wrong_segment_counts(good, tmp_path, delta, which):
     wrong = max(0, int(m.group(1)) + delta)
     if wrong == int(m.group(1)):
         return
-    mutated = text[: m.start(1)] + str(wrong) + text[m.end(1):]
+    mutated = text[: m.start(1)] + str(wrong) + text[m.end(1) :]
     r, bad = _run(tmp_path, "counts.837", mutated, d)
     _assert_named(r, bad, n, r"count")
 
 
 @settings_
-@given(junk=st.text(alphabet="0123456789.,$abcXYZ- ", min_size=1, max_size=8)
-       .filter(lambda s: not re.fullmatch(r"\s*-?(\d+\.?\d*|\.\d+)\s*", s)),
-       target=st.sampled_from(["SV1", "CLM"]))
+@given(
+    junk=st.text(alphabet="0123456789.,$abcXYZ- ", min_size=1, max_size=8).filter(
+        lambda s: not re.fullmatch(r"\s*-?(\d+\.?\d*|\.\d+)\s*", s)
+    ),
+    target=st.sampled_from(["SV1", "CLM"]),
+)
 def test_malformed_amounts(good, tmp_path, junk, target):
     d, text, n = good
     m = re.search(rf"(?m)^{target}\*[^*]*\*([^*~]+)", text)
-    mutated = text[: m.start(1)] + junk + text[m.end(1):]
+    mutated = text[: m.start(1)] + junk + text[m.end(1) :]
     r, bad = _run(tmp_path, "amount.837", mutated, d)
     _assert_named(r, bad, n, r"amount")
 
@@ -92,21 +97,42 @@ def test_not_x12_and_empty_files(good, tmp_path):
 
 
 def _one_835(clps: list[str]) -> str:
-    body = ["BPR*I*0*C*CHK************20240101", "TRN*1*1*1234567890", "N1*PR*PAYER", "N1*PE*P*XX*1234567893",
-            "LX*1", *clps]
+    body = [
+        "BPR*I*0*C*CHK************20240101",
+        "TRN*1*1*1234567890",
+        "N1*PR*PAYER",
+        "N1*PE*P*XX*1234567893",
+        "LX*1",
+        *clps,
+    ]
     segs = ["ST*835*0001", *body, f"SE*{len(body) + 2}*0001"]
-    isa = "ISA*00*          *00*          *ZZ*A              *ZZ*B              *240101*1200*^*00501*000000001*0*T*:"
-    return "~\n".join([isa, "GS*HP*A*B*20240101*1200*1*X*005010X221A1", *segs, "GE*1*1", "IEA*1*000000001"]) + "~\n"
+    isa = (
+        "ISA*00*          *00*          *ZZ*A              *ZZ*B              "
+        "*240101*1200*^*00501*000000001*0*T*:"
+    )
+    return (
+        "~\n".join([isa, "GS*HP*A*B*20240101*1200*1*X*005010X221A1", *segs, "GE*1*1", "IEA*1*000000001"])
+        + "~\n"
+    )
 
 
 def test_reversal_does_not_count_twice(tmp_path):
     f = tmp_path / "rev.835"
-    f.write_text(_one_835([
-        "CLP*R1*1*100*100**12*X1", "SVC*HC:L0627*100*100**1",
-        "CLP*R1*22*-100*-100**12*X1", "SVC*HC:L0627*-100*-100**1",
-        "CLP*R1*1*100*0**12*X2", "SVC*HC:L0627*100*0**1", "CAS*CO*16*100",
-        "CLP*R2*22*-50*-50**12*X3", "SVC*HC:L0627*-50*-50**1",
-    ]))
+    f.write_text(
+        _one_835(
+            [
+                "CLP*R1*1*100*100**12*X1",
+                "SVC*HC:L0627*100*100**1",
+                "CLP*R1*22*-100*-100**12*X1",
+                "SVC*HC:L0627*-100*-100**1",
+                "CLP*R1*1*100*0**12*X2",
+                "SVC*HC:L0627*100*0**1",
+                "CAS*CO*16*100",
+                "CLP*R2*22*-50*-50**12*X3",
+                "SVC*HC:L0627*-50*-50**1",
+            ]
+        )
+    )
     r = ingest([], [f])
     assert not r.problems
     assert r.counts["reversals_applied"] == 1 and r.counts["reversals_without_original"] == 1
@@ -117,8 +143,18 @@ def test_reversal_does_not_count_twice(tmp_path):
 
 def test_all_deductible_zero_payment_is_not_denied(tmp_path):
     f = tmp_path / "ded.835"
-    f.write_text(_one_835(["CLP*D1*1*80*0*80*12*X1", "SVC*HC:97760*80*0**1", "CAS*PR*1*80",
-                           "CLP*D2*1*80*0*0*12*X2", "SVC*HC:97760*80*0**1", "CAS*CO*45*80"]))
+    f.write_text(
+        _one_835(
+            [
+                "CLP*D1*1*80*0*80*12*X1",
+                "SVC*HC:97760*80*0**1",
+                "CAS*PR*1*80",
+                "CLP*D2*1*80*0*0*12*X2",
+                "SVC*HC:97760*80*0**1",
+                "CAS*CO*45*80",
+            ]
+        )
+    )
     df = ingest([], [f]).labelled
     assert not df["denied"].any()
 
@@ -138,8 +174,19 @@ def test_cli_bad_file_exit_1_writes_the_rest(good, tmp_path, capsys):
     bad = tmp_path / "bad.837"
     bad.write_text(text.replace("ST*837*", "ST*270*", 1))
     out = tmp_path / "out" / "labels.csv"
-    code = _cli(["ingest-x12", "--claims", str(d / "claims.837"), "--claims", str(bad),
-                 "--remits", str(d / "remits.835"), "--out", str(out)])
+    code = _cli(
+        [
+            "ingest-x12",
+            "--claims",
+            str(d / "claims.837"),
+            "--claims",
+            str(bad),
+            "--remits",
+            str(d / "remits.835"),
+            "--out",
+            str(out),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert str(bad) in err and "unknown transaction" in err

@@ -6,13 +6,27 @@ import pandas as pd
 import pytest
 
 from denial_risk.contract import schema
-from denial_risk.x12 import ingest, validate_file, write_835, write_837p
 from denial_risk.testing import make_claims
+from denial_risk.x12 import ingest, validate_file, write_835, write_837p
 
 # Columns X12 carries exactly (after the contract's normalisation: undotted diagnoses)
-EXACT = ("claim_id", "line_number", "service_date", "payer_type", "hcpcs_code", "modifiers",
-         "billed_amount", "provider_id", "payer_id", "submission_date", "units", "place_of_service",
-         "denied", "denial_reason", "paid_amount")
+EXACT = (
+    "claim_id",
+    "line_number",
+    "service_date",
+    "payer_type",
+    "hcpcs_code",
+    "modifiers",
+    "billed_amount",
+    "provider_id",
+    "payer_id",
+    "submission_date",
+    "units",
+    "place_of_service",
+    "denied",
+    "denial_reason",
+    "paid_amount",
+)
 
 
 def _roundtrip(table: pd.DataFrame, tmp_path, **split):
@@ -45,8 +59,11 @@ def test_round_trip_keeps_the_contract_columns(table, tmp_path):
     assert r.counts["matched_lines_by_line_control_number"] == len(table)
     got = r.labelled.sort_values(["claim_id", "line_number"]).reset_index(drop=True)
     want = table.sort_values(["claim_id", "line_number"]).reset_index(drop=True)
-    assert list(got.columns[: len(schema.REQUIRED) + len(schema.OPTIONAL) + len(schema.LABELS)]) == \
-        [*schema.REQUIRED, *schema.OPTIONAL, *schema.LABELS]
+    assert list(got.columns[: len(schema.REQUIRED) + len(schema.OPTIONAL) + len(schema.LABELS)]) == [
+        *schema.REQUIRED,
+        *schema.OPTIONAL,
+        *schema.LABELS,
+    ]
     for col in EXACT:
         assert _as_text(got[col]) == _as_text(want[col]), col
     # diagnoses come back undotted (X12 has no dot), in the line's order
@@ -62,6 +79,7 @@ def test_round_trip_keeps_the_contract_columns(table, tmp_path):
 
 def test_round_trip_with_the_project_simulator(tmp_path):
     from denial_risk.synth import simulate
+
     table = simulate.simulate_claims(rows=300, seed=5)
     _, _, r = _roundtrip(table, tmp_path)
     assert not r.problems
@@ -79,8 +97,12 @@ def test_round_trip_with_the_project_simulator(tmp_path):
 
 def test_zero_payment_all_deductible_is_not_a_denial_and_reasons_survive(tmp_path):
     t = make_claims(8, seed=1).head(1).copy()
-    t = pd.concat([t.assign(claim_id="D1", denied=False, denial_reason="", paid_amount=0.0),
-                   t.assign(claim_id="D2", denied=True, denial_reason="PR-204", paid_amount=0.0)])
+    t = pd.concat(
+        [
+            t.assign(claim_id="D1", denied=False, denial_reason="", paid_amount=0.0),
+            t.assign(claim_id="D2", denied=True, denial_reason="PR-204", paid_amount=0.0),
+        ]
+    )
     _, _, r = _roundtrip(t, tmp_path)
     got = r.labelled.set_index("claim_id")
     assert not got.loc["D1", "denied"] and got.loc["D1", "denial_reason"] == ""

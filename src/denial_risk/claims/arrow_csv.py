@@ -167,11 +167,10 @@ class SafeCSVBytes(io.RawIOBase):
         out = self._pending[:n]
         if len(out) > 1 and out.endswith(b"\r") and len(self._pending) > n:
             out = out[:-1]
-        self._pending = self._pending[len(out):]
+        self._pending = self._pending[len(out) :]
         return out
 
     def readinto(self, b) -> int:
         data = self.read(len(b))
         b[: len(data)] = data
         return len(data)
-

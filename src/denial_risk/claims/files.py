@@ -25,9 +25,10 @@ def file_format(path: str | os.PathLike, *, option: str = "--data") -> str:
     """'csv' or 'parquet' from the extension; anything else is the user's mistake."""
     suffix = Path(path).suffix.lower()
     if suffix not in SUPPORTED:
-        raise UserError(f"{option} {path}: unsupported file type '{suffix or '(none)'}' (use .csv or .parquet)")
+        raise UserError(
+            f"{option} {path}: unsupported file type '{suffix or '(none)'}' (use .csv or .parquet)"
+        )
     return suffix[1:]
-
 
 
 def _umask() -> int:
@@ -55,15 +56,17 @@ def atomic_path(target: str | os.PathLike):
 
 
 class TableWriter:
-    """Appends pandas chunks to one CSV or Parquet file, atomically on close.
+    """Appends chunks (pandas or pyarrow) to one CSV or Parquet file, atomically on close.
 
     The first chunk fixes the schema; later chunks are cast to it, so a column
-    that happens to be all-missing in one chunk does not break the file.
+    that happens to be all-missing in one chunk does not break the file. Every
+    table the product writes goes through here.
     """
 
-    def __init__(self, target: str | os.PathLike, *, option: str = "--out"):
+    def __init__(self, target: str | os.PathLike, *, option: str = "--out", compression: str | None = None):
         self.target = Path(target)
         self.format = file_format(target, option=option)
+        self.compression = compression  # Parquet only; None is pyarrow's default
         self._ctx = atomic_path(self.target)
         self._tmp: Path | None = None
         self._writer = None
@@ -75,16 +78,19 @@ class TableWriter:
         return self
 
     def write(self, df: pd.DataFrame) -> None:
-        table = pa.Table.from_pandas(df, preserve_index=False)
+        self.write_arrow(pa.Table.from_pandas(df, preserve_index=False))
+
+    def write_arrow(self, table: pa.Table) -> None:
         if self._schema is None:
             self._schema = _nullable(table.schema)
             if self.format == "parquet":
-                self._writer = pq.ParquetWriter(self._tmp, self._schema)
+                options = {"compression": self.compression} if self.compression else {}
+                self._writer = pq.ParquetWriter(self._tmp, self._schema, **options)
             else:
                 self._writer = pacsv.CSVWriter(self._tmp, self._schema)
         table = _cast(table, self._schema)
         self._writer.write_table(table)
-        self.rows += len(df)
+        self.rows += table.num_rows
 
     def write_empty(self, columns: list[str]) -> None:
         """An empty result still gets a header row / schema."""
@@ -126,7 +132,9 @@ def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
             continue
         col = table.column(f.name)
         if not col.type.equals(f.type):
-            col = col.cast(f.type, safe=False) if not pa.types.is_null(col.type) else pa.nulls(len(col), f.type)
+            col = (
+                col.cast(f.type, safe=False) if not pa.types.is_null(col.type) else pa.nulls(len(col), f.type)
+            )
         arrays.append(col)
     return pa.Table.from_arrays(arrays, schema=schema)
 

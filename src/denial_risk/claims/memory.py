@@ -61,4 +61,3 @@ def lean_arrow_memory():
     finally:
         pa.set_memory_pool(previous)
         pa.jemalloc_set_decay_ms(JEMALLOC_DECAY_MS)
-

@@ -42,8 +42,17 @@ DEFAULT_BATCH_ROWS = 50_000
 MAX_BLOCK_BYTES = 1 << 30  # a single CSV row longer than this means the file is broken
 RAW_LINE = "raw_line"
 
-__all__ = ["DEFAULT_BATCH_ROWS", "DEFAULT_BLOCK_BYTES", "MAX_BLOCK_BYTES", "RAW_LINE", "READ_AHEAD_BLOCKS",
-           "ClaimReader", "MalformedRow", "RawBlock", "canonical_name"]
+__all__ = [
+    "DEFAULT_BATCH_ROWS",
+    "DEFAULT_BLOCK_BYTES",
+    "MAX_BLOCK_BYTES",
+    "RAW_LINE",
+    "READ_AHEAD_BLOCKS",
+    "ClaimReader",
+    "MalformedRow",
+    "RawBlock",
+    "canonical_name",
+]
 
 
 def _contract_names() -> frozenset[str]:
@@ -118,9 +127,15 @@ class ClaimReader:
     losing them. The index of every frame is the row's position in the file.
     """
 
-    def __init__(self, path: str | os.PathLike, *, block_bytes: int = DEFAULT_BLOCK_BYTES,
-                 batch_rows: int = DEFAULT_BATCH_ROWS, option: str = "--data",
-                 columns: list[str] | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        block_bytes: int = DEFAULT_BLOCK_BYTES,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        option: str = "--data",
+        columns: list[str] | None = None,
+    ):
         self.path = Path(path)
         self.option = option
         self.format = file_format(path, option=option)
@@ -153,8 +168,10 @@ class ClaimReader:
                 if not names:
                     raise UserError(f"{self.option} {self.path}: empty file (no header row)")
                 if any(_has_surrogates(n) for n in names):
-                    raise UserError(f"{self.option} {self.path}: the header row is not valid UTF-8; "
-                                    "save the file as UTF-8")
+                    raise UserError(
+                        f"{self.option} {self.path}: the header row is not valid UTF-8; "
+                        "save the file as UTF-8"
+                    )
         except UserError:
             raise
         except (pa.ArrowException, OSError, csv.Error, ValueError) as exc:
@@ -164,7 +181,9 @@ class ClaimReader:
         seen: set[str] = set()
         dupes = [n for n in canonical if n in seen or seen.add(n)]
         if dupes:
-            raise UserError(f"{self.option} {self.path}: column '{dupes[0]}' appears more than once in the header")
+            raise UserError(
+                f"{self.option} {self.path}: column '{dupes[0]}' appears more than once in the header"
+            )
         return canonical, list(names)
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
@@ -216,11 +235,20 @@ class ClaimReader:
         pace = ReadPace()
         with open(self.path, "rb") as raw_file:
             source = SafeCSVBytes(raw_file, pace)
-            yield from self._csv_stream(source, block_bytes, skip=skip, selected=selected, handler=handler,
-                                        pace=pace)
+            yield from self._csv_stream(
+                source, block_bytes, skip=skip, selected=selected, handler=handler, pace=pace
+            )
 
-    def _csv_stream(self, source: SafeCSVBytes, block_bytes: int, *, skip: int, selected: list[str],
-                    handler: _RowHandler, pace: ReadPace) -> Iterator[RawBlock]:
+    def _csv_stream(
+        self,
+        source: SafeCSVBytes,
+        block_bytes: int,
+        *,
+        skip: int,
+        selected: list[str],
+        handler: _RowHandler,
+        pace: ReadPace,
+    ) -> Iterator[RawBlock]:
         try:
             reader = pacsv.open_csv(
                 pa.PythonFile(source, mode="r"),
@@ -313,8 +341,14 @@ def _restore(m: MalformedRow) -> MalformedRow:
     return MalformedRow(m.position, text, m.expected, m.actual)
 
 
-def _decode(batch: pa.RecordBatch, positions: np.ndarray, rename: dict[str, str], *,
-            nul: bool = False, bad_bytes: bool = False) -> tuple[pd.DataFrame, dict[int, list[str]]]:
+def _decode(
+    batch: pa.RecordBatch,
+    positions: np.ndarray,
+    rename: dict[str, str],
+    *,
+    nul: bool = False,
+    bad_bytes: bool = False,
+) -> tuple[pd.DataFrame, dict[int, list[str]]]:
     """Binary CSV cells → pandas strings; bytes that were not UTF-8 become U+FFFD, reported by position."""
     arrays, bad = [], {}
     for name, arr in zip(batch.schema.names, batch.columns):
@@ -359,7 +393,9 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:300]
 
 
-def read_table(path: str | os.PathLike, *, option: str = "--data", columns: list[str] | None = None) -> pd.DataFrame:
+def read_table(
+    path: str | os.PathLike, *, option: str = "--data", columns: list[str] | None = None
+) -> pd.DataFrame:
     """Read a whole (small or medium) table; large files should use ClaimReader."""
     reader = ClaimReader(path, option=option, columns=columns)
     chunks = list(reader)

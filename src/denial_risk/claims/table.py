@@ -21,8 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from denial_risk.claims.reader import ClaimReader, MalformedRow, RAW_LINE
-from denial_risk.contract.normalize import REJECT_REASON, DuplicateTracker, check_required_columns, normalize_chunk
+from denial_risk.claims.reader import RAW_LINE, ClaimReader, MalformedRow
+from denial_risk.contract.normalize import (
+    REJECT_REASON,
+    DuplicateTracker,
+    check_required_columns,
+    normalize_chunk,
+)
 
 __all__ = ["RAW_LINE", "Chunk", "ClaimTable", "load_claims"]
 
@@ -82,11 +87,13 @@ class ClaimTable:
         return frame
 
 
-def _reject_bad_utf8(raw: pd.DataFrame, clean: pd.DataFrame, rejects: pd.DataFrame,
-                     bad: dict[int, list[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _reject_bad_utf8(
+    raw: pd.DataFrame, clean: pd.DataFrame, rejects: pd.DataFrame, bad: dict[int, list[str]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows with bytes that are not UTF-8 cannot be trusted: move them to the rejects."""
-    reasons = pd.Series({p: "; ".join(f"{c}: not valid UTF-8" for c in cols) for p, cols in bad.items()},
-                        dtype="string")
+    reasons = pd.Series(
+        {p: "; ".join(f"{c}: not valid UTF-8" for c in cols) for p, cols in bad.items()}, dtype="string"
+    )
     already = rejects.index.intersection(reasons.index)
     if len(already):
         rejects.loc[already, REJECT_REASON] = rejects.loc[already, REJECT_REASON] + "; " + reasons[already]

@@ -7,10 +7,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from denial_risk.claims.files import TableWriter, file_format
 from denial_risk.claims.table import ClaimTable
-from denial_risk.errors import UserError
-from denial_risk.claims.files import file_format, TableWriter
 from denial_risk.contract.normalize import REJECT_REASON
+from denial_risk.errors import UserError
 
 
 @dataclass
@@ -21,7 +21,9 @@ class ValidationResult:
     reasons: Counter = field(default_factory=Counter)
 
 
-def validate_file(data: str | os.PathLike, rejects_out: str | os.PathLike, **reader_options) -> ValidationResult:
+def validate_file(
+    data: str | os.PathLike, rejects_out: str | os.PathLike, **reader_options
+) -> ValidationResult:
     """Stream `data`, write its rejected rows (original values + reject_reason) to `rejects_out`.
 
     The rejects file is written atomically: if the data file cannot be read,
@@ -29,7 +31,11 @@ def validate_file(data: str | os.PathLike, rejects_out: str | os.PathLike, **rea
     `reasons` (and once in `rejected`).
     """
     file_format(rejects_out, option="--rejects")
-    if Path(data).exists() and Path(rejects_out).exists() and Path(data).resolve() == Path(rejects_out).resolve():
+    if (
+        Path(data).exists()
+        and Path(rejects_out).exists()
+        and Path(data).resolve() == Path(rejects_out).resolve()
+    ):
         raise UserError(f"--rejects {rejects_out}: is the --data file itself; choose another path")
     table = ClaimTable(data, **reader_options)
     result = ValidationResult()
@@ -39,7 +45,9 @@ def validate_file(data: str | os.PathLike, rejects_out: str | os.PathLike, **rea
             result.rejected += len(chunk.rejects)
             if len(chunk.rejects):
                 writer.write(chunk.rejects)
-                counts = chunk.rejects[REJECT_REASON].astype("string").str.split("; ").explode().value_counts()
+                counts = (
+                    chunk.rejects[REJECT_REASON].astype("string").str.split("; ").explode().value_counts()
+                )
                 result.reasons.update({str(k): int(v) for k, v in counts.items()})
         writer.write_empty(table.reject_columns)
     result.rows = result.scorable + result.rejected

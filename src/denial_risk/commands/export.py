@@ -9,8 +9,13 @@ from denial_risk.commands.options import model_option
 
 @click.command("export")
 @model_option
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
-              help="Folder to create, e.g. models/denial-risk-v1.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder to create, e.g. models/denial-risk-v1.",
+)
 def export(model_uri: str, out: str) -> None:
     """Copy a registered model into a folder that `--model FOLDER` scores with, offline."""
     from denial_risk.registry.tracking import export_model

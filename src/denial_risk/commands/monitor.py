@@ -8,10 +8,20 @@ from denial_risk.commands.options import model_option
 
 
 @click.command("monitor")
-@click.option("--scored", "scored", required=True, type=click.Path(dir_okay=False),
-              help="A worklist written by `denial-risk score`.")
-@click.option("--remits", "remits", default=None, type=click.Path(dir_okay=False),
-              help="Labelled lines from `ingest-x12` (the payer's 835s) for the same claims.")
+@click.option(
+    "--scored",
+    "scored",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="A worklist written by `denial-risk score`.",
+)
+@click.option(
+    "--remits",
+    "remits",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Labelled lines from `ingest-x12` (the payer's 835s) for the same claims.",
+)
 @model_option
 def monitor(scored: str, remits: str | None, model_uri: str) -> None:
     """Population stability per feature; predicted versus realised denial rate once remits return."""

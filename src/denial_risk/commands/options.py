@@ -7,17 +7,36 @@ import click
 DEFAULT_MODEL_URI = "models:/denial-risk@champion"
 
 data_option = click.option(
-    "--data", "data", required=True, type=click.Path(dir_okay=False),
-    help="Claim file, .csv or .parquet (see claims-schema.md).")
+    "--data",
+    "data",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Claim file, .csv or .parquet (see claims-schema.md).",
+)
 out_option = click.option(
-    "--out", "out", required=True, type=click.Path(dir_okay=False),
-    help="Output file; the format follows the extension (.csv or .parquet).")
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output file; the format follows the extension (.csv or .parquet).",
+)
 model_option = click.option(
-    "--model", "model_uri", default=DEFAULT_MODEL_URI, show_default=True,
-    help="Registered model URI (models:/denial-risk@champion) or an exported model folder.")
+    "--model",
+    "model_uri",
+    default=DEFAULT_MODEL_URI,
+    show_default=True,
+    help="Registered model URI (models:/denial-risk@champion) or an exported model folder.",
+)
 experiment_option = click.option(
-    "--experiment", "experiment", default=None,
-    help="MLflow experiment name (default: one per data set, named after the file).")
+    "--experiment",
+    "experiment",
+    default=None,
+    help="MLflow experiment name (default: one per data set, named after the file).",
+)
 config_option = click.option(
-    "--config", "config", default=None, type=click.Path(dir_okay=False),
-    help="TOML file; its [features] table may name extra feature columns.")
+    "--config",
+    "config",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="TOML file; its [features] table may name extra feature columns.",
+)

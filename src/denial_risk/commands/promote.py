@@ -6,12 +6,27 @@ import click
 
 
 @click.command("promote")
-@click.option("--margin", type=float, default=0.005, show_default=True,
-              help="AUC gain the challenger needs over the champion.")
-@click.option("--version", "version", type=str, default=None,
-              help="Set this registered version back as @champion (rollback).")
-@click.option("--data", "data", type=click.Path(dir_okay=False), default=None,
-              help="Labelled claims holding the holdout (default: the challenger's training file).")
+@click.option(
+    "--margin",
+    type=float,
+    default=0.005,
+    show_default=True,
+    help="AUC gain the challenger needs over the champion.",
+)
+@click.option(
+    "--version",
+    "version",
+    type=str,
+    default=None,
+    help="Set this registered version back as @champion (rollback).",
+)
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Labelled claims holding the holdout (default: the challenger's training file).",
+)
 def promote(margin: float, version: str | None, data: str | None) -> None:
     """Make @challenger the @champion when it wins on the same later-dated holdout."""
     from denial_risk.jobs.promote import promote as run_promote

@@ -6,13 +6,29 @@ import click
 
 
 @click.command("report")
-@click.option("--scored", "scored", required=True, type=click.Path(dir_okay=False),
-              help="Scored worklist from `denial-risk score` (.csv or .parquet).")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="HTML file to write (self-contained: charts and styles inline).")
+@click.option(
+    "--scored",
+    "scored",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Scored worklist from `denial-risk score` (.csv or .parquet).",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="HTML file to write (self-contained: charts and styles inline).",
+)
 @click.option("--title", "title", default=None, help="Report title (default: named after the scored file).")
-@click.option("--top", "top", default=50, show_default=True, type=click.IntRange(min=0),
-              help="Worklist lines shown, in risk_rank order.")
+@click.option(
+    "--top",
+    "top",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Worklist lines shown, in risk_rank order.",
+)
 def report(scored: str, out: str, title: str | None, top: int) -> None:
     """Write a single-file HTML worklist report with charts, to open or mail."""
     from denial_risk.report.html import build_report

@@ -18,16 +18,37 @@ def _sigterm_to_exit(signum, frame):  # pragma: no cover - exercised by a signal
 @data_option
 @out_option
 @model_option
-@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
-              help="local: stream the file in chunks on this machine; spark: a Spark cluster (needs the 'spark' extra).")
-@click.option("--master", "master", default="local[*]", show_default=True,
-              help="Spark master for --engine spark: local[*], spark://host:7077, yarn, k8s://...")
-@click.option("--top", "top", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Also print the first N worklist lines as a table.")
-@click.option("--progress/--no-progress", "progress", default=None,
-              help="Progress bar on stderr (default: only when stderr is a terminal).")
-def score(data: str, out: str, model_uri: str, engine: str, master: str, top: int,
-          progress: bool | None) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+    help="local: stream the file in chunks on this machine; spark: a Spark cluster (the 'spark' extra).",
+)
+@click.option(
+    "--master",
+    "master",
+    default="local[*]",
+    show_default=True,
+    help="Spark master for --engine spark: local[*], spark://host:7077, yarn, k8s://...",
+)
+@click.option(
+    "--top",
+    "top",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Also print the first N worklist lines as a table.",
+)
+@click.option(
+    "--progress/--no-progress",
+    "progress",
+    default=None,
+    help="Progress bar on stderr (default: only when stderr is a terminal).",
+)
+def score(
+    data: str, out: str, model_uri: str, engine: str, master: str, top: int, progress: bool | None
+) -> None:
     """Score a claim backlog into a ranked worklist (rejects beside the output)."""
     from denial_risk.claims.files import file_format
 

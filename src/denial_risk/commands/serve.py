@@ -8,12 +8,29 @@ from denial_risk.commands.options import model_option
 
 
 @click.command("serve")
-@click.option("--port", "port", default=5000, show_default=True, type=click.IntRange(1, 65535),
-              help="Port to listen on.")
-@click.option("--host", "host", default="127.0.0.1", show_default=True,
-              help="Address to bind; the default answers only this machine (the service has no authentication).")
-@click.option("--workers", "workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Scoring server worker processes.")
+@click.option(
+    "--port",
+    "port",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
+@click.option(
+    "--host",
+    "host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind; the default answers only this machine (the service has no authentication).",
+)
+@click.option(
+    "--workers",
+    "workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Scoring server worker processes.",
+)
 @model_option
 def serve(port: int, host: str, workers: int, model_uri: str) -> None:
     """Score claim lines over HTTP: POST /invocations (dataframe_split or dataframe_records

@@ -6,17 +6,39 @@ import click
 
 
 @click.command("simulate")
-@click.option("--rows", "rows", required=True, type=click.IntRange(min=0),
-              help="Number of claim lines to write.")
+@click.option(
+    "--rows", "rows", required=True, type=click.IntRange(min=0), help="Number of claim lines to write."
+)
 @click.option("--seed", "seed", required=True, type=int, help="Random seed (same seed, same file).")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False),
-              help="Output file; the format follows the extension (.csv or .parquet).")
-@click.option("--start", "start", default="2024-01-01", show_default=True,
-              help="First service date of the simulated period (YYYY-MM-DD).")
-@click.option("--months", "months", default=24, show_default=True, type=click.IntRange(min=1),
-              help="Length of the simulated period in months.")
-@click.option("--x12", "x12", default=None, type=click.Path(file_okay=False),
-              help="Also write the claims as 837P and 835 files into this folder.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output file; the format follows the extension (.csv or .parquet).",
+)
+@click.option(
+    "--start",
+    "start",
+    default="2024-01-01",
+    show_default=True,
+    help="First service date of the simulated period (YYYY-MM-DD).",
+)
+@click.option(
+    "--months",
+    "months",
+    default=24,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Length of the simulated period in months.",
+)
+@click.option(
+    "--x12",
+    "x12",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Also write the claims as 837P and 835 files into this folder.",
+)
 def simulate(rows: int, seed: int, out: str, start: str, months: int, x12: str | None) -> None:
     """Write labelled synthetic claim lines plus `true_denial_probability`."""
     import pandas as pd

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import click
 
-from denial_risk.commands.options import data_option
 from denial_risk.claims.files import file_format
 from denial_risk.claims.validate import validate_file
+from denial_risk.commands.options import data_option
 
 
 @click.command("validate")
 @data_option
-@click.option("--rejects", "rejects", required=True, type=click.Path(dir_okay=False),
-              help="Where to write the rejected rows with their reject_reason (.csv or .parquet).")
+@click.option(
+    "--rejects",
+    "rejects",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the rejected rows with their reject_reason (.csv or .parquet).",
+)
 def validate(data: str, rejects: str) -> None:
     """Check a claim file against the contract; write the rows that cannot be scored."""
     file_format(rejects, option="--rejects")

@@ -32,8 +32,11 @@ def _take(frame: pd.DataFrame, codes: np.ndarray, index: pd.Index) -> pd.DataFra
     out = {}
     for c in frame.columns:
         col = frame[c]
-        arr = col.array.take(codes, allow_fill=True) if len(col) else \
-            pd.array([pd.NA] * len(codes), dtype=col.dtype if col.dtype != object else "object")
+        arr = (
+            col.array.take(codes, allow_fill=True)
+            if len(col)
+            else pd.array([pd.NA] * len(codes), dtype=col.dtype if col.dtype != object else "object")
+        )
         out[c] = pd.Series(arr, index=index)
     return pd.DataFrame(out, index=index)
 
@@ -60,8 +63,9 @@ def policy_for_rows(hcpcs: pd.Series) -> pd.DataFrame:
         for i, c in enumerate(todo):
             _POLICY_CACHE[(ref, c)] = tuple(fresh[col].iloc[i] for col in cols)
     rows = [_POLICY_CACHE[(ref, c)] for c in names]
-    table = pd.DataFrame({col: pd.array([r[j] for r in rows], dtype=policy.LOOKUP_DTYPES[col])
-                          for j, col in enumerate(cols)})
+    table = pd.DataFrame(
+        {col: pd.array([r[j] for r in rows], dtype=policy.LOOKUP_DTYPES[col]) for j, col in enumerate(cols)}
+    )
     return _take(table, codes, hcpcs.index)
 
 
@@ -121,15 +125,19 @@ def diagnosis_table(diagnoses: pd.Series) -> tuple[np.ndarray, pd.DataFrame]:
     frame = pd.DataFrame(
         {
             "count": np.asarray([len(lst) for lst in lists], dtype=np.float64),
-            "any_invalid": np.asarray([any(not valid.get(c, False) for c in lst) for lst in lists],
-                                      dtype=np.float64),
-            "n_invalid": np.asarray([sum(not valid.get(c, False) for c in lst) for lst in lists],
-                                    dtype=np.float64),
-            "any_not_billable": np.asarray([any(not billable.get(c, False) for c in lst) for lst in lists],
-                                           dtype=np.float64),
+            "any_invalid": np.asarray(
+                [any(not valid.get(c, False) for c in lst) for lst in lists], dtype=np.float64
+            ),
+            "n_invalid": np.asarray(
+                [sum(not valid.get(c, False) for c in lst) for lst in lists], dtype=np.float64
+            ),
+            "any_not_billable": np.asarray(
+                [any(not billable.get(c, False) for c in lst) for lst in lists], dtype=np.float64
+            ),
             "primary_valid": np.asarray([np.nan if p is None else float(valid.get(p, False)) for p in prim]),
-            "primary_billable": np.asarray([np.nan if p is None else float(billable.get(p, False))
-                                            for p in prim]),
+            "primary_billable": np.asarray(
+                [np.nan if p is None else float(billable.get(p, False)) for p in prim]
+            ),
             "primary": pd.array(prim, dtype="string"),
             "chapter": pd.array([na if p is None else chapter.get(p, na) for p in prim], dtype="string"),
             "block": pd.array([na if p is None else block.get(p, na) for p in prim], dtype="string"),
@@ -156,8 +164,13 @@ def diagnosis_support_rows(policy_groups: pd.Series, diagnoses: pd.Series) -> pd
     codes = _pair_codes(g, d)
     n = len(codes)
     if n == 0:
-        return pd.DataFrame({"primary_supports": pd.array([], dtype="boolean"),
-                             "any_supports": pd.array([], dtype="boolean")}, index=diagnoses.index)
+        return pd.DataFrame(
+            {
+                "primary_supports": pd.array([], dtype="boolean"),
+                "any_supports": pd.array([], dtype="boolean"),
+            },
+            index=diagnoses.index,
+        )
     first = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
     first[codes[::-1]] = np.arange(n)[::-1]  # first row of each combination
     ug = g.iloc[first].reset_index(drop=True)
@@ -201,8 +214,9 @@ class LineFacts:
         pol = policy.policy_for_codes(codes)
         status = reference.hcpcs_status(codes)
         dx = clean["diagnosis_codes"].astype("string")
-        support = policy.diagnosis_support(pol["policy_group"].astype("string").set_axis(idx),
-                                           dx.set_axis(idx))
+        support = policy.diagnosis_support(
+            pol["policy_group"].astype("string").set_axis(idx), dx.set_axis(idx)
+        )
 
         # modifiers, per distinct modifier string
         m_codes, m_uni = pd.factorize(clean["modifiers"].astype("string").fillna(""), use_na_sentinel=False)
@@ -215,14 +229,26 @@ class LineFacts:
         mods = {k: rows[:, j] for j, k in enumerate(names)}
 
         bad, kind, left = diagnosis_problems(dx)
-        return cls(policy=pol.set_axis(idx), hcpcs_status=status.set_axis(idx), support=support, mods=mods,
-                   invalid_dx=bad, invalid_dx_kind=kind, valid_dx_left=left)
+        return cls(
+            policy=pol.set_axis(idx),
+            hcpcs_status=status.set_axis(idx),
+            support=support,
+            mods=mods,
+            invalid_dx=bad,
+            invalid_dx_kind=kind,
+            valid_dx_left=left,
+        )
 
     def subset(self, pos: np.ndarray) -> LineFacts:
-        return LineFacts(policy=self.policy.iloc[pos], hcpcs_status=self.hcpcs_status.iloc[pos],
-                         support=self.support.iloc[pos], mods={k: v[pos] for k, v in self.mods.items()},
-                         invalid_dx=self.invalid_dx.iloc[pos], invalid_dx_kind=self.invalid_dx_kind.iloc[pos],
-                         valid_dx_left=self.valid_dx_left.iloc[pos])
+        return LineFacts(
+            policy=self.policy.iloc[pos],
+            hcpcs_status=self.hcpcs_status.iloc[pos],
+            support=self.support.iloc[pos],
+            mods={k: v[pos] for k, v in self.mods.items()},
+            invalid_dx=self.invalid_dx.iloc[pos],
+            invalid_dx_kind=self.invalid_dx_kind.iloc[pos],
+            valid_dx_left=self.valid_dx_left.iloc[pos],
+        )
 
     def flag(self, name: str) -> np.ndarray:
         """Policy boolean as a numpy bool array (unknown = False)."""
@@ -249,6 +275,8 @@ def diagnosis_problems(dx: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
 
     def take(values):
         arr = np.asarray(values, dtype=object)
-        return pd.Series(arr[d_codes] if len(d_codes) else np.array([], dtype=object), index=dx.index, dtype=object)
+        return pd.Series(
+            arr[d_codes] if len(d_codes) else np.array([], dtype=object), index=dx.index, dtype=object
+        )
 
     return take([schema.LIST_SEP.join(b) for b in bad]), take(kind), take(left)

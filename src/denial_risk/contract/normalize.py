@@ -47,8 +47,10 @@ def check_required_columns(columns: list[str], path: str, option: str = "--data"
     """A file without a required column cannot be scored at all: stop with one line."""
     missing = [c for c in schema.REQUIRED if c not in columns]
     if missing:
-        raise UserError(f"{option} {path}: missing required column '{missing[0]}'"
-                        + (f" (and {len(missing) - 1} more: {', '.join(missing[1:])})" if len(missing) > 1 else ""))
+        raise UserError(
+            f"{option} {path}: missing required column '{missing[0]}'"
+            + (f" (and {len(missing) - 1} more: {', '.join(missing[1:])})" if len(missing) > 1 else "")
+        )
 
 
 # --- raw values as text -------------------------------------------------------
@@ -113,8 +115,10 @@ class _Column:
         """Per-distinct-value results → one value per row."""
         if isinstance(values, pd.Series):
             values = values.array
-        return pd.Series(values.take(self.codes) if hasattr(values, "take") else np.asarray(values)[self.codes],
-                         index=self.index)
+        return pd.Series(
+            values.take(self.codes) if hasattr(values, "take") else np.asarray(values)[self.codes],
+            index=self.index,
+        )
 
     def mask(self, per_unique: pd.Series | np.ndarray) -> pd.Series:
         m = np.asarray(per_unique, dtype=bool)
@@ -141,8 +145,11 @@ def _dates_from_text(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if compact.any():
         iso = iso.where(~compact, pd.to_datetime(text.where(compact), format="%Y%m%d", errors="coerce"))
     # anything after the date part must look like a time, or the value is not a date
-    tail_ok = ((text.str.len() <= 10) & text.str.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}").fillna(False)) \
-        | text.str.fullmatch(r"\d{4}-\d{2}-\d{2}[T ][0-9:.+\-Z]*").fillna(False) | compact
+    tail_ok = (
+        ((text.str.len() <= 10) & text.str.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}").fillna(False))
+        | text.str.fullmatch(r"\d{4}-\d{2}-\d{2}[T ][0-9:.+\-Z]*").fillna(False)
+        | compact
+    )
     iso = iso.where(tail_ok.astype(bool) & (iso >= _NS_MIN) & (iso <= _NS_MAX))
     dates = iso.astype("datetime64[ns]").to_numpy()
     bad = (text != "").to_numpy(dtype=bool) & np.isnat(dates)
@@ -213,7 +220,10 @@ def parse_integers(s: pd.Series | _Column) -> tuple[pd.Series, pd.Series]:
 
 
 def parse_booleans(s: pd.Series | _Column) -> tuple[pd.Series, pd.Series]:
-    """true/false, 1/0, yes/no, y/n, t/f in any case; empty → unknown. Returns (boolean, unrecognised mask)."""
+    """true/false, 1/0, yes/no, y/n, t/f in any case; empty → unknown.
+
+    Returns (boolean, unrecognised mask).
+    """
     raw = s.raw if isinstance(s, _Column) else s
     if raw is not None and pd.api.types.is_bool_dtype(raw):
         return raw.astype("boolean"), pd.Series(False, index=raw.index)
@@ -349,7 +359,9 @@ class _ChunkNormaliser:
     def col(self, name: str) -> _Column:
         if name not in self._columns:
             raw = self.raw
-            self._columns[name] = _Column(raw[name]) if name in raw.columns else _Column(None, index=raw.index)
+            self._columns[name] = (
+                _Column(raw[name]) if name in raw.columns else _Column(None, index=raw.index)
+            )
         return self._columns[name]
 
     def present(self, name: str) -> bool:
@@ -425,7 +437,9 @@ class _ChunkNormaliser:
         if key_ok.any():
             tracker = tracker if tracker is not None else DuplicateTracker()
             dup[key_ok] = tracker.mark(out["claim_id"][key_ok], out["line_number"][key_ok])
-        self.problem("claim_id+line_number: duplicate of an earlier row", pd.Series(dup, index=self.raw.index))
+        self.problem(
+            "claim_id+line_number: duplicate of an earlier row", pd.Series(dup, index=self.raw.index)
+        )
 
     def result(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         raw = self.raw
@@ -441,8 +455,9 @@ class _ChunkNormaliser:
         return frame.loc[~rejected], rejects
 
 
-def normalize_chunk(raw: pd.DataFrame, *, duplicates: DuplicateTracker | None = None,
-                    start: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def normalize_chunk(
+    raw: pd.DataFrame, *, duplicates: DuplicateTracker | None = None, start: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a raw chunk into (normalised scorable rows, rejects with `reject_reason`).
 
     The index of both is the row's position in the input (from `start`), so the
@@ -472,7 +487,6 @@ def _join_reasons(problems: list[tuple[str, pd.Series]], index: pd.Index) -> pd.
             found.append((text, m))
     reason = np.full(len(index), None, dtype=object)
     for text, m in found:
-        have = np.array([r is not None for r in reason], dtype=bool) if len(found) > 1 else np.zeros(len(index), bool)
         idx = np.flatnonzero(m)
         reason[idx] = [f"{r}; {text}" if r is not None else text for r in reason[idx]]
     return pd.Series(pd.array(reason, dtype=_STRING), index=index)

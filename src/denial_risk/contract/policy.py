@@ -202,8 +202,7 @@ def policy_for_codes(codes: pd.Series) -> pd.DataFrame:
     if from_desc.any():
         long = reference.hcpcs_long_descriptions()
         derived = [
-            (bool(_CUSTOM_FAB_RE.search(long[c])) if c in long else pd.NA)
-            for c in uniq[from_desc].tolist()
+            (bool(_CUSTOM_FAB_RE.search(long[c])) if c in long else pd.NA) for c in uniq[from_desc].tolist()
         ]
         per_code.loc[from_desc, "custom_fabricated"] = pd.array(derived, dtype="boolean")
         needs = per_code["custom_fabricated"].fillna(False).to_numpy(dtype=bool)
@@ -214,9 +213,7 @@ def policy_for_codes(codes: pd.Series) -> pd.DataFrame:
         per_code.loc[docs.index[add], "expected_documents"] = docs[add] + "|has_measurements"
 
     # Broadcast per-unique answers to rows; -1 (missing code) becomes <NA>.
-    return pd.DataFrame(
-        {c: per_code[c].array.take(fcodes, allow_fill=True) for c in cols}, index=codes.index
-    )
+    return pd.DataFrame({c: per_code[c].array.take(fcodes, allow_fill=True) for c in cols}, index=codes.index)
 
 
 # --------------------------------------------------------------------------- diagnosis support
@@ -298,7 +295,9 @@ def _pool(ref_dir: str, policy_group: str, supporting: bool, related: bool) -> t
         raise ValueError(f"unknown policy group {policy_group!r}; known: {sorted(rules)}")
     own = rules[policy_group]
     codes = _billable_index()[0]
-    own_positions = np.unique(np.concatenate([_with_prefix(p) for p in own])) if own else np.empty(0, dtype=int)
+    own_positions = (
+        np.unique(np.concatenate([_with_prefix(p) for p in own])) if own else np.empty(0, dtype=int)
+    )
     if supporting:
         if not own:
             raise ValueError(f"policy group {policy_group!r} has no supporting ICD-10-CM rule")

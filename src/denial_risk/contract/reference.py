@@ -2,8 +2,8 @@
 
 A code that is not in its code set is a reason for denial (CO-16, CO-181), so validity
 is a *feature* of a claim line, never a reject; these lookups turn codes into those
-features. The files ship inside the package, in `contract/reference_data/` (see its PROVENANCE.md); ICD-10-CM comes
-from the `simple-icd-10-cm` package.
+features. The files ship inside the package, in `contract/reference_data/` (see its
+PROVENANCE.md); ICD-10-CM comes from the `simple-icd-10-cm` package.
 
 Files are read once (cached per reference directory, so the `DENIAL_RISK_REFERENCE_DIR`
 override also works in tests). Every per-row function works on the *unique* values of
@@ -198,9 +198,7 @@ def icd10_billable_codes() -> tuple[str, ...]:
     import simple_icd_10_cm as cm
 
     # The package lists a few blocks without children ('M40-M54') as leaves: skip them.
-    return tuple(
-        c for c in cm.get_all_codes(False) if cm.is_leaf(c) and not cm.is_chapter_or_block(c)
-    )
+    return tuple(c for c in cm.get_all_codes(False) if cm.is_leaf(c) and not cm.is_chapter_or_block(c))
 
 
 # --------------------------------------------------------------------------- CARC / RARC
@@ -234,9 +232,7 @@ def _payer_rules(ref_dir: str) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "payer_type": df["payer_type"].str.strip().str.lower().astype("string"),
-            "filing_limit_days": pd.to_numeric(df["filing_limit_days"].replace("", None)).astype(
-                "Int64"
-            ),
+            "filing_limit_days": pd.to_numeric(df["filing_limit_days"].replace("", None)).astype("Int64"),
             "prior_auth_policy": df["prior_auth_policy"].astype("string"),
             "source": df["source"].astype("string"),
         }

@@ -42,8 +42,13 @@ DOCUMENT_FIXES = {
     "has_measurements": "record the body measurements",
 }
 
-PAYER_WORDS = {"medicare": "Medicare", "medicare_advantage": "Medicare Advantage", "medicaid": "Medicaid",
-               "commercial": "commercial", "other": "this payer"}
+PAYER_WORDS = {
+    "medicare": "Medicare",
+    "medicare_advantage": "Medicare Advantage",
+    "medicaid": "Medicaid",
+    "commercial": "commercial",
+    "other": "this payer",
+}
 
 # Wording for a feature group that drives the risk without a finding of its own
 # (formatted with the line's values; see `scoring.reasons`).
@@ -66,7 +71,7 @@ def carc_number(carc: str) -> str:
 
 
 def carc_words(carc: str) -> str:
-    """A CARC (`CO-50` or `50`) in a few words: our short phrase, else the X12 description's first sentence."""
+    """A CARC (`CO-50` or `50`) in a few words: our phrase, else its X12 description's first sentence."""
     num = carc_number(carc)
     if num in CARC_WORDS:
         return CARC_WORDS[num]

@@ -38,7 +38,6 @@ FORBIDDEN_COLUMNS = frozenset((*schema.OUTCOME_COLUMNS, *schema.IDENTIFIER_COLUM
 # --------------------------------------------------------------------------- base class
 
 
-
 # --- serialisation: skops stores plain containers and arrays, not pandas objects ---
 
 
@@ -47,9 +46,14 @@ def _pack(value):
     if isinstance(value, pd.Series):
         idx = value.index
         multi = isinstance(idx, pd.MultiIndex)
-        return {"__series__": True, "values": value.to_numpy(),
-                "index": [list(t) for t in idx] if multi else idx.to_list(),
-                "multi": multi, "names": list(idx.names), "name": value.name}
+        return {
+            "__series__": True,
+            "values": value.to_numpy(),
+            "index": [list(t) for t in idx] if multi else idx.to_list(),
+            "multi": multi,
+            "names": list(idx.names),
+            "name": value.name,
+        }
     if isinstance(value, list):
         return [_pack(v) for v in value]
     return value
@@ -117,8 +121,11 @@ class ColumnFeatures(PlainState, TransformerMixin, BaseEstimator):
         """Column `name`, or an all-missing column of `dtype` when the frame lacks it."""
         if name in X.columns:
             return X[name]
-        return pd.Series(pd.array([pd.NA] * len(X), dtype=dtype), index=X.index) if dtype != "datetime64[ns]" \
+        return (
+            pd.Series(pd.array([pd.NA] * len(X), dtype=dtype), index=X.index)
+            if dtype != "datetime64[ns]"
             else pd.Series(pd.NaT, index=X.index, dtype="datetime64[ns]")
+        )
 
     # -- sklearn API -------------------------------------------------------------------
 
@@ -235,7 +242,7 @@ def stack(parts: Sequence, n: int) -> np.ndarray:
             j += 1
         else:
             k = np.shape(p)[1]
-            out[:, j:j + k] = p
+            out[:, j : j + k] = p
             j += k
     return out
 
@@ -282,7 +289,9 @@ def multi_key(columns: Sequence[pd.Series]) -> tuple[np.ndarray, np.ndarray]:
     return code, np.asarray(labels, dtype=object)
 
 
-def lookup(table: pd.Series, codes: np.ndarray, labels: np.ndarray, default: float | np.ndarray) -> np.ndarray:
+def lookup(
+    table: pd.Series, codes: np.ndarray, labels: np.ndarray, default: float | np.ndarray
+) -> np.ndarray:
     """Per-unique lookup of `labels` in `table`, broadcast to rows; unseen → `default`."""
     n = len(codes)
     out = np.empty(n, dtype=np.float64)
@@ -350,8 +359,14 @@ class RateTable(PlainState):
         return lookup(self.counts[level], key[0], key[1], 0.0)
 
 
-def _rates_on(keys: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray, fit_idx: np.ndarray, apply_idx: np.ndarray,
-              smoothing: float, prior: float | None = None):
+def _rates_on(
+    keys: list[tuple[np.ndarray, np.ndarray]],
+    y: np.ndarray,
+    fit_idx: np.ndarray,
+    apply_idx: np.ndarray,
+    smoothing: float,
+    prior: float | None = None,
+):
     """Fit hierarchical rates on `fit_idx` rows, return (values at apply_idx, per-level (rate, count))."""
     yf = y[fit_idx]
     p0 = float(yf.mean()) if prior is None else prior
@@ -402,8 +417,13 @@ def cv_splits(n: int, cv) -> list[tuple[np.ndarray, np.ndarray]]:
     return list(splitter.split(np.zeros((n, 1))))
 
 
-def oof_rates(keys: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray, smoothing: float, cv,
-              mask: np.ndarray | None = None) -> np.ndarray:
+def oof_rates(
+    keys: list[tuple[np.ndarray, np.ndarray]],
+    y: np.ndarray,
+    smoothing: float,
+    cv,
+    mask: np.ndarray | None = None,
+) -> np.ndarray:
     """Out-of-fold hierarchical rates: row i's value is learned from folds not containing i.
 
     `mask` (bool per row) restricts the rows the rates are learned *from* (e.g. only lines

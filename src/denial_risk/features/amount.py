@@ -30,14 +30,22 @@ class AmountFeatures(ColumnFeatures):
         g = df.groupby("c", sort=True)["b"]
         med = g.median()
         self.code_median_ = med[g.size() >= int(self.min_count)].astype(np.float64)
-        self.names_out_ = ["log_billed", "billed_to_code_median", "log_billed_to_code_median", "units",
-                           "log_billed_per_unit"]
+        self.names_out_ = [
+            "log_billed",
+            "billed_to_code_median",
+            "log_billed_to_code_median",
+            "units",
+            "log_billed_per_unit",
+        ]
 
     def _transform(self, X):
         billed = to_float(self._col(X, "billed_amount", "Float64"))
         codes, uniq = multi_key([self._col(X, "hcpcs_code", "string")])
-        med = self.code_median_.reindex(pd.Index(uniq, dtype=object)).to_numpy(dtype=np.float64)[codes] \
-            if len(X) else np.zeros(0)
+        med = (
+            self.code_median_.reindex(pd.Index(uniq, dtype=object)).to_numpy(dtype=np.float64)[codes]
+            if len(X)
+            else np.zeros(0)
+        )
         units = to_float(self._col(X, "units", "Int64"))
         units = np.where(np.isnan(units), 1.0, units)
         with np.errstate(divide="ignore", invalid="ignore"):

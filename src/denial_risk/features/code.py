@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.contract import facts
+
 from ._base import ColumnFeatures, fit_categories, one_hot, one_hot_names, stack, to_float
 
 HCPCS_STATUSES = ("valid", "invalid", "cpt")
@@ -36,10 +37,15 @@ class CodeFeatures(ColumnFeatures):
         self.policy_groups_ = fit_categories(pol["policy_group"], self.max_groups)
         self.places_ = fit_categories(self._col(X, "place_of_service", "string"), self.max_places)
         self.names_out_ = [
-            *(f"hcpcs={s}" for s in HCPCS_STATUSES), "hcpcs=missing", "in_policy_table",
+            *(f"hcpcs={s}" for s in HCPCS_STATUSES),
+            "hcpcs=missing",
+            "in_policy_table",
             *one_hot_names("policy_group", self.policy_groups_),
             *facts.POLICY_BOOL_FLAGS,
-            "unit_limit", "units_over_limit", "unit_limit_exceeded", "useful_lifetime_years",
+            "unit_limit",
+            "units_over_limit",
+            "unit_limit_exceeded",
+            "useful_lifetime_years",
             *one_hot_names("place_of_service", self.places_),
         ]
 
@@ -55,11 +61,22 @@ class CodeFeatures(ColumnFeatures):
         units = np.where(np.isnan(units), 1.0, units)
         limit = to_float(pol["unit_limit"]) if "unit_limit" in pol else np.full(len(X), np.nan)
         over = np.where(np.isnan(limit), 0.0, np.maximum(units - np.nan_to_num(limit, nan=0.0), 0.0))
-        life = to_float(pol["useful_lifetime_years"]) if "useful_lifetime_years" in pol else \
-            np.full(len(X), np.nan)
-        return stack([
-            *status_cols, group.notna().to_numpy(dtype=bool),
-            one_hot(group, self.policy_groups_),
-            *flag_cols, limit, over, (over > 0), life,
-            one_hot(self._col(X, "place_of_service", "string"), self.places_),
-        ], len(X))
+        life = (
+            to_float(pol["useful_lifetime_years"])
+            if "useful_lifetime_years" in pol
+            else np.full(len(X), np.nan)
+        )
+        return stack(
+            [
+                *status_cols,
+                group.notna().to_numpy(dtype=bool),
+                one_hot(group, self.policy_groups_),
+                *flag_cols,
+                limit,
+                over,
+                (over > 0),
+                life,
+                one_hot(self._col(X, "place_of_service", "string"), self.places_),
+            ],
+            len(X),
+        )

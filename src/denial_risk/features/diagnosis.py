@@ -6,14 +6,15 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.contract import facts
+
 from ._base import (
     TargetFeatures,
     fit_categories,
     fit_rates,
+    gather,
     multi_key,
     one_hot,
     one_hot_names,
-    gather,
     oof_rates,
     stack,
     tristate,
@@ -22,8 +23,11 @@ from ._base import (
 
 def code_group(policy_rows: pd.DataFrame, hcpcs: pd.Series) -> pd.Series:
     """The policy group, or `code:<HCPCS>` for a code outside the policy table."""
-    group = policy_rows["policy_group"].astype("string") if "policy_group" in policy_rows else \
-        pd.Series(pd.NA, index=hcpcs.index, dtype="string")
+    group = (
+        policy_rows["policy_group"].astype("string")
+        if "policy_group" in policy_rows
+        else pd.Series(pd.NA, index=hcpcs.index, dtype="string")
+    )
     fallback = "code:" + hcpcs.astype("string")
     return group.fillna(fallback)
 
@@ -71,20 +75,35 @@ class DiagnosisFeatures(TargetFeatures):
         self.blocks_ = fit_categories(block, self.max_blocks)
         self.support_rates_ = fit_rates(self._keys(group, category), y, float(self.smoothing))
         self.names_out_ = [
-            "dx_count", "no_diagnosis", "primary_valid", "primary_billable", "any_invalid",
-            "n_invalid", "any_not_billable",
+            "dx_count",
+            "no_diagnosis",
+            "primary_valid",
+            "primary_billable",
+            "any_invalid",
+            "n_invalid",
+            "any_not_billable",
             *one_hot_names("chapter", self.chapters_),
             *one_hot_names("block", self.blocks_),
-            "primary_supports_yes", "primary_supports_no", "primary_supports_unknown",
-            "any_supports_yes", "any_supports_no", "any_supports_unknown",
+            "primary_supports_yes",
+            "primary_supports_no",
+            "primary_supports_unknown",
+            "any_supports_yes",
+            "any_supports_no",
+            "any_supports_unknown",
             "support_rate",
         ]
 
     def _features(self, X, rate_fn):
         n = len(X)
         codes, table, pol, group, dx, hcpcs = self._parts(X)
-        num_cols = ["count", "primary_valid", "primary_billable", "any_invalid", "n_invalid",
-                    "any_not_billable"]
+        num_cols = [
+            "count",
+            "primary_valid",
+            "primary_billable",
+            "any_invalid",
+            "n_invalid",
+            "any_not_billable",
+        ]
         per = table[num_cols].to_numpy(dtype=np.float64) if len(table) else np.zeros((0, len(num_cols)))
         per = np.vstack([per, [[0.0, np.nan, np.nan, 0.0, 0.0, 0.0]]])  # missing list = no diagnosis
         num = gather(per, codes)
@@ -96,16 +115,29 @@ class DiagnosisFeatures(TargetFeatures):
             return pd.Series(table[name].array.take(codes, allow_fill=True), index=X.index)
 
         chapter, block, category = take("chapter"), take("block"), take("category")
-        sup = facts.diagnosis_support_rows(pol["policy_group"].astype("string")
-                                              if "policy_group" in pol else group, dx)
+        sup = facts.diagnosis_support_rows(
+            pol["policy_group"].astype("string") if "policy_group" in pol else group, dx
+        )
         prim_sup = sup["primary_supports"].astype("boolean").to_numpy(dtype="float64", na_value=np.nan)
         any_sup = sup["any_supports"].astype("boolean").to_numpy(dtype="float64", na_value=np.nan)
         rate = rate_fn(self._keys(group, category))
-        return stack([
-            count, (count == 0).astype(np.float64), num[:, 1], num[:, 2], num[:, 3], num[:, 4], num[:, 5],
-            one_hot(chapter, self.chapters_), one_hot(block, self.blocks_),
-            tristate(prim_sup), tristate(any_sup), rate,
-        ], n)
+        return stack(
+            [
+                count,
+                (count == 0).astype(np.float64),
+                num[:, 1],
+                num[:, 2],
+                num[:, 3],
+                num[:, 4],
+                num[:, 5],
+                one_hot(chapter, self.chapters_),
+                one_hot(block, self.blocks_),
+                tristate(prim_sup),
+                tristate(any_sup),
+                rate,
+            ],
+            n,
+        )
 
     def _transform(self, X):
         return self._features(X, self.support_rates_.lookup)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import schema
+from denial_risk.contract import facts, schema
 
-from denial_risk.contract import facts
-from ._base import TargetFeatures, bool_float, fit_rates, multi_key, gather, oof_rates, stack, tristate
+from ._base import TargetFeatures, bool_float, fit_rates, gather, multi_key, oof_rates, stack, tristate
 from .diagnosis import code_group
 
 
@@ -52,10 +51,15 @@ class DocumentationFeatures(TargetFeatures):
         self.pa_absent_rates_ = fit_rates(keys, y[absent], float(self.smoothing))
         self.names_out_ = [
             *(f"{f}_{s}" for f in schema.BOOLEAN_FLAGS for s in ("yes", "no", "unknown")),
-            "n_expected_docs", "expected_missing", "expected_unknown",
-            "measurements_missing_custom", "measurements_unknown_custom",
-            "prior_auth_absent", "prior_auth_absent_on_prone_code",
-            "pa_absent_denial_rate", "pa_absent_x_rate",
+            "n_expected_docs",
+            "expected_missing",
+            "expected_unknown",
+            "measurements_missing_custom",
+            "measurements_unknown_custom",
+            "prior_auth_absent",
+            "prior_auth_absent_on_prone_code",
+            "pa_absent_denial_rate",
+            "pa_absent_x_rate",
         ]
 
     def _features(self, X, rate_fn):
@@ -64,8 +68,11 @@ class DocumentationFeatures(TargetFeatures):
         pol = facts.policy_for_rows(hcpcs)
         flags = {f: bool_float(self._col(X, f, "boolean")) for f in schema.BOOLEAN_FLAGS}
         # expected documents per distinct code string, broadcast
-        exp_col = pol["expected_documents"] if "expected_documents" in pol else \
-            pd.Series(pd.NA, index=X.index, dtype="string")
+        exp_col = (
+            pol["expected_documents"]
+            if "expected_documents" in pol
+            else pd.Series(pd.NA, index=X.index, dtype="string")
+        )
         codes, uniq = pd.factorize(exp_col.astype("string"), use_na_sentinel=True)
         lists = facts.split_list(np.asarray(list(uniq), dtype=object))
         per = np.zeros((len(lists) + 1, len(schema.BOOLEAN_FLAGS)), dtype=bool)
@@ -73,8 +80,11 @@ class DocumentationFeatures(TargetFeatures):
             for j, f in enumerate(schema.BOOLEAN_FLAGS):
                 per[i, j] = f in lst
         expected = gather(per.astype(np.float64), codes) > 0
-        vals = np.column_stack([flags[f] for f in schema.BOOLEAN_FLAGS]) if n else \
-            np.zeros((0, len(schema.BOOLEAN_FLAGS)))
+        vals = (
+            np.column_stack([flags[f] for f in schema.BOOLEAN_FLAGS])
+            if n
+            else np.zeros((0, len(schema.BOOLEAN_FLAGS)))
+        )
         exp_missing = (expected & (vals == 0.0)).sum(axis=1)
         exp_unknown = (expected & np.isnan(vals)).sum(axis=1)
         pflags = facts.policy_flags(pol)
@@ -84,18 +94,25 @@ class DocumentationFeatures(TargetFeatures):
         prone = pflags["prior_auth_prone"] == 1.0
         rate = rate_fn(self._keys(X, pol))
         x_rate = np.where(pa == 0.0, rate, np.where(pa == 1.0, 0.0, np.nan))
-        return stack([
-            *(tristate(flags[f]) for f in schema.BOOLEAN_FLAGS),
-            expected.sum(axis=1), exp_missing, exp_unknown,
-            custom & (meas == 0.0), custom & np.isnan(meas),
-            pa == 0.0, prone & (pa == 0.0),
-            rate, x_rate,
-        ], n)
+        return stack(
+            [
+                *(tristate(flags[f]) for f in schema.BOOLEAN_FLAGS),
+                expected.sum(axis=1),
+                exp_missing,
+                exp_unknown,
+                custom & (meas == 0.0),
+                custom & np.isnan(meas),
+                pa == 0.0,
+                prone & (pa == 0.0),
+                rate,
+                x_rate,
+            ],
+            n,
+        )
 
     def _transform(self, X):
         return self._features(X, self.pa_absent_rates_.lookup)
 
     def _fit_transform_oof(self, X, y):
         absent = self._pa(X) == 0.0
-        return self._features(
-            X, lambda keys: oof_rates(keys, y, float(self.smoothing), self.cv, mask=absent))
+        return self._features(X, lambda keys: oof_rates(keys, y, float(self.smoothing), self.cv, mask=absent))

@@ -19,8 +19,13 @@ def parse_boolean(s: pd.Series) -> np.ndarray:
         v = s.to_numpy(dtype="float64", na_value=np.nan)
         return np.where(v == 1.0, 1.0, np.where(v == 0.0, 0.0, np.nan))
     codes, uniq = pd.factorize(s.astype("string"), use_na_sentinel=True)
-    per = np.asarray([1.0 if str(u).strip().lower() in _TRUE else 0.0 if str(u).strip().lower() in _FALSE
-                      else np.nan for u in uniq] + [np.nan])
+    per = np.asarray(
+        [
+            1.0 if str(u).strip().lower() in _TRUE else 0.0 if str(u).strip().lower() in _FALSE else np.nan
+            for u in uniq
+        ]
+        + [np.nan]
+    )
     return per[codes]
 
 
@@ -47,8 +52,9 @@ class ExtraColumns(ColumnFeatures):
         missing = [c for c in self.get_input_columns() if c not in X.columns]
         if missing:
             raise ValueError(f"configured extra feature column(s) {missing} are not in the data")
-        self.categories_ = {c: fit_categories(X[c].astype("string"), self.max_categories)
-                            for c in self.extra_categorical}
+        self.categories_ = {
+            c: fit_categories(X[c].astype("string"), self.max_categories) for c in self.extra_categorical
+        }
         self.names_out_ = [
             *(f"{c}_{s}" for c in self.extra_boolean for s in ("yes", "no", "unknown")),
             *(str(c) for c in self.extra_numeric),
@@ -58,8 +64,10 @@ class ExtraColumns(ColumnFeatures):
     def _transform(self, X):
         n = len(X)
         cols = [tristate(parse_boolean(X[c])) for c in self.extra_boolean]
-        cols += [pd.to_numeric(X[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-                 .reshape(n, 1) for c in self.extra_numeric]
+        cols += [
+            pd.to_numeric(X[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan).reshape(n, 1)
+            for c in self.extra_numeric
+        ]
         cols += [one_hot(X[c].astype("string"), self.categories_[c]) for c in self.extra_categorical]
         if not cols:
             return np.zeros((n, 0))

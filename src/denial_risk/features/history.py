@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.contract import facts
+
 from ._base import TargetFeatures, fit_rates, multi_key, stack, to_float
 
 
@@ -65,8 +66,12 @@ class HistoryFeatures(TargetFeatures):
         prov = self._col(X, "provider_id", "string")
         pid = self._col(X, "payer_id", "string")
         code = self._col(X, "hcpcs_code", "string")
-        return (multi_key([prov]), prov.isna().to_numpy(),
-                multi_key([pid, code]), (pid.isna() | code.isna()).to_numpy())
+        return (
+            multi_key([prov]),
+            prov.isna().to_numpy(),
+            multi_key([pid, code]),
+            (pid.isna() | code.isna()).to_numpy(),
+        )
 
     def _fit(self, X, y):
         (pk, pna, ck, cna) = self._keys(X)
@@ -76,14 +81,23 @@ class HistoryFeatures(TargetFeatures):
         self.prior_ = float(y.mean()) if len(y) else np.nan
         self.provider_rates_.prior = self.prior_
         self.payer_code_rates_.prior = self.prior_
-        self.names_out_ = ["prior_same_code_12m", "replacement_in_lifetime", "provider_denial_rate",
-                           "provider_lines_log", "payer_code_denial_rate", "payer_code_lines_log"]
+        self.names_out_ = [
+            "prior_same_code_12m",
+            "replacement_in_lifetime",
+            "provider_denial_rate",
+            "provider_lines_log",
+            "payer_code_denial_rate",
+            "payer_code_lines_log",
+        ]
 
     def _static(self, X):
         prior = to_float(self._col(X, "prior_same_code_12m", "Int64"))
         pol = facts.policy_for_rows(self._col(X, "hcpcs_code", "string"))
-        life = to_float(pol["useful_lifetime_years"]) if "useful_lifetime_years" in pol else \
-            np.full(len(X), np.nan)
+        life = (
+            to_float(pol["useful_lifetime_years"])
+            if "useful_lifetime_years" in pol
+            else np.full(len(X), np.nan)
+        )
         repl = np.where(np.isnan(prior), np.nan, ((prior > 0) & ~np.isnan(life) & (life >= 1)).astype(float))
         return prior, repl
 

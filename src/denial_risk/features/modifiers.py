@@ -5,12 +5,35 @@ from __future__ import annotations
 import numpy as np
 
 from denial_risk.contract import facts, schema
+
 from ._base import ColumnFeatures, factorize, gather, to_float
 
 # One indicator each; any other modifier is counted (known / unknown), not one-hot.
 DEFAULT_MODIFIERS = (
-    "KX", "GA", "GY", "GZ", "RT", "LT", "NU", "RR", "UE", "99", "KH", "KI", "KJ",
-    "50", "59", "CG", "GK", "GL", "KF", "KS", "EY", "BP", "BR", "BU",
+    "KX",
+    "GA",
+    "GY",
+    "GZ",
+    "RT",
+    "LT",
+    "NU",
+    "RR",
+    "UE",
+    "99",
+    "KH",
+    "KI",
+    "KJ",
+    "50",
+    "59",
+    "CG",
+    "GK",
+    "GL",
+    "KF",
+    "KS",
+    "EY",
+    "BP",
+    "BR",
+    "BU",
 )
 
 
@@ -38,8 +61,16 @@ class ModifierFeatures(ColumnFeatures):
         mods = DEFAULT_MODIFIERS if self.modifiers is None else tuple(self.modifiers)
         self.onehot_modifiers_ = tuple(str(m).upper() for m in mods)
         self.names_out_ = [f"mod_{m}" for m in self.onehot_modifiers_] + [
-            "n_modifiers", "n_other_known", "n_unknown", "kx_with_ga_gy_gz", "rt_and_lt_one_unit",
-            "missing_side", "missing_kx", "missing_kx_payer_unknown", "mod99_few", "many_without_99",
+            "n_modifiers",
+            "n_other_known",
+            "n_unknown",
+            "kx_with_ga_gy_gz",
+            "rt_and_lt_one_unit",
+            "missing_side",
+            "missing_kx",
+            "missing_kx_payer_unknown",
+            "mod99_few",
+            "many_without_99",
             "no_purchase_rental_modifier",
         ]
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from denial_risk.contract import schema
 
-from ._base import TargetFeatures, fit_categories, fit_rates, multi_key, one_hot, one_hot_names, oof_rates, stack
+from ._base import (
+    TargetFeatures,
+    fit_categories,
+    fit_rates,
+    multi_key,
+    one_hot,
+    one_hot_names,
+    oof_rates,
+    stack,
+)
 
 
 class PayerFeatures(TargetFeatures):
@@ -38,7 +45,8 @@ class PayerFeatures(TargetFeatures):
         self.payer_rates_ = fit_rates(self._keys(X), y, float(self.smoothing))
         types = list(schema.PAYER_TYPES)
         self.names_out_ = [
-            *(f"payer_type={t}" for t in types), "payer_type=missing",
+            *(f"payer_type={t}" for t in types),
+            "payer_type=missing",
             *one_hot_names("payer_id", self.payer_ids_),
             "payer_denial_rate",
         ]

@@ -92,8 +92,10 @@ def build_feature_pipeline(
     named twice or is already a contract column.
     """
     extra_boolean, extra_numeric, extra_categorical = (
-        tuple(str(c) for c in extra_boolean), tuple(str(c) for c in extra_numeric),
-        tuple(str(c) for c in extra_categorical))
+        tuple(str(c) for c in extra_boolean),
+        tuple(str(c) for c in extra_numeric),
+        tuple(str(c) for c in extra_categorical),
+    )
     extras = (*extra_boolean, *extra_numeric, *extra_categorical)
     check_columns_allowed(extras, "the [features] configuration")
     dup = sorted({c for c in extras if extras.count(c) > 1})
@@ -102,7 +104,9 @@ def build_feature_pipeline(
     contract = set(schema.REQUIRED) | set(schema.OPTIONAL)
     clash = sorted(set(extras) & contract)
     if clash:
-        raise ValueError(f"[features]: {clash} are contract columns, already features; name only extra columns")
+        raise ValueError(
+            f"[features]: {clash} are contract columns, already features; name only extra columns"
+        )
 
     transformers: list[tuple[str, ColumnFeatures]] = [
         ("modifiers", ModifierFeatures()),
@@ -115,8 +119,16 @@ def build_feature_pipeline(
         ("amount", AmountFeatures()),
     ]
     if extras:
-        transformers.append(("extra", ExtraColumns(extra_boolean=extra_boolean, extra_numeric=extra_numeric,
-                                                   extra_categorical=extra_categorical)))
+        transformers.append(
+            (
+                "extra",
+                ExtraColumns(
+                    extra_boolean=extra_boolean,
+                    extra_numeric=extra_numeric,
+                    extra_categorical=extra_categorical,
+                ),
+            )
+        )
     spec = []
     for name, trans in transformers:
         cols = list(trans.get_input_columns())
@@ -147,8 +159,11 @@ def feature_groups(features, *, as_indices: bool = False) -> dict[str, list]:
     `features` is the fitted `ColumnTransformer` (or anything with
     `get_feature_names_out()`, or a list of names). Groups appear in pipeline order.
     """
-    names = list(features) if isinstance(features, list | tuple | np.ndarray) else \
-        list(features.get_feature_names_out())
+    names = (
+        list(features)
+        if isinstance(features, list | tuple | np.ndarray)
+        else list(features.get_feature_names_out())
+    )
     out: dict[str, list] = {}
     for i, n in enumerate(names):
         out.setdefault(group_of(str(n)), []).append(i if as_indices else str(n))

@@ -8,7 +8,11 @@ import pandas as pd
 from ._base import ColumnFeatures, as_target, cv_splits, multi_key, stack
 
 FALLBACK_LIMIT_DAYS = {  # used only if reference.payer_rules() cannot be read
-    "medicare": 365, "medicare_advantage": 365, "medicaid": 180, "commercial": 90, "other": 90,
+    "medicare": 365,
+    "medicare_advantage": 365,
+    "medicaid": 180,
+    "commercial": 90,
+    "other": 90,
 }
 
 
@@ -18,8 +22,11 @@ def configured_limits() -> dict[str, float]:
         from denial_risk.contract import reference
 
         rules = reference.payer_rules()
-        return {str(t): float(d) for t, d in zip(rules["payer_type"], rules["filing_limit_days"], strict=True)
-                if not pd.isna(t) and not pd.isna(d)}
+        return {
+            str(t): float(d)
+            for t, d in zip(rules["payer_type"], rules["filing_limit_days"], strict=True)
+            if not pd.isna(t) and not pd.isna(d)
+        }
     except (FileNotFoundError, KeyError):
         return {k: float(v) for k, v in FALLBACK_LIMIT_DAYS.items()}
 
@@ -58,13 +65,23 @@ class TimingFeatures(ColumnFeatures):
         self.quantile = quantile
         self.cv = cv
 
-    names = ("filing_lag_days", "filing_limit_days", "lag_minus_limit", "over_limit",
-             "lag_over_limit_fraction", "limit_learned", "service_month", "service_quarter",
-             "service_dow", "submission_dow")
+    names = (
+        "filing_lag_days",
+        "filing_limit_days",
+        "lag_minus_limit",
+        "over_limit",
+        "lag_over_limit_fraction",
+        "limit_learned",
+        "service_month",
+        "service_quarter",
+        "service_dow",
+        "submission_dow",
+    )
 
     def _lag(self, X) -> np.ndarray:
         return _days(self._col(X, "submission_date", "datetime64[ns]")) - _days(
-            self._col(X, "service_date", "datetime64[ns]"))
+            self._col(X, "service_date", "datetime64[ns]")
+        )
 
     def _learn(self, X, y, rows: np.ndarray) -> pd.Series:
         """payer_id → learned lag quantile among paid lines of `rows` (ids with enough lines)."""
@@ -127,9 +144,18 @@ class TimingFeatures(ColumnFeatures):
         svc = pd.to_datetime(self._col(X, "service_date", "datetime64[ns]"), errors="coerce")
         sub = pd.to_datetime(self._col(X, "submission_date", "datetime64[ns]"), errors="coerce")
         month = svc.dt.month.to_numpy(dtype=np.float64, na_value=np.nan)
-        return stack([
-            lag, limit, diff, over, frac, raised.astype(np.float64),
-            month, np.ceil(month / 3.0),
-            svc.dt.day_of_week.to_numpy(dtype=np.float64, na_value=np.nan),
-            sub.dt.day_of_week.to_numpy(dtype=np.float64, na_value=np.nan),
-        ], n)
+        return stack(
+            [
+                lag,
+                limit,
+                diff,
+                over,
+                frac,
+                raised.astype(np.float64),
+                month,
+                np.ceil(month / 3.0),
+                svc.dt.day_of_week.to_numpy(dtype=np.float64, na_value=np.nan),
+                sub.dt.day_of_week.to_numpy(dtype=np.float64, na_value=np.nan),
+            ],
+            n,
+        )

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from denial_risk.modeling import evaluate
-from denial_risk.registry import tracking
 from denial_risk.errors import UserError
+from denial_risk.modeling import evaluate
 from denial_risk.modeling.config import TrainConfig
 from denial_risk.modeling.train import feature_input, fit_on
+from denial_risk.registry import tracking
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,10 @@ def folds(frame: pd.DataFrame, k: int) -> list[tuple[Fold, pd.DataFrame, pd.Data
     month = frame["service_date"].dt.to_period("M")
     months = sorted(month.unique())
     if len(months) < 4:
-        raise UserError(f"backtest: the data covers {len(months)} months; a monthly backtest needs at least 4")
-    test_months = months[max(3, len(months) - k):]
+        raise UserError(
+            f"backtest: the data covers {len(months)} months; a monthly backtest needs at least 4"
+        )
+    test_months = months[max(3, len(months) - k) :]
     out = []
     for m in test_months:
         train = frame[month < m]
@@ -57,8 +59,13 @@ def _split_calibration(train: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
     return train[month < last], train[month == last]
 
 
-def run_backtest(frame: pd.DataFrame, k: int = 6, config: TrainConfig | None = None, *,
-                 experiment: str = "denial-risk/backtest") -> pd.DataFrame:
+def run_backtest(
+    frame: pd.DataFrame,
+    k: int = 6,
+    config: TrainConfig | None = None,
+    *,
+    experiment: str = "denial-risk/backtest",
+) -> pd.DataFrame:
     """Metrics per test month for the retrained and the frozen model; logged as nested MLflow runs."""
     config = config or TrainConfig()
     frame = frame[frame["denied"].notna()]
@@ -66,12 +73,17 @@ def run_backtest(frame: pd.DataFrame, k: int = 6, config: TrainConfig | None = N
     rows = []
     frozen = None
     with tracking.run(experiment, run_name=f"backtest-{k}-folds"):
-        tracking.log_params({"folds": len(plan), "rows": len(frame),
-                             "first_test_month": plan[0][0].test_month, "last_test_month": plan[-1][0].test_month})
+        tracking.log_params(
+            {
+                "folds": len(plan),
+                "rows": len(frame),
+                "first_test_month": plan[0][0].test_month,
+                "last_test_month": plan[-1][0].test_month,
+            }
+        )
         for i, (fold, train, test) in enumerate(plan):
             fit_rows, calib = _split_calibration(train)
-            model = fit_on(fit_rows, calib, config,
-                           chosen=None if i == 0 else rows[0]["classifier"]).model
+            model = fit_on(fit_rows, calib, config, chosen=None if i == 0 else rows[0]["classifier"]).model
             if frozen is None:
                 frozen = model
             y = test["denied"].astype(int).to_numpy()
@@ -79,20 +91,32 @@ def run_backtest(frame: pd.DataFrame, k: int = 6, config: TrainConfig | None = N
             X_in = feature_input(test, config)
             m_re = evaluate.classification_metrics(y, model.predict_proba(X_in), billed)
             m_fr = evaluate.classification_metrics(y, frozen.predict_proba(X_in), billed)
-            row = {**fold.__dict__, "classifier": model.info["classifier"],
-                   **{f"retrained_{k_}": m_re[k_] for k_ in FOLD_METRICS},
-                   **{f"frozen_{k_}": m_fr[k_] for k_ in FOLD_METRICS}}
+            row = {
+                **fold.__dict__,
+                "classifier": model.info["classifier"],
+                **{f"retrained_{k_}": m_re[k_] for k_ in FOLD_METRICS},
+                **{f"frozen_{k_}": m_fr[k_] for k_ in FOLD_METRICS},
+            }
             rows.append(row)
             with tracking.run(experiment, run_name=f"fold-{fold.test_month}", nested=True):
                 tracking.log_params({**fold.__dict__, "classifier": row["classifier"]})
                 tracking.log_metrics({k_: m_re[k_] for k_ in FOLD_METRICS})
                 tracking.log_metrics({k_: m_fr[k_] for k_ in FOLD_METRICS}, prefix="frozen_")
-            log.info(f"fold {i + 1}/{len(plan)} test {fold.test_month} (train to {fold.train_end}, "
-                 f"{fold.train_lines} lines): AUC retrained {m_re['roc_auc']:.3f}, frozen {m_fr['roc_auc']:.3f}")
+            log.info(
+                f"fold {i + 1}/{len(plan)} test {fold.test_month} (train to {fold.train_end}, "
+                f"{fold.train_lines} lines): AUC retrained {m_re['roc_auc']:.3f}, "
+                f"frozen {m_fr['roc_auc']:.3f}"
+            )
         table = pd.DataFrame(rows)
         for i, row in table.iterrows():
-            tracking.log_metrics({"retrained_roc_auc": row["retrained_roc_auc"], "frozen_roc_auc": row["frozen_roc_auc"],
-                                  "retrained_ece": row["retrained_ece"]}, step=int(i))
+            tracking.log_metrics(
+                {
+                    "retrained_roc_auc": row["retrained_roc_auc"],
+                    "frozen_roc_auc": row["frozen_roc_auc"],
+                    "retrained_ece": row["retrained_ece"],
+                },
+                step=int(i),
+            )
         tracking.log_table(table, "backtest")
         tracking.log_figure(plot_backtest(table), "backtest")
     return table
@@ -106,10 +130,15 @@ def plot_backtest(table: pd.DataFrame, policy_change: str | None = None):
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), dpi=110)
     x = np.arange(len(table))
-    for ax, metric, title in zip(axes, ("roc_auc", "ece", "dollars_caught_top10"),
-                                 ("ROC AUC", "calibration error (ECE)", "denied $ caught in top 10 %")):
+    for ax, metric, title in zip(
+        axes,
+        ("roc_auc", "ece", "dollars_caught_top10"),
+        ("ROC AUC", "calibration error (ECE)", "denied $ caught in top 10 %"),
+    ):
         ax.plot(x, table[f"retrained_{metric}"], marker="o", label="retrained monthly")
-        ax.plot(x, table[f"frozen_{metric}"], marker="s", ls="--", label=f"frozen at {table.test_month.iloc[0]}")
+        ax.plot(
+            x, table[f"frozen_{metric}"], marker="s", ls="--", label=f"frozen at {table.test_month.iloc[0]}"
+        )
         ax.set_xticks(x, table["test_month"], rotation=45, fontsize=8)
         ax.set_title(title)
         if policy_change is not None and policy_change in set(table["test_month"]):

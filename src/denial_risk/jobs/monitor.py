@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from denial_risk.modeling import evaluate
-from denial_risk.registry import tracking
 from denial_risk.claims.table import load_claims
-from denial_risk.modeling.drift import drift_report
 from denial_risk.errors import UserError
+from denial_risk.modeling import evaluate
+from denial_risk.modeling.drift import drift_report
+from denial_risk.registry import tracking
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,24 @@ def predicted_vs_realised(scored: pd.DataFrame, outcomes: pd.DataFrame) -> pd.Da
         raise UserError("--remits: no scored line matches a remitted line by claim_id and line_number")
     joined["denied"] = joined["denied"].astype(bool).astype(float)
     joined["decile"] = pd.qcut(joined["denial_probability"].rank(method="first"), 10, labels=False) + 1
-    rows = [{"slice": "all", "lines": len(joined), "predicted_rate": joined.denial_probability.mean(),
-             "realised_rate": joined.denied.mean()}]
+    rows = [
+        {
+            "slice": "all",
+            "lines": len(joined),
+            "predicted_rate": joined.denial_probability.mean(),
+            "realised_rate": joined.denied.mean(),
+        }
+    ]
     for by in ("payer_type", "decile"):
         for key, g in joined.groupby(by, dropna=False):
-            rows.append({"slice": f"{by}={key}", "lines": len(g), "predicted_rate": g.denial_probability.mean(),
-                         "realised_rate": g.denied.mean()})
+            rows.append(
+                {
+                    "slice": f"{by}={key}",
+                    "lines": len(g),
+                    "predicted_rate": g.denial_probability.mean(),
+                    "realised_rate": g.denied.mean(),
+                }
+            )
     table = pd.DataFrame(rows)
     table.attrs["joined"] = joined
     return table
@@ -76,8 +88,12 @@ def monitor(scored_path: str, model_uri: str, remits_path: str | None = None) ->
         raise UserError(f"--scored {scored_path}: missing column 'denial_probability' (score the file first)")
     frame["denial_probability"] = pd.to_numeric(frame["denial_probability"], errors="coerce")
     drift = feature_drift(model, frame)
-    metrics = {"psi_max": float(drift["psi"].max()), "features_drifted": int(drift["drifted"].sum()),
-               "lines_scored": len(frame), "mean_predicted_probability": float(frame["denial_probability"].mean())}
+    metrics = {
+        "psi_max": float(drift["psi"].max()),
+        "features_drifted": int(drift["drifted"].sum()),
+        "lines_scored": len(frame),
+        "mean_predicted_probability": float(frame["denial_probability"].mean()),
+    }
     outcomes = None
     if remits_path:
         remitted, _ = load_claims(remits_path, option="--remits")
@@ -85,14 +101,24 @@ def monitor(scored_path: str, model_uri: str, remits_path: str | None = None) ->
         joined = outcomes.attrs["joined"]
         y, p = joined["denied"].to_numpy().astype(int), joined["denial_probability"].to_numpy()
         overall = outcomes.iloc[0]
-        metrics.update({"lines_with_outcome": int(overall["lines"]), "realised_denial_rate": float(overall["realised_rate"]),
-                        "predicted_denial_rate": float(overall["predicted_rate"]),
-                        "ece_realised": evaluate.expected_calibration_error(y, p)})
+        metrics.update(
+            {
+                "lines_with_outcome": int(overall["lines"]),
+                "realised_denial_rate": float(overall["realised_rate"]),
+                "predicted_denial_rate": float(overall["predicted_rate"]),
+                "ece_realised": evaluate.expected_calibration_error(y, p),
+            }
+        )
         if len(np.unique(y)) == 2:
             metrics["roc_auc_realised"] = float(evaluate.roc_auc_score(y, p))
     with tracking.run("denial-risk/monitoring", run_name="monitor"):
-        tracking.log_params({"model_uri": model_uri, "scored_file": scored_path.rsplit("/", 1)[-1],
-                             "with_outcomes": bool(remits_path)})
+        tracking.log_params(
+            {
+                "model_uri": model_uri,
+                "scored_file": scored_path.rsplit("/", 1)[-1],
+                "with_outcomes": bool(remits_path),
+            }
+        )
         tracking.log_metrics(metrics)
         tracking.log_table(drift, "feature_psi")
         tracking.log_figure(plot_drift(drift), "feature_psi")
@@ -100,11 +126,16 @@ def monitor(scored_path: str, model_uri: str, remits_path: str | None = None) ->
             tracking.log_table(outcomes, "predicted_vs_realised")
             tracking.log_figure(plot_outcomes(outcomes), "predicted_vs_realised")
     drifted = drift.loc[drift["drifted"], "feature"].tolist()
-    log.info(f"{len(frame)} scored lines; PSI max {metrics['psi_max']:.3f}; "
-         f"{len(drifted)} features drifted (PSI > {DRIFT_THRESHOLD})" + (f": {', '.join(drifted[:10])}" if drifted else ""))
+    log.info(
+        f"{len(frame)} scored lines; PSI max {metrics['psi_max']:.3f}; "
+        f"{len(drifted)} features drifted (PSI > {DRIFT_THRESHOLD})"
+        + (f": {', '.join(drifted[:10])}" if drifted else "")
+    )
     if outcomes is not None:
-        log.info(f"{metrics['lines_with_outcome']} lines with outcomes: predicted denial rate "
-             f"{metrics['predicted_denial_rate']:.1%}, realised {metrics['realised_denial_rate']:.1%}")
+        log.info(
+            f"{metrics['lines_with_outcome']} lines with outcomes: predicted denial rate "
+            f"{metrics['predicted_denial_rate']:.1%}, realised {metrics['realised_denial_rate']:.1%}"
+        )
     return MonitoringResult(drift, outcomes, metrics)
 
 
@@ -124,7 +155,9 @@ def plot_outcomes(outcomes: pd.DataFrame):
     dec = outcomes[outcomes["slice"].str.startswith("decile=")]
     ax.plot(dec["predicted_rate"], dec["realised_rate"], marker="o", label="deciles of predicted risk")
     ax.plot([0, 1], [0, 1], ls=":", c="grey", label="perfect")
-    ax.set(xlabel="predicted denial rate", ylabel="realised denial rate (835)", title="Predicted versus realised")
+    ax.set(
+        xlabel="predicted denial rate", ylabel="realised denial rate (835)", title="Predicted versus realised"
+    )
     ax.legend()
     fig.tight_layout()
     return fig

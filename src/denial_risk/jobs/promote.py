@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from denial_risk.modeling import evaluate
-from denial_risk.registry import tracking
 from denial_risk.claims.table import load_claims
 from denial_risk.errors import UserError
+from denial_risk.modeling import evaluate
 from denial_risk.modeling.config import config_of_model
 from denial_risk.modeling.train import feature_input
+from denial_risk.registry import tracking
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +46,26 @@ def paired_bootstrap(y, p_a, p_b, billed, *, rounds: int = 200, seed: int = 0) -
         i = rng.integers(0, n, n)
         if len(np.unique(y[i])) < 2:
             continue
-        rows.append({
-            "roc_auc": roc_auc_score(y[i], p_b[i]) - roc_auc_score(y[i], p_a[i]),
-            "dollars_caught_top10": evaluate.dollars_caught(y[i], p_b[i], billed[i], 0.1)
-            - evaluate.dollars_caught(y[i], p_a[i], billed[i], 0.1),
-        })
+        rows.append(
+            {
+                "roc_auc": roc_auc_score(y[i], p_b[i]) - roc_auc_score(y[i], p_a[i]),
+                "dollars_caught_top10": evaluate.dollars_caught(y[i], p_b[i], billed[i], 0.1)
+                - evaluate.dollars_caught(y[i], p_a[i], billed[i], 0.1),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def compare(frame: pd.DataFrame, champion_model, challenger_model, champion: str, challenger: str,
-            margin: float, *, rounds: int = 200) -> Comparison:
+def compare(
+    frame: pd.DataFrame,
+    champion_model,
+    challenger_model,
+    champion: str,
+    challenger: str,
+    margin: float,
+    *,
+    rounds: int = 200,
+) -> Comparison:
     y = frame["denied"].astype(int).to_numpy()
     billed = frame["billed_amount"].to_numpy(dtype=float)
     p_a = champion_model.predict_proba(feature_input(frame, config_of_model(champion_model)))
@@ -65,8 +75,12 @@ def compare(frame: pd.DataFrame, champion_model, challenger_model, champion: str
     boot = paired_bootstrap(y, p_a, p_b, billed, rounds=rounds)
     rows = []
     for metric in ("roc_auc", "pr_auc", "brier", "ece", "dollars_caught_top10", "dollars_caught_top20"):
-        row = {"metric": metric, "champion": m_a[metric], "challenger": m_b[metric],
-               "gain": m_b[metric] - m_a[metric]}
+        row = {
+            "metric": metric,
+            "champion": m_a[metric],
+            "challenger": m_b[metric],
+            "gain": m_b[metric] - m_a[metric],
+        }
         if metric in boot:
             row["gain_p05"], row["gain_p95"] = np.quantile(boot[metric], [0.05, 0.95])
         rows.append(row)
@@ -76,11 +90,17 @@ def compare(frame: pd.DataFrame, champion_model, challenger_model, champion: str
     if auc["gain"] < margin:
         promoted, reason = False, f"AUC gain {auc['gain']:+.4f} is below the margin {margin}"
     elif not auc["gain_p05"] > 0:
-        promoted, reason = False, f"AUC gain not significant (bootstrap 5th percentile {auc['gain_p05']:+.4f})"
+        promoted, reason = (
+            False,
+            f"AUC gain not significant (bootstrap 5th percentile {auc['gain_p05']:+.4f})",
+        )
     elif dollars["gain"] < -margin:
         promoted, reason = False, f"dollars caught in the top 10 % would drop by {-dollars['gain']:.4f}"
     else:
-        promoted, reason = True, f"AUC gain {auc['gain']:+.4f} (5th percentile {auc['gain_p05']:+.4f}) ≥ margin {margin}"
+        promoted, reason = (
+            True,
+            f"AUC gain {auc['gain']:+.4f} (5th percentile {auc['gain_p05']:+.4f}) ≥ margin {margin}",
+        )
     return Comparison(champion, challenger, table, promoted, reason)
 
 
@@ -115,12 +135,25 @@ def promote(margin: float = 0.005, version: str | None = None, data: str | None 
     uri = f"models:/{tracking.MODEL_NAME}/"
     run_id = tracking.model_run_id(uri + challenger)
     frame = holdout_for(run_id, data)
-    result = compare(frame, tracking.load_model(uri + champion), tracking.load_model(uri + challenger),
-                     champion, challenger, margin)
+    result = compare(
+        frame,
+        tracking.load_model(uri + champion),
+        tracking.load_model(uri + challenger),
+        champion,
+        challenger,
+        margin,
+    )
     log.info(result.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     with tracking.run("denial-risk/promotion", run_name=f"v{challenger}-vs-v{champion}"):
-        tracking.log_params({"champion": champion, "challenger": challenger, "margin": margin,
-                             "holdout_lines": len(frame), "promoted": result.promoted})
+        tracking.log_params(
+            {
+                "champion": champion,
+                "challenger": challenger,
+                "margin": margin,
+                "holdout_lines": len(frame),
+                "promoted": result.promoted,
+            }
+        )
         tracking.log_table(result.table, "comparison")
         tracking.log_figure(_plot(result), "comparison")
     if result.promoted:
@@ -133,7 +166,9 @@ def promote(margin: float = 0.005, version: str | None = None, data: str | None 
 
 def _plot(result: Comparison):
     fig, ax = evaluate._figure()
-    t = result.table.set_index("metric").loc[["roc_auc", "pr_auc", "dollars_caught_top10", "dollars_caught_top20"]]
+    t = result.table.set_index("metric").loc[
+        ["roc_auc", "pr_auc", "dollars_caught_top10", "dollars_caught_top20"]
+    ]
     x = np.arange(len(t))
     ax.bar(x - 0.2, t["champion"], 0.4, label=f"champion v{result.champion}")
     ax.bar(x + 0.2, t["challenger"], 0.4, label=f"challenger v{result.challenger}")

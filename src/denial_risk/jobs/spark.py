@@ -34,8 +34,8 @@ from empty fields), so it is rejected only if a required field is missing.
 
 from __future__ import annotations
 
-import logging
 import contextlib
+import logging
 import os
 import shutil
 import sys
@@ -48,8 +48,8 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.contract import schema
-from denial_risk.errors import UserError
 from denial_risk.contract.normalize import REJECT_REASON
+from denial_risk.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,7 @@ POS, REASON, KEY, BILLED = "_dr_pos", "_dr_reason", "_dr_key", "_dr_billed"
 EXTRA_PREFIX = "_dr_extra_field_"
 N_EXTRA_FIELDS = 4  # fields beyond the header that are counted (more are "at least")
 DUPLICATE_REASON = "claim_id+line_number: duplicate of an earlier row"
-UDF_RESULT = ("denial_probability double, risk_tier string, top_reasons string, "
-              "recommended_actions string")
+UDF_RESULT = "denial_probability double, risk_tier string, top_reasons string, recommended_actions string"
 _NULL_SENTINEL = "\u0000denial-risk-null\u0000"  # Spark's CSV nullValue: never matches a real cell
 
 
@@ -90,12 +89,15 @@ def spark_session(master: str = "local[*]", app_name: str = "denial-risk"):
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    spark = (SparkSession.builder.master(master).appName(app_name)
-             .config("spark.pyspark.python", python)
-             .config("spark.executorEnv.PYTHONWARNINGS", os.environ["PYTHONWARNINGS"])
-             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-             .config("spark.ui.showConsoleProgress", "false")
-             .config("spark.sql.session.timeZone", "UTC"))
+    spark = (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.pyspark.python", python)
+        .config("spark.executorEnv.PYTHONWARNINGS", os.environ["PYTHONWARNINGS"])
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+    )
     if master.startswith("local"):
         # 200 shuffle partitions (the default) means 200 tiny model calls on one machine
         spark = spark.config("spark.sql.shuffle.partitions", str(_local_cores(master) * 2))
@@ -105,7 +107,7 @@ def spark_session(master: str = "local[*]", app_name: str = "denial-risk"):
 
 
 def _local_cores(master: str) -> int:
-    inside = master[len("local"):].strip("[]").split(",")[0]
+    inside = master[len("local") :].strip("[]").split(",")[0]
     if inside in ("", "*"):
         return os.cpu_count() or 2
     return max(int(inside), 1) if inside.isdigit() else 2
@@ -122,13 +124,15 @@ def _is_local(uri: str) -> bool:
 
 
 def _local_path(uri: str) -> Path:
-    return Path(uri[len("file://"):] if uri.startswith("file://") else uri)
+    return Path(uri[len("file://") :] if uri.startswith("file://") else uri)
 
 
 def _format(uri: str, option: str) -> str:
     suffix = Path(uri.rstrip("/")).suffix.lower()
     if suffix not in (".csv", ".parquet"):
-        raise UserError(f"{option} {uri}: unsupported file type '{suffix or '(none)'}' (use .csv or .parquet)")
+        raise UserError(
+            f"{option} {uri}: unsupported file type '{suffix or '(none)'}' (use .csv or .parquet)"
+        )
     return suffix[1:]
 
 
@@ -167,8 +171,11 @@ def read_claims(spark, uri: str, *, option: str = "--data"):
             columns = _canonical_columns(source, uri, option)
             extra = [f"{EXTRA_PREFIX}{i}" for i in range(N_EXTRA_FIELDS)]
             fields = [T.StructField(c, T.StringType()) for c in (*columns, *extra)]
-            df = (reader.options(nullValue=_NULL_SENTINEL, enforceSchema=True, mode="PERMISSIVE")
-                  .schema(T.StructType(fields)).csv(uri))
+            df = (
+                reader.options(nullValue=_NULL_SENTINEL, enforceSchema=True, mode="PERMISSIVE")
+                .schema(T.StructType(fields))
+                .csv(uri)
+            )
         else:
             df = spark.read.parquet(uri)
             columns = _canonical_columns(df.columns, uri, option)
@@ -229,7 +236,9 @@ def _validator(columns: list[str], is_csv: bool):
                 if recorder.keys is not None:
                     key.iloc[rows[recorder.keys.index.to_numpy()]] = recorder.keys.to_numpy()
                 if len(rejects):
-                    reason.iloc[rows[rejects.index.to_numpy()]] = rejects[REJECT_REASON].astype(object).to_numpy()
+                    reason.iloc[rows[rejects.index.to_numpy()]] = (
+                        rejects[REJECT_REASON].astype(object).to_numpy()
+                    )
                 billed.iloc[rows[clean.index.to_numpy()]] = clean["billed_amount"].to_numpy(dtype=float)
             out = pdf[[*columns, POS]].copy()
             out[REASON] = reason.to_numpy()
@@ -248,14 +257,19 @@ def validate_frame(df, columns: list[str], is_csv: bool):
 
     in_schema = df.schema
     fields = [in_schema[c] for c in columns] + [
-        T.StructField(POS, T.LongType()), T.StructField(REASON, T.StringType()),
-        T.StructField(KEY, T.StringType()), T.StructField(BILLED, T.DoubleType())]
+        T.StructField(POS, T.LongType()),
+        T.StructField(REASON, T.StringType()),
+        T.StructField(KEY, T.StringType()),
+        T.StructField(BILLED, T.DoubleType()),
+    ]
     checked = df.mapInPandas(_validator(columns, is_csv), T.StructType(fields))
     first = F.row_number().over(Window.partitionBy(KEY).orderBy(POS))
     dup = F.col(KEY).isNotNull() & (first > 1)
-    reason = (F.when(dup & F.col(REASON).isNull(), F.lit(DUPLICATE_REASON))
-              .when(dup, F.concat(F.col(REASON), F.lit("; " + DUPLICATE_REASON)))
-              .otherwise(F.col(REASON)))
+    reason = (
+        F.when(dup & F.col(REASON).isNull(), F.lit(DUPLICATE_REASON))
+        .when(dup, F.concat(F.col(REASON), F.lit("; " + DUPLICATE_REASON)))
+        .otherwise(F.col(REASON))
+    )
     return checked.withColumn(REASON, reason).drop(KEY)
 
 
@@ -287,18 +301,24 @@ def rank_frame(scored):
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    ordered = (scored.select(POS, "expected_loss", "denial_probability")
-               .orderBy(F.desc("expected_loss"), F.desc("denial_probability"), F.asc(POS))
-               .withColumn("_dr_pid", F.spark_partition_id())
-               .withColumn("_dr_mid", F.monotonically_increasing_id())
-               .persist(StorageLevel.MEMORY_AND_DISK))
-    counts = sorted((r["_dr_pid"], r["n"]) for r in ordered.groupBy("_dr_pid").agg(F.count("*").alias("n")).collect())
+    ordered = (
+        scored.select(POS, "expected_loss", "denial_probability")
+        .orderBy(F.desc("expected_loss"), F.desc("denial_probability"), F.asc(POS))
+        .withColumn("_dr_pid", F.spark_partition_id())
+        .withColumn("_dr_mid", F.monotonically_increasing_id())
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    counts = sorted(
+        (r["_dr_pid"], r["n"]) for r in ordered.groupBy("_dr_pid").agg(F.count("*").alias("n")).collect()
+    )
     offsets, total = {}, 0
     for pid, n in counts:
         offsets[pid] = total
         total += n
     if offsets:
-        offset = F.create_map(*[F.lit(x) for pid, off in offsets.items() for x in (pid, off)])[F.col("_dr_pid")]
+        offset = F.create_map(*[F.lit(x) for pid, off in offsets.items() for x in (pid, off)])[
+            F.col("_dr_pid")
+        ]
     else:
         offset = F.lit(0)
     # monotonically_increasing_id = (partition index << 33) + row index within the partition
@@ -317,12 +337,11 @@ def _merge_parts(folder: Path, target: Path) -> None:
 
     parts = sorted(folder.glob("part-*.parquet"))
     schema_ = pq.read_schema(parts[0]) if parts else None
-    with atomic_path(target) as tmp:
-        with pq.ParquetWriter(tmp, schema_) as writer:
-            for part in parts:
-                pf = pq.ParquetFile(part)
-                for i in range(pf.num_row_groups):
-                    writer.write_table(pf.read_row_group(i).cast(schema_))
+    with atomic_path(target) as tmp, pq.ParquetWriter(tmp, schema_) as writer:
+        for part in parts:
+            pf = pq.ParquetFile(part)
+            for i in range(pf.num_row_groups):
+                writer.write_table(pf.read_row_group(i).cast(schema_))
 
 
 def write_parquet(df, uri: str) -> None:
@@ -374,11 +393,13 @@ def score_spark(data_uri: str, out_uri: str, model_uri: str, master: str = "loca
         for c in columns:
             if c in added:
                 log.warning(f"input column '{c}' is replaced by the new score")
-        result = (scored.join(ranks, POS).orderBy(POS)
-                  .select(*[F.col(f"`{c}`") for c in keep], *added))
+        result = scored.join(ranks, POS).orderBy(POS).select(*[F.col(f"`{c}`") for c in keep], *added)
         raw_line = [F.lit(None).cast("string").alias(RAW_LINE)] if is_csv else []  # as the local rejects file
-        rejects = (valid.where(F.col(REASON).isNotNull()).orderBy(POS)
-                   .select(*[F.col(f"`{c}`") for c in columns], F.col(REASON).alias(REJECT_REASON), *raw_line))
+        rejects = (
+            valid.where(F.col(REASON).isNotNull())
+            .orderBy(POS)
+            .select(*[F.col(f"`{c}`") for c in columns], F.col(REASON).alias(REJECT_REASON), *raw_line)
+        )
         rejects_uri = schema.rejects_path_for(out_uri)
         write_parquet(result, out_uri)
         write_parquet(rejects, rejects_uri)
@@ -389,7 +410,15 @@ def score_spark(data_uri: str, out_uri: str, model_uri: str, master: str = "loca
             with contextlib.suppress(Exception):
                 spark.stop()
     seconds = time.perf_counter() - start
-    log.info(f"{n_scored + n_rejected} rows: {n_scored} scored, {n_rejected} rejected ({master}, {seconds:.1f}s)")
+    log.info(
+        f"{n_scored + n_rejected} rows: {n_scored} scored, {n_rejected} rejected ({master}, {seconds:.1f}s)"
+    )
     log.info(f"worklist written to {out_uri}; rejects to {rejects_uri}")
-    return {"rows": n_scored + n_rejected, "scored": n_scored, "rejected": n_rejected,
-            "out": out_uri, "rejects": rejects_uri, "seconds": seconds}
+    return {
+        "rows": n_scored + n_rejected,
+        "scored": n_scored,
+        "rejected": n_rejected,
+        "out": out_uri,
+        "rejects": rejects_uri,
+        "seconds": seconds,
+    }

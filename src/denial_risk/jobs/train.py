@@ -8,18 +8,27 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from denial_risk.modeling import evaluate
-from denial_risk.registry import tracking
 from denial_risk.claims.table import load_claims
 from denial_risk.errors import UserError
+from denial_risk.modeling import evaluate
 from denial_risk.modeling.card import build_model_card
 from denial_risk.modeling.config import config_of_model, load_config
 from denial_risk.modeling.train import TrainResult, feature_input, fit_model
+from denial_risk.registry import tracking
 
 log = logging.getLogger(__name__)
 
-HEADLINE = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "recall_at_90_precision",
-            "recall_at_95_precision", "dollars_caught_top10", "dollars_caught_top20")
+HEADLINE = (
+    "roc_auc",
+    "pr_auc",
+    "brier",
+    "log_loss",
+    "ece",
+    "recall_at_90_precision",
+    "recall_at_95_precision",
+    "dollars_caught_top10",
+    "dollars_caught_top20",
+)
 
 
 def _labelled(data: str) -> tuple[pd.DataFrame, int]:
@@ -32,12 +41,18 @@ def _labelled(data: str) -> tuple[pd.DataFrame, int]:
 def format_metrics(metrics: dict) -> str:
     parts = [f"{k} {metrics[k]:.4f}" for k in HEADLINE if k in metrics and np.isfinite(metrics[k])]
     if "auc_ratio_to_bayes" in metrics:
-        parts.append(f"bayes_roc_auc {metrics['bayes_roc_auc']:.4f} (model/bayes {metrics['auc_ratio_to_bayes']:.4f})")
+        parts.append(
+            f"bayes_roc_auc {metrics['bayes_roc_auc']:.4f} (model/bayes {metrics['auc_ratio_to_bayes']:.4f})"
+        )
     return ", ".join(parts)
 
 
-def train_and_register(data: str, *, config_path: str | None = None, experiment: str | None = None,
-                       ) -> dict:
+def train_and_register(
+    data: str,
+    *,
+    config_path: str | None = None,
+    experiment: str | None = None,
+) -> dict:
     """Fit on labelled claims, log the run to MLflow and register a model version."""
     config = load_config(config_path)
     frame, rejected = _labelled(data)
@@ -47,15 +62,23 @@ def train_and_register(data: str, *, config_path: str | None = None, experiment:
     log.info("logistic baseline: " + format_metrics(result.baseline_metrics))
 
     with tracking.run(experiment or tracking.experiment_name_for(data), run_name="train") as active:
-        tracking.log_params({**result.params, "data_file": Path(data).name, "data_path": str(Path(data).resolve()),
-                             "rows_rejected": rejected})
+        tracking.log_params(
+            {
+                **result.params,
+                "data_file": Path(data).name,
+                "data_path": str(Path(data).resolve()),
+                "rows_rejected": rejected,
+            }
+        )
         tracking.log_metrics(result.metrics)
         tracking.log_metrics(result.baseline_metrics, prefix="baseline_")
         _log_slices_and_plots(result)
         example = _example_output(result)
         version, alias = tracking.log_and_register(result.model, example)
         run_id = active.info.run_id
-        tracking.log_text(build_model_card(result, data_name=Path(data).name, version=version), "model_card.md")
+        tracking.log_text(
+            build_model_card(result, data_name=Path(data).name, version=version), "model_card.md"
+        )
     log.info(f"MLflow run {run_id} in {tracking.tracking_uri()}")
     log.info(f"registered {tracking.MODEL_NAME} version {version} as @{alias}")
     return {"run_id": run_id, "version": version, "alias": alias, "metrics": result.metrics}
@@ -69,8 +92,14 @@ def _log_slices_and_plots(result: TrainResult) -> None:
         tracking.log_table(table, f"metrics_by_{by}")
         for _, row in table.iterrows():
             key = str(row[by]).replace(" ", "_")
-            tracking.log_metrics({"roc_auc": row["roc_auc"], "dollars_caught_top10": row["dollars_caught_top10"],
-                                  "ece": row["ece"]}, prefix=f"{by}.{key}.")
+            tracking.log_metrics(
+                {
+                    "roc_auc": row["roc_auc"],
+                    "dollars_caught_top10": row["dollars_caught_top10"],
+                    "ece": row["ece"],
+                },
+                prefix=f"{by}.{key}.",
+            )
     if len(np.unique(y)) == 2:
         tracking.log_figure(evaluate.plot_roc(y, p, result.baseline_proba), "roc")
         tracking.log_figure(evaluate.plot_pr(y, p), "precision_recall")
@@ -78,8 +107,10 @@ def _log_slices_and_plots(result: TrainResult) -> None:
     tracking.log_figure(evaluate.plot_dollars_caught(y, p, billed), "dollars_caught")
     if len(result.importance):
         tracking.log_figure(evaluate.plot_importance(result.importance), "permutation_importance")
-        tracking.log_table(result.importance.rename("auc_drop").rename_axis("feature_group").reset_index(),
-                           "permutation_importance")
+        tracking.log_table(
+            result.importance.rename("auc_drop").rename_axis("feature_group").reset_index(),
+            "permutation_importance",
+        )
 
 
 def _example_output(result: TrainResult) -> pd.DataFrame:
@@ -95,7 +126,9 @@ def evaluate_model(data: str, model_uri: str, *, experiment: str | None = None) 
     model = tracking.load_model(model_uri)
     p = model.predict_proba(feature_input(frame, config_of_model(model)))
     y = frame["denied"].astype(int).to_numpy()
-    truth = frame["true_denial_probability"].to_numpy(dtype=float) if "true_denial_probability" in frame else None
+    truth = (
+        frame["true_denial_probability"].to_numpy(dtype=float) if "true_denial_probability" in frame else None
+    )
     metrics = evaluate.classification_metrics(y, p, frame["billed_amount"].to_numpy(dtype=float), truth)
     log.info(f"{len(frame)} labelled lines ({rejected} rejected): " + format_metrics(metrics))
     with tracking.run(experiment or tracking.experiment_name_for(data), run_name="evaluate"):

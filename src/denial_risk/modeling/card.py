@@ -33,9 +33,13 @@ def build_model_card(result: TrainResult, *, data_name: str, version: str | None
     p, m, info = result.params, result.metrics, result.model.info
     slice_cols = ["lines", "denial_rate", "mean_probability", "roc_auc", "ece", "dollars_caught_top10"]
     groups = ", ".join(f"{g} ({len(ix)})" for g, ix in result.model.feature_groups.items())
-    bayes = (f"\n- Bayes limit (simulator truth) ROC AUC {_fmt(m['bayes_roc_auc'])}; "
-             f"model / Bayes = {_fmt(m['auc_ratio_to_bayes'])}" if "bayes_roc_auc" in m else "")
-    return f"""# Model card: denial-risk{f' version {version}' if version else ''}
+    bayes = (
+        f"\n- Bayes limit (simulator truth) ROC AUC {_fmt(m['bayes_roc_auc'])}; "
+        f"model / Bayes = {_fmt(m['auc_ratio_to_bayes'])}"
+        if "bayes_roc_auc" in m
+        else ""
+    )
+    return f"""# Model card: denial-risk{f" version {version}" if version else ""}
 
 ## Intended use
 Ranks claim lines by the dollars a payer is likely to deny, so a billing team
@@ -45,30 +49,30 @@ is sent**. A person reviews every recommended action; no action asks anyone to
 attest to what the record does not show.
 
 ## Data
-- Training file: `{data_name}` (fingerprint `{p['data_fingerprint']}`), {p['rows_labelled']} labelled lines
-  from {p['date_min']} to {p['date_max']}.
-- Split by service date: train {p['rows_train']} lines ({info['train_start']} to {info['train_end']}),
-  calibration {p['rows_calibration']}, holdout {p['rows_holdout']} ({info['holdout_start']} to {info['holdout_end']}).
+- Training file: `{data_name}` (fingerprint `{p["data_fingerprint"]}`), {p["rows_labelled"]} labelled lines
+  from {p["date_min"]} to {p["date_max"]}.
+- Split by service date: train {p["rows_train"]} lines ({info["train_start"]} to {info["train_end"]}),
+  calibration {p["rows_calibration"]}, holdout {p["rows_holdout"]} ({info["holdout_start"]} to {info["holdout_end"]}).
 - Never features: `denied`, `denial_reason`, `paid_amount`, `true_denial_probability`, claim and patient identifiers.
 
 ## Model
-- Classifier: `{p['classifier']}` (chosen by time-ordered CV on small data), calibrated with
-  `{p['calibration']}` regression on the later calibration slice; {p['features']} features in groups: {groups}.
+- Classifier: `{p["classifier"]}` (chosen by time-ordered CV on small data), calibrated with
+  `{p["calibration"]}` regression on the later calibration slice; {p["features"]} features in groups: {groups}.
 - A second model predicts the likely CARC of a denial (top 3).
-- Risk tiers: high ≥ {result.model.tiers['high']}, medium ≥ {result.model.tiers['medium']}.
+- Risk tiers: high ≥ {result.model.tiers["high"]}, medium ≥ {result.model.tiers["medium"]}.
 
 ## Holdout metrics (later-dated lines the model never saw)
-- ROC AUC {_fmt(m['roc_auc'])}, PR AUC {_fmt(m['pr_auc'])}, Brier {_fmt(m['brier'])}, log loss {_fmt(m['log_loss'])}
-- Expected calibration error {_fmt(m['ece'])}
-- Recall at 90 % / 95 % precision: {_fmt(m['recall_at_90_precision'])} / {_fmt(m['recall_at_95_precision'])}
-- Share of denied dollars in the top 10 % / 20 % of the worklist: {_fmt(m['dollars_caught_top10'])} / {_fmt(m['dollars_caught_top20'])}
-- Logistic-regression baseline ROC AUC {_fmt(result.baseline_metrics['roc_auc'])}{bayes}
+- ROC AUC {_fmt(m["roc_auc"])}, PR AUC {_fmt(m["pr_auc"])}, Brier {_fmt(m["brier"])}, log loss {_fmt(m["log_loss"])}
+- Expected calibration error {_fmt(m["ece"])}
+- Recall at 90 % / 95 % precision: {_fmt(m["recall_at_90_precision"])} / {_fmt(m["recall_at_95_precision"])}
+- Share of denied dollars in the top 10 % / 20 % of the worklist: {_fmt(m["dollars_caught_top10"])} / {_fmt(m["dollars_caught_top20"])}
+- Logistic-regression baseline ROC AUC {_fmt(result.baseline_metrics["roc_auc"])}{bayes}
 
 ### By payer type
-{_table(result.slices['payer_type'], ['payer_type', *slice_cols])}
+{_table(result.slices["payer_type"], ["payer_type", *slice_cols])}
 
 ### By policy group
-{_table(result.slices['policy_group'], ['policy_group', *slice_cols])}
+{_table(result.slices["policy_group"], ["policy_group", *slice_cols])}
 
 ## Known limits
 - Learns the denial behaviour in its training window; payers change rules (watch the backtest

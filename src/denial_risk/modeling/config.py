@@ -53,7 +53,9 @@ class TrainConfig:
         have = set(columns)
         missing = [c for c in self.extra_columns if c not in have]
         if missing:
-            raise UserError(f"--data {data}: missing column '{missing[0]}' named in the --config [features] table")
+            raise UserError(
+                f"--data {data}: missing column '{missing[0]}' named in the --config [features] table"
+            )
 
 
 # --------------------------------------------------------------------------- the file's shape
@@ -121,17 +123,22 @@ def load_config(path: str | None) -> TrainConfig:
         raise UserError(f"--config {path}: {_first_problem(exc)}") from None
     feats, training = parsed.features, parsed.training
     cfg = TrainConfig(
-        extra_boolean=tuple(feats.extra_boolean), extra_numeric=tuple(feats.extra_numeric),
-        extra_categorical=tuple(feats.extra_categorical), outcome_columns=tuple(training.outcome_columns),
-        calibration_share=training.calibration_share, holdout_share=training.holdout_share,
-        small_data_rows=training.small_data_rows, seed=training.seed,
+        extra_boolean=tuple(feats.extra_boolean),
+        extra_numeric=tuple(feats.extra_numeric),
+        extra_categorical=tuple(feats.extra_categorical),
+        outcome_columns=tuple(training.outcome_columns),
+        calibration_share=training.calibration_share,
+        holdout_share=training.holdout_share,
+        small_data_rows=training.small_data_rows,
+        seed=training.seed,
         tiers={"high": parsed.tiers.high, "medium": parsed.tiers.medium},
     )
     contract = set(schema.REQUIRED) | set(schema.OPTIONAL) | set(schema.OUTCOME_COLUMNS)
     clash = [c for c in cfg.extra_columns if c in contract or c in cfg.outcome_columns]
     if clash:
-        raise UserError(f"--config {path}: '{clash[0]}' cannot be an extra feature "
-                        "(it is a contract or outcome column)")
+        raise UserError(
+            f"--config {path}: '{clash[0]}' cannot be an extra feature (it is a contract or outcome column)"
+        )
     dup = sorted({c for c in cfg.extra_columns if cfg.extra_columns.count(c) > 1})
     if dup:
         raise UserError(f"--config {path}: [features] '{dup[0]}' is named more than once")
@@ -140,7 +147,9 @@ def load_config(path: str | None) -> TrainConfig:
 
 def config_of_model(model) -> TrainConfig:
     """The feature configuration a trained model was fitted with (from its stored info)."""
-    return TrainConfig(extra_boolean=tuple(model.info.get("extra_boolean", ())),
-                       extra_numeric=tuple(model.info.get("extra_numeric", ())),
-                       extra_categorical=tuple(model.info.get("extra_categorical", ())),
-                       tiers=dict(model.tiers))
+    return TrainConfig(
+        extra_boolean=tuple(model.info.get("extra_boolean", ())),
+        extra_numeric=tuple(model.info.get("extra_numeric", ())),
+        extra_categorical=tuple(model.info.get("extra_categorical", ())),
+        tiers=dict(model.tiers),
+    )

@@ -221,7 +221,8 @@ def feature_profile(
         "version": PROFILE_VERSION,
         "bins": int(bins),
         "features": {
-            c: _profile_one(df[c], bins=bins, max_categories=max_categories, kind=kinds.get(c)) for c in columns
+            c: _profile_one(df[c], bins=bins, max_categories=max_categories, kind=kinds.get(c))
+            for c in columns
         },
     }
 
@@ -254,4 +255,3 @@ def drift_warning(report: pd.DataFrame) -> str | None:
         return None
     names = ", ".join(f"{r.feature} (PSI {r.psi:.2f})" for r in drifted.itertuples(index=False))
     return f"the data differs from the training data in {len(drifted)} feature(s): {names}"
-

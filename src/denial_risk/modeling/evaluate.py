@@ -55,17 +55,23 @@ def dollars_caught(y: np.ndarray, p: np.ndarray, billed: np.ndarray, share: floa
 
 def dollars_caught_curve(y, p, billed, points: int = 101) -> pd.DataFrame:
     shares = np.linspace(0, 1, points)
-    return pd.DataFrame({"share_of_lines": shares,
-                         "share_of_denied_dollars": [dollars_caught(y, p, billed, s) if s > 0 else 0.0
-                                                     for s in shares]})
+    return pd.DataFrame(
+        {
+            "share_of_lines": shares,
+            "share_of_denied_dollars": [dollars_caught(y, p, billed, s) if s > 0 else 0.0 for s in shares],
+        }
+    )
 
 
 def classification_metrics(y, p, billed, truth=None) -> dict[str, float]:
     """All headline metrics for one set of lines (NaN where undefined, e.g. one class)."""
     y = np.asarray(y, dtype=int)
     p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    out: dict[str, float] = {"lines": float(len(y)), "denial_rate": float(y.mean()) if len(y) else float("nan"),
-                             "mean_probability": float(p.mean()) if len(p) else float("nan")}
+    out: dict[str, float] = {
+        "lines": float(len(y)),
+        "denial_rate": float(y.mean()) if len(y) else float("nan"),
+        "mean_probability": float(p.mean()) if len(p) else float("nan"),
+    }
     two_classes = len(np.unique(y)) == 2
     out["roc_auc"] = float(roc_auc_score(y, p)) if two_classes else float("nan")
     out["pr_auc"] = float(average_precision_score(y, p)) if two_classes else float("nan")
@@ -147,8 +153,11 @@ def plot_reliability(y, p, bins: int = 10):
     ax.plot([0, 1], [0, 1], ls=":", c="grey", label="perfect")
     ax.scatter(xs, ys, s=np.clip(np.asarray(ns) / max(ns) * 300, 15, 300), label="bins (size = lines)")
     ax.plot(xs, ys)
-    ax.set(xlabel="predicted denial probability", ylabel="observed denial rate",
-           title=f"Reliability (ECE {expected_calibration_error(y, p):.4f})")
+    ax.set(
+        xlabel="predicted denial probability",
+        ylabel="observed denial rate",
+        title=f"Reliability (ECE {expected_calibration_error(y, p):.4f})",
+    )
     ax.legend()
     fig.tight_layout()
     return fig
@@ -161,8 +170,11 @@ def plot_dollars_caught(y, p, billed):
     ax.plot([0, 1], [0, 1], ls=":", c="grey", label="random order")
     for s in (0.1, 0.2):
         ax.axvline(s, ls="--", c="lightgrey")
-    ax.set(xlabel="share of lines worked (by expected loss)", ylabel="share of denied dollars caught",
-           title="Dollars caught")
+    ax.set(
+        xlabel="share of lines worked (by expected loss)",
+        ylabel="share of denied dollars caught",
+        title="Dollars caught",
+    )
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
@@ -177,8 +189,9 @@ def plot_importance(importance: pd.Series):
     return fig
 
 
-def permutation_importance_by_group(score_fn, X: np.ndarray, y, groups: dict[str, list[int]],
-                                    *, seed: int = 0) -> pd.Series:
+def permutation_importance_by_group(
+    score_fn, X: np.ndarray, y, groups: dict[str, list[int]], *, seed: int = 0
+) -> pd.Series:
     """AUC drop when a whole feature group's columns are shuffled together (rows kept aligned)."""
     rng = np.random.default_rng(seed)
     base = roc_auc_score(y, score_fn(X))

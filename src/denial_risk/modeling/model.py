@@ -17,7 +17,6 @@ from denial_risk.contract import schema
 from denial_risk.modeling.config import DEFAULT_TIERS
 
 
-
 @dataclass
 class DenialModel:
     features: object  # fitted transformer: normalised frame -> numeric matrix
@@ -61,8 +60,10 @@ class DenialModel:
         """denial_probability, expected_loss and risk_tier for normalised rows (rank is file-wide)."""
         p = self.predict_proba(frame)
         billed = frame["billed_amount"].to_numpy(dtype=float)
-        return pd.DataFrame({"denial_probability": p, "expected_loss": p * billed,
-                             "risk_tier": self.tier(p)}, index=frame.index)
+        return pd.DataFrame(
+            {"denial_probability": p, "expected_loss": p * billed, "risk_tier": self.tier(p)},
+            index=frame.index,
+        )
 
 
 def feature_frame_columns() -> list[str]:

@@ -31,9 +31,9 @@ from sklearn.model_selection import TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from denial_risk.modeling import evaluate
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
+from denial_risk.modeling import evaluate
 from denial_risk.modeling.config import TrainConfig
 from denial_risk.modeling.model import DenialModel
 
@@ -67,8 +67,9 @@ def time_split(frame: pd.DataFrame, calibration_share: float, holdout_share: flo
     calib = frame.iloc[order[(sorted_dates >= d_cal) & (sorted_dates < d_hold)]]
     hold = frame.iloc[order[sorted_dates >= d_hold]]
     if min(len(train), len(calib), len(hold)) == 0:
-        raise UserError("--data: too few distinct service dates to split into train, calibration "
-                        "and holdout periods")
+        raise UserError(
+            "--data: too few distinct service dates to split into train, calibration and holdout periods"
+        )
     return train, calib, hold
 
 
@@ -81,23 +82,43 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
 def candidates(seed: int) -> dict[str, object]:
     return {
         "hgb": HistGradientBoostingClassifier(
-            learning_rate=0.06, max_iter=800, max_leaf_nodes=31, min_samples_leaf=40,
-            l2_regularization=1.0, early_stopping=True, validation_fraction=0.1,
-            n_iter_no_change=40, random_state=seed),
+            learning_rate=0.06,
+            max_iter=800,
+            max_leaf_nodes=31,
+            min_samples_leaf=40,
+            l2_regularization=1.0,
+            early_stopping=True,
+            validation_fraction=0.1,
+            n_iter_no_change=40,
+            random_state=seed,
+        ),
         "hgb_shallow": HistGradientBoostingClassifier(
-            learning_rate=0.08, max_iter=500, max_leaf_nodes=8, min_samples_leaf=30,
-            l2_regularization=3.0, early_stopping=True, validation_fraction=0.15,
-            n_iter_no_change=30, random_state=seed),
-        "logistic": make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True),
-                                  StandardScaler(), LogisticRegression(C=0.5, max_iter=3000)),
+            learning_rate=0.08,
+            max_iter=500,
+            max_leaf_nodes=8,
+            min_samples_leaf=30,
+            l2_regularization=3.0,
+            early_stopping=True,
+            validation_fraction=0.15,
+            n_iter_no_change=30,
+            random_state=seed,
+        ),
+        "logistic": make_pipeline(
+            SimpleImputer(strategy="median", keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(C=0.5, max_iter=3000),
+        ),
     }
 
 
 def _features(config: TrainConfig):
     from denial_risk.features.pipeline import build_feature_pipeline
 
-    return build_feature_pipeline(extra_boolean=config.extra_boolean, extra_numeric=config.extra_numeric,
-                                  extra_categorical=config.extra_categorical)
+    return build_feature_pipeline(
+        extra_boolean=config.extra_boolean,
+        extra_numeric=config.extra_numeric,
+        extra_categorical=config.extra_categorical,
+    )
 
 
 def choose_classifier(train: pd.DataFrame, y: np.ndarray, config: TrainConfig) -> tuple[str, dict]:
@@ -133,8 +154,9 @@ class Fitted:
     X_calib: np.ndarray
 
 
-def fit_on(train: pd.DataFrame, calib: pd.DataFrame, config: TrainConfig, *,
-           chosen: str | None = None) -> Fitted:
+def fit_on(
+    train: pd.DataFrame, calib: pd.DataFrame, config: TrainConfig, *, chosen: str | None = None
+) -> Fitted:
     """Features, classifier (chosen by time-ordered CV on small data), calibration on `calib`, reasons."""
     y_tr = train["denied"].astype(bool).to_numpy().astype(int)
     y_cal = calib["denied"].astype(bool).to_numpy().astype(int)
@@ -142,7 +164,11 @@ def fit_on(train: pd.DataFrame, calib: pd.DataFrame, config: TrainConfig, *,
     if chosen is None:
         chosen, cv_scores = choose_classifier(feature_input(train, config), y_tr, config)
         if cv_scores:
-            log.info("time-ordered CV AUC: " + ", ".join(f"{k} {v:.3f}" for k, v in cv_scores.items()) + f" → {chosen}")
+            log.info(
+                "time-ordered CV AUC: "
+                + ", ".join(f"{k} {v:.3f}" for k, v in cv_scores.items())
+                + f" → {chosen}"
+            )
     features = _features(config)
     X_tr = np.asarray(features.fit_transform(feature_input(train, config), y_tr), dtype=np.float64)
     X_cal = np.asarray(features.transform(feature_input(calib, config)), dtype=np.float64)
@@ -152,14 +178,20 @@ def fit_on(train: pd.DataFrame, calib: pd.DataFrame, config: TrainConfig, *,
     method = "isotonic" if len(calib) >= 4000 else "sigmoid"
     calibrated = CalibratedClassifierCV(FrozenEstimator(clf), method=method).fit(X_cal, y_cal)
     model = DenialModel(
-        features=features, classifier=calibrated,
+        features=features,
+        classifier=calibrated,
         reason_model=_fit_reason_model(X_tr, train["denial_reason"], y_tr, config.seed),
-        feature_names=names, feature_groups=_feature_groups(features, names), typical_values=_typical(X_tr),
+        feature_names=names,
+        feature_groups=_feature_groups(features, names),
+        typical_values=_typical(X_tr),
         tiers=dict(config.tiers),
         info={
-            "classifier": chosen, "calibration": method,
-            "train_start": f"{train.service_date.min():%Y-%m-%d}", "train_end": f"{train.service_date.max():%Y-%m-%d}",
-            "extra_boolean": list(config.extra_boolean), "extra_numeric": list(config.extra_numeric),
+            "classifier": chosen,
+            "calibration": method,
+            "train_start": f"{train.service_date.min():%Y-%m-%d}",
+            "train_end": f"{train.service_date.max():%Y-%m-%d}",
+            "extra_boolean": list(config.extra_boolean),
+            "extra_numeric": list(config.extra_numeric),
             "extra_categorical": list(config.extra_categorical),
             # profiled in scoring mode (the calibration slice through `transform`), not the out-of-fold
             # training values, so the target-encoded rates are compared like with like at scoring time
@@ -184,54 +216,102 @@ class TrainResult:
 
 def fit_model(frame: pd.DataFrame, config: TrainConfig) -> TrainResult:
     """Fit features, classifier, calibration and reason model on labelled normalised rows."""
+    labelled = _labelled(frame)
+    train, calib, hold = time_split(labelled, config.calibration_share, config.holdout_share)
+    log.info(
+        f"split by service date: train {len(train)} lines to {train.service_date.max():%Y-%m-%d}, "
+        f"calibration {len(calib)}, holdout {len(hold)} from {hold.service_date.min():%Y-%m-%d}"
+    )
+    fitted = fit_on(train, calib, config)
+    model = fitted.model
+    model.info.update(
+        {
+            "holdout_start": f"{hold.service_date.min():%Y-%m-%d}",
+            "holdout_end": f"{hold.service_date.max():%Y-%m-%d}",
+        }
+    )
+    X_ho = model.transform(feature_input(hold, config))
+    p_ho = model.proba_from_matrix(X_ho)
+    p_base = _baseline(fitted, train, calib, config).predict_proba(X_ho)[:, 1]
+    y_ho = hold["denied"].astype(bool).to_numpy().astype(int)
+    truth = (
+        hold["true_denial_probability"].to_numpy(dtype=float) if "true_denial_probability" in hold else None
+    )
+    billed = hold["billed_amount"].to_numpy(dtype=float)
+    hold_eval = hold.assign(policy_group=_policy_groups(hold))
+    params = _run_params(config, fitted, labelled, train, calib, hold)
+    model.info["data_fingerprint"] = params["data_fingerprint"]
+    return TrainResult(
+        model=model,
+        metrics=evaluate.classification_metrics(y_ho, p_ho, billed, truth),
+        baseline_metrics=evaluate.classification_metrics(y_ho, p_base, billed),
+        slices={by: evaluate.sliced_metrics(hold_eval, p_ho, by) for by in ("payer_type", "policy_group")},
+        importance=_importance(model, X_ho, y_ho, config.seed),
+        holdout=hold,
+        holdout_proba=p_ho,
+        baseline_proba=p_base,
+        params=params,
+    )
+
+
+def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    """The labelled lines, or one line saying why they cannot train a model."""
     labelled = frame[frame["denied"].notna()]
     if len(labelled) < MIN_TRAIN_ROWS:
-        raise UserError(f"--data: {len(labelled)} labelled lines (column 'denied'); "
-                        f"training needs at least {MIN_TRAIN_ROWS}")
+        raise UserError(
+            f"--data: {len(labelled)} labelled lines (column 'denied'); "
+            f"training needs at least {MIN_TRAIN_ROWS}"
+        )
     if labelled["denied"].nunique() < 2:
         raise UserError("--data: column 'denied' has only one value; training needs denied and paid lines")
-    train, calib, hold = time_split(labelled, config.calibration_share, config.holdout_share)
-    y_tr, y_cal, y_ho = (s["denied"].astype(bool).to_numpy().astype(int) for s in (train, calib, hold))
-    log.info(f"split by service date: train {len(train)} lines to {train.service_date.max():%Y-%m-%d}, "
-        f"calibration {len(calib)}, holdout {len(hold)} from {hold.service_date.min():%Y-%m-%d}")
+    return labelled
 
-    fitted = fit_on(train, calib, config)
-    model, clf, method, chosen, cv_scores = fitted.model, fitted.classifier, fitted.method, fitted.chosen, fitted.cv_scores
-    X_ho = model.transform(feature_input(hold, config))
-    groups = model.feature_groups
+
+def _baseline(fitted: Fitted, train: pd.DataFrame, calib: pd.DataFrame, config: TrainConfig):
+    """The calibrated logistic-regression baseline on the same features and slices."""
+    y_tr = train["denied"].astype(bool).to_numpy().astype(int)
+    y_cal = calib["denied"].astype(bool).to_numpy().astype(int)
     baseline = candidates(config.seed + 1)["logistic"].fit(fitted.X_train, y_tr)
-    baseline = CalibratedClassifierCV(FrozenEstimator(baseline), method=method).fit(fitted.X_calib, y_cal)
-    model.info.update({
-        "holdout_start": f"{hold.service_date.min():%Y-%m-%d}", "holdout_end": f"{hold.service_date.max():%Y-%m-%d}",
-    })
+    return CalibratedClassifierCV(FrozenEstimator(baseline), method=fitted.method).fit(fitted.X_calib, y_cal)
 
-    p_ho = model.proba_from_matrix(X_ho)
-    p_base = baseline.predict_proba(X_ho)[:, 1]
-    truth = hold["true_denial_probability"].to_numpy(dtype=float) if "true_denial_probability" in hold else None
-    billed = hold["billed_amount"].to_numpy(dtype=float)
-    metrics = evaluate.classification_metrics(y_ho, p_ho, billed, truth)
-    base_metrics = evaluate.classification_metrics(y_ho, p_base, billed)
-    hold_eval = hold.assign(policy_group=_policy_groups(hold))
-    slices = {by: evaluate.sliced_metrics(hold_eval, p_ho, by) for by in ("payer_type", "policy_group")}
-    sample = np.random.default_rng(config.seed).permutation(len(X_ho))[:20_000]
-    importance = (evaluate.permutation_importance_by_group(
-        model.proba_from_matrix, X_ho[sample], y_ho[sample], groups, seed=config.seed)
-        if len(np.unique(y_ho[sample])) == 2 else pd.Series(dtype=float))
 
+def _importance(model: DenialModel, X_ho: np.ndarray, y_ho: np.ndarray, seed: int) -> pd.Series:
+    """Permutation importance per feature group on (up to 20k lines of) the holdout."""
+    sample = np.random.default_rng(seed).permutation(len(X_ho))[:20_000]
+    if len(np.unique(y_ho[sample])) != 2:
+        return pd.Series(dtype=float)
+    return evaluate.permutation_importance_by_group(
+        model.proba_from_matrix, X_ho[sample], y_ho[sample], model.feature_groups, seed=seed
+    )
+
+
+def _run_params(
+    config: TrainConfig,
+    fitted: Fitted,
+    labelled: pd.DataFrame,
+    train: pd.DataFrame,
+    calib: pd.DataFrame,
+    hold: pd.DataFrame,
+) -> dict:
+    """What the training run logs as MLflow params (no identifier, only counts, dates and settings)."""
     params = {
-        **config.as_params(), "classifier": chosen, "calibration": method,
-        "rows_labelled": len(labelled), "rows_train": len(train), "rows_calibration": len(calib),
-        "rows_holdout": len(hold), "features": fitted.X_train.shape[1],
-        "date_min": f"{labelled.service_date.min():%Y-%m-%d}", "date_max": f"{labelled.service_date.max():%Y-%m-%d}",
-        "holdout_start": model.info["holdout_start"], "data_fingerprint": data_fingerprint(feature_input(labelled, config)),
-        **{f"cv_auc_{k}": round(v, 5) for k, v in cv_scores.items()},
+        **config.as_params(),
+        "classifier": fitted.chosen,
+        "calibration": fitted.method,
+        "rows_labelled": len(labelled),
+        "rows_train": len(train),
+        "rows_calibration": len(calib),
+        "rows_holdout": len(hold),
+        "features": fitted.X_train.shape[1],
+        "date_min": f"{labelled.service_date.min():%Y-%m-%d}",
+        "date_max": f"{labelled.service_date.max():%Y-%m-%d}",
+        "holdout_start": fitted.model.info["holdout_start"],
+        "data_fingerprint": data_fingerprint(feature_input(labelled, config)),
+        **{f"cv_auc_{k}": round(v, 5) for k, v in fitted.cv_scores.items()},
     }
-    if hasattr(clf, "n_iter_"):
-        params["trees"] = int(clf.n_iter_)
-    model.info["data_fingerprint"] = params["data_fingerprint"]
-    return TrainResult(model=model, metrics=metrics, baseline_metrics=base_metrics, slices=slices,
-                       importance=importance, holdout=hold, holdout_proba=p_ho, baseline_proba=p_base,
-                       params=params)
+    if hasattr(fitted.classifier, "n_iter_"):
+        params["trees"] = int(fitted.classifier.n_iter_)
+    return params
 
 
 def _fit_reason_model(X: np.ndarray, reasons: pd.Series, y: np.ndarray, seed: int):
@@ -245,8 +325,9 @@ def _fit_reason_model(X: np.ndarray, reasons: pd.Series, y: np.ndarray, seed: in
     labels = np.where(np.isin(labels, list(keep)), labels, "other")
     if len(np.unique(labels)) < 2:
         return None
-    model = HistGradientBoostingClassifier(learning_rate=0.1, max_iter=200, max_leaf_nodes=15,
-                                           early_stopping=True, random_state=seed)
+    model = HistGradientBoostingClassifier(
+        learning_rate=0.1, max_iter=200, max_leaf_nodes=15, early_stopping=True, random_state=seed
+    )
     return model.fit(X[denied], labels)
 
 

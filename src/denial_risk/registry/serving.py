@@ -17,9 +17,9 @@ and stops the whole process group it started (tests, benchmarks).
 
 from __future__ import annotations
 
-import logging
 import contextlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -96,7 +96,9 @@ def post(url: str, body: bytes, *, content_type: str = JSON, timeout: float = 60
         return exc.code, exc.read()
 
 
-def invoke(base_url: str, lines: pd.DataFrame, *, orient: str = "split", timeout: float = 60.0) -> pd.DataFrame:
+def invoke(
+    base_url: str, lines: pd.DataFrame, *, orient: str = "split", timeout: float = 60.0
+) -> pd.DataFrame:
     """Score claim lines on a running server; raises RuntimeError with the server's message on 4xx/5xx."""
     status, body = post(base_url.rstrip("/") + "/invocations", request_body(lines, orient), timeout=timeout)
     if status != 200:
@@ -117,8 +119,16 @@ class ScoringServer:
     terminates the process group it started — the MLflow launcher and its uvicorn.
     """
 
-    def __init__(self, model_uri: str, *, host: str = DEFAULT_HOST, port: int | None = None,
-                 workers: int = 1, log_path: str | os.PathLike | None = None, startup_timeout: float = 180.0):
+    def __init__(
+        self,
+        model_uri: str,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int | None = None,
+        workers: int = 1,
+        log_path: str | os.PathLike | None = None,
+        startup_timeout: float = 180.0,
+    ):
         self.model_uri = model_uri
         self.host = host
         self.port = int(port) if port else free_port(host)
@@ -135,13 +145,17 @@ class ScoringServer:
     def start(self) -> ScoringServer:
         from denial_risk.registry import tracking
 
-        argv, env = tracking.serve_command(self.model_uri, host=self.host, port=self.port, workers=self.workers)
+        argv, env = tracking.serve_command(
+            self.model_uri, host=self.host, port=self.port, workers=self.workers
+        )
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         out = self._log or subprocess.DEVNULL
         # own process group: stop() ends the launcher *and* the uvicorn it spawns, nothing else
-        self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self._wait_ready()
         return self
 
@@ -151,11 +165,12 @@ class ScoringServer:
             if self.proc.poll() is not None:
                 tail = self.log_path.read_text(errors="replace")[-1500:] if self.log_path else ""
                 self.stop()
-                raise RuntimeError(f"scoring server exited with code {self.proc.returncode} before it was ready\n{tail}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(self.url + "/ping", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
+                raise RuntimeError(
+                    f"scoring server exited with code {self.proc.returncode} before it was ready\n{tail}"
+                )
+            with contextlib.suppress(OSError), urllib.request.urlopen(self.url + "/ping", timeout=2) as resp:
+                if resp.status == 200:
+                    return
             time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"scoring server not ready on {self.url} after {self.startup_timeout:.0f}s")

@@ -64,7 +64,9 @@ def run(experiment: str, run_name: str | None = None, *, nested: bool = False, t
 
 def log_params(params: dict) -> None:
     mlflow = _mlflow()
-    mlflow.log_params({k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in params.items()})
+    mlflow.log_params(
+        {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in params.items()}
+    )
 
 
 def metric_key(key: str) -> str:
@@ -73,8 +75,11 @@ def metric_key(key: str) -> str:
 
 
 def log_metrics(metrics: dict, prefix: str = "", step: int | None = None) -> None:
-    clean = {metric_key(f"{prefix}{k}"): float(v) for k, v in metrics.items()
-             if v is not None and np.isfinite(float(v))}
+    clean = {
+        metric_key(f"{prefix}{k}"): float(v)
+        for k, v in metrics.items()
+        if v is not None and np.isfinite(float(v))
+    }
     _mlflow().log_metrics(clean, step=step)
 
 
@@ -101,21 +106,35 @@ def log_text(text: str, path: str) -> None:
 
 def input_example() -> pd.DataFrame:
     """A synthetic claim line (no real identifiers) shown with the model."""
-    return pd.DataFrame([{
-        "claim_id": "EXAMPLE-1", "line_number": "1", "service_date": "2025-01-15",
-        "payer_type": "medicare", "hcpcs_code": "L1833", "modifiers": "KX|RT",
-        "diagnosis_codes": "M17.11", "billed_amount": "850.00", "submission_date": "2025-01-20",
-        "units": "1", "has_prescription": "true", "has_progress_notes": "true",
-        "has_proof_of_delivery": "true", "has_prior_auth": "false",
-    }])
+    return pd.DataFrame(
+        [
+            {
+                "claim_id": "EXAMPLE-1",
+                "line_number": "1",
+                "service_date": "2025-01-15",
+                "payer_type": "medicare",
+                "hcpcs_code": "L1833",
+                "modifiers": "KX|RT",
+                "diagnosis_codes": "M17.11",
+                "billed_amount": "850.00",
+                "submission_date": "2025-01-20",
+                "units": "1",
+                "has_prescription": "true",
+                "has_progress_notes": "true",
+                "has_proof_of_delivery": "true",
+                "has_prior_auth": "false",
+            }
+        ]
+    )
 
 
 def _signature(example_output: pd.DataFrame):
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
-    inputs = Schema([ColSpec(AnyType(), c, required=c in schema.REQUIRED)
-                     for c in (*schema.REQUIRED, *schema.OPTIONAL)])
+    inputs = Schema(
+        [ColSpec(AnyType(), c, required=c in schema.REQUIRED) for c in (*schema.REQUIRED, *schema.OPTIONAL)]
+    )
     outputs = Schema([ColSpec(AnyType(), c) for c in example_output.columns])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
@@ -129,8 +148,8 @@ def pip_requirements() -> list[str]:
 
 def log_and_register(model, example_output: pd.DataFrame) -> tuple[str, str]:
     """Log the pyfunc in the active run and register it; returns (version, alias given)."""
-    from denial_risk.registry import pyfunc
     from denial_risk.modeling.bundle import save_bundle
+    from denial_risk.registry import pyfunc
 
     mlflow = _mlflow()
     with tempfile.TemporaryDirectory() as tmp:
@@ -183,8 +202,10 @@ def load_pyfunc(uri: str):
         return mlflow.pyfunc.load_model(uri)
     except MlflowException as exc:
         msg = " ".join(str(exc).split())[:200]
-        raise UserError(f"--model {uri}: cannot be loaded from {tracking_uri()} ({msg}); "
-                        "train a model first with `denial-risk train`") from None
+        raise UserError(
+            f"--model {uri}: cannot be loaded from {tracking_uri()} ({msg}); "
+            "train a model first with `denial-risk train`"
+        ) from None
 
 
 def load_model(uri: str):
@@ -197,7 +218,7 @@ def model_run_id(uri: str) -> str | None:
     if not uri.startswith("models:/"):
         return None
     client = _client()
-    ref = uri[len("models:/"):]
+    ref = uri[len("models:/") :]
     name, _, rest = ref.partition("@")
     if rest:
         return client.get_model_version_by_alias(name, rest).run_id
@@ -245,8 +266,10 @@ def _check_model_uri(uri: str) -> None:
             model_run_id(uri)
         except MlflowException as exc:
             msg = " ".join(str(exc).split())[:200]
-            raise UserError(f"--model {uri}: not found in {tracking_uri()} ({msg}); "
-                            "train a model first with `denial-risk train`") from None
+            raise UserError(
+                f"--model {uri}: not found in {tracking_uri()} ({msg}); "
+                "train a model first with `denial-risk train`"
+            ) from None
 
 
 def spark_udf(spark, model_uri: str, result_type: str):
@@ -260,8 +283,9 @@ def spark_udf(spark, model_uri: str, result_type: str):
     return mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_type, env_manager="local")
 
 
-def serve_command(model_uri: str, *, host: str = "127.0.0.1", port: int = 5000,
-                  workers: int = 1, timeout: int | None = None) -> tuple[list[str], dict[str, str]]:
+def serve_command(
+    model_uri: str, *, host: str = "127.0.0.1", port: int = 5000, workers: int = 1, timeout: int | None = None
+) -> tuple[list[str], dict[str, str]]:
     """argv and environment for `mlflow models serve` (MLflow's scoring server) for the model.
 
     The server runs from the current venv (`--env-manager local`), so its `bin`
@@ -277,6 +301,21 @@ def serve_command(model_uri: str, *, host: str = "127.0.0.1", port: int = 5000,
     env["MLFLOW_TRACKING_URI"] = tracking_uri()
     if timeout is not None:
         env["MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT"] = str(int(timeout))
-    argv = [sys.executable, "-m", "mlflow", "models", "serve", "-m", model_uri,
-            "--host", host, "--port", str(int(port)), "--env-manager", "local", "--workers", str(int(workers))]
+    argv = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        model_uri,
+        "--host",
+        host,
+        "--port",
+        str(int(port)),
+        "--env-manager",
+        "local",
+        "--workers",
+        str(int(workers)),
+    ]
     return argv, env

@@ -124,7 +124,9 @@ def _by(df: pd.DataFrame, key: pd.Series, name: str) -> pd.DataFrame:
             "billed": df["billed_amount"].fillna(0.0).to_numpy(),
             "at_risk": df["expected_loss"].fillna(0.0).to_numpy(),
             "prob_sum": df["denial_probability"].fillna(0.0).to_numpy(),
-            "high_lines": (df["risk_tier"].astype("string").str.lower() == "high").fillna(False).to_numpy(int),
+            "high_lines": (df["risk_tier"].astype("string").str.lower() == "high")
+            .fillna(False)
+            .to_numpy(int),
         }
     )
     return g.groupby(name, sort=False).sum().reset_index()
@@ -189,7 +191,9 @@ def _count_items(names: list[str], idx: np.ndarray, parent: np.ndarray, loss: np
             key = key[np.concatenate(([True], np.diff(key) != 0))]
         parent, idx = key // len(names), key % len(names)
     lines = np.bincount(idx, minlength=len(names))
-    at_risk = np.bincount(idx, weights=loss[parent], minlength=len(names)) if len(idx) else np.zeros(len(names))
+    at_risk = (
+        np.bincount(idx, weights=loss[parent], minlength=len(names)) if len(idx) else np.zeros(len(names))
+    )
     return pd.DataFrame({"item": names, "lines": lines, "at_risk": at_risk})
 
 
@@ -222,13 +226,19 @@ def _carc_counts(df: pd.DataFrame, loss: np.ndarray) -> pd.DataFrame:
             pairs_code.append(c)
     if not codes:
         return pd.DataFrame(columns=["item", "lines", "at_risk"])
-    cidx, cpar = _carcs_per_line(np.asarray(pairs_item, dtype=np.int64), np.asarray(pairs_code, dtype=np.int64),
-                                 len(names), idx, parent)
+    cidx, cpar = _carcs_per_line(
+        np.asarray(pairs_item, dtype=np.int64),
+        np.asarray(pairs_code, dtype=np.int64),
+        len(names),
+        idx,
+        parent,
+    )
     return _count_items(list(codes), cidx, cpar, loss)
 
 
-def _carcs_per_line(pairs_item: np.ndarray, pairs_code: np.ndarray, n_items: int, idx: np.ndarray,
-                    parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _carcs_per_line(
+    pairs_item: np.ndarray, pairs_code: np.ndarray, n_items: int, idx: np.ndarray, parent: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(CARC index, row index) for every item occurrence, through the item -> CARCs pairs."""
     if len(pairs_item) == len(set(pairs_item.tolist())):  # one CARC per item: a lookup
         lut = np.full(n_items, -1, dtype=np.int64)

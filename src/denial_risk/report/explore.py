@@ -19,11 +19,14 @@ def _axes(n: int = 1, width: float = 5.5):
 
 def denial_rates(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     """Lines, denial rate and denied dollars per value of `by`."""
-    g = frame.assign(_denied=frame["denied"].astype(float),
-                     _denied_dollars=frame["billed_amount"] * frame["denied"].astype(float))
+    g = frame.assign(
+        _denied=frame["denied"].astype(float),
+        _denied_dollars=frame["billed_amount"] * frame["denied"].astype(float),
+    )
     key = g[by].astype("string").fillna("(unknown)")
-    out = g.groupby(key).agg(lines=("_denied", "size"), denial_rate=("_denied", "mean"),
-                             denied_dollars=("_denied_dollars", "sum"))
+    out = g.groupby(key).agg(
+        lines=("_denied", "size"), denial_rate=("_denied", "mean"), denied_dollars=("_denied_dollars", "sum")
+    )
     return out.sort_values("denial_rate", ascending=False)
 
 
@@ -41,8 +44,10 @@ def plot_denial_rate(frame: pd.DataFrame, by: str, *, published: dict | None = N
         for i, key in enumerate(rates.index):
             if key in published:
                 ax.plot(published[key] * 100, i, "k|", markersize=18)
-    ax.set(xlabel="first-pass denial rate, %", title=f"Denial rate by {by.replace('_', ' ')}"
-           + (" (| = published)" if published else ""))
+    ax.set(
+        xlabel="first-pass denial rate, %",
+        title=f"Denial rate by {by.replace('_', ' ')}" + (" (| = published)" if published else ""),
+    )
     fig.tight_layout()
     return fig
 
@@ -78,10 +83,19 @@ def documentation_gaps(frame: pd.DataFrame) -> pd.DataFrame:
     denied = frame["denied"].astype(float)
     for flag in schema.BOOLEAN_FLAGS:
         v = frame[flag]
-        for state, mask in (("on file", v.eq(True).fillna(False)), ("missing", v.eq(False).fillna(False)),
-                            ("unknown", v.isna())):
-            rows.append({"document": flag.removeprefix("has_"), "state": state, "share": mask.mean(),
-                         "denial_rate": denied[mask].mean() if mask.any() else float("nan")})
+        for state, mask in (
+            ("on file", v.eq(True).fillna(False)),
+            ("missing", v.eq(False).fillna(False)),
+            ("unknown", v.isna()),
+        ):
+            rows.append(
+                {
+                    "document": flag.removeprefix("has_"),
+                    "state": state,
+                    "share": mask.mean(),
+                    "denial_rate": denied[mask].mean() if mask.any() else float("nan"),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -94,7 +108,9 @@ def plot_documentation_gaps(frame: pd.DataFrame):
     return fig
 
 
-def monthly_denial_rate(frame: pd.DataFrame, payer_id: str | None = None, policy_group: str | None = None) -> pd.Series:
+def monthly_denial_rate(
+    frame: pd.DataFrame, payer_id: str | None = None, policy_group: str | None = None
+) -> pd.Series:
     f = with_policy_group(frame) if policy_group else frame
     m = pd.Series(True, index=f.index)
     if payer_id:

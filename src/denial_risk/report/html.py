@@ -94,7 +94,7 @@ def _context(st: Stats, source: str, used: list[str], title: str | None) -> dict
     return {
         "title": title or f"Denial risk worklist report: {name}",
         "source": name,
-        "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "totals": _totals(st),
         "tiers": _tier_rows(st),
         "curve": curve,
@@ -149,8 +149,12 @@ def _rank_section(st: Stats) -> tuple[str | None, list[dict]]:
         return None, []
     curve, marks = plots.rank_curve(sorted_losses(st))
     return curve, [
-        {"pct": m["pct"], "lines": f"{m['lines']:,}", "at_risk": _money0(m["at_risk"]),
-         "share": f"{m['share']:.1f}%"}
+        {
+            "pct": m["pct"],
+            "lines": f"{m['lines']:,}",
+            "at_risk": _money0(m["at_risk"]),
+            "share": f"{m['share']:.1f}%",
+        }
         for m in marks
     ]
 
@@ -187,8 +191,9 @@ def _payer_section(st: Stats) -> dict:
     chart = None
     if len(table):
         t = table.sort_values("at_risk", ascending=False, kind="stable")
-        chart = plots.barh(t["payer_type"].astype(str).tolist(), t["at_risk"].tolist(), money=True,
-                           color="#1a4d8f", w=6.0)
+        chart = plots.barh(
+            t["payer_type"].astype(str).tolist(), t["at_risk"].tolist(), money=True, color="#1a4d8f", w=6.0
+        )
     return {"payers": _group_rows(table, "payer_type", st.at_risk), "payer_chart": chart}
 
 
@@ -201,8 +206,13 @@ def _policy_section(st: Stats) -> dict:
         rows = _group_rows(table, "policy_group", st.at_risk)
         top = table.sort_values("at_risk", ascending=False, kind="stable").head(12)
         if len(top):
-            chart = plots.barh(top["policy_group"].astype(str).tolist(), top["at_risk"].tolist(), money=True,
-                               color="#5b3a8f", w=6.0)
+            chart = plots.barh(
+                top["policy_group"].astype(str).tolist(),
+                top["at_risk"].tolist(),
+                money=True,
+                color="#5b3a8f",
+                w=6.0,
+            )
     elif not note:
         note = "no policy group could be determined"
     return {"groups": rows, "group_chart": chart, "policy_note": note}

@@ -58,19 +58,36 @@ def rank_curve(losses: np.ndarray) -> tuple[str, list[dict]]:
     marks = []
     for pct in RANK_MARKS:
         k = max(1, int(math.ceil(n * pct / 100)))
-        marks.append({"pct": pct, "lines": k, "at_risk": float(cum[k - 1]),
-                      "share": (float(cum[k - 1]) / total * 100) if total > 0 else 0.0})
+        marks.append(
+            {
+                "pct": pct,
+                "lines": k,
+                "at_risk": float(cum[k - 1]),
+                "share": (float(cum[k - 1]) / total * 100) if total > 0 else 0.0,
+            }
+        )
     del cum
     fig, ax = _figure(8.2, 3.4)
-    ax.plot(np.concatenate([[0], x]), np.concatenate([[0], share_at * 100]), color="#b3261e", lw=2,
-            label="worklist order (risk_rank)")
+    ax.plot(
+        np.concatenate([[0], x]),
+        np.concatenate([[0], share_at * 100]),
+        color="#b3261e",
+        lw=2,
+        label="worklist order (risk_rank)",
+    )
     ax.plot([0, 100], [0, 100], color="#888", lw=1, ls="--", label="unranked order")
     for m in marks:
         if m["pct"] in (5, 20):
             ax.plot([m["pct"]], [m["share"]], "o", color="#b3261e", ms=4)
-            ax.annotate(f"top {m['pct']}%: {m['share']:.0f}% of $", (m["pct"], m["share"]),
-                        textcoords="offset points", xytext=(9, -13), ha="left", fontsize=8.5,
-                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})
+            ax.annotate(
+                f"top {m['pct']}%: {m['share']:.0f}% of $",
+                (m["pct"], m["share"]),
+                textcoords="offset points",
+                xytext=(9, -13),
+                ha="left",
+                fontsize=8.5,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85},
+            )
     ax.set_xlim(0, 100)
     ax.set_ylim(0, 102)
     ax.set_xlabel("lines worked, % of the worklist (in risk_rank order)", fontsize=9)
@@ -82,7 +99,7 @@ def rank_curve(losses: np.ndarray) -> tuple[str, list[dict]]:
 
 def barh(labels: list[str], values: list[float], *, money: bool, color: str, w: float = 8.2) -> str:
     """Horizontal bars, first label on top; long labels are cut at 58 characters."""
-    labels = [l if len(l) <= 58 else l[:56] + "…" for l in labels]
+    labels = [t if len(t) <= 58 else t[:56] + "…" for t in labels]
     h = max(1.4, 0.34 * len(labels) + 0.6)
     fig, ax = _figure(w, h)
     y = np.arange(len(labels))

@@ -48,8 +48,13 @@ def open_scored(scored: pd.DataFrame | str | os.PathLike) -> tuple[str, Iterator
         raise UserError(f"{path}: no such scored file")
     if path.stat().st_size == 0:
         raise UserError(f"{path}: empty file, expected a scored worklist with a header row")
-    reader = ClaimReader(path, option="--scored", columns=[*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS],
-                         block_bytes=_BLOCK_BYTES, batch_rows=_BATCH_ROWS)
+    reader = ClaimReader(
+        path,
+        option="--scored",
+        columns=[*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS],
+        block_bytes=_BLOCK_BYTES,
+        batch_rows=_BATCH_ROWS,
+    )
     used = _check_columns(str(path), reader.columns)
     # a CSV cell has no "missing" but empty; Parquet and frames keep "" as a value
     blank_is_missing = reader.format == "csv"

@@ -56,7 +56,9 @@ def _add_modifier(mods: pd.Series, m: str) -> pd.Series:
 def _remove_modifier(mods: pd.Series, m: str) -> pd.Series:
     s = mods.astype("string").fillna("")
     codes, uni = pd.factorize(s, use_na_sentinel=False)
-    out = np.asarray([schema.LIST_SEP.join(x for x in split_list_value(v) if x != m) for v in uni], dtype=object)
+    out = np.asarray(
+        [schema.LIST_SEP.join(x for x in split_list_value(v) if x != m) for v in uni], dtype=object
+    )
     return pd.Series(out[codes], index=mods.index, dtype="string")
 
 
@@ -148,78 +150,97 @@ class _Candidate:
 
 
 def _candidates(sub: pd.DataFrame, facts: LineFacts) -> list[_Candidate]:
+    """Every fix that applies to some of the lines, in display order for equal risks."""
+    return [
+        *_modifier_candidates(sub, facts),
+        *_document_candidates(sub, facts),
+        *_diagnosis_candidates(facts),
+    ]
+
+
+def _flag_is(sub: pd.DataFrame, col: str, value: bool) -> np.ndarray:
+    if col not in sub.columns:
+        return np.zeros(len(sub), dtype=bool)
+    return sub[col].astype("boolean").eq(value).fillna(False).to_numpy(dtype=bool)
+
+
+def _modifier_candidates(sub: pd.DataFrame, facts: LineFacts) -> list[_Candidate]:
     n = len(sub)
     out: list[_Candidate] = []
     mods = facts.mods
-    ptype = sub["payer_type"].astype("string")
-    medicare = ptype.isin(schema.MEDICARE_TYPES).fillna(False).to_numpy(dtype=bool)
-
-    def flag_is(col: str, value: bool) -> np.ndarray:
-        if col not in sub.columns:
-            return np.zeros(n, dtype=bool)
-        return sub[col].astype("boolean").eq(value).fillna(False).to_numpy(dtype=bool)
-
-    def not_true(col: str) -> np.ndarray:
-        return ~flag_is(col, True)
-
+    medicare = (
+        sub["payer_type"].astype("string").isin(schema.MEDICARE_TYPES).fillna(False).to_numpy(dtype=bool)
+    )
     has_side = mods["RT"] | mods["LT"] | mods["50"]
     pos = np.flatnonzero(facts.flag("sided") & ~has_side)
     if len(pos):
-        out.append(_Candidate(pos, ["add_modifier:RT", "add_modifier:LT"], "add RT or LT (the side fitted)",
-                              ("modifiers",)))
-
+        sides = ["add_modifier:RT", "add_modifier:LT"]
+        out.append(_Candidate(pos, sides, "add RT or LT (the side fitted)", ("modifiers",)))
     units = sub["units"].astype("Float64").fillna(1.0).to_numpy(dtype=float) if "units" in sub else np.ones(n)
     pos = np.flatnonzero(mods["RT"] & mods["LT"] & (units == 1.0))
     if len(pos):
-        out.append(_Candidate(pos, ["split_bilateral:RT", "split_bilateral:LT"],
-                              "split the RT+LT line into one RT line and one LT line", ("modifiers",)))
-
+        text = "split the RT+LT line into one RT line and one LT line"
+        out.append(_Candidate(pos, ["split_bilateral:RT", "split_bilateral:LT"], text, ("modifiers",)))
     # KX only where the record backs the attestation: prescription AND notes on file.
-    backed = flag_is("has_prescription", True) & flag_is("has_progress_notes", True)
-    pos = np.flatnonzero(facts.flag("kx_required_medicare") & medicare & ~mods["KX"] & ~mods["conflict"] & backed)
+    backed = _flag_is(sub, "has_prescription", True) & _flag_is(sub, "has_progress_notes", True)
+    kx_missing = facts.flag("kx_required_medicare") & medicare & ~mods["KX"] & ~mods["conflict"]
+    pos = np.flatnonzero(kx_missing & backed)
     if len(pos):
-        out.append(_Candidate(pos, ["add_modifier:KX"], "add KX (order and notes on file back it)", ("modifiers",)))
-
+        out.append(
+            _Candidate(pos, ["add_modifier:KX"], "add KX (order and notes on file back it)", ("modifiers",))
+        )
     pos = np.flatnonzero(mods["KX"] & mods["conflict"])
     if len(pos):
-        out.append(_Candidate(pos, ["remove_modifier:KX"], "remove KX (it cannot stand with GA/GY/GZ)",
-                              ("modifiers",)))
+        text = "remove KX (it cannot stand with GA/GY/GZ)"
+        out.append(_Candidate(pos, ["remove_modifier:KX"], text, ("modifiers",)))
+    return out
 
+
+def _document_candidates(sub: pd.DataFrame, facts: LineFacts) -> list[_Candidate]:
+    out: list[_Candidate] = []
     expected = facts.policy["expected_documents"].astype("string")
     no_policy = facts.policy["policy_group"].isna().to_numpy(dtype=bool)
     for doc, text in DOCUMENT_FIXES.items():
         wanted = expected.str.contains(doc, regex=False).fillna(False).to_numpy(dtype=bool)
         if doc != "has_measurements":
             wanted |= no_policy
-        pos = np.flatnonzero(wanted & not_true(doc))
+        pos = np.flatnonzero(wanted & ~_flag_is(sub, doc, True))
         if len(pos):
             out.append(_Candidate(pos, [f"set:{doc}"], text, (doc,)))
-
-    pos = np.flatnonzero(not_true("has_prior_auth"))
+    pos = np.flatnonzero(~_flag_is(sub, "has_prior_auth", True))
     if len(pos):
         out.append(_Candidate(pos, ["set:has_prior_auth"], "obtain prior authorization", ("has_prior_auth",)))
+    return out
 
-    # a supporting diagnosis that is on the claim but not first
+
+def _diagnosis_candidates(facts: LineFacts) -> list[_Candidate]:
+    out: list[_Candidate] = []
+    # a supporting diagnosis on the claim but not first: one batch, a per-line id (the code to put first)
     sup = facts.support
-    movable = (sup["primary_supports"].eq(False) & sup["any_supports"].eq(True)).fillna(False).to_numpy(dtype=bool)
-    first = sup["first_supporting_code"].astype("string")
-    groups = facts.policy["policy_group"].astype("string")
-    pos = np.flatnonzero(movable)
-    if len(pos):  # one batch, a per-line id (the code to put first)
-        codes = first.to_numpy(dtype=object, na_value="")[pos]
-        words = groups.to_numpy(dtype=object, na_value="")[pos]
-        out.append(_Candidate(pos, [np.asarray([f"primary_dx:{c}" for c in codes], dtype=object)],
-                              np.asarray([f"put diagnosis {dotted(c)} first (it supports the {group_words(g)})"
-                                          for c, g in zip(codes, words)], dtype=object), ("diagnosis_codes",)))
-
+    movable = (sup["primary_supports"].eq(False) & sup["any_supports"].eq(True)).fillna(False)
+    pos = np.flatnonzero(movable.to_numpy(dtype=bool))
+    if len(pos):
+        codes = sup["first_supporting_code"].astype("string").to_numpy(dtype=object, na_value="")[pos]
+        words = facts.policy["policy_group"].astype("string").to_numpy(dtype=object, na_value="")[pos]
+        ids = np.asarray([f"primary_dx:{c}" for c in codes], dtype=object)
+        texts = [
+            f"put diagnosis {dotted(c)} first (it supports the {group_words(g)})"
+            for c, g in zip(codes, words)
+        ]
+        out.append(_Candidate(pos, [ids], np.asarray(texts, dtype=object), ("diagnosis_codes",)))
     # an invalid / non-billable diagnosis beside valid ones: scored without it
     bad = facts.invalid_dx.to_numpy(dtype=object)
     left = facts.valid_dx_left.to_numpy(dtype=object)
     pos = np.flatnonzero((bad != "") & (left != ""))
     if len(pos):
-        out.append(_Candidate(pos, ["drop_invalid_dx"], np.asarray(
-            [f"correct or remove diagnosis {', '.join(dotted(c) for c in split_list_value(b))} (scored without it)"
-             for b in bad[pos]], dtype=object), ("diagnosis_codes",)))
+        texts = [
+            f"correct or remove diagnosis {', '.join(dotted(c) for c in split_list_value(b))} "
+            "(scored without it)"
+            for b in bad[pos]
+        ]
+        out.append(
+            _Candidate(pos, ["drop_invalid_dx"], np.asarray(texts, dtype=object), ("diagnosis_codes",))
+        )
     return out
 
 
@@ -229,18 +250,36 @@ def _advisories(sub: pd.DataFrame, facts: LineFacts) -> tuple[list[tuple[int, st
     status = facts.hcpcs_status.to_numpy(dtype=object, na_value=None)
     codes = sub["hcpcs_code"].astype("string").to_numpy(dtype=object, na_value=None)
     for i in np.flatnonzero(status == "invalid"):
-        first.append((int(i), f"replace invalid code {codes[i]} with the valid HCPCS code for the item "
-                              "(not scored: the right code is not on the claim)"))
+        first.append(
+            (
+                int(i),
+                f"replace invalid code {codes[i]} with the valid HCPCS code for the item "
+                "(not scored: the right code is not on the claim)",
+            )
+        )
     none = facts.support["any_supports"].eq(False).fillna(False).to_numpy(dtype=bool)
     groups = facts.policy["policy_group"].astype("string").to_numpy(dtype=object, na_value=None)
     for i in np.flatnonzero(none):
-        last.append((int(i), f"none of the claim's diagnoses supports a {group_words(groups[i])}: "
-                             "get the supporting diagnosis from the prescriber (not scored)"))
+        last.append(
+            (
+                int(i),
+                f"none of the claim's diagnoses supports a {group_words(groups[i])}: "
+                "get the supporting diagnosis from the prescriber (not scored)",
+            )
+        )
     return first, last
 
 
-def fix_table(model, clean: pd.DataFrame, X: np.ndarray, p: np.ndarray, rows: np.ndarray | None = None,
-              *, facts: LineFacts | None = None, min_drop: float = MIN_DROP) -> pd.DataFrame:
+def fix_table(
+    model,
+    clean: pd.DataFrame,
+    X: np.ndarray,
+    p: np.ndarray,
+    rows: np.ndarray | None = None,
+    *,
+    facts: LineFacts | None = None,
+    min_drop: float = MIN_DROP,
+) -> pd.DataFrame:
     """Every fix considered for the chosen rows, rescored: one row per (line, fix).
 
     `rows`: boolean mask or positions into `clean` (default: all). Columns: `row` (the
@@ -250,8 +289,11 @@ def fix_table(model, clean: pd.DataFrame, X: np.ndarray, p: np.ndarray, rows: np
     advisory).
     """
     n = len(clean)
-    pos_all = np.arange(n) if rows is None else (np.flatnonzero(rows) if np.asarray(rows).dtype == bool
-                                                  else np.asarray(rows, dtype=np.int64))
+    pos_all = (
+        np.arange(n)
+        if rows is None
+        else (np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=np.int64))
+    )
     cols = ["row", "pos", "action_id", "text", "kind", "probability", "new_probability", "listed"]
     if len(pos_all) == 0:
         return pd.DataFrame({c: [] for c in cols})
@@ -259,34 +301,59 @@ def fix_table(model, clean: pd.DataFrame, X: np.ndarray, p: np.ndarray, rows: np
     facts = facts.subset(pos_all) if facts is not None else LineFacts.of(sub)
     Xs = X[pos_all]
     ps = np.asarray(p, dtype=float)[pos_all]
-    parts = []
-    for cand in _candidates(sub, facts):
-        frame = sub.iloc[cand.pos]
-        best_p = None
-        best_id = None
-        for aid in cand.action_ids:  # alternatives (which side): state the worst of them
-            fixed = apply_fix(frame, aid) if isinstance(aid, str) else apply_fixes(frame, aid)
-            q = rescore(model, fixed, Xs[cand.pos], cand.changed)
-            if best_p is None:
-                best_p, best_id = q, (np.full(len(q), aid, dtype=object) if isinstance(aid, str) else aid)
-            else:
-                worse = q > best_p
-                best_p = np.where(worse, q, best_p)
-                best_id = np.where(worse, aid, best_id)
-        parts.append(pd.DataFrame({"pos": pos_all[cand.pos], "action_id": best_id, "text": cand.text,
-                                   "kind": KIND_SCORED, "probability": ps[cand.pos], "new_probability": best_p}))
+    parts = [_rescored(model, sub, Xs, ps, pos_all, cand) for cand in _candidates(sub, facts)]
     first, last = _advisories(sub, facts)
     for items, aid in ((first, "replace_code"), (last, "no_supporting_dx")):
         if items:
             where = np.array([i for i, _ in items], dtype=np.int64)
-            parts.append(pd.DataFrame({"pos": pos_all[where], "action_id": aid, "text": [t for _, t in items],
-                                       "kind": KIND_ADVISORY, "probability": ps[where], "new_probability": np.nan}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "pos": pos_all[where],
+                        "action_id": aid,
+                        "text": [t for _, t in items],
+                        "kind": KIND_ADVISORY,
+                        "probability": ps[where],
+                        "new_probability": np.nan,
+                    }
+                )
+            )
     if not parts:
         return pd.DataFrame({c: [] for c in cols})
     table = pd.concat(parts, ignore_index=True)
     table["row"] = clean.index.to_numpy()[table["pos"].to_numpy()]
-    table["listed"] = (table["kind"] == KIND_ADVISORY) | (table["new_probability"] <= table["probability"] - min_drop)
+    table["listed"] = (table["kind"] == KIND_ADVISORY) | (
+        table["new_probability"] <= table["probability"] - min_drop
+    )
     return table[cols]
+
+
+def _rescored(
+    model, sub: pd.DataFrame, Xs: np.ndarray, ps: np.ndarray, pos_all: np.ndarray, cand: _Candidate
+) -> pd.DataFrame:
+    """One candidate fix applied and rescored; of alternatives (which side), the worst risk is stated."""
+    frame = sub.iloc[cand.pos]
+    best_p = None
+    best_id = None
+    for aid in cand.action_ids:
+        fixed = apply_fix(frame, aid) if isinstance(aid, str) else apply_fixes(frame, aid)
+        q = rescore(model, fixed, Xs[cand.pos], cand.changed)
+        if best_p is None:
+            best_p, best_id = q, (np.full(len(q), aid, dtype=object) if isinstance(aid, str) else aid)
+        else:
+            worse = q > best_p
+            best_p = np.where(worse, q, best_p)
+            best_id = np.where(worse, aid, best_id)
+    return pd.DataFrame(
+        {
+            "pos": pos_all[cand.pos],
+            "action_id": best_id,
+            "text": cand.text,
+            "kind": KIND_SCORED,
+            "probability": ps[cand.pos],
+            "new_probability": best_p,
+        }
+    )
 
 
 def join_by_position(pos: np.ndarray, text: np.ndarray, sep: str = "; ") -> tuple[np.ndarray, list[str]]:
@@ -306,12 +373,15 @@ def format_risk(p: float) -> str:
 
 
 def listed_fixes(table: pd.DataFrame, *, max_actions: int = MAX_ACTIONS) -> pd.DataFrame:
-    """The fixes shown per line, in display order: invalid code first, then scored best first, then advisories."""
+    """The fixes shown per line, in display order: invalid code, then scored (best first), then advisories."""
     if table.empty:
         return table.assign(order=[])
     t = table[table["listed"]].copy()
-    order_key = np.where(t["action_id"] == "replace_code", -1.0,
-                         np.where(t["kind"] == KIND_ADVISORY, 2.0, t["new_probability"].to_numpy(dtype=float)))
+    order_key = np.where(
+        t["action_id"] == "replace_code",
+        -1.0,
+        np.where(t["kind"] == KIND_ADVISORY, 2.0, t["new_probability"].to_numpy(dtype=float)),
+    )
     t["order"] = order_key
     t = t.sort_values(["pos", "order"], kind="stable")
     scored = t["kind"] == KIND_SCORED
@@ -324,9 +394,11 @@ def recommended_actions(table: pd.DataFrame, index: pd.Index, *, max_actions: in
     shown = listed_fixes(table, max_actions=max_actions)
     out = pd.Series("", index=index, dtype=object)
     if len(shown):
-        text = np.where(shown["kind"] == KIND_SCORED,
-                        shown["text"] + " → " + shown["new_probability"].map(format_risk),
-                        shown["text"])
+        text = np.where(
+            shown["kind"] == KIND_SCORED,
+            shown["text"] + " → " + shown["new_probability"].map(format_risk),
+            shown["text"],
+        )
         jpos, jtext = join_by_position(shown["pos"].to_numpy(dtype=np.int64), np.asarray(text, dtype=object))
         out.iloc[jpos] = jtext
     return out.astype("string")

@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.contract import schema
-from denial_risk.scoring import fixes
 from denial_risk.contract.facts import LineFacts
 from denial_risk.contract.wording import (
     DOCUMENT_NAMES,
@@ -43,6 +42,7 @@ from denial_risk.contract.wording import (
     group_words,
     or_list,
 )
+from denial_risk.scoring import fixes
 from denial_risk.scoring.fixes import join_by_position
 
 DRIVER_MIN = 0.05  # a feature group must move the risk by 5 points to be named without a finding
@@ -78,14 +78,24 @@ def _driver_values(clean: pd.DataFrame, pos: np.ndarray) -> dict[str, np.ndarray
         "payer": np.asarray([f" ({v})" if v else "" for v in payer], dtype=object),
         "code": np.asarray([v or "the code" for v in code], dtype=object),
         "billed": np.asarray([f"${v:,.2f}" for v in billed], dtype=object),
-        "dx": np.asarray([", ".join(dotted(c) for c in v.split(schema.LIST_SEP) if c) or "none" for v in dx],
-                         dtype=object),
-        "docs": np.asarray([
-            ("documents not recorded: " + ", ".join(nm for nm, u in zip(names, flags) if u)) if any(flags)
-            else "the documents on file for this item and payer"
-            for flags in zip(*docs_unknown)], dtype=object) if n else np.empty(0, dtype=object),
-        "lag": np.asarray([f"filed {v:.0f} days after service" if not np.isnan(v) else "filing date unknown"
-                           for v in lag], dtype=object),
+        "dx": np.asarray(
+            [", ".join(dotted(c) for c in v.split(schema.LIST_SEP) if c) or "none" for v in dx], dtype=object
+        ),
+        "docs": np.asarray(
+            [
+                ("documents not recorded: " + ", ".join(nm for nm, u in zip(names, flags) if u))
+                if any(flags)
+                else "the documents on file for this item and payer"
+                for flags in zip(*docs_unknown)
+            ],
+            dtype=object,
+        )
+        if n
+        else np.empty(0, dtype=object),
+        "lag": np.asarray(
+            [f"filed {v:.0f} days after service" if not np.isnan(v) else "filing date unknown" for v in lag],
+            dtype=object,
+        ),
         "mods": np.asarray([v.replace(schema.LIST_SEP, ", ") or "none" for v in mods], dtype=object),
     }
 
@@ -124,15 +134,25 @@ class _Findings:
         return mapped[codes] if len(codes) else np.empty(0, dtype=object)
 
     def codes_and_diagnoses(self) -> None:
-        facts, code, gw = self.facts, self.code, self.gw
+        facts, code = self.facts, self.code
         status = facts.hcpcs_status.to_numpy(dtype=object, na_value=None)
         self.add(status == "invalid", "code", 0, lambda pos: code[pos] + " is not a valid HCPCS code")
         kind = facts.invalid_dx_kind.to_numpy(dtype=object)
         first_bad = self.per_unique(facts.invalid_dx, _first)
-        self.add(kind == "invalid", "diagnosis", 1,
-                 lambda pos: "diagnosis " + first_bad[pos] + " is not a valid ICD-10-CM code")
-        self.add(kind == "not billable", "diagnosis", 1, lambda pos: [
-            f"diagnosis {dotted(c)} is not billable (it needs more characters)" for c in first_bad[pos]])
+        self.add(
+            kind == "invalid",
+            "diagnosis",
+            1,
+            lambda pos: "diagnosis " + first_bad[pos] + " is not a valid ICD-10-CM code",
+        )
+        self.add(
+            kind == "not billable",
+            "diagnosis",
+            1,
+            lambda pos: [
+                f"diagnosis {dotted(c)} is not billable (it needs more characters)" for c in first_bad[pos]
+            ],
+        )
         dx_s = self.col("diagnosis_codes", "string").fillna("")
         self.add(dx_s.to_numpy(dtype=object) == "", "diagnosis", 1, "no diagnosis code on the line")
 
@@ -144,21 +164,37 @@ class _Findings:
         self.add(none, "diagnosis", 3, lambda pos: "none of the claim's diagnoses supports a " + gw[pos])
         not_first = (sup["primary_supports"].eq(False) & sup["any_supports"].eq(True)).fillna(False)
         primary = self.per_unique(dx_s, lambda v: dotted(_first(v)))
-        self.add(not_first.to_numpy(dtype=bool), "diagnosis", 3,
-                 lambda pos: "the primary diagnosis " + primary[pos] + " does not support a " + gw[pos])
+        self.add(
+            not_first.to_numpy(dtype=bool),
+            "diagnosis",
+            3,
+            lambda pos: "the primary diagnosis " + primary[pos] + " does not support a " + gw[pos],
+        )
 
     def modifiers(self) -> None:
         facts, mods, gw, pw = self.facts, self.facts.mods, self.gw, self.pw
         medicare = self.ptype.isin(schema.MEDICARE_TYPES).fillna(False).to_numpy(dtype=bool)
-        self.add(facts.flag("kx_required_medicare") & medicare & ~mods["KX"], "modifiers", 2,
-                 lambda pos: [f"no KX on a {g} ({p} requires it)" for g, p in zip(gw[pos], pw[pos])])
-        self.add(mods["KX"] & mods["conflict"], "modifiers", 2, "KX on the same line as GA/GY/GZ (they conflict)")
-        self.add(mods["GA"] & ~mods["KX"], "modifiers", 3,
-                 "GA: the supplier expects a denial (ABN on file, the patient may owe)")
+        self.add(
+            facts.flag("kx_required_medicare") & medicare & ~mods["KX"],
+            "modifiers",
+            2,
+            lambda pos: [f"no KX on a {g} ({p} requires it)" for g, p in zip(gw[pos], pw[pos])],
+        )
+        self.add(
+            mods["KX"] & mods["conflict"], "modifiers", 2, "KX on the same line as GA/GY/GZ (they conflict)"
+        )
+        self.add(
+            mods["GA"] & ~mods["KX"],
+            "modifiers",
+            3,
+            "GA: the supplier expects a denial (ABN on file, the patient may owe)",
+        )
         self.add(mods["GZ"] & ~mods["KX"], "modifiers", 3, "GZ: the supplier expects a denial (no ABN)")
         side = mods["RT"] | mods["LT"] | mods["50"]
         self.add(facts.flag("sided") & ~side, "modifiers", 2, lambda pos: "no RT/LT on a sided " + gw[pos])
-        self.add(mods["RT"] & mods["LT"] & (self.units == 1.0), "modifiers", 2, "RT and LT on one line of one unit")
+        self.add(
+            mods["RT"] & mods["LT"] & (self.units == 1.0), "modifiers", 2, "RT and LT on one line of one unit"
+        )
 
     def filing_and_authorization(self) -> None:
         from denial_risk.contract import reference
@@ -166,19 +202,33 @@ class _Findings:
         rules = reference.payer_rules()
         limits = dict(zip(rules["payer_type"].astype(str), rules["filing_limit_days"].astype("Float64")))
         limit = self.per_unique(self.ptype, lambda t: float(limits.get(t, np.nan))).astype(float)
-        lag = (self.col("submission_date", "datetime64[ns]") - self.col("service_date", "datetime64[ns]")).dt.days
+        lag = (
+            self.col("submission_date", "datetime64[ns]") - self.col("service_date", "datetime64[ns]")
+        ).dt.days
         lag_np = lag.to_numpy(dtype=float, na_value=np.nan)
-        self.add(lag_np > limit, "timing", 2, lambda pos: [
-            f"filed {lg:.0f} days after service, past the {lm:.0f}-day filing limit"
-            for lg, lm in zip(lag_np[pos], limit[pos])])
+        self.add(
+            lag_np > limit,
+            "timing",
+            2,
+            lambda pos: [
+                f"filed {lg:.0f} days after service, past the {lm:.0f}-day filing limit"
+                for lg, lm in zip(lag_np[pos], limit[pos])
+            ],
+        )
         # prior authorization: explicitly absent where the payer type commonly requires it for this item
         pa_policy = dict(zip(rules["payer_type"].astype(str), rules["prior_auth_policy"].astype(str)))
         common = self.per_unique(self.ptype, lambda t: pa_policy.get(t) == "common").astype(bool)
         no_pa = self.col("has_prior_auth", "boolean").eq(False).fillna(False).to_numpy(dtype=bool)
         pw, gw = self.pw, self.gw
-        self.add(no_pa & common & self.facts.flag("prior_auth_prone"), "documentation", 3,
-                 lambda pos: [f"no prior authorization ({p} plans commonly require it for a {g})"
-                              for p, g in zip(pw[pos], gw[pos])])
+        self.add(
+            no_pa & common & self.facts.flag("prior_auth_prone"),
+            "documentation",
+            3,
+            lambda pos: [
+                f"no prior authorization ({p} plans commonly require it for a {g})"
+                for p, g in zip(pw[pos], gw[pos])
+            ],
+        )
 
     def documents(self) -> None:
         """Expected documents marked as not on file: one bit per document, text per distinct pattern."""
@@ -189,24 +239,41 @@ class _Findings:
             exp = self.per_unique(expected, lambda v, d=doc: d in v).astype(bool)
             no = self.col(doc, "boolean").eq(False).fillna(False).to_numpy(dtype=bool)
             bits |= (exp & no).astype(np.int64) << k
-        patterns = {int(b): "no " + or_list([nm for k, nm in enumerate(names) if b >> k & 1]) + " on file"
-                    for b in np.unique(bits[bits > 0])}
+        patterns = {
+            int(b): "no " + or_list([nm for k, nm in enumerate(names) if b >> k & 1]) + " on file"
+            for b in np.unique(bits[bits > 0])
+        }
         self.add(bits > 0, "documentation", 4, lambda pos: [patterns[int(b)] for b in bits[pos]])
 
     def units_and_history(self) -> None:
         policy, units = self.facts.policy, self.units
         limit_u = policy["unit_limit"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        self.add(units > limit_u, "code", 4, lambda pos: [f"{u:.0f} units, above the policy's limit of {lm:.0f}"
-                                                          for u, lm in zip(units[pos], limit_u[pos])])
+        self.add(
+            units > limit_u,
+            "code",
+            4,
+            lambda pos: [
+                f"{u:.0f} units, above the policy's limit of {lm:.0f}"
+                for u, lm in zip(units[pos], limit_u[pos])
+            ],
+        )
         prior = self.col("prior_same_code_12m", "Float64").to_numpy(dtype=float, na_value=np.nan)
         life = policy["useful_lifetime_years"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        self.add((prior > 0) & (life > 0), "history", 4, lambda pos: [
-            f"{k:.0f} earlier claim(s) for this code in the last 12 months ({y:.0f}-year useful lifetime)"
-            for k, y in zip(prior[pos], life[pos])])
+        self.add(
+            (prior > 0) & (life > 0),
+            "history",
+            4,
+            lambda pos: [
+                f"{k:.0f} earlier claim(s) for this code in the last 12 months ({y:.0f}-year useful lifetime)"
+                for k, y in zip(prior[pos], life[pos])
+            ],
+        )
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
-            return pd.DataFrame({"pos": pd.Series([], dtype=np.int64), "group": [], "severity": [], "text": []})
+            return pd.DataFrame(
+                {"pos": pd.Series([], dtype=np.int64), "group": [], "severity": [], "text": []}
+            )
         return pd.concat(self.parts, ignore_index=True)
 
 
@@ -257,10 +324,17 @@ def predicted_carcs(model, X: np.ndarray, k: int = 2) -> list[list[tuple[str, fl
 # --------------------------------------------------------------------------- assembling
 
 
-def explain_rows(model, clean: pd.DataFrame, X: np.ndarray, p: np.ndarray, *,
-                 min_probability: float | None = None, attribution_min_probability: float | None = None,
-                 with_fixes: bool = True) -> pd.DataFrame:
-    """`top_reasons`, `recommended_actions` and `predicted_carcs` for normalised rows (aligned on clean.index).
+def explain_rows(
+    model,
+    clean: pd.DataFrame,
+    X: np.ndarray,
+    p: np.ndarray,
+    *,
+    min_probability: float | None = None,
+    attribution_min_probability: float | None = None,
+    with_fixes: bool = True,
+) -> pd.DataFrame:
+    """`top_reasons`, `recommended_actions`, `predicted_carcs` for normalised rows (on clean.index).
 
     CARCs and fixes are computed for lines with p >= `min_probability` (default: the
     model's medium-tier threshold), the model's group attributions (which order the
@@ -276,8 +350,9 @@ def explain_rows(model, clean: pd.DataFrame, X: np.ndarray, p: np.ndarray, *,
     p = np.asarray(p, dtype=float)
     threshold = model.tiers.get("medium", 0.2) if min_probability is None else min_probability
     deep = np.flatnonzero(p >= threshold)
-    attr_threshold = (model.tiers.get("high", 0.5) if attribution_min_probability is None
-                      else attribution_min_probability)
+    attr_threshold = (
+        model.tiers.get("high", 0.5) if attribution_min_probability is None else attribution_min_probability
+    )
     attr = np.flatnonzero(p >= max(attr_threshold, threshold))
     facts = LineFacts.of(clean)
 
@@ -296,12 +371,19 @@ def explain_rows(model, clean: pd.DataFrame, X: np.ndarray, p: np.ndarray, *,
         actions = fixes.recommended_actions(table, idx)
     else:
         actions = pd.Series("", index=idx, dtype="string")
-    return pd.DataFrame({"top_reasons": top.astype("string"), "recommended_actions": actions.astype("string"),
-                         "predicted_carcs": carc_list.astype("string")}, index=idx)
+    return pd.DataFrame(
+        {
+            "top_reasons": top.astype("string"),
+            "recommended_actions": actions.astype("string"),
+            "predicted_carcs": carc_list.astype("string"),
+        },
+        index=idx,
+    )
 
 
-def _scores_by_attribution(found: pd.DataFrame, score: pd.Series, drops: pd.DataFrame, attr: np.ndarray,
-                           n: int) -> np.ndarray:
+def _scores_by_attribution(
+    found: pd.DataFrame, score: pd.Series, drops: pd.DataFrame, attr: np.ndarray, n: int
+) -> np.ndarray:
     """Order a line's findings by how much their feature group drives its risk (attributed lines only)."""
     where = np.full(n, -1, dtype=np.int64)
     where[attr] = np.arange(len(attr))
@@ -314,11 +396,14 @@ def _scores_by_attribution(found: pd.DataFrame, score: pd.Series, drops: pd.Data
     return out
 
 
-def _driver_items(clean: pd.DataFrame, found: pd.DataFrame, drops: pd.DataFrame,
-                  attr: np.ndarray) -> pd.DataFrame | None:
+def _driver_items(
+    clean: pd.DataFrame, found: pd.DataFrame, drops: pd.DataFrame, attr: np.ndarray
+) -> pd.DataFrame | None:
     """Feature groups that drive a line's risk by `DRIVER_MIN` or more without a finding of their own."""
     D = drops.to_numpy()
-    have = pd.MultiIndex.from_arrays([found["pos"].to_numpy(dtype=np.int64), found["group"].to_numpy(dtype=object)])
+    have = pd.MultiIndex.from_arrays(
+        [found["pos"].to_numpy(dtype=np.int64), found["group"].to_numpy(dtype=object)]
+    )
     strong_any = np.flatnonzero((D >= DRIVER_MIN).any(axis=1))
     values = _driver_values(clean, attr[strong_any]) if len(strong_any) else {}
     at = np.full(len(attr), -1, dtype=np.int64)
@@ -334,9 +419,13 @@ def _driver_items(clean: pd.DataFrame, found: pd.DataFrame, drops: pd.DataFrame,
         template = GROUP_DRIVERS.get(g, f"the line's {g.replace('_', ' ')}")
         fields = {name: arr[at[strong]] for name, arr in values.items()}
         pts = D[strong, j]
-        txt = [template.format(**{name: fields[name][i] for name in fields}) + f" (+{100 * pts[i]:.0f} points)"
-               for i in range(len(strong))]
-        frames.append(pd.DataFrame({"pos": pos, "group": g, "severity": 9, "text": txt, "score": pts, "kind": 1}))
+        txt = [
+            template.format(**{name: fields[name][i] for name in fields}) + f" (+{100 * pts[i]:.0f} points)"
+            for i in range(len(strong))
+        ]
+        frames.append(
+            pd.DataFrame({"pos": pos, "group": g, "severity": 9, "text": txt, "score": pts, "kind": 1})
+        )
     if not frames:
         return None
     drv = pd.concat(frames, ignore_index=True)
@@ -360,7 +449,9 @@ def _joined_reasons(items: list[pd.DataFrame], carc_text: pd.Series, idx: pd.Ind
     reasons = pd.concat(items, ignore_index=True)
     reasons = reasons.sort_values(["pos", "kind", "score"], ascending=[True, True, False], kind="stable")
     reasons = reasons[reasons.groupby("pos").cumcount() < MAX_REASONS - 1]
-    jpos, jtext = join_by_position(reasons["pos"].to_numpy(dtype=np.int64), reasons["text"].to_numpy(dtype=object))
+    jpos, jtext = join_by_position(
+        reasons["pos"].to_numpy(dtype=np.int64), reasons["text"].to_numpy(dtype=object)
+    )
     top = pd.Series("", index=idx, dtype=object)
     top.iloc[jpos] = jtext
     has_carc = carc_text != ""

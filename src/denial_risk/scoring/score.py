@@ -12,8 +12,16 @@ import pandas as pd
 
 from denial_risk.contract.normalize import REJECT_REASON, normalize_chunk
 
-REQUEST_OUTPUT = ("denial_probability", "expected_loss", "risk_rank", "risk_tier", "top_reasons",
-                  "recommended_actions", "predicted_carcs", REJECT_REASON)
+REQUEST_OUTPUT = (
+    "denial_probability",
+    "expected_loss",
+    "risk_rank",
+    "risk_tier",
+    "top_reasons",
+    "recommended_actions",
+    "predicted_carcs",
+    REJECT_REASON,
+)
 
 
 def rank_by_expected_loss(expected_loss: np.ndarray, probability: np.ndarray) -> np.ndarray:
@@ -24,8 +32,9 @@ def rank_by_expected_loss(expected_loss: np.ndarray, probability: np.ndarray) ->
     return ranks
 
 
-def annotate_with_matrix(model, clean: pd.DataFrame, *, explain: bool = True,
-                         min_probability: float | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+def annotate_with_matrix(
+    model, clean: pd.DataFrame, *, explain: bool = True, min_probability: float | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
     """(added columns without the rank, the feature matrix) for normalised rows.
 
     Columns: denial_probability, expected_loss, risk_tier, and with `explain`
@@ -33,9 +42,14 @@ def annotate_with_matrix(model, clean: pd.DataFrame, *, explain: bool = True,
     """
     X = model.transform(clean)
     p = model.proba_from_matrix(X)
-    out = pd.DataFrame({"denial_probability": p,
-                        "expected_loss": p * clean["billed_amount"].to_numpy(dtype=float),
-                        "risk_tier": model.tier(p)}, index=clean.index)
+    out = pd.DataFrame(
+        {
+            "denial_probability": p,
+            "expected_loss": p * clean["billed_amount"].to_numpy(dtype=float),
+            "risk_tier": model.tier(p),
+        },
+        index=clean.index,
+    )
     if not explain:
         return out, X
     from denial_risk.scoring.reasons import explain_rows
@@ -59,7 +73,9 @@ def score_request(model, raw: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=raw.index, columns=list(REQUEST_OUTPUT), dtype=object)
     if len(clean):
         scored = annotate(model, clean)
-        ranks = rank_by_expected_loss(scored["expected_loss"].to_numpy(), scored["denial_probability"].to_numpy())
+        ranks = rank_by_expected_loss(
+            scored["expected_loss"].to_numpy(), scored["denial_probability"].to_numpy()
+        )
         for c in scored.columns:
             if c in out.columns:
                 out.loc[scored.index, c] = scored[c].to_numpy()

@@ -35,22 +35,34 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from denial_risk.contract import schema
-from denial_risk.claims.table import ClaimTable
-from denial_risk.errors import UserError
-from denial_risk.claims.files import atomic_path, file_format, TableWriter
+from denial_risk.claims.files import TableWriter, file_format
 from denial_risk.claims.memory import lean_arrow_memory, release_freed_memory
+from denial_risk.claims.table import ClaimTable
+from denial_risk.contract import schema
+from denial_risk.errors import UserError
 from denial_risk.scoring.score import annotate_with_matrix
 
-ADDED = schema.ADDED  # denial_probability, expected_loss, risk_rank, risk_tier, top_reasons, recommended_actions
+ADDED = (
+    schema.ADDED
+)  # denial_probability, expected_loss, risk_rank, risk_tier, top_reasons, recommended_actions
 DRIFT_THRESHOLD = 0.25
 DRIFT_SAMPLE = 20_000
 PASS2_BATCH_ROWS = 65_536  # pass 2 copies the scored file in batches this size
-TOP_COLUMNS = ("risk_rank", "claim_id", "line_number", "hcpcs_code", "payer_type", "billed_amount",
-               "denial_probability", "expected_loss", "risk_tier", "top_reasons", "recommended_actions")
+TOP_COLUMNS = (
+    "risk_rank",
+    "claim_id",
+    "line_number",
+    "hcpcs_code",
+    "payer_type",
+    "billed_amount",
+    "denial_probability",
+    "expected_loss",
+    "risk_tier",
+    "top_reasons",
+    "recommended_actions",
+)
 
 
 @dataclass
@@ -75,7 +87,7 @@ class WorklistResult:
 
 
 def estimate_rows(path: str | os.PathLike) -> int | None:
-    """Rows in a claim file: exact from Parquet metadata; for CSV, file size / mean line length of the first MB."""
+    """Rows in a claim file: exact for Parquet; for CSV, file size / mean line length of the first MB."""
     path = Path(path)
     try:
         if path.suffix.lower() == ".parquet":
@@ -134,97 +146,73 @@ def drift_check(model, sample: np.ndarray | None, threshold: float = DRIFT_THRES
     if drifted.empty:
         return report, None
     names = ", ".join(f"{r.feature} (PSI {r.psi:.2f})" for r in drifted.itertuples(index=False))
-    return report, (f"the backlog differs from the model's training data (PSI > {threshold:g}) in "
-                    f"{len(drifted)} feature(s): {names}; scores there are less reliable")
+    return report, (
+        f"the backlog differs from the model's training data (PSI > {threshold:g}) in "
+        f"{len(drifted)} feature(s): {names}; scores there are less reliable"
+    )
 
 
 def _progress(total: int | None, enabled: bool | None):
     from tqdm import tqdm
 
-    return tqdm(total=total, unit=" lines", unit_scale=True, file=sys.stderr, dynamic_ncols=True,
-                disable=(None if enabled is None else not enabled), desc="scoring", smoothing=0.1)
+    return tqdm(
+        total=total,
+        unit=" lines",
+        unit_scale=True,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        disable=(None if enabled is None else not enabled),
+        desc="scoring",
+        smoothing=0.1,
+    )
 
 
 def _added_frame(ann: pd.DataFrame) -> pd.DataFrame:
     """The added columns (rank comes in pass 2) with stable dtypes."""
-    return pd.DataFrame({
-        "denial_probability": ann["denial_probability"].to_numpy(dtype=np.float64),
-        "expected_loss": ann["expected_loss"].to_numpy(dtype=np.float64),
-        "risk_tier": pd.array(ann["risk_tier"].to_numpy(dtype=object), dtype="string"),
-        "top_reasons": pd.array(ann["top_reasons"].fillna("").to_numpy(dtype=object), dtype="string"),
-        "recommended_actions": pd.array(ann["recommended_actions"].fillna("").to_numpy(dtype=object),
-                                        dtype="string"),
-    }, index=ann.index)
-
-
-class _PartWriter:
-    """The pass-1 Parquet file: schema fixed by the first chunk, later chunks cast to it."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.rows = 0
-        self._w = None
-        self._schema: pa.Schema | None = None
-
-    def write(self, frame: pd.DataFrame) -> None:
-        t = pa.Table.from_pandas(frame, preserve_index=False)
-        if self._schema is None:
-            self._schema = pa.schema([pa.field(f.name, pa.string() if pa.types.is_null(f.type) else f.type)
-                                      for f in t.schema])
-            self._w = pq.ParquetWriter(self.path, self._schema, compression="none")
-        if not t.schema.equals(self._schema, check_metadata=False):
-            t = pa.Table.from_arrays(
-                [t.column(f.name).cast(f.type, safe=False) if not pa.types.is_null(t.column(f.name).type)
-                 else pa.nulls(len(t), f.type) for f in self._schema], schema=self._schema)
-        self._w.write_table(t)
-        self.rows += len(frame)
-
-    def close(self) -> None:
-        if self._w is not None:
-            self._w.close()
-            self._w = None
-
-
-class _ArrowWriter:
-    """CSV or Parquet writer over pyarrow record batches (output schema fixed by the first batch)."""
-
-    def __init__(self, path: Path, fmt: str, schema_: pa.Schema):
-        self.schema = schema_
-        if fmt == "parquet":
-            self._w = pq.ParquetWriter(path, schema_)
-        else:
-            self._w = pacsv.CSVWriter(path, schema_, write_options=pacsv.WriteOptions(quoting_style="needed"))
-
-    def write(self, table: pa.Table) -> None:
-        self._w.write_table(table)
-
-    def close(self) -> None:
-        self._w.close()
+    return pd.DataFrame(
+        {
+            "denial_probability": ann["denial_probability"].to_numpy(dtype=np.float64),
+            "expected_loss": ann["expected_loss"].to_numpy(dtype=np.float64),
+            "risk_tier": pd.array(ann["risk_tier"].to_numpy(dtype=object), dtype="string"),
+            "top_reasons": pd.array(ann["top_reasons"].fillna("").to_numpy(dtype=object), dtype="string"),
+            "recommended_actions": pd.array(
+                ann["recommended_actions"].fillna("").to_numpy(dtype=object), dtype="string"
+            ),
+        },
+        index=ann.index,
+    )
 
 
 # --------------------------------------------------------------------------- the worklist
 
 
-def score_file(data: str | os.PathLike, out: str | os.PathLike, model, *, top: int = 0,
-               progress: bool | None = None, explain: bool = True, drift_sample: int = DRIFT_SAMPLE,
-               seed: int = 0, min_probability: float | None = None, **reader_options) -> WorklistResult:
+def score_file(
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    model,
+    *,
+    top: int = 0,
+    progress: bool | None = None,
+    explain: bool = True,
+    drift_sample: int = DRIFT_SAMPLE,
+    seed: int = 0,
+    min_probability: float | None = None,
+    **reader_options,
+) -> WorklistResult:
     """Score a claim file into a ranked worklist at `out` (CSV or Parquet) with rejects beside it."""
     t0 = time.perf_counter()
     out = Path(out)
-    out_format = file_format(out, option="--out")
-    table = ClaimTable(data, **reader_options)  # UserError: missing file, unreadable header, missing column
-    rejects_path = Path(schema.rejects_path_for(str(out)))
-    if out.resolve() == Path(data).resolve() or rejects_path.resolve() == Path(data).resolve():
-        raise UserError(f"--out {out}: would overwrite the input file")
-    if out.exists() and out.is_dir():
-        raise UserError(f"--out {out}: is a folder")
-
+    table, rejects_path = _open(data, out, reader_options)
     input_cols = list(table.columns)
     replaced = [c for c in input_cols if c in ADDED]
     keep_cols = [c for c in input_cols if c not in ADDED]
-    result = WorklistResult(out=out, rejects=rejects_path, replaced_columns=replaced,
-                            lines_by_tier={t: 0 for t in schema.RISK_TIERS},
-                            at_risk_by_tier={t: 0.0 for t in schema.RISK_TIERS})
+    result = WorklistResult(
+        out=out,
+        rejects=rejects_path,
+        replaced_columns=replaced,
+        lines_by_tier={t: 0 for t in schema.RISK_TIERS},
+        at_risk_by_tier={t: 0.0 for t in schema.RISK_TIERS},
+    )
     reservoir = _Reservoir(drift_sample, seed)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -237,32 +225,35 @@ def score_file(data: str | os.PathLike, out: str | os.PathLike, model, *, top: i
             # (a frozen object is still freed when its last reference goes; only cycles wait)
             gc.freeze()
             stack.callback(gc.unfreeze)
-            tmpdir = Path(stack.enter_context(tempfile.TemporaryDirectory(
-                prefix=f".{out.name}.", suffix=".work", dir=out.parent)))
+            tmpdir = Path(
+                stack.enter_context(
+                    tempfile.TemporaryDirectory(prefix=f".{out.name}.", suffix=".work", dir=out.parent)
+                )
+            )
             rejects_writer = stack.enter_context(TableWriter(rejects_path, option="--out"))
             part_path = tmpdir / "scored.parquet"
-            part = _PartWriter(part_path)
-            stack.callback(part.close)
-
             # pass 1: validate, score, explain; rows in input order into a temporary Parquet file
-            for chunk in table.chunks():
-                _score_chunk(chunk, model, result, rejects_writer, part, reservoir, keep_cols,
-                             explain=explain, min_probability=min_probability)
-                bar.update(len(chunk.clean) + len(chunk.rejects))
-                release_freed_memory()
-                gc.freeze()  # what outlived this chunk (lazily loaded code sets) is not scanned again
-                if bar.total is not None and bar.n > bar.total:
-                    bar.total = bar.n
+            with TableWriter(part_path, compression="none") as part:
+                for chunk in table.chunks():
+                    _score_chunk(
+                        chunk,
+                        model,
+                        result,
+                        rejects_writer,
+                        part,
+                        reservoir,
+                        keep_cols,
+                        explain=explain,
+                        min_probability=min_probability,
+                    )
+                    _chunk_done(bar, len(chunk.clean) + len(chunk.rejects))
             rejects_writer.write_empty(table.reject_columns)
-            part.close()
-
             # pass 2: file-wide ranks, then the final file
             result.memory["pass1_peak_rss_mb"] = _peak_rss_mb()
             release_freed_memory()
             ranks = _file_ranks(part_path) if part.rows else np.empty(0, np.int32)
             release_freed_memory()
-            result.top = _write_ranked(part_path if part.rows else None, out, out_format, ranks,
-                                       keep_cols, top, stack)
+            result.top = _write_ranked(part_path if part.rows else None, out, ranks, keep_cols, top, stack)
     finally:
         bar.close()
     result.rows = result.scored + result.rejected
@@ -272,10 +263,41 @@ def score_file(data: str | os.PathLike, out: str | os.PathLike, model, *, top: i
     return result
 
 
-def _score_chunk(chunk, model, result: WorklistResult, rejects_writer: TableWriter, part: _PartWriter,
-                 reservoir: _Reservoir, keep_cols: list[str], *, explain: bool,
-                 min_probability: float | None) -> None:
-    """Pass 1 for one chunk: rejects to their file, scored rows (original values + added columns) to the part file."""
+def _open(data: str | os.PathLike, out: Path, reader_options: dict) -> tuple[ClaimTable, Path]:
+    """The input as a claim table, and the rejects path; a user's mistake stops here, before any work."""
+    file_format(out, option="--out")
+    table = ClaimTable(data, **reader_options)  # UserError: missing file, unreadable header, missing column
+    rejects_path = Path(schema.rejects_path_for(str(out)))
+    if out.resolve() == Path(data).resolve() or rejects_path.resolve() == Path(data).resolve():
+        raise UserError(f"--out {out}: would overwrite the input file")
+    if out.exists() and out.is_dir():
+        raise UserError(f"--out {out}: is a folder")
+    return table, rejects_path
+
+
+def _chunk_done(bar, lines: int) -> None:
+    """Progress, and the chunk's memory handed back before the next one."""
+    bar.update(lines)
+    release_freed_memory()
+    gc.freeze()  # what outlived this chunk (lazily loaded code sets) is not scanned again
+    if bar.total is not None and bar.n > bar.total:
+        bar.total = bar.n
+
+
+def _score_chunk(
+    chunk,
+    model,
+    result: WorklistResult,
+    rejects_writer: TableWriter,
+    part: TableWriter,
+    reservoir: _Reservoir,
+    keep_cols: list[str],
+    *,
+    explain: bool,
+    min_probability: float | None,
+) -> None:
+    """Pass 1 for one chunk: rejects to their file; scored rows (original values + added columns) to the part
+    file."""
     if len(chunk.rejects):
         rejects_writer.write(chunk.rejects)
         result.rejected += len(chunk.rejects)
@@ -314,6 +336,7 @@ def _file_ranks(part_path: Path) -> np.ndarray:
     descending sort, and the ranks kept as int32 when they fit: ~28 bytes a
     line at the peak.
     """
+
     def negated(column: str) -> np.ndarray:  # one column at a time: never two copies of both
         return np.negative(pq.read_table(part_path, columns=[column], use_threads=False).column(0).to_numpy())
 
@@ -327,57 +350,53 @@ def _file_ranks(part_path: Path) -> np.ndarray:
     return ranks
 
 
-def _write_ranked(part_path: Path | None, out: Path, out_format: str, ranks: np.ndarray, keep_cols: list[str],
-                  top: int, stack: contextlib.ExitStack) -> pd.DataFrame | None:
+def _write_ranked(
+    part_path: Path | None,
+    out: Path,
+    ranks: np.ndarray,
+    keep_cols: list[str],
+    top: int,
+    stack: contextlib.ExitStack,
+) -> pd.DataFrame | None:
     """Copy the pass-1 file into `out` (atomically), inserting `risk_rank`; return the first `top` lines."""
     rank_at = len(keep_cols) + 2  # after denial_probability, expected_loss
     tops = []
     if part_path is None:  # nothing scorable: still a valid, empty output with every column
         empty = pd.DataFrame({c: pd.Series([], dtype="string") for c in keep_cols})
         for c in ADDED:
-            empty[c] = pd.Series([], dtype="float64" if c in ("denial_probability", "expected_loss")
-                                 else "int64" if c == "risk_rank" else "string")
+            empty[c] = pd.Series(
+                [],
+                dtype="float64"
+                if c in ("denial_probability", "expected_loss")
+                else "int64"
+                if c == "risk_rank"
+                else "string",
+            )
         writer = stack.enter_context(TableWriter(out, option="--out"))
         writer.write(empty)
         return empty if top else None
-    tmp = stack.enter_context(atomic_path(out))
+    writer = stack.enter_context(TableWriter(out, option="--out"))
     pf = pq.ParquetFile(part_path, pre_buffer=False)  # one column chunk at a time, not the whole row group
-    writer = None
     offset = 0
-    try:
-        for batch in pf.iter_batches(batch_size=PASS2_BATCH_ROWS, use_threads=False):
-            n = batch.num_rows
-            r = ranks[offset:offset + n]
-            cols = list(batch.columns)
-            names = list(batch.schema.names)
-            cols.insert(rank_at, pa.array(r.astype(np.int64, copy=False), type=pa.int64()))
-            names.insert(rank_at, "risk_rank")
-            tbl = pa.Table.from_arrays(cols, names=names)
-            if writer is None:
-                writer = _ArrowWriter(tmp, out_format, tbl.schema)
-            writer.write(tbl)
-            if top:
-                hit = np.flatnonzero(r <= top)
-                if len(hit):
-                    tops.append(tbl.take(pa.array(hit)).to_pandas())
-            offset += n
-    finally:
-        if writer is not None:
-            writer.close()
-    _usual_permissions(tmp)
+    for batch in pf.iter_batches(batch_size=PASS2_BATCH_ROWS, use_threads=False):
+        n = batch.num_rows
+        r = ranks[offset : offset + n]
+        cols = list(batch.columns)
+        names = list(batch.schema.names)
+        cols.insert(rank_at, pa.array(r.astype(np.int64, copy=False), type=pa.int64()))
+        names.insert(rank_at, "risk_rank")
+        tbl = pa.Table.from_arrays(cols, names=names)
+        writer.write_arrow(tbl)
+        if top:
+            hit = np.flatnonzero(r <= top)
+            if len(hit):
+                tops.append(tbl.take(pa.array(hit)).to_pandas())
+        offset += n
     if not top:
         return None
     if not tops:
         return pd.DataFrame(columns=list(TOP_COLUMNS))
     return pd.concat(tops, ignore_index=True).sort_values("risk_rank", kind="stable").reset_index(drop=True)
-
-
-def _usual_permissions(path: Path) -> None:
-    """Temporary files are created 0600; the output gets the permissions a new file would get."""
-    mask = os.umask(0)
-    os.umask(mask)
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o666 & ~mask)
 
 
 # --------------------------------------------------------------------------- printing
@@ -392,7 +411,10 @@ def format_summary(result: WorklistResult) -> list[str]:
     total_risk = sum(result.at_risk_by_tier.values())
     lines.append(f"dollars at risk: {_money(total_risk)} of {_money(result.billed)} billed")
     for t in schema.RISK_TIERS:
-        lines.append(f"  {t:<6} {result.lines_by_tier.get(t, 0):>10,} lines  {_money(result.at_risk_by_tier.get(t, 0.0)):>14}")
+        lines.append(
+            f"  {t:<6} {result.lines_by_tier.get(t, 0):>10,} lines  "
+            f"{_money(result.at_risk_by_tier.get(t, 0.0)):>14}"
+        )
     lines.append(f"worklist written to {result.out}")
     lines.append(f"rejects written to {result.rejects}")
     return lines
@@ -402,19 +424,30 @@ def format_top(top: pd.DataFrame) -> list[str]:
     """The first worklist lines as a table, each followed by its reasons and fixes."""
     if top is None or top.empty:
         return ["(no scored lines)"]
-    cols = [("rank", "risk_rank", lambda v: f"{int(v)}"),
-            ("claim", "claim_id", str), ("line", "line_number", str), ("code", "hcpcs_code", str),
-            ("payer", "payer_type", str), ("billed", "billed_amount", str),
-            ("risk", "denial_probability", lambda v: f"{100 * float(v):.0f}%"),
-            ("at risk", "expected_loss", lambda v: f"${float(v):,.2f}"), ("tier", "risk_tier", str)]
+    cols = [
+        ("rank", "risk_rank", lambda v: f"{int(v)}"),
+        ("claim", "claim_id", str),
+        ("line", "line_number", str),
+        ("code", "hcpcs_code", str),
+        ("payer", "payer_type", str),
+        ("billed", "billed_amount", str),
+        ("risk", "denial_probability", lambda v: f"{100 * float(v):.0f}%"),
+        ("at risk", "expected_loss", lambda v: f"${float(v):,.2f}"),
+        ("tier", "risk_tier", str),
+    ]
     cols = [c for c in cols if c[1] in top.columns]
-    cells = [[fmt(v) if not pd.isna(v) else "" for _, name, fmt in cols for v in [row[name]]]
-             for _, row in top.iterrows()]
+    cells = [
+        [fmt(v) if not pd.isna(v) else "" for _, name, fmt in cols for v in [row[name]]]
+        for _, row in top.iterrows()
+    ]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, (h, _, _) in enumerate(cols)]
     numeric = {"rank", "billed", "risk", "at risk"}
+
     def line(values):
-        return "  ".join(v.rjust(w) if h in numeric else v.ljust(w)
-                         for v, w, (h, _, _) in zip(values, widths, cols)).rstrip()
+        return "  ".join(
+            v.rjust(w) if h in numeric else v.ljust(w) for v, w, (h, _, _) in zip(values, widths, cols)
+        ).rstrip()
+
     out = [line([h for h, _, _ in cols]), line(["-" * w for w in widths])]
     for (_, row), cell in zip(top.iterrows(), cells):
         out.append(line(cell))

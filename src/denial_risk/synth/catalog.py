@@ -1,4 +1,4 @@
-"""The static catalogue: the world's HCPCS codes (policy table groups plus the invalid ones) and diagnosis pools.
+"""The static catalogue: the world's HCPCS codes (policy groups plus invalid ones) and diagnosis pools.
 
 Built once per process from the reference files and the policy table (`_catalog`, `_diagnoses` are
 cached); a run's random stream only picks from them.
@@ -78,16 +78,31 @@ def _catalog() -> Catalog:
     pop_rank = {c: r for r, c in enumerate(POPULAR_CODES)}
     for g in range(len(groups)):
         idx = np.flatnonzero(gidx == g)
-        order = sorted(idx, key=lambda i: (pop_rank.get(all_codes[i], 10_000),
-                                           zlib.crc32(str(all_codes[i]).encode())))
+        order = sorted(
+            idx, key=lambda i: (pop_rank.get(all_codes[i], 10_000), zlib.crc32(str(all_codes[i]).encode()))
+        )
         idx = np.array(order, dtype=np.int64)
         w = 1.0 / (np.arange(len(idx)) + 1.0) ** 1.2
         by_group.append(idx)
         weights.append(w / w.sum())
     invalid_kind = np.array([""] * n_valid + [k for _, k, _ in INVALID_HCPCS], dtype=object)
-    return Catalog(all_codes, gidx, groups, b("sided"), b("kx_required_medicare"), custom,
-                    b("prior_auth_prone"), unit, life, expected, fee, tuple(by_group), tuple(weights),
-                    invalid_kind, n_valid)
+    return Catalog(
+        all_codes,
+        gidx,
+        groups,
+        b("sided"),
+        b("kx_required_medicare"),
+        custom,
+        b("prior_auth_prone"),
+        unit,
+        life,
+        expected,
+        fee,
+        tuple(by_group),
+        tuple(weights),
+        invalid_kind,
+        n_valid,
+    )
 
 
 @dataclass(frozen=True)
@@ -110,8 +125,9 @@ def _diagnoses() -> Diagnoses:
     for i, g in enumerate(groups):
         sup[g] = policy.supporting_diagnoses(g, 400, 1000 + i)
         non[g] = policy.non_supporting_diagnoses(g, 200, 2000 + i)
-    words = sorted({c for v in (*sup.values(), *non.values()) for c in v}
-                   | set(COMORBIDITIES) | set(INVALID_DIAGNOSES))
+    words = sorted(
+        {c for v in (*sup.values(), *non.values()) for c in v} | set(COMORBIDITIES) | set(INVALID_DIAGNOSES)
+    )
     vocab = np.array(words, dtype=object)
     pos = {c: i for i, c in enumerate(words)}
     prefixes = policy.group_supporting_prefixes()

@@ -8,23 +8,18 @@ draw in between, changes every later value (and the embedded sample).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import schema
-from denial_risk.synth.catalog import Catalog, Diagnoses
+from denial_risk.synth.catalog import Catalog
 from denial_risk.synth.world import (
     GROUP_SHARES,
     INVALID_HCPCS,
-    MODIFIER_BIT as _BIT,
-    MODIFIER_ORDER,
-    ORTHOSES,
     PAYER_TYPE_ORDER,
     PAYERS,
     PLACES_OF_SERVICE,
-    RENTAL_GROUPS,
     policy_change_date,
 )
 
@@ -121,8 +116,20 @@ class Lines:
         s_ = claims.supplier[claim]
         payer = claims.payer[claim]
         ptype_idx = np.array([PAYER_TYPE_ORDER.index(p.payer_type) for p in PAYERS])
-        return cls(claims, claim, first, np.arange(n) - first + 1, claims.patient[claim], s_, payer,
-                   ptype_idx[payer], claims.day[claim], claims.lag[claim], claims.pos[claim], sup.coding_error[s_])
+        return cls(
+            claims,
+            claim,
+            first,
+            np.arange(n) - first + 1,
+            claims.patient[claim],
+            s_,
+            payer,
+            ptype_idx[payer],
+            claims.day[claim],
+            claims.lag[claim],
+            claims.pos[claim],
+            sup.coding_error[s_],
+        )
 
     @property
     def n(self) -> int:
@@ -200,7 +207,7 @@ def lines_per_claim(rng: np.random.Generator, rows: int) -> np.ndarray:
 
 
 def draw_patients(rng: np.random.Generator, n_claims: int, cat: Catalog, sup: Suppliers) -> Patients:
-    """As many patients as claims, each with a visit weight, a payer, a condition, a usual supplier, side and code."""
+    """As many patients as claims, each with a visit weight, payer, condition, usual supplier, side, code."""
     n_groups = len(cat.groups)
     n_pat = max(1, int(1.0 * n_claims))
     pat_weight = rng.lognormal(0.0, 0.8, n_pat)
@@ -214,9 +221,10 @@ def draw_patients(rng: np.random.Generator, n_claims: int, cat: Catalog, sup: Su
     return Patients(pat_weight, pat_payer, pat_group, pat_supplier, pat_side, pat_code, pat_number)
 
 
-def draw_claims(rng: np.random.Generator, k: np.ndarray, pats: Patients, sup: Suppliers,
-                period: Period) -> Claims:
-    """Claims of `k` lines: a patient (frequent ones more often), a weekday, a supplier, a filing lag, a place."""
+def draw_claims(
+    rng: np.random.Generator, k: np.ndarray, pats: Patients, sup: Suppliers, period: Period
+) -> Claims:
+    """Claims of `k` lines: a patient (frequent ones more often), a weekday, supplier, filing lag, place."""
     n_claims = len(k)
     n_days = period.n_days
     c_pat = rng.choice(len(pats.weight), size=n_claims, p=pats.weight / pats.weight.sum())
@@ -232,8 +240,11 @@ def draw_claims(rng: np.random.Generator, k: np.ndarray, pats: Patients, sup: Su
     order = np.argsort(c_day, kind="stable")
     k, c_pat, c_day = k[order], c_pat[order], c_day[order]
 
-    c_sup = np.where(rng.random(n_claims) < 0.9, pats.supplier[c_pat],
-                     rng.choice(len(sup.npi), size=n_claims, p=sup.size / sup.size.sum()))
+    c_sup = np.where(
+        rng.random(n_claims) < 0.9,
+        pats.supplier[c_pat],
+        rng.choice(len(sup.npi), size=n_claims, p=sup.size / sup.size.sum()),
+    )
     c_payer = pats.payer[c_pat]
     c_lag = np.round(sup.lag_median[c_sup] * rng.lognormal(0.0, 0.6, n_claims)).astype(np.int64) + 1
     late = rng.random(n_claims) < sup.late_share[c_sup]
@@ -253,18 +264,22 @@ def draw_codes(rng: np.random.Generator, cat: Catalog, sup: Suppliers, pats: Pat
     return Codes(code, side, bilateral, prior, group, group >= 0, cat.sided[code])
 
 
-def _codes_and_sides(rng: np.random.Generator, cat: Catalog, sup: Suppliers, pats: Patients,
-                     lines: Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _codes_and_sides(
+    rng: np.random.Generator, cat: Catalog, sup: Suppliers, pats: Patients, lines: Lines
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(code, side, bilateral): the patient's condition or another group; bilateral pairs; a few invalid
     codes; no line repeating another line of its claim."""
     groups = cat.groups
     n, claim, first, line_no = lines.n, lines.claim, lines.first, lines.number
     pat, s_ = lines.patient, lines.supplier
     own = rng.random(n) < np.where(line_no == 1, 0.8, 0.5)
-    group = np.where(own, pats.group[pat],
-                     rng.choice(len(groups), size=n, p=np.array(list(GROUP_SHARES.values()))))
+    group = np.where(
+        own, pats.group[pat], rng.choice(len(groups), size=n, p=np.array(list(GROUP_SHARES.values())))
+    )
     code = _draw_within(rng, group, list(cat.weights), list(cat.by_group))
-    code = np.where(own & (rng.random(n) < 0.35), np.where(group == pats.group[pat], pats.code[pat], code), code)
+    code = np.where(
+        own & (rng.random(n) < 0.35), np.where(group == pats.group[pat], pats.code[pat], code), code
+    )
     # bilateral pairs: a later line repeats the first line's sided code on the other side
     side = pats.side[pat].copy()
     bilateral = (line_no > 1) & cat.sided[code[first]] & (rng.random(n) < 0.35)
@@ -293,8 +308,9 @@ def _codes_and_sides(rng: np.random.Generator, cat: Catalog, sup: Suppliers, pat
     return code, side, bilateral
 
 
-def _history(rng: np.random.Generator, cat: Catalog, lines: Lines, code: np.ndarray,
-             bilateral: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _history(
+    rng: np.random.Generator, cat: Catalog, lines: Lines, code: np.ndarray, bilateral: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(code, prior): prior same code in 12 months, exact within the file plus a little history before it."""
     n, pat, day = lines.n, lines.patient, lines.day
     prior = _prior_same_code(pat, code, day, len(cat.codes))
@@ -307,117 +323,12 @@ def _history(rng: np.random.Generator, cat: Catalog, lines: Lines, code: np.ndar
     return code, prior + pre
 
 
-def draw_units(rng: np.random.Generator, cat: Catalog, lines: Lines, codes: Codes) -> tuple[np.ndarray, np.ndarray]:
-    """(units, both_ok): 1, up to 6 for PAP supplies, 2 for both sides on one line (both_ok), some over the limit."""
-    n, err, code = lines.n, lines.coding_error, codes.code
-    ulimit = cat.unit_limit[code]
-    pap_sup = codes.group == cat.groups.index("pap_supplies")
-    units = np.where(pap_sup, 1 + (rng.random(n) * np.minimum(ulimit, 6)).astype(np.int64), 1)
-    both_ok = codes.sided & ~codes.bilateral & (rng.random(n) < 0.06)  # RT|LT, units 2: bilateral on one line
-    units = np.where(both_ok, 2, units)
-    over = codes.has_policy & (rng.random(n) < 0.3 * err + 0.004)
-    units = np.where(over, np.maximum(units, ulimit) + rng.integers(1, 4, n), units)
-    return units, both_ok
-
-
-def draw_modifiers(rng: np.random.Generator, cat: Catalog, sup: Suppliers, lines: Lines, codes: Codes,
-                   units: np.ndarray, both_ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(bits, units): NU/RR, KH/KI/KJ, the side (sometimes missing, sometimes both with units 1)."""
-    groups, cgroup, sided = cat.groups, codes.group, codes.sided
-    n, claim, s_, err = lines.n, lines.claim, lines.supplier, lines.coding_error
-    bits = np.zeros(n, dtype=np.int64)
-    rental = np.isin(cgroup, [groups.index(x) for x in RENTAL_GROUPS])
-    rr = rental & (rng.random(n) < 0.92)
-    nu = ~rr & (rng.random(lines.n_claims)[claim] < sup.nu_habit[s_])  # a supplier's habit, claim by claim
-    rr_wrong = np.isin(cgroup, [groups.index(x) for x in ORTHOSES]) & (rng.random(n) < 0.08 * err)
-    bits |= np.where(nu & ~rr_wrong, _BIT["NU"], 0) | np.where(rr | rr_wrong, _BIT["RR"], 0)
-    month_mod = rng.choice(3, size=n, p=[0.35, 0.2, 0.45])
-    bits |= np.where(rr & lines.medicare, np.array([_BIT["KH"], _BIT["KI"], _BIT["KJ"]])[month_mod], 0)
-    r = rng.random(n)
-    miss_side = sided & (r < 0.4 * err + 0.01)
-    both_err = sided & ~miss_side & (r < 0.55 * err + 0.013) & ~both_ok
-    side_bit = np.where(codes.side == 0, _BIT["RT"], _BIT["LT"])
-    bits |= np.where(sided & ~miss_side, side_bit, 0)
-    bits |= np.where(both_ok | both_err, _BIT["RT"] | _BIT["LT"], 0)
-    units = np.where(both_err, 1, units)
-    return bits, units
-
-
-def draw_diagnoses(rng: np.random.Generator, cat: Catalog, dx: Diagnoses, sup: Suppliers, lines: Lines,
-                   codes: Codes) -> np.ndarray:
-    """(lines, 4) diagnoses: the primary supports the code unless the supplier erred; 0-3 further codes."""
-    n_groups = len(cat.groups)
-    n, s_, err, has_policy = lines.n, lines.supplier, lines.coding_error, codes.has_policy
-    nsup_p = np.clip(0.02 + 0.6 * err, 0, 0.5)
-    not_sup = has_policy & (rng.random(n) < nsup_p)
-    n_dx = rng.choice(np.array([1, 2, 3, 4]), size=n, p=[0.40, 0.35, 0.18, 0.07])
-    gsafe = _pool_group(cat, codes)
-    sizes_s = np.array([len(p) for p in dx.supporting_pool])
-    sizes_n = np.array([len(p) for p in dx.non_supporting_pool])
-    pool_s = np.full((n_groups, sizes_s.max()), -1)
-    pool_n = np.full((n_groups, sizes_n.max()), -1)
-    for gi in range(n_groups):
-        pool_s[gi, : sizes_s[gi]] = dx.supporting_pool[gi]
-        pool_n[gi, : sizes_n[gi]] = dx.non_supporting_pool[gi]
-    primary = np.where(not_sup, pool_n[gsafe, _skewed(rng, n, sizes_n[gsafe])],
-                       pool_s[gsafe, _skewed(rng, n, sizes_s[gsafe])])
-    inv_d = rng.random(n) < sup.invalid_dx[s_]
-    primary = np.where(inv_d, dx.invalid_pool[rng.integers(0, len(dx.invalid_pool), n)], primary)
-    slots = [primary]
-    for j in range(1, 4):
-        second_sup = ~not_sup & (rng.random(n) < 0.3)
-        extra = np.where(second_sup, pool_s[gsafe, _skewed(rng, n, sizes_s[gsafe])],
-                         dx.comorbid[rng.integers(0, len(dx.comorbid), n)])
-        slots.append(np.where(n_dx > j, extra, -1))
-    dx_idx = np.stack(slots, axis=1)
-    for j in range(1, 4):  # a code is listed once
-        dx_idx[(dx_idx[:, [j]] == dx_idx[:, :j]).any(axis=1), j] = -1
-    return dx_idx
-
-
-def draw_kx_ga_gz(rng: np.random.Generator, cat: Catalog, dx: Diagnoses, sup: Suppliers, lines: Lines,
-                  codes: Codes, written: Written) -> Written:
-    """KX where Medicare wants it (by the supplier's discipline), GA/GZ mostly where the diagnosis does not
-    support the device; never from the hidden documentation truth. More than four modifiers: 99."""
-    n, s_, err, mcare = lines.n, lines.supplier, lines.coding_error, lines.medicare
-    not_supporting = diagnosis_not_supporting(cat, dx, codes, written.dx_idx)
-    ga = mcare & (rng.random(n) < np.where(not_supporting, 0.15, 0.008))
-    gz = mcare & ~ga & (rng.random(n) < np.where(not_supporting, 0.05, 0.004))
-    kx = np.where(kx_required(cat, lines, codes), rng.random(n) < sup.kx_discipline[s_], rng.random(n) < 0.04)
-    kx_conflict_ok = rng.random(n) < 0.3 * err + 0.05
-    kx = kx & ~((ga | gz) & ~kx_conflict_ok)
-    bits = written.bits | (np.where(kx, _BIT["KX"], 0) | np.where(ga, _BIT["GA"], 0) | np.where(gz, _BIT["GZ"], 0))
-    return replace(written, bits=_cap_modifiers(bits))
-
-
 # --------------------------------------------------------------------------- observable facts
-
-
-def kx_required(cat: Catalog, lines: Lines, codes: Codes) -> np.ndarray:
-    """Medicare (and MA) lines whose policy requires the KX modifier."""
-    return cat.kx[codes.code] & lines.medicare
-
-
-def diagnosis_not_supporting(cat: Catalog, dx: Diagnoses, codes: Codes, dx_idx: np.ndarray) -> np.ndarray:
-    """Lines with a policy none of whose listed diagnoses starts with a supporting prefix."""
-    gsafe = _pool_group(cat, codes)
-    dx_support = dx.supports[gsafe[:, None], np.maximum(dx_idx, 0)] & (dx_idx >= 0)
-    return codes.has_policy & ~dx_support.any(axis=1)
-
-
-def _pool_group(cat: Catalog, codes: Codes) -> np.ndarray:
-    """The code's policy group, spinal for a code without one (its diagnoses are drawn, not judged)."""
-    return np.where(codes.group >= 0, codes.group, cat.groups.index("spinal_orthosis"))
 
 
 def place_codes() -> np.ndarray:
     """The place-of-service codes that `Claims.pos` and `Lines.pos` index."""
     return np.array([p for p, _ in PLACES_OF_SERVICE], dtype=object)
-
-
-def modifier_string(b: int) -> str:
-    """A bit mask as the written modifiers, in MODIFIER_ORDER."""
-    return schema.LIST_SEP.join(m for m in MODIFIER_ORDER if b & _BIT[m])
 
 
 # --------------------------------------------------------------------------- helpers
@@ -436,8 +347,12 @@ def _npis(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.array([f"{b}{c}" for b, c in zip(body.tolist(), check.tolist())], dtype=object)
 
 
-def _draw_within(rng: np.random.Generator, keys: np.ndarray, probs: list[np.ndarray],
-                 values: list[np.ndarray] | None = None) -> np.ndarray:
+def _draw_within(
+    rng: np.random.Generator,
+    keys: np.ndarray,
+    probs: list[np.ndarray],
+    values: list[np.ndarray] | None = None,
+) -> np.ndarray:
     """For each row, draw from the categorical `probs[keys[row]]` (loop over keys, not rows)."""
     out = np.zeros(len(keys), dtype=np.int64)
     for k in np.unique(keys):
@@ -447,7 +362,7 @@ def _draw_within(rng: np.random.Generator, keys: np.ndarray, probs: list[np.ndar
     return out
 
 
-def _skewed(rng: np.random.Generator, n: int, size: np.ndarray | int, power: float = 2.0) -> np.ndarray:
+def skewed(rng: np.random.Generator, n: int, size: np.ndarray | int, power: float = 2.0) -> np.ndarray:
     """Indices in [0, size) with early ones more frequent (u^power)."""
     return np.minimum((rng.random(n) ** power * size).astype(np.int64), np.asarray(size) - 1)
 
@@ -458,20 +373,3 @@ def _prior_same_code(pat: np.ndarray, code: np.ndarray, day: np.ndarray, n_codes
     key = (pat.astype(np.int64) * n_codes + code) * span + day + 400
     srt = np.sort(key)
     return np.searchsorted(srt, key, side="left") - np.searchsorted(srt, key - 365, side="left")
-
-
-def _cap_modifiers(bits: np.ndarray) -> np.ndarray:
-    """More than four modifiers: keep the first three (MODIFIER_ORDER) and add 99."""
-    count = np.zeros_like(bits)
-    for m in MODIFIER_ORDER[:-1]:
-        count += (bits & _BIT[m]) != 0
-    over = count > 4
-    if not over.any():
-        return bits
-    capped = np.zeros_like(bits)
-    kept = np.zeros_like(bits)
-    for m in MODIFIER_ORDER[:-1]:
-        on = ((bits & _BIT[m]) != 0) & (kept < 3)
-        capped |= np.where(on, _BIT[m], 0)
-        kept += on
-    return np.where(over, capped | _BIT["99"], bits)

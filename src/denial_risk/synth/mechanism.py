@@ -1,8 +1,8 @@
-"""What decides a denial: payer rules on the service date, documentation, defects, the logit, the reason, payment.
+"""What decides a denial: payer rules on the service date, documentation, defects, logit, reason, payment.
 
 The steps of the mechanism in `simulate`'s docstring, after `draw` has drawn what the lines show;
 `simulate._draw` calls them in the random stream's order (the documentation is drawn before
-`draw.draw_kx_ga_gz`, the rest after it).
+`coding.draw_kx_ga_gz`, the rest after it).
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.synth.catalog import Catalog, Diagnoses
+from denial_risk.synth.coding import diagnosis_not_supporting, kx_required
 from denial_risk.synth.draw import (
     Codes,
     Lines,
     Period,
     Suppliers,
     Written,
-    diagnosis_not_supporting,
-    kx_required,
     place_codes,
 )
 from denial_risk.synth.world import (
@@ -31,13 +30,15 @@ from denial_risk.synth.world import (
     DOC_FLAGS,
     LMN_MULTIPLIER,
     MISSING_KX_MA_EFFECT,
-    MODIFIER_BIT as _BIT,
     ORTHOSES,
     PAYER_TYPE_ORDER,
     PAYERS,
     PAYMENT,
     POLICY_CHANGES,
     TARGET_DENIAL_RATES,
+)
+from denial_risk.synth.world import (
+    MODIFIER_BIT as _BIT,
 )
 
 
@@ -61,7 +62,7 @@ class Documentation:
 
 @dataclass(frozen=True)
 class Defects:
-    """Per line: observable defects and their logit effects; expected documents and their effects if missing."""
+    """Per line: observable defects and their logit effects; expected documents, their effects if missing."""
 
     flags: dict[str, np.ndarray]  # DEFECTS name -> present
     effects: dict[str, np.ndarray]  # DEFECTS name -> logit effect (0 where absent)
@@ -105,9 +106,16 @@ def payer_rules(cat: Catalog, period: Period, lines: Lines, codes: Codes) -> Pay
     return PayerRules(pa_required, newly, filing_limit)
 
 
-def draw_documentation(rng: np.random.Generator, cat: Catalog, sup: Suppliers, period: Period, lines: Lines,
-                       codes: Codes, rules: PayerRules) -> Documentation:
-    """On file by the supplier's habit (one draw per claim and flag); written empty claim by claim or flag by flag."""
+def draw_documentation(
+    rng: np.random.Generator,
+    cat: Catalog,
+    sup: Suppliers,
+    period: Period,
+    lines: Lines,
+    codes: Codes,
+    rules: PayerRules,
+) -> Documentation:
+    """On file by the supplier's habit (one draw per claim and flag); left empty per claim or per flag."""
     n, s_, day, claim, n_claims = lines.n, lines.supplier, lines.day, lines.claim, lines.n_claims
     c_sup = lines.claims.supplier
     z = sup.doc_quality[s_]
@@ -135,11 +143,24 @@ def draw_documentation(rng: np.random.Generator, cat: Catalog, sup: Suppliers, p
     return Documentation(q, truth, hidden)
 
 
-def find_defects(cat: Catalog, dx: Diagnoses, lines: Lines, codes: Codes, written: Written,
-                 rules: PayerRules) -> Defects:
+def find_defects(
+    cat: Catalog, dx: Diagnoses, lines: Lines, codes: Codes, written: Written, rules: PayerRules
+) -> Defects:
     """The observable defects (from the written values only) and the documents the policy expects."""
-    groups, code, cgroup, has_policy, sided = cat.groups, codes.code, codes.group, codes.has_policy, codes.sided
-    payer, ptype, mcare, units, bits = lines.payer, lines.payer_type, lines.medicare, written.units, written.bits
+    groups, code, cgroup, has_policy, sided = (
+        cat.groups,
+        codes.code,
+        codes.group,
+        codes.has_policy,
+        codes.sided,
+    )
+    payer, ptype, mcare, units, bits = (
+        lines.payer,
+        lines.payer_type,
+        lines.medicare,
+        written.units,
+        written.bits,
+    )
     has = lambda m: (bits & _BIT[m]) != 0  # noqa: E731
     kx_req = kx_required(cat, lines, codes)
     kind = cat.invalid_kind[code]
@@ -158,15 +179,18 @@ def find_defects(cat: Catalog, dx: Diagnoses, lines: Lines, codes: Codes, writte
         "gz_no_abn": has("GZ"),
         "rental_modifier_on_purchase": np.isin(cgroup, [groups.index(x) for x in ORTHOSES]) & has("RR"),
         "missing_purchase_modifier": np.array([p.requires_purchase_modifier for p in PAYERS])[payer]
-        & has_policy & ~has("NU") & ~has("RR"),
+        & has_policy
+        & ~has("NU")
+        & ~has("RR"),
         "late_filing": lines.lag > rules.filing_limit,
         "units_over_limit": has_policy & (units > cat.unit_limit[code]),
         "replacement_within_lifetime": (codes.prior > 0) & cat.lifetime[code] & ~has("RR"),
         "facility_setting": (pos == "21") | ((pos == "31") & mcare),
     }
     effects = {name: np.where(d[name], eff, 0.0) for name, (_, eff) in DEFECTS.items()}
-    effects["missing_kx"] = np.where(d["missing_kx"], np.where(ptype == 0, DEFECTS["missing_kx"][1],
-                                                                MISSING_KX_MA_EFFECT), 0.0)
+    effects["missing_kx"] = np.where(
+        d["missing_kx"], np.where(ptype == 0, DEFECTS["missing_kx"][1], MISSING_KX_MA_EFFECT), 0.0
+    )
     expected = {f: cat.expected[code, j] for j, f in enumerate(DOC_FLAGS)}
     expected["has_prior_auth"] = rules.pa_required
     lmn_mult = np.array([LMN_MULTIPLIER[t] for t in PAYER_TYPE_ORDER])[ptype]
@@ -175,8 +199,9 @@ def find_defects(cat: Catalog, dx: Diagnoses, lines: Lines, codes: Codes, writte
     return Defects(d, effects, expected, doc_eff)
 
 
-def draw_denials(rng: np.random.Generator, sup: Suppliers, lines: Lines, docs: Documentation,
-                 defects: Defects) -> Denials:
+def draw_denials(
+    rng: np.random.Generator, sup: Suppliers, lines: Lines, docs: Documentation, defects: Defects
+) -> Denials:
     """The logit; base logits solved so the mean truth per payer type is its target rate; the denial drawn."""
     ptype, truth, hidden, doc_eff = lines.payer_type, docs.truth, docs.hidden, defects.doc_effects
     strict = np.array([p.strictness for p in PAYERS])[lines.payer] + sup.effect[lines.supplier]
@@ -195,8 +220,14 @@ def draw_denials(rng: np.random.Generator, sup: Suppliers, lines: Lines, docs: D
     return Denials(base, p_marg, p_actual, _sigmoid(base[ptype] + x_obs + known_doc), hid_mask, denied)
 
 
-def _solve_base(ptype: np.ndarray, x_obs: np.ndarray, known_doc: np.ndarray, hid_mask: np.ndarray,
-                q_mat: np.ndarray, e_mat: np.ndarray) -> np.ndarray:
+def _solve_base(
+    ptype: np.ndarray,
+    x_obs: np.ndarray,
+    known_doc: np.ndarray,
+    hid_mask: np.ndarray,
+    q_mat: np.ndarray,
+    e_mat: np.ndarray,
+) -> np.ndarray:
     """Base logit per payer type: Newton steps until the mean marginal probability per type is its target."""
     base = np.array([_logit(TARGET_DENIAL_RATES[t]) - 1.5 for t in PAYER_TYPE_ORDER])
     for _ in range(30):
@@ -242,16 +273,18 @@ def _marginal(known: np.ndarray, hid_mask: np.ndarray, q: np.ndarray, e: np.ndar
     return p, slope
 
 
-def draw_reasons(rng: np.random.Generator, lines: Lines, docs: Documentation, defects: Defects,
-                 denied: np.ndarray) -> pd.Series:
+def draw_reasons(
+    rng: np.random.Generator, lines: Lines, docs: Documentation, defects: Defects, denied: np.ndarray
+) -> pd.Series:
     """One active cause per denied line, weight exp(effect) - 1 (true documentation); background weight 1."""
     effects = defects.effects
     doc_effects = {f: defects.doc_effects[f] * ~docs.truth[f] for f in DOC_FLAGS}
     ptype_names = np.array(PAYER_TYPE_ORDER, dtype=object)[lines.payer_type]
     rows = np.flatnonzero(denied)
     labels = [DEFECTS[k][0] for k in effects] + [DOC_EFFECTS[k][0] for k in doc_effects]
-    w = np.stack([np.expm1(v[rows]) for v in (*effects.values(), *doc_effects.values())]
-                 + [np.ones(len(rows))], axis=1)
+    w = np.stack(
+        [np.expm1(v[rows]) for v in (*effects.values(), *doc_effects.values())] + [np.ones(len(rows))], axis=1
+    )
     cum = np.cumsum(w, axis=1)
     pick = (cum < (rng.random(len(rows)) * cum[:, -1])[:, None]).sum(axis=1)
     pick = np.minimum(pick, w.shape[1] - 1)
@@ -270,9 +303,16 @@ def draw_reasons(rng: np.random.Generator, lines: Lines, docs: Documentation, de
     return pd.Series(pd.array(out, dtype="string"))
 
 
-def draw_charges(rng: np.random.Generator, cat: Catalog, sup: Suppliers, lines: Lines, codes: Codes,
-                 written: Written, denied: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(billed, paid): the supplier's mark-up on the code's fee; paid a payer-type share of it, 0 when denied."""
+def draw_charges(
+    rng: np.random.Generator,
+    cat: Catalog,
+    sup: Suppliers,
+    lines: Lines,
+    codes: Codes,
+    written: Written,
+    denied: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(billed, paid): the supplier's mark-up on the code's fee; paid a payer-type share, 0 when denied."""
     fee, units = cat.fee[codes.code], written.units
     billed = np.round(fee * units * sup.markup[lines.supplier] * rng.lognormal(0.0, 0.05, lines.n), 2)
     allowed_f = np.array([PAYMENT[t][0] * PAYMENT[t][1] for t in PAYER_TYPE_ORDER])[lines.payer_type]

@@ -144,6 +144,13 @@ import pyarrow.compute as pc
 
 from denial_risk.contract import schema
 from denial_risk.synth.catalog import Catalog, Diagnoses, _catalog, _diagnoses
+from denial_risk.synth.coding import (
+    draw_diagnoses,
+    draw_kx_ga_gz,
+    draw_modifiers,
+    draw_units,
+    modifier_string,
+)
 from denial_risk.synth.draw import (
     Codes,
     Lines,
@@ -153,14 +160,9 @@ from denial_risk.synth.draw import (
     Written,
     draw_claims,
     draw_codes,
-    draw_diagnoses,
-    draw_kx_ga_gz,
-    draw_modifiers,
     draw_patients,
     draw_suppliers,
-    draw_units,
     lines_per_claim,
-    modifier_string,
     place_codes,
 )
 from denial_risk.synth.mechanism import (
@@ -268,7 +270,9 @@ def _draw(rows: int, rng: np.random.Generator, period: Period) -> _Drawn:
     denials = draw_denials(rng, sup, lines, docs, defects)
     reason = draw_reasons(rng, lines, docs, defects, denials.denied)
     billed, paid = draw_charges(rng, cat, sup, lines, codes, written, denials.denied)
-    return _Drawn(period, cat, dx, sup, pats, lines, codes, written, docs, defects, denials, reason, billed, paid)
+    return _Drawn(
+        period, cat, dx, sup, pats, lines, codes, written, docs, defects, denials, reason, billed, paid
+    )
 
 
 # --------------------------------------------------------------------------- the frame
@@ -282,8 +286,10 @@ def _frame(r: _Drawn) -> pd.DataFrame:
     vocab_all = np.concatenate([dx.vocab, dx.dotted])
     v = len(dx.vocab)
     dx_idx = written.dx_idx
-    dx_cols = [_arrow_strings(vocab_all, np.where(dx_idx[:, j] >= 0, dx_idx[:, j] + v * dotted, -1))
-               for j in range(4)]
+    dx_cols = [
+        _arrow_strings(vocab_all, np.where(dx_idx[:, j] >= 0, dx_idx[:, j] + v * dotted, -1))
+        for j in range(4)
+    ]
     dx_text = pc.binary_join_element_wise(*dx_cols, "|", null_handling="skip")
     mod_uniq, mod_inv = np.unique(written.bits, return_inverse=True)
     mod_text = np.array([modifier_string(int(b)) for b in mod_uniq], dtype=object)
@@ -291,22 +297,26 @@ def _frame(r: _Drawn) -> pd.DataFrame:
     n_pat = len(r.pats.number)
 
     claim_no = np.arange(lines.n_claims)
-    out = pd.DataFrame({
-        "claim_id": _prefixed_ids("CLM", claim_no + 1, 9).take(lines.claim).reset_index(drop=True),
-        "line_number": pd.array(lines.number, dtype="Int64"),
-        "patient_id": _prefixed_ids("P", r.pats.number[lines.patient], max(7, len(str(n_pat)))),
-        "provider_id": _strings(r.sup.npi, lines.supplier),
-        "payer_id": _strings(np.array([p.payer_id for p in PAYERS], dtype=object), lines.payer),
-        "payer_type": _strings(payer_types, lines.payer),
-        "service_date": (start64 + lines.day.astype("timedelta64[D]")).astype("datetime64[ns]"),
-        "submission_date": (start64 + (lines.day + lines.lag).astype("timedelta64[D]")).astype("datetime64[ns]"),
-        "place_of_service": _strings(place_codes(), lines.pos),
-        "hcpcs_code": _strings(cat.codes, r.codes.code),
-        "modifiers": _strings(mod_text, mod_inv.reshape(-1)),
-        "units": pd.array(written.units, dtype="Int64"),
-        "diagnosis_codes": pd.Series(pd.array(dx_text, dtype="string")),
-        "billed_amount": r.billed,
-    })
+    out = pd.DataFrame(
+        {
+            "claim_id": _prefixed_ids("CLM", claim_no + 1, 9).take(lines.claim).reset_index(drop=True),
+            "line_number": pd.array(lines.number, dtype="Int64"),
+            "patient_id": _prefixed_ids("P", r.pats.number[lines.patient], max(7, len(str(n_pat)))),
+            "provider_id": _strings(r.sup.npi, lines.supplier),
+            "payer_id": _strings(np.array([p.payer_id for p in PAYERS], dtype=object), lines.payer),
+            "payer_type": _strings(payer_types, lines.payer),
+            "service_date": (start64 + lines.day.astype("timedelta64[D]")).astype("datetime64[ns]"),
+            "submission_date": (start64 + (lines.day + lines.lag).astype("timedelta64[D]")).astype(
+                "datetime64[ns]"
+            ),
+            "place_of_service": _strings(place_codes(), lines.pos),
+            "hcpcs_code": _strings(cat.codes, r.codes.code),
+            "modifiers": _strings(mod_text, mod_inv.reshape(-1)),
+            "units": pd.array(written.units, dtype="Int64"),
+            "diagnosis_codes": pd.Series(pd.array(dx_text, dtype="string")),
+            "billed_amount": r.billed,
+        }
+    )
     for f in schema.BOOLEAN_FLAGS:
         out[f] = _boolean(r.docs.truth[f], r.docs.hidden[f])
     out["prior_same_code_12m"] = pd.array(r.codes.prior, dtype="Int64")
@@ -361,12 +371,18 @@ def contract_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for c in schema.DATE_COLUMNS:
         if c in out:
-            out[c] = pd.Series(pd.array(pa.array(out[c].to_numpy().astype("datetime64[D]")),
-                                        dtype=pd.ArrowDtype(pa.date32())), index=out.index)
+            out[c] = pd.Series(
+                pd.array(
+                    pa.array(out[c].to_numpy().astype("datetime64[D]")), dtype=pd.ArrowDtype(pa.date32())
+                ),
+                index=out.index,
+            )
     return out
 
 
-def split_labelled_backlog(frame: pd.DataFrame, cutoff: str | pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_labelled_backlog(
+    frame: pd.DataFrame, cutoff: str | pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(labelled lines serviced before `cutoff`, unlabelled backlog from `cutoff` on).
 
     A claim belongs wholly to one side (its lines share a service date). The backlog
@@ -382,9 +398,15 @@ def split_labelled_backlog(frame: pd.DataFrame, cutoff: str | pd.Timestamp) -> t
 SAMPLE = {"rows": 25_000, "seed": 7, "start": "2024-01-01", "months": 30, "labelled_months": 24}
 
 
-def make_sample_data(out_dir="data/sample", *, rows: int = SAMPLE["rows"], seed: int = SAMPLE["seed"],
-                     start: str = SAMPLE["start"], months: int = SAMPLE["months"],
-                     labelled_months: int = SAMPLE["labelled_months"]) -> dict[str, int]:
+def make_sample_data(
+    out_dir="data/sample",
+    *,
+    rows: int = SAMPLE["rows"],
+    seed: int = SAMPLE["seed"],
+    start: str = SAMPLE["start"],
+    months: int = SAMPLE["months"],
+    labelled_months: int = SAMPLE["labelled_months"],
+) -> dict[str, int]:
     """The embedded sample: one simulated world cut in time.
 
     Lines serviced in the first `labelled_months` go to `claims.csv` (labelled, with

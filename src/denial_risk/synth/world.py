@@ -43,15 +43,38 @@ class Payer:
 PAYERS: tuple[Payer, ...] = (
     Payer("MCRJB", "medicare", 0.18, 365, (), MEDICARE_PRIOR_AUTH_CODES, 0.0),
     Payer("MCRJD", "medicare", 0.17, 365, (), MEDICARE_PRIOR_AUTH_CODES, 0.15),
-    Payer("MA101", "medicare_advantage", 0.12, 365,
-          ("spinal_orthosis", "knee_orthosis", "pap_device", "hospital_bed", "manual_wheelchair"), (), -0.1),
+    Payer(
+        "MA101",
+        "medicare_advantage",
+        0.12,
+        365,
+        ("spinal_orthosis", "knee_orthosis", "pap_device", "hospital_bed", "manual_wheelchair"),
+        (),
+        -0.1,
+    ),
     Payer("MA202", "medicare_advantage", 0.08, 180, ALL_PA_GROUPS, (), 0.2),
-    Payer("COM301", "commercial", 0.12, 180, ("spinal_orthosis", "hospital_bed", "manual_wheelchair"), (), 0.0),
+    Payer(
+        "COM301", "commercial", 0.12, 180, ("spinal_orthosis", "hospital_bed", "manual_wheelchair"), (), 0.0
+    ),
     Payer("COM302", "commercial", 0.09, 90, ALL_PA_GROUPS, (), 0.25),
     Payer("COM303", "commercial", 0.08, 365, ("spinal_orthosis", "pap_device"), (), -0.2),
-    Payer("MCD401", "medicaid", 0.07, 365,
-          ("spinal_orthosis", "knee_orthosis", "ankle_foot_orthosis", "upper_limb_orthosis",
-           "hospital_bed", "manual_wheelchair", "pap_device"), (), 0.0),
+    Payer(
+        "MCD401",
+        "medicaid",
+        0.07,
+        365,
+        (
+            "spinal_orthosis",
+            "knee_orthosis",
+            "ankle_foot_orthosis",
+            "upper_limb_orthosis",
+            "hospital_bed",
+            "manual_wheelchair",
+            "pap_device",
+        ),
+        (),
+        0.0,
+    ),
     Payer("MCD402", "medicaid", 0.06, 90, ALL_PA_GROUPS, (), 0.2, requires_purchase_modifier=True),
     Payer("MCD403", "medicaid", 0.03, 180, ("hospital_bed", "manual_wheelchair", "pap_device"), (), -0.1),
 )
@@ -67,10 +90,18 @@ class PolicyChange:
 
 
 POLICY_CHANGES: tuple[PolicyChange, ...] = (
-    PolicyChange("COM301", "prior_auth", policy_group="knee_orthosis",
-                 description="COM301 requires prior authorisation for knee orthoses from the change date"),
-    PolicyChange("MCD401", "filing_limit", filing_limit_days=180,
-                 description="MCD401 shortens timely filing from 365 to 180 days for services from the change date"),
+    PolicyChange(
+        "COM301",
+        "prior_auth",
+        policy_group="knee_orthosis",
+        description="COM301 requires prior authorisation for knee orthoses from the change date",
+    ),
+    PolicyChange(
+        "MCD401",
+        "filing_limit",
+        filing_limit_days=180,
+        description="MCD401 shortens timely filing from 365 to 180 days for services from the change date",
+    ),
 )
 
 # Share of lines per policy group (a DME/orthotics supplier's mix).
@@ -97,20 +128,73 @@ GROUP_FEES = {  # typical allowed amount per unit, USD (project judgement)
     "manual_wheelchair": 120.0,
 }
 POPULAR_CODES = (  # drawn more often, in this order within their group
-    "L0650", "L0648", "L0637", "L0457", "L0631", "L0627", "L0456", "L0639",
-    "L1833", "L1851", "L1832", "L1820", "L1812", "L1830", "L1845",
-    "L1906", "L1902", "L1971", "L1932", "L1960",
-    "L3916", "L3908", "L3809", "L3807", "L3762", "L3670",
-    "A7030", "A7034", "A7035", "A7037", "A7038", "A7032", "A7031",
-    "E0100", "E0105", "E0135", "E0143", "E0114",
-    "E0260", "E0255", "E0250", "K0001", "K0003", "K0004", "E0601",
+    "L0650",
+    "L0648",
+    "L0637",
+    "L0457",
+    "L0631",
+    "L0627",
+    "L0456",
+    "L0639",
+    "L1833",
+    "L1851",
+    "L1832",
+    "L1820",
+    "L1812",
+    "L1830",
+    "L1845",
+    "L1906",
+    "L1902",
+    "L1971",
+    "L1932",
+    "L1960",
+    "L3916",
+    "L3908",
+    "L3809",
+    "L3807",
+    "L3762",
+    "L3670",
+    "A7030",
+    "A7034",
+    "A7035",
+    "A7037",
+    "A7038",
+    "A7032",
+    "A7031",
+    "E0100",
+    "E0105",
+    "E0135",
+    "E0143",
+    "E0114",
+    "E0260",
+    "E0255",
+    "E0250",
+    "K0001",
+    "K0003",
+    "K0004",
+    "E0601",
 )
 
 INVALID_HCPCS = (("L1320", "invalid_hcpcs", 0.8), ("LO627", "malformed_hcpcs", 0.2))
 INVALID_DIAGNOSES = ("M48X", "M54", "M545", "M17", "S83", "G47", "M5450X")
 # Billable comorbidities that support none of the policy groups (checked at build time).
-COMORBIDITIES = ("I10", "E785", "E119", "K219", "E039", "F329", "E669", "Z794", "N400", "M810",
-                 "Z87891", "I2510", "E559", "H409", "R739")
+COMORBIDITIES = (
+    "I10",
+    "E785",
+    "E119",
+    "K219",
+    "E039",
+    "F329",
+    "E669",
+    "Z794",
+    "N400",
+    "M810",
+    "Z87891",
+    "I2510",
+    "E559",
+    "H409",
+    "R739",
+)
 
 DEFECTS = {  # name -> (CARC, logit effect)
     "invalid_hcpcs": ("CO-181", 6.5),
@@ -143,10 +227,25 @@ LMN_MULTIPLIER = {"medicare": 0.5, "medicare_advantage": 0.8, "commercial": 1.2,
 DOC_FLAGS = tuple(DOC_EFFECTS)  # the flags that matter, in enumeration order
 ALL_FLAGS = (*DOC_FLAGS, "has_photos")
 BACKGROUND_REASONS = {
-    "medicare": {"CO-16": 0.35, "CO-50": 0.25, "CO-11": 0.10, "CO-4": 0.10, "CO-18": 0.10,
-                 "CO-97": 0.05, "CO-151": 0.05},
-    "other": {"CO-16": 0.30, "CO-50": 0.20, "CO-197": 0.10, "CO-11": 0.10, "CO-4": 0.10,
-              "CO-18": 0.10, "CO-97": 0.05, "CO-151": 0.05},
+    "medicare": {
+        "CO-16": 0.35,
+        "CO-50": 0.25,
+        "CO-11": 0.10,
+        "CO-4": 0.10,
+        "CO-18": 0.10,
+        "CO-97": 0.05,
+        "CO-151": 0.05,
+    },
+    "other": {
+        "CO-16": 0.30,
+        "CO-50": 0.20,
+        "CO-197": 0.10,
+        "CO-11": 0.10,
+        "CO-4": 0.10,
+        "CO-18": 0.10,
+        "CO-97": 0.05,
+        "CO-151": 0.05,
+    },
 }
 PAYMENT = {  # payer type -> (allowed / fee, paid / allowed)
     "medicare": (1.00, 0.80),

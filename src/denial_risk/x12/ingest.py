@@ -24,7 +24,7 @@ from denial_risk.contract import schema
 from denial_risk.errors import UserError
 from denial_risk.x12.codes import REVERSAL_CLAIM_STATUS
 from denial_risk.x12.join import join
-from denial_risk.x12.read835 import RemitClaim, Remit835Parser
+from denial_risk.x12.read835 import Remit835Parser, RemitClaim
 from denial_risk.x12.read837 import Claim837Parser, ClaimStats
 from denial_risk.x12.segments import X12FileError, iter_segments, parse_date
 
@@ -36,8 +36,13 @@ EXTRA_COLUMNS = (
     "remit_file",
 )
 LABELLED_COLUMNS = (*schema.REQUIRED, *schema.OPTIONAL, *schema.LABELS, *EXTRA_COLUMNS)
-UNLABELLED_COLUMNS = (*schema.REQUIRED, *schema.OPTIONAL, "icd9_diagnosis_codes",
-                      "x12_line_control_number", "source_file")
+UNLABELLED_COLUMNS = (
+    *schema.REQUIRED,
+    *schema.OPTIONAL,
+    "icd9_diagnosis_codes",
+    "x12_line_control_number",
+    "source_file",
+)
 _SKIP_NAMES = ("license", "readme", "copying", "notice")
 
 
@@ -75,8 +80,12 @@ def collect_files(paths: Iterable[str | os.PathLike], option: str) -> list[Path]
             raise UserError(f"{option} {p}: no such file or folder")
         if path.is_dir():
             for f in sorted(path.rglob("*")):
-                if f.is_file() and not f.name.startswith(".") and not f.name.lower().startswith(_SKIP_NAMES) \
-                        and f.suffix.lower() not in (".md", ".csv", ".json", ".parquet"):
+                if (
+                    f.is_file()
+                    and not f.name.startswith(".")
+                    and not f.name.lower().startswith(_SKIP_NAMES)
+                    and f.suffix.lower() not in (".md", ".csv", ".json", ".parquet")
+                ):
                     out.append(f)
         else:
             out.append(path)
@@ -105,7 +114,9 @@ def read_file(path: Path, stats: ClaimStats, warnings: list[str]) -> FileContent
             elif kind == "835":
                 parser = Remit835Parser(name, file_warnings)
             else:
-                raise X12FileError(f"unknown transaction set {kind!r} in segment {seg.n} (only 837 and 835 are read)")
+                raise X12FileError(
+                    f"unknown transaction set {kind!r} in segment {seg.n} (only 837 and 835 are read)"
+                )
         elif sid == "SE":
             if parser is None:
                 raise X12FileError(f"SE without ST in segment {seg.n}")
@@ -169,20 +180,39 @@ def _duplicates(items: list[tuple[str, str]], kind: str) -> list[dict]:
     by_id: dict[str, list[str]] = defaultdict(list)
     for claim_id, source in items:
         by_id[claim_id].append(source)
-    return [{"claim_id": k, "in": kind, "occurrences": len(v), "files": sorted(set(v))}
-            for k, v in by_id.items() if len(v) > 1]
+    return [
+        {"claim_id": k, "in": kind, "occurrences": len(v), "files": sorted(set(v))}
+        for k, v in by_id.items()
+        if len(v) > 1
+    ]
 
 
-def ingest(claim_paths: Iterable[str | os.PathLike] = (), remit_paths: Iterable[str | os.PathLike] = ()) -> IngestResult:
+def ingest(
+    claim_paths: Iterable[str | os.PathLike] = (), remit_paths: Iterable[str | os.PathLike] = ()
+) -> IngestResult:
     claim_files = collect_files(claim_paths, "--claims")
     remit_files = collect_files(remit_paths, "--remits")
     stats = ClaimStats()
     warnings: list[str] = []
     problems: list[FileProblem] = []
-    counts: Counter = Counter({k: 0 for k in (
-        "files", "bad_files", "claim_lines", "remit_lines", "matched_claims", "unmatched_claims",
-        "unmatched_claim_lines", "unmatched_remit_claims", "unmatched_remit_lines",
-        "reversals_applied", "reversals_without_original")})
+    counts: Counter = Counter(
+        {
+            k: 0
+            for k in (
+                "files",
+                "bad_files",
+                "claim_lines",
+                "remit_lines",
+                "matched_claims",
+                "unmatched_claims",
+                "unmatched_claim_lines",
+                "unmatched_remit_claims",
+                "unmatched_remit_lines",
+                "reversals_applied",
+                "reversals_without_original",
+            )
+        }
+    )
     claims: list[tuple[str, list[dict]]] = []
     remits: list[RemitClaim] = []
     seen_files: set[Path] = set()
@@ -207,7 +237,9 @@ def ingest(claim_paths: Iterable[str | os.PathLike] = (), remit_paths: Iterable[
     counts["claims_with_icd9_diagnoses"] = stats.icd9_claims
     counts["claims_without_lines"] = stats.claims_without_lines
     counts["remit_claims"] = len(remits)
-    duplicates = _duplicates([(cid, rows[0]["source_file"] if rows else "") for cid, rows in claims], "claims")
+    duplicates = _duplicates(
+        [(cid, rows[0]["source_file"] if rows else "") for cid, rows in claims], "claims"
+    )
     remits = apply_reversals(remits, counts)
     duplicates += _duplicates([(rc.claim_id, rc.source_file) for rc in remits], "remits")
     res = join(claims, remits)
@@ -243,7 +275,9 @@ def write_outputs(result: IngestResult, out: str | os.PathLike) -> dict[str, Pat
     written: dict[str, Path] = {}
     if result.remits_given:
         written["labelled"] = write_table(result.labelled, out, option="--out")
-        written["unlabelled"] = write_table(result.unlabelled, sibling_path(out, "unlabelled"), option="--out")
+        written["unlabelled"] = write_table(
+            result.unlabelled, sibling_path(out, "unlabelled"), option="--out"
+        )
     else:
         # nothing to label with: the claims are the backlog, written at --out
         written["unlabelled"] = write_table(result.unlabelled, out, option="--out")
@@ -254,8 +288,16 @@ def write_outputs(result: IngestResult, out: str | os.PathLike) -> dict[str, Pat
     written["errors"] = err_path
     summary_path = sibling_path(out, "summary", "json")
     with atomic_path(summary_path) as tmp:
-        tmp.write_text(json.dumps({"counts": result.counts, "duplicates": result.duplicates,
-                                   "bad_files": [p.__dict__ for p in result.problems],
-                                   "warnings": result.warnings[:1000]}, indent=2))
+        tmp.write_text(
+            json.dumps(
+                {
+                    "counts": result.counts,
+                    "duplicates": result.duplicates,
+                    "bad_files": [p.__dict__ for p in result.problems],
+                    "warnings": result.warnings[:1000],
+                },
+                indent=2,
+            )
+        )
     written["summary"] = summary_path
     return written

@@ -38,27 +38,29 @@ def _remit_only_rows(rc: RemitClaim, claim_id: str, start: int = 1) -> list[dict
     lines: list[RemitLine | None] = list(rc.lines) or [None]
     for i, line in enumerate(lines, start=start):
         denied, reason, paid = line_outcome(rc, line)
-        rows.append({
-            "claim_id": claim_id,
-            "service_date": (line.service_date if line else None) or rc.claim_date,
-            "payer_type": rc.payer_type,
-            "hcpcs_code": line.code if line else None,
-            "modifiers": "|".join(line.modifiers) if line else "",
-            "diagnosis_codes": None,  # an 835 carries no diagnoses: unknown
-            "billed_amount": line.charge if line else rc.charge,
-            "line_number": i,
-            "patient_id": rc.patient_id,
-            "provider_id": rc.provider_id,
-            "payer_id": rc.payer_id,
-            "submission_date": rc.received_date,
-            "units": line.units if line else None,
-            "denied": denied,
-            "denial_reason": reason,
-            "paid_amount": paid,
-            "x12_line_control_number": line.line_control if line else None,
-            "remit_file": rc.source_file,
-            "match_method": "remit_only",
-        })
+        rows.append(
+            {
+                "claim_id": claim_id,
+                "service_date": (line.service_date if line else None) or rc.claim_date,
+                "payer_type": rc.payer_type,
+                "hcpcs_code": line.code if line else None,
+                "modifiers": "|".join(line.modifiers) if line else "",
+                "diagnosis_codes": None,  # an 835 carries no diagnoses: unknown
+                "billed_amount": line.charge if line else rc.charge,
+                "line_number": i,
+                "patient_id": rc.patient_id,
+                "provider_id": rc.provider_id,
+                "payer_id": rc.payer_id,
+                "submission_date": rc.received_date,
+                "units": line.units if line else None,
+                "denied": denied,
+                "denial_reason": reason,
+                "paid_amount": paid,
+                "x12_line_control_number": line.line_control if line else None,
+                "remit_file": rc.source_file,
+                "match_method": "remit_only",
+            }
+        )
     return rows
 
 
@@ -89,7 +91,9 @@ def _match_lines(rows: list[dict], rc: RemitClaim, res: JoinResult) -> None:
     free = list(range(len(rows)))
     pairs: dict[int, tuple[RemitLine, str]] = {}
     pending: list[RemitLine] = []
-    by_lcn = {rows[i].get("x12_line_control_number"): i for i in free if rows[i].get("x12_line_control_number")}
+    by_lcn = {
+        rows[i].get("x12_line_control_number"): i for i in free if rows[i].get("x12_line_control_number")
+    }
     for rl in rc.lines:
         i = by_lcn.get(rl.line_control) if rl.line_control else None
         if i is not None and i not in pairs:
@@ -100,7 +104,12 @@ def _match_lines(rows: list[dict], rc: RemitClaim, res: JoinResult) -> None:
     still: list[RemitLine] = []
     for rl in pending:
         k = _key(rl.code, rl.modifiers)
-        cands = [i for i in free if _key(rows[i]["hcpcs_code"], rows[i]["modifiers"].split("|") if rows[i]["modifiers"] else []) == k]
+        cands = [
+            i
+            for i in free
+            if _key(rows[i]["hcpcs_code"], rows[i]["modifiers"].split("|") if rows[i]["modifiers"] else [])
+            == k
+        ]
         if cands:
             same_charge = [i for i in cands if abs((rows[i]["billed_amount"] or 0) - rl.charge) < 0.005]
             i = (same_charge or cands)[0]

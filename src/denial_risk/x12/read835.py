@@ -190,7 +190,9 @@ class Remit835Parser:
             q = seg.v(1)
             d = parse_date(seg.v(2))
             if self.line is not None and q in ("472", "150"):
-                self.line.service_date = self.line.service_date if q == "150" and self.line.service_date else d
+                self.line.service_date = (
+                    self.line.service_date if q == "150" and self.line.service_date else d
+                )
             elif self.line is None and q in ("232", "050"):
                 if q == "232":
                     self.claim.claim_date = d
@@ -209,7 +211,9 @@ class Remit835Parser:
                 units=int(round(units)) if units is not None else 1,
             )
             if self.line.code is None:
-                self.warnings.append(f"segment {seg.n}: SVC without a procedure code (claim {self.claim.claim_id})")
+                self.warnings.append(
+                    f"segment {seg.n}: SVC without a procedure code (claim {self.claim.claim_id})"
+                )
             self.claim.lines.append(self.line)
         elif sid == "REF" and self.line is not None and seg.v(1) == "6R":
             self.line.line_control = seg.v(2) or None

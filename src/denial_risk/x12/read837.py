@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from denial_risk.contract import schema
 from denial_risk.x12.codes import (
     ICD9_QUALIFIERS,
     ICD10_QUALIFIERS,
@@ -19,7 +20,6 @@ from denial_risk.x12.codes import (
     patient_key,
     payer_type_for,
 )
-from denial_risk.contract import schema
 from denial_risk.x12.segments import Seg, X12FileError, parse_date
 
 FLAG_COLUMNS = schema.BOOLEAN_FLAGS
@@ -84,7 +84,8 @@ class Claim837Parser:
         self.line = None
         if line.get("_no_service"):
             self.stats.warnings.append(
-                f"claim line {claim['claim_id']}/{line['line_number']} has no SV1/SV2 service (skipped)")
+                f"claim line {claim['claim_id']}/{line['line_number']} has no SV1/SV2 service (skipped)"
+            )
             return
         codes = claim["dx"]  # [(qualifier set, code)] in HI order
         pointers = line.pop("_pointers")

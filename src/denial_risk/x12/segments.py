@@ -154,7 +154,7 @@ def iter_segments(path: str | Path, raw: bytes | None = None) -> Iterator[Seg]:
         last_id = sid
         yield Seg(sid, els, n)
     reader.cleanup()
-    for kind, code, msg, _value, _line in reader.pop_errors():
+    for kind, _code, msg, _value, _line in reader.pop_errors():
         if kind in _FATAL_KINDS:
             errors.append(msg)
     if errors:

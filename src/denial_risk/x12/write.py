@@ -62,7 +62,12 @@ def _clean(value, default: str = "") -> str:
 
 
 def _is_true(value) -> bool:
-    return value is not None and value is not pd.NA and not (isinstance(value, float) and math.isnan(value)) and bool(value)
+    return (
+        value is not None
+        and value is not pd.NA
+        and not (isinstance(value, float) and math.isnan(value))
+        and bool(value)
+    )
 
 
 def _split_list(value) -> list[str]:
@@ -129,8 +134,12 @@ def _open(writer_path: Path) -> tuple[io.StringIO, pyx12.x12file.X12Writer]:
 
 
 def _isa_gs(w, fic: str, version: str, when: pd.Timestamp, control: int) -> None:
-    w.Write(_s(f"ISA*00*{'':10}*00*{'':10}*ZZ*{'DENIALRISK':15}*ZZ*{'RECEIVER':15}*"
-               f"{when.strftime('%y%m%d')}*1200*^*00501*{control:09d}*0*T*:"))
+    w.Write(
+        _s(
+            f"ISA*00*{'':10}*00*{'':10}*ZZ*{'DENIALRISK':15}*ZZ*{'RECEIVER':15}*"
+            f"{when.strftime('%y%m%d')}*1200*^*00501*{control:09d}*0*T*:"
+        )
+    )
     w.Write(_s(f"GS*{fic}*DENIALRISK*RECEIVER*{when.strftime('%Y%m%d')}*1200*{control}*X*{version}"))
 
 
@@ -142,8 +151,13 @@ def _finish(buf: io.StringIO, w, target: Path) -> None:
         tmp.write_text(buf.getvalue(), encoding="ascii")
 
 
-def write_837p(claims: pd.DataFrame, path: str | os.PathLike, *, claims_per_transaction: int = 5000,
-               claims_per_file: int = 20000) -> list[Path]:
+def write_837p(
+    claims: pd.DataFrame,
+    path: str | os.PathLike,
+    *,
+    claims_per_transaction: int = 5000,
+    claims_per_file: int = 20000,
+) -> list[Path]:
     """Write the claim lines as 837P professional claims; returns the files written."""
     df = _prepare(claims)
     groups = _claim_groups(df)
@@ -228,8 +242,13 @@ def _write_837_claim(w, g: list[dict]) -> None:
         line_pos = _clean(line.get("place_of_service"), pos)
         sv105 = line_pos if line_pos != pos else ""
         w.Write(_s(f"LX*{lx}"))
-        w.Write(_s(f"SV1*{proc}*{_amt(line['billed_amount'])}*UN*{units}*{sv105}**{':'.join(pointers) or '1'}"
-                   if pointers else f"SV1*{proc}*{_amt(line['billed_amount'])}*UN*{units}*{sv105}"))
+        w.Write(
+            _s(
+                f"SV1*{proc}*{_amt(line['billed_amount'])}*UN*{units}*{sv105}**{':'.join(pointers) or '1'}"
+                if pointers
+                else f"SV1*{proc}*{_amt(line['billed_amount'])}*UN*{units}*{sv105}"
+            )
+        )
         for flag, code in FLAG_TO_PWK.items():
             if _is_true(line.get(flag)):
                 w.Write(_s(f"PWK*{code}*AA"))
@@ -244,8 +263,13 @@ def _line_control(line) -> str:
     return f"{_clean(line['claim_id'])}-{int(line['line_number'])}"[-50:]
 
 
-def write_835(claims: pd.DataFrame, path: str | os.PathLike, *, claims_per_transaction: int = 5000,
-              claims_per_file: int = 20000) -> list[Path]:
+def write_835(
+    claims: pd.DataFrame,
+    path: str | os.PathLike,
+    *,
+    claims_per_transaction: int = 5000,
+    claims_per_file: int = 20000,
+) -> list[Path]:
     """Write the outcomes (denied, denial_reason, paid_amount) as 835 remittances; returns the files."""
     df = _prepare(claims)
     groups = _claim_groups(df)
