@@ -41,3 +41,27 @@ def test_unknown_command_exits_2_with_one_line(capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "frobnicate" in err[0]
+
+
+def test_help_imports_no_command_and_no_data_library():
+    """`denial-risk --help` answers from the command table: no pandas, pyarrow, MLflow or command module."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from denial_risk.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('pandas', 'pyarrow', 'mlflow', 'sklearn') if m in sys.modules]\n"
+        "mods = [m for m in sys.modules if m.startswith('denial_risk.commands.')]\n"
+        "print('HEAVY', heavy, mods)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert "HEAVY [] []" in out, out[-500:]
+    # in the order of the work, each with an example
+    listing = out.split("Commands, in the order of the work:", 1)[1].splitlines()
+    names = [
+        line.split()[0] for line in listing if line.startswith("  ") and not line.strip().startswith("$")
+    ]
+    assert names[:4] == ["simulate", "validate", "train", "evaluate"]
+    assert out.count("  $ denial-risk ") == len(names) == 12

@@ -21,11 +21,12 @@ from denial_risk.commands.options import config_option, data_option, experiment_
 @experiment_option
 def backtest(data: str, folds: int, config: str | None, experiment: str | None) -> None:
     """Train on months up to t, test on month t+1, for the last K months."""
-    from denial_risk.claims.table import load_claims
+    from denial_risk.claims.table import ClaimTable, load_claims
     from denial_risk.jobs.backtest import run_backtest
     from denial_risk.modeling.config import load_config
 
     cfg = load_config(config)
+    cfg.check_columns(ClaimTable(data).columns, data)
     frame, _ = load_claims(data)
     if "denied" not in frame.columns or frame["denied"].notna().sum() == 0:
         from denial_risk.errors import UserError

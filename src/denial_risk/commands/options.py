@@ -11,7 +11,7 @@ data_option = click.option(
     "data",
     required=True,
     type=click.Path(dir_okay=False),
-    help="Claim file, .csv or .parquet (see claims-schema.md).",
+    help="Claim file, .csv or .parquet (docs/claims.md).",
 )
 out_option = click.option(
     "--out",

@@ -1,4 +1,4 @@
-"""`denial-risk simulate`: a labelled synthetic claim table (the mechanism is in `denial_risk.simulate`)."""
+"""`denial-risk simulate`: a labelled synthetic claim table (the mechanism: `denial_risk.synth.simulate`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The claim table contract (../shared/claims-schema.md) as constants.
+"""The claim table contract (docs/claims.md) as constants.
 
 Every module names columns through here, so the contract lives in one place.
 The *normalised* frame that `normalize.normalize_chunk` returns has these

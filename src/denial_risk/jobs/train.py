@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from denial_risk.claims.table import load_claims
+from denial_risk.claims.table import ClaimTable, load_claims
 from denial_risk.errors import UserError
 from denial_risk.modeling import evaluate
 from denial_risk.modeling.card import build_model_card
@@ -55,6 +55,7 @@ def train_and_register(
 ) -> dict:
     """Fit on labelled claims, log the run to MLflow and register a model version."""
     config = load_config(config_path)
+    config.check_columns(ClaimTable(data).columns, data)  # before reading the rows, let alone fitting
     frame, rejected = _labelled(data)
     log.info(f"read {len(frame)} scorable lines from {data} ({rejected} rejected)")
     result = fit_model(frame, config)

@@ -1,0 +1,40 @@
+"""`denial-risk train --config`: a bad key or a column the data lacks stops before any work (exit 2)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CLAIMS = ROOT / "data" / "sample" / "claims.csv"
+
+
+def _train(tmp_path, config_text: str):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(config_text)
+    exe = Path(sys.executable).with_name("denial-risk")
+    return subprocess.run(
+        [str(exe), "train", "--data", str(CLAIMS), "--config", str(cfg)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[features]\nextra_categorica = ['state']\n", "[features] extra_categorica: unknown key"),
+        ("[features]\nextra_categorical = ['state']\n", "missing column 'state'"),
+        ("[tiers]\nhigh = 0.1\nmedium = 0.3\n", "need 0 < medium < high < 1"),
+    ],
+)
+def test_bad_config_is_exit_2_one_line_and_nothing_written(tmp_path, text, message):
+    run = _train(tmp_path, text)
+    assert run.returncode == 2
+    assert run.stderr.count("\n") == 1 and message in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()
