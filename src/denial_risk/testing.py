@@ -73,6 +73,8 @@ def make_frame(n: int = 400, seed: int = 0, *, labels: bool = True) -> pd.DataFr
         denied = rng.random(n) < p
         df["denied"] = pd.array(denied, dtype="boolean")
         df["denial_reason"] = pd.array(np.where(denied, "CO-197", None), dtype="string")
+        remarks = np.where(rng.random(n) < 0.5, "N19|MA130", "M38")
+        df["remark_codes"] = pd.array(np.where(denied, remarks, None), dtype="string")
         df["paid_amount"] = np.where(denied, 0.0, df["billed_amount"] * 0.8)
         df["true_denial_probability"] = p
     return df

@@ -272,6 +272,25 @@ def test_labels_parsed():
     assert clean["paid_amount"].tolist() == [1000.0, 12.5]
 
 
+def test_remark_codes_are_an_upper_cased_list_label_never_a_feature():
+    clean, _ = normalize_chunk(
+        frame(
+            {"remark_codes": "n19, ma130"},
+            {"remark_codes": "N362|N362|M38"},
+            {"remark_codes": ""},
+        )
+    )
+    assert clean["remark_codes"].tolist()[:2] == ["N19|MA130", "N362|M38"]
+    assert clean["remark_codes"].iloc[2] is pd.NA
+    assert str(clean["remark_codes"].dtype) == schema.NORMALISED_DTYPES["remark_codes"]
+    assert normalize_chunk(frame({}))[0]["remark_codes"].isna().all()  # absent: unknown
+    assert "remark_codes" in schema.OUTCOME_COLUMNS  # what the feature pipeline refuses
+    # a header spelled otherwise is still the contract's column
+    from denial_risk.claims.reader import canonical_name
+
+    assert canonical_name("Remark Codes") == "remark_codes"
+
+
 def test_extra_columns_pass_through_untouched_in_order():
     raw = frame({"zeta": " Keep Me ", "Alpha": "007", "notes": ""})
     clean, _ = normalize_chunk(raw)

@@ -56,7 +56,15 @@ __all__ = [
 
 
 def _contract_names() -> frozenset[str]:
-    return frozenset((*schema.REQUIRED, *schema.OPTIONAL, *schema.LABELS, "true_denial_probability"))
+    return frozenset(
+        (
+            *schema.REQUIRED,
+            *schema.OPTIONAL,
+            *schema.LABELS,
+            *schema.OPTIONAL_LABELS,
+            "true_denial_probability",
+        )
+    )
 
 
 def canonical_name(name: str) -> str:

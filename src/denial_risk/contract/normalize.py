@@ -262,6 +262,11 @@ def normalise_diagnoses(s: pd.Series | _Column) -> pd.Series:
     return _map_text(s, lambda v: _normalise_list(v, undot=True))
 
 
+def normalise_remark_codes(s: pd.Series | _Column) -> pd.Series:
+    """`n19, ma130` / `N19|MA130` → `N19|MA130` (line's first, duplicates dropped); none → <NA>."""
+    return _map_text(s, lambda v: _normalise_list(v, undot=False) or pd.NA)
+
+
 def _payer_type(v: str):
     if not v:
         return pd.NA
@@ -426,6 +431,7 @@ class _ChunkNormaliser:
         for name in schema.BOOLEAN_COLUMNS:
             self.out[name], _ = parse_booleans(self.col(name))
         self.out["denial_reason"] = _text_or_na(self.col("denial_reason"), upper=True)
+        self.out["remark_codes"] = normalise_remark_codes(self.col("remark_codes"))
         if self.present("true_denial_probability"):
             self.out["true_denial_probability"], _ = parse_amounts(self.col("true_denial_probability"))
 

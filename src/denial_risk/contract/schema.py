@@ -41,9 +41,12 @@ OPTIONAL = (
 )
 
 LABELS = ("denied", "denial_reason", "paid_amount")
+# Labels a training table may carry but need not: the remittance's remark codes (RARCs,
+# line then claim, `|`-joined), read from 835s by `ingest-x12`.
+OPTIONAL_LABELS = ("remark_codes",)
 
 # Known only after adjudication (or only to the simulator): never features.
-OUTCOME_COLUMNS = (*LABELS, "true_denial_probability")
+OUTCOME_COLUMNS = (*LABELS, *OPTIONAL_LABELS, "true_denial_probability")
 
 # Never features by themselves (identifiers; PHI-like for patient_id).
 IDENTIFIER_COLUMNS = ("claim_id", "line_number", "patient_id")
@@ -72,6 +75,7 @@ STRING_COLUMNS = (
     "modifiers",
     "diagnosis_codes",
     "denial_reason",
+    "remark_codes",
 )
 INTEGER_COLUMNS = ("line_number", "units", "prior_same_code_12m")
 DECIMAL_COLUMNS = ("billed_amount", "paid_amount")
@@ -87,7 +91,7 @@ NORMALISED_DTYPES = {
     "true_denial_probability": "float64",
 }
 
-# Separator used inside normalised multi-valued columns (modifiers, diagnoses).
+# Separator used inside normalised multi-valued columns (modifiers, diagnoses, remark codes).
 LIST_SEP = "|"
 
 RISK_TIERS = ("high", "medium", "low")
