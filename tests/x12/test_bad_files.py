@@ -1,4 +1,5 @@
-"""Bad files are named with their reason and never stop the others; reversals; the CLI's exit codes."""
+"""Unreadable files and (with --strict) files with envelope defects are named with their reason and never
+stop the others; a malformed amount drops only its claim; reversals; the CLI's exit codes."""
 
 from __future__ import annotations
 
@@ -26,15 +27,16 @@ def good(tmp_path_factory):
     return d, (d / "claims.837").read_text(), len(t)
 
 
-def _run(tmp_path: Path, name: str, text: str, good_dir: Path):
+def _run(tmp_path: Path, name: str, text: str, good_dir: Path, strict: bool = False):
     bad = tmp_path / name
     bad.write_text(text)
-    return ingest([good_dir / "claims.837", bad], [good_dir / "remits.835"]), bad
+    return ingest([good_dir / "claims.837", bad], [good_dir / "remits.835"], strict=strict), bad
 
 
 def _assert_named(r, bad: Path, n_good: int, pattern: str):
-    assert [p.file for p in r.problems] == [str(bad)]
-    assert re.search(pattern, r.problems[0].reason, re.I), r.problems[0].reason
+    assert [(p.file, p.severity, p.segment) for p in r.errors] == [(str(bad), "error", None)]
+    assert r.bad_files == r.errors
+    assert re.search(pattern, r.errors[0].message, re.I), r.errors[0].message
     assert r.counts["bad_files"] == 1
     assert len(r.labelled) == n_good  # the good files are still read and joined
 
@@ -46,10 +48,10 @@ settings_ = settings(
 
 @settings_
 @given(cut=st.floats(0.0, 0.97))
-def test_truncated_envelope(good, tmp_path, cut):
+def test_truncated_envelope_strict(good, tmp_path, cut):
     d, text, n = good
     end = text.rindex("IEA*")
-    r, bad = _run(tmp_path, "truncated.837", text[: int(end * cut)], d)
+    r, bad = _run(tmp_path, "truncated.837", text[: int(end * cut)], d, strict=True)
     _assert_named(r, bad, n, r"truncated|not an X12|missing|ISA")
 
 
@@ -62,8 +64,14 @@ def test_wrong_segment_counts(good, tmp_path, delta, which):
     if wrong == int(m.group(1)):
         return
     mutated = text[: m.start(1)] + str(wrong) + text[m.end(1) :]
-    r, bad = _run(tmp_path, "counts.837", mutated, d)
+    r, bad = _run(tmp_path, "counts.837", mutated, d, strict=True)
     _assert_named(r, bad, n, r"count")
+    # lenient (the default): a warning naming the count, and the file's claims are read
+    r, bad = _run(tmp_path, "counts.837", mutated, d)
+    assert not r.errors and r.counts["bad_files"] == 0
+    (w,) = r.warnings
+    assert w.file == str(bad) and w.message.startswith(f"{which}01") and w.segment is not None
+    assert r.counts["claims"] == 2 * make_claims(30, seed=9)["claim_id"].nunique()
 
 
 @settings_
@@ -77,23 +85,40 @@ def test_malformed_amounts(good, tmp_path, junk, target):
     d, text, n = good
     m = re.search(rf"(?m)^{target}\*[^*]*\*([^*~]+)", text)
     mutated = text[: m.start(1)] + junk + text[m.end(1) :]
-    r, bad = _run(tmp_path, "amount.837", mutated, d)
+    r, bad = _run(tmp_path, "amount.837", mutated, d, strict=True)
     _assert_named(r, bad, n, r"amount")
+    # lenient: only the claim with the bad amount (the file's first) is dropped, and named
+    r, bad = _run(tmp_path, "amount.837", mutated, d)
+    first = re.search(r"(?m)^CLM\*([^*]+)\*", text).group(1)
+    (e,) = r.errors
+    assert (e.file, e.claim_id) == (str(bad), first) and "amount" in e.message
+    assert r.counts["claims"] == 2 * make_claims(30, seed=9)["claim_id"].nunique() - 1
 
 
 @settings_
 @given(code=st.sampled_from(["270", "271", "276", "277", "834", "999", "820"]))
 def test_unknown_transaction(good, tmp_path, code):
     d, text, n = good
-    r, bad = _run(tmp_path, "unknown.837", text.replace("ST*837*", f"ST*{code}*", 1), d)
+    for strict in (False, True):  # a file with nothing but other transaction sets yields nothing
+        r, bad = _run(tmp_path, "unknown.837", text.replace("ST*837*", f"ST*{code}*"), d, strict)
+        _assert_named(r, bad, n, r"unknown transaction")
+    # one such transaction among 837s: skipped with a warning (strict: the file is bad)
+    one = text.replace("ST*837*", f"ST*{code}*", 1)
+    r, bad = _run(tmp_path, "mixed.837", one, d, strict=True)
     _assert_named(r, bad, n, r"unknown transaction")
+    r, bad = _run(tmp_path, "mixed.837", one, d)
+    assert not r.errors
+    (w,) = r.warnings
+    assert w.transaction == "0001" and f"unknown transaction set '{code}'" in w.message
+    assert r.counts["claims"] == 2 * make_claims(30, seed=9)["claim_id"].nunique() - 1
 
 
 def test_not_x12_and_empty_files(good, tmp_path):
     d, _, n = good
-    for name, text in (("notes.txt", "hello, this is not X12"), ("empty.837", "")):
-        r, bad = _run(tmp_path, name, text, d)
-        _assert_named(r, bad, n, r"not an X12")
+    for name, text in (("notes.txt", "hello, this is not X12"), ("empty.837", ""), ("st.txt", "STOP")):
+        for strict in (False, True):
+            r, bad = _run(tmp_path, name, text, d, strict)
+            _assert_named(r, bad, n, r"not an X12")
 
 
 def _one_835(clps: list[str]) -> str:
@@ -134,7 +159,7 @@ def test_reversal_does_not_count_twice(tmp_path):
         )
     )
     r = ingest([], [f])
-    assert not r.problems
+    assert not r.errors
     assert r.counts["reversals_applied"] == 1 and r.counts["reversals_without_original"] == 1
     df = r.labelled
     assert list(df["claim_id"]) == ["R1"]  # one adjudication left: the corrected one
@@ -172,7 +197,7 @@ def _cli(args):
 def test_cli_bad_file_exit_1_writes_the_rest(good, tmp_path, capsys):
     d, text, n = good
     bad = tmp_path / "bad.837"
-    bad.write_text(text.replace("ST*837*", "ST*270*", 1))
+    bad.write_text(text.replace("ST*837*", "ST*270*"))
     out = tmp_path / "out" / "labels.csv"
     code = _cli(
         [
@@ -192,7 +217,8 @@ def test_cli_bad_file_exit_1_writes_the_rest(good, tmp_path, capsys):
     assert str(bad) in err and "unknown transaction" in err
     assert len(pd.read_csv(out)) == n
     errors = pd.read_csv(tmp_path / "out" / "labels.errors.csv")
-    assert list(errors["file"]) == [str(bad)]
+    assert list(errors["file"]) == [str(bad)] and list(errors["severity"]) == ["error"]
+    assert errors["segment"].isna().all()  # the whole file
     assert (tmp_path / "out" / "labels.unlabelled.csv").exists()
     assert (tmp_path / "out" / "labels.summary.json").exists()
 

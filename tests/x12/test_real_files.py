@@ -21,7 +21,7 @@ P4010 = LFH / "837_004010X098A1"
 def test_pyx12_mult_loops_claim_status_4_is_denied_with_its_carc():
     r = ingest([], [FIX / "pyx12" / "835_mult_loops.txt"])
     df = r.labelled
-    assert not r.problems
+    assert not r.errors
     assert list(df["claim_id"]) == ["2005555A"] * 3
     # CLP*2005555A*4*915.39*0: three SVC*HC:T1005 lines, nothing paid
     assert list(df["billed_amount"]) == [500.04, 127.8, 287.55]
@@ -31,6 +31,7 @@ def test_pyx12_mult_loops_claim_status_4_is_denied_with_its_carc():
     assert list(df["denial_reason"]) == ["CO-16", "OA-A7", "OA-A7"]
     assert list(df["paid_amount"]) == [0, 0, 0]
     assert list(df["service_date"]) == ["2003-11-29", "2003-10-30", "2003-10-31"]
+    assert list(df["remark_codes"]) == ["N14", "N14", "N14"]  # LQ*HE*N14 on each line
     assert set(df["payer_type"]) == {"medicaid"}  # CLP06 = MC
     assert set(df["match_method"]) == {"remit_only"}
 
@@ -57,12 +58,12 @@ def test_secondary_payment_claim_level_and_wrong_component_separator():
     assert df.loc[("0001000053", 1), "modifiers"] == "26"
     assert df.loc[("0001000053", 2), "paid_amount"] == 280.0
     assert not df["denied"].any()
-    assert any("'>'" in w for w in r.warnings)
+    assert any("'>'" in w.message and w.segment for w in r.warnings)
 
 
 def test_all_835_samples_read_without_bad_files():
     r = ingest([], [P835, FIX / "pyx12"])
-    assert not r.problems
+    assert not r.errors
     assert r.counts["remit_claims"] == 9  # 1 + 2 + 2 + 2 + 1 + 1 (mult_loops)
     assert r.counts["labelled_rows"] == 12
 
@@ -106,7 +107,7 @@ def test_837p_4010_reads_and_non_npi_provider_is_unknown():
 
 def test_all_837_samples_read_and_duplicates_are_kept_apart():
     r = ingest([LFH], [])
-    assert not r.problems, r.problems
+    assert not r.errors, r.errors
     df = r.unlabelled
     assert r.counts["claims"] == 34
     assert len(df) == r.counts["claim_lines"] == 95
@@ -130,3 +131,47 @@ def test_claim_and_remit_of_the_samples_do_not_match_each_other():
     assert r.counts.get("matched_claims", 0) == 0
     assert len(r.unlabelled) == r.counts["claim_lines"]
     assert isinstance(r.labelled, pd.DataFrame)
+
+
+def test_medicare_part_a_claim_remark_codes_from_moa():
+    df = ingest([], [P835 / "medicare-part-a.835"]).labelled.set_index("claim_id")
+    # CLP*777777 ... MOA***MA02 (MOA03); CLP*666123 has an MIA without remark codes
+    assert df.loc["777777", "remark_codes"] == "MA02"
+    assert df.loc["666123", "remark_codes"] == ""
+
+
+def test_remark_codes_line_then_claim_from_lq_mia_moa(tmp_path):
+    isa = (
+        "ISA*00*          *00*          *ZZ*A              *ZZ*B              "
+        "*240101*1200*^*00501*000000001*0*T*:"
+    )
+    body = [
+        "BPR*I*0*C*NON************20240101",
+        "TRN*1*1*1234567890",
+        "N1*PR*PAYER",
+        "LX*1",
+        "CLP*R1*4*300*0**MB*X1",
+        "MOA***MA130*N362",
+        "SVC*HC:97110*100*0**1",
+        "CAS*CO*16*100",
+        "LQ*HE*N19",
+        "LQ*HE*ma130",  # lower case, and the claim's too: once, upper-cased
+        "LQ*RX*123",  # an NCPDP reject code, not a remark code
+        "SVC*HC:97112*200*0**1",
+        "CAS*CO*16*200",
+        "CLP*R2*4*50*0**MA*X2",
+        "MIA*1***0*M38***************N290*N19",  # MIA05, MIA20, MIA21
+        "CAS*CO*16*50",
+    ]
+    segs = [isa, "GS*HP*A*B*20240101*1200*1*X*005010X221A1", "ST*835*0001", *body]
+    segs += [f"SE*{len(body) + 2}*0001", "GE*1*1", "IEA*1*000000001"]
+    f = tmp_path / "remarks.835"
+    f.write_text("~\n".join(segs) + "~\n")
+    r = ingest([], [f])
+    assert not r.issues, r.issues
+    df = r.labelled.set_index(["claim_id", "line_number"])
+    assert df.loc[("R1", 1), "remark_codes"] == "N19|MA130|N362"
+    assert df.loc[("R1", 2), "remark_codes"] == "MA130|N362"
+    assert df.loc[("R2", 1), "remark_codes"] == "M38|N290|N19"
+    # the denial rule does not read them
+    assert list(df["denial_reason"]) == ["CO-16", "CO-16", "CO-16"] and df["denied"].all()

@@ -54,16 +54,19 @@ def test_written_files_pass_pyx12_validation(table, tmp_path):
 
 def test_round_trip_keeps_the_contract_columns(table, tmp_path):
     _, _, r = _roundtrip(table, tmp_path, claims_per_transaction=40, claims_per_file=90)
-    assert not r.problems
+    assert not r.errors
     assert r.counts["unmatched_claim_lines"] == 0 and r.counts["unmatched_remit_lines"] == 0
     assert r.counts["matched_lines_by_line_control_number"] == len(table)
     got = r.labelled.sort_values(["claim_id", "line_number"]).reset_index(drop=True)
     want = table.sort_values(["claim_id", "line_number"]).reset_index(drop=True)
-    assert list(got.columns[: len(schema.REQUIRED) + len(schema.OPTIONAL) + len(schema.LABELS)]) == [
+    n = len(schema.REQUIRED) + len(schema.OPTIONAL) + len(schema.LABELS) + len(schema.OPTIONAL_LABELS)
+    assert list(got.columns[:n]) == [
         *schema.REQUIRED,
         *schema.OPTIONAL,
         *schema.LABELS,
+        *schema.OPTIONAL_LABELS,
     ]
+    assert set(got["remark_codes"]) == {""}  # make_claims has none
     for col in EXACT:
         assert _as_text(got[col]) == _as_text(want[col]), col
     # diagnoses come back undotted (X12 has no dot), in the line's order
@@ -82,7 +85,7 @@ def test_round_trip_with_the_project_simulator(tmp_path):
 
     table = simulate.simulate_claims(rows=300, seed=5)
     _, _, r = _roundtrip(table, tmp_path)
-    assert not r.problems
+    assert not r.errors
     got = r.labelled.sort_values(["claim_id", "line_number"]).reset_index(drop=True)
     want = table.copy()
     want["line_number"] = pd.to_numeric(want.get("line_number", 1)).astype(int)
@@ -107,3 +110,17 @@ def test_zero_payment_all_deductible_is_not_a_denial_and_reasons_survive(tmp_pat
     got = r.labelled.set_index("claim_id")
     assert not got.loc["D1", "denied"] and got.loc["D1", "denial_reason"] == ""
     assert got.loc["D2", "denied"] and got.loc["D2", "denial_reason"] == "PR-204"
+
+
+def test_remark_codes_round_trip_as_line_remarks(tmp_path):
+    t = make_claims(40, seed=2)
+    codes = ["N19", "", "MA130|N362", "M38"]
+    t["remark_codes"] = [codes[i % len(codes)] for i in range(len(t))]
+    _, remits, r = _roundtrip(t, tmp_path)
+    assert "LQ*HE*MA130~" in remits[0].read_text()
+    got = r.labelled.sort_values(["claim_id", "line_number"])
+    want = t.sort_values(["claim_id", "line_number"])
+    assert list(got["remark_codes"]) == list(want["remark_codes"])
+    for p in remits:
+        ok, messages = validate_file(p)
+        assert ok, messages[:5]

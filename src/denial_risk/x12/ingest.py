@@ -1,12 +1,14 @@
 """X12 837 claims and 835 remittances -> the contract's claim table.
 
 `ingest(claim_paths, remit_paths)` reads every file (folders are walked),
-one file at a time: a file is parsed completely or not at all. A bad file
-(not X12, truncated envelope, wrong segment counts, malformed amounts, an
-unknown transaction set, ...) is recorded with its reason and the others go
-on. `write_outputs` writes the labelled table, the unlabelled backlog, the
-errors and a summary of the counts. Patient identifiers never leave the
-readers except as salted hashes, and nothing here logs them.
+one file at a time (`readfile.read_file`), as far as each transaction is
+complete: envelope and count defects are warnings, a claim cut mid-loop or
+unreadable is dropped and named, a file that yields nothing is unreadable
+(docs/x12.md, "Leniency"). With `strict=True` any envelope defect rejects the
+whole file. Every finding is an `Issue` row; `write_outputs` writes the
+labelled table, the unlabelled backlog, the findings (`<out>.errors.csv`) and a
+summary of the counts. Patient identifiers never leave the readers except as
+salted hashes, and nothing here logs them.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from denial_risk.contract import schema
 from denial_risk.errors import UserError
 from denial_risk.x12.codes import REVERSAL_CLAIM_STATUS
 from denial_risk.x12.join import join
-from denial_risk.x12.read835 import Remit835Parser, RemitClaim
-from denial_risk.x12.read837 import Claim837Parser, ClaimStats
-from denial_risk.x12.segments import X12FileError, iter_segments, parse_date
+from denial_risk.x12.read835 import RemitClaim
+from denial_risk.x12.read837 import ClaimStats
+from denial_risk.x12.readfile import read_file
+from denial_risk.x12.segments import ERROR, WARNING, Issue, X12FileError
 
 EXTRA_COLUMNS = (
     "icd9_diagnosis_codes",
@@ -35,7 +38,13 @@ EXTRA_COLUMNS = (
     "source_file",
     "remit_file",
 )
-LABELLED_COLUMNS = (*schema.REQUIRED, *schema.OPTIONAL, *schema.LABELS, *EXTRA_COLUMNS)
+LABELLED_COLUMNS = (
+    *schema.REQUIRED,
+    *schema.OPTIONAL,
+    *schema.LABELS,
+    *schema.OPTIONAL_LABELS,
+    *EXTRA_COLUMNS,
+)
 UNLABELLED_COLUMNS = (
     *schema.REQUIRED,
     *schema.OPTIONAL,
@@ -43,32 +52,35 @@ UNLABELLED_COLUMNS = (
     "x12_line_control_number",
     "source_file",
 )
+ISSUE_COLUMNS = ("severity", "file", "role", "segment", "transaction", "claim_id", "message")
 _SKIP_NAMES = ("license", "readme", "copying", "notice")
-
-
-@dataclass
-class FileProblem:
-    file: str
-    role: str  # "claims" or "remits" (the option the file came from)
-    reason: str
-
-
-@dataclass
-class FileContent:
-    claims: list[tuple[str, list[dict]]] = field(default_factory=list)
-    remits: list[RemitClaim] = field(default_factory=list)
-    transactions: Counter = field(default_factory=Counter)
 
 
 @dataclass
 class IngestResult:
     labelled: pd.DataFrame
     unlabelled: pd.DataFrame
-    problems: list[FileProblem]
+    issues: list[Issue]  # every finding, file by file (the rows of <out>.errors.csv)
     counts: dict
     duplicates: list[dict]
-    warnings: list[str]
     remits_given: bool
+
+    @property
+    def errors(self) -> list[Issue]:
+        """What was lost: unreadable files (segment None) and dropped claims."""
+        return [i for i in self.issues if i.severity == ERROR]
+
+    @property
+    def bad_files(self) -> list[Issue]:
+        return [i for i in self.errors if i.segment is None and i.claim_id is None]
+
+    @property
+    def dropped_claims(self) -> list[Issue]:
+        return [i for i in self.errors if not (i.segment is None and i.claim_id is None)]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == WARNING]
 
 
 def collect_files(paths: Iterable[str | os.PathLike], option: str) -> list[Path]:
@@ -90,54 +102,6 @@ def collect_files(paths: Iterable[str | os.PathLike], option: str) -> list[Path]
         else:
             out.append(path)
     return out
-
-
-def read_file(path: Path, stats: ClaimStats, warnings: list[str]) -> FileContent:
-    """Every transaction of one interchange file; X12FileError if the file is bad."""
-    content = FileContent()
-    name = str(path)
-    version = ""
-    gs_date = None
-    parser = None
-    file_warnings: list[str] = []
-    file_stats = ClaimStats()
-    for seg in iter_segments(path):
-        sid = seg.id
-        if sid == "GS":
-            version = seg.v(8)
-            gs_date = parse_date(seg.v(4))
-        elif sid == "ST":
-            kind = seg.v(1)
-            content.transactions[kind] += 1
-            if kind == "837":
-                parser = Claim837Parser(name, seg.v(3) or version, gs_date, file_stats)
-            elif kind == "835":
-                parser = Remit835Parser(name, file_warnings)
-            else:
-                raise X12FileError(
-                    f"unknown transaction set {kind!r} in segment {seg.n} (only 837 and 835 are read)"
-                )
-        elif sid == "SE":
-            if parser is None:
-                raise X12FileError(f"SE without ST in segment {seg.n}")
-            parser.finish()
-            if isinstance(parser, Claim837Parser):
-                content.claims.extend(parser.claims)
-            else:
-                content.remits.extend(parser.claims)
-            parser = None
-        elif parser is not None:
-            parser.feed(seg)
-        elif sid not in ("ISA", "IEA", "GE", "TA1"):
-            raise X12FileError(f"segment {sid} outside a transaction (segment {seg.n})")
-    if not content.transactions:
-        raise X12FileError("no transaction (ST/SE) in the interchange")
-    # the file is good: merge its statistics and warnings
-    stats.claims += file_stats.claims
-    stats.icd9_claims += file_stats.icd9_claims
-    stats.claims_without_lines += file_stats.claims_without_lines
-    warnings.extend(f"{path.name}: {w}" for w in file_stats.warnings + file_warnings)
-    return content
 
 
 def apply_reversals(remits: list[RemitClaim], counts: Counter) -> list[RemitClaim]:
@@ -187,55 +151,78 @@ def _duplicates(items: list[tuple[str, str]], kind: str) -> list[dict]:
     ]
 
 
+_COUNTS = (
+    "files",
+    "bad_files",
+    "claims_dropped",
+    "warnings",
+    "files_with_warnings",
+    "claim_lines",
+    "remit_lines",
+    "matched_claims",
+    "unmatched_claims",
+    "unmatched_claim_lines",
+    "unmatched_remit_claims",
+    "unmatched_remit_lines",
+    "reversals_applied",
+    "reversals_without_original",
+)
+
+
+@dataclass
+class _Collected:
+    claims: list[tuple[str, list[dict]]] = field(default_factory=list)
+    remits: list[RemitClaim] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+    stats: ClaimStats = field(default_factory=ClaimStats)
+    counts: Counter = field(default_factory=lambda: Counter({k: 0 for k in _COUNTS}))
+
+
+def _read_all(files: list[tuple[str, Path]], strict: bool) -> _Collected:
+    """Every file once, one at a time (memory grows with the rows kept, not the files)."""
+    out = _Collected()
+    counts = out.counts
+    seen: set[Path] = set()
+    for role, f in files:
+        if f.resolve() in seen:
+            out.issues.append(Issue(WARNING, "named more than once: read once", file=str(f), role=role))
+            continue
+        seen.add(f.resolve())
+        counts["files"] += 1
+        try:
+            content = read_file(f, strict=strict)
+        except (X12FileError, UnicodeError, OSError) as exc:
+            out.issues.append(Issue(ERROR, str(exc), file=str(f), role=role))
+            counts["bad_files"] += 1
+            continue
+        for issue in content.issues:
+            issue.file, issue.role = str(f), role
+        out.issues.extend(content.issues)
+        counts["claims_dropped"] += content.dropped_claims
+        counts["files_with_warnings"] += any(i.severity == WARNING for i in content.issues)
+        for kind, n in content.transactions.items():
+            counts[f"transactions_{kind}"] += n
+        out.claims.extend(content.claims)
+        out.remits.extend(content.remits)
+        out.stats.add(content.stats)
+    counts["warnings"] = sum(1 for i in out.issues if i.severity == WARNING)
+    return out
+
+
 def ingest(
-    claim_paths: Iterable[str | os.PathLike] = (), remit_paths: Iterable[str | os.PathLike] = ()
+    claim_paths: Iterable[str | os.PathLike] = (),
+    remit_paths: Iterable[str | os.PathLike] = (),
+    *,
+    strict: bool = False,
 ) -> IngestResult:
+    """Read, label and join; `strict`: any envelope defect rejects its whole file (the old rule)."""
     claim_files = collect_files(claim_paths, "--claims")
     remit_files = collect_files(remit_paths, "--remits")
-    stats = ClaimStats()
-    warnings: list[str] = []
-    problems: list[FileProblem] = []
-    counts: Counter = Counter(
-        {
-            k: 0
-            for k in (
-                "files",
-                "bad_files",
-                "claim_lines",
-                "remit_lines",
-                "matched_claims",
-                "unmatched_claims",
-                "unmatched_claim_lines",
-                "unmatched_remit_claims",
-                "unmatched_remit_lines",
-                "reversals_applied",
-                "reversals_without_original",
-            )
-        }
-    )
-    claims: list[tuple[str, list[dict]]] = []
-    remits: list[RemitClaim] = []
-    seen_files: set[Path] = set()
-    for role, files in (("claims", claim_files), ("remits", remit_files)):
-        for f in files:
-            if f.resolve() in seen_files:
-                warnings.append(f"{f}: named more than once, read once")
-                continue
-            seen_files.add(f.resolve())
-            counts["files"] += 1
-            try:
-                content = read_file(f, stats, warnings)
-            except (X12FileError, UnicodeError, OSError) as exc:
-                problems.append(FileProblem(str(f), role, str(exc)))
-                counts["bad_files"] += 1
-                continue
-            for kind, n in content.transactions.items():
-                counts[f"transactions_{kind}"] += n
-            claims.extend(content.claims)
-            remits.extend(content.remits)
+    got = _read_all([("claims", f) for f in claim_files] + [("remits", f) for f in remit_files], strict)
+    counts, claims, remits = got.counts, got.claims, got.remits
     counts["claims"] = len(claims)
-    counts["claims_with_icd9_diagnoses"] = stats.icd9_claims
-    counts["claims_without_lines"] = stats.claims_without_lines
+    counts["claims_with_icd9_diagnoses"] = got.stats.icd9_claims
+    counts["claims_without_lines"] = got.stats.claims_without_lines
     counts["remit_claims"] = len(remits)
     duplicates = _duplicates(
         [(cid, rows[0]["source_file"] if rows else "") for cid, rows in claims], "claims"
@@ -252,12 +239,23 @@ def ingest(
     return IngestResult(
         labelled=_frame(res.labelled, LABELLED_COLUMNS),
         unlabelled=_frame(res.unlabelled, UNLABELLED_COLUMNS),
-        problems=problems,
+        issues=got.issues,
         counts=dict(sorted(counts.items())),
         duplicates=duplicates,
-        warnings=warnings,
         remits_given=bool(remit_files),
     )
+
+
+def issues_frame(issues: list[Issue]) -> pd.DataFrame:
+    """The findings as the rows of `<out>.errors.csv`."""
+    df = pd.DataFrame(
+        [{c: getattr(i, c) for c in ISSUE_COLUMNS} for i in issues], columns=list(ISSUE_COLUMNS)
+    )
+    df["segment"] = df["segment"].astype("Int64")
+    for c in ISSUE_COLUMNS:
+        if c != "segment":
+            df[c] = df[c].astype("string")
+    return df
 
 
 def sibling_path(out: str | os.PathLike, tag: str, ext: str | None = None) -> Path:
@@ -269,8 +267,8 @@ def sibling_path(out: str | os.PathLike, tag: str, ext: str | None = None) -> Pa
 
 
 def write_outputs(result: IngestResult, out: str | os.PathLike) -> dict[str, Path]:
-    """Write the tables (atomically, CSV or Parquet by extension), errors CSV and summary JSON."""
-    from denial_risk.claims.files import atomic_path, write_table
+    """Write the tables (atomically, CSV or Parquet by extension), the findings CSV and summary JSON."""
+    from denial_risk.claims.files import write_table, write_text
 
     written: dict[str, Path] = {}
     if result.remits_given:
@@ -281,23 +279,19 @@ def write_outputs(result: IngestResult, out: str | os.PathLike) -> dict[str, Pat
     else:
         # nothing to label with: the claims are the backlog, written at --out
         written["unlabelled"] = write_table(result.unlabelled, out, option="--out")
-    errors = pd.DataFrame([p.__dict__ for p in result.problems], columns=["file", "role", "reason"])
-    err_path = sibling_path(out, "errors", "csv")
-    with atomic_path(err_path) as tmp:
-        errors.to_csv(tmp, index=False)
-    written["errors"] = err_path
-    summary_path = sibling_path(out, "summary", "json")
-    with atomic_path(summary_path) as tmp:
-        tmp.write_text(
-            json.dumps(
-                {
-                    "counts": result.counts,
-                    "duplicates": result.duplicates,
-                    "bad_files": [p.__dict__ for p in result.problems],
-                    "warnings": result.warnings[:1000],
-                },
-                indent=2,
-            )
-        )
-    written["summary"] = summary_path
+    written["errors"] = write_table(
+        issues_frame(result.issues), sibling_path(out, "errors", "csv"), option="--out"
+    )
+    summary = {
+        "counts": result.counts,
+        "duplicates": result.duplicates,
+        "bad_files": [_issue_dict(i) for i in result.bad_files],
+        "dropped_claims": [_issue_dict(i) for i in result.dropped_claims][:1000],
+        "warnings": [_issue_dict(i) for i in result.warnings][:1000],
+    }
+    written["summary"] = write_text(json.dumps(summary, indent=2), sibling_path(out, "summary", "json"))
     return written
+
+
+def _issue_dict(issue: Issue) -> dict:
+    return {c: getattr(issue, c) for c in ISSUE_COLUMNS}

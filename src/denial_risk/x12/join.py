@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from denial_risk.x12.read835 import RemitClaim, RemitLine, line_outcome
+from denial_risk.x12.read835 import RemitClaim, RemitLine, line_outcome, remark_codes
 
 
 @dataclass
@@ -56,6 +56,7 @@ def _remit_only_rows(rc: RemitClaim, claim_id: str, start: int = 1) -> list[dict
                 "denied": denied,
                 "denial_reason": reason,
                 "paid_amount": paid,
+                "remark_codes": remark_codes(rc, line),
                 "x12_line_control_number": line.line_control if line else None,
                 "remit_file": rc.source_file,
                 "match_method": "remit_only",
@@ -70,6 +71,7 @@ def _label(row: dict, rc: RemitClaim, line: RemitLine | None, method: str) -> di
     out["denied"] = denied
     out["denial_reason"] = reason
     out["paid_amount"] = paid
+    out["remark_codes"] = remark_codes(rc, line)
     out["remit_file"] = rc.source_file
     out["match_method"] = method
     if out.get("payer_type") is None:

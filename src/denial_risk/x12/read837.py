@@ -6,11 +6,16 @@ provider, 22 subscriber, 23 patient), the claim (CLM, 2300) and its lines
 (LX, 2400). Segments of loops it does not need (2310 providers, 2320 other
 payers, 2420 line providers, ...) are skipped, being careful that the SBR /
 NM1 of a 2320 "other subscriber" loop never overrides the claim's own payer.
+
+Completeness, for the lenient reader (`readfile`): a claim is complete when
+every LX has its SV1/SV2 and its line charges add up to CLM02 (the guides'
+balancing rule). One that does not is a warning, unless its transaction stops
+without SE right after it: then it was cut and is dropped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from denial_risk.contract import schema
 from denial_risk.x12.codes import (
@@ -20,7 +25,7 @@ from denial_risk.x12.codes import (
     patient_key,
     payer_type_for,
 )
-from denial_risk.x12.segments import Seg, X12FileError, parse_date
+from denial_risk.x12.segments import WARNING, Issue, Seg, X12FileError, parse_date
 
 FLAG_COLUMNS = schema.BOOLEAN_FLAGS
 
@@ -31,7 +36,12 @@ class ClaimStats:
     lines: int = 0
     icd9_claims: int = 0
     claims_without_lines: int = 0
-    warnings: list[str] = field(default_factory=list)
+
+    def add(self, other: ClaimStats) -> None:
+        self.claims += other.claims
+        self.lines += other.lines
+        self.icd9_claims += other.icd9_claims
+        self.claims_without_lines += other.claims_without_lines
 
 
 def _undot(code: str) -> str:
@@ -41,11 +51,26 @@ def _undot(code: str) -> str:
 class Claim837Parser:
     """Feed the segments of one 837 transaction (ST..SE); collect (claim id, line rows) in `claims`."""
 
-    def __init__(self, source_file: str, version: str, gs_date: str | None, stats: ClaimStats):
+    CLAIM_START = "CLM"
+    BOUNDARIES = ("CLM", "HL", "SE")  # segments that close a claim loop
+
+    def __init__(
+        self,
+        source_file: str,
+        version: str,
+        gs_date: str | None,
+        stats: ClaimStats,
+        issues: list[Issue],
+        transaction: str | None = None,
+    ):
         self.source_file = source_file
         self.version = version
         self.submission_date = gs_date
         self.stats = stats
+        self.issues = issues
+        self.transaction = transaction
+        self.current_id: str | None = None  # the claim being read (also one that failed to start)
+        self.skipping = False
         self.claims: list[tuple[str, list[dict]]] = []  # (claim id, line rows) per CLM
         self.provider_id = None
         self._reset_subscriber()
@@ -63,11 +88,17 @@ class Claim837Parser:
         self.sub_name = ("", "", "")
         self.dep_name = None  # (last, first, dob) when the patient is a dependent (HL 23)
 
+    def _warn(self, message: str, n: int | None, claim_id: str | None) -> None:
+        self.issues.append(Issue(WARNING, message, n, self.transaction, claim_id))
+
     def _flush_claim(self) -> None:
         claim = self.claim
         if claim is None:
             return
         self._flush_line()
+        gap = self._imbalance(claim)
+        if gap:
+            self._warn(f"claim {claim['claim_id']} does not balance: {gap}", claim["n"], claim["claim_id"])
         if not claim["lines"]:
             self.stats.claims_without_lines += 1
         self.stats.claims += 1
@@ -83,9 +114,11 @@ class Claim837Parser:
             return
         self.line = None
         if line.get("_no_service"):
-            self.stats.warnings.append(
-                f"claim line {claim['claim_id']}/{line['line_number']} has no SV1/SV2 service (skipped)"
+            cid = claim["claim_id"]
+            self._warn(
+                f"claim line {cid}/{line['line_number']} has no SV1/SV2 service (skipped)", line["_n"], cid
             )
+            claim["missing_service"] += 1
             return
         codes = claim["dx"]  # [(qualifier set, code)] in HI order
         pointers = line.pop("_pointers")
@@ -125,6 +158,36 @@ class Claim837Parser:
         }
         claim["lines"].append(row)
 
+    @staticmethod
+    def _imbalance(claim: dict, open_line: dict | None = None) -> str | None:
+        """None when every line has a service and the line charges add up to CLM02, else why not."""
+        total = sum(r["billed_amount"] or 0.0 for r in claim["lines"])
+        missing = claim["missing_service"]
+        if open_line is not None:
+            if open_line["_no_service"]:
+                missing += 1
+            else:
+                total += open_line["billed_amount"] or 0.0
+        parts = []
+        if missing:
+            parts.append(f"{missing} line(s) without SV1/SV2")
+        if abs(total - claim["charge"]) >= 0.005:
+            parts.append(f"CLM02 = {claim['charge']:,.2f} but its lines add up to {total:,.2f}")
+        return "; ".join(parts) or None
+
+    def open_claim_gap(self) -> str | None:
+        """Why the claim still open is incomplete, or None (no open claim, or a complete one)."""
+        if self.claim is None:
+            return None
+        return self._imbalance(self.claim, self.line)
+
+    def drop_claim(self) -> str | None:
+        """Discard the claim being read; skip to the next claim (CLM) or level (HL). Returns its id."""
+        self.claim = None
+        self.line = None
+        self.skipping = True
+        return self.current_id
+
     def finish(self) -> None:
         self._flush_claim()
 
@@ -132,6 +195,10 @@ class Claim837Parser:
     def feed(self, seg: Seg) -> None:
         """Route one segment to its handler; inside a claim only the claim's own segments matter."""
         sid = seg.id
+        if self.skipping:
+            if sid not in ("CLM", "HL"):
+                return
+            self.skipping = False
         handler = self._BEFORE_CLAIM.get(sid)
         if handler is not None:
             handler(self, seg)
@@ -186,11 +253,15 @@ class Claim837Parser:
     def _clm(self, seg: Seg) -> None:
         self._flush_claim()
         claim_id = seg.v(1).strip()
+        self.current_id = claim_id or None
         if not claim_id:
             raise X12FileError(f"claim without a claim id (CLM01) in segment {seg.n}")
-        seg.amount(2, "CLM02", required=True)
+        charge = seg.amount(2, "CLM02", required=True)
         self.claim = {
             "claim_id": claim_id,
+            "charge": charge,
+            "n": seg.n,
+            "missing_service": 0,
             "pos": None if self.institutional else (seg.v(5, 0) or None),
             "dx": [],
             "icd9": False,
@@ -255,6 +326,7 @@ class Claim837Parser:
             "_date": None,
             "_lcn": None,
             "_no_service": True,
+            "_n": seg.n,
         }
 
     def _sv(self, seg: Seg) -> None:

@@ -1,36 +1,58 @@
-"""Read one X12 interchange file into segments with pyx12's tokenizer.
+"""The text of one X12 file -> its segments, and what a reader reports about them.
 
-`iter_segments(path)` normalises the raw text (encoding, line breaks between
-or instead of segment terminators, a short-padded ISA), hands it to
-`pyx12.x12file.X12Reader` -- which splits segments, elements and components
-with the delimiters the ISA declares, and checks the envelope: ISA/IEA,
-GS/GE and ST/SE control numbers, SE01 segment counts, GE01/IEA01 counts and
-missing trailers -- and yields light `Seg` objects.
+`normalise(raw)` finds the delimiters and splits the segments:
 
-Any envelope error makes the whole file bad (`X12FileError`): a file whose
-counts do not add up may be truncated or spliced, and its content is not
-trusted. pyx12's *implementation-guide* validation (the map walk behind
-`x12n_document`) is not run here; see docs/x12.md for why and `validate_file`.
+- an interchange (`ISA…`) declares them: element separator ISA[3], component
+  separator ISA16, segment terminator the character after it;
+- a bare functional group or transaction (`GS…` / `ST…SE`, as some payers send
+  835s) has no ISA: the element separator is the character after the first
+  segment id, the terminator the one that ends the first segment, the component
+  separator the one its composites (SVC01, SV101, HI01) show, else `:`.
+
+It also handles a UTF-8 BOM, non-ASCII bytes (names with curly quotes: replaced
+by `?`), CR/LF around or *instead of* segment terminators, blank lines, NUL
+padding and an ISA whose fixed-width fields were trimmed. A file that ends
+inside a segment loses that segment (a warning: it may hold half an amount);
+the claim it belonged to is judged by `denial_risk.x12.readfile`.
+
+`Issue` is one finding (warning or error) with the segment's position; the
+envelope checks are in `denial_risk.x12.envelope`.
 """
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-
-import pyx12.errors
-import pyx12.x12file
+from dataclasses import dataclass, field
 
 # ISA element widths (ISA01..ISA16): the ISA is fixed length (106 characters).
 _ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 _AMOUNT = re.compile(r"^-?(\d+\.?\d*|\.\d+)$")
 
+WARNING = "warning"
+ERROR = "error"
+
 
 class X12FileError(Exception):
-    """The file cannot be used: the message says why (and where, when known)."""
+    """The file (or, inside a transaction, one claim) cannot be used: the message says why."""
+
+
+@dataclass(slots=True)
+class Issue:
+    """One finding, a row of `<out>.errors.csv`.
+
+    `severity` is `warning` (nothing lost: an envelope or count defect, an
+    unbalanced transaction) or `error` (something lost: a claim cut mid-loop, or
+    the whole file). `segment` is the 1-based position of the segment in the
+    file (None: the whole file).
+    """
+
+    severity: str
+    message: str
+    segment: int | None = None
+    transaction: str | None = None  # ST02 of the transaction, when inside one
+    claim_id: str | None = None
+    file: str = ""
+    role: str = ""
 
 
 @dataclass(slots=True)
@@ -68,19 +90,64 @@ class Seg:
 class Delimiters:
     element: str
     component: str
-    segment: str
+    segment: str  # "\n" for a file whose segments end with line breaks
 
 
-def normalise(raw: bytes) -> tuple[str, Delimiters]:
-    """Clean X12 text that pyx12's reader accepts: one segment per line, fixed-width ISA.
+@dataclass
+class Normalised:
+    """The segments of one file (no terminators), its delimiters and what was found on the way."""
 
-    Handles a UTF-8 BOM, non-ASCII bytes (names with curly quotes: replaced by
-    '?'), CR/LF around or instead of segment terminators, blank lines and an
-    ISA whose fixed-width fields were trimmed.
+    segments: list[str]
+    delims: Delimiters
+    enveloped: bool  # begins with an ISA
+    issues: list[Issue] = field(default_factory=list)
+    cut_segment: str = ""  # the text of a segment the file ended inside (dropped), if any
+
+    def text(self) -> str:
+        """One segment per line with a terminator the data does not use (for pyx12's own readers)."""
+        term = self.delims.segment
+        if term == "\n":
+            body = "\n".join(self.segments)
+            term = next((t for t in "~!|`" if t not in body), None)
+            if term is None:
+                raise X12FileError("cannot choose a segment terminator for a newline-terminated file")
+        return "".join(s + term + "\n" for s in self.segments)
+
+
+def normalise(raw: bytes, *, strict: bool = False) -> Normalised:
+    """Delimiters and segments of one file; X12FileError when it is not X12 at all.
+
+    `strict`: today's rules, where only an interchange is X12 and a file that
+    ends inside a segment is bad.
     """
-    text = raw.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
-    if not text.startswith("ISA"):
+    text = raw.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n\x00")
+    issues: list[Issue] = []
+    if text.startswith("ISA"):
+        delims = _isa_delimiters(text)
+        enveloped = True
+    elif not strict and (text.startswith("GS") or text.startswith("ST")):
+        delims = _bare_delimiters(text)
+        what = "no ISA envelope" if text.startswith("GS") else "no ISA/GS envelope"
+        issues.append(
+            Issue(
+                WARNING,
+                f"{what}: read as a bare {text[:2]} with element separator {delims.element!r}, "
+                f"component separator {delims.component!r} and segment terminator "
+                f"{'line break' if delims.segment == chr(10) else repr(delims.segment)}",
+                segment=1,
+            )
+        )
+        enveloped = False
+    else:
         raise X12FileError("not an X12 interchange (does not start with ISA)")
+    segs, cut = _split(text, delims, issues, strict)
+    if enveloped:
+        segs[0] = _pad_isa(segs[0], delims.element)
+    return Normalised(segs, delims, enveloped, issues, cut)
+
+
+def _isa_delimiters(text: str) -> Delimiters:
+    """The ISA's own: element separator ISA[3], ISA16, and the terminator after it."""
     if len(text) < 20:
         raise X12FileError("truncated envelope: incomplete ISA segment")
     ele = text[3]
@@ -93,25 +160,60 @@ def normalise(raw: bytes) -> tuple[str, Delimiters]:
             raise X12FileError("truncated envelope: incomplete ISA segment")
     if pos + 2 >= len(text):
         raise X12FileError("truncated envelope: incomplete ISA segment")
-    comp = text[pos + 1]
     term = text[pos + 2]
-    if term in "\r\n":
-        # newline-terminated segments: pick a terminator the data does not use
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        pieces = text.split("\n")
-        term = next((t for t in "~!|`" if t not in text), None)
-        if term is None:
-            raise X12FileError("cannot choose a segment terminator for a newline-terminated file")
+    return Delimiters(ele, text[pos + 1], "\n" if term in "\r\n" else term)
+
+
+def _bare_delimiters(text: str) -> Delimiters:
+    """Delimiters of a file without an ISA: the ones its segments show, else `*`, `:`, `~`."""
+    ele = text[2] if len(text) > 2 else "*"
+    if ele.isalnum() or ele.isspace():
+        raise X12FileError("not an X12 interchange (does not start with ISA)")
+    e = re.escape(ele)
+    # the first segment ends where the second begins (BHT/BPR after ST, ST after GS)
+    m = re.search(rf"(?:([^\sA-Za-z0-9{e}])\s*|\s+)(?:ST|BHT|BPR|TRN){e}", text[3:400])
+    if m is None:
+        term = "~"  # one segment only, or nothing recognisable: the default
     else:
-        if not text.rstrip(" \t\r\n").endswith(term):
-            raise X12FileError("truncated envelope: the file ends inside a segment (no terminator)")
+        term = m.group(1) or "\n"  # nothing but a line break between the segments
+    t = re.escape(term) if term != "\n" else ""
+    c = re.search(rf"(?:SVC|SV1|HI){e}[A-Z0-9]{{2,3}}([^A-Za-z0-9\s{e}{t}])", text)
+    return Delimiters(ele, c.group(1) if c else ":", term)
+
+
+def _split(text: str, delims: Delimiters, issues: list[Issue], strict: bool) -> tuple[list[str], str]:
+    """Segments without terminators; a trailing piece without a terminator is a cut segment."""
+    term = delims.segment
+    if term == "\n":
+        pieces = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        tail = ""
+    else:
         pieces = text.split(term)
-    segs = []
-    for p in pieces:
-        p = p.strip("\r\n")
-        if p.strip():
-            segs.append(p.lstrip())
-    isa = segs[0].split(ele)
+        tail = pieces.pop().strip(" \t\r\n\x00")
+    segs = [p.strip("\r\n\x00").lstrip() for p in pieces]
+    segs = [s for s in segs if s.strip()]
+    if tail:
+        if strict:
+            raise X12FileError("truncated envelope: the file ends inside a segment (no terminator)")
+        issues.append(
+            Issue(
+                WARNING,
+                f"the file ends inside a segment ({_preview(tail)}, no terminator): that segment is dropped",
+                segment=len(segs) + 1,
+            )
+        )
+    if not segs:
+        raise X12FileError("not an X12 interchange (no complete segment)")
+    return segs, tail
+
+
+def _preview(text: str) -> str:
+    return repr(text[:24] + ("…" if len(text) > 24 else ""))
+
+
+def _pad_isa(isa_text: str, ele: str) -> str:
+    """The ISA with its fixed-width fields padded back (some senders trim them)."""
+    isa = isa_text.split(ele)
     if len(isa) != 17:
         raise X12FileError(f"truncated envelope: ISA has {len(isa) - 1} elements, not 16")
     fixed = ["ISA"]
@@ -119,48 +221,7 @@ def normalise(raw: bytes) -> tuple[str, Delimiters]:
         if len(value) > width:
             raise X12FileError(f"malformed ISA{i:02d} ({len(value)} characters, at most {width})")
         fixed.append(value.zfill(width) if i == 13 else value.ljust(width))
-    segs[0] = ele.join(fixed)
-    clean = "".join(s + term + "\n" for s in segs)
-    return clean, Delimiters(ele, comp, term)
-
-
-_FATAL_KINDS = ("isa", "gs", "st")
-
-
-def iter_segments(path: str | Path, raw: bytes | None = None) -> Iterator[Seg]:
-    """Segments of one file; raises X12FileError for envelope problems (after the last segment)."""
-    if raw is None:
-        raw = Path(path).read_bytes()
-    text, delims = normalise(raw)
-    try:
-        reader = pyx12.x12file.X12Reader(io.StringIO(text))
-    except pyx12.errors.X12Error as exc:
-        raise X12FileError(f"bad ISA segment: {exc}") from None
-    errors: list[str] = []
-    n = 0
-    last_id = ""
-    for seg in reader:
-        n += 1
-        sid = seg.get_seg_id() or ""
-        if sid == "ISA":
-            els = [[sid]] + [[c.format()] for c in seg.elements]
-        else:
-            els = [[sid]] + [[e.value for e in c.elements] for c in seg.elements]
-        for kind, code, msg, _value, _line in reader.pop_errors():
-            if kind in _FATAL_KINDS or (kind == "seg" and code in ("1", "8") and "leading space" not in msg):
-                errors.append(f"{msg} (segment {n})")
-        if errors:
-            raise X12FileError(errors[0])
-        last_id = sid
-        yield Seg(sid, els, n)
-    reader.cleanup()
-    for kind, _code, msg, _value, _line in reader.pop_errors():
-        if kind in _FATAL_KINDS:
-            errors.append(msg)
-    if errors:
-        raise X12FileError(f"truncated envelope: {errors[0]}")
-    if n == 0 or last_id != "IEA":
-        raise X12FileError("truncated envelope: no IEA trailer")
+    return ele.join(fixed)
 
 
 def parse_date(text: str) -> str | None:

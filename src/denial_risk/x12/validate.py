@@ -33,7 +33,7 @@ def validate_file(path: str | Path) -> tuple[bool, list[str]]:
     import io
 
     try:
-        text, _ = normalise(Path(path).read_bytes())
+        text = normalise(Path(path).read_bytes(), strict=True).text()
     except Exception as exc:
         return False, [str(exc)]
     logger = logging.getLogger("pyx12")

@@ -2,7 +2,8 @@
 
 For the simulator: `write_837p(claims, path)` writes what was billed,
 `write_835(claims, path)` what the payer did (the `denied`, `denial_reason`
-and `paid_amount` labels). Segments are built as pyx12 `Segment`s and written
+and `paid_amount` labels, and `remark_codes` as line remarks `LQ*HE` when the
+table has them). Segments are built as pyx12 `Segment`s and written
 through `pyx12.x12file.X12Writer`, which also closes every transaction,
 group and interchange with the right SE/GE/IEA counts. The files pass
 pyx12's implementation-guide validation (`x12n_document`; see the tests).
@@ -365,4 +366,6 @@ def _write_835_transaction(w, groups: list[list[dict]], tno: int, payer: str, wh
             for grp, code, amount in adj:
                 w.Write(_s(f"CAS*{grp}*{code}*{_amt(amount)}"))
             w.Write(_s(f"REF*6R*{_line_control(line)}"))
+            for code in _split_list(line.get("remark_codes")):
+                w.Write(_s(f"LQ*HE*{code}"))  # remark codes (RARCs), all at the line
     w.Write(_s(f"SE*0*{tno:04d}"))
