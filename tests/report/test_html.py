@@ -293,6 +293,41 @@ def test_predicted_carc_column_is_used_when_present(scored, tmp_path):
     assert carcs["CO-4"] == "3" and carcs["CO-197"] == "2" and carcs["CO-16"] == "1"
 
 
+REMARKS = ["N19|MA130", "", "M38", None, "n19", "N362|N19", "ZZ999", "", "N19|N19", "MA130", "", ""]
+
+
+@pytest.mark.parametrize("ext", ["frame", "csv", "parquet"])
+def test_remark_codes_are_listed_with_their_x12_descriptions(scored, tmp_path, ext):
+    scored["remark_codes"] = REMARKS
+    if ext == "frame":
+        src = scored
+    else:
+        src = tmp_path / f"scored.{ext}"
+        scored.to_csv(src, index=False) if ext == "csv" else scored.to_parquet(src, index=False)
+    root = _dom(build_report(src, tmp_path / "r.html").read_text(encoding="utf-8"))
+    rows = {
+        _norm(list(r.iter("td"))[0].text()): [_norm(td.text()) for td in r.iter("td")]
+        for r in root.by_id("remarks-table").iter("tr")
+        if list(r.iter("td"))
+    }
+    assert list(rows)[:2] == ["N19", "MA130"]  # most lines first; `n19` counts as N19, twice on a line once
+    assert rows["N19"][2] == "4" and rows["MA130"][2] == "2" and rows["M38"][2] == "1"
+    assert rows["N19"][1] == "Procedure code incidental to primary procedure."
+    assert rows["N362"][1] == "The number of Days or Units of Service exceeds our acceptable maximum."
+    assert rows["ZZ999"][1] == "not in the RARC list"
+    n19 = [i for i, v in enumerate(REMARKS) if v and "N19" in v.upper()]
+    assert rows["N19"][4] == f"${scored['expected_loss'].iloc[n19].sum():,.0f}"
+
+
+def test_remark_codes_section_only_with_the_column(scored, tmp_path):
+    html = build_report(scored, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Remark codes" not in html
+    scored["remark_codes"] = ""
+    root = _dom(build_report(scored, tmp_path / "r2.html").read_text(encoding="utf-8"))
+    assert root.by_id("remarks-table") is None
+    assert "No line has a remark code" in root.by_id("remarks-note").text()
+
+
 def test_no_carcs_anywhere_is_a_note(scored, tmp_path):
     scored["top_reasons"] = scored["top_reasons"].str.replace(r"\s*\(CO-\d+\)", "", regex=True)
     html = build_report(scored, tmp_path / "r.html").read_text(encoding="utf-8")

@@ -1,7 +1,7 @@
 """The report's statistics, gathered chunk by chunk.
 
 Each chunk is reduced to small tables (per tier, payer type, policy group,
-reason, fix, CARC) and one float per line for the rank curve, so memory stays
+reason, fix, CARC, remark code) and one float per line for the rank curve, so memory stays
 roughly flat however long the worklist is. Counting `; `-separated items runs in
 pyarrow and numpy over the distinct items, not line by line.
 """
@@ -32,6 +32,7 @@ WORKLIST_COLUMNS = (
 )
 
 REASON_SEP = "; "
+REMARK_SEP = "|"  # remark_codes: RARCs, `|`-separated (docs/claims.md)
 CARC_RE = re.compile(r"\b(CO|PR|OA|PI)-(\d{1,3})\b")
 ACTION_TAIL_RE = re.compile(r"\s*→\s*[-+]?\d+(?:\.\d+)?\s*%\s*$")
 _GROUP_COLUMNS = ["lines", "billed", "at_risk", "prob_sum", "high_lines"]
@@ -53,6 +54,7 @@ class Stats:
     reasons: list = field(default_factory=list)
     actions: list = field(default_factory=list)
     carcs: list = field(default_factory=list)
+    remarks: list = field(default_factory=list)
     losses: list = field(default_factory=list)
     head: pd.DataFrame | None = None
     policy_note: str | None = None
@@ -79,6 +81,10 @@ def consume(st: Stats, df: pd.DataFrame) -> None:
     st.reasons.append(_split_counts(df["top_reasons"], loss))
     st.actions.append(_split_counts(df["recommended_actions"], loss, strip_tail=True))
     st.carcs.append(_carc_counts(df, loss))
+    if "remark_codes" in df.columns:
+        st.remarks.append(
+            _split_counts(df["remark_codes"].astype("string").str.upper(), loss, sep=REMARK_SEP)
+        )
     st.losses.append(loss.astype("float64"))
     _keep_head(st, df)
 
@@ -164,12 +170,12 @@ def sorted_losses(st: Stats) -> np.ndarray:
 # --------------------------------------------------------------------------- items of `; `-separated columns
 
 
-def _split_items(values: pd.Series) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Items of a `; `-separated column: (distinct items, item index, row index) per item."""
+def _split_items(values: pd.Series, sep: str = REASON_SEP) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Items of a `sep`-separated column: (distinct items, item index, row index) per item."""
     arr = pa.array(values, from_pandas=True)
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         arr = pc.cast(arr, pa.string())
-    parts = pc.split_pattern(pc.fill_null(arr, ""), REASON_SEP)
+    parts = pc.split_pattern(pc.fill_null(arr, ""), sep)
     flat = pc.utf8_trim_whitespace(pc.list_flatten(parts))
     parent = pc.list_parent_indices(parts)
     keep = pc.not_equal(flat, "")
@@ -197,8 +203,10 @@ def _count_items(names: list[str], idx: np.ndarray, parent: np.ndarray, loss: np
     return pd.DataFrame({"item": names, "lines": lines, "at_risk": at_risk})
 
 
-def _split_counts(values: pd.Series, loss: np.ndarray, strip_tail: bool = False) -> pd.DataFrame:
-    names, idx, parent = _split_items(values)
+def _split_counts(
+    values: pd.Series, loss: np.ndarray, strip_tail: bool = False, sep: str = REASON_SEP
+) -> pd.DataFrame:
+    names, idx, parent = _split_items(values, sep)
     if strip_tail and names:
         # `add KX modifier → 12%` -> `add KX modifier`: re-index on the stripped names
         stripped = [ACTION_TAIL_RE.sub("", n) for n in names]

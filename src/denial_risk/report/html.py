@@ -2,7 +2,8 @@
 
 `build_report(scored, out_path)` reads a scored CSV or Parquet file (the
 contract's columns plus the six added by scoring) and writes one HTML file:
-totals and dollars at risk by tier, the top reasons and predicted CARCs, risk
+totals and dollars at risk by tier, the top reasons and predicted CARCs, the
+top remark codes with their X12 descriptions (when the file has `remark_codes`), risk
 by payer type and by policy group, a dollars-at-risk-by-rank curve and the
 first lines of the worklist. Everything is inline (CSS, charts as base64 PNG
 data URIs): no scripts, no external URLs, so it opens anywhere and survives
@@ -100,6 +101,7 @@ def _context(st: Stats, source: str, used: list[str], title: str | None) -> dict
         "curve": curve,
         "marks": marks,
         **_item_sections(st, used),
+        **_remark_section(st, used),
         **_payer_section(st),
         **_policy_section(st),
         "worklist": _worklist_rows(st),
@@ -179,6 +181,20 @@ def _item_sections(st: Stats, used: list[str]) -> dict:
         "carcs": carcs,
         "carc_note": carc_note,
     }
+
+
+def _remark_section(st: Stats, used: list[str]) -> dict:
+    """The most frequent remark codes (RARCs) with their X12 descriptions; none without the column."""
+    if "remark_codes" not in used:
+        return {"remarks": None}
+    rows = _item_rows(merge_items(st.remarks).head(15), st.lines)
+    if rows:
+        from denial_risk.contract.reference import rarc_descriptions
+
+        described = rarc_descriptions()
+        for r in rows:
+            r["meaning"] = described.get(r["item"], "not in the RARC list")
+    return {"remarks": rows}
 
 
 def _carc_meaning(carc: str) -> str:

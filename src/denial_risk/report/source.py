@@ -25,7 +25,7 @@ from denial_risk.errors import UserError
 # and amounts it shows, plus the six columns scoring adds).
 REQUIRED_COLUMNS = ("claim_id", "payer_type", "hcpcs_code", "billed_amount", *schema.ADDED)
 # Used when present.
-OPTIONAL_COLUMNS = ("line_number", "policy_group", "predicted_carc")
+OPTIONAL_COLUMNS = ("line_number", "policy_group", "predicted_carc", "remark_codes")
 NUMBER_COLUMNS = ("denial_probability", "expected_loss", "risk_rank")
 FRAME_SOURCE = "scored frame"
 
