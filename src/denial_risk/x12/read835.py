@@ -22,7 +22,9 @@ claim's. They never change the denial rule.
 Completeness, for the lenient reader (`readfile`): a claim balances when
 CLP03 minus all its CAS amounts (claim and lines) equals CLP04; the
 transaction when BPR02 = sum of CLP04 - sum of PLB amounts (the 835's own
-balancing rules, X221A1 section 1.10.2). A claim that does not balance is a
+balancing rules, 005010X221A1 section 1.10.2, "Service Line Balancing" and
+"Claim Balancing", restated in X12 RFI 2601; AMT segments such as interest are
+information only, interest nets into PLB L6: RFI 2123). A claim that does not balance is a
 warning, unless its transaction stops without SE right after it: then it was
 cut and is dropped.
 """

@@ -9,7 +9,8 @@ NM1 of a 2320 "other subscriber" loop never overrides the claim's own payer.
 
 Completeness, for the lenient reader (`readfile`): a claim is complete when
 every LX has its SV1/SV2 and its line charges add up to CLM02 (the guides'
-balancing rule). One that does not is a warning, unless its transaction stops
+rule: 005010X222A1/X223A2, CLM02 "Total Claim Charge Amount" must equal the
+sum of the service lines' charges, SV102/SV203). One that does not is a warning, unless its transaction stops
 without SE right after it: then it was cut and is dropped.
 """
 
