@@ -179,3 +179,118 @@ def make_claims(n_lines: int, seed: int = 0) -> pd.DataFrame:
         df[c] = df[c].astype("boolean")
     df["prior_same_code_12m"] = df["prior_same_code_12m"].astype("Int64")
     return df
+
+
+# --- another team's claim table: CPT codes, no modifiers, no documentation flags, extra columns
+
+# Specialty → (CPT codes it bills, ICD-10-CM diagnoses it codes, log-odds of a denial). The codes are
+# common CPT Category I codes of each specialty (AMA CPT); the diagnoses are ICD-10-CM codes in their
+# dotted form, as billing systems export them.
+_CPT_SPECIALTIES = {
+    "family_medicine": (["99213", "99214", "99203", "36415"], ["I10", "E11.9", "Z00.00", "J06.9"], 0.0),
+    "physical_therapy": (["97110", "97140", "97530", "97161"], ["M54.50", "M25.561", "M62.81"], 0.8),
+    "dermatology": (["11102", "11103", "17000", "99213"], ["L82.1", "D48.5", "L57.0"], 0.4),
+    "cardiology": (["93000", "93306", "99214"], ["I10", "R00.2", "I48.91"], 0.2),
+    "orthopedics": (["20610", "29125", "99203", "73030"], ["M17.11", "M25.511", "S93.401A"], 0.6),
+    "radiology": (["71046", "73030", "72100"], ["R07.9", "M54.2"], -0.3),
+    "laboratory": (["36415", "80053", "85025"], ["E78.5", "D64.9"], -0.5),
+    "emergency": (["99283", "99284", "12001"], ["R10.9", "R51.9"], 0.1),
+}
+# The six yes/no columns, and the share of claims with "N" in each (blank in 4% of claims).
+CPT_FLAGS = {
+    "eligibility_verified": 0.18,
+    "referral_on_file": 0.25,
+    "in_network": 0.12,
+    "telehealth": 0.8,  # "N" for 80%: most visits are in person
+    "new_patient": 0.7,
+    "secondary_insurance": 0.75,
+}
+CPT_CATEGORICAL = "specialty"
+_CPT_PAYERS = [("MCR01", "medicare"), ("BCBS1", "commercial"), ("AETN2", "commercial"), ("MCD03", "medicaid")]
+# CARCs (X12 Claim Adjustment Reason Codes, x12.org/codes/claim-adjustment-reason-codes): 31 patient not
+# identified as insured, 288 referral absent, 242 not provided by network providers; the rest generic.
+_CPT_OTHER_REASONS = ["CO-16", "CO-50", "CO-97", "CO-4"]
+
+
+def _cpt_flags(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Per claim: 'Y' / 'N' / '' (blank) for each of the six flags."""
+    out = {}
+    for name, p_no in CPT_FLAGS.items():
+        u = rng.random(n)
+        out[name] = np.where(u < 0.04, "", np.where(rng.random(n) < p_no, "N", "Y"))
+    return out
+
+
+def _cpt_logit(flags: dict[str, np.ndarray], specialty: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Per-claim log-odds of a denial (additive: a logistic regression's world) and each CARC's share.
+
+    A blank flag counts half a "N". `telehealth`, `new_patient` and `secondary_insurance` are noise.
+    """
+    no = {k: (v == "N").astype(float) + 0.5 * (v == "").astype(float) for k, v in flags.items()}
+    causes = {
+        "CO-31": 2.6 * no["eligibility_verified"],
+        "CO-288": 2.0 * no["referral_on_file"],
+        "CO-242": 1.6 * no["in_network"],
+    }
+    spec = np.array([_CPT_SPECIALTIES[s][2] for s in specialty])
+    return -2.8 + spec + sum(causes.values()), causes
+
+
+def make_cpt_claims(n_lines: int, seed: int = 0, *, truth: bool = False) -> pd.DataFrame:
+    """About `n_lines` labelled lines shaped like a physician-practice export, in file form (strings).
+
+    CPT codes, no modifiers, no documentation flags and no prior-use counts, so every policy feature
+    is missing; six extra yes/no columns (`CPT_FLAGS`) and a categorical `specialty` for `--config`.
+    A denial's log-odds add up effects of three flags and the specialty (`_cpt_logit`); claims have
+    1-3 lines that share the claim's flags and outcome draw (a line escapes its claim's denial 5% of
+    the time). `truth` adds `true_denial_probability` (an outcome column, so never a feature).
+    """
+    rng = np.random.default_rng(seed)
+    n_claims = max(1, int(n_lines / 1.6))
+    names = list(_CPT_SPECIALTIES)
+    specialty = rng.choice(names, size=n_claims, p=[0.3, 0.15, 0.1, 0.1, 0.1, 0.08, 0.1, 0.07])
+    flags = _cpt_flags(rng, n_claims)
+    logit, causes = _cpt_logit(flags, specialty)
+    p = 1 / (1 + np.exp(-logit))
+    per_claim = rng.integers(1, 4, size=n_claims)
+    claim = np.repeat(np.arange(n_claims), per_claim)[:n_lines]
+    n = len(claim)
+    line_no = np.concatenate([np.arange(1, k + 1) for k in per_claim])[:n]
+    service = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 540, size=n_claims), unit="D")
+    lag = rng.integers(1, 45, size=n_claims)
+    spec = specialty[claim]
+    code = np.array([rng.choice(_CPT_SPECIALTIES[s][0]) for s in spec])
+    dx = np.array([rng.choice(_CPT_SPECIALTIES[s][1]) for s in spec])
+    payer = rng.integers(len(_CPT_PAYERS), size=n_claims)[claim]
+    denied = (rng.random(n_claims) < p)[claim] & (rng.random(n) < 0.95)
+    billed = np.round(rng.gamma(3.0, 60.0, size=n) + 25, 2)
+    weights = np.column_stack([*causes.values(), np.full(n_claims, 0.4)])[claim]
+    labels = np.array([*causes, "other"])
+    pick = (weights.cumsum(1) / weights.sum(1, keepdims=True) > rng.random((n, 1))).argmax(1)
+    reason = np.where(labels[pick] == "other", rng.choice(_CPT_OTHER_REASONS, size=n), labels[pick])
+    frame = pd.DataFrame(
+        {
+            "claim_id": [f"E{seed:02d}{c:07d}" for c in claim],
+            "line_number": line_no,
+            "patient_id": [f"MRN{c * 7919 % 100_003:06d}" for c in claim],
+            "provider_id": [f"1{(c % 60) * 1_000_003 % 10**9:09d}" for c in claim],
+            "payer_id": [_CPT_PAYERS[i][0] for i in payer],
+            "payer_type": [_CPT_PAYERS[i][1] for i in payer],
+            "service_date": service[claim].strftime("%Y-%m-%d"),
+            "submission_date": (service + pd.to_timedelta(lag, unit="D"))[claim].strftime("%Y-%m-%d"),
+            "hcpcs_code": code,
+            "modifiers": "",
+            "diagnosis_codes": dx,
+            "units": np.where(np.char.startswith(code.astype(str), "97"), rng.integers(1, 5, size=n), 1),
+            "place_of_service": np.where(flags["telehealth"][claim] == "Y", "02", "11"),
+            "billed_amount": billed,
+            **{k: v[claim] for k, v in flags.items()},
+            CPT_CATEGORICAL: spec,
+            "denied": np.where(denied, "true", "false"),
+            "denial_reason": np.where(denied, reason, ""),
+            "paid_amount": np.where(denied, 0.0, np.round(billed * rng.uniform(0.4, 0.9, size=n), 2)),
+        }
+    )
+    if truth:
+        frame["true_denial_probability"] = 0.95 * p[claim]
+    return frame

@@ -369,9 +369,7 @@ def _rates_on(
 ):
     """Fit hierarchical rates on `fit_idx` rows, return (values at apply_idx, per-level (rate, count))."""
     yf = y[fit_idx]
-    p0 = float(yf.mean()) if prior is None else prior
-    if len(fit_idx) == 0:
-        p0 = np.nan if prior is None else prior
+    p0 = prior if prior is not None else float(yf.mean()) if len(fit_idx) else np.nan
     est_fit = np.full(len(fit_idx), p0)
     est_app = np.full(len(apply_idx), p0)
     levels = []

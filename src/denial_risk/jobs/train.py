@@ -74,6 +74,7 @@ def train_and_register(
         tracking.log_metrics(result.metrics)
         tracking.log_metrics(result.baseline_metrics, prefix="baseline_")
         _log_slices_and_plots(result)
+        tracking.log_table(_dropped_table(result), "features_dropped")
         example = _example_output(result)
         version, alias = tracking.log_and_register(result.model, example)
         run_id = active.info.run_id
@@ -114,10 +115,18 @@ def _log_slices_and_plots(result: TrainResult) -> None:
         )
 
 
+def _dropped_table(result: TrainResult) -> pd.DataFrame:
+    """Each fit's feature columns dropped as constant or missing in its rows (the params hold counts)."""
+    dropped = result.model.info.get("features_dropped", {})
+    rows = [(fit, name) for fit, names in dropped.items() for name in names]
+    return pd.DataFrame(rows, columns=["fit", "feature"])
+
+
 def _example_output(result: TrainResult) -> pd.DataFrame:
     from denial_risk.scoring.score import score_request
 
-    return score_request(result.model, tracking.input_example())
+    extras = config_of_model(result.model).extra_columns  # blank: the example's extra columns are unknown
+    return score_request(result.model, tracking.input_example().assign(**{c: "" for c in extras}))
 
 
 def evaluate_model(data: str, model_uri: str, *, experiment: str | None = None) -> dict:

@@ -8,6 +8,7 @@ is what MLflow's pyfunc and the scoring engines call.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +16,10 @@ import pandas as pd
 
 from denial_risk.contract import schema
 from denial_risk.modeling.config import DEFAULT_TIERS
+
+log = logging.getLogger(__name__)
+
+EXTRA_KEYS = ("extra_boolean", "extra_numeric", "extra_categorical")  # `info` keys naming --config columns
 
 
 @dataclass
@@ -31,8 +36,17 @@ class DenialModel:
     # --- features and probabilities ---
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        X = self.features.transform(frame)
+        X = self.features.transform(self._with_extra_columns(frame))
         return np.asarray(X, dtype=np.float64)
+
+    def _with_extra_columns(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A configured extra column the lines lack is all missing, as an absent optional column is."""
+        extras = [c for k in EXTRA_KEYS for c in self.info.get(k, ())]
+        absent = [c for c in extras if c not in frame.columns]
+        if not absent:
+            return frame
+        log.warning(f"column(s) {absent} the model was trained with are absent; scored as unknown")
+        return frame.assign(**{c: pd.Series(pd.NA, index=frame.index, dtype="string") for c in absent})
 
     def proba_from_matrix(self, X: np.ndarray) -> np.ndarray:
         return self.classifier.predict_proba(X)[:, 1]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,7 @@ from sklearn.preprocessing import StandardScaler
 
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
+from denial_risk.features.select import InformativeColumns
 from denial_risk.modeling import evaluate
 from denial_risk.modeling.config import TrainConfig
 from denial_risk.modeling.model import DenialModel
@@ -40,6 +42,7 @@ from denial_risk.modeling.model import DenialModel
 log = logging.getLogger(__name__)
 
 MIN_TRAIN_ROWS = 200
+MIN_CLASS_LINES = 10  # denied and paid lines each fit needs (training slice, calibration slice, CV fold)
 
 
 def outcome_columns(config: TrainConfig) -> list[str]:
@@ -80,30 +83,38 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
 
 
 def candidates(seed: int) -> dict[str, object]:
+    """The classifiers CV chooses from; each first drops the columns constant or missing in its fit."""
     return {
-        "hgb": HistGradientBoostingClassifier(
-            learning_rate=0.06,
-            max_iter=800,
-            max_leaf_nodes=31,
-            min_samples_leaf=40,
-            l2_regularization=1.0,
-            early_stopping=True,
-            validation_fraction=0.1,
-            n_iter_no_change=40,
-            random_state=seed,
+        "hgb": make_pipeline(
+            InformativeColumns(),
+            HistGradientBoostingClassifier(
+                learning_rate=0.06,
+                max_iter=800,
+                max_leaf_nodes=31,
+                min_samples_leaf=40,
+                l2_regularization=1.0,
+                early_stopping=True,
+                validation_fraction=0.1,
+                n_iter_no_change=40,
+                random_state=seed,
+            ),
         ),
-        "hgb_shallow": HistGradientBoostingClassifier(
-            learning_rate=0.08,
-            max_iter=500,
-            max_leaf_nodes=8,
-            min_samples_leaf=30,
-            l2_regularization=3.0,
-            early_stopping=True,
-            validation_fraction=0.15,
-            n_iter_no_change=30,
-            random_state=seed,
+        "hgb_shallow": make_pipeline(
+            InformativeColumns(),
+            HistGradientBoostingClassifier(
+                learning_rate=0.08,
+                max_iter=500,
+                max_leaf_nodes=8,
+                min_samples_leaf=30,
+                l2_regularization=3.0,
+                early_stopping=True,
+                validation_fraction=0.15,
+                n_iter_no_change=30,
+                random_state=seed,
+            ),
         ),
         "logistic": make_pipeline(
+            InformativeColumns(),
             SimpleImputer(strategy="median", keep_empty_features=True),
             StandardScaler(),
             LogisticRegression(C=0.5, max_iter=3000),
@@ -121,26 +132,39 @@ def _features(config: TrainConfig):
     )
 
 
-def choose_classifier(train: pd.DataFrame, y: np.ndarray, config: TrainConfig) -> tuple[str, dict]:
-    """Pick the classifier by time-ordered CV on small data; trees on large data."""
+def choose_classifier(
+    train: pd.DataFrame, y: np.ndarray, config: TrainConfig
+) -> tuple[str, dict, list[int | None]]:
+    """Pick the classifier by time-ordered CV on small data; trees on large data.
+
+    Returns the choice, the mean AUC per candidate and the feature columns each fold dropped
+    (None for a fold too small to fit: fewer than `MIN_CLASS_LINES` of a class, or no column varies).
+    """
     if len(train) > config.small_data_rows:
-        return "hgb", {}
+        return "hgb", {}, []
     order = np.argsort(train["service_date"].to_numpy(), kind="stable")
     X_all, y_all = train.iloc[order], y[order]
     scores: dict[str, list[float]] = {name: [] for name in candidates(config.seed)}
+    dropped: list[int | None] = []
     for tr, va in TimeSeriesSplit(n_splits=3).split(X_all):
-        if len(np.unique(y_all[va])) < 2 or len(np.unique(y_all[tr])) < 2:
+        dropped.append(None)
+        if min(np.bincount(y_all[tr], minlength=2)) < MIN_CLASS_LINES or len(np.unique(y_all[va])) < 2:
             continue
         feats = _features(config)
-        Xtr = feats.fit_transform(X_all.iloc[tr], y_all[tr])
-        Xva = feats.transform(X_all.iloc[va])
+        Xtr = np.asarray(feats.fit_transform(X_all.iloc[tr], y_all[tr]), dtype=np.float64)
+        Xva = np.asarray(feats.transform(X_all.iloc[va]), dtype=np.float64)
+        keep = InformativeColumns().fit(Xtr).keep_
+        if not keep.any():
+            continue
+        dropped[-1] = int((~keep).sum())
         for name, est in candidates(config.seed).items():
             est.fit(Xtr, y_all[tr])
             scores[name].append(roc_auc_score(y_all[va], est.predict_proba(Xva)[:, 1]))
+    log.info(f"CV folds: {dropped} constant or missing feature columns dropped (None: fold not fitted)")
     means = {k: float(np.mean(v)) for k, v in scores.items() if v}
     if not means:
-        return "hgb", {}
-    return max(means, key=means.get), means
+        return "hgb", {}, dropped
+    return max(means, key=means.get), means, dropped
 
 
 @dataclass
@@ -152,6 +176,8 @@ class Fitted:
     cv_scores: dict
     X_train: np.ndarray
     X_calib: np.ndarray
+    dropped: dict[str, list[str]]  # fit → feature columns dropped as constant or missing in its rows
+    cv_dropped: list[int | None]  # per CV fold, how many columns it dropped (None: fold not fitted)
 
 
 def fit_on(
@@ -160,9 +186,12 @@ def fit_on(
     """Features, classifier (chosen by time-ordered CV on small data), calibration on `calib`, reasons."""
     y_tr = train["denied"].astype(bool).to_numpy().astype(int)
     y_cal = calib["denied"].astype(bool).to_numpy().astype(int)
+    _check_classes(y_tr, "training")
+    _check_classes(y_cal, "calibration")
     cv_scores: dict = {}
+    cv_dropped: list[int | None] = []
     if chosen is None:
-        chosen, cv_scores = choose_classifier(feature_input(train, config), y_tr, config)
+        chosen, cv_scores, cv_dropped = choose_classifier(feature_input(train, config), y_tr, config)
         if cv_scores:
             log.info(
                 "time-ordered CV AUC: "
@@ -173,14 +202,20 @@ def fit_on(
     X_tr = np.asarray(features.fit_transform(feature_input(train, config), y_tr), dtype=np.float64)
     X_cal = np.asarray(features.transform(feature_input(calib, config)), dtype=np.float64)
     names = [str(n) for n in features.get_feature_names_out()]
+    _check_learnable(X_tr, train)
     log.info(f"{X_tr.shape[1]} features; fitting {chosen} on {len(train)} lines, calibrating on {len(calib)}")
     clf = candidates(config.seed)[chosen].fit(X_tr, y_tr)
     method = "isotonic" if len(calib) >= 4000 else "sigmoid"
     calibrated = CalibratedClassifierCV(FrozenEstimator(clf), method=method).fit(X_cal, y_cal)
+    reason_model = _fit_reason_model(X_tr, train["denial_reason"], y_tr, config.seed)
+    dropped = {"classifier": [names[i] for i in clf[0].dropped_]}
+    if reason_model is not None:
+        dropped["reason_model"] = [names[i] for i in reason_model[0].dropped_]
+    log.info(f"{len(dropped['classifier'])} feature columns constant or missing in training, dropped")
     model = DenialModel(
         features=features,
         classifier=calibrated,
-        reason_model=_fit_reason_model(X_tr, train["denial_reason"], y_tr, config.seed),
+        reason_model=reason_model,
         feature_names=names,
         feature_groups=_feature_groups(features, names),
         typical_values=_typical(X_tr),
@@ -193,12 +228,32 @@ def fit_on(
             "extra_boolean": list(config.extra_boolean),
             "extra_numeric": list(config.extra_numeric),
             "extra_categorical": list(config.extra_categorical),
+            "features_dropped": {fit: list(cols) for fit, cols in dropped.items()},
             # profiled in scoring mode (the calibration slice through `transform`), not the out-of-fold
             # training values, so the target-encoded rates are compared like with like at scoring time
             "drift_profile": _drift_profile(X_cal, names),
         },
     )
-    return Fitted(model, clf, method, chosen, cv_scores, X_tr, X_cal)
+    return Fitted(model, clf, method, chosen, cv_scores, X_tr, X_cal, dropped, cv_dropped)
+
+
+def _check_classes(y: np.ndarray, slice_name: str) -> None:
+    """One line when a slice lacks the denied or paid lines a fit needs."""
+    denied, paid = int(y.sum()), int(len(y) - y.sum())
+    if min(denied, paid) < MIN_CLASS_LINES:
+        raise UserError(
+            f"--data: the {slice_name} period has {denied} denied and {paid} paid lines; "
+            f"training needs at least {MIN_CLASS_LINES} of each there (more lines, or more denials and dates)"
+        )
+
+
+def _check_learnable(X: np.ndarray, train: pd.DataFrame) -> None:
+    """One line when no feature column varies over the training period: nothing to learn from."""
+    if not InformativeColumns().fit(X).keep_.any():
+        raise UserError(
+            f"--data: nothing learnable: every feature is constant or missing in the {len(train)} "
+            f"training lines to {train.service_date.max():%Y-%m-%d}"
+        )
 
 
 @dataclass
@@ -303,15 +358,28 @@ def _run_params(
         "rows_calibration": len(calib),
         "rows_holdout": len(hold),
         "features": fitted.X_train.shape[1],
+        "features_dropped": len(fitted.dropped["classifier"]),
+        "features_dropped_names": _short_list(fitted.dropped["classifier"]),
+        "reason_features_dropped": len(fitted.dropped.get("reason_model", [])),
+        "cv_features_dropped": ",".join("-" if d is None else str(d) for d in fitted.cv_dropped) or "(no CV)",
         "date_min": f"{labelled.service_date.min():%Y-%m-%d}",
         "date_max": f"{labelled.service_date.max():%Y-%m-%d}",
         "holdout_start": fitted.model.info["holdout_start"],
         "data_fingerprint": data_fingerprint(feature_input(labelled, config)),
         **{f"cv_auc_{k}": round(v, 5) for k, v in fitted.cv_scores.items()},
     }
-    if hasattr(fitted.classifier, "n_iter_"):
-        params["trees"] = int(fitted.classifier.n_iter_)
+    if isinstance(fitted.classifier[-1], HistGradientBoostingClassifier):
+        params["trees"] = int(fitted.classifier[-1].n_iter_)
     return params
+
+
+def _short_list(names: list[str], limit: int = 480) -> str:
+    """Names comma-joined within `limit` characters (MLflow params); the full list is an artifact."""
+    text = ",".join(names) or "(none)"
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(",", 1)[0]
+    return f"{cut},… (+{len(names) - cut.count(',') - 1} more)"
 
 
 def _fit_reason_model(X: np.ndarray, reasons: pd.Series, y: np.ndarray, seed: int):
@@ -323,16 +391,20 @@ def _fit_reason_model(X: np.ndarray, reasons: pd.Series, y: np.ndarray, seed: in
     values, counts = np.unique(labels, return_counts=True)
     keep = set(values[counts >= 20])
     labels = np.where(np.isin(labels, list(keep)), labels, "other")
-    if len(np.unique(labels)) < 2:
+    if len(np.unique(labels)) < 2 or not InformativeColumns().fit(X[denied]).keep_.any():
         return None
-    model = HistGradientBoostingClassifier(
-        learning_rate=0.1, max_iter=200, max_leaf_nodes=15, early_stopping=True, random_state=seed
+    model = make_pipeline(
+        InformativeColumns(),
+        HistGradientBoostingClassifier(
+            learning_rate=0.1, max_iter=200, max_leaf_nodes=15, early_stopping=True, random_state=seed
+        ),
     )
     return model.fit(X[denied], labels)
 
 
 def _typical(X: np.ndarray) -> np.ndarray:
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # an all-missing column's median is NaN, then 0: not worth a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
         med = np.nanmedian(X, axis=0) if len(X) else np.zeros(X.shape[1])
     return np.where(np.isnan(med), 0.0, med)
 

@@ -128,13 +128,13 @@ def input_example() -> pd.DataFrame:
     )
 
 
-def _signature(example_output: pd.DataFrame):
+def _signature(example_output: pd.DataFrame, extra_columns: tuple[str, ...] = ()):
+    """The contract's columns, plus the model's --config extra columns (else pyfunc would drop them)."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
-    inputs = Schema(
-        [ColSpec(AnyType(), c, required=c in schema.REQUIRED) for c in (*schema.REQUIRED, *schema.OPTIONAL)]
-    )
+    columns = (*schema.REQUIRED, *schema.OPTIONAL, *extra_columns)
+    inputs = Schema([ColSpec(AnyType(), c, required=c in schema.REQUIRED) for c in columns])
     outputs = Schema([ColSpec(AnyType(), c) for c in example_output.columns])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
@@ -149,17 +149,19 @@ def pip_requirements() -> list[str]:
 def log_and_register(model, example_output: pd.DataFrame) -> tuple[str, str]:
     """Log the pyfunc in the active run and register it; returns (version, alias given)."""
     from denial_risk.modeling.bundle import save_bundle
+    from denial_risk.modeling.config import config_of_model
     from denial_risk.registry import pyfunc
 
     mlflow = _mlflow()
+    extras = config_of_model(model).extra_columns
     with tempfile.TemporaryDirectory() as tmp:
         bundle = save_bundle(model, Path(tmp) / "bundle")
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=pyfunc.__file__,
             artifacts={"bundle": str(bundle)},
-            signature=_signature(example_output),
-            input_example=input_example(),
+            signature=_signature(example_output, extras),
+            input_example=input_example().assign(**{c: "" for c in extras}),
             pip_requirements=pip_requirements(),
             registered_model_name=MODEL_NAME,
         )
