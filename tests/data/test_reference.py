@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +12,7 @@ from denial_risk.contract import reference, schema
 def test_reference_dir_is_the_repo_copy_with_the_files():
     d = reference.reference_dir()
     for name in (
-        "hcpcs_level_2.csv",
+        reference.HCPCS_FILE,
         "carc.csv",
         "rarc.csv",
         "policy_table.csv",
@@ -26,24 +24,33 @@ def test_reference_dir_is_the_repo_copy_with_the_files():
 
 
 def test_reference_dir_env_override(tmp_path, monkeypatch):
-    shutil.copy(reference.reference_dir() / "hcpcs_level_2.csv", tmp_path / "hcpcs_level_2.csv")
     # A Level II file with L0627 removed: the override must be read, not the cached repo copy.
-    path = tmp_path / "hcpcs_level_2.csv"
-    lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
-    path.write_text("".join(line for line in lines if not line.startswith("L0627,")), encoding="utf-8")
+    text = (reference.reference_dir() / reference.HCPCS_FILE).read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    (tmp_path / reference.HCPCS_FILE).write_text(
+        "".join(line for line in lines if not line.startswith("L0627,")), encoding="utf-8"
+    )
     monkeypatch.setenv(reference.ENV_VAR, str(tmp_path))
     assert reference.reference_dir() == tmp_path
     assert "L0627" not in reference.hcpcs_level2_codes()
+    assert reference.hcpcs_status(pd.Series(["L0627"])).iloc[0] == "invalid"
     monkeypatch.delenv(reference.ENV_VAR)
     assert "L0627" in reference.hcpcs_level2_codes()
 
 
-def test_hcpcs_file_parsed_despite_bom():
-    codes = reference.hcpcs_level2_codes()
-    assert len(codes) == 7125
-    assert "A0021" in codes  # first column read as `code`, not '\ufeffcode'
-    assert all(len(c) == 5 for c in codes)
-    assert "KX" not in codes  # modifiers are recid 7, not codes
+def test_hcpcs_file_parsed():
+    every = reference.hcpcs_level2_codes(None, None)
+    assert len(every) == 8463  # record id 3 rows of the October 2025 file, terminated ones included
+    assert "A0021" in every and "KX" not in every  # modifiers are record id 7, not codes
+    assert all(len(c) == 5 for c in every)
+    # The simulator's catalogue: codes in force over the whole sample period, fewer than all.
+    period = reference.hcpcs_level2_codes()
+    assert period < every
+    assert "L0627" in period
+    assert "E2300" not in period  # terminated 2024-03-31
+    assert "L1821" not in period  # added 2024-10-01
+    one_day = reference.hcpcs_level2_codes("2024-10-01", "2024-10-01")
+    assert "L1821" in one_day and "E2300" not in one_day
 
 
 def test_hcpcs_descriptions():
@@ -51,32 +58,32 @@ def test_hcpcs_descriptions():
     long = reference.hcpcs_long_descriptions()
     assert short["E0601"] == "Cont airway pressure device"
     assert long["L0627"].startswith("Lumbar orthosis, sagittal control")
-    # G0503's long description continues on a recid-4 line; it must be joined.
-    assert long["G0503"].endswith("prepared for discharge from active treatment")
+    assert long["L1320"].endswith("custom fabricated")  # pectus carinatum orthosis, added 2024-04
+    assert "E2300" in long  # terminated codes keep their descriptions
 
 
-def test_hcpcs_status():
+def test_hcpcs_status_without_dates_is_the_release_set():
     s = pd.Series(
-        ["L1320", "L0627", "97760", "0001F", "0042T", "l0627 ", None, "", "9776", "ABCDE"],
-        index=list("abcdefghij"),
+        ["E2300", "L0627", "97760", "0001F", "0042T", "l0627 ", None, "", "9776", "ABCDE", "L1320"],
+        index=list("abcdefghijk"),
     )
     out = reference.hcpcs_status(s)
     assert out.index.equals(s.index)
-    assert out["a"] == "invalid"  # the seed guide's code is not in HCPCS Level II
+    assert out["a"] == "invalid"  # terminated 2024-03-31, before the October 2025 release
     assert out["b"] == "valid"
-    assert out["c"] == "cpt"
-    assert out["d"] == "cpt"
-    assert out["e"] == "cpt"
+    assert out["c"] == out["d"] == out["e"] == "cpt"
     assert out["f"] == "valid"
     assert pd.isna(out["g"]) and pd.isna(out["h"])
     assert out["i"] == "invalid"
     assert out["j"] == "invalid"
+    assert out["k"] == "valid"  # added 2024-04-01
     assert set(out.dropna()) <= set(reference.HCPCS_STATUSES)
 
 
 def test_hcpcs_status_vectorised_over_repeats():
-    s = pd.Series(np.repeat(["L1320", "L0627", "97760"], 50_000))
-    out = reference.hcpcs_status(s)
+    s = pd.Series(np.repeat(["ABCDE", "L0627", "97760"], 50_000))
+    dates = pd.Series(pd.to_datetime(np.repeat(["2024-01-01", "2025-01-01"], 75_000)))
+    out = reference.hcpcs_status(s, dates)
     assert out.value_counts().to_dict() == {"invalid": 50_000, "valid": 50_000, "cpt": 50_000}
 
 

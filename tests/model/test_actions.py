@@ -187,7 +187,13 @@ def _line(**over) -> dict:
 def test_certain_findings_in_a_billers_words(denial_model):
     raw = pd.DataFrame(
         [
-            _line(claim_id="A", hcpcs_code="L1320", modifiers=""),
+            _line(
+                claim_id="A",
+                hcpcs_code="L1320",  # not a Level II code before 2024-04-01
+                modifiers="",
+                service_date="2024-03-01",
+                submission_date="2024-03-05",
+            ),
             _line(claim_id="B", diagnosis_codes="M48X"),
             _line(claim_id="C", modifiers="NU"),  # medicare knee orthosis: no KX, no side
             _line(claim_id="D", submission_date="2026-06-01"),
@@ -211,7 +217,13 @@ def test_side_kx_and_split_fixes_on_crafted_lines(denial_model):
             _line(claim_id="C", modifiers="NU"),  # no KX and no side, documents on file
             _line(claim_id="N", modifiers="NU", has_progress_notes="false"),  # KX not backed
             _line(claim_id="E", modifiers="KX|RT|LT|NU"),
-            _line(claim_id="A", hcpcs_code="L1320", modifiers=""),
+            _line(
+                claim_id="A",
+                hcpcs_code="L1320",  # not a Level II code before 2024-04-01
+                modifiers="",
+                service_date="2024-03-01",
+                submission_date="2024-03-05",
+            ),
         ]
     )
     clean, _ = normalize_chunk(raw)

@@ -80,11 +80,15 @@ def policy_flags(policy_rows: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
-def hcpcs_status(hcpcs: pd.Series) -> np.ndarray:
-    """'valid' / 'invalid' / 'cpt' / None per row."""
+def hcpcs_status(hcpcs: pd.Series, service_dates: pd.Series | None = None) -> np.ndarray:
+    """'valid' / 'invalid' / 'cpt' / None per row, on each line's date of service.
+
+    A code is valid only between its CMS add and termination dates; without dates (or for
+    a line without one) the code set of the HCPCS file's release is used.
+    """
     from denial_risk.contract import reference
 
-    s = reference.hcpcs_status(hcpcs)
+    s = reference.hcpcs_status(hcpcs, service_dates)
     return s.to_numpy(dtype=object, na_value=None)
 
 
@@ -198,7 +202,8 @@ class LineFacts:
     """What the policy table and the code sets say about each normalised line (aligned on its index)."""
 
     policy: pd.DataFrame  # policy.policy_for_codes columns
-    hcpcs_status: pd.Series  # valid / invalid / cpt / <NA>
+    hcpcs_status: pd.Series  # valid / invalid / cpt / <NA>, on the line's date of service
+    hcpcs_validity: pd.DataFrame  # reference.hcpcs_validity: valid_from, valid_to, invalid_because, ...
     support: pd.DataFrame  # primary_supports, any_supports, first_supporting_code
     mods: dict[str, np.ndarray]  # KX, RT, LT, 50, GA, GZ, conflict (GA/GY/GZ) as bool arrays
     invalid_dx: pd.Series  # `|`-joined invalid / non-billable diagnosis codes ("" = none)
@@ -212,7 +217,8 @@ class LineFacts:
         idx = clean.index
         codes = clean["hcpcs_code"].astype("string")
         pol = policy.policy_for_codes(codes)
-        status = reference.hcpcs_status(codes)
+        dates = clean["service_date"] if "service_date" in clean.columns else None
+        validity = reference.hcpcs_validity(codes, dates).set_axis(idx)
         dx = clean["diagnosis_codes"].astype("string")
         support = policy.diagnosis_support(
             pol["policy_group"].astype("string").set_axis(idx), dx.set_axis(idx)
@@ -231,7 +237,8 @@ class LineFacts:
         bad, kind, left = diagnosis_problems(dx)
         return cls(
             policy=pol.set_axis(idx),
-            hcpcs_status=status.set_axis(idx),
+            hcpcs_status=validity["status"],
+            hcpcs_validity=validity,
             support=support,
             mods=mods,
             invalid_dx=bad,
@@ -243,6 +250,7 @@ class LineFacts:
         return LineFacts(
             policy=self.policy.iloc[pos],
             hcpcs_status=self.hcpcs_status.iloc[pos],
+            hcpcs_validity=self.hcpcs_validity.iloc[pos],
             support=self.support.iloc[pos],
             mods={k: v[pos] for k, v in self.mods.items()},
             invalid_dx=self.invalid_dx.iloc[pos],

@@ -5,6 +5,11 @@ is a *feature* of a claim line, never a reject; these lookups turn codes into th
 features. The files ship inside the package, in `contract/reference_data/` (see its
 PROVENANCE.md); ICD-10-CM comes from the `simple-icd-10-cm` package.
 
+Code sets change with time. HCPCS Level II validity is checked on each line's date of
+service: the CMS file carries every code's add and termination dates (`hcpcs_status`,
+`hcpcs_validity`). ICD-10-CM is the one set the package ships, `ICD10_CM_RELEASE`
+(April 2026), for every date: docs/codesets.md says what that means.
+
 Files are read once (cached per reference directory, so the `DENIAL_RISK_REFERENCE_DIR`
 override also works in tests). Every per-row function works on the *unique* values of
 its input and maps the answers back, because a backlog holds millions of lines but only
@@ -55,75 +60,175 @@ def _take_string(per_unique, codes: np.ndarray, index: pd.Index) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- HCPCS
+#
+# One CMS file, with dates: every Level II code (record id 3) and modifier (7) carries the
+# day it was added (`ADD DT`) and, once deleted, its last valid day (`TERM DT`: "the last
+# date for which a procedure or modifier code may be used by Medicare providers"). The file
+# keeps deleted codes for years after their termination, so validity on a date of service
+# comes from the dates, not from presence in the file.
+
+HCPCS_FILE = "hcpcs_2025_oct.csv"
+# The CMS quarterly update the file holds, and the last day it governs: the January 2026
+# update may add codes this file cannot know, so a code absent from it is flagged invalid
+# on later dates too (`after_file` says when).
+HCPCS_RELEASE = pd.Timestamp("2025-10-01")
+HCPCS_COVERS_THROUGH = pd.Timestamp("2025-12-31")
+# The period the simulated sample covers (synth.simulate.SAMPLE: 30 months from 2024-01-01):
+# by default `hcpcs_level2_codes` returns the codes in force throughout it.
+SAMPLE_PERIOD = ("2024-01-01", "2026-06-30")
+# Why a code is invalid on its date: never a Level II code, not added yet, or terminated.
+INVALID_BECAUSE = ("not_in_hcpcs", "not_yet_added", "terminated")
+
+_OPEN_END = np.datetime64("9999-12-31", "D")
+_PY_STR = pd.StringDtype("python")
 
 
 @lru_cache(maxsize=8)
 def _hcpcs_table(ref_dir: str) -> pd.DataFrame:
-    # The CMS file begins with a UTF-8 BOM; recid 3 = code, 4 = its continuation line,
-    # 7 = modifier, 8 = modifier continuation.
-    df = pd.read_csv(
-        Path(ref_dir) / "hcpcs_level_2.csv",
-        dtype=str,
-        encoding="utf-8-sig",
-        keep_default_na=False,
-    )
+    df = pd.read_csv(Path(ref_dir) / HCPCS_FILE, dtype=str, keep_default_na=False)
     df["code"] = df["code"].str.strip().str.upper()
+    for col in ("add_date", "termination_date"):
+        df[col] = pd.to_datetime(df[col].replace("", None), format="%Y-%m-%d")
     return df
 
 
-def _level2_rows(ref_dir: str, first: str, cont: str) -> pd.DataFrame:
+@lru_cache(maxsize=16)
+def _dated(ref_dir: str, recid: str) -> pd.DataFrame:
+    """One record kind (3 = codes, 7 = modifiers) by code: descriptions, first and last valid day."""
     df = _hcpcs_table(ref_dir)
-    df = df[df["recid"].isin([first, cont])].sort_values(["code", "seqnum"], kind="stable")
-    long = df.groupby("code", sort=True)["long_description"].agg(
-        lambda s: " ".join(x.strip() for x in s if x.strip())
+    df = df[df["recid"] == recid].drop_duplicates("code").set_index("code").sort_index()
+    first = df["add_date"].to_numpy(dtype="datetime64[D]")
+    last = df["termination_date"].to_numpy(dtype="datetime64[D]")
+    return pd.DataFrame(
+        {
+            "short": df["short_description"],
+            "long": df["long_description"],
+            "first": first,
+            "last": np.where(np.isnat(last), _OPEN_END, last),
+        },
+        index=df.index,
     )
-    short = df[df["recid"] == first].drop_duplicates("code").set_index("code")["short_description"]
-    return pd.DataFrame({"short": short, "long": long.reindex(short.index)})
 
 
-@lru_cache(maxsize=8)
-def _hcpcs_codes(ref_dir: str) -> pd.DataFrame:
-    return _level2_rows(ref_dir, "3", "4")
+def _days(dates, n: int) -> np.ndarray:
+    """Dates of service as datetime64[D] (by position); missing or None -> the file's release day."""
+    if dates is None:
+        return np.full(n, HCPCS_RELEASE.to_datetime64().astype("datetime64[D]"))
+    if len(dates) != n:
+        raise ValueError(f"dates has {len(dates)} rows, codes {n}: they must be aligned")
+    s = pd.Series(dates) if not isinstance(dates, pd.Series) else dates
+    if not pd.api.types.is_datetime64_any_dtype(s.dtype):
+        s = pd.to_datetime(s, errors="coerce")
+    elif getattr(s.dt, "tz", None) is not None:
+        s = s.dt.tz_localize(None)
+    day = s.to_numpy(dtype="datetime64[D]")
+    return np.where(np.isnat(day), HCPCS_RELEASE.to_datetime64().astype("datetime64[D]"), day)
 
 
-@lru_cache(maxsize=8)
-def _level2_modifiers(ref_dir: str) -> pd.DataFrame:
-    return _level2_rows(ref_dir, "7", "8")
+def _validity(codes: pd.Series, dates, recid: str, undated: frozenset[str]) -> dict[str, np.ndarray]:
+    """Per row: kind (0 valid, 1 invalid, 2 other, -1 missing), reason, first and last day, day.
+
+    Looks codes up once per unique value, then compares each row's day with its code's
+    first and last day in numpy. "Other" is a code absent from the file that is in the
+    `undated` set (CPT modifiers) or, without one, has the CPT format.
+    """
+    fcodes, uniq = _factorize(codes)
+    table = _dated(str(reference_dir()), recid)
+    # A trailing sentinel per array: row code -1 (missing) picks it.
+    pos = np.append(table.index.get_indexer(uniq), -1)[fcodes]
+    other_u = uniq.isin(undated) if undated else uniq.str.fullmatch(_CPT_RE).fillna(False)
+    other = np.append(other_u.to_numpy(dtype=bool), False)[fcodes]
+    missing = np.append((uniq == "").to_numpy(dtype=bool), True)[fcodes]
+    nat = np.datetime64("NaT", "D")
+    first = np.append(table["first"].to_numpy(dtype="datetime64[D]"), nat)[pos]
+    last = np.append(table["last"].to_numpy(dtype="datetime64[D]"), nat)[pos]
+    day = _days(dates, len(codes))
+    in_file = pos >= 0
+    early = in_file & (day < first)
+    late = in_file & (day > last)
+    kind = np.where(in_file, (early | late).astype(np.int8), np.where(other, 2, 1)).astype(np.int8)
+    kind[missing] = -1
+    reason = np.full(len(kind), -1, dtype=np.int8)
+    reason[kind == 1] = 0
+    reason[early] = 1
+    reason[late] = 2
+    return {"kind": kind, "reason": reason, "first": first, "last": last, "day": day}
 
 
-def hcpcs_level2_codes() -> frozenset[str]:
-    """Every HCPCS Level II code in the CMS file (record id 3)."""
-    return _hcpcs_level2_codes(str(reference_dir()))
+def _strings(values: tuple[str, ...], idx: np.ndarray, index: pd.Index) -> pd.Series:
+    """Small-vocabulary strings by position (-1 -> <NA>), Python-backed so 10M rows share 3 objects."""
+    return pd.Series(pd.array(list(values), dtype=_PY_STR).take(idx, allow_fill=True), index=index)
 
 
-@lru_cache(maxsize=8)
-def _hcpcs_level2_codes(ref_dir: str) -> frozenset[str]:
-    return frozenset(_hcpcs_codes(ref_dir).index)
+def hcpcs_status(codes: pd.Series, dates=None) -> pd.Series:
+    """`valid` / `invalid` / `cpt` / <NA> (missing) per row, on each row's date of service.
+
+    `dates` (datetime64, aligned with `codes` by position): a Level II code is valid from its
+    add date through its termination date. None (or a missing date) means the code set in
+    force on the file's release day (`HCPCS_RELEASE`). CPT-format codes are not in the Level
+    II file and cannot be checked here: `cpt` on any date. `L1320` is invalid before its add
+    date (2024-04-01) and valid from it.
+    """
+    v = _validity(codes, dates, "3", frozenset())
+    idx = np.where(v["kind"] == 2, 2, v["kind"]).astype(np.int64)
+    return _strings(HCPCS_STATUSES, idx, codes.index)
+
+
+def hcpcs_validity(codes: pd.Series, dates=None) -> pd.DataFrame:
+    """`hcpcs_status` with the why, so a finding can say "L0651 was not valid on 2019-05-01 (added ...)".
+
+    Columns: `status`; `valid_from` / `valid_to` (the code's add and termination dates, NaT
+    when it is not a Level II code or has no termination); `invalid_because` (one of
+    `INVALID_BECAUSE`, <NA> unless invalid); `checked_on` (the date used); `after_file` (that
+    date is after `HCPCS_COVERS_THROUGH`, so a code CMS added later would look invalid here).
+    """
+    v = _validity(codes, dates, "3", frozenset())
+    idx = codes.index
+    last = v["last"].copy()
+    last[last == _OPEN_END] = np.datetime64("NaT")
+    return pd.DataFrame(
+        {
+            "status": _strings(HCPCS_STATUSES, v["kind"].astype(np.int64), idx),
+            "valid_from": pd.Series(v["first"].astype("datetime64[ns]"), index=idx),
+            "valid_to": pd.Series(last.astype("datetime64[ns]"), index=idx),
+            "invalid_because": _strings(INVALID_BECAUSE, v["reason"].astype(np.int64), idx),
+            "checked_on": pd.Series(v["day"].astype("datetime64[ns]"), index=idx),
+            "after_file": v["day"] > HCPCS_COVERS_THROUGH.to_datetime64().astype("datetime64[D]"),
+        },
+        index=idx,
+    )
+
+
+def hcpcs_level2_codes(
+    start: str | None = SAMPLE_PERIOD[0], end: str | None = SAMPLE_PERIOD[1]
+) -> frozenset[str]:
+    """Level II codes in force on every day from `start` to `end` (the simulator's catalogue).
+
+    The default is `SAMPLE_PERIOD`; `start=end=day` gives the codes valid on one day; None for
+    both gives every code the file lists, whatever its dates.
+    """
+    return _hcpcs_level2_codes(str(reference_dir()), start, end)
+
+
+@lru_cache(maxsize=32)
+def _hcpcs_level2_codes(ref_dir: str, start: str | None, end: str | None) -> frozenset[str]:
+    table = _dated(ref_dir, "3")
+    keep = np.ones(len(table), dtype=bool)
+    if start is not None:
+        keep &= table["first"].to_numpy() <= np.datetime64(pd.Timestamp(start).date(), "D")
+    if end is not None:
+        keep &= table["last"].to_numpy() >= np.datetime64(pd.Timestamp(end).date(), "D")
+    return frozenset(table.index[keep])
 
 
 def hcpcs_descriptions() -> dict[str, str]:
-    """Code -> CMS short description (for reasons a biller reads)."""
-    return dict(_hcpcs_codes(str(reference_dir()))["short"])
+    """Code -> CMS short description, every code in the file (for reasons a biller reads)."""
+    return dict(_dated(str(reference_dir()), "3")["short"])
 
 
 def hcpcs_long_descriptions() -> dict[str, str]:
-    """Code -> CMS long description (continuation lines joined); says e.g. 'custom fabricated'."""
-    return dict(_hcpcs_codes(str(reference_dir()))["long"])
-
-
-def hcpcs_status(codes: pd.Series) -> pd.Series:
-    """`valid` (in Level II), `cpt` (CPT format, not checkable here) or `invalid`; <NA> if missing.
-
-    `L1320` is `invalid`: it is not in the CMS file, and a line billed with it is denied
-    as an invalid code, whatever the billing guides say.
-    """
-    fcodes, uniq = _factorize(codes)
-    level2 = hcpcs_level2_codes()
-    in_level2 = uniq.isin(level2).to_numpy(dtype=bool)
-    is_cpt = uniq.str.fullmatch(_CPT_RE).fillna(False).to_numpy(dtype=bool)
-    status = np.where(in_level2, "valid", np.where(is_cpt, "cpt", "invalid")).astype(object)
-    status[(uniq == "").to_numpy(dtype=bool)] = pd.NA  # empty after stripping = missing
-    return _take_string(status, fcodes, codes.index)
+    """Code -> CMS long description, every code in the file; says e.g. 'custom fabricated'."""
+    return dict(_dated(str(reference_dir()), "3")["long"])
 
 
 # --------------------------------------------------------------------------- modifiers
@@ -137,20 +242,53 @@ def _cpt_modifiers(ref_dir: str) -> pd.DataFrame:
 
 
 def known_modifiers() -> frozenset[str]:
-    """Level II modifiers (record id 7) plus the CPT numeric modifiers (our own list)."""
+    """Every Level II modifier the file lists (whatever its dates) plus the CPT numeric modifiers."""
     ref = str(reference_dir())
-    return frozenset(_level2_modifiers(ref).index) | frozenset(_cpt_modifiers(ref).index)
+    return frozenset(_dated(ref, "7").index) | frozenset(_cpt_modifiers(ref).index)
+
+
+def modifier_validity(modifiers: pd.Series, dates=None) -> pd.DataFrame:
+    """Single modifiers on a date: `valid` (a Level II modifier in force, or a CPT modifier) / `invalid`.
+
+    Columns `status`, `valid_from`, `valid_to`, `invalid_because` as in `hcpcs_validity`. CPT
+    modifiers (our own undated list) are valid on any date; e.g. `GD` is valid through
+    2019-12-31 and `JZ` from 2023-01-01.
+    """
+    undated = frozenset(_cpt_modifiers(str(reference_dir())).index)
+    v = _validity(modifiers, dates, "7", undated)
+    idx = modifiers.index
+    kind = np.where(v["kind"] == 2, 0, v["kind"]).astype(np.int64)
+    last = v["last"].copy()
+    last[last == _OPEN_END] = np.datetime64("NaT")
+    return pd.DataFrame(
+        {
+            "status": _strings(("valid", "invalid"), kind, idx),
+            "valid_from": pd.Series(v["first"].astype("datetime64[ns]"), index=idx),
+            "valid_to": pd.Series(last.astype("datetime64[ns]"), index=idx),
+            "invalid_because": _strings(INVALID_BECAUSE, v["reason"].astype(np.int64), idx),
+        },
+        index=idx,
+    )
 
 
 def modifier_descriptions() -> dict[str, str]:
     """Modifier -> short description (Level II short text, or our CPT modifier name)."""
     ref = str(reference_dir())
     out = dict(_cpt_modifiers(ref)["description"])
-    out.update(_level2_modifiers(ref)["short"])
+    out.update(_dated(ref, "7")["short"])
     return out
 
 
 # --------------------------------------------------------------------------- ICD-10-CM
+#
+# One code set for every date: `simple-icd-10-cm` 1.5.0 ships only the CMS list of April
+# 2026 (FY2026 with its April update), and neither it nor another package here ships the
+# earlier fiscal years offline. A code added since is accepted on an earlier date, and a
+# code deleted (or split) before it is flagged on a date when it was valid: between the
+# April 2025 and April 2026 lists, 487 billable codes were added and 28 stopped being
+# billable (docs/codesets.md).
+
+ICD10_CM_RELEASE = pd.Timestamp("2026-04-01")
 
 
 @lru_cache(maxsize=1 << 16)

@@ -15,7 +15,8 @@ HCPCS_STATUSES = ("valid", "invalid", "cpt")
 class CodeFeatures(ColumnFeatures):
     """HCPCS status, policy group and the policy's flags.
 
-    Outputs: `hcpcs={valid,invalid,cpt,missing}`; `in_policy_table`; `policy_group=<g>`
+    Outputs: `hcpcs={valid,invalid,cpt,missing}` on the line's date of service (a code is
+    valid only between its CMS add and termination dates); `in_policy_table`; `policy_group=<g>`
     one-hot over the `max_groups` most frequent groups in fit (`=other`, `=missing` = code
     not in the policy table); `sided`, `kx_required_medicare`, `custom_fabricated`,
     `prior_auth_prone` as 1 / 0 / -1 (unknown); `unit_limit` (NaN: none),
@@ -26,7 +27,7 @@ class CodeFeatures(ColumnFeatures):
     """
 
     group = "code"
-    input_columns = ("hcpcs_code", "units", "place_of_service")
+    input_columns = ("hcpcs_code", "units", "place_of_service", "service_date")
 
     def __init__(self, *, max_groups=40, max_places=12):
         self.max_groups = max_groups
@@ -51,7 +52,7 @@ class CodeFeatures(ColumnFeatures):
 
     def _transform(self, X):
         hcpcs = self._col(X, "hcpcs_code", "string")
-        status = facts.hcpcs_status(hcpcs)
+        status = facts.hcpcs_status(hcpcs, self._col(X, "service_date", "datetime64[ns]"))
         status_cols = [status == s for s in HCPCS_STATUSES] + [pd.isna(status)]
         pol = facts.policy_for_rows(hcpcs)
         group = pol["policy_group"].astype("string")
