@@ -128,12 +128,17 @@ def input_example() -> pd.DataFrame:
     )
 
 
-def _signature(example_output: pd.DataFrame):
+def _signature(example_output: pd.DataFrame, extra_columns=()):
+    """Inputs: the contract's columns and the model's extra feature columns (required: MLflow drops
+    an input column the signature does not name, and the features need them)."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
+    contract = (*schema.REQUIRED, *schema.OPTIONAL)
+    extra = [c for c in extra_columns if c not in contract]
     inputs = Schema(
-        [ColSpec(AnyType(), c, required=c in schema.REQUIRED) for c in (*schema.REQUIRED, *schema.OPTIONAL)]
+        [ColSpec(AnyType(), c, required=c in schema.REQUIRED) for c in contract]
+        + [ColSpec(AnyType(), c, required=True) for c in extra]
     )
     outputs = Schema([ColSpec(AnyType(), c) for c in example_output.columns])
     return ModelSignature(inputs=inputs, outputs=outputs)
@@ -146,8 +151,14 @@ def pip_requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in pkgs]
 
 
-def log_and_register(model, example_output: pd.DataFrame) -> tuple[str, str]:
-    """Log the pyfunc in the active run and register it; returns (version, alias given)."""
+def log_and_register(
+    model, example_output: pd.DataFrame, example_input: pd.DataFrame | None = None
+) -> tuple[str, str]:
+    """Log the pyfunc in the active run and register it; returns (version, alias given).
+
+    `example_input` is the input example shown with the model (default `input_example()`); a
+    model with configured extra columns needs them in it, or MLflow's check of the example fails.
+    """
     from denial_risk.modeling.bundle import save_bundle
     from denial_risk.registry import pyfunc
 
@@ -158,8 +169,8 @@ def log_and_register(model, example_output: pd.DataFrame) -> tuple[str, str]:
             name="model",
             python_model=pyfunc.__file__,
             artifacts={"bundle": str(bundle)},
-            signature=_signature(example_output),
-            input_example=input_example(),
+            signature=_signature(example_output, [] if example_input is None else example_input.columns),
+            input_example=input_example() if example_input is None else example_input,
             pip_requirements=pip_requirements(),
             registered_model_name=MODEL_NAME,
         )
