@@ -1,9 +1,10 @@
 """The README's `--config` example trains and registers, end to end; its model scores through the
 CLI and through the pyfunc (MLflow's signature keeps the extra columns); a backlog without them
-is one line."""
+is one line; a configured feature that copies `denied` is flagged as probable leakage."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
@@ -63,6 +64,7 @@ def test_the_readme_config_trains_registers_and_scores(with_extras, mlflow_store
     assert "registered denial-risk version 1 as @champion" in out
     run_id = tracking.model_run_id("models:/denial-risk@champion")
     assert mlflow.get_run(run_id).info.status == "FINISHED"
+    assert mlflow.get_run(run_id).data.params["leakage_suspects"] == "(none)"
 
     # the input example shown with the model carries the extra columns, with aggregate values only
     with warnings.catch_warnings(record=True) as caught:
@@ -99,3 +101,26 @@ def test_the_readme_config_trains_registers_and_scores(with_extras, mlflow_store
     code, _, err = run(["score", "--data", lacking, "--out", tmp_path / "w2.csv"], capsys)
     assert code == 2 and err.count("\n") == 1 and "missing column 'state'" in err, err
     assert not (tmp_path / "w2.csv").exists()
+
+
+def test_a_feature_that_copies_denied_is_flagged_as_leakage(with_extras, caplog):
+    from denial_risk.contract.normalize import normalize_chunk
+    from denial_risk.modeling.card import build_model_card
+    from denial_risk.modeling.config import TrainConfig
+    from denial_risk.modeling.train import fit_model
+
+    _, frame = with_extras
+    raw = frame.astype("string").fillna("")
+    raw["appeal_won"] = frame["denied"].map({True: "1", False: "0"})  # known only after adjudication
+    clean, _ = normalize_chunk(raw)
+    config = TrainConfig(extra_numeric=("appeal_won", "patient_age"), extra_categorical=("state",))
+    with caplog.at_level(logging.WARNING, logger="denial_risk"):
+        result = fit_model(clean, config)
+    assert result.params["leakage_suspects"] == "appeal_won"
+    assert result.params["extra_auc_appeal_won"] == 1.0
+    assert result.params["extra_auc_patient_age"] < 0.6 and result.params["extra_auc_state"] < 0.6
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("'appeal_won' alone separates the holdout" in m for m in warned), warned
+    assert not any("patient_age" in m or "'state'" in m for m in warned)
+    assert result.model.info["leakage_suspects"] == ["appeal_won"]
+    assert "Probable leakage" in build_model_card(result, data_name="claims.csv")
