@@ -6,12 +6,20 @@ session (per xdist worker) and shared; tests that change it fit their own.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+# ingest-x12 makes a per-installation patient salt in the config folder on first use: the tests'
+# goes to a temporary one (inherited by the commands they run), never the user's own
+_CONFIG_HOME = tempfile.mkdtemp(prefix="denial-risk-tests-config.")
+os.environ["XDG_CONFIG_HOME"] = _CONFIG_HOME
+atexit.register(shutil.rmtree, _CONFIG_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,8 @@ Each command lives in `denial_risk.commands.<module>`; this file only lists
 them (in the order a user meets them, with an example each), sets up logging
 (`-v` / `-q`), and turns the user's mistakes into exit codes with one line on
 stderr instead of a traceback: `UserError` and bad options exit 2,
-`PartialInputError` exits 1 (docs/cli.md). `denial-risk --help` imports no
+`PartialInputError` exits 1, and an OS error is one line naming the file, exit 2
+or 1 (`errors.os_error_exit`: the user's path, or the machine) (docs/cli.md). `denial-risk --help` imports no
 command module, so it answers at once.
 """
 
@@ -14,11 +15,12 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 from typing import NamedTuple
 
 import click
 
-from denial_risk.errors import PartialInputError, UserError
+from denial_risk.errors import PartialInputError, UserError, os_error_exit
 
 
 class Entry(NamedTuple):
@@ -114,6 +116,25 @@ def configure_logging(verbosity: int = 0) -> None:
     logger.setLevel(level)
     logger.propagate = False
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbosity > 0 else "WARNING")
+    if not getattr(warnings.showwarning, "_denial_risk", False):
+        warnings.showwarning = _without_type_hint_nag(warnings.showwarning)
+
+
+_TYPE_HINT_NAG = "Add type hints to the `predict` method"
+
+
+def _without_type_hint_nag(show):
+    """MLflow 3 warns in three lines on every load of a model whose `predict` has no type hints
+    (models trained before registry/pyfunc.py had them), under its own `simplefilter("once")`, so a
+    warnings filter cannot reach it; it is dropped where warnings are shown."""
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if _TYPE_HINT_NAG in str(message):
+            return
+        show(message, category, filename, lineno, file, line)
+
+    showwarning._denial_risk = True
+    return showwarning
 
 
 class LazyGroup(click.Group):
@@ -169,6 +190,10 @@ def main(argv: list[str] | None = None) -> None:
     except PartialInputError as exc:
         click.echo(f"warning: {exc}", err=True)
         sys.exit(PartialInputError.exit_code)
+    except OSError as exc:  # an output that cannot be written, an input that cannot be opened
+        line, code = os_error_exit(exc)
+        click.echo(f"error: {line}", err=True)
+        sys.exit(code)
 
 
 if __name__ == "__main__":  # python -m denial_risk.cli

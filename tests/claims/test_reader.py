@@ -72,7 +72,7 @@ def test_missing_file_and_directory(tmp_path):
     with pytest.raises(UserError, match="nope.csv: file not found"):
         ClaimReader(tmp_path / "nope.csv")
     (tmp_path / "d.csv").mkdir()
-    with pytest.raises(UserError, match="not a file"):
+    with pytest.raises(UserError, match="is a folder, not a regular file"):
         ClaimReader(tmp_path / "d.csv")
 
 

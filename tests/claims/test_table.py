@@ -162,6 +162,35 @@ def test_invalid_utf8_rows_are_rejected_not_fatal(tmp_path):
         2: "billed_amount: negative amount; note: not valid UTF-8",
     }
     assert rejects.loc[1, "claim_id"] == "C\ufffd1"
+    # raw_line keeps the original bytes, read as Latin-1 (encode("latin-1") gives them back)
+    assert rejects.loc[1, RAW_LINE].encode("latin-1") == text.split(b"\r\n")[2]
+    assert rejects.loc[2, RAW_LINE].encode("latin-1") == text.split(b"\r\n")[3]
+
+
+@pytest.mark.parametrize("block_bytes", [64, 200, 1 << 20])
+def test_rows_that_are_not_utf8_keep_their_bytes_whatever_the_layout(tmp_path, block_bytes):
+    """Latin-1 and cp1252 bytes, a quoted value over two lines, a malformed row, blank lines, CR-only
+    line ends, a BOM: every rejected row's raw_line is exactly its bytes (without the line end)."""
+    body = [
+        b"C0,1,2024-01-05,medicare,L0627,KX,M54.50,100.00,y,ok",
+        b"C1,1,2024-01-05,medicare,L0627,KX,M54.50,100.00,y,caf\xe9 cr\xe8me",
+        b"",  # a blank line: not a row
+        b'C2,1,2024-01-05,medicare,L0627,KX,M54.50,100.00,y,"two\nlines \x93quoted\x94"',
+        b"C3,1,2024-01-05,medicare,L0627,KX,M54.50,\xa3100",  # malformed (9 fields) and not UTF-8
+        b'C4,1,2024-01-05,medicare,L0627,KX,M54.50,100.00,y,12" brace \xb0',  # a quote inside a field
+        b"C5,1,2024-01-05,medicare,L0627,KX,M54.50,100.00,y,\xc3\xa9t\xc3\xa9",  # valid UTF-8: scored
+    ]
+    header = b"\xef\xbb\xbf" + ",".join(HEADER).encode()
+    for end in (b"\n", b"\r"):
+        data = end.join([header, b"", *body]) + end  # a blank line after the header too
+        p = tmp_path / f"mixed{len(end)}{end!r}.csv"
+        p.write_bytes(data)
+        _, _, clean, rejects = collect(p, block_bytes=block_bytes)
+        assert_accounted(clean, rejects, 6)
+        assert sorted(clean["claim_id"]) == ["C0", "C5"]
+        raw = rejects[RAW_LINE].to_dict()
+        expected = {1: body[1], 2: body[3], 3: body[4], 4: body[5]}
+        assert {k: v.encode("latin-1") for k, v in raw.items()} == expected
 
 
 def test_header_only_and_missing_required_column(tmp_path):

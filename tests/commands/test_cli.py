@@ -65,3 +65,29 @@ def test_help_imports_no_command_and_no_data_library():
     ]
     assert names[:4] == ["simulate", "validate", "train", "evaluate"]
     assert out.count("  $ denial-risk ") == len(names) == 12
+
+
+def test_mlflows_type_hint_nag_is_dropped_and_other_warnings_are_not():
+    """MLflow warns in three lines on loading a model trained before `predict` had type hints, under
+    its own simplefilter("once"); the CLI drops that one warning where warnings are shown."""
+    import warnings
+
+    from denial_risk.cli import _without_type_hint_nag
+
+    shown = []
+    show = _without_type_hint_nag(lambda message, *a, **k: shown.append(str(message)))
+    show(
+        UserWarning("\x1b[33mAdd type hints to the `predict` method to enable data validation"),
+        UserWarning,
+        "f",
+        1,
+    )
+    show(UserWarning("something else"), UserWarning, "f", 1)
+    assert shown == ["something else"]
+    from denial_risk.cli import configure_logging
+
+    configure_logging(0)
+    configure_logging(0)  # once, however many times the group runs in a process
+    assert getattr(warnings.showwarning, "_denial_risk", False)
+    inner = [c.cell_contents for c in warnings.showwarning.__closure__ if callable(c.cell_contents)]
+    assert inner and not any(getattr(f, "_denial_risk", False) for f in inner)  # not wrapped twice

@@ -90,3 +90,52 @@ def test_top_prints_and_exported_folder_scores_like_the_registry(registered, sma
     a = pd.read_csv(out_reg, dtype=str, keep_default_na=False)
     b = pd.read_csv(out_dir, dtype=str, keep_default_na=False)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_killed_runs_work_folder_is_removed_by_the_next_run(registered, simulated_claims, tmp_path, capsys):
+    """SIGKILL leaves `.worklist.csv.<pid>-*.work` (scored rows, patient ids included) and the
+    rejects' `.partial`; the next run on the same output removes them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    big = tmp_path / "in" / "big.csv"
+    big.parent.mkdir()
+    parts = []
+    for k in range(3):
+        part = simulated_claims.drop(columns=["denied", "denial_reason", "paid_amount"]).copy()
+        part["claim_id"] = part["claim_id"].astype(str) + f"-{k}"
+        parts.append(part)
+    pd.concat(parts).to_csv(big, index=False)
+    out = tmp_path / "o" / "worklist.csv"
+    exe = Path(sys.executable).with_name("denial-risk")
+    proc = subprocess.Popen(
+        [str(exe), "score", "--data", str(big), "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "MLFLOW_TRACKING_URI": os.environ["MLFLOW_TRACKING_URI"]},
+    )
+    deadline = time.monotonic() + 300
+    left = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        left = list(out.parent.glob(".worklist.csv.*.work")) if out.parent.exists() else []
+        if left and list(left[0].glob("*")):
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert left and left[0].name.startswith(f".worklist.csv.{proc.pid}-") and left[0].exists()
+    assert not out.exists()
+
+    small = big.parent / "small.csv"
+    simulated_claims.iloc[:50].drop(columns=["denied", "denial_reason", "paid_amount"]).to_csv(
+        small, index=False
+    )
+    code, stdout, err = run(["score", "--data", str(small), "--out", str(out)], capsys)
+    assert code == 0, err
+    assert "left-over(s) of an interrupted run" in stdout
+    assert sorted(p.name for p in out.parent.iterdir()) == ["worklist.csv", "worklist.rejects.csv"]

@@ -31,6 +31,13 @@ def _train(tmp_path, config_text: str):
         ("[features]\nextra_categorica = ['state']\n", "[features] extra_categorica: unknown key"),
         ("[features]\nextra_categorical = ['state']\n", "missing column 'state'"),
         ("[tiers]\nhigh = 0.1\nmedium = 0.3\n", "need 0 < medium < high < 1"),
+        ("[feature]\nextra_categorical = ['state']\n", "[feature]: unknown key"),
+        (
+            "[features]\nextra_categorical = 'state'\n",
+            "[features] extra_categorical: Input should be a valid list",
+        ),
+        ("[tiers]\nhigh = 'high'\n", "[tiers] high: Input should be a valid number"),
+        ("[tiers]\nhigh = -1\n", "need 0 < medium < high < 1"),
     ],
 )
 def test_bad_config_is_exit_2_one_line_and_nothing_written(tmp_path, text, message):

@@ -179,6 +179,11 @@ def test_invalid_utf8_rows_are_rejects_not_a_crash(tmp_path):
     assert code == 0, err
     assert "2 rows: 1 scorable, 1 rejected" in out
     assert "note: not valid UTF-8" in out
+    # the rejects file keeps the row's original bytes: raw_line read as Latin-1 (docs/claims.md)
+    got = pd.read_csv(tmp_path / "r.csv", dtype=str, keep_default_na=False, encoding="utf-8")
+    assert got["note"].tolist() == ["caf\ufffd"]
+    assert got["raw_line"].tolist() == ["A,1,2024-01-05,medicare,L0627,KX,M54.50,100,café"]
+    assert got["raw_line"][0].encode("latin-1") == data.read_bytes().splitlines()[1]
 
 
 def test_many_chunks_same_result_as_one(tmp_path, broken_csv):

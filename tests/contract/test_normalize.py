@@ -363,6 +363,37 @@ def test_negative_amount_is_rejected(raw):
     assert reasons({"billed_amount": raw}) == ["billed_amount: negative amount"]
 
 
+@pytest.mark.parametrize("raw", ["١٢٣", "１２３", "$１,２３４.00", "12٣", "১২"])
+def test_only_ascii_digits_count_in_amounts(raw):
+    assert reasons({"billed_amount": raw}) == ["billed_amount: unparseable amount"]
+
+
+@pytest.mark.parametrize("column", ["line_number", "units", "prior_same_code_12m"])
+def test_only_ascii_digits_count_in_numbers(column):
+    got = reasons({column: "١"}, {column: "２"}, {column: "2"})
+    if column == "line_number":
+        assert got == ["line_number: not a whole number >= 1"] * 2 + [None]
+    else:  # not a reject: the count is unknown, never the digit's value
+        clean, _ = normalize_chunk(frame({column: "١"}, {column: "２"}, {column: "2"}))
+        assert clean[column].isna().tolist() == [True, True, False] and got == [None] * 3
+
+
+@pytest.mark.parametrize("raw", ["1000000000.01", "1e308", "2e9", "$1,000,000,001"])
+def test_implausible_amount_is_rejected(raw):
+    assert reasons({"billed_amount": raw}) == ["billed_amount: implausible amount (over 1,000,000,000)"]
+
+
+def test_a_billion_is_the_largest_amount_and_a_larger_paid_amount_is_unknown():
+    row = one("billed_amount", "1000000000", paid_amount="1e12")
+    assert row["billed_amount"] == 1e9 and pd.isna(row["paid_amount"])
+    clean, rejects = normalize_chunk(
+        pd.DataFrame({**{k: [v] for k, v in BASE.items()}, "billed_amount": [1e308]})
+    )
+    assert clean.empty and rejects[REJECT_REASON].tolist() == [
+        "billed_amount: implausible amount (over 1,000,000,000)"
+    ]
+
+
 def test_duplicate_within_chunk_is_rejected_first_kept():
     got = reasons(
         {"claim_id": "A", "line_number": "1"},

@@ -188,6 +188,21 @@ def scored() -> pd.DataFrame:
     return _scored_frame()
 
 
+def test_huge_amounts_never_sum_to_inf(scored, tmp_path):
+    """Two 1e308 amounts (which `score` rejects) in a scored file: counted as unknown, sums finite."""
+    huge = scored.copy()
+    huge.loc[[0, 1], "billed_amount"] = 1e308
+    huge.loc[[0, 1], "expected_loss"] = 1e308
+    path = tmp_path / "w.csv"
+    huge.to_csv(path, index=False)
+    html = build_report(path, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "inf" not in re.sub(r"<[^>]+>|data:image/png;base64,[^\"]+|informa|infor", "", html).lower()
+    root = _dom(html)
+    rest = scored.iloc[2:]
+    assert _norm(root.by_id("total-billed").text()) == f"${rest['billed_amount'].sum():,.0f}"
+    assert _norm(root.by_id("total-at-risk").text()) == f"${rest['expected_loss'].sum():,.0f}"
+
+
 def test_report_is_one_self_contained_file(scored, tmp_path):
     out = build_report(scored, tmp_path / "r.html")
     assert out == tmp_path / "r.html"

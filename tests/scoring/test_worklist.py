@@ -94,6 +94,20 @@ def test_same_scores_as_in_memory_scoring(denial_model, backlog, scored):
     assert (got["recommended_actions"].fillna("") == direct["recommended_actions"].fillna("")).all()
 
 
+def test_amounts_too_large_to_sum_are_rejected_and_the_summary_stays_finite(denial_model, backlog, tmp_path):
+    path, raw = backlog
+    huge = raw.iloc[20:50].copy()  # rows 10-14 of the backlog are rejects of other kinds
+    huge.loc[[30, 31], "billed_amount"] = "1e308"  # two of them sum to inf
+    src = tmp_path / "huge.csv"
+    huge.to_csv(src, index=False)
+    result = worklist.score_file(src, tmp_path / "w.csv", denial_model, progress=False)
+    rejects = pd.read_csv(tmp_path / "w.rejects.csv", dtype=str, keep_default_na=False)
+    assert rejects[REJECT_REASON].tolist() == ["billed_amount: implausible amount (over 1,000,000,000)"] * 2
+    assert rejects["billed_amount"].tolist() == ["1e308", "1e308"]  # the original value, as written
+    text = "\n".join(worklist.format_summary(result))
+    assert "inf" not in text and np.isfinite(result.billed)
+
+
 def test_top_lines_and_summary(scored):
     result, got, _ = scored
     assert list(result.top["risk_rank"]) == [1, 2, 3, 4, 5]

@@ -1,24 +1,50 @@
 """Output files: the format from the extension, atomic writes, chunked table writing.
 
 Outputs are written to a temporary file beside the target and renamed at the
-end: an interrupted run leaves no half file, and never a stale one.
+end: an interrupted run leaves no half file, and never a stale one. The
+temporary name carries the writer's process id, so a later run can tell a
+file left by a killed run (`remove_stale`) from one another run is writing.
+
+CSV outputs are meant to be opened in a spreadsheet, so a text cell that
+begins with `=`, `+`, `-`, `@`, TAB or CR gets a leading `'` (OWASP's
+CSV-injection guidance): a spreadsheet shows it as text instead of running it
+as a formula. Numeric columns and Parquet outputs keep their values. List
+columns (a Parquet `modifiers` as `list<string>`) are written to CSV as
+`|`-joined text. An OS error while writing names the output file, not a
+temporary one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import json
+import logging
 import os
+import re
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from denial_risk.errors import UserError
+from denial_risk.errors import UserError, errno_of
+
+log = logging.getLogger(__name__)
 
 SUPPORTED = (".csv", ".parquet")
+PARTIAL = ".partial"  # suffix of a file being written
+WORK = ".work"  # suffix of a run's working folder beside its output
+# OWASP, "CSV Injection" (owasp.org/www-community/attacks/CSV_Injection): cells starting with these
+# characters are read as formulas by Excel, LibreOffice and Google Sheets; a leading ' makes them text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_SET = pa.array(list(FORMULA_START), pa.string())
+LIST_SEP_OUT = "|"  # list cells in a CSV output (schema.LIST_SEP; claims sits below no room that has it)
 
 
 def file_format(path: str | os.PathLike, *, option: str = "--data") -> str:
@@ -31,28 +57,166 @@ def file_format(path: str | os.PathLike, *, option: str = "--data") -> str:
     return suffix[1:]
 
 
+def check_input(path: str | os.PathLike, option: str = "--data") -> None:
+    """An input must be a regular file: a FIFO would block the read for ever, a device never ends.
+
+    One line naming the option and the path otherwise (exit 2).
+    """
+    p = Path(path)
+    try:
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        raise UserError(f"{option} {path}: file not found") from None
+    except OSError as exc:
+        raise UserError(f"{option} {path}: cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISREG(mode):
+        return
+    kind = (
+        "a folder"
+        if stat.S_ISDIR(mode)
+        else "a named pipe (FIFO)"
+        if stat.S_ISFIFO(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "not a regular file"
+    )
+    raise UserError(f"{option} {path}: is {kind}, not a regular file")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
+def temp_prefix(target: Path) -> str:
+    """The start of every temporary name beside `target` of this process: `.<name>.<pid>-`."""
+    return f".{target.name}.{os.getpid()}-"
+
+
+def check_output(path: str | os.PathLike, *, option: str = "--out", folder: bool = False) -> None:
+    """Before any work: the output's folder exists or can be made, and can be written in.
+
+    One line naming the option and the path otherwise (exit 2). A condition only
+    the write itself finds (root on a folder it may not write, a full disk) is
+    named by the error the write raises (`named_os_error`, `errors.os_error_exit`).
+    """
+    target = Path(path)
+    if not folder and target.is_dir():
+        raise UserError(f"{option} {path}: is a folder")
+    if folder and target.exists() and not target.is_dir():
+        raise UserError(f"{option} {path}: is a file, not a folder")
+    where = target if folder else target.parent
+    where = Path(os.path.abspath(where))
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    if not where.is_dir():
+        raise UserError(f"{option} {path}: {where} is a file, not a folder")
+    if not os.access(where, os.W_OK | os.X_OK):
+        try:
+            read_only = bool(os.statvfs(where).f_flag & os.ST_RDONLY)
+        except OSError:
+            read_only = False
+        why = "a read-only file system" if read_only else "permission denied"
+        raise UserError(f"{option} {path}: cannot write in {where} ({why})")
+
+
+def named_os_error(exc: OSError, target: str | os.PathLike, temporary: str | None = None) -> OSError:
+    """`exc`, naming `target` when it names no file or only a temporary one of ours (pyarrow names none)."""
+    name = None if exc.filename is None else str(exc.filename)
+    ours = name is not None and (
+        name == str(temporary) or os.path.basename(name).startswith(f".{Path(target).name}.")
+    )
+    if name is not None and not ours:
+        return exc
+    code = errno_of(exc)
+    if code is None:
+        return exc
+    return OSError(code, os.strerror(code), str(target))  # the subclass for the code (PermissionError, ...)
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike):
     """Yield a temporary path beside `target`; rename it over `target` only on success."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    remove_stale(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=PARTIAL, dir=target.parent)
+    except FileExistsError as exc:  # mkdir met a file where a folder must be
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), exc.filename) from exc
+    except OSError as exc:
+        raise named_os_error(exc, target) from exc
     os.close(fd)
     try:
-        yield Path(tmp)
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
-        os.replace(tmp, target)
+        try:
+            yield Path(tmp)
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
+            os.replace(tmp, target)
+        except OSError as exc:
+            named = named_os_error(exc, target, tmp)
+            if named is exc:
+                raise
+            raise named from exc
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale(target: str | os.PathLike) -> list[Path]:
+    """Remove what a killed run left beside `target`: its `.partial` files and `.work` folders.
+
+    A left-over is named `.<name>.<pid>-<random>.partial` (or `.work`); it is stale
+    when no process with that id runs on this machine (a name without an id is from
+    an older version, and stale too). Another run writing the same output now is
+    left alone. Returns what was removed.
+    """
+    target = Path(target)
+    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(?:(\d+)-)?[^/]*({re.escape(PARTIAL)}|{WORK})$")
+    removed = []
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:  # no folder yet: nothing left over
+        return removed
+    for entry in entries:
+        m = pattern.match(entry.name)
+        if not m or (m.group(1) is not None and _pid_alive(int(m.group(1)))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+        removed.append(entry)
+    if removed:
+        log.info(f"removed {len(removed)} left-over(s) of an interrupted run beside {target}")
+    return removed
+
+
+@contextlib.contextmanager
+def work_dir(target: str | os.PathLike):
+    """A working folder beside `target` (`.<name>.<pid>-<random>.work`), removed on exit."""
+    target = Path(target)
+    try:
+        ctx = tempfile.TemporaryDirectory(prefix=temp_prefix(target), suffix=WORK, dir=target.parent)
+    except OSError as exc:
+        raise named_os_error(exc, target) from exc
+    with ctx as path:
+        yield Path(path)
 
 
 class TableWriter:
@@ -63,8 +227,16 @@ class TableWriter:
     table the product writes goes through here.
     """
 
-    def __init__(self, target: str | os.PathLike, *, option: str = "--out", compression: str | None = None):
+    def __init__(
+        self,
+        target: str | os.PathLike,
+        *,
+        option: str = "--out",
+        compression: str | None = None,
+        shown_as: str | os.PathLike | None = None,
+    ):
         self.target = Path(target)
+        self.shown_as = Path(shown_as) if shown_as is not None else self.target  # named in an OS error
         self.format = file_format(target, option=option)
         self.compression = compression  # Parquet only; None is pyarrow's default
         self._ctx = atomic_path(self.target)
@@ -74,22 +246,31 @@ class TableWriter:
         self.rows = 0
 
     def __enter__(self) -> TableWriter:
-        self._tmp = self._ctx.__enter__()
+        try:
+            self._tmp = self._ctx.__enter__()
+        except OSError as exc:
+            raise named_os_error(exc, self.shown_as) from exc
         return self
 
     def write(self, df: pd.DataFrame) -> None:
         self.write_arrow(pa.Table.from_pandas(df, preserve_index=False))
 
     def write_arrow(self, table: pa.Table) -> None:
-        if self._schema is None:
-            self._schema = _nullable(table.schema)
-            if self.format == "parquet":
-                options = {"compression": self.compression} if self.compression else {}
-                self._writer = pq.ParquetWriter(self._tmp, self._schema, **options)
-            else:
-                self._writer = pacsv.CSVWriter(self._tmp, self._schema)
-        table = _cast(table, self._schema)
-        self._writer.write_table(table)
+        csv = self.format == "csv"
+        if csv:
+            table = csv_ready(table)
+        try:
+            if self._schema is None:
+                self._schema = _nullable(table.schema)
+                if not csv:
+                    options = {"compression": self.compression} if self.compression else {}
+                    self._writer = pq.ParquetWriter(self._tmp, self._schema, **options)
+                else:
+                    self._writer = pacsv.CSVWriter(self._tmp, self._schema)
+            table = _cast(table, self._schema)
+            self._writer.write_table(defuse_formulas(table) if csv else table)
+        except OSError as exc:
+            raise named_os_error(exc, self.shown_as, self._tmp) from exc
         self.rows += table.num_rows
 
     def write_empty(self, columns: list[str]) -> None:
@@ -103,10 +284,84 @@ class TableWriter:
             self.write(frame.iloc[:0])
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if self._writer is not None:
-            self._writer.close()
+        try:
+            if self._writer is not None:
+                self._writer.close()
+        except OSError as close_exc:
+            if exc is None:  # the data did not reach the disk (a full disk shows here): fail, name the file
+                named = named_os_error(close_exc, self.shown_as, self._tmp)
+                self._ctx.__exit__(type(named), named, None)
+                raise named from close_exc
         self._ctx.__exit__(exc_type, exc, tb)
         return False
+
+
+def csv_ready(table: pa.Table) -> pa.Table:
+    """Columns a CSV cannot hold, as text: lists `|`-joined, dictionaries decoded, structs as JSON."""
+    if not any(_needs_text(f.type) for f in table.schema):
+        return table
+    arrays, names = [], []
+    for f, col in zip(table.schema, table.columns):
+        arrays.append(_as_csv_text(col) if _needs_text(f.type) else col)
+        names.append(f.name)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _needs_text(t: pa.DataType) -> bool:
+    return (
+        pa.types.is_list(t)
+        or pa.types.is_large_list(t)
+        or pa.types.is_fixed_size_list(t)
+        or pa.types.is_list_view(t)
+        or pa.types.is_large_list_view(t)
+        or pa.types.is_struct(t)
+        or pa.types.is_map(t)
+        or pa.types.is_dictionary(t)
+    )
+
+
+def _as_csv_text(col: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    t = col.type
+    if pa.types.is_dictionary(t):
+        decoded = col.cast(t.value_type)
+        return _as_csv_text(decoded) if _needs_text(t.value_type) else decoded
+    if pa.types.is_struct(t) or pa.types.is_map(t):
+        values = [None if v is None else json.dumps(v, default=str) for v in col.to_pylist()]
+        return pa.array(values, pa.string())
+    try:
+        as_text = col.cast(pa.list_(pa.string()))
+        if pc.list_flatten(as_text).null_count == 0:  # binary_join gives null for a list holding a null
+            return pc.binary_join(as_text, LIST_SEP_OUT)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    values = [
+        None if v is None else LIST_SEP_OUT.join(str(x) for x in v if x is not None) for v in col.to_pylist()
+    ]
+    return pa.array(values, pa.string())
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def defuse_formulas(table: pa.Table) -> pa.Table:
+    """Text cells that begin like a formula (`FORMULA_START`) get a leading `'`; other columns untouched.
+
+    Vectorised: the first character of every text cell is compared with the set,
+    and only a column with a hit is rebuilt.
+    """
+    arrays, changed = list(table.columns), False
+    for i, f in enumerate(table.schema):
+        if not _is_text(f.type):
+            continue
+        col = table.column(i)
+        hit = pc.is_in(pc.utf8_slice_codeunits(col, 0, 1), value_set=_FORMULA_SET)
+        if not pc.any(hit).as_py():
+            continue
+        quoted = pc.binary_join_element_wise(pa.scalar("'", col.type), col, pa.scalar("", col.type))
+        arrays[i] = pc.if_else(hit, quoted, col)
+        changed = True
+    return pa.Table.from_arrays(arrays, schema=table.schema) if changed else table
 
 
 def _nullable(schema: pa.Schema) -> pa.Schema:

@@ -31,7 +31,8 @@ from denial_risk.claims.arrow_csv import (
     ReadPace,
     SafeCSVBytes,
 )
-from denial_risk.claims.files import file_format
+from denial_risk.claims.files import check_input, file_format
+from denial_risk.claims.raw_rows import RawRows
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
 
@@ -99,12 +100,15 @@ class RawBlock:
     `frame.index` holds each row's 0-based position among the file's data rows;
     `malformed` are the CSV rows of this block that could not be split into the
     header's fields; `bad_utf8` maps a row position to the columns whose bytes
-    were not valid UTF-8 (their values are decoded with U+FFFD replacements).
+    were not valid UTF-8 (their values are decoded with U+FFFD replacements);
+    `raw_lines` maps the position of each row (well-formed or not) holding bytes
+    that are not UTF-8 to its original bytes, as Latin-1 text (`claims.raw_rows`).
     """
 
     frame: pd.DataFrame
     malformed: list[MalformedRow] = field(default_factory=list)
     bad_utf8: dict[int, list[str]] = field(default_factory=dict)
+    raw_lines: dict[int, str] = field(default_factory=dict)
 
 
 class _RowHandler:
@@ -147,10 +151,7 @@ class ClaimReader:
         self.path = Path(path)
         self.option = option
         self.format = file_format(path, option=option)
-        if not self.path.exists():
-            raise UserError(f"{option} {path}: file not found")
-        if not self.path.is_file():
-            raise UserError(f"{option} {path}: not a file")
+        check_input(self.path, option)  # a missing file, a folder, a FIFO or a device: one line, no hang
         self.block_bytes = max(int(block_bytes), 16)  # below this, pyarrow cannot hold a row
         self.batch_rows = max(int(batch_rows), 1)
         self._wanted = columns
@@ -221,6 +222,7 @@ class ClaimReader:
 
     def _iter_csv(self) -> Iterator[RawBlock]:
         emitted = 0  # data rows (good or malformed) already handed out
+        self._raw_rows = RawRows(self.path)  # read only if a row is not UTF-8
         block_bytes = self.block_bytes
         while True:
             try:
@@ -287,6 +289,7 @@ class ClaimReader:
                     break
                 positions, malformed, cur = _place(batch.num_rows, cur, handler)
                 frame, bad = _decode(batch, positions, rename, nul=source.saw_nul, bad_bytes=source.saw_bad)
+                raw_lines = self._raw_lines(bad, malformed, skip) if source.saw_bad else {}
                 if source.saw_nul or source.saw_bad:
                     malformed = [_restore(m) for m in malformed]
                 keep = positions >= skip
@@ -294,16 +297,25 @@ class ClaimReader:
                     frame = frame.loc[keep]
                     bad = {p: c for p, c in bad.items() if p >= skip}
                 malformed = [m for m in malformed if m.position >= skip]
-                yield RawBlock(frame, malformed, bad)
+                yield RawBlock(frame, malformed, bad, raw_lines)
         finally:
             pace.close()  # before `reader` is destroyed: its destructor waits for the read thread
         rest = sorted(handler.pending, key=lambda m: m.position)
+        raw_lines = self._raw_lines({}, rest, skip) if source.saw_bad else {}
         if source.saw_nul or source.saw_bad:
             rest = [_restore(m) for m in rest]
         handler.pending.clear()
         rest = [m for m in rest if m.position >= skip]
         if rest:
-            yield RawBlock(_empty_frame([rename[s] for s in selected]), rest, {})
+            yield RawBlock(_empty_frame([rename[s] for s in selected]), rest, {}, raw_lines)
+
+    def _raw_lines(
+        self, bad: dict[int, list[str]], malformed: list[MalformedRow], skip: int
+    ) -> dict[int, str]:
+        """The original bytes (as Latin-1 text) of this block's rows that are not UTF-8."""
+        positions = [p for p in bad if p >= skip]
+        positions += [m.position for m in malformed if m.position >= skip and BAD_STAND_IN in m.text]
+        return self._raw_rows.get(positions) if positions else {}
 
     def _iter_parquet(self) -> Iterator[RawBlock]:
         pf = pq.ParquetFile(self.path)

@@ -39,7 +39,8 @@ class Chunk:
     `raw` holds the rows as read (only rows that could be split into the
     header's fields); `rejects` holds the raw values of every rejected row plus
     `reject_reason` (and, for CSV files, `raw_line`: the text of a row that had
-    the wrong number of fields), sorted by position.
+    the wrong number of fields, or the original bytes, read as Latin-1, of a row
+    that is not UTF-8), sorted by position.
     """
 
     raw: pd.DataFrame
@@ -75,8 +76,12 @@ class ClaimTable:
                 clean, rejects = _reject_bad_utf8(raw, clean, rejects, block.bad_utf8)
             if self._csv:
                 rejects[RAW_LINE] = pd.Series(np.nan, index=rejects.index, dtype="str")
+                if block.raw_lines:  # rows that are not UTF-8: their original bytes, as Latin-1 text
+                    found = rejects.index.intersection(pd.Index(list(block.raw_lines)))
+                    rejects.loc[found, RAW_LINE] = [block.raw_lines[p] for p in found]
             if block.malformed:
-                rejects = pd.concat([rejects, self._malformed_rejects(block.malformed, raw)])
+                rows = [_with_raw(m, block.raw_lines) for m in block.malformed]
+                rejects = pd.concat([rejects, self._malformed_rejects(rows, raw)])
             yield Chunk(raw=raw, clean=clean, rejects=rejects.sort_index(kind="stable")[self.reject_columns])
 
     def _malformed_rejects(self, rows: list[MalformedRow], raw: pd.DataFrame) -> pd.DataFrame:
@@ -85,6 +90,12 @@ class ClaimTable:
         frame[REJECT_REASON] = pd.Series([r.reason for r in rows], index=index, dtype="string")
         frame[RAW_LINE] = pd.Series([r.text for r in rows], index=index, dtype="str")
         return frame
+
+
+def _with_raw(row: MalformedRow, raw_lines: dict[int, str]) -> MalformedRow:
+    """A malformed row that is also not UTF-8 keeps its original bytes (Latin-1 text) as its text."""
+    text = raw_lines.get(row.position)
+    return row if text is None else MalformedRow(row.position, text, row.expected, row.actual)
 
 
 def _reject_bad_utf8(

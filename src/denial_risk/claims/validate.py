@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from denial_risk.claims.files import TableWriter, file_format
+from denial_risk.claims.files import TableWriter, check_output, file_format
 from denial_risk.claims.table import ClaimTable
 from denial_risk.contract.normalize import REJECT_REASON
 from denial_risk.errors import UserError
@@ -31,6 +31,7 @@ def validate_file(
     `reasons` (and once in `rejected`).
     """
     file_format(rejects_out, option="--rejects")
+    check_output(rejects_out, option="--rejects")
     if (
         Path(data).exists()
         and Path(rejects_out).exists()

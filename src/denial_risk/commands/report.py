@@ -31,7 +31,9 @@ import click
 )
 def report(scored: str, out: str, title: str | None, top: int) -> None:
     """Write a single-file HTML worklist report with charts, to open or mail."""
+    from denial_risk.claims.files import check_output
     from denial_risk.report.html import build_report
 
+    check_output(out)
     path = build_report(scored, out, title=title, top=top)
     click.echo(f"report written to {path}")

@@ -50,7 +50,7 @@ def score(
     data: str, out: str, model_uri: str, engine: str, master: str, top: int, progress: bool | None
 ) -> None:
     """Score a claim backlog into a ranked worklist (rejects beside the output)."""
-    from denial_risk.claims.files import file_format
+    from denial_risk.claims.files import check_output, file_format
 
     if engine == "spark":
         import importlib.util
@@ -62,6 +62,7 @@ def score(
         score_spark(data, out, model_uri, master=master)
         return
     file_format(out, option="--out")
+    check_output(out)
     from denial_risk.claims.table import ClaimTable
 
     ClaimTable(data)  # a missing file or column stops here, before the model loads or anything is written

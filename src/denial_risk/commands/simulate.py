@@ -48,6 +48,9 @@ def simulate(rows: int, seed: int, out: str, start: str, months: int, x12: str |
     from denial_risk.synth.simulate import contract_frame, simulate_claims
 
     files.file_format(out, option="--out")
+    files.check_output(out)
+    if x12 is not None:
+        files.check_output(x12, option="--x12", folder=True)
     try:
         pd.Timestamp(start)
     except ValueError:

@@ -6,8 +6,9 @@ dates). This module turns a raw chunk into the normalised frame described in
 docs/architecture.md. Unknown stays missing, never 0 or false.
 
 A row is rejected only when it cannot be scored (missing or unparseable
-claim_id, service_date, hcpcs_code, billed_amount, a negative amount, an
-unparseable date, a bad line_number, a duplicate (claim_id, line_number)).
+claim_id, service_date, hcpcs_code, billed_amount, a negative amount or one
+over `MAX_AMOUNT`, an unparseable date, a bad line_number, a duplicate
+(claim_id, line_number)). Numbers are read from ASCII digits only.
 Everything else that is wrong with a claim is a *finding* for the model.
 All work is vectorised; per-value parsing runs over unique values only.
 """
@@ -30,7 +31,8 @@ _STRING = pd.StringDtype("pyarrow")  # the normalised frame's `string` dtype
 _TRUE = {"true", "1", "yes", "y", "t", "1.0"}
 _FALSE = {"false", "0", "no", "n", "f", "0.0"}
 _SEPARATORS = re.compile(r"[|,;\s]+")
-_AMOUNT = re.compile(r"^\(?\$?\s*(-?)\$?\s*(\d{1,3}(?:,\d{3})+|\d*)(\.\d*)?\)?$")
+_AMOUNT = re.compile(r"^\(?\$?\s*(-?)\$?\s*([0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(\.[0-9]*)?\)?$", re.ASCII)
+MAX_AMOUNT = 1_000_000_000  # no line is billed more: a mistake, or sums at inf (1e308 + 1e308); rejected
 _PAYER_ALIASES = {
     "medicare": "medicare",
     "medicare_advantage": "medicare_advantage",
@@ -170,8 +172,9 @@ def parse_dates(s: pd.Series | _Column) -> tuple[pd.Series, pd.Series]:
 
 
 def _amounts_from_text(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct texts → (float64 values, unparseable mask)."""
-    obj = text.to_numpy(dtype=object)
+    """Distinct texts → (float64 values, unparseable mask). Only ASCII digits count (not `１２３`, `١٢٣`)."""
+    obj = text.to_numpy(dtype=object).copy()
+    obj[~np.fromiter((t.isascii() for t in obj), dtype=bool, count=len(obj))] = "not ASCII"  # unparseable
     v = pd.to_numeric(np.where(obj == "", None, obj), errors="coerce").astype("float64")
     v = np.asarray(v, dtype="float64")
     need = (obj != "") & np.isnan(v)
@@ -413,8 +416,11 @@ class _ChunkNormaliser:
         self.problem("billed_amount: unparseable amount", bad)
         self.problem("billed_amount: missing", amt.isna() & ~bad)
         self.problem("billed_amount: negative amount", (amt < 0).fillna(False))
+        self.problem(
+            f"billed_amount: implausible amount (over {MAX_AMOUNT:,})", (amt > MAX_AMOUNT).fillna(False)
+        )
         paid, _ = parse_amounts(self.col("paid_amount"))
-        self.out["paid_amount"] = paid.where(paid >= 0)
+        self.out["paid_amount"] = paid.where((paid >= 0) & (paid <= MAX_AMOUNT))  # else unknown
 
     def counts(self) -> None:
         """Unknown stays unknown; units defaults to 1 only when absent (no column or an empty cell)."""

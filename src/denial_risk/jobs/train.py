@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from denial_risk.claims.files import check_output
 from denial_risk.claims.table import ClaimTable, load_claims
-from denial_risk.errors import UserError
+from denial_risk.errors import UserError, as_os_error
 from denial_risk.modeling import evaluate
 from denial_risk.modeling.card import build_model_card
 from denial_risk.modeling.config import config_of_model, load_config
@@ -56,12 +58,36 @@ def train_and_register(
     """Fit on labelled claims, log the run to MLflow and register a model version."""
     config = load_config(config_path)
     config.check_columns(ClaimTable(data).columns, data)  # before reading the rows, let alone fitting
+    check_store()
     frame, rejected = _labelled(data)
     log.info(f"read {len(frame)} scorable lines from {data} ({rejected} rejected)")
     result = fit_model(frame, config)
     log.info("holdout: " + format_metrics(result.metrics))
     log.info("logistic baseline: " + format_metrics(result.baseline_metrics))
+    try:
+        return _log_and_register(result, data, rejected, experiment, _example_input(frame, config))
+    except Exception as exc:  # a full or unwritable store, as sqlite or MLflow words it: one line
+        failure = as_os_error(exc, f"MLflow store {tracking.tracking_uri()}")
+        if failure is None:
+            raise
+        raise failure from exc
 
+
+def check_store() -> None:
+    """A local MLflow store that cannot be written stops here, before the fit (one line, exit 2)."""
+    uri = tracking.tracking_uri()
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///") :])
+        check_output(db, option="MLflow store")
+        if db.is_file() and not os.access(db, os.W_OK):
+            raise UserError(f"MLflow store {db}: cannot be written (permission denied or read-only)")
+    elif uri.startswith("file:") or ("://" not in uri and uri != "databricks"):
+        check_output(uri.removeprefix("file://").removeprefix("file:"), option="MLflow store", folder=True)
+
+
+def _log_and_register(
+    result: TrainResult, data: str, rejected: int, experiment: str | None, example: pd.DataFrame
+) -> dict:
     with tracking.run(experiment or tracking.experiment_name_for(data), run_name="train") as active:
         tracking.log_params(
             {
@@ -75,8 +101,9 @@ def train_and_register(
         tracking.log_metrics(result.baseline_metrics, prefix="baseline_")
         _log_slices_and_plots(result)
         tracking.log_table(_dropped_table(result), "features_dropped")
-        example = _example_output(result)
-        version, alias = tracking.log_and_register(result.model, example)
+        version, alias = tracking.log_and_register(
+            result.model, _example_output(result, example), example_input=example
+        )
         run_id = active.info.run_id
         tracking.log_text(
             build_model_card(result, data_name=Path(data).name, version=version), "model_card.md"
@@ -122,11 +149,34 @@ def _dropped_table(result: TrainResult) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["fit", "feature"])
 
 
-def _example_output(result: TrainResult) -> pd.DataFrame:
+EXAMPLE_MIN_SHARE = 50  # a categorical value goes into the input example only if this many lines share it
+
+
+def _example_input(frame: pd.DataFrame, config) -> pd.DataFrame:
+    """The synthetic input example, plus the configured extra columns with typical training values.
+
+    MLflow scores the example when the model is logged, so a model with extra
+    features needs them in it. Values are aggregates, never one line's: a
+    boolean `true`, a numeric column's median, a categorical's commonest value
+    when at least `EXAMPLE_MIN_SHARE` lines share it (else empty: unknown).
+    """
+    example = tracking.input_example()
+    for c in config.extra_boolean:
+        example[c] = "true"
+    for c in config.extra_numeric:
+        median = pd.to_numeric(frame[c], errors="coerce").median()
+        example[c] = "" if pd.isna(median) else f"{float(median):g}"
+    for c in config.extra_categorical:
+        counts = frame[c].astype("string").str.strip().replace("", pd.NA).dropna().value_counts()
+        common = len(counts) and int(counts.iloc[0]) >= EXAMPLE_MIN_SHARE
+        example[c] = str(counts.index[0]) if common else ""
+    return example
+
+
+def _example_output(result: TrainResult, example: pd.DataFrame | None = None) -> pd.DataFrame:
     from denial_risk.scoring.score import score_request
 
-    extras = config_of_model(result.model).extra_columns  # blank: the example's extra columns are unknown
-    return score_request(result.model, tracking.input_example().assign(**{c: "" for c in extras}))
+    return score_request(result.model, tracking.input_example() if example is None else example)
 
 
 def evaluate_model(data: str, model_uri: str, *, experiment: str | None = None) -> dict:

@@ -33,6 +33,14 @@ def build_model_card(result: TrainResult, *, data_name: str, version: str | None
     p, m, info = result.params, result.metrics, result.model.info
     slice_cols = ["lines", "denial_rate", "mean_probability", "roc_auc", "ece", "dollars_caught_top10"]
     groups = ", ".join(f"{g} ({len(ix)})" for g, ix in result.model.feature_groups.items())
+    suspects = info.get("leakage_suspects") or []
+    leakage = (
+        "\n- **Probable leakage**: configured feature(s) "
+        + ", ".join(f"`{c}` (holdout AUC alone {_fmt(p.get(f'extra_auc_{c}', np.nan))})" for c in suspects)
+        + " separate the holdout on their own; check they are known before adjudication."
+        if suspects
+        else ""
+    )
     bayes = (
         f"\n- Bayes limit (simulator truth) ROC AUC {_fmt(m['bayes_roc_auc'])}; "
         f"model / Bayes = {_fmt(m['auc_ratio_to_bayes'])}"
@@ -53,7 +61,7 @@ attest to what the record does not show.
   from {p["date_min"]} to {p["date_max"]}.
 - Split by service date: train {p["rows_train"]} lines ({info["train_start"]} to {info["train_end"]}),
   calibration {p["rows_calibration"]}, holdout {p["rows_holdout"]} ({info["holdout_start"]} to {info["holdout_end"]}).
-- Never features: `denied`, `denial_reason`, `paid_amount`, `true_denial_probability`, claim and patient identifiers.
+- Never features: `denied`, `denial_reason`, `paid_amount`, `true_denial_probability`, claim and patient identifiers.{leakage}
 
 ## Model
 - Classifier: `{p["classifier"]}` (chosen by time-ordered CV on small data), calibrated with

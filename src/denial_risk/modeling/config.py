@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from denial_risk.claims.files import check_input
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
 
@@ -111,8 +112,7 @@ def load_config(path: str | None) -> TrainConfig:
     if path is None:
         return TrainConfig()
     p = Path(path)
-    if not p.is_file():
-        raise UserError(f"--config {path}: file not found")
+    check_input(p, "--config")  # missing, a folder, a FIFO (which would block) or a device
     try:
         doc = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

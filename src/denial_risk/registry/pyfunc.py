@@ -3,12 +3,17 @@
 MLflow 3 refuses to unpickle a PythonModel by default; this file is the model
 code MLflow stores and runs, and the fitted model comes from a skops artifact.
 `predict` returns the contract's added columns (plus `predicted_carcs` and
-`reject_reason`) for each input line, in input order.
+`reject_reason`) for each input line, in input order. `predict` is typed with
+`pd.DataFrame` (a type MLflow infers no schema from, so behaviour is unchanged):
+untyped, MLflow prints a three-line "Add type hints" warning on every load.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import mlflow
+import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 
@@ -18,7 +23,9 @@ class DenialRiskPyfunc(PythonModel):
 
         self.model = load_bundle(context.artifacts["bundle"])
 
-    def predict(self, context, model_input, params=None):
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         from denial_risk.scoring.score import score_request
 
         return score_request(self.model, model_input)

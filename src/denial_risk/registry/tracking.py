@@ -146,8 +146,14 @@ def pip_requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in pkgs]
 
 
-def log_and_register(model, example_output: pd.DataFrame) -> tuple[str, str]:
-    """Log the pyfunc in the active run and register it; returns (version, alias given)."""
+def log_and_register(
+    model, example_output: pd.DataFrame, example_input: pd.DataFrame | None = None
+) -> tuple[str, str]:
+    """Log the pyfunc in the active run and register it; returns (version, alias given).
+
+    `example_input` is the input example shown with the model (default `input_example()`); a
+    model with configured extra columns needs them in it, or MLflow's check of the example fails.
+    """
     from denial_risk.modeling.bundle import save_bundle
     from denial_risk.modeling.config import config_of_model
     from denial_risk.registry import pyfunc
@@ -161,7 +167,9 @@ def log_and_register(model, example_output: pd.DataFrame) -> tuple[str, str]:
             python_model=pyfunc.__file__,
             artifacts={"bundle": str(bundle)},
             signature=_signature(example_output, extras),
-            input_example=input_example().assign(**{c: "" for c in extras}),
+            input_example=(
+                input_example().assign(**{c: "" for c in extras}) if example_input is None else example_input
+            ),
             pip_requirements=pip_requirements(),
             registered_model_name=MODEL_NAME,
         )

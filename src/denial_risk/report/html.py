@@ -298,13 +298,13 @@ def _group_rows(table: pd.DataFrame, key: str, total_at_risk: float) -> list[dic
 
 
 def _money(v: float) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return ""
     return f"-${-v:,.2f}" if v < 0 else f"${v:,.2f}"
 
 
 def _money0(v: float) -> str:
-    return f"${v:,.0f}"
+    return f"${v:,.0f}" if math.isfinite(v) else "(not a finite sum)"
 
 
 def _pct(v: float, digits: int = 1) -> str:

@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from denial_risk.claims.files import check_input
 from denial_risk.claims.reader import ClaimReader
 from denial_risk.contract import schema
-from denial_risk.contract.normalize import parse_amounts
+from denial_risk.contract.normalize import MAX_AMOUNT, parse_amounts
 from denial_risk.errors import UserError
 
 # Columns the report cannot do without (the contract's required identifiers
@@ -44,8 +45,9 @@ def open_scored(scored: pd.DataFrame | str | os.PathLike) -> tuple[str, Iterator
         used = _check_columns(FRAME_SOURCE, scored.columns)
         return FRAME_SOURCE, _frame_chunks(scored, used), used
     path = Path(scored)
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"{path}: no such scored file")
+    check_input(path, "--scored")  # a folder, a FIFO (which would block) or a device
     if path.stat().st_size == 0:
         raise UserError(f"{path}: empty file, expected a scored worklist with a header row")
     reader = ClaimReader(
@@ -84,12 +86,19 @@ def _typed(raw: pd.DataFrame, used: list[str], source: str, *, blank_is_missing:
     for name in used:
         s = raw[name]
         if name == "billed_amount":  # `$1,234.50` is an amount too
-            cols[name] = parse_amounts(s)[0].to_numpy("float64", na_value=np.nan)
+            cols[name] = _plausible(parse_amounts(s)[0].to_numpy("float64", na_value=np.nan))
         elif name in NUMBER_COLUMNS:
             cols[name] = _numbers(s, name, source)
+            if name == "expected_loss":
+                cols[name] = _plausible(cols[name])
         else:
             cols[name] = _text(s, blank_is_missing=blank_is_missing).array
     return pd.DataFrame(cols, index=pd.RangeIndex(len(raw)))
+
+
+def _plausible(v: np.ndarray) -> np.ndarray:
+    """Dollars over `MAX_AMOUNT` (which `score` rejects) count as unknown: sums stay finite."""
+    return np.where(np.abs(v) <= MAX_AMOUNT, v, np.nan)
 
 
 def _numbers(s: pd.Series, name: str, source: str) -> np.ndarray:

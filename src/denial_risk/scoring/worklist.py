@@ -27,7 +27,6 @@ import contextlib
 import gc
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from denial_risk.claims.files import TableWriter, file_format
+from denial_risk.claims.files import TableWriter, check_output, file_format, remove_stale, work_dir
 from denial_risk.claims.memory import lean_arrow_memory, release_freed_memory
 from denial_risk.claims.table import ClaimTable
 from denial_risk.contract import schema
@@ -203,6 +202,7 @@ def score_file(
     t0 = time.perf_counter()
     out = Path(out)
     table, rejects_path = _open(data, out, reader_options)
+    _check_model_columns(model, table.columns, data)
     input_cols = list(table.columns)
     replaced = [c for c in input_cols if c in ADDED]
     keep_cols = [c for c in input_cols if c not in ADDED]
@@ -215,7 +215,7 @@ def score_file(
     )
     reservoir = _Reservoir(drift_sample, seed)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(out)  # a killed run's working folder holds scored rows, patient ids included
     bar = _progress(estimate_rows(data), progress)
     try:
         with contextlib.ExitStack() as stack:
@@ -225,15 +225,12 @@ def score_file(
             # (a frozen object is still freed when its last reference goes; only cycles wait)
             gc.freeze()
             stack.callback(gc.unfreeze)
-            tmpdir = Path(
-                stack.enter_context(
-                    tempfile.TemporaryDirectory(prefix=f".{out.name}.", suffix=".work", dir=out.parent)
-                )
-            )
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmpdir = stack.enter_context(work_dir(out))
             rejects_writer = stack.enter_context(TableWriter(rejects_path, option="--out"))
             part_path = tmpdir / "scored.parquet"
             # pass 1: validate, score, explain; rows in input order into a temporary Parquet file
-            with TableWriter(part_path, compression="none") as part:
+            with TableWriter(part_path, compression="none", shown_as=out) as part:
                 for chunk in table.chunks():
                     _score_chunk(
                         chunk,
@@ -266,6 +263,7 @@ def score_file(
 def _open(data: str | os.PathLike, out: Path, reader_options: dict) -> tuple[ClaimTable, Path]:
     """The input as a claim table, and the rejects path; a user's mistake stops here, before any work."""
     file_format(out, option="--out")
+    check_output(out)
     table = ClaimTable(data, **reader_options)  # UserError: missing file, unreadable header, missing column
     rejects_path = Path(schema.rejects_path_for(str(out)))
     if out.resolve() == Path(data).resolve() or rejects_path.resolve() == Path(data).resolve():
@@ -273,6 +271,17 @@ def _open(data: str | os.PathLike, out: Path, reader_options: dict) -> tuple[Cla
     if out.exists() and out.is_dir():
         raise UserError(f"--out {out}: is a folder")
     return table, rejects_path
+
+
+def _check_model_columns(model, columns: list[str], data) -> None:
+    """A model fitted with extra feature columns (`--config [features]`) needs them in the backlog."""
+    info = getattr(model, "info", None) or {}
+    extra = [c for k in ("extra_boolean", "extra_numeric", "extra_categorical") for c in info.get(k, ())]
+    missing = [c for c in extra if c not in set(columns)]
+    if missing:
+        raise UserError(
+            f"--data {data}: missing column '{missing[0]}', a feature of this model (its --config [features])"
+        )
 
 
 def _chunk_done(bar, lines: int) -> None:
@@ -403,7 +412,7 @@ def _write_ranked(
 
 
 def _money(x: float) -> str:
-    return f"${x:,.0f}"
+    return f"${x:,.0f}" if np.isfinite(x) else "(not a finite sum)"  # amounts are capped: never seen
 
 
 def format_summary(result: WorklistResult) -> list[str]:

@@ -6,8 +6,19 @@ reader and the writer cannot drift apart.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import logging
 import os
+import secrets
+import stat
+import tempfile
+from pathlib import Path
+
+from denial_risk.errors import UserError
+
+log = logging.getLogger(__name__)
 
 # --- payer type ------------------------------------------------------------
 # SBR09 (837 2000B) and CLP06 (835) "claim filing indicator code" -> payer_type.
@@ -99,12 +110,73 @@ DENIED_CLAIM_STATUS = "4"
 REVERSAL_CLAIM_STATUS = "22"
 
 # --- patient key --------------------------------------------------------------
+# The salt is the secret of the pseudonyms: whoever has it can test a guessed member id against a
+# key. There is no public default: unset, a random salt is made once per installation, in the
+# user's config folder (XDG base directory spec), readable by the user only (docs/x12.md: rotation).
 SALT_ENV = "DENIAL_RISK_PATIENT_SALT"
-DEFAULT_SALT = "denial-risk-default-salt-v1"
+SALT_BYTES = 32  # 256 random bits, as 64 hex digits
+MIN_SALT_CHARS = 16
+
+
+def salt_path() -> Path:
+    """`$XDG_CONFIG_HOME/denial-risk/patient_salt`, else `~/.config/denial-risk/patient_salt`."""
+    base = os.environ.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(base):  # the spec: a relative value is ignored
+        base = os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "denial-risk" / "patient_salt"
 
 
 def patient_salt() -> str:
-    return os.environ.get(SALT_ENV) or DEFAULT_SALT
+    """`DENIAL_RISK_PATIENT_SALT`, else this installation's salt file (made on first use)."""
+    return os.environ.get(SALT_ENV) or _installation_salt(str(salt_path()))
+
+
+@functools.lru_cache(maxsize=8)
+def _installation_salt(path: str) -> str:
+    p = Path(path)
+    if not p.exists():
+        _create_salt(p)
+    try:
+        mode = p.stat().st_mode
+        salt = p.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"patient salt {p}: cannot be read ({exc}); or set {SALT_ENV}") from None
+    if len(salt) < MIN_SALT_CHARS:
+        raise UserError(
+            f"patient salt {p}: shorter than {MIN_SALT_CHARS} characters; remove it to have a new one made "
+            "(every patient_id changes, docs/x12.md) or set " + SALT_ENV
+        )
+    if stat.S_IMODE(mode) & 0o077:
+        log.warning(f"patient salt {p} can be read by other users: chmod 600 {p}")
+    return salt
+
+
+def _create_salt(p: Path) -> None:
+    """Write a random salt at `p` (mode 600) unless another process does first; say where, once."""
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=".patient_salt.", dir=p.parent)  # mode 600
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(secrets.token_hex(SALT_BYTES) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, p)  # whole file or nothing; fails if another process made one first
+            except FileExistsError:
+                return
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+    except OSError as exc:
+        raise UserError(
+            f"patient salt {p}: cannot be created ({exc.strerror or exc}); set {SALT_ENV} to a long "
+            "random secret instead"
+        ) from None
+    log.warning(
+        f"created this installation's patient salt at {p} (mode 600): every patient_id depends on it, "
+        "so back it up and keep it secret (docs/x12.md, 'Patient key')"
+    )
 
 
 def patient_key(*parts: str | None, salt: str | None = None) -> str | None:

@@ -100,6 +100,9 @@ def collect_files(paths: Iterable[str | os.PathLike], option: str) -> list[Path]
                 ):
                     out.append(f)
         else:
+            from denial_risk.claims.files import check_input
+
+            check_input(path, option)  # a FIFO named here would block the read for ever
             out.append(path)
     return out
 
