@@ -14,9 +14,9 @@ import pandas as pd
 from denial_risk.contract import schema
 
 # (code, what it is): spinal (not sided, no KX rule, limit 1), knee (sided, KX for Medicare,
-# limit 2), AFO, upper limb, custom-fabricated spinal, PAP supplies (no lifetime), outside the
-# policy table, invalid (L1320), CPT.
-CODES = ["L0627", "L1832", "L1906", "L3916", "L0452", "A7035", "E1399", "L1320", "97760"]
+# limit 1 a line), AFO, upper limb, custom-fabricated spinal, PAP supplies (no lifetime), outside the
+# policy table, invalid (L0620: never a HCPCS code), CPT.
+CODES = ["L0627", "L1832", "L1906", "L3916", "L0452", "A7035", "E1399", "L0620", "97760"]
 DIAGNOSES = ["M5450", "M5450|M4806", "M1711", "Z96611", "M48X", "", "M1711|M5450", "S8300XA", "G4733"]
 MODIFIERS = ["", "KX", "RT", "LT", "KX|RT", "KX|LT", "NU", "GA", "KX|GA", "RT|LT", "99|KX|RT|NU", "ZZ"]
 PAYERS = [
@@ -68,6 +68,11 @@ def make_frame(n: int = 400, seed: int = 0, *, labels: bool = True) -> pd.DataFr
     )
     for f in schema.BOOLEAN_FLAGS:
         df[f] = boolean(0.7, 0.15)
+    for c in schema.OPTIONAL:  # the record's columns (eligibility, ordering NPI, order and visit dates): unknown
+        if c not in df:
+            dtype = schema.NORMALISED_DTYPES[c]
+            df[c] = pd.Series(pd.NaT, index=df.index, dtype=dtype) if dtype.startswith("datetime") else \
+                pd.Series(pd.array([None] * n, dtype=dtype))
     if labels:
         p = 0.15 + 0.3 * (df["has_prior_auth"].fillna(True) == False).to_numpy()  # noqa: E712
         denied = rng.random(n) < p
@@ -95,8 +100,8 @@ def one_line(**values) -> pd.DataFrame:
     )
     defaults.update(values)
     for k, v in defaults.items():
-        dtype = base[k].dtype
-        if k in ("service_date", "submission_date"):
+        dtype = base[k].dtype if k in base else schema.NORMALISED_DTYPES[k]
+        if k in schema.DATE_COLUMNS:
             base[k] = pd.Series([pd.Timestamp(v) if v is not None else pd.NaT], dtype="datetime64[ns]")
         else:
             base[k] = pd.Series(pd.array([v], dtype=dtype))

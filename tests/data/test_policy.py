@@ -67,19 +67,27 @@ def test_required_ranges_covered(start, end, group):
     assert (out["policy_group"] == group).all(), out.loc[out["policy_group"] != group]
 
 
-def test_kx_sided_and_lifetime_per_domain():
-    assert pd.isna(_one("L0627")["kx_required_medicare"])  # not established for spinal
-    assert _one("L1833")["kx_required_medicare"] == True  # noqa: E712
-    assert _one("L1971")["kx_required_medicare"] == True  # noqa: E712
-    assert _one("E0601")["kx_required_medicare"] == True  # noqa: E712
-    assert _one("K0001")["kx_required_medicare"] == True  # noqa: E712
+def test_sided_lifetime_and_units_per_domain():
     assert _one("L1833")["sided"] == True  # noqa: E712
-    assert _one("L3908")["sided"] == True  # noqa: E712
+    assert pd.isna(_one("L3908")["sided"])  # upper limb: no DME MAC policy says (unknown, not assumed)
     assert _one("L0627")["sided"] == False  # noqa: E712
     assert _one("E0601")["sided"] == False  # noqa: E712
     assert _one("L0627")["useful_lifetime_years"] == 5
-    assert _one("E0135")["prior_auth_prone"] == False  # noqa: E712
-    assert _one("L0627")["prior_auth_prone"] == True  # noqa: E712
+    # one unit a line for a sided item: two sides are two lines (DME MAC joint publication, 2019-03-01)
+    assert _one("L1833")["unit_limit"] == 1 and _one("L1971")["unit_limit"] == 1
+
+
+def test_requirements_are_not_in_the_policy_table():
+    """KX and prior authorization are dated rules (contract.rules) or learned from a payer's remits."""
+    table = policy.load_policy_table()
+    assert not {"kx_required_medicare", "prior_auth_prone"} & set(table.columns)
+
+
+def test_every_true_names_a_document():
+    table = policy.load_policy_table()
+    for c in policy.BOOLEAN_POLICY_COLUMNS:
+        rows = table[table[c].eq(True).fillna(False)]
+        assert rows["source"].str.contains(r"LCD|article|publication|Noridian|CGS|CMS", regex=True).all(), c
 
 
 def test_custom_fabricated_per_code_and_measurements():
@@ -206,5 +214,5 @@ def test_malformed_table_is_refused(tmp_path, monkeypatch):
     text = (reference.reference_dir() / "policy_table.csv").read_text()
     (tmp_path / "policy_table.csv").write_text(text.replace(",unknown,", ",maybe,", 1))
     monkeypatch.setenv(reference.ENV_VAR, str(tmp_path))
-    with pytest.raises(ValueError, match="kx_required_medicare"):
+    with pytest.raises(ValueError, match="sided|custom_fabricated"):
         policy.load_policy_table()

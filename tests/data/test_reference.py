@@ -141,8 +141,10 @@ def test_payer_rules():
     limits = dict(zip(rules["payer_type"], rules["filing_limit_days"]))
     assert limits["medicare"] == 365
     for p in ("medicaid", "commercial"):
-        assert 90 <= limits[p] <= 180  # domain.md: many plans allow 90-180 days
+        assert 90 <= limits[p] <= 180  # many plans allow 90-180 days (docs/domain.md)
     assert rules["source"].notna().all() and (rules["source"].str.len() > 10).all()
+    assert rules.loc[rules["payer_type"] == "medicare", "source"].str.contains("42 CFR 424.44").all()
+    assert "prior_auth_policy" not in rules  # requirements are dated rules or learned from remits
     # a copy: mutating it must not change the next caller's table
     rules.loc[0, "filing_limit_days"] = 1
     assert reference.payer_rules()["filing_limit_days"].iloc[0] == 365

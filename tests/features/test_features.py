@@ -213,7 +213,7 @@ def test_modifier_conflicts():
     X = lines(
         dict(hcpcs_code="L1832", modifiers="KX|GA|RT"),  # KX with GA
         dict(hcpcs_code="L1832", modifiers="RT|LT|KX", units=1),  # both sides, one unit
-        dict(hcpcs_code="L1832", modifiers="RT|LT|KX", units=2),  # bilateral on 2 units: fine
+        dict(hcpcs_code="L1832", modifiers="RT|LT|KX", units=2),  # Medicare: two sides are two lines
         dict(hcpcs_code="L1832", modifiers="KX"),  # sided code without a side
         dict(hcpcs_code="L1832", modifiers="RT"),  # Medicare knee without KX
         dict(hcpcs_code="L1832", modifiers="RT", payer_type="commercial"),  # KX rule is Medicare's
@@ -231,6 +231,7 @@ def test_modifier_conflicts():
 
     assert col("kx_with_ga_gy_gz") == [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
     assert col("rt_and_lt_one_unit") == [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert col("rt_lt_one_line_rule") == [0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
     assert col("missing_side") == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
     assert col("missing_kx") == [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
     assert col("missing_kx_payer_unknown") == [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]
@@ -239,6 +240,72 @@ def test_modifier_conflicts():
     assert col("n_modifiers") == [3, 3, 3, 1, 1, 1, 0, 2, 2, 1, 3]
     assert col("mod_KX") == [1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]
     assert col("no_purchase_rental_modifier") == [1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0]
+
+
+@pytest.mark.parametrize(
+    ("code", "date", "feature", "expected"),
+    [
+        ("L0637", "2024-08-12", "documentation__medicare_pa_program", 1),  # on the list from 2024-08-12
+        ("L0637", "2024-08-11", "documentation__medicare_pa_program", 0),
+        ("L1833", "2024-08-11", "documentation__medicare_pa_program", 1),  # off the list from 2024-08-12
+        ("L1833", "2024-08-12", "documentation__medicare_pa_program", 0),
+        ("L0651", "2026-04-13", "documentation__medicare_pa_program", 1),
+        ("L0651", "2026-04-12", "documentation__medicare_pa_program", 0),
+        ("L1832", "2019-03-01", "modifiers__rt_lt_one_line_rule", 1),  # RT and LT on separate lines
+        ("L1832", "2019-02-28", "modifiers__rt_lt_one_line_rule", 0),
+        ("L1932", "2023-04-17", "record__f2f_wopd_code", 1),  # F2F/WOPD list addition
+        ("L1932", "2023-04-16", "record__f2f_wopd_code", 0),
+    ],
+)
+def test_features_follow_the_rule_in_force_on_the_date_of_service(frame, y, code, date, feature, expected):
+    from denial_risk.features.pipeline import build_feature_pipeline
+
+    X = lines(dict(hcpcs_code=code, modifiers="RT|LT|KX", service_date=date, submission_date=date,
+                   has_prior_auth=False))
+    fp = build_feature_pipeline().fit(_X(frame), y)
+    out = fp.transform(X)
+    assert out[feature].iloc[0] == expected
+
+
+def test_cg_and_ra_modifiers():
+    X = lines(
+        dict(hcpcs_code="L0450", modifiers="NU"),  # Medicare wants CG on this garment (Noridian)
+        dict(hcpcs_code="L0450", modifiers="CG|NU"),
+        dict(hcpcs_code="L0450", modifiers="NU", payer_type="commercial"),
+        dict(hcpcs_code="L1832", modifiers="RA|RT|KX"),
+    )
+    t = ModifierFeatures().fit(X)
+    out = t.transform(X)
+    assert _col(t, out, "missing_cg").tolist() == [1, 0, 0, 0]
+    assert _col(t, out, "mod_RA").tolist() == [0, 0, 0, 1]
+
+
+def test_record_features_unknown_is_its_own_state():
+    from denial_risk.features.record import RecordFeatures
+
+    X = lines(
+        dict(hcpcs_code="L1832", service_date="2025-05-01"),  # nothing recorded
+        dict(hcpcs_code="L1832", service_date="2025-05-01", eligibility_verified=False,
+             ordering_npi="1234567893", order_date="2025-04-20", face_to_face_date="2025-03-01"),
+        dict(hcpcs_code="L1832", service_date="2025-05-01", eligibility_verified=True,
+             ordering_npi="1234567890", order_date="2025-05-09", face_to_face_date="2024-06-01"),
+        dict(hcpcs_code="L0627", service_date="2025-05-01"),  # not on the F2F/WOPD list
+    )
+    t = RecordFeatures().fit(X)
+    out = t.transform(X)
+
+    def col(name):
+        return _col(t, out, name).tolist()
+
+    assert col("eligibility_verified_unknown") == [1, 0, 0, 1]
+    assert col("eligibility_verified_no") == [0, 1, 0, 0]
+    assert col("ordering_npi_valid") == [0, 1, 0, 0]  # 1234567893: the CMS example NPI
+    assert col("ordering_npi_invalid") == [0, 0, 1, 0]
+    assert col("ordering_npi_unknown") == [1, 0, 0, 1]
+    assert col("order_after_service") == [0, 0, 1, 0]
+    assert col("f2f_wopd_code") == [1, 1, 1, 0]
+    assert col("f2f_unknown_on_list") == [1, 0, 0, 0]
+    assert col("f2f_outside_window") == [0, 0, 1, 0]  # a visit 11 months before the order
 
 
 def test_modifier_onehot_list_is_a_parameter():
@@ -311,9 +378,9 @@ def test_code_status_policy_and_units(frame, y):
     X = lines(
         dict(hcpcs_code="L0627", units=1),
         dict(hcpcs_code="L0627", units=3),  # spinal unit limit 1
-        dict(hcpcs_code="L1320"),  # not in HCPCS Level II
+        dict(hcpcs_code="L0620"),  # never in HCPCS Level II, inside the spinal policy's range
         dict(hcpcs_code="97760"),  # CPT
-        dict(hcpcs_code="L1832", units=2),  # knee limit 2
+        dict(hcpcs_code="L1832", units=2),  # knee limit 1 a line (two sides: two lines)
         dict(hcpcs_code="L0452", place_of_service="21"),  # custom fabricated; inpatient
     )
     t = CodeFeatures().fit(_X(frame))
@@ -325,14 +392,13 @@ def test_code_status_policy_and_units(frame, y):
     assert col("hcpcs=valid") == [1, 1, 0, 0, 1, 1]
     assert col("hcpcs=invalid") == [0, 0, 1, 0, 0, 0]
     assert col("hcpcs=cpt") == [0, 0, 0, 1, 0, 0]
-    assert col("in_policy_table") == [1, 1, 0, 0, 1, 1]
-    assert col("policy_group=spinal_orthosis") == [1, 1, 0, 0, 0, 1]
-    assert col("policy_group=missing") == [0, 0, 1, 1, 0, 0]
-    assert col("sided") == [0, 0, -1, -1, 1, 0]
-    assert col("kx_required_medicare") == [-1, -1, -1, -1, 1, -1]
-    assert col("custom_fabricated") == [0, 0, -1, -1, 0, 1]
-    assert col("units_over_limit") == [0, 2, 0, 0, 0, 0]
-    assert col("unit_limit_exceeded") == [0, 1, 0, 0, 0, 0]
+    assert col("in_policy_table") == [1, 1, 1, 0, 1, 1]
+    assert col("policy_group=spinal_orthosis") == [1, 1, 1, 0, 0, 1]
+    assert col("policy_group=missing") == [0, 0, 0, 1, 0, 0]
+    assert col("sided") == [0, 0, 0, -1, 1, 0]
+    assert col("custom_fabricated") == [0, 0, -1, -1, 0, 1]  # not in the file: fabrication unknown
+    assert col("units_over_limit") == [0, 2, 0, 0, 1, 0]
+    assert col("unit_limit_exceeded") == [0, 1, 0, 0, 1, 0]
     assert col("place_of_service=12") == [1, 1, 1, 1, 1, 0]
     assert col("place_of_service=other") == [0, 0, 0, 0, 0, 1]  # 21 not seen in fit
 

@@ -10,16 +10,17 @@ import pytest
 from click.testing import CliRunner
 
 from denial_risk.claims import files, reader
-from denial_risk.contract import normalize, policy, reference, schema
+from denial_risk.contract import normalize, policy, reference, remedies, rules, schema
 from denial_risk.synth import simulate, world
+from denial_risk.synth.oracle import History
 
 ROWS = 30_000
 
 
 @pytest.fixture(scope="module")
 def sim():
-    frame, details = simulate._simulate(ROWS, 7, "2024-01-01", 24)
-    return frame, details
+    frame, the_world, details = simulate._simulate(ROWS, 7, "2024-01-01", 24)
+    return frame, details, the_world
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +29,8 @@ def claims(sim):
 
 
 def test_columns_and_dtypes(claims):
-    expected = [*schema.REQUIRED, *schema.OPTIONAL, *schema.LABELS, "true_denial_probability"]
-    assert sorted(claims.columns) == sorted(expected)
+    expected = {*schema.REQUIRED, *schema.OPTIONAL, *schema.LABELS, "remark_codes", "true_denial_probability"}
+    assert set(claims.columns) == expected
     for col in claims.columns:
         assert str(claims[col].dtype) == schema.NORMALISED_DTYPES[col], col
     assert len(claims) == ROWS
@@ -111,7 +112,7 @@ def test_codes_valid_except_the_intended_invalid_ones(claims):
     status = reference.hcpcs_status(claims["hcpcs_code"])
     invalid_codes = set(claims.loc[status != "valid", "hcpcs_code"])
     assert invalid_codes <= {c for c, _, _ in world.INVALID_HCPCS}
-    assert "L1320" in invalid_codes
+    assert "L0620" in invalid_codes
     groups = policy.policy_for_codes(claims.loc[status == "valid", "hcpcs_code"])["policy_group"]
     assert groups.notna().all()
     assert set(groups) == set(world.GROUP_SHARES)
@@ -128,11 +129,11 @@ def test_codes_valid_except_the_intended_invalid_ones(claims):
 
 
 def test_supporting_and_non_supporting_diagnoses(sim):
-    claims, details = sim
+    claims, details, _ = sim
     groups = policy.policy_for_codes(claims["hcpcs_code"])["policy_group"]
     dx = normalize.normalise_diagnoses(claims["diagnosis_codes"])
     support = policy.diagnosis_support(groups, dx)["any_supports"]
-    flagged = details["defects"]["diagnosis_not_supporting"].to_numpy()
+    flagged = details["causes"]["diagnosis_not_supporting"].to_numpy() > 0
     known = support.notna().to_numpy()
     assert (~support[known].to_numpy(dtype=bool) == flagged[known]).all()
     assert 0.02 < flagged.mean() < 0.12
@@ -148,10 +149,7 @@ def test_modifiers(claims):
     sided = pol["sided"].fillna(False).to_numpy(dtype=bool)
     side = claims["modifiers"].str.contains(r"\b(?:RT|LT)\b", regex=True).to_numpy(dtype=bool)
     assert 0.9 < side[sided].mean() < 1.0  # mostly right, sometimes missing
-    kx_lines = (
-        pol["kx_required_medicare"].fillna(False).to_numpy(dtype=bool)
-        & (claims["payer_type"] == "medicare").to_numpy()
-    )
+    kx_lines = rules.in_force("kx_required", claims["hcpcs_code"], claims["service_date"], claims["payer_type"])
     kx = claims["modifiers"].str.contains("KX").to_numpy(dtype=bool)
     assert 0.8 < kx[kx_lines].mean() < 1.0
 
@@ -171,32 +169,76 @@ def test_every_denial_has_a_carc_and_payment_follows(claims):
     assert {"CO-16", "CO-4", "CO-11", "CO-29", "CO-50", "CO-197"} <= set(top.index)
 
 
-def test_defects_drive_their_reason(sim):
-    claims, details = sim
-    d = details["defects"]
-    late = d["late_filing"].to_numpy()
+def test_causes_drive_their_reason(sim):
+    claims, details, _ = sim
+    causes = details["causes"]
+    denied = claims["denied"].to_numpy(dtype=bool)
+    late = causes["late_filing"].to_numpy() > 0
     assert claims.loc[late, "denied"].mean() > 0.9
-    assert (claims.loc[late & claims["denied"].to_numpy(dtype=bool), "denial_reason"] == "CO-29").mean() > 0.8
-    l1320 = (claims["hcpcs_code"] == "L1320").to_numpy()
-    assert claims.loc[l1320, "denied"].mean() > 0.9
+    assert (claims.loc[late & denied, "denial_reason"] == "CO-29").mean() > 0.8
+    invalid = (claims["hcpcs_code"] == "L0620").to_numpy()
+    assert claims.loc[invalid, "denied"].mean() > 0.9
+    ga = causes["ga_abn_on_file"].to_numpy() > 0
+    ga_reasons = claims.loc[ga & denied, "denial_reason"].value_counts(normalize=True)
+    assert ga_reasons.index[0] == "PR-50" and ga_reasons.iloc[0] > 0.4  # GA: PR-50 with M38
+    assert claims.loc[ga & denied & (claims["denial_reason"] == "PR-50"), "remark_codes"].str.contains("M38").all()
+    assert not claims["denial_reason"].isin(["PR-204", "CO-18"]).any()  # duplicates are OA-18
 
 
-def test_unknown_documentation_is_present_and_risky(sim):
-    claims, details = sim
-    unknown = claims["has_proof_of_delivery"].isna()
-    assert 0.03 < unknown.mean() < 0.3
-    hidden = details["hidden_expected"]
+def test_oracle_is_the_mechanism_and_judges_edited_lines(sim):
+    claims, details, the_world = sim
+    truth = the_world.true_denial_probability(claims)
+    np.testing.assert_array_equal(truth, claims["true_denial_probability"].to_numpy())
+    # the truth is the expectation over what the table does not show, which drew the denial
     p = claims["true_denial_probability"].to_numpy()
-    # unknown costs risk: above the probability had the unknown documents been on file ...
-    assert np.all(p[hidden] > details["p_if_unknown_on_file"][hidden])
-    # ... and is exactly the expectation over the hidden truth (which drew the denial)
+    hidden = (details["latent_e"] > 0).any(axis=1)
     se = np.sqrt((p[hidden] * (1 - p[hidden])).sum()) / hidden.sum()
     assert abs(p[hidden].mean() - details["p_actual"][hidden].mean()) < 4 * se
     assert np.allclose(p[~hidden], details["p_actual"][~hidden])
+    # attaching a missing document the payer expects lowers the world's risk; photos never matter
+    missing = claims["has_proof_of_delivery"].eq(False).fillna(False).to_numpy()
+    fixed = remedies.apply(claims[missing], "attach:has_proof_of_delivery")
+    assert (the_world.true_denial_probability(fixed) <= p[missing] + 1e-12).all()
+    assert (the_world.true_denial_probability(fixed) < p[missing] - 0.01).mean() > 0.5
+    photos = claims.assign(has_photos=~claims["has_photos"].fillna(False))
+    np.testing.assert_allclose(the_world.true_denial_probability(photos), p)
+
+
+@pytest.mark.parametrize(("code", "date", "required"), [
+    ("L0637", "2024-09-16", True), ("L0637", "2024-06-17", False),
+    ("L1833", "2024-06-17", True), ("L1833", "2024-09-16", False),
+    ("L1844", "2026-04-13", True), ("L1844", "2026-04-10", False),
+])
+def test_medicare_world_follows_the_dated_prior_authorization_list(sim, code, date, required):
+    claims, _, the_world = sim
+    line = claims[(claims["payer_id"] == "MCRJD")].iloc[[0]].assign(
+        hcpcs_code=code, service_date=pd.Timestamp(date), submission_date=pd.Timestamp(date),
+        modifiers="KX|RT|NU", has_prior_auth=False, diagnosis_codes="M1711|M5450",
+    )
+    without = the_world.true_denial_probability(line)[0]
+    with_pa = the_world.true_denial_probability(line.assign(has_prior_auth=True))[0]
+    assert (without - with_pa > 0.02) == required
+
+
+def test_rtlt_one_line_is_a_defect_for_medicare_from_2019():
+    got = rules.in_force("rt_lt_separate_lines", pd.Series(["L1833", "L1833", "L0627"]),
+                         pd.Series(pd.to_datetime(["2019-03-01", "2019-02-28", "2020-01-01"])))
+    assert got.tolist() == [True, False, False]
+
+
+def test_same_or_similar_is_side_aware_over_the_lifetime():
+    """An earlier RT knee orthosis: a later RT one is same-or-similar inside five years, an LT one is not."""
+    hist = History.of(np.array([0]), np.array([1]), np.array([0]), np.array([100]), 3)
+    day = np.array([400.0, 400.0, 100 + 5 * 365 + 10.0])
+    rt = np.array([[True, False, True]] * 3)
+    lt = np.array([[False, True, True]] * 3)
+    window = 5 * 365
+    assert hist.earlier(np.zeros(3, int), np.ones(3, int), rt, day, window, 3).tolist() == [True, True, False]
+    assert hist.earlier(np.zeros(3, int), np.ones(3, int), lt, day, window, 3).tolist() == [False, False, False]
 
 
 def test_policy_change_visible_in_time(sim):
-    claims, details = sim
+    claims, details, _ = sim
     change = details["change_date"]
     assert change == simulate.policy_change_date("2024-01-01", 24) == pd.Timestamp("2025-01-01")
     groups = policy.policy_for_codes(claims["hcpcs_code"])["policy_group"]

@@ -17,8 +17,10 @@ import pandas as pd
 
 from denial_risk.contract import schema
 
-POLICY_BOOL_FLAGS = ("sided", "kx_required_medicare", "custom_fabricated", "prior_auth_prone")
+POLICY_BOOL_FLAGS = ("sided", "custom_fabricated")
 CONFLICTS_WITH_KX = ("GA", "GY", "GZ")  # expected-denial modifiers that must not stand with KX
+# Modifiers whose presence a rule, a finding or a fix reads (`modifier_flags`).
+MODIFIER_NAMES = ("KX", "RT", "LT", "50", "GA", "GY", "GZ", "CG", "RA", "NU", "RR", "UE")
 NO_POLICY = "(no policy)"
 
 
@@ -205,10 +207,12 @@ class LineFacts:
     hcpcs_status: pd.Series  # valid / invalid / cpt / <NA>, on the line's date of service
     hcpcs_validity: pd.DataFrame  # reference.hcpcs_validity: valid_from, valid_to, invalid_because, ...
     support: pd.DataFrame  # primary_supports, any_supports, first_supporting_code
-    mods: dict[str, np.ndarray]  # KX, RT, LT, 50, GA, GZ, conflict (GA/GY/GZ) as bool arrays
+    mods: dict[str, np.ndarray]  # MODIFIER_NAMES and "conflict" (GA/GY/GZ) as bool arrays
     invalid_dx: pd.Series  # `|`-joined invalid / non-billable diagnosis codes ("" = none)
     invalid_dx_kind: pd.Series  # per row: "invalid" / "not billable" of the first bad code
     valid_dx_left: pd.Series  # the diagnosis list with the bad codes removed
+    rules: dict[str, np.ndarray]  # contract.rules.RULES in force on the line (Medicare lines only)
+    medicare_list: dict[str, np.ndarray]  # the same rules as if the payer were Medicare (MA plans may follow)
 
     @classmethod
     def of(cls, clean: pd.DataFrame) -> LineFacts:
@@ -224,26 +228,19 @@ class LineFacts:
             pol["policy_group"].astype("string").set_axis(idx), dx.set_axis(idx)
         )
 
-        # modifiers, per distinct modifier string
-        m_codes, m_uni = pd.factorize(clean["modifiers"].astype("string").fillna(""), use_na_sentinel=False)
-        names = ("KX", "RT", "LT", "50", "GA", "GZ", "conflict")
-        per = np.zeros((max(len(m_uni), 1), len(names)), dtype=bool)
-        for i, v in enumerate(m_uni):
-            s = set(split_list_value(v))
-            per[i] = (*(m in s for m in names[:-1]), bool(s & set(CONFLICTS_WITH_KX)))
-        rows = per[m_codes] if len(m_codes) else np.zeros((0, len(names)), dtype=bool)
-        mods = {k: rows[:, j] for j, k in enumerate(names)}
-
         bad, kind, left = diagnosis_problems(dx)
+        ptype = clean["payer_type"] if "payer_type" in clean else pd.Series(pd.NA, index=idx, dtype="string")
         return cls(
             policy=pol.set_axis(idx),
             hcpcs_status=validity["status"],
             hcpcs_validity=validity,
             support=support,
-            mods=mods,
+            mods=modifier_flags(clean["modifiers"]),
             invalid_dx=bad,
             invalid_dx_kind=kind,
             valid_dx_left=left,
+            rules=dated_rules(codes, dates, ptype),
+            medicare_list=dated_rules(codes, dates, None),
         )
 
     def subset(self, pos: np.ndarray) -> LineFacts:
@@ -256,11 +253,52 @@ class LineFacts:
             invalid_dx=self.invalid_dx.iloc[pos],
             invalid_dx_kind=self.invalid_dx_kind.iloc[pos],
             valid_dx_left=self.valid_dx_left.iloc[pos],
+            rules={k: v[pos] for k, v in self.rules.items()},
+            medicare_list={k: v[pos] for k, v in self.medicare_list.items()},
         )
 
     def flag(self, name: str) -> np.ndarray:
         """Policy boolean as a numpy bool array (unknown = False)."""
         return self.policy[name].fillna(False).to_numpy(dtype=bool)
+
+
+def modifier_flags(modifiers: pd.Series) -> dict[str, np.ndarray]:
+    """Per line, whether each of `MODIFIER_NAMES` is on it, and `conflict` (GA, GY or GZ); per distinct string."""
+    m_codes, m_uni = pd.factorize(modifiers.astype("string").fillna(""), use_na_sentinel=False)
+    names = (*MODIFIER_NAMES, "conflict")
+    per = np.zeros((max(len(m_uni), 1), len(names)), dtype=bool)
+    for i, v in enumerate(m_uni):
+        s = set(split_list_value(v))
+        per[i] = (*(m in s for m in MODIFIER_NAMES), bool(s & set(CONFLICTS_WITH_KX)))
+    rows = per[m_codes] if len(m_codes) else np.zeros((0, len(names)), dtype=bool)
+    return {k: rows[:, j] for j, k in enumerate(names)}
+
+
+def dated_rules(codes: pd.Series, dates: pd.Series | None, payer_types: pd.Series | None) -> dict[str, np.ndarray]:
+    """Each dated rule (`contract.rules`) in force for each line; `payer_types` None: as if it were Medicare's."""
+    from denial_risk.contract import rules
+
+    return {r: rules.in_force(r, codes, dates, payer_types) for r in rules.RULES}
+
+
+def npi_valid(values: pd.Series) -> np.ndarray:
+    """1.0 for a 10-digit NPI whose check digit holds (Luhn over 80840 + the first 9 digits), 0.0 for any
+    other value, NaN when unknown. CMS, NPI check digit (Luhn formula with the 80840 prefix)."""
+    codes, uniq = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    per = np.array([_npi_ok(str(u)) for u in uniq] + [np.nan], dtype=np.float64)
+    return per[codes] if len(codes) else np.zeros(0)
+
+
+def _npi_ok(text: str) -> float:
+    t = text.strip()
+    if len(t) != 10 or not t.isascii() or not t.isdigit():
+        return 0.0
+    digits = [8, 0, 8, 4, 0, *map(int, t[:9])]
+    total = 0
+    for k, d in enumerate(reversed(digits)):  # double every second digit from the right of the payload
+        d = d * 2 if k % 2 == 0 else d
+        total += d - 9 if d > 9 else d
+    return float((10 - total % 10) % 10 == int(t[9]))
 
 
 def diagnosis_problems(dx: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:

@@ -392,7 +392,7 @@ class _ChunkNormaliser:
             self.problem("line_number: not a whole number >= 1", ln_bad)
         else:
             out["line_number"] = self.ones()
-        for name in ("patient_id", "provider_id", "payer_id"):
+        for name in ("patient_id", "provider_id", "payer_id", "ordering_npi"):
             out[name] = _identifier(raw[name] if self.present(name) else self.col(name))
         pos = _text_or_na(self.col("place_of_service"))
         out["place_of_service"] = pos.where(~pos.str.fullmatch(r"\d").fillna(False).astype(bool), "0" + pos)

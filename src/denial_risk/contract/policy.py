@@ -1,15 +1,18 @@
 """The policy table (`contract/reference_data/policy_table.csv`) and per-code policy lookup.
 
-Why: most DME denials follow from a payer policy the line does not meet (no KX where
-it is required, no RT/LT on a sided item, a diagnosis that does not support the
-device, documents the policy expects missing, a replacement inside the useful
-lifetime). The table states those policies once, one row per HCPCS code range, with
-its source; features, the simulator and the recommended actions all read it here.
+Why: many DME denials follow from a policy the line does not meet (no RT/LT on a sided
+item, a diagnosis that does not support the device, documents the policy expects
+missing, a replacement inside the useful lifetime). The table states those policies
+once, one row per HCPCS code range, with its source; features, the simulator and the
+recommended actions all read it here. Rules that change by date (Medicare's prior
+authorization and face-to-face lists, KX, CG, RT/LT on separate lines) are in
+`contract.rules`; what other payers require is learned from their remittances.
 
 Table conventions (see contract/reference_data/PROVENANCE.md):
 
 - booleans are `true` / `false` / `unknown`; unknown (<NA>) where the public record
-  does not establish the fact (e.g. KX on spinal orthoses);
+  does not establish the fact (e.g. RT/LT on upper-limb orthoses); every `true` names
+  its document in `source`;
 - `custom_fabricated = description` means: true for a code whose CMS long description
   says "custom fabricated", false for other Level II codes, <NA> for a code not in the
   HCPCS file;
@@ -40,16 +43,14 @@ COLUMNS = (
     "policy_group",
     "description",
     "sided",
-    "kx_required_medicare",
     "custom_fabricated",
-    "prior_auth_prone",
     "unit_limit",
     "useful_lifetime_years",
     "expected_documents",
     "supporting_icd10",
     "source",
 )
-BOOLEAN_POLICY_COLUMNS = ("sided", "kx_required_medicare", "custom_fabricated", "prior_auth_prone")
+BOOLEAN_POLICY_COLUMNS = ("sided", "custom_fabricated")
 LOOKUP_COLUMNS = (
     "policy_group",
     *BOOLEAN_POLICY_COLUMNS,

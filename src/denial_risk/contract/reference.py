@@ -371,12 +371,13 @@ def _payer_rules(ref_dir: str) -> pd.DataFrame:
         {
             "payer_type": df["payer_type"].str.strip().str.lower().astype("string"),
             "filing_limit_days": pd.to_numeric(df["filing_limit_days"].replace("", None)).astype("Int64"),
-            "prior_auth_policy": df["prior_auth_policy"].astype("string"),
             "source": df["source"].astype("string"),
         }
     )
 
 
 def payer_rules() -> pd.DataFrame:
-    """One row per payer type: timely-filing limit in days (CO-29) and prior-auth policy."""
+    """One row per payer type: the timely-filing limit in days (CO-29) and its source. Which items a
+    payer wants authorised is not here: Medicare's list is dated (`contract.rules`), the others'
+    is learned from their remits."""
     return _payer_rules(str(reference_dir())).copy()

@@ -38,6 +38,10 @@ OPTIONAL = (
     "place_of_service",
     *BOOLEAN_FLAGS,
     "prior_same_code_12m",
+    "eligibility_verified",
+    "ordering_npi",
+    "order_date",
+    "face_to_face_date",
 )
 
 LABELS = ("denied", "denial_reason", "paid_amount")
@@ -58,12 +62,13 @@ ADDED = (
     "risk_tier",
     "top_reasons",
     "recommended_actions",
+    "likely_denial_codes",
 )
 
 PAYER_TYPES = ("medicare", "medicare_advantage", "medicaid", "commercial", "other")
 MEDICARE_TYPES = ("medicare", "medicare_advantage")  # Medicare fee-for-service and Part C
 
-DATE_COLUMNS = ("service_date", "submission_date")
+DATE_COLUMNS = ("service_date", "submission_date", "order_date", "face_to_face_date")
 STRING_COLUMNS = (
     "claim_id",
     "patient_id",
@@ -74,12 +79,13 @@ STRING_COLUMNS = (
     "hcpcs_code",
     "modifiers",
     "diagnosis_codes",
+    "ordering_npi",
     "denial_reason",
     "remark_codes",
 )
 INTEGER_COLUMNS = ("line_number", "units", "prior_same_code_12m")
 DECIMAL_COLUMNS = ("billed_amount", "paid_amount")
-BOOLEAN_COLUMNS = (*BOOLEAN_FLAGS, "denied")
+BOOLEAN_COLUMNS = (*BOOLEAN_FLAGS, "eligibility_verified", "denied")
 
 # Normalised dtypes (pandas). Missing stays missing: <NA> / NaT / NaN.
 NORMALISED_DTYPES = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 # Short phrases for the CARCs claim-line denials usually carry (X12 wording, shortened for a worklist).
 CARC_WORDS = {
     "4": "procedure inconsistent with modifier, or a required modifier missing",
+    "31": "patient cannot be identified as our insured",
     "11": "diagnosis inconsistent with procedure",
     "16": "claim lacks information or has billing errors",
     "18": "exact duplicate claim/service",
@@ -21,11 +22,14 @@ CARC_WORDS = {
     "181": "procedure code invalid on the date of service",
     "197": "precertification/authorization absent",
     "204": "service not covered under the patient's benefit plan",
+    "208": "National Provider Identifier not matched",
 }
+# Remark codes that change what a biller does next.
+UNPROCESSABLE = "MA130"  # returned as unprocessable: correct and send a new claim (no appeal rights)
 
 # Documents a line can have on file (the contract's `has_*` flags), as a biller names them.
 DOCUMENT_NAMES = {
-    "has_prescription": "detailed written order",
+    "has_prescription": "standard written order",
     "has_medical_necessity_letter": "letter of medical necessity",
     "has_progress_notes": "treating practitioner's notes",
     "has_proof_of_delivery": "proof of delivery",
@@ -33,14 +37,29 @@ DOCUMENT_NAMES = {
     "has_photos": "photos",
 }
 
-# What a biller does about a document that is not on file (photos and prior authorization are not attached).
-DOCUMENT_FIXES = {
-    "has_prescription": "attach the detailed written order (prescription)",
-    "has_medical_necessity_letter": "attach a letter of medical necessity",
-    "has_progress_notes": "attach the treating practitioner's notes",
-    "has_proof_of_delivery": "attach the signed proof of delivery",
-    "has_measurements": "record the body measurements",
+# What a biller does about each remedy (`contract.remedies`); `{...}` fields are the line's values.
+# Nothing here asks for a record written after the fact or a claim the record does not back.
+REMEDY_TEXT = {
+    "add_side": "add RT or LT (the side fitted)",
+    "split_rtlt": "bill the two sides on two lines, RT and LT, one unit each",
+    "add_kx": "add KX if the record meets the policy's coverage criteria (order and notes are on file)",
+    "remove_kx": "remove KX (it cannot stand with GA/GY/GZ)",
+    "add_cg": "add CG if the garment is non-elastic or has a rigid panel (Noridian, policy article A52500)",
+    "add_purchase_modifier": "add NU for a purchase or RR for a rental",
+    "rr_to_nu": "bill the orthosis as a purchase (NU), not a rental (RR)",
+    "primary_dx": "put diagnosis {code} first (it supports the {group})",
+    "drop_invalid_dx": "correct or remove diagnosis {codes}",
+    "attach:has_prescription": "attach the standard written order (SWO)",
+    "attach:has_progress_notes": "attach the treating practitioner's notes",
+    "attach:has_medical_necessity_letter": "attach a letter of medical necessity",
+    "attach:has_proof_of_delivery": "attach the signed proof of delivery",
+    "attach:has_measurements": "attach the body measurements taken at fitting, if they were recorded",
+    "obtain_prior_auth": "obtain prior authorization",
+    "verify_eligibility": "verify the patient's coverage and member ID for the date of service",
+    "correct_ordering_npi": "correct the ordering practitioner's NPI from the written order",
+    "attach_face_to_face": "attach the face-to-face visit note, if the visit was within the 6 months before the order",
 }
+UNKNOWN_SUFFIX = " (not recorded as on file)"
 
 PAYER_WORDS = {
     "medicare": "Medicare",
@@ -59,6 +78,7 @@ GROUP_DRIVERS = {
     "code": "{code} is often denied",
     "diagnosis": "the diagnosis ({dx}) is often denied with {code}",
     "documentation": "{docs}",
+    "record": "the record's eligibility, order or visit details",
     "timing": "the filing timing ({lag})",
     "modifiers": "the modifiers on the line ({mods})",
     "extra": "the extra columns",

@@ -18,8 +18,8 @@ class CodeFeatures(ColumnFeatures):
     Outputs: `hcpcs={valid,invalid,cpt,missing}` on the line's date of service (a code is
     valid only between its CMS add and termination dates); `in_policy_table`; `policy_group=<g>`
     one-hot over the `max_groups` most frequent groups in fit (`=other`, `=missing` = code
-    not in the policy table); `sided`, `kx_required_medicare`, `custom_fabricated`,
-    `prior_auth_prone` as 1 / 0 / -1 (unknown); `unit_limit` (NaN: none),
+    not in the policy table); `sided`, `custom_fabricated` as 1 / 0 / -1 (unknown);
+    `unit_limit` (NaN: none),
     `units_over_limit` (units above the limit, 0 if none or within), `unit_limit_exceeded`;
     `useful_lifetime_years` (NaN: none); `place_of_service=<pos>` over the `max_places` most
     frequent places of service in fit (`=other`, `=missing`): equipment supplied during an

@@ -19,7 +19,9 @@ class DocumentationFeatures(TargetFeatures):
     `n_expected_docs` (the policy's `expected_documents` for the code), `expected_missing`
     (expected and explicitly false), `expected_unknown` (expected and unknown);
     `measurements_missing_custom` / `measurements_unknown_custom` (custom-fabricated code);
-    `prior_auth_absent` (explicitly false); `prior_auth_absent_on_prone_code`;
+    `prior_auth_absent` (explicitly false); `medicare_pa_program` (the code is on Medicare's
+    Required Prior Authorization List on the date of service, `contract.rules`) and
+    `prior_auth_absent_in_medicare_program` (that, and no prior auth);
     `pa_absent_denial_rate`: the denial rate of lines *without* prior authorization,
     learned per payer type × policy group (code outside the table: the code), refined per
     payer id, smoothed (`smoothing` pseudo-lines) toward the coarser level;
@@ -28,7 +30,7 @@ class DocumentationFeatures(TargetFeatures):
     """
 
     group = "documentation"
-    input_columns = (*schema.BOOLEAN_FLAGS, "hcpcs_code", "payer_type", "payer_id")
+    input_columns = (*schema.BOOLEAN_FLAGS, "hcpcs_code", "payer_type", "payer_id", "service_date")
 
     def __init__(self, *, smoothing=20.0, cv=5):
         self.smoothing = smoothing
@@ -57,7 +59,8 @@ class DocumentationFeatures(TargetFeatures):
             "measurements_missing_custom",
             "measurements_unknown_custom",
             "prior_auth_absent",
-            "prior_auth_absent_on_prone_code",
+            "medicare_pa_program",
+            "prior_auth_absent_in_medicare_program",
             "pa_absent_denial_rate",
             "pa_absent_x_rate",
         ]
@@ -91,7 +94,7 @@ class DocumentationFeatures(TargetFeatures):
         custom = pflags["custom_fabricated"] == 1.0
         meas = flags["has_measurements"]
         pa = flags["has_prior_auth"]
-        prone = pflags["prior_auth_prone"] == 1.0
+        program = facts.dated_rules(hcpcs, self._col(X, "service_date", "datetime64[ns]"), None)["prior_auth"]
         rate = rate_fn(self._keys(X, pol))
         x_rate = np.where(pa == 0.0, rate, np.where(pa == 1.0, 0.0, np.nan))
         return stack(
@@ -103,7 +106,8 @@ class DocumentationFeatures(TargetFeatures):
                 custom & (meas == 0.0),
                 custom & np.isnan(meas),
                 pa == 0.0,
-                prone & (pa == 0.0),
+                program,
+                program & (pa == 0.0),
                 rate,
                 x_rate,
             ],

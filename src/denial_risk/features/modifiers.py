@@ -34,6 +34,7 @@ DEFAULT_MODIFIERS = (
     "BP",
     "BR",
     "BU",
+    "RA",
 )
 
 
@@ -44,15 +45,18 @@ class ModifierFeatures(ColumnFeatures):
     `n_modifiers`; `n_other_known` (known to the code sets, not one-hot); `n_unknown`
     (not in HCPCS Level II nor the CPT modifier list); `kx_with_ga_gy_gz`;
     `rt_and_lt_one_unit`; `missing_side` (sided code per the policy table, no RT/LT/50);
-    `missing_kx` (policy requires KX for Medicare, payer type is Medicare or Medicare
-    Advantage, no KX, and no GA/GY/GZ, which must not stand with KX; 0 when the payer type
-    is unknown); `missing_kx_payer_unknown` (the same but payer type unknown); `mod99_few`
+    `missing_kx` (Medicare's KX rule binds the code on the date of service (`contract.rules`),
+    payer type is Medicare or Medicare Advantage, no KX, and no GA/GY/GZ, which must not
+    stand with KX; 0 when the payer type is unknown); `missing_kx_payer_unknown` (the same
+    but payer type unknown); `missing_cg` (Medicare's CG rule binds the code, Medicare-like
+    payer, no CG); `rt_lt_one_line_rule` (RT and LT on one line where Medicare's separate-lines
+    rule binds the code on the date); `mod99_few`
     (99 with fewer than 3 other modifiers); `many_without_99` (more than 4 modifiers, no
     99); `no_purchase_rental_modifier` (none of NU, RR, UE: some payers want one).
     """
 
     group = "modifiers"
-    input_columns = ("modifiers", "hcpcs_code", "payer_type", "units")
+    input_columns = ("modifiers", "hcpcs_code", "payer_type", "units", "service_date")
 
     def __init__(self, *, modifiers=None):
         self.modifiers = modifiers
@@ -69,6 +73,8 @@ class ModifierFeatures(ColumnFeatures):
             "missing_side",
             "missing_kx",
             "missing_kx_payer_unknown",
+            "missing_cg",
+            "rt_lt_one_line_rule",
             "mod99_few",
             "many_without_99",
             "no_purchase_rental_modifier",
@@ -106,10 +112,13 @@ class ModifierFeatures(ColumnFeatures):
         units = to_float(self._col(X, "units", "Int64"))
         units = np.where(np.isnan(units), 1.0, units)  # contract default: 1 unit
 
-        pol = facts.policy_for_rows(self._col(X, "hcpcs_code", "string"))
+        hcpcs = self._col(X, "hcpcs_code", "string")
+        pol = facts.policy_for_rows(hcpcs)
         flags = facts.policy_flags(pol)
         sided = flags["sided"] == 1.0
-        kx_req = flags["kx_required_medicare"] == 1.0
+        dated = facts.dated_rules(hcpcs, self._col(X, "service_date", "datetime64[ns]"), None)
+        kx_req = dated["kx_required"]
+        mods = facts.modifier_flags(self._col(X, "modifiers", "string"))
         ptype = self._col(X, "payer_type", "string")
         is_medicare = ptype.isin(schema.MEDICARE_TYPES).fillna(False).to_numpy(dtype=bool)
         ptype_unknown = ptype.isna().to_numpy(dtype=bool)
@@ -124,7 +133,9 @@ class ModifierFeatures(ColumnFeatures):
         out[:, k + 5] = sided & ~(rt | lt | bil)
         out[:, k + 6] = kx_req & is_medicare & ~kx & ~gagygz
         out[:, k + 7] = kx_req & ptype_unknown & ~kx & ~gagygz
-        out[:, k + 8] = m99 & (count - 1 < 3)
-        out[:, k + 9] = (count > 4) & ~m99
-        out[:, k + 10] = ~purchase
+        out[:, k + 8] = dated["cg_required"] & is_medicare & ~mods["CG"]
+        out[:, k + 9] = dated["rt_lt_separate_lines"] & rt & lt
+        out[:, k + 10] = m99 & (count - 1 < 3)
+        out[:, k + 11] = (count > 4) & ~m99
+        out[:, k + 12] = ~purchase
         return out

@@ -38,6 +38,7 @@ from .extra import ExtraColumns
 from .history import HistoryFeatures
 from .modifiers import ModifierFeatures
 from .payer import PayerFeatures
+from .record import RecordFeatures
 from .timing import TimingFeatures
 
 GROUP_SEP = "__"
@@ -48,6 +49,7 @@ GROUP_TRANSFORMERS: dict[str, type[ColumnFeatures]] = {
     "diagnosis": DiagnosisFeatures,
     "code": CodeFeatures,
     "documentation": DocumentationFeatures,
+    "record": RecordFeatures,
     "payer": PayerFeatures,
     "timing": TimingFeatures,
     "history": HistoryFeatures,
@@ -113,6 +115,7 @@ def build_feature_pipeline(
         ("diagnosis", DiagnosisFeatures(smoothing=smoothing, cv=cv)),
         ("code", CodeFeatures()),
         ("documentation", DocumentationFeatures(smoothing=smoothing, cv=cv)),
+        ("record", RecordFeatures()),
         ("payer", PayerFeatures(smoothing=smoothing, cv=cv)),
         ("timing", TimingFeatures(cv=cv)),
         ("history", HistoryFeatures(smoothing=smoothing)),

@@ -65,7 +65,10 @@ POS, REASON, KEY, BILLED = "_dr_pos", "_dr_reason", "_dr_key", "_dr_billed"
 EXTRA_PREFIX = "_dr_extra_field_"
 N_EXTRA_FIELDS = 4  # fields beyond the header that are counted (more are "at least")
 DUPLICATE_REASON = "claim_id+line_number: duplicate of an earlier row"
-UDF_RESULT = "denial_probability double, risk_tier string, top_reasons string, recommended_actions string"
+UDF_RESULT = (
+    "denial_probability double, risk_tier string, top_reasons string, recommended_actions string, "
+    "likely_denial_codes string"
+)
 _NULL_SENTINEL = "\u0000denial-risk-null\u0000"  # Spark's CSV nullValue: never matches a real cell
 
 

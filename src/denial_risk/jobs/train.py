@@ -30,6 +30,8 @@ HEADLINE = (
     "recall_at_95_precision",
     "dollars_caught_top10",
     "dollars_caught_top20",
+    "carc_top1_accuracy",
+    "carc_top3_accuracy",
 )
 
 

@@ -90,6 +90,20 @@ def classification_metrics(y, p, billed, truth=None) -> dict[str, float]:
     return out
 
 
+def reason_accuracy(top: list[list[tuple[str, float]]], truth: pd.Series) -> dict[str, float]:
+    """Top-1 and top-3 accuracy of the likely CARCs on denied lines (`top`: per line, best first).
+
+    A pooled class ('other', 'unknown') is never a hit: the worklist shows codes, not pools.
+    """
+    actual = truth.astype("string").fillna("").to_numpy(dtype=object)
+    codes = [[c for c, _ in row if c not in ("other", "unknown", "")] for row in top]
+    if not len(actual):
+        return {"carc_top1_accuracy": float("nan"), "carc_top3_accuracy": float("nan")}
+    top1 = np.mean([bool(row) and row[0] == a for row, a in zip(codes, actual)])
+    top3 = np.mean([a in row[:3] for row, a in zip(codes, actual)])
+    return {"carc_top1_accuracy": float(top1), "carc_top3_accuracy": float(top3)}
+
+
 def sliced_metrics(frame: pd.DataFrame, p: np.ndarray, by: str) -> pd.DataFrame:
     """The same metrics per slice (payer type, policy group), one row per slice."""
     rows = []

@@ -1,9 +1,10 @@
-"""The fitted denial model as one object: features, classifier, calibrator, reasons.
+"""The fitted denial model as one object: features, classifier, calibrator, reasons, fix effects.
 
-The pieces are kept apart (not one opaque Pipeline) because the worklist
-computes features once and then rescores many counterfactual fixes on the
-feature matrix, and because reasons need the feature groups. `predict_frame`
-is what MLflow's pyfunc and the scoring engines call.
+The pieces are kept apart (not one opaque Pipeline) because the worklist computes
+features once and reads the model's group attributions on the feature matrix, because
+reasons need the feature groups, and because a fix's effect is not the classifier's
+business: it is learned per payer cell from the remittances (`modeling.effects`).
+`predict_frame` is what MLflow's pyfunc and the scoring engines call.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class DenialModel:
     typical_values: np.ndarray  # per-feature "typical" value (training median) for attributions
     tiers: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIERS))
     info: dict = field(default_factory=dict)  # training window, fingerprint, chosen model, drift profile
+    fix_effects: object = None  # modeling.effects.FixEffects learned from the training remits, or None
 
     # --- features and probabilities ---
 

@@ -216,6 +216,7 @@ def fit_on(
         dropped["reason_model"] = [names[i] for i in reason_model[0].dropped_]
     log.info(f"{len(dropped['classifier'])} feature columns constant or missing in training, dropped")
     model = DenialModel(
+        fix_effects=_fix_effects(train, calib),
         features=features,
         classifier=calibrated,
         reason_model=reason_model,
@@ -297,13 +298,15 @@ def fit_model(frame: pd.DataFrame, config: TrainConfig) -> TrainResult:
     )
     billed = hold["billed_amount"].to_numpy(dtype=float)
     hold_eval = hold.assign(policy_group=_policy_groups(hold))
+    denied = y_ho == 1
+    reasons = evaluate.reason_accuracy(model.top_carcs(X_ho[denied], k=5), hold["denial_reason"][denied])
     params = _run_params(config, fitted, labelled, train, calib, hold)
     params.update(leakage_params(extra_feature_auc(train, hold, config)))
     model.info["data_fingerprint"] = params["data_fingerprint"]
     model.info["leakage_suspects"] = [c for c in params["leakage_suspects"].split(",") if c != "(none)"]
     return TrainResult(
         model=model,
-        metrics=evaluate.classification_metrics(y_ho, p_ho, billed, truth),
+        metrics=evaluate.classification_metrics(y_ho, p_ho, billed, truth) | reasons,
         baseline_metrics=evaluate.classification_metrics(y_ho, p_base, billed),
         slices={by: evaluate.sliced_metrics(hold_eval, p_ho, by) for by in ("payer_type", "policy_group")},
         importance=_importance(model, X_ho, y_ho, config.seed),
@@ -448,6 +451,15 @@ def _fit_reason_model(X: np.ndarray, reasons: pd.Series, y: np.ndarray, seed: in
         ),
     )
     return model.fit(X[denied], labels)
+
+
+def _fix_effects(train: pd.DataFrame, calib: pd.DataFrame):
+    """Each fix's effect per payer cell, from the training and calibration remits (never the holdout)."""
+    from denial_risk.modeling.effects import fit_fix_effects
+
+    lines = pd.concat([train, calib])
+    reasons = lines["denial_reason"] if "denial_reason" in lines else None
+    return fit_fix_effects(lines, lines["denied"].astype(bool).to_numpy(), reasons)
 
 
 def _typical(X: np.ndarray) -> np.ndarray:

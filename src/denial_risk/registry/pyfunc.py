@@ -2,7 +2,7 @@
 
 MLflow 3 refuses to unpickle a PythonModel by default; this file is the model
 code MLflow stores and runs, and the fitted model comes from a skops artifact.
-`predict` returns the contract's added columns (plus `predicted_carcs` and
+`predict` returns the contract's added columns (the seven, with `likely_denial_codes`, and
 `reject_reason`) for each input line, in input order. `predict` is typed with
 `pd.DataFrame` (a type MLflow infers no schema from, so behaviour is unchanged):
 untyped, MLflow prints a three-line "Add type hints" warning on every load.

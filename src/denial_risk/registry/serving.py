@@ -5,7 +5,7 @@
 127.0.0.1 unless told otherwise. The model's `predict` is
 `scoring.score_request`, so a POSTed batch of claim lines (the contract's
 columns, any accepted form) gets back, per line and in order, the contract's
-added columns and `predicted_carcs` (top-3 CARCs) — or, for a line that cannot
+added columns and `likely_denial_codes` (top-3 CARCs) — or, for a line that cannot
 be scored, its `reject_reason` with HTTP 200: one bad line never fails the
 batch. A request that is not a claim table at all (not JSON, no
 `dataframe_split` / `dataframe_records`, a required column missing) gets a 4xx

@@ -1,29 +1,25 @@
-"""Why a line is at risk (`top_reasons`) and what to fix (`recommended_actions`).
+"""Why a line is at risk (`top_reasons`), what to fix (`recommended_actions`), and the likely
+denial codes (`likely_denial_codes`).
 
 `top_reasons` merges three sources, in a biller's words, `; `-separated:
 
-1. **Findings** the policy table and the code sets make certain: an invalid
-   HCPCS code ("L1320 is not a valid HCPCS code"), an invalid or non-billable
-   diagnosis, no KX where Medicare policy requires it, no RT/LT on a sided
-   item, RT+LT on one unit, a diagnosis that does not support the item, a
-   filing lag past the payer's limit, no prior authorization where the payer
-   commonly requires it, expected documents marked as not on file, units above
-   the policy's limit, a same-code claim inside the useful lifetime.
-   Findings are shown for every line, whatever its risk.
+1. **Findings** (`scoring.findings`): facts the line's columns, the code sets and the
+   policy table make certain, and requirements with their source -- Medicare's dated
+   rules, or what this payer's own remittances show. Shown for every line.
 2. **The model's own attribution** per feature group (`model.feature_groups`):
    the risk drop when the group's features are set to their typical training
    values (`model.typical_values`), rescored on the feature matrix. It orders
    the findings (strongest group first) and adds a group that drives the risk
    by at least `DRIVER_MIN` but has no finding ("this payer denies many lines
-   like this (+12 points)").
-3. **The predicted CARC** from the model's reason classifier ("likely CO-4:
+   like this (+12 points)"). It explains the model's score; it never makes a fix.
+3. **The likely CARC** from the model's reason classifier ("likely CO-4:
    procedure inconsistent with modifier").
 
-(3) and the fixes are computed only for lines at or above the model's
-medium-tier threshold, (2) — one rescoring per feature group, the dearest
-part — only for lines at or above the high-tier threshold (medium lines keep
-their findings in severity order): that is where the worklist is worked, and
-it keeps the cost of a 10M-line backlog down. Low lines keep their findings only.
+`likely_denial_codes` (the top three CARCs given a denial) is given for every line. (3)
+and the fixes are computed for lines at or above the model's medium-tier threshold,
+(2) -- one rescoring per feature group, the dearest part -- for lines at or above the
+high-tier threshold (medium lines keep their findings in severity order): that is where
+the worklist is worked, and it keeps the cost of a 10M-line backlog down.
 """
 
 from __future__ import annotations
@@ -33,16 +29,9 @@ import pandas as pd
 
 from denial_risk.contract import schema
 from denial_risk.contract.facts import LineFacts
-from denial_risk.contract.wording import (
-    DOCUMENT_NAMES,
-    GROUP_DRIVERS,
-    PAYER_WORDS,
-    carc_words,
-    dotted,
-    group_words,
-    or_list,
-)
+from denial_risk.contract.wording import DOCUMENT_NAMES, GROUP_DRIVERS, carc_words, dotted
 from denial_risk.scoring import fixes
+from denial_risk.scoring.findings import findings
 from denial_risk.scoring.fixes import join_by_position
 
 DRIVER_MIN = 0.05  # a feature group must move the risk by 5 points to be named without a finding
@@ -100,202 +89,6 @@ def _driver_values(clean: pd.DataFrame, pos: np.ndarray) -> dict[str, np.ndarray
     }
 
 
-# --------------------------------------------------------------------------- findings
-
-
-class _Findings:
-    """Collects certain findings for a frame of normalised lines, one family at a time."""
-
-    def __init__(self, clean: pd.DataFrame, facts: LineFacts):
-        self.clean, self.facts, self.n = clean, facts, len(clean)
-        self.parts: list[pd.DataFrame] = []
-        self.code = self.col("hcpcs_code", "string").fillna("").to_numpy(dtype=object)
-        self.gw = self.per_unique(facts.policy["policy_group"], group_words)
-        self.ptype = self.col("payer_type", "string")
-        self.pw = self.per_unique(self.ptype, lambda t: PAYER_WORDS.get(t, t))
-        self.units = self.col("units", "Float64").fillna(1.0).to_numpy(dtype=float)
-
-    def add(self, mask: np.ndarray, group: str, severity: int, text) -> None:
-        """`text`: a string, or a function of the positions giving one string per position."""
-        pos = np.flatnonzero(mask)
-        if len(pos):
-            t = text(pos) if callable(text) else text
-            self.parts.append(pd.DataFrame({"pos": pos, "group": group, "severity": severity, "text": t}))
-
-    def col(self, name: str, dtype: str) -> pd.Series:
-        if name in self.clean.columns:
-            return self.clean[name].astype(dtype)
-        return pd.Series(pd.array([pd.NA] * self.n, dtype=dtype), index=self.clean.index)
-
-    @staticmethod
-    def per_unique(values: pd.Series, fn) -> np.ndarray:
-        codes, uni = pd.factorize(values.astype("string").fillna(""), use_na_sentinel=False)
-        mapped = np.asarray([fn(u) for u in uni] or [""], dtype=object)
-        return mapped[codes] if len(codes) else np.empty(0, dtype=object)
-
-    def codes_and_diagnoses(self) -> None:
-        facts, code = self.facts, self.code
-        status = facts.hcpcs_status.to_numpy(dtype=object, na_value=None)
-        self.add(status == "invalid", "code", 0, lambda pos: code[pos] + " is not a valid HCPCS code")
-        kind = facts.invalid_dx_kind.to_numpy(dtype=object)
-        first_bad = self.per_unique(facts.invalid_dx, _first)
-        self.add(
-            kind == "invalid",
-            "diagnosis",
-            1,
-            lambda pos: "diagnosis " + first_bad[pos] + " is not a valid ICD-10-CM code",
-        )
-        self.add(
-            kind == "not billable",
-            "diagnosis",
-            1,
-            lambda pos: [
-                f"diagnosis {dotted(c)} is not billable (it needs more characters)" for c in first_bad[pos]
-            ],
-        )
-        dx_s = self.col("diagnosis_codes", "string").fillna("")
-        self.add(dx_s.to_numpy(dtype=object) == "", "diagnosis", 1, "no diagnosis code on the line")
-
-    def diagnosis_support(self) -> None:
-        facts, gw = self.facts, self.gw
-        dx_s = self.col("diagnosis_codes", "string").fillna("")
-        sup = facts.support
-        none = sup["any_supports"].eq(False).fillna(False).to_numpy(dtype=bool)
-        self.add(none, "diagnosis", 3, lambda pos: "none of the claim's diagnoses supports a " + gw[pos])
-        not_first = (sup["primary_supports"].eq(False) & sup["any_supports"].eq(True)).fillna(False)
-        primary = self.per_unique(dx_s, lambda v: dotted(_first(v)))
-        self.add(
-            not_first.to_numpy(dtype=bool),
-            "diagnosis",
-            3,
-            lambda pos: "the primary diagnosis " + primary[pos] + " does not support a " + gw[pos],
-        )
-
-    def modifiers(self) -> None:
-        facts, mods, gw, pw = self.facts, self.facts.mods, self.gw, self.pw
-        medicare = self.ptype.isin(schema.MEDICARE_TYPES).fillna(False).to_numpy(dtype=bool)
-        self.add(
-            facts.flag("kx_required_medicare") & medicare & ~mods["KX"],
-            "modifiers",
-            2,
-            lambda pos: [f"no KX on a {g} ({p} requires it)" for g, p in zip(gw[pos], pw[pos])],
-        )
-        self.add(
-            mods["KX"] & mods["conflict"], "modifiers", 2, "KX on the same line as GA/GY/GZ (they conflict)"
-        )
-        self.add(
-            mods["GA"] & ~mods["KX"],
-            "modifiers",
-            3,
-            "GA: the supplier expects a denial (ABN on file, the patient may owe)",
-        )
-        self.add(mods["GZ"] & ~mods["KX"], "modifiers", 3, "GZ: the supplier expects a denial (no ABN)")
-        side = mods["RT"] | mods["LT"] | mods["50"]
-        self.add(facts.flag("sided") & ~side, "modifiers", 2, lambda pos: "no RT/LT on a sided " + gw[pos])
-        self.add(
-            mods["RT"] & mods["LT"] & (self.units == 1.0), "modifiers", 2, "RT and LT on one line of one unit"
-        )
-
-    def filing_and_authorization(self) -> None:
-        from denial_risk.contract import reference
-
-        rules = reference.payer_rules()
-        limits = dict(zip(rules["payer_type"].astype(str), rules["filing_limit_days"].astype("Float64")))
-        limit = self.per_unique(self.ptype, lambda t: float(limits.get(t, np.nan))).astype(float)
-        lag = (
-            self.col("submission_date", "datetime64[ns]") - self.col("service_date", "datetime64[ns]")
-        ).dt.days
-        lag_np = lag.to_numpy(dtype=float, na_value=np.nan)
-        self.add(
-            lag_np > limit,
-            "timing",
-            2,
-            lambda pos: [
-                f"filed {lg:.0f} days after service, past the {lm:.0f}-day filing limit"
-                for lg, lm in zip(lag_np[pos], limit[pos])
-            ],
-        )
-        # prior authorization: explicitly absent where the payer type commonly requires it for this item
-        pa_policy = dict(zip(rules["payer_type"].astype(str), rules["prior_auth_policy"].astype(str)))
-        common = self.per_unique(self.ptype, lambda t: pa_policy.get(t) == "common").astype(bool)
-        no_pa = self.col("has_prior_auth", "boolean").eq(False).fillna(False).to_numpy(dtype=bool)
-        pw, gw = self.pw, self.gw
-        self.add(
-            no_pa & common & self.facts.flag("prior_auth_prone"),
-            "documentation",
-            3,
-            lambda pos: [
-                f"no prior authorization ({p} plans commonly require it for a {g})"
-                for p, g in zip(pw[pos], gw[pos])
-            ],
-        )
-
-    def documents(self) -> None:
-        """Expected documents marked as not on file: one bit per document, text per distinct pattern."""
-        expected = self.facts.policy["expected_documents"].astype("string")
-        bits = np.zeros(self.n, dtype=np.int64)
-        names = list(DOCUMENT_NAMES.values())
-        for k, doc in enumerate(DOCUMENT_NAMES):
-            exp = self.per_unique(expected, lambda v, d=doc: d in v).astype(bool)
-            no = self.col(doc, "boolean").eq(False).fillna(False).to_numpy(dtype=bool)
-            bits |= (exp & no).astype(np.int64) << k
-        patterns = {
-            int(b): "no " + or_list([nm for k, nm in enumerate(names) if b >> k & 1]) + " on file"
-            for b in np.unique(bits[bits > 0])
-        }
-        self.add(bits > 0, "documentation", 4, lambda pos: [patterns[int(b)] for b in bits[pos]])
-
-    def units_and_history(self) -> None:
-        policy, units = self.facts.policy, self.units
-        limit_u = policy["unit_limit"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        self.add(
-            units > limit_u,
-            "code",
-            4,
-            lambda pos: [
-                f"{u:.0f} units, above the policy's limit of {lm:.0f}"
-                for u, lm in zip(units[pos], limit_u[pos])
-            ],
-        )
-        prior = self.col("prior_same_code_12m", "Float64").to_numpy(dtype=float, na_value=np.nan)
-        life = policy["useful_lifetime_years"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        self.add(
-            (prior > 0) & (life > 0),
-            "history",
-            4,
-            lambda pos: [
-                f"{k:.0f} earlier claim(s) for this code in the last 12 months ({y:.0f}-year useful lifetime)"
-                for k, y in zip(prior[pos], life[pos])
-            ],
-        )
-
-    def frame(self) -> pd.DataFrame:
-        if not self.parts:
-            return pd.DataFrame(
-                {"pos": pd.Series([], dtype=np.int64), "group": [], "severity": [], "text": []}
-            )
-        return pd.concat(self.parts, ignore_index=True)
-
-
-def findings(clean: pd.DataFrame, facts: LineFacts | None = None) -> pd.DataFrame:
-    """Certain findings per line, long format: `pos`, `group` (feature group), `severity`, `text`.
-
-    Vectorised: texts are built only for the lines a finding applies to, per distinct value where possible.
-    """
-    f = _Findings(clean, facts or LineFacts.of(clean))
-    f.codes_and_diagnoses()  # the order of the families is the order of equally severe reasons
-    f.modifiers()
-    f.diagnosis_support()
-    f.filing_and_authorization()
-    f.documents()
-    f.units_and_history()
-    return f.frame()
-
-
-def _first(v) -> str:
-    return str(v).split(schema.LIST_SEP, 1)[0] if isinstance(v, str) and v else ""
-
-
 # --------------------------------------------------------------------------- model attributions
 
 
@@ -315,10 +108,16 @@ def group_attributions(model, X: np.ndarray, p: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(out, columns=list(groups))
 
 
-def predicted_carcs(model, X: np.ndarray, k: int = 2) -> list[list[tuple[str, float]]]:
-    """The k most likely CARCs per row (given a denial), excluding pooled 'other'/'unknown'."""
+def likely_denial_codes(model, X: np.ndarray, k: int = 3) -> list[list[tuple[str, float]]]:
+    """The k most likely CARCs per row given a denial, with their probabilities (pooled
+    'other'/'unknown' classes are not codes and are left out)."""
     tops = model.top_carcs(X, k=k + 2)
     return [[(c, q) for c, q in row if c not in ("other", "unknown", "nan", "")][:k] for row in tops]
+
+
+def format_codes(row: list[tuple[str, float]]) -> str:
+    """[("CO-197", 0.62), ("CO-16", 0.21)] -> 'CO-197 0.62|CO-16 0.21'."""
+    return schema.LIST_SEP.join(f"{c} {q:.2f}" for c, q in row)
 
 
 # --------------------------------------------------------------------------- assembling
@@ -334,19 +133,19 @@ def explain_rows(
     attribution_min_probability: float | None = None,
     with_fixes: bool = True,
 ) -> pd.DataFrame:
-    """`top_reasons`, `recommended_actions`, `predicted_carcs` for normalised rows (on clean.index).
+    """`top_reasons`, `recommended_actions`, `likely_denial_codes` for normalised rows (on clean.index).
 
-    CARCs and fixes are computed for lines with p >= `min_probability` (default: the
-    model's medium-tier threshold), the model's group attributions (which order the
-    findings and name drivers without a finding) for lines with p >=
-    `attribution_min_probability` (default: the high-tier threshold; they cost one
-    rescoring per feature group). All lines get their findings.
+    Every line gets its findings and its likely denial codes. The likely CARC as a reason
+    and the fixes are given for lines with p >= `min_probability` (default: the model's
+    medium-tier threshold), the model's group attributions (which order the findings and
+    name drivers without a finding) for lines with p >= `attribution_min_probability`
+    (default: the high-tier threshold; they cost one rescoring per feature group).
     """
     n = len(clean)
     idx = clean.index
     if n == 0:
         empty = pd.Series([], index=idx, dtype="string")
-        return pd.DataFrame({"top_reasons": empty, "recommended_actions": empty, "predicted_carcs": empty})
+        return pd.DataFrame({"top_reasons": empty, "recommended_actions": empty, "likely_denial_codes": empty})
     p = np.asarray(p, dtype=float)
     threshold = model.tiers.get("medium", 0.2) if min_probability is None else min_probability
     deep = np.flatnonzero(p >= threshold)
@@ -355,8 +154,8 @@ def explain_rows(
     )
     attr = np.flatnonzero(p >= max(attr_threshold, threshold))
     facts = LineFacts.of(clean)
-
-    found = findings(clean, facts)
+    effects = getattr(model, "fix_effects", None)
+    found = findings(clean, facts, effects)
     items = [found.assign(score=-found["severity"].astype(float) / 100.0, kind=0)]
     if len(attr):
         drops = group_attributions(model, X[attr], p[attr])
@@ -367,7 +166,7 @@ def explain_rows(
     carc_list, carc_text = _carc_columns(model, X, deep, idx)
     top = _joined_reasons(items, carc_text, idx)
     if with_fixes and len(deep):
-        table = fixes.fix_table(model, clean, X, p, deep, facts=facts)
+        table = fixes.fix_table(model, clean, p, deep, facts=facts)
         actions = fixes.recommended_actions(table, idx)
     else:
         actions = pd.Series("", index=idx, dtype="string")
@@ -375,7 +174,7 @@ def explain_rows(
         {
             "top_reasons": top.astype("string"),
             "recommended_actions": actions.astype("string"),
-            "predicted_carcs": carc_list.astype("string"),
+            "likely_denial_codes": carc_list.astype("string"),
         },
         index=idx,
     )
@@ -434,13 +233,14 @@ def _driver_items(
 
 
 def _carc_columns(model, X: np.ndarray, deep: np.ndarray, idx: pd.Index) -> tuple[pd.Series, pd.Series]:
-    """(`predicted_carcs` list, the 'likely CO-x: words' reason) for the lines at `deep`."""
-    carc_list = pd.Series("", index=idx, dtype=object)
+    """(`likely_denial_codes` for every line, the 'likely CO-x: words' reason for the lines at `deep`)."""
+    tops = likely_denial_codes(model, X)
+    carc_list = pd.Series([format_codes(row) for row in tops], index=idx, dtype=object)
     carc_text = pd.Series("", index=idx, dtype=object)
     if len(deep):
-        tops = predicted_carcs(model, X[deep])
-        carc_list.iloc[deep] = [", ".join(f"{c} ({100 * q:.0f}%)" for c, q in row) for row in tops]
-        carc_text.iloc[deep] = [f"likely {row[0][0]}: {carc_words(row[0][0])}" if row else "" for row in tops]
+        carc_text.iloc[deep] = [
+            f"likely {row[0][0]}: {carc_words(row[0][0])}" if row else "" for row in (tops[i] for i in deep)
+        ]
     return carc_list, carc_text
 
 

@@ -19,7 +19,7 @@ REQUEST_OUTPUT = (
     "risk_tier",
     "top_reasons",
     "recommended_actions",
-    "predicted_carcs",
+    "likely_denial_codes",
     REJECT_REASON,
 )
 
@@ -38,7 +38,7 @@ def annotate_with_matrix(
     """(added columns without the rank, the feature matrix) for normalised rows.
 
     Columns: denial_probability, expected_loss, risk_tier, and with `explain`
-    top_reasons, recommended_actions, predicted_carcs.
+    top_reasons, recommended_actions, likely_denial_codes.
     """
     X = model.transform(clean)
     p = model.proba_from_matrix(X)

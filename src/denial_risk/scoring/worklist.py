@@ -43,9 +43,7 @@ from denial_risk.contract import schema
 from denial_risk.errors import UserError
 from denial_risk.scoring.score import annotate_with_matrix
 
-ADDED = (
-    schema.ADDED
-)  # denial_probability, expected_loss, risk_rank, risk_tier, top_reasons, recommended_actions
+ADDED = schema.ADDED  # the seven added columns, in the contract's order
 DRIFT_THRESHOLD = 0.25
 DRIFT_SAMPLE = 20_000
 PASS2_BATCH_ROWS = 65_536  # pass 2 copies the scored file in batches this size
@@ -176,6 +174,9 @@ def _added_frame(ann: pd.DataFrame) -> pd.DataFrame:
             "top_reasons": pd.array(ann["top_reasons"].fillna("").to_numpy(dtype=object), dtype="string"),
             "recommended_actions": pd.array(
                 ann["recommended_actions"].fillna("").to_numpy(dtype=object), dtype="string"
+            ),
+            "likely_denial_codes": pd.array(
+                ann["likely_denial_codes"].fillna("").to_numpy(dtype=object), dtype="string"
             ),
         },
         index=ann.index,
@@ -316,7 +317,7 @@ def _score_chunk(
     reservoir.add(X)
     del X
     if not explain:
-        ann = ann.assign(top_reasons="", recommended_actions="")
+        ann = ann.assign(top_reasons="", recommended_actions="", likely_denial_codes="")
     added = _added_frame(ann)
     raw = chunk.raw.loc[chunk.clean.index, keep_cols]
     part.write(pd.concat([raw.reset_index(drop=True), added.reset_index(drop=True)], axis=1))

@@ -30,10 +30,8 @@ class Catalog:
     codes: np.ndarray  # object, all codes (valid policy codes, then the invalid ones)
     group: np.ndarray  # int, index into groups; -1 = no policy
     groups: tuple[str, ...]
-    sided: np.ndarray
-    kx: np.ndarray
+    sided: np.ndarray  # suppliers write a side (the table's `sided`, or upper-limb items)
     custom: np.ndarray
-    pa_prone: np.ndarray
     unit_limit: np.ndarray  # int, large when none
     lifetime: np.ndarray  # bool: has a useful lifetime
     expected: np.ndarray  # (codes, DOC_FLAGS) bool (prior auth column unused)
@@ -90,10 +88,8 @@ def _catalog() -> Catalog:
         all_codes,
         gidx,
         groups,
-        b("sided"),
-        b("kx_required_medicare"),
+        b("sided") | np.isin(gidx, [groups.index("upper_limb_orthosis")]),
         custom,
-        b("prior_auth_prone"),
         unit,
         life,
         expected,

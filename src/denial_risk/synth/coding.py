@@ -12,6 +12,7 @@ import numpy as np
 
 from denial_risk.contract import schema
 from denial_risk.synth.catalog import Catalog, Diagnoses
+from denial_risk.synth.causes import View
 from denial_risk.synth.draw import Codes, Lines, Suppliers, Written, skewed
 from denial_risk.synth.world import MODIFIER_BIT as _BIT
 from denial_risk.synth.world import MODIFIER_ORDER, ORTHOSES, RENTAL_GROUPS
@@ -68,7 +69,7 @@ def draw_diagnoses(
     """(lines, 4) diagnoses: the primary supports the code unless the supplier erred; 0-3 further codes."""
     n_groups = len(cat.groups)
     n, s_, err, has_policy = lines.n, lines.supplier, lines.coding_error, codes.has_policy
-    nsup_p = np.clip(0.02 + 0.6 * err, 0, 0.5)
+    nsup_p = np.clip(0.01 + 0.4 * err, 0, 0.5)
     not_sup = has_policy & (rng.random(n) < nsup_p)
     n_dx = rng.choice(np.array([1, 2, 3, 4]), size=n, p=[0.40, 0.35, 0.18, 0.07])
     gsafe = _pool_group(cat, codes)
@@ -101,40 +102,33 @@ def draw_diagnoses(
     return dx_idx
 
 
-def draw_kx_ga_gz(
+def draw_late_modifiers(
     rng: np.random.Generator,
-    cat: Catalog,
-    dx: Diagnoses,
+    v: View,
     sup: Suppliers,
     lines: Lines,
-    codes: Codes,
     written: Written,
+    replacement: np.ndarray,
 ) -> Written:
-    """KX where Medicare wants it (by the supplier's discipline), GA/GZ mostly where the diagnosis does not
-    support the device; never from the hidden documentation truth. More than four modifiers: 99."""
+    """KX where Medicare's list wants it (suppliers apply it to MA lines too), CG on Medicare's spinal
+    garments, GA/GZ mostly where the diagnosis does not support the device, RA on some replacements
+    (`replacement`: an earlier same item inside its lifetime). More than four modifiers: 99.
+    Never from the hidden documentation truth."""
     n, s_, err, mcare = lines.n, lines.supplier, lines.coding_error, lines.medicare
-    not_supporting = diagnosis_not_supporting(cat, dx, codes, written.dx_idx)
+    not_supporting = v.any_supports == 0.0
     ga = mcare & (rng.random(n) < np.where(not_supporting, 0.15, 0.008))
     gz = mcare & ~ga & (rng.random(n) < np.where(not_supporting, 0.05, 0.004))
-    kx = np.where(kx_required(cat, lines, codes), rng.random(n) < sup.kx_discipline[s_], rng.random(n) < 0.04)
+    kx_list = v.medicare_list["kx_required"] & mcare
+    kx = np.where(kx_list, rng.random(n) < sup.kx_discipline[s_], rng.random(n) < 0.04)
     kx_conflict_ok = rng.random(n) < 0.3 * err + 0.05
     kx = kx & ~((ga | gz) & ~kx_conflict_ok)
-    bits = written.bits | (
-        np.where(kx, _BIT["KX"], 0) | np.where(ga, _BIT["GA"], 0) | np.where(gz, _BIT["GZ"], 0)
-    )
+    cg = v.medicare_list["cg_required"] & mcare & (rng.random(n) < sup.cg_discipline[s_])
+    legit = rng.random(n) < 0.3  # a lost, stolen or irreparably damaged item
+    ra = replacement & legit & (rng.random(n) < sup.ra_habit[s_])
+    bits = written.bits
+    for on, m in ((kx, "KX"), (cg, "CG"), (ra, "RA"), (ga, "GA"), (gz, "GZ")):
+        bits = bits | np.where(on, _BIT[m], 0)
     return replace(written, bits=_cap_modifiers(bits))
-
-
-def kx_required(cat: Catalog, lines: Lines, codes: Codes) -> np.ndarray:
-    """Medicare (and MA) lines whose policy requires the KX modifier."""
-    return cat.kx[codes.code] & lines.medicare
-
-
-def diagnosis_not_supporting(cat: Catalog, dx: Diagnoses, codes: Codes, dx_idx: np.ndarray) -> np.ndarray:
-    """Lines with a policy none of whose listed diagnoses starts with a supporting prefix."""
-    gsafe = _pool_group(cat, codes)
-    dx_support = dx.supports[gsafe[:, None], np.maximum(dx_idx, 0)] & (dx_idx >= 0)
-    return codes.has_policy & ~dx_support.any(axis=1)
 
 
 def _pool_group(cat: Catalog, codes: Codes) -> np.ndarray:

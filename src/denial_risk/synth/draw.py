@@ -43,7 +43,12 @@ class Period:
 
 @dataclass(frozen=True)
 class Suppliers:
-    """Per supplier: size, product mix and habits (documentation, coding, filing, charging)."""
+    """Per supplier: size, product mix and habits (documentation, coding, filing, charging).
+
+    Habits go together: a supplier with a high `doc_quality` keeps its documents, verifies
+    eligibility, gets prior authorization, codes carefully and is denied less for reasons the
+    table does not show (`effect`) -- the confounding a fix's effect must be estimated against.
+    """
 
     npi: np.ndarray
     size: np.ndarray
@@ -62,6 +67,12 @@ class Suppliers:
     markup: np.ndarray
     invalid_hcpcs: np.ndarray
     invalid_dx: np.ndarray
+    verify_habit: np.ndarray  # verifies eligibility before billing
+    no_visit: np.ndarray  # P(no qualifying face-to-face visit) on the F2F list
+    cg_discipline: np.ndarray
+    ra_habit: np.ndarray  # writes RA on a replacement of a lost, stolen or damaged item
+    npi_error: np.ndarray  # ordering NPI mistyped
+    late_order: np.ndarray  # order signed after delivery
 
 
 @dataclass(frozen=True)
@@ -173,17 +184,19 @@ class Written:
 def draw_suppliers(rng: np.random.Generator, n: int, n_groups: int) -> Suppliers:
     shares = np.array(list(GROUP_SHARES.values()))
     spec = 0.5 * shares + 0.5 * rng.dirichlet(np.full(n_groups, 0.6), size=n)
-    sloppy = rng.random(n) < 0.15
+    z = rng.normal(0.0, 1.0, n)  # supplier quality: every habit below leans on it
+    sloppy = rng.random(n) < 1.0 / (1.0 + np.exp(1.7 + 0.8 * z))
+    pa = rng.beta(18, 2, n)
     return Suppliers(
         npi=_npis(rng, n),
         size=rng.lognormal(0.0, 1.0, n),
         specialty=spec / spec.sum(axis=1, keepdims=True),
-        doc_quality=rng.normal(0.0, 1.0, n),
+        doc_quality=z,
         coding_error=np.where(sloppy, rng.uniform(0.10, 0.20, n), rng.beta(2, 60, n)),
-        effect=rng.normal(0.0, 0.35, n),
-        kx_discipline=rng.uniform(0.85, 0.99, n),
+        effect=-0.25 * z + rng.normal(0.0, 0.25, n),
+        kx_discipline=np.clip(0.92 + 0.04 * z + rng.normal(0.0, 0.02, n), 0.75, 0.995),
         nu_habit=rng.uniform(0.2, 0.95, n),
-        pa_habit=rng.beta(18, 2, n),
+        pa_habit=1.0 / (1.0 + np.exp(-(np.log(pa / (1 - pa)) + 0.6 * z))),
         lag_median=np.exp(rng.uniform(np.log(3), np.log(40), n)),
         late_share=rng.beta(1.5, 140, n),
         dotted=rng.random(n) < 0.2,
@@ -192,6 +205,12 @@ def draw_suppliers(rng: np.random.Generator, n: int, n_groups: int) -> Suppliers
         markup=rng.uniform(1.4, 2.4, n),
         invalid_hcpcs=np.where(rng.random(n) < 0.2, rng.uniform(0.01, 0.04, n), rng.uniform(0, 0.003, n)),
         invalid_dx=np.where(rng.random(n) < 0.2, rng.uniform(0.01, 0.03, n), rng.uniform(0, 0.003, n)),
+        verify_habit=1.0 / (1.0 + np.exp(-(1.5 + 0.8 * z + rng.normal(0.0, 0.3, n)))),
+        no_visit=1.0 / (1.0 + np.exp(1.4 + 0.8 * z + rng.normal(0.0, 0.3, n))),
+        cg_discipline=np.clip(0.88 + 0.05 * z + rng.normal(0.0, 0.03, n), 0.6, 0.99),
+        ra_habit=rng.uniform(0.4, 0.9, n),
+        npi_error=np.where(sloppy, rng.uniform(0.01, 0.04, n), rng.uniform(0.0, 0.005, n)),
+        late_order=np.where(sloppy, rng.uniform(0.03, 0.10, n), rng.uniform(0.0, 0.01, n)),
     )
 
 
@@ -209,8 +228,8 @@ def lines_per_claim(rng: np.random.Generator, rows: int) -> np.ndarray:
 def draw_patients(rng: np.random.Generator, n_claims: int, cat: Catalog, sup: Suppliers) -> Patients:
     """As many patients as claims, each with a visit weight, payer, condition, usual supplier, side, code."""
     n_groups = len(cat.groups)
-    n_pat = max(1, int(1.0 * n_claims))
-    pat_weight = rng.lognormal(0.0, 0.8, n_pat)
+    n_pat = max(1, int(1.6 * n_claims))
+    pat_weight = rng.lognormal(0.0, 0.6, n_pat)
     pat_payer = rng.choice(len(PAYERS), size=n_pat, p=np.array([p.share for p in PAYERS]))
     pat_group = rng.choice(n_groups, size=n_pat, p=np.array(list(GROUP_SHARES.values())))
     sup_by_group = [sup.size * sup.specialty[:, g] for g in range(n_groups)]
@@ -259,6 +278,7 @@ def draw_claims(
 def draw_codes(rng: np.random.Generator, cat: Catalog, sup: Suppliers, pats: Patients, lines: Lines) -> Codes:
     """The lines' codes and sides, then their history (`prior_same_code_12m`), which redraws some codes."""
     code, side, bilateral = _codes_and_sides(rng, cat, sup, pats, lines)
+    code, side = _same_or_similar_checked(rng, cat, lines, code, side, bilateral)
     code, prior = _history(rng, cat, lines, code, bilateral)
     group = cat.group[code]
     return Codes(code, side, bilateral, prior, group, group >= 0, cat.sided[code])
@@ -291,7 +311,7 @@ def _codes_and_sides(
     if redraw.any():
         code[redraw] = _draw_within(rng, cat.group[code[redraw]], list(cat.weights), list(cat.by_group))
     side = np.where(bilateral, 1 - side[first], side)
-    # invalid HCPCS on spinal lines (the billing guide's L1320; a typed letter O)
+    # invalid HCPCS on spinal lines (L0620, never a HCPCS code; a typed letter O)
     inv_h = (group == groups.index("spinal_orthosis")) & (rng.random(n) < sup.invalid_hcpcs[s_] * 3)
     inv_pick = rng.choice(len(INVALID_HCPCS), size=n, p=[w for _, _, w in INVALID_HCPCS])
     code = np.where(inv_h & ~bilateral, cat.n_valid + inv_pick, code)
@@ -306,6 +326,35 @@ def _codes_and_sides(
             break
         code[dup] = _draw_within(rng, cat.group[code[dup]], list(cat.weights), list(cat.by_group))
     return code, side, bilateral
+
+
+def _same_or_similar_checked(
+    rng: np.random.Generator, cat: Catalog, lines: Lines, code: np.ndarray, side: np.ndarray,
+    bilateral: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Suppliers check same-or-similar before delivering (Noridian, Resolving and Avoiding Denials for Same
+    or Similar Items): most repeats of a lifetime item of the same group and side inside the period
+    become the other side (when that side is free) or supplies; a few slip through."""
+    n, pat, day = lines.n, lines.patient, lines.day
+    supplies = cat.groups.index("pap_supplies")
+    for _ in range(2):  # a flipped side can meet an earlier item on that side: check once more
+        group = cat.group[code]
+        keyside = np.where(cat.sided[code], side, 2)
+        key = (pat.astype(np.int64) * (len(cat.groups) + 1) + group + 1) * 3 + keyside
+        order = np.lexsort((day, key))
+        k_sorted = key[order]
+        seen = np.zeros(n, dtype=bool)
+        seen[order[1:]] = (k_sorted[1:] == k_sorted[:-1]) & (day[order][1:] > day[order][:-1])
+        repeat = seen & cat.lifetime[code] & ~bilateral & (rng.random(n) < 0.97)
+        other = (pat.astype(np.int64) * (len(cat.groups) + 1) + group + 1) * 3 + (1 - keyside)
+        other_used = np.isin(other, key[~repeat]) & cat.sided[code]
+        flip = repeat & cat.sided[code] & ~other_used
+        side = np.where(flip, 1 - side, side)
+        to_supplies = repeat & ~flip
+        if to_supplies.any():
+            g = np.full(int(to_supplies.sum()), supplies)
+            code[to_supplies] = _draw_within(rng, g, list(cat.weights), list(cat.by_group))
+    return code, side
 
 
 def _history(

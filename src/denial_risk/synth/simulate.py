@@ -1,136 +1,78 @@
-"""The synthetic claim world: DME/orthotics claim lines and their first-pass outcome.
+"""The synthetic claim world: DME/orthotics claim lines, their first-pass outcome, and the world's truth.
 
-`simulate_claims(rows, seed)` returns a contract table (claims-schema.md: every
-required and optional column, the labels `denied`, `denial_reason`,
-`paid_amount`) plus `true_denial_probability`, the probability with which the
-line's denial was drawn *given what the table shows*. Tests and benchmarks hold
-a model against it (the Bayes limit); nothing in training or scoring may read
-it (`schema.OUTCOME_COLUMNS`).
+`simulate_claims(rows, seed)` returns a contract table (docs/claims.md: every required
+and optional column, the labels `denied`, `denial_reason`, `remark_codes`,
+`paid_amount`) plus `true_denial_probability`, the world's probability of denying the
+line given what the table shows. `simulate_world` also returns the world itself, whose
+`true_denial_probability(rows)` judges any rows, edited ones included: the oracle that
+tells whether a fix is true. Nothing in training or scoring may read the truth
+(`schema.OUTCOME_COLUMNS`).
 
-The world (facts from ../shared/domain.md, policies from `denial_risk.policy`)
-==========================================================================
+The world (facts: docs/domain.md; constants: `world`)
+=====================================================
 
-* Payers (`PAYERS`): ten payers of the four types, each with its own timely-filing
-  limit (days after service) and prior-authorisation list (policy groups; the two
-  Medicare DME MACs a short code list, `MEDICARE_PRIOR_AUTH_CODES`), a small
-  strictness offset, and one Medicaid plan that wants a purchase/rental modifier
-  (NU/RR) on every line. Patients keep their payer.
-* Policy changes (`POLICY_CHANGES`) at `policy_change_date(start, months)`, the
-  period's middle month: commercial payer COM301 starts requiring prior
-  authorisation for knee orthoses (suppliers learn it over ~6 months, so its
-  knee denial rate jumps, then eases), and Medicaid plan MCD401 shortens its
-  filing limit from 365 to 180 days (for services from that date).
-* Suppliers: 60 DME suppliers (10-digit NPIs with a valid check digit) that
-  differ in size, product mix, documentation habit (how often each document is
-  on file), coding accuracy (side/KX/unit/diagnosis errors, invalid codes),
-  record completeness (how often the documentation flags are *unknown*), filing
-  lag, charge mark-up and diagnosis format (a few write dotted ICD-10-CM).
-* Patients (`P0001234`): a condition (policy group), a side, a preferred code, a
-  payer and a usual supplier; patients come back (repeat claims, bilateral
-  pairs, replacements), so `prior_same_code_12m` is the exact count of the
-  patient's earlier lines for the same code in the 365 days before the service
-  date within the file (plus, in the first year, a few from before the file).
-* Claims: 1-4 lines sharing patient, supplier, payer, service and submission
-  date; lines are real HCPCS Level II codes of the policy table's groups
-  (popular codes more often), with real billable ICD-10-CM codes (supporting or,
-  for a share, not supporting the device: `policy.supporting_diagnoses` /
-  `non_supporting_diagnoses`), modifiers (RT/LT, KX, GA/GZ, NU/RR, KH/KI/KJ, 99
-  when more than four apply), units, charges. About 0.5-1 % of lines carry an
-  invalid code: `L1320` (not in HCPCS, domain.md), `LO627` (letter O), or a
-  malformed / non-billable diagnosis (`M48X`, `M54`, `M545`, `S83`, ...).
+* Payers: ten payers of the four types. Medicare fee-for-service follows the real
+  dated rules in `contract.rules` (the Required Prior Authorization List, the
+  Face-to-Face and Written Order Prior to Delivery List, KX, CG, RT/LT on separate
+  lines). The others follow their own lists, unknown to any table: which groups need
+  prior authorization (MCD402: canes and walkers too; COM303: not knee orthoses),
+  which documents (MA202 wants a letter of medical necessity for knee orthoses, COM303
+  none for spinal orthoses), whether Medicare's KX list applies (MA202 yes, MA101 no),
+  a purchase/rental modifier on every line (MCD402), a filing limit.
+* Rule changes mid-period (`POLICY_CHANGES`, at the period's middle month): COM301
+  starts requiring prior authorization for knee orthoses (suppliers learn it over ~6
+  months), MA202 stops requiring it for upper-limb orthoses, MCD401 shortens its
+  filing limit; Medicare's lists change on their published dates (2024-08-12,
+  2026-04-13).
+* Suppliers: 60, whose habits lean on one quality score: careful suppliers keep their
+  documents, verify eligibility, get prior authorization, code carefully, and are
+  denied less for reasons no column shows (confounding: a line with every document is
+  usually a careful supplier's line).
+* Patients come back (repeat claims, bilateral pairs, replacements); a share had an
+  item before the period. Claims have 1-4 lines of real HCPCS codes of the policy
+  table's groups with real ICD-10-CM codes, modifiers, units, charges, and a record:
+  documents on file, eligibility verified, the ordering practitioner's NPI, the order
+  and face-to-face dates (each sometimes unknown).
 
-The mechanism (what decides a denial)
-=====================================
+The mechanism (`oracle`, `causes`)
+==================================
 
-For line i with observable defects d_ij (0/1, computed from the written
-columns only) and documentation flags T_if (true if the document is on file)::
+    logit = base[payer type] + strictness[payer] + effect[supplier]
+            + sum of the line's causes' effects
+    P(denied) = sigmoid(logit)
 
-    logit_i = base[payer_type] + strictness[payer] + supplier_effect[provider]
-              + sum_j effect_j * d_ij
-              + sum_f effect_f(payer_type) * expected_if * (1 - T_if)
-    P(denied_i) = sigmoid(logit_i)
+Causes read from the columns (`world.DEFECTS`, with their CARC and remarks): invalid
+or malformed codes, invalid diagnoses, a diagnosis that supports nothing or is not
+first, a missing side, RT and LT on one line (Medicare: always; others: with one
+unit), KX/CG missing where Medicare requires them, KX with GA/GZ, GA (PR-50 M38), GZ,
+RR on a purchase item, no NU/RR where a payer wants one, late filing, units over the
+limit, the same or a similar item (same side) inside its 5-year lifetime without RA,
+a facility setting, an ordering NPI that fails its check digit, an order signed after
+delivery (Medicare's WOPD list) or after the claim, a face-to-face visit outside the
+6 months before the order (Medicare's F2F list). Documents the payer expects and that
+are not on file (`world.DOC_CAUSES`), prior authorization where the payer requires it.
 
-Observable defects (CARC, logit effect) -- `DEFECTS`:
+Latent causes: what the table does not show -- a document whose status is unknown, an
+unverified eligibility (the patient not covered as billed), an unrecorded visit -- is
+drawn per claim; `true_denial_probability` is the expectation over them, exactly (the
+probability each is absent depends only on columns the table shows).
 
-==============================  =======  ======  ==========================================
-defect                          CARC     effect  when (all from the line's columns)
-==============================  =======  ======  ==========================================
-invalid_hcpcs                   CO-181   6.5     code not in HCPCS Level II (`L1320`)
-malformed_hcpcs                 CO-16    6.5     not a code at all (`LO627`)
-invalid_diagnosis               CO-16    3.0     a listed ICD-10-CM code invalid or not billable
-diagnosis_not_supporting        CO-11    2.2     no listed code starts with a supporting prefix
-missing_side                    CO-4     2.3     sided code without RT/LT
-both_sides_one_unit             CO-4     1.8     RT and LT on one line with units 1
-missing_kx                      CO-4     2.5     Medicare (1.8 MA) where policy requires KX, no KX/GA/GZ
-kx_with_ga_gz                   CO-4     2.0     KX on the same line as GA or GZ
-ga_abn_on_file                  PR-204   2.8     GA (expected denial, ABN signed: patient owes)
-gz_no_abn                       CO-50    2.8     GZ (expected denial, no ABN)
-rental_modifier_on_purchase     CO-4     1.5     RR on an orthosis (purchase-only item)
-missing_purchase_modifier       CO-4     1.5     no NU/RR where the payer wants one
-late_filing                     CO-29    6.0     submission_date - service_date > payer's limit
-units_over_limit                CO-151   2.2     units above the policy's unit limit
-replacement_within_lifetime     CO-119   2.0     prior_same_code_12m > 0, purchase item with a lifetime
-facility_setting                CO-97    1.8     place of service 21 (inpatient), or 31 (SNF) for Medicare/MA
-==============================  =======  ======  ==========================================
-
-Documentation (`DOC_EFFECTS`; expected per the policy's `expected_documents`,
-measurements only for custom-fabricated codes, prior authorisation only where
-the payer requires it for the code on the service date):
-
-==============================  =======  ======
-missing document                CARC     effect
-==============================  =======  ======
-has_prescription                CO-16    2.0
-has_medical_necessity_letter    CO-50    1.2 x (Medicare 0.5, MA 0.8, commercial/Medicaid 1.2)
-has_progress_notes              CO-50    1.3
-has_measurements                CO-16    1.6
-has_proof_of_delivery           CO-16    1.6
-has_prior_auth                  CO-197   3.0
-==============================  =======  ======
-
-`has_photos` is recorded but never matters (a distractor).
-
-Unknown documentation. A share of flags is written empty (claim-level: some
-suppliers send no documentation status for a claim, and single flags go
-missing). The truth behind an empty flag is still drawn -- it decides the
-denial -- but `true_denial_probability` is its expectation over what the table
-cannot show: the flag is on file with probability q_if, which depends only on
-observable columns (supplier, code, payer, service date), so for a line with
-hidden flags H::
-
-    true_denial_probability_i = sum over a in {0,1}^H of
-        prod_f q_if^a_f (1 - q_if)^(1 - a_f) * sigmoid(logit_i with T_iH = a)
-
-It is therefore the exact Bayes probability given the line's columns, and
-"unknown" carries its own risk. Nothing else is random: no noise enters the
-logit; the Bernoulli draw is the only other chance. Flags, modifiers and hiding
-never depend on the hidden truth, so nothing observable leaks it.
-
-Base logits are solved per payer type (Newton steps on the simulated lines) so
-that the mean `true_denial_probability` equals the published first-pass denial
-rate (`TARGET_DENIAL_RATES`, domain.md: Medicare 8.4 %, Medicare Advantage
-15.7 %, commercial 13.9 %, Medicaid 16.7 %). Supplier effects are N(0, 0.35).
-
-Reason. A denied line's `denial_reason` is drawn among its active causes with
-weight exp(effect) - 1 for each present defect (using the true documentation)
-and 1 for the background (payer base), whose reason follows a payer-type mix
-(`BACKGROUND_REASONS`). `paid_amount` is 0 when denied, else the allowed amount
-(a payer-type share of a per-code fee, always below the billed charge).
-
-Everything is vectorised numpy over lines, claims, patients (loops run over
-payers, groups, codes or hidden-flag patterns only); the result depends only on
-(rows, seed, start, months).
+The world is the same for every seed: its suppliers are drawn from `world.WORLD_SEED`, and
+its base logits (`world.BASE_LOGIT`) were solved once on a 400k-line reference draw so that
+the mean truth per payer type is its target rate (`world.TARGET_DENIAL_RATES`;
+scripts/solve_base.py). A seed draws claims, patients and records in that world. A denied line's reason is one of its active causes,
+weight exp(effect) - 1, or the background (weight 1) with a payer-type mix of reasons;
+its remark codes come with it (MA130: returned as unprocessable). `paid_amount` is 0
+when denied, else the payer type's share of the code's fee.
 
 Where things are
 ================
 
-`world` holds the constants above (`PAYERS`, `POLICY_CHANGES`, `DEFECTS`,
-`DOC_EFFECTS`, ...; the public ones are importable from here too), `catalog` the
-code catalogue and diagnosis pools, `draw` the steps that draw what a line shows
-(suppliers, patients, claims, codes, units, modifiers, diagnoses), `mechanism`
-the steps that decide its outcome (payer rules, documentation, defects, the
-base-rate solve, reason, payment). `_draw` below runs them in the random
-stream's order.
+`world` holds the constants, `catalog` the code catalogue and diagnosis pools, `draw`
+and `coding` the steps that draw what a line shows, `records` its record, `causes` and
+`oracle` what the world makes of any line, `mechanism` the base rates, the draw, the
+reason and the payment, `frame` the table. `_draw` below runs them in the random
+stream's order. Deterministic for (rows, seed, start, months).
 """
 
 from __future__ import annotations
@@ -140,49 +82,33 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from denial_risk.contract import schema
-from denial_risk.synth.catalog import Catalog, Diagnoses, _catalog, _diagnoses
-from denial_risk.synth.coding import (
-    draw_diagnoses,
-    draw_kx_ga_gz,
-    draw_modifiers,
-    draw_units,
-    modifier_string,
-)
+from denial_risk.synth import causes
+from denial_risk.synth.catalog import _catalog, _diagnoses
+from denial_risk.synth.coding import draw_diagnoses, draw_late_modifiers, draw_modifiers, draw_units
 from denial_risk.synth.draw import (
-    Codes,
     Lines,
-    Patients,
     Period,
-    Suppliers,
-    Written,
+    _npis,
     draw_claims,
     draw_codes,
     draw_patients,
     draw_suppliers,
     lines_per_claim,
-    place_codes,
 )
-from denial_risk.synth.mechanism import (
-    Defects,
-    Denials,
-    Documentation,
-    draw_charges,
-    draw_denials,
-    draw_documentation,
-    draw_reasons,
-    find_defects,
-    payer_rules,
-)
+from denial_risk.synth.frame import modifier_strings, observable_frame, patient_ids
+from denial_risk.synth.mechanism import draw_charges, draw_denials, draw_reasons
+from denial_risk.synth.oracle import History, SupplierTable, World
+from denial_risk.synth.records import draw_records
 from denial_risk.synth.world import (
     BACKGROUND_REASONS,
+    BASE_LOGIT,
+    WORLD_SEED,
     DEFECTS,
-    DOC_EFFECTS,
-    DOC_FLAGS,
+    DOC_CAUSES,
+    LIFETIME_DAYS,
     N_SUPPLIERS,
-    PAYER_TYPE_ORDER,
     PAYERS,
     POLICY_CHANGES,
     TARGET_DENIAL_RATES,
@@ -195,7 +121,7 @@ from denial_risk.synth.world import (
 __all__ = [
     "BACKGROUND_REASONS",
     "DEFECTS",
-    "DOC_EFFECTS",
+    "DOC_CAUSES",
     "PAYERS",
     "POLICY_CHANGES",
     "TARGET_DENIAL_RATES",
@@ -203,164 +129,119 @@ __all__ = [
     "PolicyChange",
     "SAMPLE",
     "TRUTH_COLUMN",
+    "World",
     "policy_change_date",
     "contract_frame",
     "make_sample_data",
     "simulate_claims",
+    "simulate_world",
     "split_labelled_backlog",
 ]
+
+EPOCH = np.datetime64("1970-01-01", "D")
+N_PRACTITIONERS = 400
+HISTORY_BEFORE = 0.025  # share of patients with an item of their group before the period
 
 
 def simulate_claims(rows: int, seed: int, start: str = "2024-01-01", months: int = 24) -> pd.DataFrame:
     """`rows` labelled claim lines of the world above, services from `start` over `months` months.
 
-    Columns: the contract's required and optional columns, `denied`, `denial_reason`,
-    `paid_amount`, then `true_denial_probability`, in the normalised dtypes
-    (`schema.NORMALISED_DTYPES`), sorted by service date (then claim, line).
-    Deterministic for (rows, seed, start, months).
+    Columns: the contract's required and optional columns, the labels, then
+    `true_denial_probability`, in the normalised dtypes (`schema.NORMALISED_DTYPES`), sorted by
+    service date (then claim, line). Deterministic for (rows, seed, start, months).
     """
-    return _simulate(rows, seed, start, months)[0]
+    return simulate_world(rows, seed, start, months)[0]
 
 
-def _simulate(rows: int, seed: int, start: str, months: int) -> tuple[pd.DataFrame, dict]:
-    """The frame and the mechanism's internals (defect flags, base logits) for tests."""
+def simulate_world(rows: int, seed: int, start: str = "2024-01-01", months: int = 24) -> tuple[pd.DataFrame, World]:
+    """The table and its world: `world.true_denial_probability(rows)` is the truth for any rows."""
+    frame, world, _ = _simulate(rows, seed, start, months)
+    return frame, world
+
+
+def _simulate(rows: int, seed: int, start: str, months: int) -> tuple[pd.DataFrame, World, dict]:
+    """The frame, the world and the mechanism's internals (causes, base logits) for tests."""
     if rows < 0:
         raise ValueError("rows must be >= 0")
     if months < 1:
         raise ValueError("months must be >= 1")
-    drawn = _draw(rows, np.random.default_rng(seed), Period.of(start, months))
-    return _frame(drawn), _details(drawn)
+    return _draw(rows, np.random.default_rng(seed), Period.of(start, months))
 
 
-@dataclass(frozen=True)
-class _Drawn:
-    """Everything one run drew, for the frame and the details."""
-
-    period: Period
-    cat: Catalog
-    dx: Diagnoses
-    sup: Suppliers
-    pats: Patients
-    lines: Lines
-    codes: Codes
-    written: Written
-    docs: Documentation
-    defects: Defects
-    denials: Denials
-    reason: pd.Series
-    billed: np.ndarray
-    paid: np.ndarray
-
-
-def _draw(rows: int, rng: np.random.Generator, period: Period) -> _Drawn:
+def _draw(rows: int, rng: np.random.Generator, period: Period) -> tuple[pd.DataFrame, World, dict]:
     """The steps in the random stream's order: moving, adding or dropping a draw changes every later value."""
     cat, dx = _catalog(), _diagnoses()
-    sup = draw_suppliers(rng, N_SUPPLIERS, len(cat.groups))
+    sup = draw_suppliers(np.random.default_rng(WORLD_SEED), N_SUPPLIERS, len(cat.groups))
     k = lines_per_claim(rng, rows)
     pats = draw_patients(rng, len(k), cat, sup)
     lines = Lines.of(draw_claims(rng, k, pats, sup, period), sup)
     codes = draw_codes(rng, cat, sup, pats, lines)
     units, both_ok = draw_units(rng, cat, lines, codes)
     bits, units = draw_modifiers(rng, cat, sup, lines, codes, units, both_ok)
+    from denial_risk.synth.draw import Written
+
     written = Written(units, bits, draw_diagnoses(rng, cat, dx, sup, lines, codes))
-    rules = payer_rules(cat, period, lines, codes)
-    docs = draw_documentation(rng, cat, sup, period, lines, codes, rules)
-    written = draw_kx_ga_gz(rng, cat, dx, sup, lines, codes, written)
-    defects = find_defects(cat, dx, lines, codes, written, rules)
-    denials = draw_denials(rng, sup, lines, docs, defects)
-    reason = draw_reasons(rng, lines, docs, defects, denials.denied)
-    billed, paid = draw_charges(rng, cat, sup, lines, codes, written, denials.denied)
-    return _Drawn(
-        period, cat, dx, sup, pats, lines, codes, written, docs, defects, denials, reason, billed, paid
+    world = _world(rng, period, cat, sup, pats, lines, codes)
+    frame = observable_frame(period, cat, dx, sup, pats, lines, codes, written)
+    view = causes.view(frame, world.suppliers.npi, world.patient_index)
+    pa_required, newly = causes.prior_auth_required(view, world.change_day)
+    doc_q = world._doc_q(view, pa_required, newly)
+    records = draw_records(rng, sup, lines, doc_q, view.day.astype(np.int64), _npis(rng, N_PRACTITIONERS))
+    for name, col in records.columns().items():
+        frame[name] = col
+    replacement = world._same_or_similar(view) & view.lifetime
+    written = draw_late_modifiers(rng, view, sup, lines, written, replacement)
+    frame["modifiers"] = modifier_strings(written.bits)
+    frame["prior_same_code_12m"] = pd.array(codes.prior, dtype="Int64")
+
+    parts = world.parts(frame)
+    fine = records.fine(parts)
+    denials = draw_denials(rng, parts, fine, world.base)
+    reason, remarks = draw_reasons(rng, parts, fine, denials.denied)
+    billed, paid = draw_charges(rng, cat.fee[codes.code], written.units, sup.markup[lines.supplier],
+                                lines.payer_type, denials.denied)
+    frame = _finish(frame, billed, paid, denials, reason, remarks)
+    details = {"causes": pd.DataFrame(parts.causes), "base_logit": denials.base, "p_actual": denials.p_actual,
+               "fine": fine, "latent_e": parts.latent_e, "change_date": period.change_date}
+    return frame, world, details
+
+
+def _world(rng, period: Period, cat, sup, pats, lines: Lines, codes) -> World:
+    """The world's knowledge: its suppliers by NPI, each patient's items (before and in the period)."""
+    start_day = int((np.datetime64(period.start.date(), "D") - EPOCH).astype(np.int64))
+    n_pat = len(pats.number)
+    before = rng.random(n_pat) < HISTORY_BEFORE
+    before_day = start_day - rng.integers(30, LIFETIME_DAYS + 200, n_pat)
+    side_of = np.where(cat.sided[pats.code], pats.side, 2)
+    line_side = np.where(cat.sided[codes.code], codes.side, 2)
+    pat_rows = np.flatnonzero(before)
+    history = History.of(
+        np.concatenate([pat_rows, lines.patient]),
+        np.concatenate([pats.group[pat_rows], codes.group]),
+        np.concatenate([side_of[pat_rows], line_side]),
+        np.concatenate([before_day[pat_rows], start_day + lines.day]),
+        len(cat.groups),
     )
+    ids = patient_ids(pats).to_numpy(dtype=object)
+    table = SupplierTable(sup.npi, sup.effect, sup.doc_quality, sup.pa_habit, sup.verify_habit, sup.no_visit)
+    change_day = int((np.datetime64(period.change_date.date(), "D") - EPOCH).astype(np.int64))
+    return World(table, {p: i for i, p in enumerate(ids)}, history, change_day, np.array(BASE_LOGIT))
 
 
-# --------------------------------------------------------------------------- the frame
-
-
-def _frame(r: _Drawn) -> pd.DataFrame:
-    """The contract table: string columns through arrow dictionaries, unknown flags as <NA>."""
-    lines, cat, dx, written = r.lines, r.cat, r.dx, r.written
-    start64 = np.datetime64(r.period.start.date(), "D")
-    dotted = r.sup.dotted[lines.supplier]
-    vocab_all = np.concatenate([dx.vocab, dx.dotted])
-    v = len(dx.vocab)
-    dx_idx = written.dx_idx
-    dx_cols = [
-        _arrow_strings(vocab_all, np.where(dx_idx[:, j] >= 0, dx_idx[:, j] + v * dotted, -1))
-        for j in range(4)
-    ]
-    dx_text = pc.binary_join_element_wise(*dx_cols, "|", null_handling="skip")
-    mod_uniq, mod_inv = np.unique(written.bits, return_inverse=True)
-    mod_text = np.array([modifier_string(int(b)) for b in mod_uniq], dtype=object)
-    payer_types = np.array([p.payer_type for p in PAYERS], dtype=object)
-    n_pat = len(r.pats.number)
-
-    claim_no = np.arange(lines.n_claims)
-    out = pd.DataFrame(
-        {
-            "claim_id": _prefixed_ids("CLM", claim_no + 1, 9).take(lines.claim).reset_index(drop=True),
-            "line_number": pd.array(lines.number, dtype="Int64"),
-            "patient_id": _prefixed_ids("P", r.pats.number[lines.patient], max(7, len(str(n_pat)))),
-            "provider_id": _strings(r.sup.npi, lines.supplier),
-            "payer_id": _strings(np.array([p.payer_id for p in PAYERS], dtype=object), lines.payer),
-            "payer_type": _strings(payer_types, lines.payer),
-            "service_date": (start64 + lines.day.astype("timedelta64[D]")).astype("datetime64[ns]"),
-            "submission_date": (start64 + (lines.day + lines.lag).astype("timedelta64[D]")).astype(
-                "datetime64[ns]"
-            ),
-            "place_of_service": _strings(place_codes(), lines.pos),
-            "hcpcs_code": _strings(cat.codes, r.codes.code),
-            "modifiers": _strings(mod_text, mod_inv.reshape(-1)),
-            "units": pd.array(written.units, dtype="Int64"),
-            "diagnosis_codes": pd.Series(pd.array(dx_text, dtype="string")),
-            "billed_amount": r.billed,
-        }
-    )
-    for f in schema.BOOLEAN_FLAGS:
-        out[f] = _boolean(r.docs.truth[f], r.docs.hidden[f])
-    out["prior_same_code_12m"] = pd.array(r.codes.prior, dtype="Int64")
-    out["denied"] = pd.array(r.denials.denied, dtype="boolean")
-    out["denial_reason"] = r.reason
-    out["paid_amount"] = r.paid
-    out[TRUTH_COLUMN] = r.denials.p_marg
+def _finish(frame: pd.DataFrame, billed, paid, denials, reason, remarks) -> pd.DataFrame:
+    """Columns in contract order, then the labels and the truth."""
+    frame["billed_amount"] = billed
+    order = [c for c in (*schema.REQUIRED, *schema.OPTIONAL) if c in frame.columns]
+    first = ["claim_id", "line_number", "patient_id", "provider_id", "payer_id", "payer_type", "service_date",
+             "submission_date", "place_of_service", "hcpcs_code", "modifiers", "units", "diagnosis_codes",
+             "billed_amount"]
+    out = frame[first + [c for c in order if c not in first]].copy()
+    out["denied"] = pd.array(denials.denied, dtype="boolean")
+    out["denial_reason"] = reason
+    out["remark_codes"] = remarks
+    out["paid_amount"] = paid
+    out[TRUTH_COLUMN] = denials.p_marg
     return out
-
-
-def _details(r: _Drawn) -> dict:
-    """The mechanism's internals the tests hold the frame against."""
-    truth, expected = r.docs.truth, r.defects.expected
-    return {
-        "defects": pd.DataFrame(r.defects.flags),
-        "missing_documents": pd.DataFrame({f: expected[f] & ~truth[f] for f in DOC_FLAGS}),
-        "base_logit": dict(zip(PAYER_TYPE_ORDER, r.denials.base.tolist(), strict=True)),
-        "p_actual": r.denials.p_actual,  # with the hidden documentation truth
-        "p_if_unknown_on_file": r.denials.p_if_unknown_on_file,
-        "hidden_expected": r.denials.hid_mask > 0,
-        "change_date": r.period.change_date,
-    }
-
-
-def _arrow_strings(values: np.ndarray, index: np.ndarray) -> pa.Array:
-    """values[index] as an arrow string array (index -1 -> null), via a dictionary."""
-    dictionary = pa.array(list(values), type=pa.string())
-    idx = pa.array(index.astype(np.int32), mask=index < 0)
-    return pa.DictionaryArray.from_arrays(idx, dictionary).cast(pa.string())
-
-
-def _strings(values: np.ndarray, index: np.ndarray) -> pd.Series:
-    """values[index] as a pandas string Series (index -1 -> <NA>)."""
-    return pd.Series(pd.array(_arrow_strings(values, index), dtype="string"))
-
-
-def _boolean(values: np.ndarray, hidden: np.ndarray) -> pd.Series:
-    return pd.Series(pd.arrays.BooleanArray(values.astype(bool), hidden.astype(bool)))
-
-
-def _prefixed_ids(prefix: str, numbers: np.ndarray, width: int) -> pd.Series:
-    arr = pc.utf8_lpad(pa.array(numbers.astype(np.int64)).cast(pa.string()), width, "0")
-    arr = pc.binary_join_element_wise(pa.scalar(prefix), arr, "")
-    return pd.Series(pd.array(arr, dtype="string"))
 
 
 # --------------------------------------------------------------------------- files

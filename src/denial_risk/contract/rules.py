@@ -1,0 +1,158 @@
+"""Payer rules that change by date, each with its source (`reference_data/dated_rules.csv`).
+
+Medicare's DMEPOS lists change on published dates (the Required Prior Authorization
+List, the Required Face-to-Face and Written Order Prior to Delivery List) and its
+coding rules have start dates (RT and LT on separate lines from 2019-03-01). A line
+is judged by the rule in force on its date of service: features, findings, fixes and
+the simulator's Medicare world all ask here.
+
+File conventions: one row per (rule, set of codes, period). `codes` is `|`-separated
+codes or `A-B` ranges (same letter); an empty `effective_from` means in force before
+any date the product scores (the source gives no start), an empty `effective_to`
+means still in force. `payer_type` is the payer type the rule binds (`medicare` is
+Medicare fee-for-service, through the DME MACs); no rule here binds any other payer
+type: what other payers require is learned from their remittances.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from denial_risk.contract import reference
+
+RULES = ("prior_auth", "face_to_face_wopd", "kx_required", "cg_required", "rt_lt_separate_lines")
+COLUMNS = ("rule", "payer_type", "codes", "effective_from", "effective_to", "source")
+_CODE = re.compile(r"[A-Z]\d{4}")
+_FAR_PAST = np.datetime64("1900-01-01", "D")
+_FAR_FUTURE = np.datetime64("2200-01-01", "D")
+
+
+def _expand(spec: str) -> list[tuple[str, int, int]]:
+    """`L0648|L1900-L1990` -> [(letter, lo, hi), ...]."""
+    out = []
+    for part in (p.strip() for p in spec.split("|") if p.strip()):
+        lo, _, hi = part.partition("-")
+        hi = hi or lo
+        if not (_CODE.fullmatch(lo) and _CODE.fullmatch(hi)) or lo[0] != hi[0] or lo > hi:
+            raise ValueError(f"dated_rules.csv: bad code or range {part!r}")
+        out.append((lo[0], int(lo[1:]), int(hi[1:])))
+    return out
+
+
+@lru_cache(maxsize=8)
+def _load(ref_dir: str) -> pd.DataFrame:
+    raw = pd.read_csv(Path(ref_dir) / "dated_rules.csv", dtype=str, keep_default_na=False)
+    if tuple(raw.columns) != COLUMNS:
+        raise ValueError(f"dated_rules.csv: columns must be exactly {','.join(COLUMNS)}")
+    unknown = sorted(set(raw["rule"]) - set(RULES))
+    if unknown:
+        raise ValueError(f"dated_rules.csv: unknown rule(s) {unknown}")
+    if (raw["source"].str.strip() == "").any():
+        raise ValueError("dated_rules.csv: every rule needs a source")
+    rows = []
+    for r in raw.itertuples(index=False):
+        start = np.datetime64(r.effective_from, "D") if r.effective_from else _FAR_PAST
+        end = np.datetime64(r.effective_to, "D") if r.effective_to else _FAR_FUTURE
+        if end < start:
+            raise ValueError(f"dated_rules.csv: {r.rule} {r.codes} ends before it starts")
+        for letter, lo, hi in _expand(r.codes):
+            rows.append((r.rule, r.payer_type.strip().lower(), letter, lo, hi, start, end, r.source,
+                         r.effective_from, r.effective_to))
+    return pd.DataFrame(rows, columns=["rule", "payer_type", "letter", "lo", "hi", "start", "end", "source",
+                                       "effective_from", "effective_to"])
+
+
+def table() -> pd.DataFrame:
+    """The expanded rules: one row per (rule, code range, period), with start/end as datetime64[D]."""
+    return _load(str(reference.reference_dir())).copy()
+
+
+def _days(dates: pd.Series | None, n: int) -> np.ndarray:
+    """Dates as datetime64[D]; missing -> a far-future day (a rule with a known end does not bind it)."""
+    if dates is None:
+        return np.full(n, np.datetime64("today", "D"))
+    d = pd.to_datetime(dates, errors="coerce").to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    return np.where(np.isnat(d), _FAR_FUTURE, d)
+
+
+def in_force(rule: str, codes: pd.Series, dates: pd.Series | None, payer_types: pd.Series | None = None
+             ) -> np.ndarray:
+    """Per line: does `rule` bind this code on this date of service (for this payer type)?
+
+    `payer_types` None means "as if the payer were the rule's payer type" (e.g. what Medicare
+    would require); otherwise only lines of the rule's payer type are bound. Vectorised over
+    the distinct codes.
+    """
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}")
+    rules = _load(str(reference.reference_dir()))
+    rules = rules[rules["rule"] == rule]
+    n = len(codes)
+    out = np.zeros(n, dtype=bool)
+    if n == 0 or rules.empty:
+        return out
+    codes_s = codes.astype("string").str.strip().str.upper()
+    fcodes, uniq = pd.factorize(codes_s, use_na_sentinel=True)
+    parsed = pd.Series(uniq, dtype="string").str.extract(r"^([A-Z])(\d{4})$")
+    letter = parsed[0].fillna("").to_numpy(dtype=object)
+    num = pd.to_numeric(parsed[1]).fillna(-1).to_numpy(dtype=np.int64)
+    days = _days(dates, n)
+    for r in rules.itertuples(index=False):
+        hit_code = (letter == r.letter) & (num >= r.lo) & (num <= r.hi)
+        if not hit_code.any():
+            continue
+        rows = np.flatnonzero(np.append(hit_code, False)[fcodes])
+        within = (days[rows] >= r.start) & (days[rows] <= r.end)
+        out[rows[within]] = True
+    if payer_types is not None:
+        payer_rule = rules["payer_type"].iloc[0]
+        out &= payer_types.astype("string").eq(payer_rule).fillna(False).to_numpy(dtype=bool)
+    return out
+
+
+def effective_from(rule: str, codes: pd.Series, dates: pd.Series | None) -> np.ndarray:
+    """Per line: the `effective_from` of the row of `rule` binding its code on its date ('' when none binds,
+    or the rule has no start). Vectorised: one pass per distinct code the rule names."""
+    rules = _load(str(reference.reference_dir()))
+    rules = rules[rules["rule"] == rule]
+    n = len(codes)
+    out = np.full(n, "", dtype=object)
+    if n == 0 or rules.empty:
+        return out
+    fcodes, uniq = pd.factorize(codes.astype("string").str.strip().str.upper(), use_na_sentinel=True)
+    parsed = pd.Series(uniq, dtype="string").str.extract(r"^([A-Z])(\d{4})$")
+    letter = parsed[0].fillna("").to_numpy(dtype=object)
+    num = pd.to_numeric(parsed[1]).fillna(-1).to_numpy(dtype=np.int64)
+    days = _days(dates, n)
+    for r in rules.itertuples(index=False):
+        hit_code = (letter == r.letter) & (num >= r.lo) & (num <= r.hi)
+        if not hit_code.any():
+            continue
+        rows = np.flatnonzero(np.append(hit_code, False)[fcodes])
+        within = rows[(days[rows] >= r.start) & (days[rows] <= r.end)]
+        out[within] = r.effective_from
+    return out
+
+
+def binding(rule: str, code: str, date) -> dict | None:
+    """The row of `rule` that binds `code` on `date` (`source`, `effective_from`, `effective_to`), or None.
+
+    For the words of a reason: which document says so, and since when.
+    """
+    rules = _load(str(reference.reference_dir()))
+    c = str(code).strip().upper()
+    if not _CODE.fullmatch(c):
+        return None
+    day = _FAR_FUTURE if date is None or pd.isna(date) else np.datetime64(pd.Timestamp(date).date(), "D")
+    hit = rules[(rules["rule"] == rule) & (rules["letter"] == c[0]) & (rules["lo"] <= int(c[1:]))
+                & (rules["hi"] >= int(c[1:])) & (rules["start"] <= day) & (rules["end"] >= day)]
+    if hit.empty:
+        return None
+    row = hit.iloc[0]
+    return {"source": str(row["source"]), "effective_from": str(row["effective_from"]),
+            "effective_to": str(row["effective_to"])}

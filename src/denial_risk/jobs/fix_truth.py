@@ -1,0 +1,140 @@
+"""Are the worklist's fixes true? Each one applied to the simulated world's own mechanism.
+
+Re-scoring an edited line through the model checks the model against itself. Here every
+fix the worklist considers for a line is made (`contract.remedies.apply`) and the edited
+line is judged by the world that generated the data (`synth.oracle.World`): a fix is
+true when the world's probability of denial drops. Used by `benchmarks/bench_fixes.py`
+and the fix tests (a small world); the product itself never sees the world.
+
+Definitions (issue 11):
+
+* precision: listed fixes whose true drop is at least `MIN_TRUE_DROP` (one point), the
+  worst alternative counted (a side fix that could be either side);
+* recall: at-risk lines (true risk >= `AT_RISK`) with a fixable cause -- some fix the
+  biller can truthfully make lowers the true logit by >= `CAUSE_LOGIT` -- that list
+  such a fix;
+* error: mean |stated risk after the fix - true risk after it| over listed fixes.
+
+The same figures for a naive design (re-score the edited line; list it when the model's
+risk drops a point) show what the learned effects buy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from denial_risk.contract import remedies
+from denial_risk.contract.facts import LineFacts
+from denial_risk.contract.normalize import REJECT_REASON, normalize_chunk
+from denial_risk.scoring import fixes
+
+MIN_TRUE_DROP = 0.01
+AT_RISK = 0.2
+CAUSE_LOGIT = 1.0
+MIN_KIND_LISTINGS = 100
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return np.log(p / (1 - p))
+
+
+def judge(model, world, clean: pd.DataFrame, *, min_probability: float = 0.0, naive: bool = True) -> pd.DataFrame:
+    """One row per scored fix considered (listed or not) on every line; `listed` only on the lines
+    with p >= `min_probability` (the worklist gives every line its fixes: 0), so a fixable line
+    left out counts against recall.
+
+    Columns: fix_table's (`row`, `pos`, `remedy`, `probability`, `new_probability`, `listed`)
+    plus `truth` (the world's risk of the line), `true_after` (after the fix, worst
+    alternative), `true_drop`, `true_logit_drop`, and with `naive` the re-scored risk
+    `naive_after`.
+    """
+    clean, rejects = normalize_chunk(clean)  # as the worklist sees a file: M17.11 read as M1711
+    if len(rejects):
+        raise ValueError(f"{len(rejects)} lines cannot be scored: {rejects[REJECT_REASON].iloc[0]}")
+    clean = clean.reset_index(drop=True)
+    p = model.predict_proba(clean)
+    threshold = min_probability
+    facts = LineFacts.of(clean)
+    table = fixes.fix_table(model, clean, p, None, facts=facts)
+    table = table[table["kind"] == fixes.KIND_SCORED].reset_index(drop=True)
+    table["listed"] &= p[table["pos"].to_numpy(dtype=np.int64)] >= threshold
+    truth = world.true_denial_probability(clean)
+    table["truth"] = truth[table["pos"].to_numpy(dtype=np.int64)]
+    after = np.full(len(table), np.nan)
+    naive_after = np.full(len(table), np.nan)
+    for name, idx in table.groupby("remedy").indices.items():
+        pos = table["pos"].to_numpy(dtype=np.int64)[idx]
+        sub = clean.iloc[pos]
+        worst = np.full(len(idx), -np.inf)
+        naive_worst = np.full(len(idx), -np.inf)
+        for alt in remedies.REMEDIES[name].alternatives:
+            edited = remedies.apply(sub, name, alt)
+            worst = np.maximum(worst, world.true_denial_probability(edited))
+            if naive:
+                naive_worst = np.maximum(naive_worst, model.predict_proba(edited))
+        after[idx] = worst
+        naive_after[idx] = naive_worst
+    table["true_after"] = after
+    table["true_drop"] = table["truth"] - after
+    table["true_logit_drop"] = _logit(table["truth"].to_numpy()) - _logit(after)
+    # the stated risk had the model known the line's true risk: what the effect alone gets wrong
+    start = np.minimum(table["probability"].to_numpy(dtype=float), fixes.P_CAP)
+    effect = _logit(start) - _logit(table["new_probability"].to_numpy(dtype=float))
+    table["stated_from_true_risk"] = 1.0 / (1.0 + np.exp(-(_logit(table["truth"].to_numpy()) - effect)))
+    if naive:
+        table["naive_after"] = naive_after
+    return table
+
+
+@dataclass
+class Figures:
+    listed: int
+    precision: float
+    recall: float
+    error: float
+    at_risk_fixable: int
+    error_from_true_risk: float = float("nan")  # the same error had the model known each line's true risk
+
+    def as_dict(self) -> dict:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+def figures(judged: pd.DataFrame, listed: np.ndarray | None = None, stated: np.ndarray | None = None) -> Figures:
+    """Precision, recall and stated-risk error of a listing (default: the worklist's own)."""
+    listed = judged["listed"].to_numpy(dtype=bool) if listed is None else listed
+    stated = judged["new_probability"].to_numpy(dtype=float) if stated is None else stated
+    true_drop = judged["true_drop"].to_numpy(dtype=float)
+    precision = float(np.mean(true_drop[listed] >= MIN_TRUE_DROP)) if listed.any() else float("nan")
+    error = float(np.mean(np.abs(stated[listed] - judged["true_after"].to_numpy()[listed]))) if listed.any() \
+        else float("nan")
+    # recall, per line: at risk, with a truthful fix of >= 1 logit; is such a fix listed?
+    strong = judged["true_logit_drop"].to_numpy(dtype=float) >= CAUSE_LOGIT
+    at_risk = judged["truth"].to_numpy(dtype=float) >= AT_RISK
+    pos = judged["pos"].to_numpy(dtype=np.int64)
+    fixable = np.unique(pos[strong & at_risk])
+    found = np.unique(pos[strong & at_risk & listed])
+    recall = len(found) / len(fixable) if len(fixable) else float("nan")
+    floor = float("nan")
+    if "stated_from_true_risk" in judged and listed.any():
+        floor = float(np.mean(np.abs(judged["stated_from_true_risk"].to_numpy()[listed]
+                                     - judged["true_after"].to_numpy()[listed])))
+    return Figures(int(listed.sum()), precision, recall, error, len(fixable), floor)
+
+
+def naive_listing(judged: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The re-scoring design: list a fix when the model's own risk drops a point; state the re-scored risk."""
+    after = judged["naive_after"].to_numpy(dtype=float)
+    return (judged["probability"].to_numpy(dtype=float) - after) >= fixes.MIN_DROP, after
+
+
+def by_kind(judged: pd.DataFrame) -> pd.DataFrame:
+    """The figures per remedy (kinds with any listing)."""
+    rows = []
+    for name, part in judged.groupby("remedy"):
+        f = figures(part)
+        rows.append({"fix": name, **f.as_dict()})
+    return pd.DataFrame(rows).sort_values("listed", ascending=False).reset_index(drop=True)

@@ -1,0 +1,254 @@
+"""How much each fix lowers the risk, per payer cell, learned from the remittances with its uncertainty.
+
+Re-scoring an edited line through the denial model only checks the model against itself:
+the model learns that lines with prior authorization are denied less everywhere, partly
+because careful suppliers do everything at once, partly because one smooth model pools
+payers whose rules differ. Here each remedy's effect is estimated where it applies
+(`contract.remedies`: a payer, with the policy group or Medicare's program where
+requirements differ by them), from the training lines alone, adjusted for the supplier:
+
+    logit P(denied) = cell intercept + supplier + quarter + other findings
+                      + sum over remedies r, states s (shown / unknown), periods t of
+                        beta[r, s, cell, t] * 1[line has r's defect in state s, cell, period t]
+
+a penalised logistic regression on a sparse design (the supplier terms absorb how
+careful a supplier is; the cell terms let a payer require prior authorization for one
+group and not another). Standard errors come from the inverse of the penalised
+information matrix. Each effect is estimated for the last `RECENT_DAYS` of training
+and before; when the two differ beyond their noise (a payer changed its rule) the
+recent one is used, else both pooled.
+
+Beside the effect, the remits say *why*: the share of the cell's lines with the defect
+denied with one of the remedy's reasons (CO-197 for prior authorization), against the
+share without it. A fix is listed only when its effect's lower bound lowers the risk by
+a point and the reasons do not contradict it (`scoring.fixes`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, sparse
+
+from denial_risk.contract import remedies
+from denial_risk.contract.facts import LineFacts
+
+log = logging.getLogger(__name__)
+
+RECENT_DAYS = 183
+CHANGE_Z = 2.58  # a recent effect this far from the earlier one means the rule changed
+MIN_LINES = 20  # a cell needs this many lines with the defect to have an effect at all
+SUPPLIER_MIN_LINES = 30
+PENALTY_C = 100.0  # a light penalty: enough against separation in small cells, not enough to bias the big ones
+STATES = ("present", "unknown")
+
+
+@dataclass
+class FixEffects:
+    """Per (remedy, state, cell): the effect on the logit of removing the defect, its standard error,
+    and the reason evidence. Plain lists and arrays, so it saves with skops."""
+
+    keys: list[str] = field(default_factory=list)  # "remedy|state|cell"
+    beta: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    se: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    n: np.ndarray = field(default_factory=lambda: np.zeros(0))  # training lines with the defect
+    reason_rate: np.ndarray = field(default_factory=lambda: np.zeros(0))  # denied for one of its reasons
+    reason_rate_without: np.ndarray = field(default_factory=lambda: np.zeros(0))  # cell lines without it
+    n_without: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    recent: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # the rule changed lately
+    info: dict = field(default_factory=dict)
+
+    def lookup(self, remedy: str, state: str, cells: np.ndarray) -> dict[str, np.ndarray]:
+        """The stored figures for each line's cell (NaN where the cell has no estimate)."""
+        index = {k: i for i, k in enumerate(self.keys)}
+        prefix = f"{remedy}|{state}|"
+        codes, uniq = pd.factorize(pd.Series(cells, dtype=object).astype(str))
+        pos = np.array([index.get(prefix + u, -1) for u in uniq] + [-1])[codes] if len(cells) else np.zeros(0, int)
+        out = {}
+        for name in ("beta", "se", "n", "reason_rate", "reason_rate_without", "n_without"):
+            arr = np.append(getattr(self, name).astype(float), np.nan)
+            out[name] = arr[pos]
+        return out
+
+
+def _defects(clean: pd.DataFrame, cand: remedies.Candidates) -> dict[tuple[str, str], np.ndarray]:
+    return {(r, s): getattr(cand, s)[r] for r in remedies.REMEDIES for s in STATES if getattr(cand, s)[r].any()}
+
+
+def _covariates(clean: pd.DataFrame, facts: LineFacts) -> dict[str, np.ndarray]:
+    """Findings no remedy removes, so each remedy's effect is read beside them, not through them."""
+    m = facts.mods
+    prior = clean["prior_same_code_12m"].astype("Float64").fillna(0).to_numpy(float) if "prior_same_code_12m" in clean \
+        else np.zeros(len(clean))
+    lag = (clean["submission_date"] - clean["service_date"]).dt.days.to_numpy(float, na_value=np.nan) \
+        if "submission_date" in clean else np.full(len(clean), np.nan)
+    units = clean["units"].astype("Float64").fillna(1).to_numpy(float)
+    limit = facts.policy["unit_limit"].astype("Float64").to_numpy(float, na_value=np.nan)
+    pos = clean["place_of_service"].astype("string").fillna("").to_numpy(object) if "place_of_service" in clean \
+        else np.full(len(clean), "", dtype=object)
+    return {
+        "invalid_code": facts.hcpcs_status.eq("invalid").fillna(False).to_numpy(bool),
+        "no_supporting_dx": facts.support["any_supports"].eq(False).fillna(False).to_numpy(bool),
+        "ga": m["GA"], "gz": m["GZ"],
+        "repeat_item": (prior > 0) & ~m["RA"],
+        "units_over": units > np.where(m["RT"] & m["LT"], 2, 1) * limit,
+        "facility": np.isin(pos, ("21", "31")),
+        "lag_91_180": (lag > 90) & (lag <= 180), "lag_181_365": (lag > 180) & (lag <= 365), "lag_over_365": lag > 365,
+    }
+
+
+class _Design:
+    """Column registry and (row, column) lists for a sparse 0/1 design."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.columns: dict[str, int] = {}
+        self.rows: list[np.ndarray] = []
+        self.cols: list[np.ndarray] = []
+
+    def add(self, name: str, mask: np.ndarray) -> None:
+        rows = np.flatnonzero(mask)
+        if len(rows) == 0:
+            return
+        j = self.columns.setdefault(name, len(self.columns))
+        self.rows.append(rows)
+        self.cols.append(np.full(len(rows), j))
+
+    def add_categories(self, prefix: str, values: np.ndarray, min_count: int = 1) -> None:
+        codes, uniq = pd.factorize(pd.Series(values, dtype=object).astype(str))
+        counts = np.bincount(codes, minlength=len(uniq))
+        for k, u in enumerate(uniq):
+            if counts[k] >= min_count:
+                self.add(f"{prefix}={u}", codes == k)
+
+    def matrix(self) -> sparse.csr_matrix:
+        rows = np.concatenate(self.rows) if self.rows else np.zeros(0, int)
+        cols = np.concatenate(self.cols) if self.cols else np.zeros(0, int)
+        return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(self.n, len(self.columns)))
+
+
+def fit_fix_effects(clean: pd.DataFrame, denied: np.ndarray, reasons: pd.Series | None) -> FixEffects:
+    """Estimate every remedy's effect per cell on labelled normalised lines (the training slice only)."""
+    from sklearn.linear_model import LogisticRegression
+
+    facts = LineFacts.of(clean)
+    cand = remedies.candidates(clean, facts)
+    n = len(clean)
+    day = clean["service_date"].to_numpy(dtype="datetime64[D]")
+    recent = day >= (day.max() - np.timedelta64(RECENT_DAYS, "D")) if n else np.zeros(0, bool)
+    design = _Design(n)
+    payer = clean["payer_id"].astype("string").fillna("?").to_numpy(object)
+    group = facts.policy["policy_group"].astype("string").fillna("(no policy)").to_numpy(object)
+    design.add_categories("payer", payer)  # the payer's own level, so no remedy column has to carry it
+    design.add_categories("cell", np.char.add(payer.astype(str), np.char.add("|", group.astype(str))))
+    design.add_categories("supplier", clean["provider_id"].astype("string").fillna("?").to_numpy(object),
+                          SUPPLIER_MIN_LINES)
+    design.add_categories("quarter", pd.PeriodIndex(clean["service_date"], freq="Q").astype(str).to_numpy())
+    for name, mask in _covariates(clean, facts).items():
+        design.add(f"finding={name}", mask)
+    defect_cols: dict[tuple[str, str, str, bool], str] = {}
+    for (r, s), mask in _defects(clean, cand).items():
+        cells = cand.cells[r]
+        codes, uniq = pd.factorize(pd.Series(cells, dtype=object).astype(str))
+        counts = np.bincount(codes[mask], minlength=len(uniq))
+        late_counts = np.bincount(codes[mask & recent], minlength=len(uniq))
+        for k, cell in enumerate(uniq):
+            if counts[k] < MIN_LINES:
+                continue
+            in_cell = mask & (codes == k)
+            split = min(late_counts[k], counts[k] - late_counts[k]) >= MIN_LINES
+            for late in ((False, True) if split else (None,)):
+                name = f"{r}|{s}|{cell}|{ {None: 'all', True: 'recent', False: 'before'}[late] }"
+                before = len(design.columns)
+                design.add(name, in_cell if late is None else in_cell & (recent == late))
+                if len(design.columns) > before:
+                    defect_cols[(r, s, cell, late)] = name
+    X = design.matrix()
+    y = np.asarray(denied, dtype=int)
+    clf = LogisticRegression(C=PENALTY_C, solver="newton-cholesky", max_iter=100, tol=1e-6).fit(X, y)
+    clusters = clean["claim_id"].astype("string").fillna("").to_numpy(object) if "claim_id" in clean \
+        else np.arange(n)
+    cov = _covariance(X, clf, y, clusters)
+    effects = _collect(design.columns, defect_cols, clf.coef_.ravel(), cov)
+    _add_reason_evidence(effects, clean, cand, reasons, denied)
+    effects.info = {"lines": n, "columns": X.shape[1], "cells": len(effects.keys),
+                    "changed_lately": int(effects.recent.sum())}
+    log.info(f"fix effects: {len(effects.keys)} remedy cells from {n} lines ({X.shape[1]} design columns)")
+    return effects
+
+
+def _covariance(X: sparse.csr_matrix, clf, y: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+    """The larger of two covariances, per coefficient: the inverse penalised information, and the
+    cluster-robust (sandwich) one clustered by claim. A claim's lines share one record (its
+    documents, its eligibility), so they are not independent draws and the information alone
+    understates the error; the sandwich alone understates it in small cells the model fits
+    closely (few residuals). Only the diagonal is used. Intercept last."""
+    p = clf.predict_proba(X)[:, 1]
+    w = p * (1 - p)
+    Xi = sparse.hstack([X, np.ones((X.shape[0], 1))]).tocsr()
+    H = (Xi.T @ Xi.multiply(w[:, None])).toarray()
+    H[np.diag_indices(X.shape[1])] += 1.0 / PENALTY_C
+    H[-1, -1] += 1e-9  # the intercept: kept invertible when the design spans it
+    bread = linalg.cho_solve(linalg.cho_factor(H), np.eye(len(H)))
+    codes, uniq = pd.factorize(pd.Series(clusters, dtype=object))
+    C = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(len(uniq), len(codes)))
+    G = (C @ Xi.multiply((y - p)[:, None])).tocsr()  # per claim: the score's sum over its lines
+    meat = (G.T @ G).toarray()
+    robust = bread @ meat @ bread
+    np.fill_diagonal(robust, np.maximum(np.diag(robust), np.diag(bread)))
+    return robust
+
+
+def _collect(columns: dict[str, int], defect_cols: dict, coef: np.ndarray, cov: np.ndarray) -> FixEffects:
+    """One estimate per (remedy, state, cell): the recent one when the rule changed, else both pooled."""
+    keys, beta, se, changed = [], [], [], []
+    for r, s, cell in sorted({(r, s, c) for r, s, c, _ in defect_cols}):
+        est = {}
+        for late in (None, False, True):
+            name = defect_cols.get((r, s, cell, late))
+            if name is not None:
+                j = columns[name]
+                est[late] = (coef[j], np.sqrt(max(cov[j, j], 1e-12)))
+        if False in est and True in est:
+            (b0, s0), (b1, s1) = est[False], est[True]
+            moved = abs(b1 - b0) > CHANGE_Z * np.hypot(s0, s1)
+            if moved:
+                b, e = b1, s1
+            else:
+                w0, w1 = 1 / s0**2, 1 / s1**2
+                b, e = (w0 * b0 + w1 * b1) / (w0 + w1), (w0 + w1) ** -0.5
+        else:
+            (b, e), moved = next(iter(est.values())), False
+        keys.append(f"{r}|{s}|{cell}")
+        beta.append(b)
+        se.append(e)
+        changed.append(moved)
+    return FixEffects(keys, np.array(beta), np.array(se), recent=np.array(changed, dtype=bool))
+
+
+def _add_reason_evidence(effects: FixEffects, clean: pd.DataFrame, cand: remedies.Candidates,
+                         reasons: pd.Series | None, denied: np.ndarray) -> None:
+    """Per stored cell: the share of lines with the defect denied for one of the remedy's reasons, and without."""
+    k = len(effects.keys)
+    effects.n, effects.n_without = np.zeros(k), np.zeros(k)
+    effects.reason_rate, effects.reason_rate_without = np.full(k, np.nan), np.full(k, np.nan)
+    have_reasons = reasons is not None and reasons.notna().any()
+    carc = reasons.astype("string").fillna("").to_numpy(object) if have_reasons else None
+    by_remedy: dict[str, tuple] = {}
+    for i, key in enumerate(effects.keys):
+        r, s, cell = key.split("|", 2)
+        if r not in by_remedy:
+            codes, uniq = pd.factorize(pd.Series(cand.cells[r], dtype=object).astype(str))
+            hit = np.asarray(denied, bool) & np.isin(carc, remedies.REMEDIES[r].carcs) if have_reasons else None
+            by_remedy[r] = (codes, {u: k for k, u in enumerate(uniq)}, hit)
+        codes, where, hit = by_remedy[r]
+        in_cell = codes == where.get(cell, -1)
+        has = in_cell & getattr(cand, s)[r]
+        without = in_cell & ~cand.present[r] & ~cand.unknown[r]
+        effects.n[i], effects.n_without[i] = has.sum(), without.sum()
+        if hit is not None:
+            effects.reason_rate[i] = hit[has].mean() if has.any() else np.nan
+            effects.reason_rate_without[i] = hit[without].mean() if without.any() else np.nan
