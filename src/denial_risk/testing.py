@@ -68,11 +68,16 @@ def make_frame(n: int = 400, seed: int = 0, *, labels: bool = True) -> pd.DataFr
     )
     for f in schema.BOOLEAN_FLAGS:
         df[f] = boolean(0.7, 0.15)
-    for c in schema.OPTIONAL:  # the record's columns (eligibility, ordering NPI, order and visit dates): unknown
+    for (
+        c
+    ) in schema.OPTIONAL:  # the record's columns (eligibility, ordering NPI, order and visit dates): unknown
         if c not in df:
             dtype = schema.NORMALISED_DTYPES[c]
-            df[c] = pd.Series(pd.NaT, index=df.index, dtype=dtype) if dtype.startswith("datetime") else \
-                pd.Series(pd.array([None] * n, dtype=dtype))
+            df[c] = (
+                pd.Series(pd.NaT, index=df.index, dtype=dtype)
+                if dtype.startswith("datetime")
+                else pd.Series(pd.array([None] * n, dtype=dtype))
+            )
     if labels:
         p = 0.15 + 0.3 * (df["has_prior_auth"].fillna(True) == False).to_numpy()  # noqa: E712
         denied = rng.random(n) < p
@@ -203,7 +208,7 @@ _CPT_SPECIALTIES = {
 }
 # The six yes/no columns, and the share of claims with "N" in each (blank in 4% of claims).
 CPT_FLAGS = {
-    "eligibility_verified": 0.18,
+    "coverage_checked": 0.18,
     "referral_on_file": 0.25,
     "in_network": 0.12,
     "telehealth": 0.8,  # "N" for 80%: most visits are in person
@@ -233,7 +238,7 @@ def _cpt_logit(flags: dict[str, np.ndarray], specialty: np.ndarray) -> tuple[np.
     """
     no = {k: (v == "N").astype(float) + 0.5 * (v == "").astype(float) for k, v in flags.items()}
     causes = {
-        "CO-31": 2.6 * no["eligibility_verified"],
+        "CO-31": 2.6 * no["coverage_checked"],
         "CO-288": 2.0 * no["referral_on_file"],
         "CO-242": 1.6 * no["in_network"],
     }

@@ -66,7 +66,7 @@ def test_constant_and_missing_features_are_dropped_and_recorded(trained):
     # the policy features of issue 12, the documentation flags the table lacks, its empty modifiers
     policy = {"code__unit_limit", "code__useful_lifetime_years", "history__prior_same_code_12m"}
     assert policy | {"documentation__has_prior_auth_no", "modifiers__n_modifiers"} <= by_fit["classifier"]
-    signal = {"extra__eligibility_verified_no", "extra__referral_on_file_no", "extra__in_network_no"}
+    signal = {"extra__coverage_checked_no", "extra__referral_on_file_no", "extra__in_network_no"}
     assert not signal & by_fit["classifier"]
     assert len(params["features_dropped_names"]) <= 500 and "more)" in params["features_dropped_names"]
     assert len(params["cv_features_dropped"].split(",")) == 3
@@ -95,8 +95,8 @@ def test_scores_the_backlog_with_the_same_model_and_the_served_model_agrees(trai
     scored = pd.read_csv(out, dtype={"claim_id": str}, keep_default_na=False)
     p = scored["denial_probability"].to_numpy(dtype=float)
     assert ((p > 0) & (p < 1)).all()
-    unverified = (scored["eligibility_verified"] == "N").to_numpy()
-    assert p[unverified].mean() > 2 * p[~unverified & (scored["eligibility_verified"] == "Y")].mean()
+    unverified = (scored["coverage_checked"] == "N").to_numpy()
+    assert p[unverified].mean() > 2 * p[~unverified & (scored["coverage_checked"] == "Y")].mean()
     assert scored["top_reasons"].str.contains("likely CO-").any()  # the reason model, on its own kept columns
     # the logged pyfunc takes the extra columns too (its signature names them), and scores the same
     mlflow.set_tracking_uri(f"sqlite:///{work / 'mlflow.db'}")

@@ -260,8 +260,15 @@ def test_modifier_conflicts():
 def test_features_follow_the_rule_in_force_on_the_date_of_service(frame, y, code, date, feature, expected):
     from denial_risk.features.pipeline import build_feature_pipeline
 
-    X = lines(dict(hcpcs_code=code, modifiers="RT|LT|KX", service_date=date, submission_date=date,
-                   has_prior_auth=False))
+    X = lines(
+        dict(
+            hcpcs_code=code,
+            modifiers="RT|LT|KX",
+            service_date=date,
+            submission_date=date,
+            has_prior_auth=False,
+        )
+    )
     fp = build_feature_pipeline().fit(_X(frame), y)
     out = fp.transform(X)
     assert out[feature].iloc[0] == expected
@@ -285,10 +292,22 @@ def test_record_features_unknown_is_its_own_state():
 
     X = lines(
         dict(hcpcs_code="L1832", service_date="2025-05-01"),  # nothing recorded
-        dict(hcpcs_code="L1832", service_date="2025-05-01", eligibility_verified=False,
-             ordering_npi="1234567893", order_date="2025-04-20", face_to_face_date="2025-03-01"),
-        dict(hcpcs_code="L1832", service_date="2025-05-01", eligibility_verified=True,
-             ordering_npi="1234567890", order_date="2025-05-09", face_to_face_date="2024-06-01"),
+        dict(
+            hcpcs_code="L1832",
+            service_date="2025-05-01",
+            eligibility_verified=False,
+            ordering_npi="1234567893",
+            order_date="2025-04-20",
+            face_to_face_date="2025-03-01",
+        ),
+        dict(
+            hcpcs_code="L1832",
+            service_date="2025-05-01",
+            eligibility_verified=True,
+            ordering_npi="1234567890",
+            order_date="2025-05-09",
+            face_to_face_date="2024-06-01",
+        ),
         dict(hcpcs_code="L0627", service_date="2025-05-01"),  # not on the F2F/WOPD list
     )
     t = RecordFeatures().fit(X)

@@ -80,7 +80,7 @@ def test_service_answers_like_score_request_and_stops(mlflow_store, tmp_path):
     np.testing.assert_array_equal(
         got.loc[ok, "risk_rank"].astype(int), expected.loc[ok, "risk_rank"].astype(int)
     )
-    for col in ("risk_tier", "top_reasons", "recommended_actions", "predicted_carcs"):
+    for col in ("risk_tier", "top_reasons", "recommended_actions", "likely_denial_codes"):
         assert got.loc[ok, col].tolist() == expected.loc[ok, col].tolist(), col
     assert got.loc[~ok, "reject_reason"].tolist() == expected.loc[~ok, "reject_reason"].tolist()
     assert got.loc[~ok, "denial_probability"].isna().all()

@@ -142,8 +142,16 @@ def _crafted(*rows: dict) -> pd.DataFrame:
 @pytest.mark.parametrize(("date", "program"), [("2024-09-16", True), ("2024-06-17", False)])
 def test_medicare_prior_auth_follows_the_program_on_the_date_of_service(denial_model, date, program):
     """L0637 joined Medicare's Required Prior Authorization List on 2024-08-12."""
-    clean = _crafted(dict(hcpcs_code="L0637", modifiers="", diagnosis_codes="M54.50", has_prior_auth="false",
-                          service_date=date, submission_date=date))
+    clean = _crafted(
+        dict(
+            hcpcs_code="L0637",
+            modifiers="",
+            diagnosis_codes="M54.50",
+            has_prior_auth="false",
+            service_date=date,
+            submission_date=date,
+        )
+    )
     found = " ".join(findings(clean, effects=denial_model.fix_effects)["text"])
     t = fixes.fix_table(denial_model, clean, np.array([0.5]))
     pa = t[t["remedy"] == "obtain_prior_auth"]
@@ -200,9 +208,14 @@ def test_no_finding_claims_a_requirement_without_a_source_or_the_payers_remits(d
     assert sourced.all(), requires.loc[~sourced, "text"].unique()[:5]
     evidence = found["text"].str.contains("this payer denied", regex=False)
     assert evidence.any()
-    assert found.loc[evidence, "text"].str.fullmatch(
-        r".*this payer denied \d+% of such lines without it as [A-Z]{2}-\d+(?:/[A-Z]{2}-\d+)? \(\d+% with it\)"
-    ).all()
+    assert (
+        found.loc[evidence, "text"]
+        .str.fullmatch(
+            r".*this payer denied \d+% of such lines without it as [A-Z]{2}-\d+(?:/[A-Z]{2}-\d+)?"
+            r" \(\d+% with it\)"
+        )
+        .all()
+    )
 
 
 def test_findings_in_a_billers_words():
@@ -237,27 +250,32 @@ def test_fix_texts_end_with_the_risk_and_come_best_first(lines, table):
 
 
 @pytest.fixture(scope="module")
-def judged(denial_model):
-    """The session model's fixes on another seed of the same world, judged by that world."""
-    from denial_risk.synth.simulate import simulate_world
+def judged():
+    """A model fitted on 40k lines of the world (seed 11; the session model's 12k lines learn too few
+    cells), its fixes on another seed's last six months judged by that world."""
+    from denial_risk.modeling.config import TrainConfig
+    from denial_risk.modeling.train import fit_model
+    from denial_risk.synth.simulate import simulate_claims, simulate_world
 
+    train, _ = normalize_chunk(simulate_claims(40_000, 11))
+    model = fit_model(train, TrainConfig()).model
     frame, world = simulate_world(12_000, 12)
     late = frame[frame["service_date"] >= "2025-07-01"].reset_index(drop=True)
     clean = late.drop(columns=list(schema.OUTCOME_COLUMNS), errors="ignore")
-    return fix_truth.judge(denial_model, world, clean)
+    return fix_truth.judge(model, world, clean)
 
 
 def test_fixes_are_true_in_the_world_on_a_small_world(judged):
     ours = fix_truth.figures(judged)
-    assert ours.listed >= 150
-    assert ours.precision >= 0.9
-    assert ours.recall >= 0.6
-    assert ours.error <= 0.12
+    assert ours.listed >= 300
+    assert ours.precision >= 0.93  # measured 0.99 (bench_fixes.py: 0.98 at 120k lines)
+    assert ours.recall >= 0.55  # measured 0.68 (0.93 at 120k lines: more cells learned)
+    assert ours.error <= 0.10  # measured 0.067
 
 
 def test_naive_rescoring_fails_where_the_learned_effects_hold(judged):
     """The design this replaced: re-score the edited line; list it when the model's risk drops a point."""
     ours = fix_truth.figures(judged)
     naive = fix_truth.figures(judged, *fix_truth.naive_listing(judged))
-    assert naive.precision < ours.precision - 0.05
+    assert naive.precision < ours.precision - 0.1  # measured 0.79 against 0.99
     assert naive.listed > ours.listed

@@ -149,7 +149,9 @@ def test_modifiers(claims):
     sided = pol["sided"].fillna(False).to_numpy(dtype=bool)
     side = claims["modifiers"].str.contains(r"\b(?:RT|LT)\b", regex=True).to_numpy(dtype=bool)
     assert 0.9 < side[sided].mean() < 1.0  # mostly right, sometimes missing
-    kx_lines = rules.in_force("kx_required", claims["hcpcs_code"], claims["service_date"], claims["payer_type"])
+    kx_lines = rules.in_force(
+        "kx_required", claims["hcpcs_code"], claims["service_date"], claims["payer_type"]
+    )
     kx = claims["modifiers"].str.contains("KX").to_numpy(dtype=bool)
     assert 0.8 < kx[kx_lines].mean() < 1.0
 
@@ -181,7 +183,11 @@ def test_causes_drive_their_reason(sim):
     ga = causes["ga_abn_on_file"].to_numpy() > 0
     ga_reasons = claims.loc[ga & denied, "denial_reason"].value_counts(normalize=True)
     assert ga_reasons.index[0] == "PR-50" and ga_reasons.iloc[0] > 0.4  # GA: PR-50 with M38
-    assert claims.loc[ga & denied & (claims["denial_reason"] == "PR-50"), "remark_codes"].str.contains("M38").all()
+    assert (
+        claims.loc[ga & denied & (claims["denial_reason"] == "PR-50"), "remark_codes"]
+        .str.contains("M38")
+        .all()
+    )
     assert not claims["denial_reason"].isin(["PR-204", "CO-18"]).any()  # duplicates are OA-18
 
 
@@ -204,16 +210,30 @@ def test_oracle_is_the_mechanism_and_judges_edited_lines(sim):
     np.testing.assert_allclose(the_world.true_denial_probability(photos), p)
 
 
-@pytest.mark.parametrize(("code", "date", "required"), [
-    ("L0637", "2024-09-16", True), ("L0637", "2024-06-17", False),
-    ("L1833", "2024-06-17", True), ("L1833", "2024-09-16", False),
-    ("L1844", "2026-04-13", True), ("L1844", "2026-04-10", False),
-])
+@pytest.mark.parametrize(
+    ("code", "date", "required"),
+    [
+        ("L0637", "2024-09-16", True),
+        ("L0637", "2024-06-17", False),
+        ("L1833", "2024-06-17", True),
+        ("L1833", "2024-09-16", False),
+        ("L1844", "2026-04-13", True),
+        ("L1844", "2026-04-10", False),
+    ],
+)
 def test_medicare_world_follows_the_dated_prior_authorization_list(sim, code, date, required):
     claims, _, the_world = sim
-    line = claims[(claims["payer_id"] == "MCRJD")].iloc[[0]].assign(
-        hcpcs_code=code, service_date=pd.Timestamp(date), submission_date=pd.Timestamp(date),
-        modifiers="KX|RT|NU", has_prior_auth=False, diagnosis_codes="M1711|M5450",
+    line = (
+        claims[(claims["payer_id"] == "MCRJD")]
+        .iloc[[0]]
+        .assign(
+            hcpcs_code=code,
+            service_date=pd.Timestamp(date),
+            submission_date=pd.Timestamp(date),
+            modifiers="KX|RT|NU",
+            has_prior_auth=False,
+            diagnosis_codes="M1711|M5450",
+        )
     )
     without = the_world.true_denial_probability(line)[0]
     with_pa = the_world.true_denial_probability(line.assign(has_prior_auth=True))[0]
@@ -221,8 +241,11 @@ def test_medicare_world_follows_the_dated_prior_authorization_list(sim, code, da
 
 
 def test_rtlt_one_line_is_a_defect_for_medicare_from_2019():
-    got = rules.in_force("rt_lt_separate_lines", pd.Series(["L1833", "L1833", "L0627"]),
-                         pd.Series(pd.to_datetime(["2019-03-01", "2019-02-28", "2020-01-01"])))
+    got = rules.in_force(
+        "rt_lt_separate_lines",
+        pd.Series(["L1833", "L1833", "L0627"]),
+        pd.Series(pd.to_datetime(["2019-03-01", "2019-02-28", "2020-01-01"])),
+    )
     assert got.tolist() == [True, False, False]
 
 
@@ -234,7 +257,11 @@ def test_same_or_similar_is_side_aware_over_the_lifetime():
     lt = np.array([[False, True, True]] * 3)
     window = 5 * 365
     assert hist.earlier(np.zeros(3, int), np.ones(3, int), rt, day, window, 3).tolist() == [True, True, False]
-    assert hist.earlier(np.zeros(3, int), np.ones(3, int), lt, day, window, 3).tolist() == [False, False, False]
+    assert hist.earlier(np.zeros(3, int), np.ones(3, int), lt, day, window, 3).tolist() == [
+        False,
+        False,
+        False,
+    ]
 
 
 def test_policy_change_visible_in_time(sim):

@@ -263,7 +263,7 @@ class LineFacts:
 
 
 def modifier_flags(modifiers: pd.Series) -> dict[str, np.ndarray]:
-    """Per line, whether each of `MODIFIER_NAMES` is on it, and `conflict` (GA, GY or GZ); per distinct string."""
+    """Per line: is each of `MODIFIER_NAMES` on it, and `conflict` (GA, GY or GZ); per distinct string."""
     m_codes, m_uni = pd.factorize(modifiers.astype("string").fillna(""), use_na_sentinel=False)
     names = (*MODIFIER_NAMES, "conflict")
     per = np.zeros((max(len(m_uni), 1), len(names)), dtype=bool)
@@ -274,8 +274,10 @@ def modifier_flags(modifiers: pd.Series) -> dict[str, np.ndarray]:
     return {k: rows[:, j] for j, k in enumerate(names)}
 
 
-def dated_rules(codes: pd.Series, dates: pd.Series | None, payer_types: pd.Series | None) -> dict[str, np.ndarray]:
-    """Each dated rule (`contract.rules`) in force for each line; `payer_types` None: as if it were Medicare's."""
+def dated_rules(
+    codes: pd.Series, dates: pd.Series | None, payer_types: pd.Series | None
+) -> dict[str, np.ndarray]:
+    """Each dated rule (`contract.rules`) in force per line (`payer_types` None: as if Medicare's)."""
     from denial_risk.contract import rules
 
     return {r: rules.in_force(r, codes, dates, payer_types) for r in rules.RULES}

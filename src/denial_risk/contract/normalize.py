@@ -1,16 +1,13 @@
 """Accepted forms → canonical values, and rows that cannot be scored → rejects.
 
-The contract accepts several spellings of the same thing (modifier separators,
-dotted or undotted ICD-10, any case, six boolean spellings, ISO or YYYYMMDD
-dates). This module turns a raw chunk into the normalised frame described in
-docs/architecture.md. Unknown stays missing, never 0 or false.
+The contract accepts several spellings of the same thing (modifier separators, dotted or undotted
+ICD-10, any case, six boolean spellings, ISO or YYYYMMDD dates). This module turns a raw chunk into
+the normalised frame of docs/architecture.md. Unknown stays missing, never 0 or false.
 
-A row is rejected only when it cannot be scored (missing or unparseable
-claim_id, service_date, hcpcs_code, billed_amount, a negative amount or one
-over `MAX_AMOUNT`, an unparseable date, a bad line_number, a duplicate
-(claim_id, line_number)). Numbers are read from ASCII digits only.
-Everything else that is wrong with a claim is a *finding* for the model.
-All work is vectorised; per-value parsing runs over unique values only.
+A row is rejected only when it cannot be scored (missing or unparseable claim_id, service_date,
+hcpcs_code, billed_amount, a negative amount or one over `MAX_AMOUNT`, an unparseable date, a bad
+line_number, a duplicate (claim_id, line_number)); numbers are read from ASCII digits only.
+Anything else wrong is a *finding* for the model. Vectorised; per-value parsing on unique values.
 """
 
 from __future__ import annotations
@@ -416,9 +413,8 @@ class _ChunkNormaliser:
         self.problem("billed_amount: unparseable amount", bad)
         self.problem("billed_amount: missing", amt.isna() & ~bad)
         self.problem("billed_amount: negative amount", (amt < 0).fillna(False))
-        self.problem(
-            f"billed_amount: implausible amount (over {MAX_AMOUNT:,})", (amt > MAX_AMOUNT).fillna(False)
-        )
+        too_big = (amt > MAX_AMOUNT).fillna(False)
+        self.problem(f"billed_amount: implausible amount (over {MAX_AMOUNT:,})", too_big)
         paid, _ = parse_amounts(self.col("paid_amount"))
         self.out["paid_amount"] = paid.where((paid >= 0) & (paid <= MAX_AMOUNT))  # else unknown
 

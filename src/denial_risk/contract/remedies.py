@@ -28,7 +28,8 @@ from denial_risk.contract.facts import LineFacts, diagnosis_problems, npi_valid,
 
 RENTAL_GROUPS = ("pap_device", "hospital_bed", "manual_wheelchair")  # rented: RR; the rest bought: NU
 ORTHOSES = ("spinal_orthosis", "knee_orthosis", "ankle_foot_orthosis", "upper_limb_orthosis")
-DOCUMENTS = ("has_prescription", "has_progress_notes", "has_medical_necessity_letter", "has_proof_of_delivery",
+DOCUMENTS = ("has_prescription", "has_progress_notes", "has_medical_necessity_letter",
+             "has_proof_of_delivery",
              "has_measurements")  # fmt: skip
 
 
@@ -56,7 +57,9 @@ REMEDIES: dict[str, Remedy] = {
         Remedy("attach:has_progress_notes", ("CO-50", "CO-16"), "payer_group"),
         Remedy("attach:has_medical_necessity_letter", ("CO-50",), "payer_group"),
         Remedy("attach:has_proof_of_delivery", ("CO-16",), "payer_group"),
-        Remedy("attach:has_measurements", ("CO-16",), "payer"),  # custom-fabricated items only: one cell a payer
+        Remedy(
+            "attach:has_measurements", ("CO-16",), "payer"
+        ),  # custom-fabricated items only: one cell a payer
         Remedy("obtain_prior_auth", ("CO-197", "CO-15"), "payer_pa"),
         Remedy("verify_eligibility", ("CO-31", "CO-27", "CO-22"), "payer"),
         Remedy("correct_ordering_npi", ("CO-16",), "payer"),
@@ -99,7 +102,9 @@ def candidates(clean: pd.DataFrame, facts: LineFacts) -> Candidates:
     payer = _text(clean, "payer_id")
     group = facts.policy["policy_group"].astype("string").fillna("(no policy)").to_numpy(dtype=object)
     medicare_like = np.isin(ptype, schema.MEDICARE_TYPES)
-    units = clean["units"].astype("Float64").fillna(1.0).to_numpy(dtype=float) if "units" in clean else np.ones(n)
+    units = (
+        clean["units"].astype("Float64").fillna(1.0).to_numpy(dtype=float) if "units" in clean else np.ones(n)
+    )
     both = m["RT"] & m["LT"]
     docs = {d: _flag(clean, d) for d in (*DOCUMENTS, "has_prior_auth")}
     record_meets = (docs["has_prescription"] == 1.0) & (docs["has_progress_notes"] == 1.0)
@@ -109,7 +114,9 @@ def candidates(clean: pd.DataFrame, facts: LineFacts) -> Candidates:
     dx_left = facts.valid_dx_left.to_numpy(dtype=object)
     eligibility = _flag(clean, "eligibility_verified")
     npi = npi_valid(clean["ordering_npi"]) if "ordering_npi" in clean else np.full(n, np.nan)
-    f2f_known = clean["face_to_face_date"].notna().to_numpy() if "face_to_face_date" in clean else np.zeros(n, bool)
+    f2f_known = (
+        clean["face_to_face_date"].notna().to_numpy() if "face_to_face_date" in clean else np.zeros(n, bool)
+    )
     program = rules["prior_auth"]
     present = {
         "add_side": facts.flag("sided") & ~(m["RT"] | m["LT"] | m["50"]),
@@ -119,7 +126,9 @@ def candidates(clean: pd.DataFrame, facts: LineFacts) -> Candidates:
         "add_cg": facts.medicare_list["cg_required"] & medicare_like & ~m["CG"],
         "add_purchase_modifier": (group != "(no policy)") & ~(m["NU"] | m["RR"] | m["UE"]),
         "rr_to_nu": np.isin(group, ORTHOSES) & m["RR"],
-        "primary_dx": (sup["primary_supports"].eq(False) & sup["any_supports"].eq(True)).fillna(False).to_numpy(bool),
+        "primary_dx": (sup["primary_supports"].eq(False) & sup["any_supports"].eq(True))
+        .fillna(False)
+        .to_numpy(bool),
         "drop_invalid_dx": (dx_bad != "") & (dx_left != ""),
         "verify_eligibility": eligibility == 0.0,
         "correct_ordering_npi": npi == 0.0,
@@ -138,12 +147,16 @@ def candidates(clean: pd.DataFrame, facts: LineFacts) -> Candidates:
     truthful = {name: np.ones(n, dtype=bool) for name in present}
     truthful["add_kx"] = record_meets  # KX attests the policy's criteria are met and documented
     truthful["correct_ordering_npi"] = docs["has_prescription"] == 1.0  # the order shows the right NPI
-    truthful["obtain_prior_auth"] = np.where(ptype == "medicare", program, True)  # outside the program: nothing
+    truthful["obtain_prior_auth"] = np.where(
+        ptype == "medicare", program, True
+    )  # outside the program: nothing
     truthful["add_purchase_modifier"] = ~rental | ~medicare_like  # Medicare rentals carry RR with KH/KI/KJ
     # RT and LT on one line: Medicare's separate-lines rule binds some codes from 2019-03-01; others may
     # follow it, or object only to one unit for two sides. The cell tells them apart.
-    units_key = np.char.add(np.where(units >= 2, "units>=2", "units=1"),
-                            np.where(facts.medicare_list["rt_lt_separate_lines"], "|separate-lines rule", ""))
+    units_key = np.char.add(
+        np.where(units >= 2, "units>=2", "units=1"),
+        np.where(facts.medicare_list["rt_lt_separate_lines"], "|separate-lines rule", ""),
+    )
     cells = {}
     for name, r in REMEDIES.items():
         if r.cell == "payer":
@@ -153,7 +166,9 @@ def candidates(clean: pd.DataFrame, facts: LineFacts) -> Candidates:
         elif r.cell == "payer_units":
             cells[name] = np.char.add(np.char.add(payer.astype(str), "|"), units_key).astype(object)
         else:  # payer_pa: Medicare by its dated program, other payers by group
-            key = np.where(ptype == "medicare", np.where(program, "medicare PA program", "outside the program"), group)
+            key = np.where(
+                ptype == "medicare", np.where(program, "medicare PA program", "outside the program"), group
+            )
             cells[name] = np.char.add(np.char.add(payer.astype(str), "|"), key.astype(str)).astype(object)
     return Candidates(present, unknown, truthful, cells)
 
@@ -201,8 +216,10 @@ def apply(frame: pd.DataFrame, name: str, alternative: str = "") -> pd.DataFrame
     elif name == "split_rtlt":
         keep = alternative or "RT"
         out["modifiers"] = _with_modifier(out["modifiers"], drop=("LT" if keep == "RT" else "RT",))
-        out["units"] = pd.array(np.maximum(out["units"].astype("Float64").fillna(1).to_numpy() // 2, 1)
-                                .astype("int64"), dtype="Int64")
+        out["units"] = pd.array(
+            np.maximum(out["units"].astype("Float64").fillna(1).to_numpy() // 2, 1).astype("int64"),
+            dtype="Int64",
+        )
     elif name == "add_kx":
         out["modifiers"] = _with_modifier(out["modifiers"], add="KX")
     elif name == "remove_kx":
@@ -216,10 +233,14 @@ def apply(frame: pd.DataFrame, name: str, alternative: str = "") -> pd.DataFrame
         rr = _with_modifier(out["modifiers"], add="RR")
         out["modifiers"] = pd.Series(np.where(rental, rr, nu), index=out.index, dtype="string")
     elif name == "rr_to_nu":
-        out["modifiers"] = _with_modifier(_with_modifier(out["modifiers"], drop=("RR", "KH", "KI", "KJ")), add="NU")
+        out["modifiers"] = _with_modifier(
+            _with_modifier(out["modifiers"], drop=("RR", "KH", "KI", "KJ")), add="NU"
+        )
     elif name == "primary_dx":
         facts = LineFacts.of(out)
-        out["diagnosis_codes"] = _primary_first(out["diagnosis_codes"], facts.support["first_supporting_code"])
+        out["diagnosis_codes"] = _primary_first(
+            out["diagnosis_codes"], facts.support["first_supporting_code"]
+        )
     elif name == "drop_invalid_dx":
         out["diagnosis_codes"] = diagnosis_problems(out["diagnosis_codes"])[2].astype("string")
     elif kind == "attach" and doc in DOCUMENTS:

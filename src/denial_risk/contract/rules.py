@@ -61,10 +61,35 @@ def _load(ref_dir: str) -> pd.DataFrame:
         if end < start:
             raise ValueError(f"dated_rules.csv: {r.rule} {r.codes} ends before it starts")
         for letter, lo, hi in _expand(r.codes):
-            rows.append((r.rule, r.payer_type.strip().lower(), letter, lo, hi, start, end, r.source,
-                         r.effective_from, r.effective_to))
-    return pd.DataFrame(rows, columns=["rule", "payer_type", "letter", "lo", "hi", "start", "end", "source",
-                                       "effective_from", "effective_to"])
+            rows.append(
+                (
+                    r.rule,
+                    r.payer_type.strip().lower(),
+                    letter,
+                    lo,
+                    hi,
+                    start,
+                    end,
+                    r.source,
+                    r.effective_from,
+                    r.effective_to,
+                )
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "rule",
+            "payer_type",
+            "letter",
+            "lo",
+            "hi",
+            "start",
+            "end",
+            "source",
+            "effective_from",
+            "effective_to",
+        ],
+    )
 
 
 def table() -> pd.DataFrame:
@@ -80,8 +105,9 @@ def _days(dates: pd.Series | None, n: int) -> np.ndarray:
     return np.where(np.isnat(d), _FAR_FUTURE, d)
 
 
-def in_force(rule: str, codes: pd.Series, dates: pd.Series | None, payer_types: pd.Series | None = None
-             ) -> np.ndarray:
+def in_force(
+    rule: str, codes: pd.Series, dates: pd.Series | None, payer_types: pd.Series | None = None
+) -> np.ndarray:
     """Per line: does `rule` bind this code on this date of service (for this payer type)?
 
     `payer_types` None means "as if the payer were the rule's payer type" (e.g. what Medicare
@@ -149,10 +175,19 @@ def binding(rule: str, code: str, date) -> dict | None:
     if not _CODE.fullmatch(c):
         return None
     day = _FAR_FUTURE if date is None or pd.isna(date) else np.datetime64(pd.Timestamp(date).date(), "D")
-    hit = rules[(rules["rule"] == rule) & (rules["letter"] == c[0]) & (rules["lo"] <= int(c[1:]))
-                & (rules["hi"] >= int(c[1:])) & (rules["start"] <= day) & (rules["end"] >= day)]
+    hit = rules[
+        (rules["rule"] == rule)
+        & (rules["letter"] == c[0])
+        & (rules["lo"] <= int(c[1:]))
+        & (rules["hi"] >= int(c[1:]))
+        & (rules["start"] <= day)
+        & (rules["end"] >= day)
+    ]
     if hit.empty:
         return None
     row = hit.iloc[0]
-    return {"source": str(row["source"]), "effective_from": str(row["effective_from"]),
-            "effective_to": str(row["effective_to"])}
+    return {
+        "source": str(row["source"]),
+        "effective_from": str(row["effective_from"]),
+        "effective_to": str(row["effective_to"]),
+    }

@@ -57,7 +57,9 @@ REMEDY_TEXT = {
     "obtain_prior_auth": "obtain prior authorization",
     "verify_eligibility": "verify the patient's coverage and member ID for the date of service",
     "correct_ordering_npi": "correct the ordering practitioner's NPI from the written order",
-    "attach_face_to_face": "attach the face-to-face visit note, if the visit was within the 6 months before the order",
+    "attach_face_to_face": (
+        "attach the face-to-face visit note, if the visit was within the 6 months before the order"
+    ),
 }
 UNKNOWN_SUFFIX = " (not recorded as on file)"
 

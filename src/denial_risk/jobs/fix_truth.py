@@ -42,7 +42,9 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def judge(model, world, clean: pd.DataFrame, *, min_probability: float = 0.0, naive: bool = True) -> pd.DataFrame:
+def judge(
+    model, world, clean: pd.DataFrame, *, min_probability: float = 0.0, naive: bool = True
+) -> pd.DataFrame:
     """One row per scored fix considered (listed or not) on every line; `listed` only on the lines
     with p >= `min_probability` (the worklist gives every line its fixes: 0), so a fixable line
     left out counts against recall.
@@ -103,14 +105,19 @@ class Figures:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
-def figures(judged: pd.DataFrame, listed: np.ndarray | None = None, stated: np.ndarray | None = None) -> Figures:
+def figures(
+    judged: pd.DataFrame, listed: np.ndarray | None = None, stated: np.ndarray | None = None
+) -> Figures:
     """Precision, recall and stated-risk error of a listing (default: the worklist's own)."""
     listed = judged["listed"].to_numpy(dtype=bool) if listed is None else listed
     stated = judged["new_probability"].to_numpy(dtype=float) if stated is None else stated
     true_drop = judged["true_drop"].to_numpy(dtype=float)
     precision = float(np.mean(true_drop[listed] >= MIN_TRUE_DROP)) if listed.any() else float("nan")
-    error = float(np.mean(np.abs(stated[listed] - judged["true_after"].to_numpy()[listed]))) if listed.any() \
+    error = (
+        float(np.mean(np.abs(stated[listed] - judged["true_after"].to_numpy()[listed])))
+        if listed.any()
         else float("nan")
+    )
     # recall, per line: at risk, with a truthful fix of >= 1 logit; is such a fix listed?
     strong = judged["true_logit_drop"].to_numpy(dtype=float) >= CAUSE_LOGIT
     at_risk = judged["truth"].to_numpy(dtype=float) >= AT_RISK
@@ -120,8 +127,14 @@ def figures(judged: pd.DataFrame, listed: np.ndarray | None = None, stated: np.n
     recall = len(found) / len(fixable) if len(fixable) else float("nan")
     floor = float("nan")
     if "stated_from_true_risk" in judged and listed.any():
-        floor = float(np.mean(np.abs(judged["stated_from_true_risk"].to_numpy()[listed]
-                                     - judged["true_after"].to_numpy()[listed])))
+        floor = float(
+            np.mean(
+                np.abs(
+                    judged["stated_from_true_risk"].to_numpy()[listed]
+                    - judged["true_after"].to_numpy()[listed]
+                )
+            )
+        )
     return Figures(int(listed.sum()), precision, recall, error, len(fixable), floor)
 
 

@@ -42,7 +42,9 @@ RECENT_DAYS = 183
 CHANGE_Z = 2.58  # a recent effect this far from the earlier one means the rule changed
 MIN_LINES = 20  # a cell needs this many lines with the defect to have an effect at all
 SUPPLIER_MIN_LINES = 30
-PENALTY_C = 100.0  # a light penalty: enough against separation in small cells, not enough to bias the big ones
+PENALTY_C = (
+    100.0  # a light penalty: enough against separation in small cells, not enough to bias the big ones
+)
 STATES = ("present", "unknown")
 
 
@@ -66,7 +68,11 @@ class FixEffects:
         index = {k: i for i, k in enumerate(self.keys)}
         prefix = f"{remedy}|{state}|"
         codes, uniq = pd.factorize(pd.Series(cells, dtype=object).astype(str))
-        pos = np.array([index.get(prefix + u, -1) for u in uniq] + [-1])[codes] if len(cells) else np.zeros(0, int)
+        pos = (
+            np.array([index.get(prefix + u, -1) for u in uniq] + [-1])[codes]
+            if len(cells)
+            else np.zeros(0, int)
+        )
         out = {}
         for name in ("beta", "se", "n", "reason_rate", "reason_rate_without", "n_without"):
             arr = np.append(getattr(self, name).astype(float), np.nan)
@@ -75,28 +81,42 @@ class FixEffects:
 
 
 def _defects(clean: pd.DataFrame, cand: remedies.Candidates) -> dict[tuple[str, str], np.ndarray]:
-    return {(r, s): getattr(cand, s)[r] for r in remedies.REMEDIES for s in STATES if getattr(cand, s)[r].any()}
+    return {
+        (r, s): getattr(cand, s)[r] for r in remedies.REMEDIES for s in STATES if getattr(cand, s)[r].any()
+    }
 
 
 def _covariates(clean: pd.DataFrame, facts: LineFacts) -> dict[str, np.ndarray]:
     """Findings no remedy removes, so each remedy's effect is read beside them, not through them."""
     m = facts.mods
-    prior = clean["prior_same_code_12m"].astype("Float64").fillna(0).to_numpy(float) if "prior_same_code_12m" in clean \
+    prior = (
+        clean["prior_same_code_12m"].astype("Float64").fillna(0).to_numpy(float)
+        if "prior_same_code_12m" in clean
         else np.zeros(len(clean))
-    lag = (clean["submission_date"] - clean["service_date"]).dt.days.to_numpy(float, na_value=np.nan) \
-        if "submission_date" in clean else np.full(len(clean), np.nan)
+    )
+    lag = (
+        (clean["submission_date"] - clean["service_date"]).dt.days.to_numpy(float, na_value=np.nan)
+        if "submission_date" in clean
+        else np.full(len(clean), np.nan)
+    )
     units = clean["units"].astype("Float64").fillna(1).to_numpy(float)
     limit = facts.policy["unit_limit"].astype("Float64").to_numpy(float, na_value=np.nan)
-    pos = clean["place_of_service"].astype("string").fillna("").to_numpy(object) if "place_of_service" in clean \
+    pos = (
+        clean["place_of_service"].astype("string").fillna("").to_numpy(object)
+        if "place_of_service" in clean
         else np.full(len(clean), "", dtype=object)
+    )
     return {
         "invalid_code": facts.hcpcs_status.eq("invalid").fillna(False).to_numpy(bool),
         "no_supporting_dx": facts.support["any_supports"].eq(False).fillna(False).to_numpy(bool),
-        "ga": m["GA"], "gz": m["GZ"],
+        "ga": m["GA"],
+        "gz": m["GZ"],
         "repeat_item": (prior > 0) & ~m["RA"],
         "units_over": units > np.where(m["RT"] & m["LT"], 2, 1) * limit,
         "facility": np.isin(pos, ("21", "31")),
-        "lag_91_180": (lag > 90) & (lag <= 180), "lag_181_365": (lag > 180) & (lag <= 365), "lag_over_365": lag > 365,
+        "lag_91_180": (lag > 90) & (lag <= 180),
+        "lag_181_365": (lag > 180) & (lag <= 365),
+        "lag_over_365": lag > 365,
     }
 
 
@@ -144,8 +164,9 @@ def fit_fix_effects(clean: pd.DataFrame, denied: np.ndarray, reasons: pd.Series 
     group = facts.policy["policy_group"].astype("string").fillna("(no policy)").to_numpy(object)
     design.add_categories("payer", payer)  # the payer's own level, so no remedy column has to carry it
     design.add_categories("cell", np.char.add(payer.astype(str), np.char.add("|", group.astype(str))))
-    design.add_categories("supplier", clean["provider_id"].astype("string").fillna("?").to_numpy(object),
-                          SUPPLIER_MIN_LINES)
+    design.add_categories(
+        "supplier", clean["provider_id"].astype("string").fillna("?").to_numpy(object), SUPPLIER_MIN_LINES
+    )
     design.add_categories("quarter", pd.PeriodIndex(clean["service_date"], freq="Q").astype(str).to_numpy())
     for name, mask in _covariates(clean, facts).items():
         design.add(f"finding={name}", mask)
@@ -160,7 +181,7 @@ def fit_fix_effects(clean: pd.DataFrame, denied: np.ndarray, reasons: pd.Series 
                 continue
             in_cell = mask & (codes == k)
             split = min(late_counts[k], counts[k] - late_counts[k]) >= MIN_LINES
-            for late in ((False, True) if split else (None,)):
+            for late in (False, True) if split else (None,):
                 name = f"{r}|{s}|{cell}|{ {None: 'all', True: 'recent', False: 'before'}[late] }"
                 before = len(design.columns)
                 design.add(name, in_cell if late is None else in_cell & (recent == late))
@@ -169,13 +190,20 @@ def fit_fix_effects(clean: pd.DataFrame, denied: np.ndarray, reasons: pd.Series 
     X = design.matrix()
     y = np.asarray(denied, dtype=int)
     clf = LogisticRegression(C=PENALTY_C, solver="newton-cholesky", max_iter=100, tol=1e-6).fit(X, y)
-    clusters = clean["claim_id"].astype("string").fillna("").to_numpy(object) if "claim_id" in clean \
+    clusters = (
+        clean["claim_id"].astype("string").fillna("").to_numpy(object)
+        if "claim_id" in clean
         else np.arange(n)
+    )
     cov = _covariance(X, clf, y, clusters)
     effects = _collect(design.columns, defect_cols, clf.coef_.ravel(), cov)
     _add_reason_evidence(effects, clean, cand, reasons, denied)
-    effects.info = {"lines": n, "columns": X.shape[1], "cells": len(effects.keys),
-                    "changed_lately": int(effects.recent.sum())}
+    effects.info = {
+        "lines": n,
+        "columns": X.shape[1],
+        "cells": len(effects.keys),
+        "changed_lately": int(effects.recent.sum()),
+    }
     log.info(f"fix effects: {len(effects.keys)} remedy cells from {n} lines ({X.shape[1]} design columns)")
     return effects
 
@@ -194,7 +222,9 @@ def _covariance(X: sparse.csr_matrix, clf, y: np.ndarray, clusters: np.ndarray) 
     H[-1, -1] += 1e-9  # the intercept: kept invertible when the design spans it
     bread = linalg.cho_solve(linalg.cho_factor(H), np.eye(len(H)))
     codes, uniq = pd.factorize(pd.Series(clusters, dtype=object))
-    C = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(len(uniq), len(codes)))
+    C = sparse.csr_matrix(
+        (np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(len(uniq), len(codes))
+    )
     G = (C @ Xi.multiply((y - p)[:, None])).tocsr()  # per claim: the score's sum over its lines
     meat = (G.T @ G).toarray()
     robust = bread @ meat @ bread
@@ -229,9 +259,14 @@ def _collect(columns: dict[str, int], defect_cols: dict, coef: np.ndarray, cov: 
     return FixEffects(keys, np.array(beta), np.array(se), recent=np.array(changed, dtype=bool))
 
 
-def _add_reason_evidence(effects: FixEffects, clean: pd.DataFrame, cand: remedies.Candidates,
-                         reasons: pd.Series | None, denied: np.ndarray) -> None:
-    """Per stored cell: the share of lines with the defect denied for one of the remedy's reasons, and without."""
+def _add_reason_evidence(
+    effects: FixEffects,
+    clean: pd.DataFrame,
+    cand: remedies.Candidates,
+    reasons: pd.Series | None,
+    denied: np.ndarray,
+) -> None:
+    """Per cell: the share of lines with the defect denied with one of the remedy's reasons, and without."""
     k = len(effects.keys)
     effects.n, effects.n_without = np.zeros(k), np.zeros(k)
     effects.reason_rate, effects.reason_rate_without = np.full(k, np.nan), np.full(k, np.nan)
@@ -242,7 +277,9 @@ def _add_reason_evidence(effects: FixEffects, clean: pd.DataFrame, cand: remedie
         r, s, cell = key.split("|", 2)
         if r not in by_remedy:
             codes, uniq = pd.factorize(pd.Series(cand.cells[r], dtype=object).astype(str))
-            hit = np.asarray(denied, bool) & np.isin(carc, remedies.REMEDIES[r].carcs) if have_reasons else None
+            hit = (
+                np.asarray(denied, bool) & np.isin(carc, remedies.REMEDIES[r].carcs) if have_reasons else None
+            )
             by_remedy[r] = (codes, {u: k for k, u in enumerate(uniq)}, hit)
         codes, where, hit = by_remedy[r]
         in_cell = codes == where.get(cell, -1)

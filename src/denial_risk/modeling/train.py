@@ -42,6 +42,7 @@ from denial_risk.modeling.model import DenialModel
 log = logging.getLogger(__name__)
 
 MIN_TRAIN_ROWS = 200
+REASON_MIN_LINES = 10  # a CARC with fewer denied training lines is pooled as "other" (not a code to show)
 MIN_CLASS_LINES = 10  # denied and paid lines each fit needs (training slice, calibration slice, CV fold)
 # A configured feature that on its own orders the holdout's denied and paid lines almost perfectly
 # is almost surely written after adjudication (an appeal flag, a remit field): leakage.
@@ -440,7 +441,7 @@ def _fit_reason_model(X: np.ndarray, reasons: pd.Series, y: np.ndarray, seed: in
     if denied.sum() < 50:
         return None
     values, counts = np.unique(labels, return_counts=True)
-    keep = set(values[counts >= 20])
+    keep = set(values[counts >= REASON_MIN_LINES])
     labels = np.where(np.isin(labels, list(keep)), labels, "other")
     if len(np.unique(labels)) < 2 or not InformativeColumns().fit(X[denied]).keep_.any():
         return None
@@ -458,7 +459,7 @@ def _fix_effects(train: pd.DataFrame, calib: pd.DataFrame):
     from denial_risk.modeling.effects import fit_fix_effects
 
     lines = pd.concat([train, calib])
-    reasons = lines["denial_reason"] if "denial_reason" in lines else None
+    reasons = lines.get("denial_reason")
     return fit_fix_effects(lines, lines["denied"].astype(bool).to_numpy(), reasons)
 
 

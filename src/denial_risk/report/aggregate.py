@@ -218,8 +218,15 @@ def _split_counts(
 
 
 def _carc_counts(df: pd.DataFrame, loss: np.ndarray) -> pd.DataFrame:
-    """Predicted CARCs: the `predicted_carc` column, else the CARCs named in the reasons."""
-    if "predicted_carc" in df.columns:
+    """Predicted CARCs: each line's most likely code (`likely_denial_codes`), else a `predicted_carc`
+    column, else the CARCs named in the reasons."""
+    if "likely_denial_codes" in df.columns:
+        first = (
+            df["likely_denial_codes"].astype("string").str.split("|", n=1).str[0].str.split(" ", n=1).str[0]
+        )
+        names, idx, parent = _split_items(first)
+        names = [n.upper() for n in names]
+    elif "predicted_carc" in df.columns:
         names, idx, parent = _split_items(df["predicted_carc"])
         names = [n.upper() for n in names]
     else:

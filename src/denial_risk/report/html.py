@@ -167,7 +167,13 @@ def _item_sections(st: Stats, used: list[str]) -> dict:
     carcs = _item_rows(merge_items(st.carcs).head(15), n)
     for r in carcs:
         r["meaning"] = _carc_meaning(r["item"])
-    if "predicted_carc" in used:
+    if "likely_denial_codes" in used:
+        carc_note = (
+            "Each line's most likely denial code (the first of its likely_denial_codes)."
+            if carcs
+            else "No line has a likely denial code."
+        )
+    elif "predicted_carc" in used:
         carc_note = "From the predicted_carc column." if carcs else "No line has a predicted CARC."
     else:
         carc_note = (

@@ -24,9 +24,16 @@ from denial_risk.errors import UserError
 
 # Columns the report cannot do without (the contract's required identifiers
 # and amounts it shows, plus the six columns scoring adds).
-REQUIRED_COLUMNS = ("claim_id", "payer_type", "hcpcs_code", "billed_amount", *schema.ADDED)
+# likely_denial_codes is the seventh added column; a worklist written before it still reports.
+REQUIRED_COLUMNS = (
+    "claim_id",
+    "payer_type",
+    "hcpcs_code",
+    "billed_amount",
+    *(c for c in schema.ADDED if c != "likely_denial_codes"),
+)
 # Used when present.
-OPTIONAL_COLUMNS = ("line_number", "policy_group", "predicted_carc", "remark_codes")
+OPTIONAL_COLUMNS = ("line_number", "policy_group", "likely_denial_codes", "predicted_carc", "remark_codes")
 NUMBER_COLUMNS = ("denial_probability", "expected_loss", "risk_rank")
 FRAME_SOURCE = "scored frame"
 

@@ -24,18 +24,21 @@ EVIDENCE_MIN_DIFF = 0.02  # a payer's remits show a requirement when its reason 
 
 
 def _invalid_code_words(code: np.ndarray, validity: pd.DataFrame, pos: np.ndarray) -> list[str]:
-    """'L0620 is not a valid HCPCS code', or why it was not on the date of service (reference.hcpcs_validity)."""
+    """'L0620 is not a valid HCPCS code', or why it was not on the date of service (hcpcs_validity)."""
     v = validity.iloc[pos]
     out = []
-    for c, why, start, end, on, after in zip(code[pos], v["invalid_because"], v["valid_from"], v["valid_to"],
-                                              v["checked_on"], v["after_file"]):
+    for c, why, start, end, on, after in zip(
+        code[pos], v["invalid_because"], v["valid_from"], v["valid_to"], v["checked_on"], v["after_file"]
+    ):
         day = f"{pd.Timestamp(on):%Y-%m-%d}" if not pd.isna(on) else "the date of service"
         if why == "not_yet_added" and not pd.isna(start):
             out.append(f"{c} was not a valid HCPCS code on {day} (added {pd.Timestamp(start):%Y-%m-%d})")
         elif why == "terminated" and not pd.isna(end):
             out.append(f"{c} was not a valid HCPCS code on {day} (ended {pd.Timestamp(end):%Y-%m-%d})")
         elif bool(after) if not pd.isna(after) else False:
-            out.append(f"{c} is not in the October 2025 HCPCS file (check the current file: CMS may have added it)")
+            out.append(
+                f"{c} is not in the October 2025 HCPCS file (check the current file: CMS may have added it)"
+            )
         else:
             out.append(f"{c} is not a valid HCPCS code")
     return out
@@ -80,7 +83,9 @@ class _Findings:
 
     def since(self, rule: str, pos: np.ndarray) -> list[str]:
         """' since 2024-08-12' (or '') for the Medicare rule binding each line."""
-        start = rules.effective_from(rule, pd.Series(self.code[pos], dtype="string"), pd.Series(self.dates[pos]))
+        start = rules.effective_from(
+            rule, pd.Series(self.code[pos], dtype="string"), pd.Series(self.dates[pos])
+        )
         return [f" since {s}" if s else "" for s in start]
 
     def evidence(self, remedy: str, pos: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -97,8 +102,12 @@ class _Findings:
                 rate[hit], rate0[hit] = fig["reason_rate"], fig["reason_rate_without"]
         shown = np.nan_to_num(rate - rate0) >= EVIDENCE_MIN_DIFF
         carcs = "/".join(remedies.REMEDIES[remedy].carcs[:2])
-        words = [f"this payer denied {100 * r:.0f}% of such lines without it as {carcs} ({100 * r0:.0f}% with it)"
-                 if ok else "" for r, r0, ok in zip(rate, rate0, shown)]
+        words = [
+            f"this payer denied {100 * r:.0f}% of such lines without it as {carcs} ({100 * r0:.0f}% with it)"
+            if ok
+            else ""
+            for r, r0, ok in zip(rate, rate0, shown)
+        ]
         return shown, words
 
     # ----------------------------------------------------------------- families, in display order
@@ -106,41 +115,81 @@ class _Findings:
     def codes_and_diagnoses(self) -> None:
         facts, code = self.facts, self.code
         status = facts.hcpcs_status.to_numpy(dtype=object, na_value=None)
-        self.add(status == "invalid", "code", 0, lambda pos: _invalid_code_words(code, facts.hcpcs_validity, pos))
+        self.add(
+            status == "invalid", "code", 0, lambda pos: _invalid_code_words(code, facts.hcpcs_validity, pos)
+        )
         kind = facts.invalid_dx_kind.to_numpy(dtype=object)
         first_bad = self.per_unique(facts.invalid_dx, _first)
-        self.add(kind == "invalid", "diagnosis", 1,
-                 lambda pos: "diagnosis " + first_bad[pos] + " is not a valid ICD-10-CM code")
-        self.add(kind == "not billable", "diagnosis", 1, lambda pos: [
-            f"diagnosis {dotted(c)} is not billable (it needs more characters)" for c in first_bad[pos]])
+        self.add(
+            kind == "invalid",
+            "diagnosis",
+            1,
+            lambda pos: "diagnosis " + first_bad[pos] + " is not a valid ICD-10-CM code",
+        )
+        self.add(
+            kind == "not billable",
+            "diagnosis",
+            1,
+            lambda pos: [
+                f"diagnosis {dotted(c)} is not billable (it needs more characters)" for c in first_bad[pos]
+            ],
+        )
         dx_s = self.col("diagnosis_codes", "string").fillna("")
         self.add(dx_s.to_numpy(dtype=object) == "", "diagnosis", 1, "no diagnosis code on the line")
 
     def modifiers(self) -> None:
         f, m, gw, code = self.facts, self.facts.mods, self.gw, self.code
         kx = f.rules["kx_required"] & ~m["KX"] & ~m["conflict"]
-        self.add(kx, "modifiers", 2, lambda pos: [
-            f"no KX: Medicare's {g} policy requires it when the coverage criteria are met (CGS KX table)"
-            for g in gw[pos]])
+        self.add(
+            kx,
+            "modifiers",
+            2,
+            lambda pos: [
+                f"no KX: Medicare's {g} policy requires it when the coverage criteria are met (CGS KX table)"
+                for g in gw[pos]
+            ],
+        )
         ma = np.isin(self.ptype.fillna("").to_numpy(dtype=object), ["medicare_advantage"])
         ma_kx = np.flatnonzero(f.medicare_list["kx_required"] & ma & ~m["KX"] & ~m["conflict"])
         shown, words = self.evidence("add_kx", ma_kx)
-        self.add(np.isin(np.arange(self.n), ma_kx[shown]), "modifiers", 2,
-                 lambda pos: [f"no KX: {w}" for w in np.asarray(words, dtype=object)[shown]])
+        self.add(
+            np.isin(np.arange(self.n), ma_kx[shown]),
+            "modifiers",
+            2,
+            lambda pos: [f"no KX: {w}" for w in np.asarray(words, dtype=object)[shown]],
+        )
         self.add(m["KX"] & m["conflict"], "modifiers", 2, "KX on the same line as GA/GY/GZ (they conflict)")
-        self.add(f.rules["cg_required"] & ~m["CG"], "modifiers", 2,
-                 lambda pos: [f"no CG on {c}: Medicare requires it on this spinal garment (Noridian)"
-                              for c in code[pos]])
-        self.add(m["GA"] & ~m["KX"], "modifiers", 3,
-                 "GA: an expected denial with the ABN on file (PR-50, M38: the patient owes)")
-        self.add(m["GZ"] & ~m["KX"], "modifiers", 3, "GZ: an expected denial without an ABN (the supplier's loss)")
+        self.add(
+            f.rules["cg_required"] & ~m["CG"],
+            "modifiers",
+            2,
+            lambda pos: [
+                f"no CG on {c}: Medicare requires it on this spinal garment (Noridian)" for c in code[pos]
+            ],
+        )
+        self.add(
+            m["GA"] & ~m["KX"],
+            "modifiers",
+            3,
+            "GA: an expected denial with the ABN on file (PR-50, M38: the patient owes)",
+        )
+        self.add(
+            m["GZ"] & ~m["KX"], "modifiers", 3, "GZ: an expected denial without an ABN (the supplier's loss)"
+        )
         side = m["RT"] | m["LT"] | m["50"]
         self.add(f.flag("sided") & ~side, "modifiers", 2, lambda pos: "no RT/LT on a sided " + gw[pos])
         both = m["RT"] & m["LT"]
         rtlt = f.rules["rt_lt_separate_lines"] & both
-        self.add(rtlt, "modifiers", 2, lambda pos: [
-            f"RT and LT on one line: Medicare wants two lines, one unit each{s} (returned as unprocessable)"
-            for s in self.since("rt_lt_separate_lines", pos)])
+        self.add(
+            rtlt,
+            "modifiers",
+            2,
+            lambda pos: [
+                f"RT and LT on one line: Medicare wants two lines, one unit each{s}"
+                " (returned as unprocessable)"
+                for s in self.since("rt_lt_separate_lines", pos)
+            ],
+        )
         self.add(both & ~rtlt & (self.units == 1.0), "modifiers", 2, "RT and LT on one line of one unit")
 
     def diagnosis_support(self) -> None:
@@ -151,29 +200,52 @@ class _Findings:
         self.add(none, "diagnosis", 3, lambda pos: "none of the claim's diagnoses supports a " + gw[pos])
         not_first = (sup["primary_supports"].eq(False) & sup["any_supports"].eq(True)).fillna(False)
         primary = self.per_unique(dx_s, lambda v: dotted(_first(v)))
-        self.add(not_first.to_numpy(dtype=bool), "diagnosis", 3,
-                 lambda pos: "the primary diagnosis " + primary[pos] + " does not support a " + gw[pos])
+        self.add(
+            not_first.to_numpy(dtype=bool),
+            "diagnosis",
+            3,
+            lambda pos: "the primary diagnosis " + primary[pos] + " does not support a " + gw[pos],
+        )
 
     def filing_and_authorization(self) -> None:
         rules_t = reference.payer_rules()
         limits = dict(zip(rules_t["payer_type"].astype(str), rules_t["filing_limit_days"].astype("Float64")))
         limit = self.per_unique(self.ptype, lambda t: float(limits.get(t, np.nan))).astype(float)
-        lag = (self.col("submission_date", "datetime64[ns]") - self.col("service_date", "datetime64[ns]")).dt.days
+        lag = (
+            self.col("submission_date", "datetime64[ns]") - self.col("service_date", "datetime64[ns]")
+        ).dt.days
         lag_np = lag.to_numpy(dtype=float, na_value=np.nan)
         medicare, pw = self.medicare, self.pw
-        self.add(lag_np > limit, "timing", 2, lambda pos: [
-            f"filed {lg:.0f} days after service, past {'Medicare' if m else p}'s {lm:.0f}-day filing limit"
-            + ("" if m else " (assumed; check this payer's contract)")
-            for lg, lm, m, p in zip(lag_np[pos], limit[pos], medicare[pos], pw[pos])])
+        self.add(
+            lag_np > limit,
+            "timing",
+            2,
+            lambda pos: [
+                f"filed {lg:.0f} days after service, past {'Medicare' if m else p}'s"
+                f" {lm:.0f}-day filing limit" + ("" if m else " (assumed; check this payer's contract)")
+                for lg, lm, m, p in zip(lag_np[pos], limit[pos], medicare[pos], pw[pos])
+            ],
+        )
         pa = self.col("has_prior_auth", "boolean").eq(False).fillna(False).to_numpy(dtype=bool)
         program = self.facts.rules["prior_auth"] & pa
-        self.add(program, "documentation", 2, lambda pos: [
-            f"no prior authorization: Medicare requires it for {c}{s} (CMS Required Prior Authorization List)"
-            for c, s in zip(self.code[pos], self.since("prior_auth", pos))])
+        self.add(
+            program,
+            "documentation",
+            2,
+            lambda pos: [
+                f"no prior authorization: Medicare requires it for {c}{s}"
+                " (CMS Required Prior Authorization List)"
+                for c, s in zip(self.code[pos], self.since("prior_auth", pos))
+            ],
+        )
         others = np.flatnonzero(pa & ~self.medicare)
         shown, words = self.evidence("obtain_prior_auth", others)
-        self.add(np.isin(np.arange(self.n), others[shown]), "documentation", 3,
-                 lambda pos: [f"no prior authorization: {w}" for w in np.asarray(words, dtype=object)[shown]])
+        self.add(
+            np.isin(np.arange(self.n), others[shown]),
+            "documentation",
+            3,
+            lambda pos: [f"no prior authorization: {w}" for w in np.asarray(words, dtype=object)[shown]],
+        )
 
     def documents(self) -> None:
         """Documents marked as not on file (facts), with the payer's evidence where its remits show it."""
@@ -184,8 +256,10 @@ class _Findings:
             exp = self.per_unique(expected, lambda v, d=doc: d in v).astype(bool)
             no = self.col(doc, "boolean").eq(False).fillna(False).to_numpy(dtype=bool)
             bits |= (exp & no).astype(np.int64) << k
-        patterns = {int(b): "no " + or_list([nm for k, nm in enumerate(names) if b >> k & 1]) + " on file"
-                    for b in np.unique(bits[bits > 0])}
+        patterns = {
+            int(b): "no " + or_list([nm for k, nm in enumerate(names) if b >> k & 1]) + " on file"
+            for b in np.unique(bits[bits > 0])
+        }
         self.add(bits > 0, "documentation", 4, lambda pos: [patterns[int(b)] for b in bits[pos]])
 
     def record(self) -> None:
@@ -200,36 +274,74 @@ class _Findings:
         f2f = self.col("face_to_face_date", "datetime64[ns]").to_numpy()
         wopd = self.facts.rules["face_to_face_wopd"]
         late = wopd & (order > self.dates)
-        self.add(late, "record", 2, lambda pos: [
-            f"the order was signed after delivery: Medicare wants it before delivery for {c}{s} (WOPD list)"
-            for c, s in zip(self.code[pos], self.since("face_to_face_wopd", pos))])
+        self.add(
+            late,
+            "record",
+            2,
+            lambda pos: [
+                f"the order was signed after delivery: Medicare wants it before delivery for {c}{s}"
+                " (WOPD list)"
+                for c, s in zip(self.code[pos], self.since("face_to_face_wopd", pos))
+            ],
+        )
         ref = np.where(pd.isna(order), self.dates, order)
         gap = (ref - f2f).astype("timedelta64[D]").astype("float64")
         bad = wopd & ~pd.isna(f2f) & ((gap < 0) | (gap > 183))
-        self.add(bad, "record", 2, lambda pos: [
-            f"the face-to-face visit is not within the 6 months before the order (Medicare F2F list, {c})"
-            for c in self.code[pos]])
+        self.add(
+            bad,
+            "record",
+            2,
+            lambda pos: [
+                f"the face-to-face visit is not within the 6 months before the order (Medicare F2F list, {c})"
+                for c in self.code[pos]
+            ],
+        )
         missing = wopd & pd.isna(f2f)
-        self.add(missing, "record", 4, lambda pos: [
-            f"no face-to-face visit on record: Medicare requires one within 6 months before the order for {c}"
-            for c in self.code[pos]])
+        self.add(
+            missing,
+            "record",
+            4,
+            lambda pos: [
+                "no face-to-face visit on record: Medicare requires one within 6 months before the order"
+                f" for {c}"
+                f" (F2F/WOPD list{s})"
+                for c, s in zip(self.code[pos], self.since("face_to_face_wopd", pos))
+            ],
+        )
 
     def units_and_history(self) -> None:
         policy, units = self.facts.policy, self.units
         both = self.facts.mods["RT"] & self.facts.mods["LT"]
         limit_u = policy["unit_limit"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        self.add(units > np.where(both, 2, 1) * limit_u, "code", 4, lambda pos: [
-            f"{u:.0f} units, above the policy's limit of {lm:.0f} a line" for u, lm in zip(units[pos], limit_u[pos])])
+        self.add(
+            units > np.where(both, 2, 1) * limit_u,
+            "code",
+            4,
+            lambda pos: [
+                f"{u:.0f} units, above the policy's limit of {lm:.0f} a line"
+                for u, lm in zip(units[pos], limit_u[pos])
+            ],
+        )
         prior = self.col("prior_same_code_12m", "Float64").to_numpy(dtype=float, na_value=np.nan)
         life = policy["useful_lifetime_years"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         ra = self.facts.mods["RA"]
-        self.add((prior > 0) & (life > 0) & ~ra, "history", 4, lambda pos: [
-            f"{k:.0f} earlier claim(s) for this code in the last 12 months, inside its {y:.0f}-year useful "
-            "lifetime (same or similar: M3/M86)" for k, y in zip(prior[pos], life[pos])])
+        self.add(
+            (prior > 0) & (life > 0) & ~ra,
+            "history",
+            4,
+            lambda pos: [
+                f"{k:.0f} earlier claim(s) for this code in the last 12 months, inside its {y:.0f}-year"
+                " useful "
+                "lifetime (same or similar: M3/M86)"
+                for k, y in zip(prior[pos], life[pos])
+            ],
+        )
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
-            return pd.DataFrame({"pos": pd.Series([], dtype=np.int64), "group": [], "severity": [], "text": []})
+            return pd.DataFrame(
+                {"pos": pd.Series([], dtype=np.int64), "group": [], "severity": [], "text": []}
+            )
         return pd.concat(self.parts, ignore_index=True)
 
 

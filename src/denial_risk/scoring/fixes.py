@@ -45,8 +45,14 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def fix_table(model, clean: pd.DataFrame, p: np.ndarray, rows: np.ndarray | None = None, *,
-              facts: LineFacts | None = None) -> pd.DataFrame:
+def fix_table(
+    model,
+    clean: pd.DataFrame,
+    p: np.ndarray,
+    rows: np.ndarray | None = None,
+    *,
+    facts: LineFacts | None = None,
+) -> pd.DataFrame:
     """Every fix considered for the chosen rows: one row per (line, fix), listed or not.
 
     `rows`: boolean mask or positions into `clean` (default: all). `new_probability` is the risk
@@ -54,8 +60,13 @@ def fix_table(model, clean: pd.DataFrame, p: np.ndarray, rows: np.ndarray | None
     at the effect's lower bound, `listed` whether it is shown.
     """
     n = len(clean)
-    pos_all = (np.arange(n) if rows is None else
-               np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=np.int64))
+    pos_all = (
+        np.arange(n)
+        if rows is None
+        else np.flatnonzero(rows)
+        if np.asarray(rows).dtype == bool
+        else np.asarray(rows, dtype=np.int64)
+    )
     if len(pos_all) == 0:
         return pd.DataFrame({c: [] for c in COLUMNS})
     sub = clean.iloc[pos_all]
@@ -91,9 +102,20 @@ def _scored(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray, effects) -> lis
             listed = (np.nan_to_num(low) >= MIN_DROP) & (np.nan_to_num(beta - Z * se) >= MIN_EFFECT)
             listed &= reasons_agree & ~np.isnan(beta)
             text = texts[name][pos] + (UNKNOWN_SUFFIX if state == "unknown" else "")
-            out.append(pd.DataFrame({"pos": pos, "remedy": name, "text": text, "kind": KIND_SCORED,
-                                     "probability": ps[pos], "new_probability": new_p, "low_drop": low,
-                                     "listed": listed}))
+            out.append(
+                pd.DataFrame(
+                    {
+                        "pos": pos,
+                        "remedy": name,
+                        "text": text,
+                        "kind": KIND_SCORED,
+                        "probability": ps[pos],
+                        "new_probability": new_p,
+                        "low_drop": low,
+                        "listed": listed,
+                    }
+                )
+            )
     return out
 
 
@@ -104,17 +126,24 @@ def _remedy_texts(sub: pd.DataFrame, facts: LineFacts, cand: remedies.Candidates
     first = facts.support["first_supporting_code"].astype("string").fillna("").to_numpy(dtype=object)
     groups = facts.policy["policy_group"].astype("string").fillna("").to_numpy(dtype=object)
     at = np.flatnonzero(cand.applies("primary_dx"))
-    out["primary_dx"][at] = [REMEDY_TEXT["primary_dx"].format(code=dotted(c), group=group_words(g))
-                             for c, g in zip(first[at], groups[at])]
+    out["primary_dx"][at] = [
+        REMEDY_TEXT["primary_dx"].format(code=dotted(c), group=group_words(g))
+        for c, g in zip(first[at], groups[at])
+    ]
     bad = facts.invalid_dx.to_numpy(dtype=object)
     at = np.flatnonzero(cand.applies("drop_invalid_dx"))
-    out["drop_invalid_dx"][at] = [REMEDY_TEXT["drop_invalid_dx"].format(
-        codes=", ".join(dotted(c) for c in split_list_value(b))) for b in bad[at]]
+    out["drop_invalid_dx"][at] = [
+        REMEDY_TEXT["drop_invalid_dx"].format(codes=", ".join(dotted(c) for c in split_list_value(b)))
+        for b in bad[at]
+    ]
     program = np.flatnonzero(facts.rules["prior_auth"])
     if len(program):
         codes = sub["hcpcs_code"].astype("string").to_numpy(dtype=object)[program]
-        since = rules.effective_from("prior_auth", pd.Series(codes, dtype="string"),
-                                     sub["service_date"].iloc[program].reset_index(drop=True))
+        since = rules.effective_from(
+            "prior_auth",
+            pd.Series(codes, dtype="string"),
+            sub["service_date"].iloc[program].reset_index(drop=True),
+        )
         out["obtain_prior_auth"][program] = [
             f"{REMEDY_TEXT['obtain_prior_auth']} (Medicare's prior authorization list, {c}"
             + (f" since {d})" if d else ")")
@@ -127,30 +156,64 @@ def _advisories(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray) -> list[pd.
     """Unscored advice: an invalid code (first), no supporting diagnosis, same or similar, units (last)."""
     codes = sub["hcpcs_code"].astype("string").fillna("").to_numpy(dtype=object)
     groups = facts.policy["policy_group"].astype("string").fillna("").to_numpy(dtype=object)
-    units = sub["units"].astype("Float64").fillna(1.0).to_numpy(dtype=float) if "units" in sub else np.ones(len(sub))
+    units = (
+        sub["units"].astype("Float64").fillna(1.0).to_numpy(dtype=float)
+        if "units" in sub
+        else np.ones(len(sub))
+    )
     limit = facts.policy["unit_limit"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     both = facts.mods["RT"] & facts.mods["LT"]
-    prior = (sub["prior_same_code_12m"].astype("Float64").fillna(0).to_numpy(dtype=float)
-             if "prior_same_code_12m" in sub else np.zeros(len(sub)))
+    prior = (
+        sub["prior_same_code_12m"].astype("Float64").fillna(0).to_numpy(dtype=float)
+        if "prior_same_code_12m" in sub
+        else np.zeros(len(sub))
+    )
     lifetime = facts.policy["useful_lifetime_years"].notna().to_numpy(dtype=bool)
     items = [
-        ("replace_code", facts.hcpcs_status.eq("invalid").fillna(False).to_numpy(dtype=bool),
-         lambda i: f"replace {codes[i]} with the valid HCPCS code for the item"),
-        ("no_supporting_dx", facts.support["any_supports"].eq(False).fillna(False).to_numpy(dtype=bool),
-         lambda i: f"check whether the record documents a diagnosis that supports the {group_words(groups[i])}"),
-        ("same_or_similar", (prior > 0) & lifetime & ~facts.mods["RA"],
-         lambda i: "if this replaces a lost, stolen or irreparably damaged item, add RA and the narrative; "
-                   "otherwise expect a same-or-similar denial"),
-        ("units", units > np.where(both, 2, 1) * limit,
-         lambda i: f"check the units delivered (the policy's limit is {limit[i]:.0f} per side on a line)"),
+        (
+            "replace_code",
+            facts.hcpcs_status.eq("invalid").fillna(False).to_numpy(dtype=bool),
+            lambda i: f"replace {codes[i]} with the valid HCPCS code for the item",
+        ),
+        (
+            "no_supporting_dx",
+            facts.support["any_supports"].eq(False).fillna(False).to_numpy(dtype=bool),
+            lambda i: (
+                f"check whether the record documents a diagnosis that supports the {group_words(groups[i])}"
+            ),
+        ),
+        (
+            "same_or_similar",
+            (prior > 0) & lifetime & ~facts.mods["RA"],
+            lambda i: (
+                "if this replaces a lost, stolen or irreparably damaged item, add RA and the narrative; "
+                "otherwise expect a same-or-similar denial"
+            ),
+        ),
+        (
+            "units",
+            units > np.where(both, 2, 1) * limit,
+            lambda i: f"check the units delivered (the policy's limit is {limit[i]:.0f} per side on a line)",
+        ),
     ]
     out = []
     for name, mask, text in items:
         pos = np.flatnonzero(mask)
         if len(pos):
-            out.append(pd.DataFrame({"pos": pos, "remedy": name, "text": [text(i) for i in pos],
-                                     "kind": KIND_ADVISORY, "probability": ps[pos], "new_probability": np.nan,
-                                     "low_drop": np.nan, "listed": True}))
+            out.append(
+                pd.DataFrame(
+                    {
+                        "pos": pos,
+                        "remedy": name,
+                        "text": [text(i) for i in pos],
+                        "kind": KIND_ADVISORY,
+                        "probability": ps[pos],
+                        "new_probability": np.nan,
+                        "low_drop": np.nan,
+                        "listed": True,
+                    }
+                )
+            )
     return out
 
 
@@ -165,8 +228,11 @@ def listed_fixes(table: pd.DataFrame, *, max_actions: int = MAX_ACTIONS) -> pd.D
     if table.empty:
         return table.assign(order=[])
     t = table[table["listed"].astype(bool)].copy()
-    order_key = np.where(t["remedy"] == "replace_code", -1.0,
-                         np.where(t["kind"] == KIND_ADVISORY, 2.0, t["new_probability"].to_numpy(dtype=float)))
+    order_key = np.where(
+        t["remedy"] == "replace_code",
+        -1.0,
+        np.where(t["kind"] == KIND_ADVISORY, 2.0, t["new_probability"].to_numpy(dtype=float)),
+    )
     t["order"] = order_key
     t = t.sort_values(["pos", "order"], kind="stable")
     scored = t["kind"] == KIND_SCORED
@@ -189,8 +255,11 @@ def recommended_actions(table: pd.DataFrame, index: pd.Index, *, max_actions: in
     shown = listed_fixes(table, max_actions=max_actions)
     out = pd.Series("", index=index, dtype=object)
     if len(shown):
-        text = np.where(shown["kind"] == KIND_SCORED,
-                        shown["text"] + " → " + shown["new_probability"].map(format_risk), shown["text"])
+        text = np.where(
+            shown["kind"] == KIND_SCORED,
+            shown["text"] + " → " + shown["new_probability"].map(format_risk),
+            shown["text"],
+        )
         jpos, jtext = join_by_position(shown["pos"].to_numpy(dtype=np.int64), np.asarray(text, dtype=object))
         out.iloc[jpos] = jtext
     return out.astype("string")

@@ -145,7 +145,9 @@ def explain_rows(
     idx = clean.index
     if n == 0:
         empty = pd.Series([], index=idx, dtype="string")
-        return pd.DataFrame({"top_reasons": empty, "recommended_actions": empty, "likely_denial_codes": empty})
+        return pd.DataFrame(
+            {"top_reasons": empty, "recommended_actions": empty, "likely_denial_codes": empty}
+        )
     p = np.asarray(p, dtype=float)
     threshold = model.tiers.get("medium", 0.2) if min_probability is None else min_probability
     deep = np.flatnonzero(p >= threshold)

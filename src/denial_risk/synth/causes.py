@@ -105,7 +105,9 @@ def view(frame: pd.DataFrame, supplier_npis: np.ndarray, patient_index: dict[str
     e_codes, e_uni = pd.factorize(expected_docs, use_na_sentinel=False)
     per = np.array([[f in str(u).split("|") for f in DOC_FLAGS] for u in e_uni] or [[False] * len(DOC_FLAGS)])
     status = reference.hcpcs_status(codes).to_numpy(dtype=object, na_value=None)
-    dx = normalize.normalise_diagnoses(frame["diagnosis_codes"].astype("string"))  # a payer reads M17.11 as M1711
+    dx = normalize.normalise_diagnoses(
+        frame["diagnosis_codes"].astype("string")
+    )  # a payer reads M17.11 as M1711
     support = policy.diagnosis_support(pol["policy_group"].astype("string"), dx)
     bad, _, _ = facts.diagnosis_problems(dx)
     day = _days(dates, n)
@@ -265,7 +267,9 @@ def eligibility_problem_rate(v: View, verify_habit: np.ndarray) -> np.ndarray:
     """P(the patient is not covered as billed): 0 if verified; its rate if not; unknown: not verified
     with the supplier's habit. `verify_habit` per line."""
     rate = np.array([ELIGIBILITY_PROBLEM_RATE[t] for t in PAYER_TYPE_ORDER] + [0.05])[v.ptype]
-    return np.where(v.eligibility == 1.0, 0.0, np.where(v.eligibility == 0.0, rate, (1 - verify_habit) * rate))
+    return np.where(
+        v.eligibility == 1.0, 0.0, np.where(v.eligibility == 0.0, rate, (1 - verify_habit) * rate)
+    )
 
 
 def no_face_to_face_rate(v: View, no_visit: np.ndarray) -> np.ndarray:

@@ -329,7 +329,11 @@ def _codes_and_sides(
 
 
 def _same_or_similar_checked(
-    rng: np.random.Generator, cat: Catalog, lines: Lines, code: np.ndarray, side: np.ndarray,
+    rng: np.random.Generator,
+    cat: Catalog,
+    lines: Lines,
+    code: np.ndarray,
+    side: np.ndarray,
     bilateral: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Suppliers check same-or-similar before delivering (Noridian, Resolving and Avoiding Denials for Same

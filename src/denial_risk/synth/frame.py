@@ -22,17 +22,24 @@ def patient_ids(pats: Patients) -> pd.Series:
 
 
 def observable_frame(
-    period: Period, cat: Catalog, dx: Diagnoses, sup: Suppliers, pats: Patients, lines: Lines, codes: Codes,
+    period: Period,
+    cat: Catalog,
+    dx: Diagnoses,
+    sup: Suppliers,
+    pats: Patients,
+    lines: Lines,
+    codes: Codes,
     written: Written,
 ) -> pd.DataFrame:
-    """The line's columns drawn so far: identifiers, payer, dates, place, code, modifiers, units, diagnoses."""
+    """The columns drawn so far: identifiers, payer, dates, place, code, modifiers, units, diagnoses."""
     start64 = np.datetime64(period.start.date(), "D")
     dotted = sup.dotted[lines.supplier]
     vocab_all = np.concatenate([dx.vocab, dx.dotted])
     v = len(dx.vocab)
     dx_idx = written.dx_idx
     dx_cols = [
-        _arrow_strings(vocab_all, np.where(dx_idx[:, j] >= 0, dx_idx[:, j] + v * dotted, -1)) for j in range(4)
+        _arrow_strings(vocab_all, np.where(dx_idx[:, j] >= 0, dx_idx[:, j] + v * dotted, -1))
+        for j in range(4)
     ]
     dx_text = pc.binary_join_element_wise(*dx_cols, "|", null_handling="skip")
     payer_types = np.array([p.payer_type for p in PAYERS], dtype=object)

@@ -120,10 +120,14 @@ def draw_reasons(
 
 
 def draw_charges(
-    rng: np.random.Generator, fee: np.ndarray, units: np.ndarray, markup: np.ndarray, ptype: np.ndarray,
+    rng: np.random.Generator,
+    fee: np.ndarray,
+    units: np.ndarray,
+    markup: np.ndarray,
+    ptype: np.ndarray,
     denied: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(billed, paid): the supplier's mark-up on the code's fee; paid the payer type's share, 0 when denied."""
+    """(billed, paid): the supplier's mark-up on the code's fee; paid: the payer type's share, 0 if denied."""
     billed = np.round(fee * units * markup * rng.lognormal(0.0, 0.05, len(fee)), 2)
     allowed_f = np.array([PAYMENT[t][0] * PAYMENT[t][1] for t in PAYER_TYPE_ORDER])[ptype]
     paid = np.where(denied, 0.0, np.round(fee * units * allowed_f, 2))

@@ -61,15 +61,24 @@ class History:
     days: np.ndarray
 
     @staticmethod
-    def of(patient: np.ndarray, group: np.ndarray, side: np.ndarray, day: np.ndarray, n_groups: int) -> History:
+    def of(
+        patient: np.ndarray, group: np.ndarray, side: np.ndarray, day: np.ndarray, n_groups: int
+    ) -> History:
         keep = (patient >= 0) & (group >= 0)
         key = (patient[keep].astype(np.int64) * n_groups + group[keep]) * 3 + side[keep]
         order = np.lexsort((day[keep], key))
         return History(key[order], day[keep][order].astype(np.int64))
 
-    def earlier(self, patient: np.ndarray, group: np.ndarray, sides: np.ndarray, day: np.ndarray,
-                window: int, n_groups: int) -> np.ndarray:
-        """Per line: an item of the same patient and group, on one of `sides` (n, 3 bool), in [day - window, day)."""
+    def earlier(
+        self,
+        patient: np.ndarray,
+        group: np.ndarray,
+        sides: np.ndarray,
+        day: np.ndarray,
+        window: int,
+        n_groups: int,
+    ) -> np.ndarray:
+        """Per line: an item of the patient's group on one of `sides` (n, 3 bool) in [day - window, day)."""
         out = np.zeros(len(day), dtype=bool)
         ok = (patient >= 0) & (group >= 0) & ~np.isnan(day)
         if not ok.any() or len(self.keys) == 0:
@@ -101,7 +110,7 @@ class Parts:
 
 @dataclass
 class World:
-    """The world's state: its suppliers, its patients' history, when the payers' rules change, its base rates."""
+    """The world's state: suppliers, patients' history, when payers' rules change, base rates."""
 
     suppliers: SupplierTable
     patient_index: dict[str, int]
@@ -147,8 +156,10 @@ class World:
     def _doc_q(self, v: causes.View, pa_required: np.ndarray, newly: np.ndarray) -> np.ndarray:
         """(n, DOC_FLAGS): P(on file) from the supplier's habit, the code and the payer's rules."""
         z = np.append(self.suppliers.doc_quality, 0.0)[v.supplier]
-        a = {**{f: np.full(v.n, b) for f, b in _DOC_BASE.items()},
-             "has_measurements": np.where(v.custom, 1.8, -1.2)}
+        a = {
+            **{f: np.full(v.n, b) for f, b in _DOC_BASE.items()},
+            "has_measurements": np.where(v.custom, 1.8, -1.2),
+        }
         q = {f: sigmoid(a[f] + 0.9 * z) for f in a}
         habit = np.append(self.suppliers.pa_habit, 0.9)[v.supplier]
         ramp = np.clip(0.2 + 0.8 * (v.day - self.change_day) / PA_RAMP_DAYS, 0.0, 1.0)

@@ -33,8 +33,12 @@ class Records:
     visit_qualifies: np.ndarray  # a face-to-face visit within the 6 months before the order
 
     def columns(self) -> dict[str, pd.Series]:
-        return {**self.flags, "ordering_npi": self.ordering_npi, "order_date": self.order_date,
-                "face_to_face_date": self.face_to_face_date}
+        return {
+            **self.flags,
+            "ordering_npi": self.ordering_npi,
+            "order_date": self.order_date,
+            "face_to_face_date": self.face_to_face_date,
+        }
 
     def fine(self, parts: Parts) -> np.ndarray:
         """(n, LATENTS): the drawn state of every latent the oracle averages over."""
@@ -44,10 +48,14 @@ class Records:
 
 
 def draw_records(
-    rng: np.random.Generator, sup: Suppliers, lines: Lines, doc_q: np.ndarray, service_day: np.ndarray,
+    rng: np.random.Generator,
+    sup: Suppliers,
+    lines: Lines,
+    doc_q: np.ndarray,
+    service_day: np.ndarray,
     practitioners: np.ndarray,
 ) -> Records:
-    """Documents (on file with the world's probability `doc_q`), eligibility, ordering NPI, order and visit."""
+    """Documents (on file with the world's probability `doc_q`), eligibility, ordering NPI, order, visit."""
     n_claims, claim, c_sup = lines.n_claims, lines.claim, lines.claims.supplier
     q = {f: doc_q[:, j] for j, f in enumerate(DOC_FLAGS)}
     q["has_photos"] = 1.0 / (1.0 + np.exp(-(-0.5 + 0.9 * sup.doc_quality[lines.supplier])))
@@ -69,11 +77,14 @@ def draw_records(
     npi = _ordering_npis(rng, sup, lines, practitioners, block)
     order_day, order_known = _order_days(rng, sup, lines, service_day, truth["has_prescription"], hidden)
     visit_day, qualifies, visit_known = _visits(rng, sup, lines, order_day, block)
-    return Records(flags, truth, npi, _dates(order_day, order_known), _dates(visit_day, visit_known),
-                   eligible, qualifies)
+    return Records(
+        flags, truth, npi, _dates(order_day, order_known), _dates(visit_day, visit_known), eligible, qualifies
+    )
 
 
-def _ordering_npis(rng, sup: Suppliers, lines: Lines, practitioners: np.ndarray, block: np.ndarray) -> pd.Series:
+def _ordering_npis(
+    rng, sup: Suppliers, lines: Lines, practitioners: np.ndarray, block: np.ndarray
+) -> pd.Series:
     """One ordering practitioner per claim; a few mistyped (the check digit fails); some unknown."""
     n_claims, c_sup = lines.n_claims, lines.claims.supplier
     pick = practitioners[rng.integers(0, len(practitioners), n_claims)]
@@ -86,8 +97,9 @@ def _ordering_npis(rng, sup: Suppliers, lines: Lines, practitioners: np.ndarray,
     return pd.Series(pd.array(npis[lines.claim], dtype="string"))
 
 
-def _order_days(rng, sup: Suppliers, lines: Lines, service_day: np.ndarray, order_on_file: np.ndarray,
-                hidden: dict) -> tuple[np.ndarray, np.ndarray]:
+def _order_days(
+    rng, sup: Suppliers, lines: Lines, service_day: np.ndarray, order_on_file: np.ndarray, hidden: dict
+) -> tuple[np.ndarray, np.ndarray]:
     """The order's day: before delivery, sometimes after it; known where the order is on file and shown."""
     n_claims, c_sup, claim = lines.n_claims, lines.claims.supplier, lines.claim
     first = claim_first_line(lines)
@@ -100,14 +112,17 @@ def _order_days(rng, sup: Suppliers, lines: Lines, service_day: np.ndarray, orde
     return order, known
 
 
-def _visits(rng, sup: Suppliers, lines: Lines, order_day: np.ndarray, block: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _visits(
+    rng, sup: Suppliers, lines: Lines, order_day: np.ndarray, block: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The practitioner's visit: within 6 months before the order, or not; recorded independently of which."""
     n_claims, c_sup, claim = lines.n_claims, lines.claims.supplier, lines.claim
     qualifies = rng.random(n_claims) >= sup.no_visit[c_sup]
     o = order_day[claim_first_line(lines)]
     good = o - rng.integers(5, 151, n_claims)
-    bad = np.where(rng.random(n_claims) < 0.5, o + rng.integers(1, 21, n_claims), o - rng.integers(200, 401, n_claims))
+    bad = np.where(
+        rng.random(n_claims) < 0.5, o + rng.integers(1, 21, n_claims), o - rng.integers(200, 401, n_claims)
+    )
     visit = np.where(qualifies, good, bad)
     known = ~block & (rng.random(n_claims) < 0.75)
     return visit[claim], qualifies[claim], known[claim]

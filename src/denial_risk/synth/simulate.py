@@ -60,7 +60,8 @@ probability each is absent depends only on columns the table shows).
 The world is the same for every seed: its suppliers are drawn from `world.WORLD_SEED`, and
 its base logits (`world.BASE_LOGIT`) were solved once on a 400k-line reference draw so that
 the mean truth per payer type is its target rate (`world.TARGET_DENIAL_RATES`;
-scripts/solve_base.py). A seed draws claims, patients and records in that world. A denied line's reason is one of its active causes,
+scripts/solve_base.py). A seed draws claims, patients and records in that world. A denied
+line's reason is one of its active causes,
 weight exp(effect) - 1, or the background (weight 1) with a payer-type mix of reasons;
 its remark codes come with it (MA130: returned as unprocessable). `paid_amount` is 0
 when denied, else the payer type's share of the code's fee.
@@ -76,8 +77,6 @@ stream's order. Deterministic for (rows, seed, start, months).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -104,7 +103,6 @@ from denial_risk.synth.records import draw_records
 from denial_risk.synth.world import (
     BACKGROUND_REASONS,
     BASE_LOGIT,
-    WORLD_SEED,
     DEFECTS,
     DOC_CAUSES,
     LIFETIME_DAYS,
@@ -113,6 +111,7 @@ from denial_risk.synth.world import (
     POLICY_CHANGES,
     TARGET_DENIAL_RATES,
     TRUTH_COLUMN,
+    WORLD_SEED,
     Payer,
     PolicyChange,
     policy_change_date,
@@ -153,7 +152,9 @@ def simulate_claims(rows: int, seed: int, start: str = "2024-01-01", months: int
     return simulate_world(rows, seed, start, months)[0]
 
 
-def simulate_world(rows: int, seed: int, start: str = "2024-01-01", months: int = 24) -> tuple[pd.DataFrame, World]:
+def simulate_world(
+    rows: int, seed: int, start: str = "2024-01-01", months: int = 24
+) -> tuple[pd.DataFrame, World]:
     """The table and its world: `world.true_denial_probability(rows)` is the truth for any rows."""
     frame, world, _ = _simulate(rows, seed, start, months)
     return frame, world
@@ -198,11 +199,18 @@ def _draw(rows: int, rng: np.random.Generator, period: Period) -> tuple[pd.DataF
     fine = records.fine(parts)
     denials = draw_denials(rng, parts, fine, world.base)
     reason, remarks = draw_reasons(rng, parts, fine, denials.denied)
-    billed, paid = draw_charges(rng, cat.fee[codes.code], written.units, sup.markup[lines.supplier],
-                                lines.payer_type, denials.denied)
+    billed, paid = draw_charges(
+        rng, cat.fee[codes.code], written.units, sup.markup[lines.supplier], lines.payer_type, denials.denied
+    )
     frame = _finish(frame, billed, paid, denials, reason, remarks)
-    details = {"causes": pd.DataFrame(parts.causes), "base_logit": denials.base, "p_actual": denials.p_actual,
-               "fine": fine, "latent_e": parts.latent_e, "change_date": period.change_date}
+    details = {
+        "causes": pd.DataFrame(parts.causes),
+        "base_logit": denials.base,
+        "p_actual": denials.p_actual,
+        "fine": fine,
+        "latent_e": parts.latent_e,
+        "change_date": period.change_date,
+    }
     return frame, world, details
 
 
@@ -232,9 +240,22 @@ def _finish(frame: pd.DataFrame, billed, paid, denials, reason, remarks) -> pd.D
     """Columns in contract order, then the labels and the truth."""
     frame["billed_amount"] = billed
     order = [c for c in (*schema.REQUIRED, *schema.OPTIONAL) if c in frame.columns]
-    first = ["claim_id", "line_number", "patient_id", "provider_id", "payer_id", "payer_type", "service_date",
-             "submission_date", "place_of_service", "hcpcs_code", "modifiers", "units", "diagnosis_codes",
-             "billed_amount"]
+    first = [
+        "claim_id",
+        "line_number",
+        "patient_id",
+        "provider_id",
+        "payer_id",
+        "payer_type",
+        "service_date",
+        "submission_date",
+        "place_of_service",
+        "hcpcs_code",
+        "modifiers",
+        "units",
+        "diagnosis_codes",
+        "billed_amount",
+    ]
     out = frame[first + [c for c in order if c not in first]].copy()
     out["denied"] = pd.array(denials.denied, dtype="boolean")
     out["denial_reason"] = reason

@@ -64,15 +64,37 @@ PAYERS: tuple[Payer, ...] = (
     Payer("MCRJB", "medicare", 0.18, 365),
     Payer("MCRJD", "medicare", 0.17, 365, strictness=0.15),
     Payer("MA101", "medicare_advantage", 0.12, 365, SPINE_KNEE_BEDS, -0.1),
-    Payer("MA202", "medicare_advantage", 0.08, 180, (*ORTHOSES, *RENTAL_GROUPS), 0.2, kx_like_medicare=True,
-          documents_added={"knee_orthosis": ("has_medical_necessity_letter",)}),
+    Payer(
+        "MA202",
+        "medicare_advantage",
+        0.08,
+        180,
+        (*ORTHOSES, *RENTAL_GROUPS),
+        0.2,
+        kx_like_medicare=True,
+        documents_added={"knee_orthosis": ("has_medical_necessity_letter",)},
+    ),
     Payer("COM301", "commercial", 0.12, 180, ("spinal_orthosis", "hospital_bed", "manual_wheelchair")),
     Payer("COM302", "commercial", 0.09, 90, (*ORTHOSES, *RENTAL_GROUPS), 0.25),
-    Payer("COM303", "commercial", 0.08, 365, ("spinal_orthosis", "pap_device"), -0.2,
-          documents_dropped={"spinal_orthosis": ("has_medical_necessity_letter",)}),
+    Payer(
+        "COM303",
+        "commercial",
+        0.08,
+        365,
+        ("spinal_orthosis", "pap_device"),
+        -0.2,
+        documents_dropped={"spinal_orthosis": ("has_medical_necessity_letter",)},
+    ),
     Payer("MCD401", "medicaid", 0.07, 365, (*ORTHOSES, *RENTAL_GROUPS)),
-    Payer("MCD402", "medicaid", 0.06, 90, (*ORTHOSES, *RENTAL_GROUPS, "walker_cane"), 0.2,
-          requires_purchase_modifier=True),
+    Payer(
+        "MCD402",
+        "medicaid",
+        0.06,
+        90,
+        (*ORTHOSES, *RENTAL_GROUPS, "walker_cane"),
+        0.2,
+        requires_purchase_modifier=True,
+    ),
     Payer("MCD403", "medicaid", 0.03, 180, ("hospital_bed", "manual_wheelchair", "pap_device"), -0.1),
 )
 PAYER_IDS = tuple(p.payer_id for p in PAYERS)
@@ -90,12 +112,24 @@ class PolicyChange:
 # Payer changes at `policy_change_date` (the period's middle month). Medicare's own dated changes come
 # from `contract.rules` on their published dates.
 POLICY_CHANGES: tuple[PolicyChange, ...] = (
-    PolicyChange("COM301", "prior_auth_added", policy_group="knee_orthosis",
-                 description="COM301 requires prior authorisation for knee orthoses from the change date"),
-    PolicyChange("MA202", "prior_auth_dropped", policy_group="upper_limb_orthosis",
-                 description="MA202 stops requiring prior authorisation for upper-limb orthoses from the change date"),
-    PolicyChange("MCD401", "filing_limit", filing_limit_days=180,
-                 description="MCD401 shortens timely filing from 365 to 180 days for services from the change date"),
+    PolicyChange(
+        "COM301",
+        "prior_auth_added",
+        policy_group="knee_orthosis",
+        description="COM301 requires prior authorisation for knee orthoses from the change date",
+    ),
+    PolicyChange(
+        "MA202",
+        "prior_auth_dropped",
+        policy_group="upper_limb_orthosis",
+        description="MA202 stops requiring prior authorisation for upper-limb orthoses from the change date",
+    ),
+    PolicyChange(
+        "MCD401",
+        "filing_limit",
+        filing_limit_days=180,
+        description="MCD401 shortens timely filing from 365 to 180 days for services from the change date",
+    ),
 )
 
 # Share of lines per policy group (a DME/orthotics supplier's mix).
@@ -151,29 +185,29 @@ class Cause:
 # Causes read from the line itself (RARC/CARC wording: X12; which remit a DME MAC sends: the sources
 # in docs/domain.md; effects: project judgement).
 DEFECTS: dict[str, Cause] = {
-    "invalid_hcpcs": Cause("CO-181", ("M51",), 6.5, "code not valid on the date of service (L0620: never a HCPCS code)"),
+    "invalid_hcpcs": Cause("CO-181", ("M51",), 6.5, "not valid on the date of service (L0620)"),
     "malformed_hcpcs": Cause("CO-16", ("M51", "MA130"), 6.5, "not a code at all (LO627)"),
-    "invalid_diagnosis": Cause("CO-16", ("M76", "MA130"), 3.0, "a listed ICD-10-CM code invalid or not billable"),
+    "invalid_diagnosis": Cause("CO-16", ("M76", "MA130"), 3.0, "an ICD-10-CM code invalid/not billable"),
     "diagnosis_not_supporting": Cause("CO-11", (), 2.2, "no listed diagnosis supports the item"),
-    "primary_not_supporting": Cause("CO-11", (), 1.2, "the primary diagnosis does not support it, another does"),
+    "primary_not_supporting": Cause("CO-11", (), 1.2, "the primary does not support it, another does"),
     "missing_side": Cause("CO-4", ("N822", "MA130"), 2.3, "knee or ankle-foot orthosis without RT/LT"),
-    "rtlt_one_line": Cause("CO-4", ("MA130",), 2.3, "Medicare: RT and LT on one line (two lines since 2019-03-01)"),
+    "rtlt_one_line": Cause("CO-4", ("MA130",), 2.3, "Medicare: RT+LT on one line (since 2019-03-01)"),
     "both_sides_one_unit": Cause("CO-4", (), 1.8, "other payers: RT and LT on one line of one unit"),
     "missing_kx": Cause("CO-4", (), 2.5, "Medicare KX list (MA202: 1.8), no KX/GA/GZ"),
     "kx_with_ga_gz": Cause("CO-4", (), 2.0, "KX on the same line as GA or GZ"),
-    "missing_cg": Cause("CO-4", ("N822", "MA130"), 2.3, "Medicare spinal garments L0450/L0454/L0621/L0625/L0628 without CG"),
+    "missing_cg": Cause("CO-4", ("N822", "MA130"), 2.3, "Medicare's CG garments (rules.py) without CG"),
     "ga_abn_on_file": Cause("PR-50", ("M38",), 2.8, "GA: expected denial, ABN signed (patient owes)"),
     "gz_no_abn": Cause("CO-50", (), 2.8, "GZ: expected denial, no ABN"),
     "rental_modifier_on_purchase": Cause("CO-4", (), 1.5, "RR on an orthosis (purchase-only item)"),
     "missing_purchase_modifier": Cause("CO-4", ("N822",), 1.5, "no NU/RR where the payer wants one"),
     "late_filing": Cause("CO-29", (), 6.0, "filed after the payer's limit"),
     "units_over_limit": Cause("CO-151", ("N362",), 2.2, "units above the policy's limit"),
-    "same_or_similar": Cause("CO-119", ("M86",), 2.2, "same item (same side) inside its 5-year life, no RA (Medicare: CO-50 M3)"),
+    "same_or_similar": Cause("CO-119", ("M86",), 2.2, "same item and side in its 5-year life, no RA"),
     "facility_setting": Cause("CO-97", (), 1.8, "inpatient (21), or SNF (31) for Medicare/MA"),
     "invalid_ordering_npi": Cause("CO-16", ("N265", "MA130"), 3.0, "ordering NPI fails its check digit"),
     "order_after_delivery": Cause("CO-50", (), 2.5, "Medicare WOPD list: order signed after delivery"),
     "order_after_claim": Cause("CO-50", (), 2.0, "order signed after the claim was sent"),
-    "face_to_face_not_qualifying": Cause("CO-50", (), 2.5, "Medicare F2F list: visit after the order or >6 months before"),
+    "face_to_face_not_qualifying": Cause("CO-50", (), 2.5, "F2F list: visit after or >6 months before"),
 }  # fmt: skip
 SAME_OR_SIMILAR_MEDICARE = ("CO-50", ("M3",))  # Noridian: same/similar denials are medical necessity, M3
 MISSING_KX_MA_EFFECT = 1.8
@@ -195,7 +229,12 @@ ALL_FLAGS = (*DOC_FLAGS, "has_photos")  # photos are recorded but never matter (
 
 # Causes the table cannot show, drawn per claim: the line's truth is their expectation.
 ELIGIBILITY = Cause("CO-31", (), 4.0, "patient not found / not covered on the date (unverified eligibility)")
-ELIGIBILITY_PROBLEM_RATE = {"medicare": 0.03, "medicare_advantage": 0.06, "commercial": 0.05, "medicaid": 0.12}
+ELIGIBILITY_PROBLEM_RATE = {
+    "medicare": 0.03,
+    "medicare_advantage": 0.06,
+    "commercial": 0.05,
+    "medicaid": 0.12,
+}
 NO_FACE_TO_FACE = Cause("CO-50", (), 2.5, "Medicare F2F list: no qualifying visit on record")
 
 BACKGROUND_REASONS = {
