@@ -313,3 +313,29 @@ def test_serve_and_spark_use_the_same_check(exported, tmp_path):
     with pytest.raises(UserError, match="--model-sha256"):
         tracking.spark_udf(None, str(folder), "denial_probability double")
     assert not sentinel.exists()
+
+
+def test_denial_risk_serve_refuses_a_tampered_folder_end_to_end(exported, tmp_path):
+    """The console command, as a user runs it: exit 2, one line, no server, nothing ran."""
+    import subprocess
+    import sys
+
+    from denial_risk.registry.serving import free_port
+
+    folder, digest, _ = exported
+    victim = tmp_path / "victim"
+    shutil.copytree(folder, victim)
+    sentinel = tmp_path / "ran"
+    code_attack(victim, sentinel)
+    port = free_port()
+    exe = Path(sys.executable).with_name("denial-risk")
+    run = subprocess.run(
+        [str(exe), "serve", "--model", str(victim), "--model-sha256", digest, "--port", str(port)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.count("\n") == 1 and "pyfunc.py does not match" in run.stderr, run.stderr
+    assert not sentinel.exists()

@@ -14,9 +14,11 @@ thousands of distinct codes.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -101,14 +103,20 @@ def _hcpcs_level2_codes(ref_dir: str) -> frozenset[str]:
     return frozenset(_hcpcs_codes(ref_dir).index)
 
 
-def hcpcs_descriptions() -> dict[str, str]:
-    """Code -> CMS short description (for reasons a biller reads)."""
-    return dict(_hcpcs_codes(str(reference_dir()))["short"])
+def hcpcs_descriptions() -> Mapping[str, str]:
+    """Code -> CMS short description (for reasons a biller reads); read-only, built once."""
+    return _descriptions(str(reference_dir()), "short")
 
 
-def hcpcs_long_descriptions() -> dict[str, str]:
-    """Code -> CMS long description (continuation lines joined); says e.g. 'custom fabricated'."""
-    return dict(_hcpcs_codes(str(reference_dir()))["long"])
+def hcpcs_long_descriptions() -> Mapping[str, str]:
+    """Code -> CMS long description (continuation lines joined); says e.g. 'custom fabricated'.
+    Read-only, built once (a dict of ~8,000 codes cost more than scoring a line)."""
+    return _descriptions(str(reference_dir()), "long")
+
+
+@lru_cache(maxsize=16)
+def _descriptions(ref_dir: str, which: str) -> Mapping[str, str]:
+    return MappingProxyType(dict(_hcpcs_codes(ref_dir)[which]))
 
 
 def hcpcs_status(codes: pd.Series) -> pd.Series:
@@ -119,7 +127,8 @@ def hcpcs_status(codes: pd.Series) -> pd.Series:
     """
     fcodes, uniq = _factorize(codes)
     level2 = hcpcs_level2_codes()
-    in_level2 = uniq.isin(level2).to_numpy(dtype=bool)
+    # set lookups of the few distinct codes: Series.isin would convert the whole code set each call
+    in_level2 = np.fromiter((u in level2 for u in uniq.tolist()), dtype=bool, count=len(uniq))
     is_cpt = uniq.str.fullmatch(_CPT_RE).fillna(False).to_numpy(dtype=bool)
     status = np.where(in_level2, "valid", np.where(is_cpt, "cpt", "invalid")).astype(object)
     status[(uniq == "").to_numpy(dtype=bool)] = pd.NA  # empty after stripping = missing

@@ -48,7 +48,7 @@ DEFAULT_PORT = 5000
 JSON = "application/json"
 DEFAULT_MAX_LINES = 10_000
 DEFAULT_MAX_BYTES = 16 * 2**20
-REQUEST_THREADS = 64  # per worker: concurrent requests wait in predict's batcher, not for a thread
+REQUEST_THREADS = 256  # per worker: concurrent requests wait in predict's batcher, not for a thread
 MODEL_ENV, MAX_LINES_ENV, MAX_BYTES_ENV = (
     "DENIAL_RISK_SERVE_MODEL",
     "DENIAL_RISK_SERVE_MAX_LINES",

@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import schema
 from denial_risk.errors import UserError
 from denial_risk.registry import manifest
 
@@ -142,14 +141,16 @@ def input_example() -> pd.DataFrame:
 
 
 def _signature(example_output: pd.DataFrame):
+    """Outputs only. An input schema would make MLflow drop every column it does not list (the
+    extra feature columns a --config names, which the contract passes through) and rebuild each
+    request column by column, which cost more than scoring the line; the model checks the
+    contract's required columns itself (pyfunc.py), answering 400 as MLflow would."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
-    inputs = Schema(
-        [ColSpec(AnyType(), c, required=c in schema.REQUIRED) for c in (*schema.REQUIRED, *schema.OPTIONAL)]
+    return ModelSignature(
+        inputs=None, outputs=Schema([ColSpec(AnyType(), c) for c in example_output.columns])
     )
-    outputs = Schema([ColSpec(AnyType(), c) for c in example_output.columns])
-    return ModelSignature(inputs=inputs, outputs=outputs)
 
 
 def pip_requirements() -> list[str]:
