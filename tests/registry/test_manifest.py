@@ -31,8 +31,10 @@ def test_manifest_is_sha256sum_text_and_the_digest_is_its_sha256(folder):
     paths = [line.split("  ", 1)[1] for line in text.splitlines()]
     assert paths == ["MLmodel", "Zed.txt", "artifacts/bundle/denial_model.skops", "pyfunc.py"]
     # the documented recipe recomputes it from the files alone, without trusting the manifest
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "pyfunc.cpython-311.pyc").write_bytes(b"bytecode Python wrote")
     recipe = (
-        f"cd {folder} && find . -type f ! -name MANIFEST.sha256 -printf '%P\\0' "
+        f"cd {folder} && find . -type f ! -name MANIFEST.sha256 ! -path '*/__pycache__/*' -printf '%P\\0' "
         "| LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum"
     )
     out = subprocess.run(["bash", "-c", recipe], capture_output=True, text=True, check=True).stdout
@@ -65,6 +67,20 @@ def test_a_changed_extra_or_missing_file_is_named(folder, damage, message):
     damage(folder)
     with pytest.raises(TrustError, match=message):
         manifest.verify(folder, digest, "the manifest")
+
+
+def test_bytecode_caches_are_not_listed_checked_or_copied(folder, tmp_path):
+    """Python writes them when plain MLflow loads the folder in place; the copy that loads has none."""
+    (folder / "code").mkdir()
+    (folder / "code" / "m.py").write_text("x = 1\n")
+    digest = manifest.write_manifest(folder)
+    assert "__pycache__" not in (folder / manifest.MANIFEST_FILE).read_text()
+    for where in (folder / "__pycache__", folder / "code" / "__pycache__"):
+        where.mkdir()
+        (where / "m.cpython-311.pyc").write_bytes(b"anything at all")
+    copy = tmp_path / "copy"
+    manifest.verify(folder, digest, "the manifest", copy_to=copy)
+    assert not list(copy.rglob("__pycache__")) and (copy / "code" / "m.py").is_file()
 
 
 def test_a_flipped_or_truncated_byte_is_refused(folder):

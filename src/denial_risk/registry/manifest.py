@@ -10,8 +10,11 @@ The model's digest is the SHA-256 of that text, so for an exported folder it is
 `sha256sum FOLDER/MANIFEST.sha256`, and it can be recomputed without trusting the
 folder's own manifest (docs/cli.md).
 
-A symbolic link, a FIFO or device, or a name `sha256sum` would escape (newline,
-backslash) is refused, never followed. Files are read with `O_NOFOLLOW |
+Python's bytecode caches (`__pycache__` folders, which Python writes beside the
+sources when plain MLflow loads a folder in place) are neither listed, checked
+nor copied: the copy that loads has none, so Python compiles the checked
+sources. A symbolic link, a FIFO or device, or a name `sha256sum` would escape
+(newline, backslash) is refused, never followed. Files are read with `O_NOFOLLOW |
 O_NONBLOCK`, so a link or FIFO swapped in after the listing fails instead of
 hanging. `verify` checks a private copy (or a download into a private folder):
 the bytes that were hashed are the bytes that are loaded.
@@ -26,6 +29,7 @@ import stat
 from pathlib import Path
 
 MANIFEST_FILE = "MANIFEST.sha256"
+PYCACHE = "__pycache__"
 _HEX = re.compile(r"[0-9a-f]{64}")
 _LINE = re.compile(r"([0-9a-f]{64})  (.+)")
 _CHUNK = 1 << 20
@@ -76,6 +80,7 @@ def _files(folder: Path) -> list[str]:
         raise TrustError("is not a model folder")
     out = []
     for root, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = [d for d in dirs if d != PYCACHE]  # never listed, checked or copied (module docstring)
         for name in sorted(dirs) + sorted(names):
             path = Path(root) / name
             rel = path.relative_to(folder).as_posix()
