@@ -29,7 +29,8 @@ def raw_lines(simulated_claims):
 def _requests(raw: pd.DataFrame) -> list[pd.DataFrame]:
     a, b, c, d, e = raw.iloc[:1], raw.iloc[1:60], raw.iloc[60:61], raw.iloc[61:150], raw.iloc[150:]
     b = pd.concat([b, b.iloc[[3]]])  # a duplicate key within one request: rejected there only
-    c = c.assign(claim_id=b.iloc[0]["claim_id"], line_number=b.iloc[0]["line_number"])  # same key, other request
+    # the same key in another request: not a duplicate there
+    c = c.assign(claim_id=b.iloc[0]["claim_id"], line_number=b.iloc[0]["line_number"])
     d = d.drop(columns=["modifiers", "units"])  # other columns: normalised apart
     e = e.assign(billed_amount=pd.to_numeric(e["billed_amount"], errors="coerce"))  # numbers, not text
     return [a, b, c, d, e, raw.iloc[:0]]
