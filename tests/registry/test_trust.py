@@ -160,6 +160,7 @@ def test_registration_records_the_digest_in_the_registry_run_and_logged_model(ex
     assert "  code/denial_risk/scoring/score.py\n" in listed
     assert "  code/denial_risk/contract/reference_data/carc.csv\n" in listed
     assert "__pycache__" not in listed
+    assert not list(folder.rglob("__pycache__"))  # export loaded the model once; none of its bytecode
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))

@@ -413,7 +413,8 @@ def export_model(uri: str, out: str, sha256: str | None = None) -> tuple[Path, s
         raise UserError(f"--out {out}: folder exists and is not empty")
     with verified_model(uri, sha256) as local:
         _load_local(local, uri)
-        shutil.copytree(local, target, dirs_exist_ok=True)
+        # the load wrote bytecode beside the copy's code: not a file of the model
+        shutil.copytree(local, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(manifest.PYCACHE))
     return target, manifest.write_manifest(target)
 
 
