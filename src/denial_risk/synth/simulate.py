@@ -77,8 +77,6 @@ stream's order. Deterministic for (rows, seed, start, months).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -104,7 +102,6 @@ from denial_risk.synth.records import draw_records
 from denial_risk.synth.world import (
     BACKGROUND_REASONS,
     BASE_LOGIT,
-    WORLD_SEED,
     DEFECTS,
     DOC_CAUSES,
     LIFETIME_DAYS,
@@ -113,6 +110,7 @@ from denial_risk.synth.world import (
     POLICY_CHANGES,
     TARGET_DENIAL_RATES,
     TRUTH_COLUMN,
+    WORLD_SEED,
     Payer,
     PolicyChange,
     policy_change_date,
