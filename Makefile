@@ -27,7 +27,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 lock: $(STAMP)
-	{ sed -n '1,2p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	# --all keeps setuptools (the tests build the wheel with it); pip itself is upgraded apart
+	{ sed -n '1,2p' constraints.txt; $(BIN)/python -m pip freeze --all --exclude-editable | grep -v '^pip=='; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 
 test: lint

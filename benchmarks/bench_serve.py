@@ -1,14 +1,22 @@
 """Benchmark: the real-time scoring service (MLflow's scoring server) on loopback.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_serve.py \
-        [--single 300] [--batches 60] [--rate 2] [--duration 300]
+        [--workers 2] [--concurrent 200] [--single 300] [--batches 60] [--rate 2] [--duration 300]
 
-Setup (not timed): trains and registers a model (`workflows.train_and_register`,
+Setup (not timed): trains and registers a model (`jobs.train.train_and_register`,
 `--train-rows` simulated lines) in a temporary sqlite MLflow store, simulates
-request lines, starts `serving.ScoringServer` (= `denial-risk serve`, one
-worker, 127.0.0.1, a free port) and warms it up.
+request lines, starts `serving.ScoringServer` (= `denial-risk serve`, `--workers`
+processes, 127.0.0.1, a free port) and warms it up.
 
-Measured, one client on the same machine, sequential requests:
+Measured, clients on the same machine:
+
+* **concurrent**: `--concurrent` one-line requests sent at once, each on its own
+  connection (an asyncio client, so the load generator takes little CPU from the
+  server); each request's latency from the release of the burst to its complete
+  answer, p50 / p99 / max, and the wall time of the burst.
+  Goal (issue 16.6): p99 <= 1 s with 2 workers.
+
+Then one client, sequential requests:
 
 * **latency**: `--single` one-line requests, p50 / p99 in milliseconds;
 * **throughput**: `--batches` 100-line requests, lines per second (and p50 per batch);
@@ -42,9 +50,51 @@ def _pct(values: list[float], q: float) -> float:
     return round(float(np.percentile(np.asarray(values) * 1000.0, q)), 1)
 
 
+def concurrent(url: str, bodies: list[bytes], expect_rows: int = 1) -> tuple[list[float], int, float]:
+    """Send every body at once, each on its own connection: latencies, errors, wall time.
+
+    An asyncio client (plain HTTP/1.1 on sockets) so that 200 requests in flight cost the
+    machine little: a thread and urllib each would take CPU from the server being measured.
+    Each latency runs from the moment all requests are released to its complete answer.
+    """
+    import asyncio
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+
+    async def one(body: bytes, t0: float) -> tuple[float, bool]:
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        head = (
+            f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        writer.write(head.encode() + body)
+        await writer.drain()
+        answer = await reader.read()
+        dt = time.perf_counter() - t0
+        writer.close()
+        status_line, _, rest = answer.partition(b"\r\n")
+        payload = rest.partition(b"\r\n\r\n")[2]
+        try:
+            ok = status_line.split()[1] == b"200" and len(json.loads(payload)["predictions"]) == expect_rows
+        except (ValueError, KeyError, IndexError):
+            ok = False
+        return dt, ok
+
+    async def burst() -> tuple[list[tuple[float, bool]], float]:
+        t0 = time.perf_counter()
+        results = await asyncio.gather(*(one(b, t0) for b in bodies))
+        return results, time.perf_counter() - t0
+
+    results, wall = asyncio.run(burst())
+    return [r[0] for r in results], sum(not r[1] for r in results), wall
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--train-rows", type=int, default=12_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--concurrent", type=int, default=200)
     ap.add_argument("--single", type=int, default=300)
     ap.add_argument("--batches", type=int, default=60)
     ap.add_argument("--batch-lines", type=int, default=100)
@@ -89,12 +139,32 @@ def main() -> None:
     result: dict = {
         "benchmark": "scoring service on loopback",
         "command": "PYTHONPATH=src .venv/bin/python benchmarks/bench_serve.py " + " ".join(sys.argv[1:]),
-        "server": "denial-risk serve (mlflow models serve, 1 worker, 127.0.0.1)",
+        "server": f"denial-risk serve (MLflow's scoring app, uvicorn, {args.workers} workers, 127.0.0.1)",
+        "load_avg_1m_at_start": round(os.getloadavg()[0], 1),
     }
-    with ScoringServer("models:/denial-risk@champion", log_path=work / "server.log") as server:
+    server = ScoringServer("models:/denial-risk@champion", workers=args.workers, log_path=work / "server.log")
+    with server:
         url = server.url + "/invocations"
-        for i in range(20):  # warm-up
-            call(url, singles[i], 1)
+        for i in range(20):  # warm-up (every worker: concurrent pairs)
+            concurrent(url, singles[i * 4 : i * 4 + 4])
+        if args.concurrent:
+            lat, errors, wall = concurrent(url, singles[100 : 100 + args.concurrent])
+            result.update(
+                workers=args.workers,
+                concurrent_requests=args.concurrent,
+                concurrent_p50_ms=_pct(lat, 50),
+                concurrent_p99_ms=_pct(lat, 99),
+                concurrent_max_ms=_pct(lat, 100),
+                concurrent_wall_s=round(wall, 2),
+                concurrent_errors=errors,
+                load_avg_1m_after_concurrent=round(os.getloadavg()[0], 1),
+            )
+            print(
+                f"{args.concurrent} concurrent one-line requests ({args.workers} workers): "
+                f"p50 {result['concurrent_p50_ms']} ms, p99 {result['concurrent_p99_ms']} ms, "
+                f"all answered in {wall:.2f} s, {errors} errors",
+                flush=True,
+            )
         lat, errors = [], 0
         for i in range(args.single):
             dt, ok = call(url, singles[i % len(singles)], 1)
@@ -132,32 +202,33 @@ def main() -> None:
             flush=True,
         )
 
-        interval = 1.0 / args.rate
-        start = time.perf_counter()
-        due, sent, errors, late, steady = start, 0, 0, 0, []
-        while due < start + args.duration:  # bounded: stops by itself
-            now = time.perf_counter()
-            if now < due:
-                time.sleep(due - now)
-            elif now - due > interval:
-                late += 1
-            dt, ok = call(url, singles[sent % len(singles)], 1)
-            steady.append(dt)
-            sent += 1
-            errors += not ok
-            due += interval
-        elapsed = time.perf_counter() - start
-        result.update(
-            steady_seconds=round(elapsed, 1),
-            steady_rate_per_second=args.rate,
-            steady_requests=sent,
-            steady_errors=errors,
-            steady_late_requests=late,
-            steady_p50_ms=_pct(steady, 50),
-            steady_p99_ms=_pct(steady, 99),
-            steady_max_ms=_pct(steady, 100),
-        )
-        print(f"steady: {sent} requests in {elapsed:.0f}s at {args.rate}/s, {errors} errors", flush=True)
+        if args.duration > 0:
+            interval = 1.0 / args.rate
+            start = time.perf_counter()
+            due, sent, errors, late, steady = start, 0, 0, 0, []
+            while due < start + args.duration:  # bounded: stops by itself
+                now = time.perf_counter()
+                if now < due:
+                    time.sleep(due - now)
+                elif now - due > interval:
+                    late += 1
+                dt, ok = call(url, singles[sent % len(singles)], 1)
+                steady.append(dt)
+                sent += 1
+                errors += not ok
+                due += interval
+            elapsed = time.perf_counter() - start
+            result.update(
+                steady_seconds=round(elapsed, 1),
+                steady_rate_per_second=args.rate,
+                steady_requests=sent,
+                steady_errors=errors,
+                steady_late_requests=late,
+                steady_p50_ms=_pct(steady, 50),
+                steady_p99_ms=_pct(steady, 99),
+                steady_max_ms=_pct(steady, 100),
+            )
+            print(f"steady: {sent} requests in {elapsed:.0f}s at {args.rate}/s, {errors} errors", flush=True)
     result.update(
         load_avg_1m_at_end=round(os.getloadavg()[0], 1),
         cpu_count=os.cpu_count(),

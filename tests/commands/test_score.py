@@ -30,7 +30,8 @@ def small_csv(simulated_claims, tmp_path):
 
 @pytest.fixture()
 def registered(denial_model, mlflow_store, tmp_path):
-    """The session model registered as denial-risk@champion in a fresh store, and exported to a folder."""
+    """The session model registered as denial-risk@champion in a fresh store, and exported to a folder
+    (returned with its digest)."""
     from denial_risk.registry import tracking
     from denial_risk.scoring.score import score_request
 
@@ -39,8 +40,7 @@ def registered(denial_model, mlflow_store, tmp_path):
             denial_model, score_request(denial_model, tracking.input_example())
         )
     assert alias == "champion"
-    folder = tracking.export_model("models:/denial-risk@champion", str(tmp_path / "models" / "v1"))
-    return folder
+    return tracking.export_model("models:/denial-risk@champion", str(tmp_path / "models" / "v1"))
 
 
 def test_missing_file_column_and_bad_options_exit_2_and_write_nothing(small_csv, tmp_path, capsys):
@@ -83,8 +83,11 @@ def test_top_prints_and_exported_folder_scores_like_the_registry(registered, sma
     assert str(out_reg) in stdout and "worklist.rejects.csv" in stdout
 
     out_dir = tmp_path / "dir" / "worklist.csv"
+    folder, digest = registered
     code, _, err = run(
-        ["score", "--data", str(small_csv), "--out", str(out_dir), "--model", str(registered)], capsys
+        ["score", "--data", str(small_csv), "--out", str(out_dir), "--model", str(folder)]
+        + ["--model-sha256", digest],
+        capsys,
     )
     assert code == 0, err
     a = pd.read_csv(out_reg, dtype=str, keep_default_na=False)

@@ -1,5 +1,6 @@
 """`denial-risk serve`: MLflow's scoring server answers like `score_request`, refuses
-malformed requests with a clear 4xx, and the test that starts it stops it."""
+malformed requests with a clear 4xx and oversized ones with 413, and the test that starts
+it stops it."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def _lines(rows: int, seed: int) -> pd.DataFrame:
 def test_service_answers_like_score_request_and_stops(mlflow_store, tmp_path):
     from denial_risk.jobs.train import train_and_register
     from denial_risk.registry import tracking
-    from denial_risk.registry.serving import ScoringServer, invoke, post
+    from denial_risk.registry.serving import ScoringServer, invoke, post, request_body
     from denial_risk.scoring.score import score_request
     from denial_risk.synth.simulate import simulate_claims
 
@@ -37,11 +38,18 @@ def test_service_answers_like_score_request_and_stops(mlflow_store, tmp_path):
     lines = _lines(100, seed=9)
     expected = score_request(tracking.load_model(uri), lines)
 
-    server = ScoringServer(uri, log_path=tmp_path / "server.log")
+    server = ScoringServer(uri, workers=2, max_lines=150, max_bytes=200_000, log_path=tmp_path / "server.log")
     assert server.host == "127.0.0.1"
     with server:
         got = invoke(server.url, lines)
         got_records = invoke(server.url, lines, orient="records")
+
+        # over the limits: 413 before the model sees it, the server keeps answering
+        status, body = post(server.url + "/invocations", request_body(_lines(200, seed=4)))
+        assert status == 413 and "150 lines" in json.loads(body)["message"]
+        status, body = post(server.url + "/invocations", b'{"dataframe_split": ' + b" " * 250_000 + b"}")
+        assert status == 413 and "200000 bytes" in json.loads(body)["message"]
+        assert len(invoke(server.url, lines.head(3))) == 3
 
         # malformed requests: 4xx with a body that says what is wrong, never a 500
         status, body = post(server.url + "/invocations", b"this is not json")
@@ -112,3 +120,79 @@ def test_request_body_round_trips_missing_values():
     assert split == {"columns": ["a", "b"], "data": [["1", None], [None, 2.5]]}
     records = json.loads(request_body(frame, orient="records"))["dataframe_records"]
     assert records == [{"a": "1", "b": None}, {"a": None, "b": 2.5}]
+
+
+class _App:
+    """An inner ASGI app that records the body it was given."""
+
+    def __init__(self):
+        self.bodies = []
+
+    async def __call__(self, scope, receive, send):
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        self.bodies.append(body)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _call(
+    app, body: bytes, *, chunks: int = 1, length: bool = True, content_type: bytes = b"application/json"
+):
+    import asyncio
+
+    pieces = [body[len(body) * i // chunks : len(body) * (i + 1) // chunks] for i in range(chunks)]
+    headers = [(b"content-type", content_type)] + (
+        [(b"content-length", str(len(body)).encode())] if length else []
+    )
+    scope = {"type": "http", "path": "/invocations", "method": "POST", "headers": headers}
+    sent = []
+    queue = [
+        {"type": "http.request", "body": p, "more_body": i < len(pieces) - 1} for i, p in enumerate(pieces)
+    ]
+
+    async def receive():
+        return queue.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    status = sent[0]["status"]
+    return status, b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def test_request_limits_answer_413_and_pass_the_rest_whole():
+    from denial_risk.registry.serving import RequestLimits, request_body
+
+    inner = _App()
+    app = RequestLimits(inner, max_bytes=5_000, max_lines=20)
+    frame = pd.DataFrame({"claim_id": [f"C{i}" for i in range(30)], "hcpcs_code": ["L1833"] * 30})
+    ok = request_body(frame.head(20))
+    assert _call(app, ok, chunks=3) == (200, b"ok") and inner.bodies[-1] == ok  # the body, reassembled
+    status, body = _call(app, request_body(frame.head(21)))
+    assert status == 413 and "21 lines is over 20" in json.loads(body)["message"]
+    status, body = _call(app, request_body(frame.head(21), orient="records"))
+    assert status == 413
+    csv = ("claim_id,hcpcs_code\n" + "".join(f"C{i},L1833\n" for i in range(21))).encode()
+    assert _call(app, csv, content_type=b"text/csv")[0] == 413
+    big = b'{"dataframe_split": {"columns": [], "data": []}, "pad": "' + b"x" * 6_000 + b'"}'
+    assert _call(app, big)[0] == 413  # declared length
+    assert _call(app, big, chunks=4, length=False)[0] == 413  # streamed, no length: counted as it comes
+    assert len(inner.bodies) == 1  # nothing over a limit reached the app
+    assert _call(app, b"not json at all, but small")[0] == 200  # not a table: MLflow answers it
+
+
+def test_count_lines():
+    from denial_risk.registry.serving import count_lines
+
+    assert (
+        count_lines(b'{"dataframe_split": {"columns": ["a"], "data": [[1], [2]]}}', "application/json") == 2
+    )
+    assert count_lines(b'{"dataframe_records": [{"a": 1}]}', "application/json") == 1
+    assert count_lines(b'{"instances": [1, 2, 3]}', "application/json") == 3
+    assert count_lines(b"a,b\n1,2\n3,4\n", "text/csv") == 2
+    assert count_lines(b"{broken", "application/json") is None

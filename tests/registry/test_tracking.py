@@ -60,12 +60,19 @@ def test_load_by_alias_predicts_like_the_trained_model(registered, claims_frame)
 
 
 def test_export_scores_without_a_tracking_store(registered, claims_frame, tmp_path, monkeypatch):
-    folder = tracking.export_model("models:/denial-risk@champion", str(tmp_path / "models" / "v1"))
+    folder, digest = tracking.export_model("models:/denial-risk@champion", str(tmp_path / "models" / "v1"))
     assert (folder / "MLmodel").is_file()
+    # the digest export prints is the one recorded in the registry at training, and sha256sum's
+    import hashlib
+
+    from mlflow import MlflowClient
+
+    assert digest == MlflowClient().get_model_version("denial-risk", "1").tags["model_sha256"]
+    assert digest == hashlib.sha256((folder / "MANIFEST.sha256").read_bytes()).hexdigest()
     rows = feature_input(claims_frame.tail(300), TrainConfig())
     expected = tracking.load_model("models:/denial-risk@champion").predict_proba(rows)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'elsewhere.db'}")
-    got = tracking.load_model(str(folder)).predict_proba(rows)
+    got = tracking.load_model(str(folder), digest).predict_proba(rows)
     np.testing.assert_allclose(got, expected, atol=1e-12)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from denial_risk.commands.options import model_option
+from denial_risk.commands.options import model_option, model_sha256_option
 
 
 @click.command("monitor")
@@ -23,8 +23,9 @@ from denial_risk.commands.options import model_option
     help="Labelled lines from `ingest-x12` (the payer's 835s) for the same claims.",
 )
 @model_option
-def monitor(scored: str, remits: str | None, model_uri: str) -> None:
+@model_sha256_option
+def monitor(scored: str, remits: str | None, model_uri: str, model_sha256: str | None) -> None:
     """Population stability per feature; predicted versus realised denial rate once remits return."""
     from denial_risk.jobs.monitor import monitor as run_monitor
 
-    run_monitor(scored, model_uri, remits)
+    run_monitor(scored, model_uri, remits, model_sha256=model_sha256)

@@ -27,6 +27,14 @@ model_option = click.option(
     show_default=True,
     help="Registered model URI (models:/denial-risk@champion) or an exported model folder.",
 )
+model_sha256_option = click.option(
+    "--model-sha256",
+    "model_sha256",
+    default=None,
+    metavar="HEX",
+    help="For a model folder: the digest `denial-risk export` printed; the model loads only if every "
+    "file matches it (registry models are checked against the digest recorded at registration).",
+)
 experiment_option = click.option(
     "--experiment",
     "experiment",

@@ -6,7 +6,7 @@ import signal
 
 import click
 
-from denial_risk.commands.options import data_option, model_option, out_option
+from denial_risk.commands.options import data_option, model_option, model_sha256_option, out_option
 from denial_risk.errors import UserError
 
 
@@ -18,6 +18,7 @@ def _sigterm_to_exit(signum, frame):  # pragma: no cover - exercised by a signal
 @data_option
 @out_option
 @model_option
+@model_sha256_option
 @click.option(
     "--engine",
     type=click.Choice(["local", "spark"]),
@@ -47,7 +48,14 @@ def _sigterm_to_exit(signum, frame):  # pragma: no cover - exercised by a signal
     help="Progress bar on stderr (default: only when stderr is a terminal).",
 )
 def score(
-    data: str, out: str, model_uri: str, engine: str, master: str, top: int, progress: bool | None
+    data: str,
+    out: str,
+    model_uri: str,
+    model_sha256: str | None,
+    engine: str,
+    master: str,
+    top: int,
+    progress: bool | None,
 ) -> None:
     """Score a claim backlog into a ranked worklist (rejects beside the output)."""
     from denial_risk.claims.files import check_output, file_format
@@ -59,7 +67,7 @@ def score(
             raise UserError("--engine spark: needs the 'spark' extra (pip install 'denial-risk[spark]')")
         from denial_risk.jobs.spark import score_spark
 
-        score_spark(data, out, model_uri, master=master)
+        score_spark(data, out, model_uri, master=master, model_sha256=model_sha256)
         return
     file_format(out, option="--out")
     check_output(out)
@@ -69,7 +77,7 @@ def score(
     from denial_risk.registry.tracking import load_model
     from denial_risk.scoring.worklist import format_summary, format_top, score_file
 
-    model = load_model(model_uri)
+    model = load_model(model_uri, model_sha256)
     previous = signal.signal(signal.SIGTERM, _sigterm_to_exit)
     try:
         result = score_file(data, out, model, top=top, progress=progress)

@@ -182,6 +182,15 @@ def _rows_for_codes(table: pd.DataFrame, codes: pd.Series) -> np.ndarray:
     return rows
 
 
+@lru_cache(maxsize=8)
+def _padded(ref_dir: str) -> pd.DataFrame:
+    """The lookup columns with one extra all-NA row at the end: position -1 (no policy /
+    missing code) lands there. Built once; callers take rows of it (a copy)."""
+    cols = list(LOOKUP_COLUMNS)
+    padded = pd.concat([_load(ref_dir)[cols], pd.DataFrame({c: [pd.NA] for c in cols})], ignore_index=True)
+    return padded.astype(LOOKUP_DTYPES)
+
+
 def policy_for_codes(codes: pd.Series) -> pd.DataFrame:
     """The policy that governs each HCPCS code, aligned on `codes`' index.
 
@@ -193,11 +202,7 @@ def policy_for_codes(codes: pd.Series) -> pd.DataFrame:
     fcodes, uniq = reference._factorize(codes)
     rows = _rows_for_codes(table, uniq)
 
-    # One extra all-NA row at the end: position -1 (no policy / missing code) lands there.
-    cols = list(LOOKUP_COLUMNS)
-    padded = pd.concat([table[cols], pd.DataFrame({c: [pd.NA] for c in cols})], ignore_index=True)
-    padded = padded.astype(LOOKUP_DTYPES)
-    per_code = padded.iloc[rows].reset_index(drop=True)
+    per_code = _padded(str(reference.reference_dir())).iloc[rows].reset_index(drop=True)
 
     from_desc = np.append(table["custom_fabricated_from_description"].to_numpy(), False)[rows]
     if from_desc.any():
@@ -214,7 +219,9 @@ def policy_for_codes(codes: pd.Series) -> pd.DataFrame:
         per_code.loc[docs.index[add], "expected_documents"] = docs[add] + "|has_measurements"
 
     # Broadcast per-unique answers to rows; -1 (missing code) becomes <NA>.
-    return pd.DataFrame({c: per_code[c].array.take(fcodes, allow_fill=True) for c in cols}, index=codes.index)
+    return pd.DataFrame(
+        {c: per_code[c].array.take(fcodes, allow_fill=True) for c in LOOKUP_COLUMNS}, index=codes.index
+    )
 
 
 # --------------------------------------------------------------------------- diagnosis support

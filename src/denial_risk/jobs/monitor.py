@@ -81,8 +81,10 @@ def predicted_vs_realised(scored: pd.DataFrame, outcomes: pd.DataFrame) -> pd.Da
     return table
 
 
-def monitor(scored_path: str, model_uri: str, remits_path: str | None = None) -> MonitoringResult:
-    model = tracking.load_model(model_uri)
+def monitor(
+    scored_path: str, model_uri: str, remits_path: str | None = None, *, model_sha256: str | None = None
+) -> MonitoringResult:
+    model = tracking.load_model(model_uri, model_sha256)
     frame, _ = load_claims(scored_path, option="--scored")
     if "denial_probability" not in frame.columns:
         raise UserError(f"--scored {scored_path}: missing column 'denial_probability' (score the file first)")

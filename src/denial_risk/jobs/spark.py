@@ -97,6 +97,7 @@ def spark_session(master: str = "local[*]", app_name: str = "denial-risk"):
         .appName(app_name)
         .config("spark.pyspark.python", python)
         .config("spark.executorEnv.PYTHONWARNINGS", os.environ["PYTHONWARNINGS"])
+        .config("spark.executorEnv.MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
@@ -279,7 +280,14 @@ def validate_frame(df, columns: list[str], is_csv: bool):
 # --- scoring and ranking ----------------------------------------------------------------------
 
 
-def score_frame(spark, valid, columns: list[str], model_uri: str, partitions: int | None = None):
+def score_frame(
+    spark,
+    valid,
+    columns: list[str],
+    model_uri: str,
+    partitions: int | None = None,
+    model_sha256: str | None = None,
+):
     """Scorable rows + the model's columns (pyfunc via spark_udf) + expected loss (Spark).
 
     `partitions`: how many scoring tasks; each model call has a fixed cost of a
@@ -289,7 +297,7 @@ def score_frame(spark, valid, columns: list[str], model_uri: str, partitions: in
 
     from denial_risk.registry import tracking
 
-    predict = tracking.spark_udf(spark, model_uri, UDF_RESULT)
+    predict = tracking.spark_udf(spark, model_uri, UDF_RESULT, model_sha256)
     scorable = valid.where(F.col(REASON).isNull())
     if partitions:
         scorable = scorable.repartition(int(partitions))
@@ -367,7 +375,9 @@ def write_parquet(df, uri: str) -> None:
 # --- the job --------------------------------------------------------------------------------
 
 
-def score_spark(data_uri: str, out_uri: str, model_uri: str, master: str = "local[*]") -> dict:
+def score_spark(
+    data_uri: str, out_uri: str, model_uri: str, master: str = "local[*]", model_sha256: str | None = None
+) -> dict:
     """`denial-risk score --engine spark`: the worklist as Parquet, rejects beside it.
 
     Returns {"rows", "scored", "rejected", "out", "rejects", "seconds"}.
@@ -389,7 +399,9 @@ def score_spark(data_uri: str, out_uri: str, model_uri: str, master: str = "loca
         n_rejected = valid.where(F.col(REASON).isNotNull()).count()
         n_scored = n_rows - n_rejected
         tasks = max(spark.sparkContext.defaultParallelism, -(-n_scored // ROWS_PER_SCORING_TASK))
-        scored = score_frame(spark, valid, columns, model_uri, tasks).persist(StorageLevel.MEMORY_AND_DISK)
+        scored = score_frame(spark, valid, columns, model_uri, tasks, model_sha256).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
         ranks, ordered = rank_frame(scored)
         added = list(schema.ADDED)
         keep = [c for c in columns if c not in added]  # an input column named like a score is replaced

@@ -181,11 +181,13 @@ def _example_output(result: TrainResult, example: pd.DataFrame | None = None) ->
     return score_request(result.model, tracking.input_example() if example is None else example)
 
 
-def evaluate_model(data: str, model_uri: str, *, experiment: str | None = None) -> dict:
+def evaluate_model(
+    data: str, model_uri: str, *, experiment: str | None = None, model_sha256: str | None = None
+) -> dict:
     """Score labelled claims with a model and report (and log) the metrics."""
     frame, rejected = _labelled(data)
     frame = frame[frame["denied"].notna()]
-    model = tracking.load_model(model_uri)
+    model = tracking.load_model(model_uri, model_sha256)
     p = model.predict_proba(feature_input(frame, config_of_model(model)))
     y = frame["denied"].astype(int).to_numpy()
     truth = (

@@ -1,10 +1,11 @@
 """Saving and loading the fitted model without pickle.
 
 The model travels inside the MLflow model as a skops file. skops refuses to
-load any type it does not trust; we name exactly the types this model needs
+load any type it does not trust; we name exactly the classes this model needs
 (our own classes and HistGradientBoosting's TreePredictor, as the
-MLflow/scikit-learn docs advise) and refuse to save a model that would need
-anything else, rather than trusting everything.
+MLflow/scikit-learn docs advise), never a prefix and never a function (a skops
+node may *call* a trusted name with arguments from the file), and refuse to save
+a model that would need anything else, rather than trusting everything.
 """
 
 from __future__ import annotations
@@ -35,11 +36,28 @@ ALLOWED_EXACT = {
     "builtins.slice",
     "numpy.dtype",
 }
-ALLOWED_PREFIXES = ("denial_risk.",)
+# Our own classes a DenialModel is built from (tests/modeling/test_bundle.py checks every
+# feature class of the package is here, and that every name is a class).
+OWN_TYPES = {
+    "denial_risk.modeling.model.DenialModel",
+    "denial_risk.features._base.RateTable",
+    "denial_risk.features.amount.AmountFeatures",
+    "denial_risk.features.code.CodeFeatures",
+    "denial_risk.features.diagnosis.DiagnosisFeatures",
+    "denial_risk.features.documentation.DocumentationFeatures",
+    "denial_risk.features.extra.ExtraColumns",
+    "denial_risk.features.history.HistoryFeatures",
+    "denial_risk.features.modifiers.ModifierFeatures",
+    "denial_risk.features.payer.PayerFeatures",
+    "denial_risk.features.timing.TimingFeatures",
+    "denial_risk.features.record.RecordFeatures",
+    "denial_risk.features.select.InformativeColumns",
+    "denial_risk.modeling.effects.FixEffects",
+}
 
 
 def _allowed(name: str) -> bool:
-    return name in ALLOWED_EXACT or name.startswith(ALLOWED_PREFIXES)
+    return name in ALLOWED_EXACT or name in OWN_TYPES
 
 
 def save_bundle(model: DenialModel, folder: str | Path) -> Path:
@@ -59,6 +77,6 @@ def save_bundle(model: DenialModel, folder: str | Path) -> Path:
 def load_bundle(folder: str | Path) -> DenialModel:
     folder = Path(folder)
     trusted = json.loads((folder / TRUSTED_FILE).read_text())
-    if not all(_allowed(t) for t in trusted):
+    if not isinstance(trusted, list) or not all(isinstance(t, str) and _allowed(t) for t in trusted):
         raise TypeError("the model's trusted-type list names types this version does not allow")
     return sio.load(folder / BUNDLE_FILE, trusted=trusted)

@@ -1,11 +1,14 @@
 """The MLflow pyfunc, logged as "models from code" (no pickled Python object).
 
-MLflow 3 refuses to unpickle a PythonModel by default; this file is the model
-code MLflow stores and runs, and the fitted model comes from a skops artifact.
+This file is the model code MLflow stores and runs; the fitted model comes from
+a skops artifact, and the package itself travels in the model's `code/`.
 `predict` returns the contract's added columns (the seven, with `likely_denial_codes`, and
-`reject_reason`) for each input line, in input order. `predict` is typed with
-`pd.DataFrame` (a type MLflow infers no schema from, so behaviour is unchanged):
-untyped, MLflow prints a three-line "Add type hints" warning on every load.
+`reject_reason`) for each input line, in input order; a request without one of
+the contract's required columns is refused (HTTP 400 from the server). Concurrent `predict` calls
+(the scoring server runs each request in a thread) are scored together
+(`scoring.batcher`), each answered as if alone. `predict` is typed with `pd.DataFrame` (a type
+MLflow infers no schema from): untyped, MLflow prints a three-line "Add type hints" warning on
+every load.
 """
 
 from __future__ import annotations
@@ -20,15 +23,28 @@ from mlflow.pyfunc import PythonModel
 class DenialRiskPyfunc(PythonModel):
     def load_context(self, context):
         from denial_risk.modeling.bundle import load_bundle
+        from denial_risk.scoring.batcher import MicroBatcher
+        from denial_risk.scoring.score import score_requests
 
         self.model = load_bundle(context.artifacts["bundle"])
+        self.batcher = MicroBatcher(lambda raws: score_requests(self.model, raws))
 
     def predict(
         self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        from denial_risk.scoring.score import score_request
+        from denial_risk.contract.schema import REQUIRED
 
-        return score_request(self.model, model_input)
+        columns = set(map(str, pd.DataFrame(model_input).columns))
+        missing = [c for c in REQUIRED if c not in columns]
+        if missing:  # a request that is not a claim table: 400, as MLflow's schema check answered
+            from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
+
+            raise MlflowException(
+                f"The input column '{missing[0]}' is required by the model but missing from the input "
+                f"data (required: {', '.join(REQUIRED)}).",
+                error_code=INVALID_PARAMETER_VALUE,
+            )
+        return self.batcher(model_input)
 
 
 mlflow.models.set_model(DenialRiskPyfunc())

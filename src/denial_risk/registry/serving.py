@@ -1,15 +1,20 @@
-"""Real-time scoring: MLflow's scoring server for the registered model, and a small client.
+"""Real-time scoring: MLflow's scoring server for the model, and a small client.
 
-`denial-risk serve` runs `mlflow models serve` (`/ping`, `/version`,
-`/invocations`) for the model, in this venv (`--env-manager local`), bound to
-127.0.0.1 unless told otherwise. The model's `predict` is
-`scoring.score_request`, so a POSTed batch of claim lines (the contract's
-columns, any accepted form) gets back, per line and in order, the contract's
-added columns and `likely_denial_codes` (top-3 CARCs) — or, for a line that cannot
-be scored, its `reject_reason` with HTTP 200: one bad line never fails the
-batch. A request that is not a claim table at all (not JSON, no
-`dataframe_split` / `dataframe_records`, a required column missing) gets a 4xx
-with MLflow's `{"error_code": ..., "message": ...}` body.
+`denial-risk serve` checks the model's files (registry/manifest.py), then runs
+MLflow's scoring app (`/ping`, `/version`, `/invocations`, the app `mlflow
+models serve` runs) under uvicorn with `--workers N` processes (default: the
+core count), in this venv, bound to 127.0.0.1 unless told otherwise. In front
+of the app, `RequestLimits` answers 413 to a body over `--max-request-bytes`
+or a table over `--max-request-lines`, before the model sees it, and gives each
+worker enough request threads for the model to score concurrent requests
+together. The model's `predict` is `scoring.score_request` (batched), so a
+POSTed batch of claim lines (the contract's columns, any accepted form) gets
+back, per line and in order, the contract's added columns and
+`likely_denial_codes` (top-3 CARCs) — or, for a line that cannot be scored, its
+`reject_reason` with HTTP 200: one bad line never fails the batch. A request
+that is not a claim table at all (not JSON, no `dataframe_split` /
+`dataframe_records`, a required column missing) gets a 4xx with MLflow's
+`{"error_code": ..., "message": ...}` body.
 
 `ScoringServer` starts the server on a free loopback port, waits for `/ping`
 and stops the whole process group it started (tests, benchmarks).
@@ -17,6 +22,7 @@ and stops the whole process group it started (tests, benchmarks).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -24,6 +30,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -39,6 +46,14 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
 JSON = "application/json"
+DEFAULT_MAX_LINES = 10_000
+DEFAULT_MAX_BYTES = 16 * 2**20
+REQUEST_THREADS = 256  # per worker: concurrent requests wait in predict's batcher, not for a thread
+MODEL_ENV, MAX_LINES_ENV, MAX_BYTES_ENV = (
+    "DENIAL_RISK_SERVE_MODEL",
+    "DENIAL_RISK_SERVE_MAX_LINES",
+    "DENIAL_RISK_SERVE_MAX_BYTES",
+)
 
 
 def free_port(host: str = DEFAULT_HOST) -> int:
@@ -106,37 +121,186 @@ def invoke(
     return predictions_frame(body)
 
 
+# --- the request limits and the app uvicorn runs ----------------------------------------------
+
+
+def count_lines(body: bytes, content_type: str) -> int | None:
+    """Claim lines in an /invocations body (None when it is not a table MLflow would read)."""
+    if content_type.startswith("text/csv"):
+        return max(0, body.rstrip(b"\r\n").count(b"\n"))
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    split = data.get("dataframe_split")
+    rows = split.get("data") if isinstance(split, dict) else data.get("dataframe_records")
+    if rows is None:
+        rows = data.get("instances", data.get("inputs"))
+    return len(rows) if isinstance(rows, list) else None
+
+
+class RequestLimits:
+    """ASGI middleware before MLflow's app: 413 for a POST /invocations over the limits.
+
+    The body is refused as soon as its declared or received size passes `max_bytes`
+    (it is never held whole); the lines are counted only when the body is large enough
+    to hold more than `max_lines` of them (a line takes at least two bytes), so small
+    requests are not parsed twice. It also gives the worker's event loop `threads`
+    request threads (MLflow runs each `predict` in one).
+    """
+
+    def __init__(self, app, *, max_bytes: int, max_lines: int, threads: int = REQUEST_THREADS):
+        self.app, self.max_bytes, self.max_lines, self.threads = app, max_bytes, max_lines, threads
+        self._loops: set[int] = set()
+
+    def _threads(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        loop = asyncio.get_running_loop()
+        if id(loop) not in self._loops:
+            self._loops.add(id(loop))
+            loop.set_default_executor(ThreadPoolExecutor(self.threads, thread_name_prefix="predict"))
+
+    async def __call__(self, scope, receive, send):
+        self._threads()
+        if scope["type"] != "http" or scope["path"] != "/invocations" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._refuse(
+                send, f"the body ({int(declared)} bytes) is over {self.max_bytes} bytes"
+            )
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                return await self._refuse(send, f"the body is over {self.max_bytes} bytes")
+        if len(body) > 2 * self.max_lines:
+            content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
+            lines = count_lines(bytes(body), content_type)
+            if lines is not None and lines > self.max_lines:
+                return await self._refuse(send, f"{lines} lines is over {self.max_lines} lines a request")
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        return await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse(send, why: str) -> None:
+        body = json.dumps(
+            {
+                "error_code": "REQUEST_LIMIT_EXCEEDED",
+                "message": f"{why}; split the lines over several requests",
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", JSON.encode()), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def create_app():
+    """What each uvicorn worker runs (`--factory`): MLflow's scoring app for the verified copy
+    named in the environment, behind `RequestLimits`."""
+    from denial_risk.registry import tracking
+
+    return RequestLimits(
+        tracking.scoring_app(os.environ[MODEL_ENV]),
+        max_bytes=int(os.environ.get(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)),
+        max_lines=int(os.environ.get(MAX_LINES_ENV, DEFAULT_MAX_LINES)),
+    )
+
+
+def serve_command(
+    model_dir: str | os.PathLike,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    workers: int = 1,
+    max_lines: int = DEFAULT_MAX_LINES,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: int | None = None,
+) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of the server for a verified local model folder.
+
+    The workers import this same `denial_risk` (its folder goes first on PYTHONPATH) and
+    load the folder with pickle deserialisation off.
+    """
+    import denial_risk
+
+    env = dict(os.environ)
+    package_root = str(Path(denial_risk.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    env.update(
+        {
+            MODEL_ENV: str(model_dir),
+            MAX_LINES_ENV: str(int(max_lines)),
+            MAX_BYTES_ENV: str(int(max_bytes)),
+            "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "false",
+        }
+    )
+    if timeout is not None:
+        env["MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT"] = str(int(timeout))
+    argv = [sys.executable, "-m", "uvicorn", "--factory", f"{__name__}:create_app"]
+    argv += ["--host", host, "--port", str(int(port)), "--workers", str(int(workers))]
+    return argv, env
+
+
 # --- the server process -----------------------------------------------------------------------
 
 
 class ScoringServer:
-    """`mlflow models serve` for a model, as a managed child process group.
+    """`denial-risk serve` for a model, as a managed child process group.
 
         with ScoringServer("models:/denial-risk@champion") as server:
             invoke(server.url, lines)
 
     The port defaults to a free one; `stop()` (also on leaving the `with`)
-    terminates the process group it started — the MLflow launcher and its uvicorn.
+    terminates the process group it started (uvicorn and its workers) and removes
+    the verified copy of the model.
     """
 
     def __init__(
         self,
         model_uri: str,
         *,
+        sha256: str | None = None,
         host: str = DEFAULT_HOST,
         port: int | None = None,
         workers: int = 1,
+        max_lines: int = DEFAULT_MAX_LINES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         log_path: str | os.PathLike | None = None,
         startup_timeout: float = 180.0,
     ):
         self.model_uri = model_uri
+        self.sha256 = sha256
         self.host = host
         self.port = int(port) if port else free_port(host)
         self.workers = workers
+        self.limits = {"max_lines": max_lines, "max_bytes": max_bytes}
         self.log_path = Path(log_path) if log_path else None
         self.startup_timeout = startup_timeout
         self.proc: subprocess.Popen | None = None
         self._log = None
+        self._model = contextlib.ExitStack()
 
     @property
     def url(self) -> str:
@@ -145,9 +309,8 @@ class ScoringServer:
     def start(self) -> ScoringServer:
         from denial_risk.registry import tracking
 
-        argv, env = tracking.serve_command(
-            self.model_uri, host=self.host, port=self.port, workers=self.workers
-        )
+        local = self._model.enter_context(tracking.verified_model(self.model_uri, self.sha256))
+        argv, env = serve_command(local, host=self.host, port=self.port, workers=self.workers, **self.limits)
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
@@ -192,6 +355,7 @@ class ScoringServer:
         if self._log:
             self._log.close()
             self._log = None
+        self._model.close()
 
     def __enter__(self) -> ScoringServer:
         return self.start()
@@ -200,7 +364,16 @@ class ScoringServer:
         self.stop()
 
 
-def serve(model_uri: str, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, workers: int = 1) -> int:
+def serve(
+    model_uri: str,
+    *,
+    sha256: str | None = None,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    workers: int = 1,
+    max_lines: int = DEFAULT_MAX_LINES,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> int:
     """`denial-risk serve`: run the scoring server in the foreground until Ctrl-C; returns its exit code."""
     from denial_risk.registry import tracking
 
@@ -211,10 +384,20 @@ def serve(model_uri: str, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
             s.bind((host, port))
         except OSError as exc:
             raise UserError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror})") from None
-    argv, env = tracking.serve_command(model_uri, host=host, port=port, workers=workers)
-    log.info(f"serving {model_uri} on http://{host}:{port} (POST /invocations, GET /ping); Ctrl-C stops")
-    # same process group as this command: Ctrl-C in a terminal reaches the server and its uvicorn too;
-    # SIGTERM to this command is passed on
+    with tracking.verified_model(model_uri, sha256) as local:
+        argv, env = serve_command(
+            local, host=host, port=port, workers=workers, max_lines=max_lines, max_bytes=max_bytes
+        )
+        log.info(
+            f"serving {model_uri} on http://{host}:{port} with {workers} worker(s) "
+            "(POST /invocations, GET /ping); Ctrl-C stops"
+        )
+        return _run_foreground(argv, env)
+
+
+def _run_foreground(argv: list[str], env: dict[str, str]) -> int:
+    # same process group as this command: Ctrl-C in a terminal reaches the server and its workers
+    # too; SIGTERM to this command is passed on
     proc = subprocess.Popen(argv, env=env)
 
     def _forward(signum, frame):

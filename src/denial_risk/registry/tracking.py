@@ -4,9 +4,18 @@ Store: the one `MLFLOW_TRACKING_URI` names; unset, MLflow 3's local default
 (`sqlite:///mlflow.db`, artifacts under `mlruns/`). Runs log configuration,
 a data fingerprint, row counts and date range as params, metrics, plots and
 per-slice tables; the model is logged once as a pyfunc (models from code +
-skops bundle) with signature and a synthetic input example, and registered
-as `denial-risk`: the first version becomes `@champion`, later ones
-`@challenger`. No patient or claim identifier is ever sent to MLflow.
+skops bundle + the package's own code in `code/`) with signature and a
+synthetic input example, and registered as `denial-risk`: the first version
+becomes `@champion`, later ones `@challenger`. No patient or claim identifier
+is ever sent to MLflow.
+
+Trust: at logging, the SHA-256 of every file of the model goes into its
+`MANIFEST.sha256`, and the digest of that manifest is recorded as the tag
+`model_sha256` on the model version, the logged model and the run. Every load
+(`score`, `evaluate`, `monitor`, `export`, `serve`, Spark) first fetches the
+files into a private temporary folder, checks them against the recorded digest
+(or `--model-sha256` for a folder; registry/manifest.py), and loads that copy
+with MLflow's pickle deserialisation off.
 """
 
 from __future__ import annotations
@@ -15,19 +24,22 @@ import contextlib
 import json
 import os
 import re
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import schema
 from denial_risk.errors import UserError
+from denial_risk.registry import manifest
 
 MODEL_NAME = "denial-risk"
 CHAMPION, CHALLENGER = "champion", "challenger"
 DEFAULT_URI = "sqlite:///mlflow.db"
 SKOPS_TREE = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
+DIGEST_TAG = "model_sha256"
 
 
 def _mlflow():
@@ -128,15 +140,17 @@ def input_example() -> pd.DataFrame:
     )
 
 
-def _signature(example_output: pd.DataFrame, extra_columns: tuple[str, ...] = ()):
-    """The contract's columns, plus the model's --config extra columns (else pyfunc would drop them)."""
+def _signature(example_output: pd.DataFrame):
+    """Outputs only. An input schema would make MLflow drop every column it does not list (the
+    extra feature columns a --config names, which the contract passes through) and rebuild each
+    request column by column, which cost more than scoring the line; the model checks the
+    contract's required columns itself (pyfunc.py), answering 400 as MLflow would."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
-    columns = (*schema.REQUIRED, *schema.OPTIONAL, *extra_columns)
-    inputs = Schema([ColSpec(AnyType(), c, required=c in schema.REQUIRED) for c in columns])
-    outputs = Schema([ColSpec(AnyType(), c) for c in example_output.columns])
-    return ModelSignature(inputs=inputs, outputs=outputs)
+    return ModelSignature(
+        inputs=None, outputs=Schema([ColSpec(AnyType(), c) for c in example_output.columns])
+    )
 
 
 def pip_requirements() -> list[str]:
@@ -146,14 +160,24 @@ def pip_requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in pkgs]
 
 
+def _package_code(tmp: Path) -> str:
+    """A clean copy of the installed `denial_risk` package (no bytecode), logged as the model's code:
+    a server started from the model alone (`mlflow models serve`, `build-docker`) imports it from there."""
+    import denial_risk
+
+    dst = tmp / "code" / "denial_risk"
+    shutil.copytree(
+        Path(denial_risk.__file__).parent, dst, ignore=shutil.ignore_patterns("__pycache__", "*.py[co]")
+    )
+    return str(dst)
+
+
 def log_and_register(
     model, example_output: pd.DataFrame, example_input: pd.DataFrame | None = None
 ) -> tuple[str, str]:
-    """Log the pyfunc in the active run and register it; returns (version, alias given).
-
-    `example_input` is the input example shown with the model (default `input_example()`); a
-    model with configured extra columns needs them in it, or MLflow's check of the example fails.
-    """
+    """Log the pyfunc in the active run, register it and record its files' digest;
+    returns (version, alias given). `example_input`: the input example shown with the model
+    (default `input_example()`; a model with configured extra columns shows them)."""
     from denial_risk.modeling.bundle import save_bundle
     from denial_risk.modeling.config import config_of_model
     from denial_risk.registry import pyfunc
@@ -166,18 +190,32 @@ def log_and_register(
             name="model",
             python_model=pyfunc.__file__,
             artifacts={"bundle": str(bundle)},
-            signature=_signature(example_output, extras),
-            input_example=(
-                input_example().assign(**{c: "" for c in extras}) if example_input is None else example_input
-            ),
+            code_paths=[_package_code(Path(tmp))],
+            signature=_signature(example_output),
+            input_example=input_example() if example_input is None else example_input,
             pip_requirements=pip_requirements(),
             registered_model_name=MODEL_NAME,
         )
     version = str(info.registered_model_version)
+    _record_manifest(info.model_id, version)
     client = _client()
     alias = CHAMPION if not _alias_version(client, CHAMPION) else CHALLENGER
     client.set_registered_model_alias(MODEL_NAME, alias, version)
     return version, alias
+
+
+def _record_manifest(model_id: str, version: str) -> str:
+    """MANIFEST.sha256 into the logged model's files; its digest as a tag on the version,
+    the logged model and the active run (so it lives in the registry, not only in the folder)."""
+    client = _client()
+    with tempfile.TemporaryDirectory() as tmp:
+        local = _download(client.get_logged_model(model_id).artifact_location, Path(tmp) / "model")
+        digest = manifest.write_manifest(local)
+        client.log_model_artifact(model_id, str(local / manifest.MANIFEST_FILE))
+    client.set_logged_model_tags(model_id, {DIGEST_TAG: digest})
+    client.set_model_version_tag(MODEL_NAME, version, DIGEST_TAG, digest)
+    _mlflow().set_tag(DIGEST_TAG, digest)
+    return digest
 
 
 def _alias_version(client, alias: str) -> str | None:
@@ -201,26 +239,162 @@ def model_versions() -> list[str]:
     return sorted((str(v.version) for v in _client().search_model_versions(f"name='{MODEL_NAME}'")), key=int)
 
 
-def load_pyfunc(uri: str):
-    """Load by registry URI (`models:/denial-risk@champion`) or an exported folder."""
+@contextlib.contextmanager
+def _env(**values: str):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _no_pickle():
+    """MLflow 3.17 still allows pickled models by default; never for a load of ours."""
+    return _env(MLFLOW_ALLOW_PICKLE_DESERIALIZATION="false")
+
+
+def _download(artifact_uri: str, dst: Path) -> Path:
+    dst.mkdir(parents=True)
+    with _env(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
+        return Path(_mlflow().artifacts.download_artifacts(artifact_uri=artifact_uri, dst_path=str(dst)))
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:limit]
+
+
+def _version_of(client, ref: str):
+    name, at, alias = ref.partition("@")
+    if at:
+        return client.get_model_version_by_alias(name, alias)
+    name, _, ver = ref.partition("/")
+    if ver == "latest":
+        ver = max((int(v.version) for v in client.search_model_versions(f"name='{name}'")), default=0)
+    return client.get_model_version(name, str(ver))
+
+
+def _recorded(uri: str) -> tuple[str, str | None, str]:
+    """(artifact location, recorded digest or None, where it is recorded) of a models:/ or runs:/ URI."""
+    client = _client()
+    if uri.startswith("models:/m-"):
+        logged = client.get_logged_model(uri[len("models:/") :])
+        return logged.artifact_location, logged.tags.get(DIGEST_TAG), f"logged model {logged.model_id}"
+    if uri.startswith("models:/"):
+        mv = _version_of(client, uri[len("models:/") :])
+        where = f"the registry ({mv.name} version {mv.version})"
+        return client.get_model_version_download_uri(mv.name, mv.version), mv.tags.get(DIGEST_TAG), where
+    run_id, _, name = uri[len("runs:/") :].partition("/")
+    run = client.get_run(run_id)
+    logged = [
+        m
+        for m in _mlflow().search_logged_models(
+            experiment_ids=[run.info.experiment_id], filter_string=f"name = '{name}'", output_format="list"
+        )
+        if m.source_run_id == run_id
+    ]
+    if not logged:
+        raise UserError(f"--model {uri}: run {run_id} logged no model named '{name}'")
+    return logged[0].artifact_location, logged[0].tags.get(DIGEST_TAG), f"run {run_id}"
+
+
+def _fetch_verified(uri: str, sha256: str | None, tmp: Path) -> Path:
+    """The model's files in `tmp`, checked against the recorded digest or `--model-sha256`."""
     from mlflow.exceptions import MlflowException
 
-    mlflow = _mlflow()
-    if not uri.startswith(("models:/", "runs:/")) and not Path(uri).exists():
+    given = manifest.normalize_digest(sha256) if sha256 else None
+    if uri.startswith(("models:/", "runs:/")):
+        try:
+            location, recorded, where = _recorded(uri)
+            if recorded is None:
+                raise UserError(
+                    f"--model {uri}: {where} records no SHA-256 for its files (logged before file "
+                    "digests were kept, so it cannot be checked); train it again"
+                )
+            if given is not None and given != recorded:
+                raise UserError(f"--model-sha256 {given}: differs from the digest recorded in {where}")
+            local = _download(location, tmp / "model")
+        except MlflowException as exc:
+            raise UserError(
+                f"--model {uri}: not found in {tracking_uri()} ({_one_line(exc)}); "
+                "train a model first with `denial-risk train`"
+            ) from None
+        _drop_registry_meta(local)
+        manifest.verify(local, recorded, f"the manifest recorded in {where}")
+        return local
+    is_folder = "://" not in uri
+    if is_folder and not (Path(uri) / "MLmodel").exists():
         raise UserError(f"--model {uri}: no such model folder (or use models:/denial-risk@champion)")
-    try:
-        return mlflow.pyfunc.load_model(uri)
-    except MlflowException as exc:
-        msg = " ".join(str(exc).split())[:200]
+    if given is None:
         raise UserError(
-            f"--model {uri}: cannot be loaded from {tracking_uri()} ({msg}); "
-            "train a model first with `denial-risk train`"
+            f"--model {uri}: a model folder is loaded only with --model-sha256 HEX, the digest "
+            "`denial-risk export` printed for it (the version's tag model_sha256 in the registry)"
+        )
+    local = tmp / "model"
+    if is_folder:
+        manifest.verify(uri, given, "the manifest --model-sha256 names", copy_to=local)
+        return local
+    fetched = _download(uri, tmp / "download")
+    manifest.verify(fetched, given, "the manifest --model-sha256 names")
+    return fetched
+
+
+def _drop_registry_meta(local: Path) -> None:
+    """MLflow writes `registered_model_meta` into a local store's model folder whenever it is
+    downloaded by a models:/ name (and never reads it): not a file of the model, unless listed."""
+    meta = local / "registered_model_meta"
+    listed = local / manifest.MANIFEST_FILE
+    if meta.is_file() and not (listed.is_file() and "  registered_model_meta\n" in listed.read_text()):
+        meta.unlink()
+
+
+@contextlib.contextmanager
+def verified_model(uri: str, sha256: str | None = None):
+    """A private local copy of the model whose every file matched its recorded digest; removed on exit.
+
+    Refused (UserError, one line) on a mismatch, an extra, missing or special file, or an
+    MLmodel that names any loader but a denial-risk pyfunc logged from code.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="denial-risk-model."))
+    try:
+        try:
+            local = _fetch_verified(uri, sha256, tmp)
+            manifest.check_mlmodel(local)
+        except manifest.TrustError as exc:
+            raise UserError(f"--model {uri}: {exc}") from None
+        yield local
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _load_local(local: Path, uri: str):
+    """Load a verified copy in this process: pickle off, sys.path as it was (MLflow prepends `code/`)."""
+    path = list(sys.path)
+    try:
+        with _no_pickle():
+            return _mlflow().pyfunc.load_model(str(local))
+    except Exception as exc:  # the files are the recorded ones, but their content does not load
+        raise UserError(
+            f"--model {uri}: its files match their digest but it cannot be loaded ({_one_line(exc)})"
         ) from None
+    finally:
+        sys.path[:] = path
 
 
-def load_model(uri: str):
+def load_pyfunc(uri: str, sha256: str | None = None):
+    """Load by registry URI (`models:/denial-risk@champion`), `runs:/` URI or an exported folder
+    (with its `--model-sha256`), after every file matched."""
+    with verified_model(uri, sha256) as local:
+        return _load_local(local, uri)
+
+
+def load_model(uri: str, sha256: str | None = None):
     """The DenialModel inside a logged pyfunc."""
-    return load_pyfunc(uri).unwrap_python_model().model
+    return load_pyfunc(uri, sha256).unwrap_python_model().model
 
 
 def model_run_id(uri: str) -> str | None:
@@ -236,16 +410,17 @@ def model_run_id(uri: str) -> str | None:
     return client.get_model_version(name, ver).run_id
 
 
-def export_model(uri: str, out: str) -> Path:
-    """Copy a registered model into a plain MLflow model folder (no tracking store needed)."""
-    mlflow = _mlflow()
+def export_model(uri: str, out: str, sha256: str | None = None) -> tuple[Path, str]:
+    """Copy a model (checked, and loaded once) into a plain MLflow model folder that needs no
+    tracking store; returns (folder, digest to pass as --model-sha256)."""
     target = Path(out)
-    if target.exists() and any(target.iterdir()):
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise UserError(f"--out {out}: folder exists and is not empty")
-    load_pyfunc(uri)  # clear error if the URI is wrong
-    target.mkdir(parents=True, exist_ok=True)
-    mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(target))
-    return target
+    with verified_model(uri, sha256) as local:
+        _load_local(local, uri)
+        # the load wrote bytecode beside the copy's code: not a file of the model
+        shutil.copytree(local, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(manifest.PYCACHE))
+    return target, manifest.write_manifest(target)
 
 
 def run_params(run_id: str) -> dict:
@@ -256,76 +431,27 @@ def log_dict(d: dict, path: str) -> None:
     _mlflow().log_text(json.dumps(d, indent=1, default=str), path)
 
 
-# --- Spark and the scoring server (spark_engine.py, serving.py) -------------------------------
+# --- Spark and the scoring server (jobs/spark.py, serving.py) -------------------------------
 #
-# Both take the model by URI, exactly as the local engine does: a registry URI
-# (`models:/denial-risk@champion`) resolved against MLFLOW_TRACKING_URI, or an
-# exported model folder. Nothing here sends data to MLflow.
+# Both take the model by URI, exactly as the local engine does (a registry URI resolved
+# against MLFLOW_TRACKING_URI, or an exported folder with its --model-sha256), and get a
+# verified private copy. Nothing here sends data to MLflow.
 
 
-def _check_model_uri(uri: str) -> None:
-    """A clear UserError for a model that is not there, before Spark or a server starts."""
-    from mlflow.exceptions import MlflowException
+def spark_udf(spark, model_uri: str, result_type: str, sha256: str | None = None):
+    """The model as a Spark UDF, run in the current Python environment.
 
-    if not uri.startswith(("models:/", "runs:/")) and "://" not in uri:
-        if not (Path(uri) / "MLmodel").exists():
-            raise UserError(f"--model {uri}: no such model folder (or use models:/denial-risk@champion)")
-        return
-    if uri.startswith("models:/"):
-        try:
-            model_run_id(uri)
-        except MlflowException as exc:
-            msg = " ".join(str(exc).split())[:200]
-            raise UserError(
-                f"--model {uri}: not found in {tracking_uri()} ({msg}); "
-                "train a model first with `denial-risk train`"
-            ) from None
-
-
-def spark_udf(spark, model_uri: str, result_type: str):
-    """The registered pyfunc as a Spark UDF, run in the current Python environment.
-
-    `env_manager="local"`: executors use the project's venv (PYSPARK_PYTHON), so
-    the UDF runs the same code and library versions as the local engine.
+    `env_manager="local"`: executors use the project's venv (PYSPARK_PYTHON), so the UDF
+    runs the same code and library versions as the local engine. MLflow copies the
+    verified folder and ships that copy to the executors, so ours is removed on return.
     """
-    mlflow = _mlflow()
-    _check_model_uri(model_uri)
-    return mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_type, env_manager="local")
+    with verified_model(model_uri, sha256) as local, _no_pickle():
+        return _mlflow().pyfunc.spark_udf(spark, str(local), result_type=result_type, env_manager="local")
 
 
-def serve_command(
-    model_uri: str, *, host: str = "127.0.0.1", port: int = 5000, workers: int = 1, timeout: int | None = None
-) -> tuple[list[str], dict[str, str]]:
-    """argv and environment for `mlflow models serve` (MLflow's scoring server) for the model.
+def scoring_app(model_dir: str):
+    """MLflow's scoring server app (`/ping`, `/version`, `/invocations`) for a verified local copy."""
+    from mlflow.pyfunc import scoring_server
 
-    The server runs from the current venv (`--env-manager local`), so its `bin`
-    (uvicorn) goes first on PATH, and it resolves `models:/` URIs against the same
-    tracking store as this process.
-    """
-    import sys
-
-    _check_model_uri(model_uri)
-    bindir = str(Path(sys.executable).parent)
-    env = dict(os.environ)
-    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
-    env["MLFLOW_TRACKING_URI"] = tracking_uri()
-    if timeout is not None:
-        env["MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT"] = str(int(timeout))
-    argv = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "models",
-        "serve",
-        "-m",
-        model_uri,
-        "--host",
-        host,
-        "--port",
-        str(int(port)),
-        "--env-manager",
-        "local",
-        "--workers",
-        str(int(workers)),
-    ]
-    return argv, env
+    with _no_pickle():
+        return scoring_server.init(_mlflow().pyfunc.load_model(model_dir))

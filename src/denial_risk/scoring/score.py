@@ -62,25 +62,111 @@ def annotate(model, clean: pd.DataFrame) -> pd.DataFrame:
     return annotate_with_matrix(model, clean)[0]
 
 
-def score_request(model, raw: pd.DataFrame) -> pd.DataFrame:
-    """One output row per input row, in input order (rank within the request)."""
+class _DuplicatesPerRequest:
+    """The duplicate-key tracker `normalize_chunk` asks, for several requests scored as one frame:
+    a (claim_id, line_number) repeats only within its own request, as if each were scored alone."""
+
+    def __init__(self, request_of_row: np.ndarray):
+        self.request_of_row = request_of_row
+
+    def mark(self, claim_id: pd.Series, line_number: pd.Series) -> np.ndarray:
+        keys = pd.DataFrame(
+            {
+                "request": self.request_of_row[claim_id.index.to_numpy()],
+                "claim_id": claim_id.to_numpy(),
+                "line_number": line_number.to_numpy(),
+            }
+        )
+        return keys.duplicated().to_numpy()
+
+
+def _is_text(column: pd.Series) -> bool:
+    return pd.api.types.is_string_dtype(column) or column.dtype == object
+
+
+def _prepared(raw: pd.DataFrame) -> pd.DataFrame:
+    """Text columns (str or object) as pandas strings, cell by cell; other dtypes as they are."""
     raw = pd.DataFrame(raw).reset_index(drop=True)
     for col in raw.columns:
-        if not (pd.api.types.is_string_dtype(raw[col]) or raw[col].dtype == object):
-            continue
-        raw[col] = raw[col].astype("string")
-    clean, rejects = normalize_chunk(raw)
-    out = pd.DataFrame(index=raw.index, columns=list(REQUEST_OUTPUT), dtype=object)
+        if _is_text(raw[col]):
+            raw[col] = raw[col].astype("string")
+    return raw
+
+
+def _merged(raws: list[pd.DataFrame]) -> pd.DataFrame:
+    """`_prepared(pd.concat(raws))`, column by column: text cells cast once (as `_prepared` casts
+    them), other columns (one dtype in a group) concatenated; far cheaper than pd.concat of
+    many one-line frames."""
+    columns = {}
+    for c in raws[0].columns:
+        if _is_text(raws[0][c]):
+            cells = np.concatenate([r[c].to_numpy(dtype=object) for r in raws])
+            columns[c] = pd.Series(cells, dtype=object).astype("string")
+        else:
+            columns[c] = pd.concat([r[c] for r in raws], ignore_index=True)
+    return pd.DataFrame(columns)
+
+
+def _ranks_within(request: np.ndarray, expected_loss: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """`rank_by_expected_loss` computed separately within each request (rows sorted by request)."""
+    order = np.lexsort((-probability, -expected_loss, request))
+    sorted_request = request[order]
+    first = np.searchsorted(sorted_request, sorted_request, side="left")
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = np.arange(len(order)) - first + 1
+    return ranks
+
+
+def _score_alike(model, raws: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Requests with the same columns and dtypes, normalised, scored and put back as one frame,
+    then cut into one answer each (all per-row work is done once, not once per request)."""
+    sizes = [len(r) for r in raws]
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    request = np.repeat(np.arange(len(raws)), sizes)
+    merged = _prepared(raws[0]) if len(raws) == 1 else _merged(raws)
+    clean, rejects = normalize_chunk(
+        merged, duplicates=_DuplicatesPerRequest(request) if len(raws) > 1 else None
+    )
+    n = len(merged)
+    columns = {c: np.full(n, None, dtype=object) for c in REQUEST_OUTPUT}
     if len(clean):
         scored = annotate(model, clean)
-        ranks = rank_by_expected_loss(
-            scored["expected_loss"].to_numpy(), scored["denial_probability"].to_numpy()
-        )
+        pos = scored.index.to_numpy()
         for c in scored.columns:
-            if c in out.columns:
-                out.loc[scored.index, c] = scored[c].to_numpy()
-        out.loc[scored.index, "risk_rank"] = ranks
+            if c in columns:
+                columns[c][pos] = scored[c].to_numpy()
+        columns["risk_rank"][pos] = _ranks_within(
+            request[pos], scored["expected_loss"].to_numpy(), scored["denial_probability"].to_numpy()
+        )
     if len(rejects):
-        out.loc[rejects.index, REJECT_REASON] = rejects[REJECT_REASON].to_numpy()
-    # None, not NaN, for missing values: the server's JSON must parse in strict clients
-    return out.astype(object).where(out.notna(), None)
+        columns[REJECT_REASON][rejects.index.to_numpy()] = rejects[REJECT_REASON].to_numpy()
+    for cells in columns.values():
+        cells[pd.isna(cells)] = None  # None, not NaN: the server's JSON must parse in strict clients
+    out = pd.DataFrame({c: pd.Series(cells, dtype=object) for c, cells in columns.items()})
+    return [out.iloc[bounds[k] : bounds[k + 1]].reset_index(drop=True) for k in range(len(raws))]
+
+
+def score_requests(model, raws: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """`score_request` for each of several requests, computed together.
+
+    Scoring costs mostly per call, not per line, so a server scores the requests that
+    arrive together in one pass; each answer is what `score_request` gives it alone
+    (duplicates, rejects and ranks are per request; requests whose columns or non-text
+    dtypes differ are normalised apart).
+    """
+    frames = [pd.DataFrame(r) for r in raws]
+    groups: dict[tuple, list[int]] = {}
+    for i, frame in enumerate(frames):
+        # text columns are cast cell by cell, so str and object columns may share a frame
+        key = tuple((str(c), "text" if _is_text(frame[c]) else str(frame[c].dtype)) for c in frame.columns)
+        groups.setdefault(key, []).append(i)
+    results: list[pd.DataFrame | None] = [None] * len(frames)
+    for members in groups.values():
+        for i, out in zip(members, _score_alike(model, [frames[i] for i in members])):
+            results[i] = out
+    return results
+
+
+def score_request(model, raw: pd.DataFrame) -> pd.DataFrame:
+    """One output row per input row, in input order (rank within the request)."""
+    return score_requests(model, [raw])[0]
