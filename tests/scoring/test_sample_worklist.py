@@ -30,3 +30,19 @@ def test_the_sample_worklist_is_unchanged(tmp_path):
         assert not diff.any(), (
             f"{col} differs on {int(diff.sum())} lines, first: {got.loc[diff, col].iloc[0]!r}"
         )
+
+
+def test_the_sample_worklists_fixes_are_true_in_its_world():
+    """Every fix the README's first lines show lowers the sample world's own risk a point; so do
+    almost all of the pinned worklist's fixes (the world judges, not the model: jobs/fix_truth.py)."""
+    from denial_risk.jobs.fix_truth import MIN_TRUE_DROP, judge_worklist
+    from denial_risk.synth.simulate import SAMPLE, simulate_world
+
+    want = pd.read_csv(pin.GOLDEN, dtype=str, keep_default_na=False)
+    frame, world = simulate_world(SAMPLE["rows"], SAMPLE["seed"], SAMPLE["start"], SAMPLE["months"])
+    judged = judge_worklist(want, world, frame)
+    assert len(judged) > 200
+    top = set(want.loc[want["risk_rank"].astype(int) <= 10, "claim_id"])
+    first = judged[judged["claim_id"].isin(top)]
+    assert len(first) >= 3 and (first["true_drop"] >= MIN_TRUE_DROP).all(), first
+    assert (judged["true_drop"] >= MIN_TRUE_DROP).mean() >= 0.95

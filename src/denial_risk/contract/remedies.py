@@ -39,6 +39,9 @@ class Remedy:
     carcs: tuple[str, ...]  # the denials it can remove (group-CARC)
     cell: str  # how its effect is keyed: payer, payer_group, payer_units (and the RT/LT rule), payer_pa
     alternatives: tuple[str, ...] = ("",)  # e.g. which side: the risk stated is the worst of them
+    # The defect is there only with some probability (eligibility never checked): the fix removes a chance
+    # of a denial, not a shift of the line's logit. A status the record does not show is the same.
+    uncertain: bool = False
 
 
 REMEDIES: dict[str, Remedy] = {
@@ -61,9 +64,9 @@ REMEDIES: dict[str, Remedy] = {
             "attach:has_measurements", ("CO-16",), "payer"
         ),  # custom-fabricated items only: one cell a payer
         Remedy("obtain_prior_auth", ("CO-197", "CO-15"), "payer_pa"),
-        Remedy("verify_eligibility", ("CO-31", "CO-27", "CO-22"), "payer"),
+        Remedy("verify_eligibility", ("CO-31", "CO-27", "CO-22"), "payer", uncertain=True),
         Remedy("correct_ordering_npi", ("CO-16",), "payer"),
-        Remedy("attach_face_to_face", ("CO-50",), "payer"),
+        Remedy("attach_face_to_face", ("CO-50",), "payer", uncertain=True),
     )
 }
 

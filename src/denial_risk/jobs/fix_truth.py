@@ -84,12 +84,26 @@ def judge(
     table["true_drop"] = table["truth"] - after
     table["true_logit_drop"] = _logit(table["truth"].to_numpy()) - _logit(after)
     # the stated risk had the model known the line's true risk: what the effect alone gets wrong
-    start = np.minimum(table["probability"].to_numpy(dtype=float), fixes.P_CAP)
-    effect = _logit(start) - _logit(table["new_probability"].to_numpy(dtype=float))
-    table["stated_from_true_risk"] = 1.0 / (1.0 + np.exp(-(_logit(table["truth"].to_numpy()) - effect)))
+    table["stated_from_true_risk"] = _stated_from(table, clean, facts, model.fix_effects)
     if naive:
         table["naive_after"] = naive_after
     return table
+
+
+def _stated_from(table: pd.DataFrame, clean: pd.DataFrame, facts: LineFacts, effects) -> np.ndarray:
+    """The risk each fix would be stated to leave, started from the world's risk instead of the model's."""
+    cand = remedies.candidates(clean, facts)
+    out = np.full(len(table), np.nan)
+    pos = table["pos"].to_numpy(dtype=np.int64)
+    for name, idx in table.groupby("remedy").indices.items():
+        p_idx = pos[idx]
+        state = np.where(cand.present[name][p_idx], "present", "unknown")
+        for s in ("present", "unknown"):
+            hit = idx[state == s]
+            if len(hit):
+                fig = effects.lookup(name, s, cand.cells[name][pos[hit]])
+                out[hit] = fixes.risk_after(name, s, table["truth"].to_numpy()[hit], fig)[0]
+    return out
 
 
 @dataclass
@@ -151,3 +165,56 @@ def by_kind(judged: pd.DataFrame) -> pd.DataFrame:
         f = figures(part)
         rows.append({"fix": name, **f.as_dict()})
     return pd.DataFrame(rows).sort_values("listed", ascending=False).reset_index(drop=True)
+
+
+def remedy_of(text: str) -> str | None:
+    """The remedy a worklist fix's words name ('attach the signed proof of delivery → 7%'), or None."""
+    import re
+
+    from denial_risk.contract.wording import REMEDY_TEXT, UNKNOWN_SUFFIX
+
+    words = re.sub(r"\s*→\s*[\d.]+%$", "", text).removesuffix(UNKNOWN_SUFFIX)
+    for name, template in REMEDY_TEXT.items():
+        pattern = re.escape(template).replace(r"\{code\}", ".+").replace(r"\{group\}", ".+")
+        pattern = pattern.replace(r"\{codes\}", ".+")
+        if re.fullmatch(pattern + r"(?: \(Medicare's prior authorization list, .+\))?", words):
+            return name
+    return None
+
+
+def judge_worklist(worklist: pd.DataFrame, world, frame: pd.DataFrame) -> pd.DataFrame:
+    """Every scored fix a written worklist lists, made to its line and judged by the world.
+
+    `worklist`: claim_id, line_number, recommended_actions (as written); `frame`: the world's lines
+    (any form `normalize_chunk` reads). One row per listed fix: `stated`, `truth`, `true_after` (the
+    worse alternative), `true_drop`.
+    """
+    from denial_risk.contract import schema
+
+    clean, _ = normalize_chunk(frame.drop(columns=list(schema.OUTCOME_COLUMNS), errors="ignore"))
+    key = clean["claim_id"].astype(str) + "#" + clean["line_number"].astype(str)
+    where = pd.Series(np.arange(len(clean)), index=key.to_numpy())
+    rows = []
+    for r in worklist.itertuples(index=False):
+        for item in str(r.recommended_actions or "").split("; "):
+            if "→" not in item:
+                continue
+            name = remedy_of(item)
+            if name is None:
+                raise ValueError(f"a fix the product does not know: {item!r}")
+            pos = int(where[f"{r.claim_id}#{r.line_number}"])
+            stated = float(item.rsplit("→", 1)[1].strip(" %")) / 100
+            rows.append((r.claim_id, r.line_number, name, stated, pos))
+    out = pd.DataFrame(rows, columns=["claim_id", "line_number", "remedy", "stated", "pos"])
+    truth = world.true_denial_probability(clean)
+    out["truth"] = truth[out["pos"].to_numpy(dtype=np.int64)]
+    after = np.full(len(out), np.nan)
+    for name, idx in out.groupby("remedy").indices.items():
+        sub = clean.iloc[out["pos"].to_numpy(dtype=np.int64)[idx]]
+        alts = remedies.REMEDIES[name].alternatives
+        after[idx] = np.max(
+            [world.true_denial_probability(remedies.apply(sub, name, a)) for a in alts], axis=0
+        )
+    out["true_after"] = after
+    out["true_drop"] = out["truth"] - after
+    return out.drop(columns="pos")

@@ -60,6 +60,7 @@ class FixEffects:
     reason_rate: np.ndarray = field(default_factory=lambda: np.zeros(0))  # denied for one of its reasons
     reason_rate_without: np.ndarray = field(default_factory=lambda: np.zeros(0))  # cell lines without it
     n_without: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    rate: np.ndarray = field(default_factory=lambda: np.zeros(0))  # denied share of the lines with the defect
     recent: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # the rule changed lately
     info: dict = field(default_factory=dict)
 
@@ -74,7 +75,7 @@ class FixEffects:
             else np.zeros(0, int)
         )
         out = {}
-        for name in ("beta", "se", "n", "reason_rate", "reason_rate_without", "n_without"):
+        for name in ("beta", "se", "n", "reason_rate", "reason_rate_without", "n_without", "rate"):
             arr = np.append(getattr(self, name).astype(float), np.nan)
             out[name] = arr[pos]
         return out
@@ -268,7 +269,7 @@ def _add_reason_evidence(
 ) -> None:
     """Per cell: the share of lines with the defect denied with one of the remedy's reasons, and without."""
     k = len(effects.keys)
-    effects.n, effects.n_without = np.zeros(k), np.zeros(k)
+    effects.n, effects.n_without, effects.rate = np.zeros(k), np.zeros(k), np.full(k, np.nan)
     effects.reason_rate, effects.reason_rate_without = np.full(k, np.nan), np.full(k, np.nan)
     have_reasons = reasons is not None and reasons.notna().any()
     carc = reasons.astype("string").fillna("").to_numpy(object) if have_reasons else None
@@ -286,6 +287,7 @@ def _add_reason_evidence(
         has = in_cell & getattr(cand, s)[r]
         without = in_cell & ~cand.present[r] & ~cand.unknown[r]
         effects.n[i], effects.n_without[i] = has.sum(), without.sum()
+        effects.rate[i] = np.asarray(denied, bool)[has].mean() if has.any() else np.nan
         if hit is not None:
             effects.reason_rate[i] = hit[has].mean() if has.any() else np.nan
             effects.reason_rate_without[i] = hit[without].mean() if without.any() else np.nan

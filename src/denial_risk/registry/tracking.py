@@ -179,11 +179,9 @@ def log_and_register(
     returns (version, alias given). `example_input`: the input example shown with the model
     (default `input_example()`; a model with configured extra columns shows them)."""
     from denial_risk.modeling.bundle import save_bundle
-    from denial_risk.modeling.config import config_of_model
     from denial_risk.registry import pyfunc
 
     mlflow = _mlflow()
-    extras = config_of_model(model).extra_columns
     with tempfile.TemporaryDirectory() as tmp:
         bundle = save_bundle(model, Path(tmp) / "bundle")
         info = mlflow.pyfunc.log_model(
@@ -319,6 +317,11 @@ def _fetch_verified(uri: str, sha256: str | None, tmp: Path) -> Path:
                 raise UserError(f"--model-sha256 {given}: differs from the digest recorded in {where}")
             local = _download(location, tmp / "model")
         except MlflowException as exc:
+            from denial_risk.errors import as_os_error
+
+            failure = as_os_error(exc, str(tmp))  # a full disk while copying the model is not "not found"
+            if failure is not None:
+                raise failure from None
             raise UserError(
                 f"--model {uri}: not found in {tracking_uri()} ({_one_line(exc)}); "
                 "train a model first with `denial-risk train`"

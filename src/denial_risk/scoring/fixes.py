@@ -95,9 +95,7 @@ def _scored(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray, effects) -> lis
                 continue
             fig = effects.lookup(name, state, cand.cells[name][pos])
             beta, se = fig["beta"], fig["se"]
-            logit = _logit(np.minimum(ps[pos], P_CAP))
-            new_p = _sigmoid(logit - beta)
-            low = np.minimum(ps[pos], P_CAP) - _sigmoid(logit - (beta - Z * se))
+            new_p, low = risk_after(name, state, ps[pos], fig)
             reasons_agree = ~(fig["reason_rate"] < fig["reason_rate_without"])  # NaN (no reasons) agrees
             listed = (np.nan_to_num(low) >= MIN_DROP) & (np.nan_to_num(beta - Z * se) >= MIN_EFFECT)
             listed &= reasons_agree & ~np.isnan(beta)
@@ -117,6 +115,38 @@ def _scored(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray, effects) -> lis
                 )
             )
     return out
+
+
+def risk_after(name: str, state: str, p: np.ndarray, fig: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(the risk a fix leaves, the drop at the effect's lower bound) for lines at risk `p`, from the
+    learned figures of their cells (`FixEffects.lookup`). A defect the line shows shifts its logit by
+    the effect; a defect that is only possible (`_chance_removed`) is a chance of a denial removed."""
+    start = np.minimum(np.asarray(p, dtype=float), P_CAP)
+    if state == "unknown" or remedies.REMEDIES[name].uncertain:
+        return _chance_removed(start, fig["beta"], fig["se"], fig["rate"])
+    logit = _logit(start)
+    return _sigmoid(logit - fig["beta"]), start - _sigmoid(logit - (fig["beta"] - Z * fig["se"]))
+
+
+def _chance_removed(p: np.ndarray, beta: np.ndarray, se: np.ndarray, rate: np.ndarray):
+    """(risk after, drop at the lower bound) for a fix that removes a *chance* of a denial.
+
+    Where the defect is only possible (eligibility never checked, a document whose status is not
+    recorded), the remits show it as an average shift of the cell's logit, `beta` at the cell's
+    denial rate `rate`. Read as a chance q that the line is denied for it: q = (r - r0) / (1 - r0)
+    with r0 = sigmoid(logit(r) - beta); removing it leaves (p - q) / (1 - q), so a line already
+    near-certain to be denied for other reasons gains little (issue 11: verify eligibility on a
+    95 % line did not move the world's risk)."""
+
+    def chance(b):
+        r = np.clip(rate, 1e-6, 1 - 1e-6)
+        r0 = _sigmoid(_logit(r) - b)
+        return np.clip((r - r0) / (1 - r0), 0.0, 0.999)
+
+    q, q_low = chance(beta), chance(beta - Z * se)
+    after = np.clip((p - q) / (1 - q), 0.0, 1.0)
+    low = p - np.clip((p - q_low) / (1 - q_low), 0.0, 1.0)
+    return after, low
 
 
 def _remedy_texts(sub: pd.DataFrame, facts: LineFacts, cand: remedies.Candidates) -> dict[str, np.ndarray]:
