@@ -51,9 +51,13 @@ def _model(train_rows: int, seed: int, refit: bool):
     labelled = frame[frame["service_date"] < cut].reset_index(drop=True)
     t = time.perf_counter()
     result = fit_model(labelled, TrainConfig())
-    info = {"cached": False, "train_lines": len(labelled), "fit_seconds": round(time.perf_counter() - t, 1),
-            "holdout_auc": round(result.metrics["roc_auc"], 4),
-            "auc_ratio_to_bayes": round(result.metrics.get("auc_ratio_to_bayes", float("nan")), 4)}
+    info = {
+        "cached": False,
+        "train_lines": len(labelled),
+        "fit_seconds": round(time.perf_counter() - t, 1),
+        "holdout_auc": round(result.metrics["roc_auc"], 4),
+        "auc_ratio_to_bayes": round(result.metrics.get("auc_ratio_to_bayes", float("nan")), 4),
+    }
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(pickle.dumps(result.model))
     return result.model, info
@@ -88,11 +92,16 @@ def main(argv=None) -> dict:
     kinds = fix_truth.by_kind(judged)
     big = kinds[kinds["listed"] >= fix_truth.MIN_KIND_LISTINGS]
     meets = {
-        "overall": ours.precision >= TARGETS["precision"] and ours.recall >= TARGETS["recall"]
+        "overall": ours.precision >= TARGETS["precision"]
+        and ours.recall >= TARGETS["recall"]
         and ours.error <= TARGETS["error"],
         "every_kind_with_100_listings": bool(
-            ((big["precision"] >= TARGETS["precision"]) & (big["error"] <= TARGETS["error"])
-             & ((big["recall"] >= TARGETS["recall"]) | big["recall"].isna())).all()),
+            (
+                (big["precision"] >= TARGETS["precision"])
+                & (big["error"] <= TARGETS["error"])
+                & ((big["recall"] >= TARGETS["recall"]) | big["recall"].isna())
+            ).all()
+        ),
     }
     result = {
         "settings": vars(args) | {"start": START, "months": MONTHS, "train_months": TRAIN_MONTHS},
