@@ -279,3 +279,24 @@ def test_naive_rescoring_fails_where_the_learned_effects_hold(judged):
     naive = fix_truth.figures(judged, *fix_truth.naive_listing(judged))
     assert naive.precision < ours.precision - 0.1  # measured 0.79 against 0.99
     assert naive.listed > ours.listed
+
+
+def test_the_reasons_name_the_remark_code_a_carc_usually_carries(denial_model):
+    """Remark codes are labels (never features): the training remits' usual RARC of a CARC is named."""
+    from denial_risk.modeling.train import carc_remarks
+    from denial_risk.scoring.reasons import _likely_words
+
+    frame = pd.DataFrame(
+        {
+            "denied": [True] * 12 + [False] * 3,
+            "denial_reason": ["CO-16"] * 8 + ["CO-4"] * 4 + [None] * 3,
+            "remark_codes": ["N265|MA130"] * 6 + [None] * 2 + ["N822"] + [None] * 3 + ["MA130"] * 3,
+        }
+    )
+    got = carc_remarks(frame, min_lines=4)
+    assert got == {"CO-16": ["N265", 0.75]}  # CO-4's N822 on 1 of 4 lines is not "usually"
+    assert _likely_words("CO-16", got).endswith(
+        "(with N265 on 75% of them: missing or invalid ordering provider identifier)"
+    )
+    remarks = denial_model.info["carc_remarks"]
+    assert remarks and all(0.3 <= share <= 1 for _, share in remarks.values())

@@ -104,6 +104,28 @@ def carc_words(carc: str) -> str:
     return text[:70].lower() if text else "denial reason"
 
 
+RARC_WORDS = {  # the remark codes a DME biller meets most, in a few words (X12 RARC list)
+    "MA130": "returned as unprocessable: correct and resubmit, no appeal",
+    "M38": "the patient may be billed (ABN on file)",
+    "M86": "same or similar equipment already paid",
+    "M3": "equipment is the same or similar to equipment already being used",
+    "N517": "resubmit with the missing documentation",
+    "N265": "missing or invalid ordering provider identifier",
+    "N362": "units exceed the acceptable maximum",
+    "M51": "missing, incomplete or invalid procedure code",
+}
+
+
+def rarc_words(rarc: str) -> str:
+    """A RARC in a few words: our phrase, else its X12 description's first sentence."""
+    if rarc in RARC_WORDS:
+        return RARC_WORDS[rarc]
+    from denial_risk.contract import reference
+
+    text = reference.rarc_descriptions().get(rarc, "").split(". ")[0].rstrip(".")
+    return text[:70].lower() if text else "remark"
+
+
 def dotted(code: str) -> str:
     """`M1711` -> `M17.11` (how billers read ICD-10-CM codes)."""
     return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"

@@ -237,6 +237,7 @@ def fit_on(
             # profiled in scoring mode (the calibration slice through `transform`), not the out-of-fold
             # training values, so the target-encoded rates are compared like with like at scoring time
             "drift_profile": _drift_profile(X_cal, names),
+            "carc_remarks": carc_remarks(train),
         },
     )
     return Fitted(model, clf, method, chosen, cv_scores, X_tr, X_cal, dropped, cv_dropped)
@@ -452,6 +453,27 @@ def _fit_reason_model(X: np.ndarray, reasons: pd.Series, y: np.ndarray, seed: in
         ),
     )
     return model.fit(X[denied], labels)
+
+
+def carc_remarks(train: pd.DataFrame, min_share: float = 0.3, min_lines: int = 10) -> dict[str, list]:
+    """Per CARC, the remark code its denials most often carry in the training remits (at least
+    `min_share` of `min_lines`): `{"CO-16": ["MA130", 0.62]}`. The reasons name it ("usually with
+    MA130: returned as unprocessable"): what the remits show, never a feature."""
+    if "remark_codes" not in train or "denial_reason" not in train:
+        return {}
+    denied = train[train["denied"].astype("boolean").fillna(False).to_numpy(dtype=bool)]
+    pairs = denied[["denial_reason", "remark_codes"]].dropna()
+    if pairs.empty:
+        return {}
+    long = pairs.assign(remark=pairs["remark_codes"].astype(str).str.split(schema.LIST_SEP)).explode("remark")
+    lines = denied["denial_reason"].value_counts()
+    out = {}
+    for carc, counts in long.groupby("denial_reason")["remark"].value_counts().groupby(level=0):
+        n = int(lines.get(carc, 0))
+        top_remark, k = counts.index[0][1], int(counts.iloc[0])
+        if n >= min_lines and k / n >= min_share:
+            out[str(carc)] = [str(top_remark), round(k / n, 3)]
+    return out
 
 
 def _fix_effects(train: pd.DataFrame, calib: pd.DataFrame):

@@ -29,7 +29,7 @@ import pandas as pd
 
 from denial_risk.contract import schema
 from denial_risk.contract.facts import LineFacts
-from denial_risk.contract.wording import DOCUMENT_NAMES, GROUP_DRIVERS, carc_words, dotted
+from denial_risk.contract.wording import DOCUMENT_NAMES, GROUP_DRIVERS, carc_words, dotted, rarc_words
 from denial_risk.scoring import fixes
 from denial_risk.scoring.findings import findings
 from denial_risk.scoring.fixes import join_by_position
@@ -240,10 +240,20 @@ def _carc_columns(model, X: np.ndarray, deep: np.ndarray, idx: pd.Index) -> tupl
     carc_list = pd.Series([format_codes(row) for row in tops], index=idx, dtype=object)
     carc_text = pd.Series("", index=idx, dtype=object)
     if len(deep):
+        remarks = model.info.get("carc_remarks", {})
         carc_text.iloc[deep] = [
-            f"likely {row[0][0]}: {carc_words(row[0][0])}" if row else "" for row in (tops[i] for i in deep)
+            _likely_words(row[0][0], remarks) if row else "" for row in (tops[i] for i in deep)
         ]
     return carc_list, carc_text
+
+
+def _likely_words(carc: str, remarks: dict) -> str:
+    """'likely CO-16: claim lacks information (with MA130 on 62% of them: returned as unprocessable...)'."""
+    text = f"likely {carc}: {carc_words(carc)}"
+    if carc in remarks:
+        rarc, share = remarks[carc]
+        text += f" (with {rarc} on {100 * share:.0f}% of them: {rarc_words(rarc)})"
+    return text
 
 
 def _joined_reasons(items: list[pd.DataFrame], carc_text: pd.Series, idx: pd.Index) -> pd.Series:
