@@ -105,37 +105,43 @@ def _days(dates: pd.Series | None, n: int) -> np.ndarray:
     return np.where(np.isnat(d), _FAR_FUTURE, d)
 
 
+def _binding_rows(rule: str, codes: pd.Series, dates: pd.Series | None):
+    """(the rule's rows, then per row that binds some line: the row and the lines' positions).
+    Vectorised over the distinct codes: one pass per row of the rule."""
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}")
+    rules = _load(str(reference.reference_dir()))
+    rules = rules[rules["rule"] == rule]
+    n = len(codes)
+    if n == 0 or rules.empty:
+        return rules, []
+    fcodes, uniq = pd.factorize(codes.astype("string").str.strip().str.upper(), use_na_sentinel=True)
+    parsed = pd.Series(uniq, dtype="string").str.extract(r"^([A-Z])(\d{4})$")
+    letter = parsed[0].fillna("").to_numpy(dtype=object)
+    num = pd.to_numeric(parsed[1]).fillna(-1).to_numpy(dtype=np.int64)
+    days = _days(dates, n)
+    found = []
+    for r in rules.itertuples(index=False):
+        hit_code = (letter == r.letter) & (num >= r.lo) & (num <= r.hi)
+        if hit_code.any():
+            rows = np.flatnonzero(np.append(hit_code, False)[fcodes])
+            found.append((r, rows[(days[rows] >= r.start) & (days[rows] <= r.end)]))
+    return rules, found
+
+
 def in_force(
     rule: str, codes: pd.Series, dates: pd.Series | None, payer_types: pd.Series | None = None
 ) -> np.ndarray:
     """Per line: does `rule` bind this code on this date of service (for this payer type)?
 
     `payer_types` None means "as if the payer were the rule's payer type" (e.g. what Medicare
-    would require); otherwise only lines of the rule's payer type are bound. Vectorised over
-    the distinct codes.
+    would require); otherwise only lines of the rule's payer type are bound.
     """
-    if rule not in RULES:
-        raise ValueError(f"unknown rule {rule!r}")
-    rules = _load(str(reference.reference_dir()))
-    rules = rules[rules["rule"] == rule]
-    n = len(codes)
-    out = np.zeros(n, dtype=bool)
-    if n == 0 or rules.empty:
-        return out
-    codes_s = codes.astype("string").str.strip().str.upper()
-    fcodes, uniq = pd.factorize(codes_s, use_na_sentinel=True)
-    parsed = pd.Series(uniq, dtype="string").str.extract(r"^([A-Z])(\d{4})$")
-    letter = parsed[0].fillna("").to_numpy(dtype=object)
-    num = pd.to_numeric(parsed[1]).fillna(-1).to_numpy(dtype=np.int64)
-    days = _days(dates, n)
-    for r in rules.itertuples(index=False):
-        hit_code = (letter == r.letter) & (num >= r.lo) & (num <= r.hi)
-        if not hit_code.any():
-            continue
-        rows = np.flatnonzero(np.append(hit_code, False)[fcodes])
-        within = (days[rows] >= r.start) & (days[rows] <= r.end)
-        out[rows[within]] = True
-    if payer_types is not None:
+    rules, found = _binding_rows(rule, codes, dates)
+    out = np.zeros(len(codes), dtype=bool)
+    for _, rows in found:
+        out[rows] = True
+    if payer_types is not None and not rules.empty:
         payer_rule = rules["payer_type"].iloc[0]
         out &= payer_types.astype("string").eq(payer_rule).fillna(False).to_numpy(dtype=bool)
     return out
@@ -143,51 +149,8 @@ def in_force(
 
 def effective_from(rule: str, codes: pd.Series, dates: pd.Series | None) -> np.ndarray:
     """Per line: the `effective_from` of the row of `rule` binding its code on its date ('' when none binds,
-    or the rule has no start). Vectorised: one pass per distinct code the rule names."""
-    rules = _load(str(reference.reference_dir()))
-    rules = rules[rules["rule"] == rule]
-    n = len(codes)
-    out = np.full(n, "", dtype=object)
-    if n == 0 or rules.empty:
-        return out
-    fcodes, uniq = pd.factorize(codes.astype("string").str.strip().str.upper(), use_na_sentinel=True)
-    parsed = pd.Series(uniq, dtype="string").str.extract(r"^([A-Z])(\d{4})$")
-    letter = parsed[0].fillna("").to_numpy(dtype=object)
-    num = pd.to_numeric(parsed[1]).fillna(-1).to_numpy(dtype=np.int64)
-    days = _days(dates, n)
-    for r in rules.itertuples(index=False):
-        hit_code = (letter == r.letter) & (num >= r.lo) & (num <= r.hi)
-        if not hit_code.any():
-            continue
-        rows = np.flatnonzero(np.append(hit_code, False)[fcodes])
-        within = rows[(days[rows] >= r.start) & (days[rows] <= r.end)]
-        out[within] = r.effective_from
+    or the rule has no start)."""
+    out = np.full(len(codes), "", dtype=object)
+    for r, rows in _binding_rows(rule, codes, dates)[1]:
+        out[rows] = r.effective_from
     return out
-
-
-def binding(rule: str, code: str, date) -> dict | None:
-    """The row of `rule` that binds `code` on `date` (`source`, `effective_from`, `effective_to`), or None.
-
-    For the words of a reason: which document says so, and since when.
-    """
-    rules = _load(str(reference.reference_dir()))
-    c = str(code).strip().upper()
-    if not _CODE.fullmatch(c):
-        return None
-    day = _FAR_FUTURE if date is None or pd.isna(date) else np.datetime64(pd.Timestamp(date).date(), "D")
-    hit = rules[
-        (rules["rule"] == rule)
-        & (rules["letter"] == c[0])
-        & (rules["lo"] <= int(c[1:]))
-        & (rules["hi"] >= int(c[1:]))
-        & (rules["start"] <= day)
-        & (rules["end"] >= day)
-    ]
-    if hit.empty:
-        return None
-    row = hit.iloc[0]
-    return {
-        "source": str(row["source"]),
-        "effective_from": str(row["effective_from"]),
-        "effective_to": str(row["effective_to"]),
-    }
