@@ -30,7 +30,7 @@ import weakref
 
 import numpy as np
 
-_CACHE: dict[int, tuple[weakref.ref, ModelPaths]] = {}
+_CACHE: dict[int, tuple[weakref.ref, tuple, ModelPaths]] = {}
 _LOCK = threading.Lock()
 
 
@@ -148,15 +148,16 @@ class ModelPaths:
 
 
 def for_model(model) -> ModelPaths:
-    """The fast paths of `model`, built once per model object."""
+    """The fast paths of `model`, built once per model object (again if its fitted parts are replaced)."""
     key = id(model)
+    parts = (id(model.classifier), id(getattr(model, "reason_model", None)), id(model.features))
     with _LOCK:
         hit = _CACHE.get(key)
-        if hit is not None and hit[0]() is model:
-            return hit[1]
+        if hit is not None and hit[0]() is model and hit[1] == parts:
+            return hit[2]
     paths = ModelPaths(model)
     with _LOCK:
-        _CACHE[key] = (_ref(model, key), paths)
+        _CACHE[key] = (_ref(model, key), parts, paths)
     return paths
 
 
