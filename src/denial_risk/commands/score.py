@@ -42,6 +42,22 @@ def _sigterm_to_exit(signum, frame):  # pragma: no cover - exercised by a signal
     help="Also print the first N worklist lines as a table.",
 )
 @click.option(
+    "--explain-top",
+    "explain_top",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Reasons and fixes for the N lines ranked first by expected loss "
+    "(default: for the lines at or above the medium risk tier).",
+)
+@click.option(
+    "--explain-all",
+    "explain_all",
+    is_flag=True,
+    default=False,
+    help="Reasons and fixes for every line (slower: each line is explained).",
+)
+@click.option(
     "--progress/--no-progress",
     "progress",
     default=None,
@@ -55,10 +71,15 @@ def score(
     engine: str,
     master: str,
     top: int,
+    explain_top: int | None,
+    explain_all: bool,
     progress: bool | None,
 ) -> None:
     """Score a claim backlog into a ranked worklist (rejects beside the output)."""
     from denial_risk.claims.files import check_output, file_format
+    from denial_risk.scoring.explain import ExplainPolicy
+
+    policy = ExplainPolicy.choose(explain_top=explain_top, explain_all=explain_all)  # both: exit 2
 
     if engine == "spark":
         import importlib.util
@@ -67,7 +88,7 @@ def score(
             raise UserError("--engine spark: needs the 'spark' extra (pip install 'denial-risk[spark]')")
         from denial_risk.jobs.spark import score_spark
 
-        score_spark(data, out, model_uri, master=master, model_sha256=model_sha256)
+        score_spark(data, out, model_uri, master=master, model_sha256=model_sha256, explain=policy)
         return
     file_format(out, option="--out")
     check_output(out)
@@ -80,7 +101,9 @@ def score(
     model = load_model(model_uri, model_sha256)
     previous = signal.signal(signal.SIGTERM, _sigterm_to_exit)
     try:
-        result = score_file(data, out, model, top=top, progress=progress)
+        result = score_file(
+            data, out, model, top=top, progress=progress, explain_top=explain_top, explain_all=explain_all
+        )
     finally:
         signal.signal(signal.SIGTERM, previous)
     for col in result.replaced_columns:

@@ -11,8 +11,16 @@ from denial_risk.commands.options import config_option, data_option, experiment_
 @data_option
 @config_option
 @experiment_option
-def train(data: str, config: str | None, experiment: str | None) -> None:
+@click.option(
+    "--memory-budget",
+    "memory_budget",
+    default=None,
+    metavar="SIZE",
+    help="Memory the fit may use, e.g. 6GB (default: half the machine's RAM); a larger training "
+    "period is sampled by time (every denial, the recent months, weighted older paid lines).",
+)
+def train(data: str, config: str | None, experiment: str | None, memory_budget: str | None) -> None:
     """Fit features and a calibrated classifier on labelled claims; register the model."""
     from denial_risk.jobs.train import train_and_register
 
-    train_and_register(data, config_path=config, experiment=experiment)
+    train_and_register(data, config_path=config, experiment=experiment, memory_budget=memory_budget)

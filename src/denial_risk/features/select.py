@@ -41,7 +41,8 @@ class InformativeColumns(SelectorMixin, BaseEstimator):
         return tags
 
     def fit(self, X, y=None):
-        X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
+        # float32 stays float32 (a training matrix is not copied); anything else is read as float64
+        X = validate_data(self, X, dtype=(np.float64, np.float32), ensure_all_finite="allow-nan")
         keep = np.zeros(X.shape[1], dtype=bool)
         for j in range(X.shape[1]):
             col = X[:, j]

@@ -337,6 +337,30 @@ def rank_frame(scored):
     return ordered.select(POS, (offset.cast("long") + within + 1).alias("risk_rank")), ordered
 
 
+def _explained_only(ranked, explain):
+    """Reasons and fixes kept on the lines the policy explains (the local engine's choice), emptied
+    elsewhere: by tier (the medium threshold is the tier's), by rank for `--explain-top`, every line
+    for `--explain-all`."""
+    from pyspark.sql import functions as F
+
+    from denial_risk.scoring.explain import EXPLAINED, ExplainPolicy
+
+    explain = explain or ExplainPolicy()
+    if explain.mode == "all":
+        return ranked
+    if explain.mode == "top":
+        keep = F.col("risk_rank") <= F.lit(int(explain.top))
+    elif explain.mode == "threshold" and explain.min_probability is None:
+        keep = F.col("risk_tier").isin("medium", "high")
+    elif explain.mode == "threshold":
+        keep = F.col("denial_probability") >= F.lit(float(explain.min_probability))
+    else:
+        keep = F.lit(False)
+    for name in EXPLAINED:
+        ranked = ranked.withColumn(name, F.when(keep, F.col(name)).otherwise(F.lit("")))
+    return ranked
+
+
 # --- writing ----------------------------------------------------------------------------------
 
 
@@ -376,10 +400,18 @@ def write_parquet(df, uri: str) -> None:
 
 
 def score_spark(
-    data_uri: str, out_uri: str, model_uri: str, master: str = "local[*]", model_sha256: str | None = None
+    data_uri: str,
+    out_uri: str,
+    model_uri: str,
+    master: str = "local[*]",
+    model_sha256: str | None = None,
+    explain=None,
 ) -> dict:
     """`denial-risk score --engine spark`: the worklist as Parquet, rejects beside it.
 
+    `explain` (`scoring.explain.ExplainPolicy`, default: the medium tier and up) chooses the lines
+    whose reasons and fixes are kept, as the local engine does; the model's `predict` explains every
+    line (a served request is small), the others are emptied once the ranks are known.
     Returns {"rows", "scored", "rejected", "out", "rejects", "seconds"}.
     """
     from pyspark import StorageLevel
@@ -408,7 +440,8 @@ def score_spark(
         for c in columns:
             if c in added:
                 log.warning(f"input column '{c}' is replaced by the new score")
-        result = scored.join(ranks, POS).orderBy(POS).select(*[F.col(f"`{c}`") for c in keep], *added)
+        result = _explained_only(scored.join(ranks, POS), explain).orderBy(POS)
+        result = result.select(*[F.col(f"`{c}`") for c in keep], *added)
         raw_line = [F.lit(None).cast("string").alias(RAW_LINE)] if is_csv else []  # as the local rejects file
         rejects = (
             valid.where(F.col(REASON).isNotNull())

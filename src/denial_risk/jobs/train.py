@@ -15,7 +15,8 @@ from denial_risk.errors import UserError, as_os_error
 from denial_risk.modeling import evaluate
 from denial_risk.modeling.card import build_model_card
 from denial_risk.modeling.config import config_of_model, load_config
-from denial_risk.modeling.train import TrainResult, feature_input, fit_model
+from denial_risk.modeling.sampling import COST, parse_budget, plan_sample
+from denial_risk.modeling.train import TrainResult, feature_input, fit_model, fit_split
 from denial_risk.registry import tracking
 
 log = logging.getLogger(__name__)
@@ -56,14 +57,24 @@ def train_and_register(
     *,
     config_path: str | None = None,
     experiment: str | None = None,
+    memory_budget: str | int | None = None,
 ) -> dict:
-    """Fit on labelled claims, log the run to MLflow and register a model version."""
+    """Fit on labelled claims, log the run to MLflow and register a model version.
+
+    `memory_budget` (default: half the machine's RAM) bounds the fit: a file whose training period
+    would not fit is read twice, the second time keeping only the time-aware sample
+    (`modeling.sampling`) and the later slices, so the whole file is never in memory.
+    """
     config = load_config(config_path)
     config.check_columns(ClaimTable(data).columns, data)  # before reading the rows, let alone fitting
+    budget = parse_budget(memory_budget)
     check_store()
-    frame, rejected = _labelled(data)
-    log.info(f"read {len(frame)} scorable lines from {data} ({rejected} rejected)")
-    result = fit_model(frame, config)
+    if _needs_sample(data, budget):
+        result, frame, rejected = _fit_streamed(data, config, budget)
+    else:
+        frame, rejected = _labelled(data)
+        log.info(f"read {len(frame)} scorable lines from {data} ({rejected} rejected)")
+        result = fit_model(frame, config, memory_budget=budget)
     log.info("holdout: " + format_metrics(result.metrics))
     log.info("logistic baseline: " + format_metrics(result.baseline_metrics))
     try:
@@ -73,6 +84,95 @@ def train_and_register(
         if failure is None:
             raise
         raise failure from exc
+
+
+def _needs_sample(data: str, budget: int) -> bool:
+    """Whether the file's training period (about 70 % of its lines) is more than the budget holds."""
+    from denial_risk.scoring.worklist import estimate_rows
+
+    rows = estimate_rows(data) or 0
+    return rows * (1 - 0.3) > COST.train_lines_within(budget, int(rows * 0.3))
+
+
+def _fit_streamed(data: str, config, budget: int) -> tuple[TrainResult, pd.DataFrame, int]:
+    """Two passes over the file: dates, labels and the fingerprint; then only the lines the fit keeps."""
+    import hashlib
+
+    table = ClaimTable(data)
+    days, denied, rejected, sha = [], [], 0, hashlib.sha256()
+    for chunk in table.chunks():
+        lab = _labelled_rows(chunk.clean)
+        rejected += len(chunk.rejects)
+        days.append(lab["service_date"].to_numpy(dtype="datetime64[D]"))
+        denied.append(lab["denied"].astype(bool).to_numpy())
+        rows = feature_input(lab, config).reset_index(drop=True)
+        sha.update(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
+    day, den = np.concatenate(days), np.concatenate(denied)
+    if len(day) == 0:
+        raise UserError(f"--data {data}: no labels (column 'denied' is missing or empty)")
+    slice_of, order = _time_slices(day, config)
+    train_pos = order[slice_of[order] == 0]  # file positions of the training lines, by date (stable)
+    later = int((slice_of > 0).sum())
+    plan = plan_sample(
+        day[train_pos], den[train_pos], COST.train_lines_within(budget, later), seed=config.seed
+    )
+    plan.params["memory_budget_gb"] = round(budget / 2**30, 2)
+    rank = np.full(len(day), -1, dtype=np.int64)  # where each kept line goes in its slice's date order
+    rank[train_pos[plan.keep]] = np.arange(len(plan.keep))
+    for k in (1, 2):
+        pos = order[slice_of[order] == k]
+        rank[pos] = np.arange(len(pos))
+    kept, start = [], 0
+    for chunk in table.chunks():
+        lab = _labelled_rows(chunk.clean)
+        take = rank[start : start + len(lab)] >= 0
+        kept.append(
+            lab[take].assign(
+                _slice=slice_of[start : start + len(lab)][take], _rank=rank[start : start + len(lab)][take]
+            )
+        )
+        start += len(lab)
+    frame = pd.concat(kept)
+    del kept
+    train, calib, hold = (
+        frame[frame["_slice"] == k].sort_values("_rank", kind="stable").drop(columns=["_slice", "_rank"])
+        for k in (0, 1, 2)
+    )
+    plan.keep = np.arange(len(train))  # the training frame holds the sample already
+    summary = {
+        "rows_labelled": len(day),
+        "date_min": f"{day.min()}",
+        "date_max": f"{day.max()}",
+        "data_fingerprint": sha.hexdigest()[:16],
+    }
+    log.info(
+        f"read {len(day)} labelled lines from {data} ({rejected} rejected), kept {len(frame)} for the fit"
+    )
+    return fit_split(train, calib, hold, config, plan, summary), train, rejected
+
+
+def _labelled_rows(clean: pd.DataFrame) -> pd.DataFrame:
+    return clean[clean["denied"].notna()] if "denied" in clean.columns else clean.iloc[:0]
+
+
+def _time_slices(day: np.ndarray, config) -> tuple[np.ndarray, np.ndarray]:
+    """Per line 0 (train), 1 (calibration) or 2 (holdout), cut as `modeling.train.time_split` cuts;
+    and the stable date order."""
+    order = np.argsort(day, kind="stable")
+    sorted_days = day[order]
+    n = len(day)
+
+    def cut(share_after: float) -> np.datetime64:
+        return sorted_days[min(int(np.floor(n * (1 - share_after))), n - 1)]
+
+    d_hold = cut(config.holdout_share)
+    d_cal = cut(config.holdout_share + config.calibration_share)
+    slice_of = np.where(day >= d_hold, 2, np.where(day >= d_cal, 1, 0)).astype(np.int8)
+    if min(np.bincount(slice_of, minlength=3)) == 0:
+        raise UserError(
+            "--data: too few distinct service dates to split into train, calibration and holdout periods"
+        )
+    return slice_of, order
 
 
 def check_store() -> None:

@@ -151,8 +151,13 @@ class _Design:
         return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(self.n, len(self.columns)))
 
 
-def fit_fix_effects(clean: pd.DataFrame, denied: np.ndarray, reasons: pd.Series | None) -> FixEffects:
-    """Estimate every remedy's effect per cell on labelled normalised lines (the training slice only)."""
+def fit_fix_effects(clean: pd.DataFrame, denied: np.ndarray, reasons: pd.Series | None,
+                    weight: np.ndarray | None = None) -> FixEffects:
+    """Estimate every remedy's effect per cell on labelled normalised lines (the training slice only).
+
+    `weight`: per line, for a time-aware sample of the training period (`modeling.sampling`: sampled
+    paid lines stand for 1 / rate lines each); the fit, its standard errors and the reason shares
+    are weighted (a pseudo-likelihood: the cluster-robust covariance carries the sampling)."""
     from sklearn.linear_model import LogisticRegression
 
     facts = LineFacts.of(clean)
@@ -190,43 +195,37 @@ def fit_fix_effects(clean: pd.DataFrame, denied: np.ndarray, reasons: pd.Series 
                     defect_cols[(r, s, cell, late)] = name
     X = design.matrix()
     y = np.asarray(denied, dtype=int)
-    clf = LogisticRegression(C=PENALTY_C, solver="newton-cholesky", max_iter=100, tol=1e-6).fit(X, y)
-    clusters = (
-        clean["claim_id"].astype("string").fillna("").to_numpy(object)
-        if "claim_id" in clean
+    clf = LogisticRegression(C=PENALTY_C, solver="newton-cholesky", max_iter=100, tol=1e-6).fit(
+        X, y, sample_weight=weight)
+    clusters = clean["claim_id"].astype("string").fillna("").to_numpy(object) if "claim_id" in clean \
         else np.arange(n)
-    )
-    cov = _covariance(X, clf, y, clusters)
+    cov = _covariance(X, clf, y, clusters, weight)
     effects = _collect(design.columns, defect_cols, clf.coef_.ravel(), cov)
-    _add_reason_evidence(effects, clean, cand, reasons, denied)
-    effects.info = {
-        "lines": n,
-        "columns": X.shape[1],
-        "cells": len(effects.keys),
-        "changed_lately": int(effects.recent.sum()),
-    }
+    _add_reason_evidence(effects, clean, cand, reasons, denied, weight)
+    effects.info = {"lines": n, "columns": X.shape[1], "cells": len(effects.keys),
+                    "changed_lately": int(effects.recent.sum())}
     log.info(f"fix effects: {len(effects.keys)} remedy cells from {n} lines ({X.shape[1]} design columns)")
     return effects
 
 
-def _covariance(X: sparse.csr_matrix, clf, y: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+def _covariance(X: sparse.csr_matrix, clf, y: np.ndarray, clusters: np.ndarray,
+                weight: np.ndarray | None = None) -> np.ndarray:
     """The larger of two covariances, per coefficient: the inverse penalised information, and the
     cluster-robust (sandwich) one clustered by claim. A claim's lines share one record (its
     documents, its eligibility), so they are not independent draws and the information alone
     understates the error; the sandwich alone understates it in small cells the model fits
     closely (few residuals). Only the diagonal is used. Intercept last."""
     p = clf.predict_proba(X)[:, 1]
-    w = p * (1 - p)
+    w = p * (1 - p) if weight is None else weight * p * (1 - p)
+    residual = (y - p) if weight is None else weight * (y - p)
     Xi = sparse.hstack([X, np.ones((X.shape[0], 1))]).tocsr()
     H = (Xi.T @ Xi.multiply(w[:, None])).toarray()
     H[np.diag_indices(X.shape[1])] += 1.0 / PENALTY_C
     H[-1, -1] += 1e-9  # the intercept: kept invertible when the design spans it
     bread = linalg.cho_solve(linalg.cho_factor(H), np.eye(len(H)))
     codes, uniq = pd.factorize(pd.Series(clusters, dtype=object))
-    C = sparse.csr_matrix(
-        (np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(len(uniq), len(codes))
-    )
-    G = (C @ Xi.multiply((y - p)[:, None])).tocsr()  # per claim: the score's sum over its lines
+    C = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(len(uniq), len(codes)))
+    G = (C @ Xi.multiply(residual[:, None])).tocsr()  # per claim: the score's sum over its lines
     meat = (G.T @ G).toarray()
     robust = bread @ meat @ bread
     np.fill_diagonal(robust, np.maximum(np.diag(robust), np.diag(bread)))
@@ -260,14 +259,10 @@ def _collect(columns: dict[str, int], defect_cols: dict, coef: np.ndarray, cov: 
     return FixEffects(keys, np.array(beta), np.array(se), recent=np.array(changed, dtype=bool))
 
 
-def _add_reason_evidence(
-    effects: FixEffects,
-    clean: pd.DataFrame,
-    cand: remedies.Candidates,
-    reasons: pd.Series | None,
-    denied: np.ndarray,
-) -> None:
-    """Per cell: the share of lines with the defect denied with one of the remedy's reasons, and without."""
+def _add_reason_evidence(effects: FixEffects, clean: pd.DataFrame, cand: remedies.Candidates,
+                         reasons: pd.Series | None, denied: np.ndarray,
+                         weight: np.ndarray | None = None) -> None:
+    """Per stored cell: the share of lines with the defect denied for one of the remedy's reasons, and without."""
     k = len(effects.keys)
     effects.n, effects.n_without, effects.rate = np.zeros(k), np.zeros(k), np.full(k, np.nan)
     effects.reason_rate, effects.reason_rate_without = np.full(k, np.nan), np.full(k, np.nan)
@@ -286,8 +281,12 @@ def _add_reason_evidence(
         in_cell = codes == where.get(cell, -1)
         has = in_cell & getattr(cand, s)[r]
         without = in_cell & ~cand.present[r] & ~cand.unknown[r]
-        effects.n[i], effects.n_without[i] = has.sum(), without.sum()
-        effects.rate[i] = np.asarray(denied, bool)[has].mean() if has.any() else np.nan
+        w = np.ones(len(has)) if weight is None else weight
+        effects.n[i], effects.n_without[i] = w[has].sum(), w[without].sum()
+        if has.any():
+            effects.rate[i] = np.average(np.asarray(denied, bool)[has], weights=w[has])
         if hit is not None:
-            effects.reason_rate[i] = hit[has].mean() if has.any() else np.nan
-            effects.reason_rate_without[i] = hit[without].mean() if without.any() else np.nan
+            effects.reason_rate[i] = np.average(hit[has], weights=w[has]) if has.any() else np.nan
+            effects.reason_rate_without[i] = (
+                np.average(hit[without], weights=w[without]) if without.any() else np.nan
+            )

@@ -37,9 +37,15 @@ class DenialModel:
 
     # --- features and probabilities ---
 
+    @property
+    def matrix_dtype(self):
+        """The feature matrix's dtype: float32 for a model trained on float32 features, else float64."""
+        return np.float32 if self.info.get("matrix_dtype") == "float32" else np.float64
+
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        X = self.features.transform(self._with_extra_columns(frame))
-        return np.asarray(X, dtype=np.float64)
+        from denial_risk.modeling.predictor import feature_matrix
+
+        return feature_matrix(self, self._with_extra_columns(frame), self.matrix_dtype)
 
     def _with_extra_columns(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A configured extra column the lines lack is all missing, as an absent optional column is."""
@@ -51,7 +57,28 @@ class DenialModel:
         return frame.assign(**{c: pd.Series(pd.NA, index=frame.index, dtype="string") for c in absent})
 
     def proba_from_matrix(self, X: np.ndarray) -> np.ndarray:
+        fast = self._paths().classifier
+        if fast is not None:
+            return fast.proba(fast.bin(X))
         return self.classifier.predict_proba(X)[:, 1]
+
+    def binned(self, X: np.ndarray) -> np.ndarray | None:
+        """The classifier's bins of `X` (for rescoring many edits of the same rows), or None."""
+        fast = self._paths().classifier
+        return None if fast is None else fast.bin(X)
+
+    def binned_columns(self) -> np.ndarray:
+        """Which matrix columns `binned` keeps (boolean mask)."""
+        return self._paths().classifier.trees.keep
+
+    def proba_from_binned(self, B: np.ndarray) -> np.ndarray:
+        """`proba_from_matrix` of the rows whose bins `binned` gave."""
+        return self._paths().classifier.proba(B)
+
+    def _paths(self):
+        from denial_risk.modeling.predictor import for_model
+
+        return for_model(self)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         return self.proba_from_matrix(self.transform(frame))
@@ -65,10 +92,17 @@ class DenialModel:
         """The k most likely CARCs for each row, given that the line is denied."""
         if self.reason_model is None or len(X) == 0:
             return [[] for _ in range(len(X))]
-        proba = self.reason_model.predict_proba(X)
+        proba = self.reason_proba(X)
         classes = np.asarray(self.reason_model.classes_).astype(str)
         top = np.argsort(-proba, axis=1)[:, :k]
         return [[(classes[j], float(proba[i, j])) for j in row] for i, row in enumerate(top)]
+
+    def reason_proba(self, X: np.ndarray) -> np.ndarray:
+        """P(CARC | denied) per row and class (`reason_model.classes_`); needs a reason model."""
+        fast = self._paths().reason
+        if fast is not None:
+            return fast.proba(fast.bin(X))
+        return self.reason_model.predict_proba(X)
 
     # --- the contract's added columns, without reasons and fixes ---
 

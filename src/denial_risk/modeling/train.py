@@ -22,31 +22,23 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.frozen import FrozenEstimator
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import TimeSeriesSplit
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
 from denial_risk.features.select import InformativeColumns
-from denial_risk.modeling import evaluate
+from denial_risk.modeling import evaluate, matrix
+from denial_risk.modeling.candidates import MIN_CLASS_LINES, _features, candidates, choose_classifier
 from denial_risk.modeling.config import TrainConfig
+from denial_risk.modeling.leakage import extra_feature_auc, leakage_params
 from denial_risk.modeling.model import DenialModel
+from denial_risk.modeling.sampling import COST, SamplePlan, parse_budget, plan_sample
 
 log = logging.getLogger(__name__)
 
 MIN_TRAIN_ROWS = 200
 REASON_MIN_LINES = 10  # a CARC with fewer denied training lines is pooled as "other" (not a code to show)
-MIN_CLASS_LINES = 10  # denied and paid lines each fit needs (training slice, calibration slice, CV fold)
-# A configured feature that on its own orders the holdout's denied and paid lines almost perfectly
-# is almost surely written after adjudication (an appeal flag, a remit field): leakage.
-LEAKAGE_AUC = 0.99
 
 
 def outcome_columns(config: TrainConfig) -> list[str]:
@@ -86,91 +78,6 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
     return hashlib.sha256(h.tobytes()).hexdigest()[:16]
 
 
-def candidates(seed: int) -> dict[str, object]:
-    """The classifiers CV chooses from; each first drops the columns constant or missing in its fit."""
-    return {
-        "hgb": make_pipeline(
-            InformativeColumns(),
-            HistGradientBoostingClassifier(
-                learning_rate=0.06,
-                max_iter=800,
-                max_leaf_nodes=31,
-                min_samples_leaf=40,
-                l2_regularization=1.0,
-                early_stopping=True,
-                validation_fraction=0.1,
-                n_iter_no_change=40,
-                random_state=seed,
-            ),
-        ),
-        "hgb_shallow": make_pipeline(
-            InformativeColumns(),
-            HistGradientBoostingClassifier(
-                learning_rate=0.08,
-                max_iter=500,
-                max_leaf_nodes=8,
-                min_samples_leaf=30,
-                l2_regularization=3.0,
-                early_stopping=True,
-                validation_fraction=0.15,
-                n_iter_no_change=30,
-                random_state=seed,
-            ),
-        ),
-        "logistic": make_pipeline(
-            InformativeColumns(),
-            SimpleImputer(strategy="median", keep_empty_features=True),
-            StandardScaler(),
-            LogisticRegression(C=0.5, max_iter=3000),
-        ),
-    }
-
-
-def _features(config: TrainConfig):
-    from denial_risk.features.pipeline import build_feature_pipeline
-
-    return build_feature_pipeline(
-        extra_boolean=config.extra_boolean,
-        extra_numeric=config.extra_numeric,
-        extra_categorical=config.extra_categorical,
-    )
-
-
-def choose_classifier(
-    train: pd.DataFrame, y: np.ndarray, config: TrainConfig
-) -> tuple[str, dict, list[int | None]]:
-    """Pick the classifier by time-ordered CV on small data; trees on large data.
-
-    Returns the choice, the mean AUC per candidate and the feature columns each fold dropped
-    (None for a fold too small to fit: fewer than `MIN_CLASS_LINES` of a class, or no column varies).
-    """
-    if len(train) > config.small_data_rows:
-        return "hgb", {}, []
-    order = np.argsort(train["service_date"].to_numpy(), kind="stable")
-    X_all, y_all = train.iloc[order], y[order]
-    scores: dict[str, list[float]] = {name: [] for name in candidates(config.seed)}
-    dropped: list[int | None] = []
-    for tr, va in TimeSeriesSplit(n_splits=3).split(X_all):
-        dropped.append(None)
-        if min(np.bincount(y_all[tr], minlength=2)) < MIN_CLASS_LINES or len(np.unique(y_all[va])) < 2:
-            continue
-        feats = _features(config)
-        Xtr = np.asarray(feats.fit_transform(X_all.iloc[tr], y_all[tr]), dtype=np.float64)
-        Xva = np.asarray(feats.transform(X_all.iloc[va]), dtype=np.float64)
-        keep = InformativeColumns().fit(Xtr).keep_
-        if not keep.any():
-            continue
-        dropped[-1] = int((~keep).sum())
-        for name, est in candidates(config.seed).items():
-            est.fit(Xtr, y_all[tr])
-            scores[name].append(roc_auc_score(y_all[va], est.predict_proba(Xva)[:, 1]))
-    log.info(f"CV folds: {dropped} constant or missing feature columns dropped (None: fold not fitted)")
-    means = {k: float(np.mean(v)) for k, v in scores.items() if v}
-    if not means:
-        return "hgb", {}, dropped
-    return max(means, key=means.get), means, dropped
-
-
 @dataclass
 class Fitted:
     model: DenialModel
@@ -178,16 +85,25 @@ class Fitted:
     method: str
     chosen: str
     cv_scores: dict
-    X_train: np.ndarray
-    X_calib: np.ndarray
+    n_features: int
+    baseline: matrix.Baseline
     dropped: dict[str, list[str]]  # fit → feature columns dropped as constant or missing in its rows
     cv_dropped: list[int | None]  # per CV fold, how many columns it dropped (None: fold not fitted)
 
 
 def fit_on(
-    train: pd.DataFrame, calib: pd.DataFrame, config: TrainConfig, *, chosen: str | None = None
+    train: pd.DataFrame,
+    calib: pd.DataFrame,
+    config: TrainConfig,
+    *,
+    chosen: str | None = None,
+    weight: np.ndarray | None = None,
 ) -> Fitted:
-    """Features, classifier (chosen by time-ordered CV on small data), calibration on `calib`, reasons."""
+    """Features, classifier (chosen by time-ordered CV on small data), calibration on `calib`, reasons.
+
+    `weight`: per training line (a time-aware sample, `modeling.sampling`), or None. The training
+    matrix is float32 and whole; the calibration lines are featurised a block at a time.
+    """
     y_tr = train["denied"].astype(bool).to_numpy().astype(int)
     y_cal = calib["denied"].astype(bool).to_numpy().astype(int)
     _check_classes(y_tr, "training")
@@ -203,44 +119,72 @@ def fit_on(
                 + f" → {chosen}"
             )
     features = _features(config)
-    X_tr = np.asarray(features.fit_transform(feature_input(train, config), y_tr), dtype=np.float64)
-    X_cal = np.asarray(features.transform(feature_input(calib, config)), dtype=np.float64)
+    X_tr = matrix.fit_features(features, feature_input(train, config), y_tr)
     names = [str(n) for n in features.get_feature_names_out()]
     _check_learnable(X_tr, train)
     log.info(f"{X_tr.shape[1]} features; fitting {chosen} on {len(train)} lines, calibrating on {len(calib)}")
-    clf = candidates(config.seed)[chosen].fit(X_tr, y_tr)
-    method = "isotonic" if len(calib) >= 4000 else "sigmoid"
-    calibrated = CalibratedClassifierCV(FrozenEstimator(clf), method=method).fit(X_cal, y_cal)
     reason_model = _fit_reason_model(X_tr, train["denial_reason"], y_tr, config.seed)
+    typical = _typical(X_tr[matrix.representative_rows(weight, len(X_tr), matrix.BASELINE_ROWS, config.seed)])
+    baseline = matrix.Baseline(config.seed + 1).fit(X_tr, y_tr, weight, config.seed)
+    clf = _fit_classifier(candidates(config.seed)[chosen], X_tr, y_tr, weight, config.seed)
+    n_features = X_tr.shape[1]
+    del X_tr
     dropped = {"classifier": [names[i] for i in clf[0].dropped_]}
     if reason_model is not None:
         dropped["reason_model"] = [names[i] for i in reason_model[0].dropped_]
     log.info(f"{len(dropped['classifier'])} feature columns constant or missing in training, dropped")
     model = DenialModel(
-        fix_effects=_fix_effects(train, calib),
+        fix_effects=_fix_effects(train, calib, weight),
         features=features,
-        classifier=calibrated,
+        classifier=None,
         reason_model=reason_model,
         feature_names=names,
         feature_groups=_feature_groups(features, names),
-        typical_values=_typical(X_tr),
+        typical_values=typical,
         tiers=dict(config.tiers),
         info={
             "classifier": chosen,
-            "calibration": method,
             "train_start": f"{train.service_date.min():%Y-%m-%d}",
             "train_end": f"{train.service_date.max():%Y-%m-%d}",
             "extra_boolean": list(config.extra_boolean),
             "extra_numeric": list(config.extra_numeric),
             "extra_categorical": list(config.extra_categorical),
             "features_dropped": {fit: list(cols) for fit, cols in dropped.items()},
-            # profiled in scoring mode (the calibration slice through `transform`), not the out-of-fold
-            # training values, so the target-encoded rates are compared like with like at scoring time
-            "drift_profile": _drift_profile(X_cal, names),
             "carc_remarks": carc_remarks(train),
+            "matrix_dtype": "float32",
         },
     )
-    return Fitted(model, clf, method, chosen, cv_scores, X_tr, X_cal, dropped, cv_dropped)
+    method = _calibrate(model, clf, baseline, feature_input(calib, config), y_cal)
+    return Fitted(model, clf, method, chosen, cv_scores, n_features, baseline, dropped, cv_dropped)
+
+
+def _fit_classifier(estimator, X: np.ndarray, y: np.ndarray, weight: np.ndarray | None, seed: int):
+    if isinstance(estimator[-1], HistGradientBoostingClassifier):
+        return matrix.fit_trees(estimator, X, y, weight, seed)
+    last = estimator.steps[-1][0]
+    return estimator.fit(X, y, **({} if weight is None else {f"{last}__sample_weight": weight}))
+
+
+def _calibrate(
+    model: DenialModel, clf, baseline: matrix.Baseline, calib: pd.DataFrame, y_cal: np.ndarray
+) -> str:
+    """Calibrate the classifier and the baseline on every calibration line (block by block), and profile
+    the scoring-mode features for drift (the calibration slice through `transform`, not the out-of-fold
+    training values, so target-encoded rates are compared like with like at scoring time)."""
+    method = "isotonic" if len(calib) >= 4000 else "sigmoid"
+    scores, base = np.empty(len(calib)), np.empty(len(calib))
+    for rows in matrix.rows_in_chunks(len(calib)):
+        X = model.transform(calib.iloc[rows])
+        scores[rows] = matrix.decision(clf, X)
+        base[rows] = baseline.decision(X)
+    head = matrix.head_with_both_classes(y_cal)
+    X_head = model.transform(calib.iloc[head])
+    model.classifier = matrix.calibrate(clf, X_head, y_cal[head], scores, y_cal, method)
+    baseline.calibrate(base, y_cal, method)
+    sample = np.sort(np.random.default_rng(0).permutation(len(calib))[:50_000])
+    model.info["calibration"] = method
+    model.info["drift_profile"] = _drift_profile(model.transform(calib.iloc[sample]), model.feature_names)
+    return method
 
 
 def _check_classes(y: np.ndarray, slice_name: str) -> None:
@@ -275,34 +219,79 @@ class TrainResult:
     params: dict
 
 
-def fit_model(frame: pd.DataFrame, config: TrainConfig) -> TrainResult:
-    """Fit features, classifier, calibration and reason model on labelled normalised rows."""
+def fit_model(
+    frame: pd.DataFrame, config: TrainConfig, *, memory_budget: str | int | None = None
+) -> TrainResult:
+    """Fit features, classifier, calibration and reason model on labelled normalised rows.
+
+    The training period is sampled by time when it holds more lines than `memory_budget`
+    allows (default: half the machine's RAM; `modeling.sampling`).
+    """
     labelled = _labelled(frame)
     train, calib, hold = time_split(labelled, config.calibration_share, config.holdout_share)
+    plan = plan_for(train, len(calib) + len(hold), memory_budget, config)
+    summary = {
+        "rows_labelled": len(labelled),
+        "date_min": f"{labelled.service_date.min():%Y-%m-%d}",
+        "date_max": f"{labelled.service_date.max():%Y-%m-%d}",
+        "data_fingerprint": data_fingerprint(feature_input(labelled, config)),
+    }
+    return fit_split(train, calib, hold, config, plan, summary)
+
+
+def plan_for(train: pd.DataFrame, later_lines: int, memory_budget, config: TrainConfig) -> SamplePlan:
+    """The sample of the training period that fits the budget (every line when they all fit)."""
+    budget = parse_budget(memory_budget)
+    days = train["service_date"].to_numpy(dtype="datetime64[D]")
+    denied = train["denied"].astype(bool).to_numpy()
+    features = COST.features + len(config.extra_columns) * 4
+    plan = plan_sample(days, denied, COST.train_lines_within(budget, later_lines, features), seed=config.seed)
+    plan.params["memory_budget_gb"] = round(budget / 2**30, 2)
+    return plan
+
+
+def fit_split(
+    train: pd.DataFrame,
+    calib: pd.DataFrame,
+    hold: pd.DataFrame,
+    config: TrainConfig,
+    plan: SamplePlan,
+    summary: dict,
+) -> TrainResult:
+    """Fit on the (sampled) training period, calibrate on `calib`, report on `hold`, block by block."""
+    if plan.sampled:
+        train = train.iloc[plan.keep]
+    weight = plan.weight if plan.sampled else None
     log.info(
         f"split by service date: train {len(train)} lines to {train.service_date.max():%Y-%m-%d}, "
         f"calibration {len(calib)}, holdout {len(hold)} from {hold.service_date.min():%Y-%m-%d}"
     )
-    fitted = fit_on(train, calib, config)
+    fitted = fit_on(train, calib, config, weight=weight)
     model = fitted.model
     model.info.update(
         {
             "holdout_start": f"{hold.service_date.min():%Y-%m-%d}",
             "holdout_end": f"{hold.service_date.max():%Y-%m-%d}",
+            "training_sample": plan.params,
         }
     )
-    X_ho = model.transform(feature_input(hold, config))
-    p_ho = model.proba_from_matrix(X_ho)
-    p_base = _baseline(fitted, train, calib, config).predict_proba(X_ho)[:, 1]
+    held = feature_input(hold, config)
     y_ho = hold["denied"].astype(bool).to_numpy().astype(int)
+    p_ho, p_base = np.empty(len(hold)), np.empty(len(hold))
+    tops: list = []
+    for rows in matrix.rows_in_chunks(len(hold)):
+        X = model.transform(held.iloc[rows])
+        p_ho[rows] = model.proba_from_matrix(X)
+        p_base[rows] = fitted.baseline.proba(X)
+        tops += model.top_carcs(X[y_ho[rows] == 1], k=5)
     truth = (
         hold["true_denial_probability"].to_numpy(dtype=float) if "true_denial_probability" in hold else None
     )
     billed = hold["billed_amount"].to_numpy(dtype=float)
     hold_eval = hold.assign(policy_group=_policy_groups(hold))
-    denied = y_ho == 1
-    reasons = evaluate.reason_accuracy(model.top_carcs(X_ho[denied], k=5), hold["denial_reason"][denied])
-    params = _run_params(config, fitted, labelled, train, calib, hold)
+    reasons = evaluate.reason_accuracy(tops, hold["denial_reason"][y_ho == 1])
+    params = _run_params(config, fitted, summary, train, calib, hold)
+    params.update(plan.params)
     params.update(leakage_params(extra_feature_auc(train, hold, config)))
     model.info["data_fingerprint"] = params["data_fingerprint"]
     model.info["leakage_suspects"] = [c for c in params["leakage_suspects"].split(",") if c != "(none)"]
@@ -311,7 +300,7 @@ def fit_model(frame: pd.DataFrame, config: TrainConfig) -> TrainResult:
         metrics=evaluate.classification_metrics(y_ho, p_ho, billed, truth) | reasons,
         baseline_metrics=evaluate.classification_metrics(y_ho, p_base, billed),
         slices={by: evaluate.sliced_metrics(hold_eval, p_ho, by) for by in ("payer_type", "policy_group")},
-        importance=_importance(model, X_ho, y_ho, config.seed),
+        importance=_importance(model, held, y_ho, config.seed),
         holdout=hold,
         holdout_proba=p_ho,
         baseline_proba=p_base,
@@ -332,71 +321,21 @@ def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
     return labelled
 
 
-def extra_feature_auc(train: pd.DataFrame, hold: pd.DataFrame, config: TrainConfig) -> dict[str, float]:
-    """Holdout AUC of each configured extra column alone, either direction (0.5 = no signal, 1 = separates).
-
-    Numbers and booleans rank lines by their value; a categorical by its
-    category's denial rate in the training slice (an unseen category: the
-    overall rate). Missing values sit in the middle.
-    """
-    from denial_risk.features.extra import parse_boolean
-
-    y = hold["denied"].astype(bool).to_numpy().astype(int)
-    if len(np.unique(y)) < 2:
-        return {}
-    scores: dict[str, np.ndarray] = {}
-    for c in config.extra_numeric:
-        v = pd.to_numeric(hold[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        scores[c] = np.where(np.isnan(v), np.nanmedian(v) if (~np.isnan(v)).any() else 0.0, v)
-    for c in config.extra_boolean:
-        scores[c] = np.nan_to_num(parse_boolean(hold[c]), nan=0.5)
-    rate = float(train["denied"].astype(bool).mean())
-    for c in config.extra_categorical:
-        by = train["denied"].astype(bool).groupby(train[c].astype("string").to_numpy(), dropna=False).mean()
-        scores[c] = hold[c].astype("string").map(by).astype("float64").fillna(rate).to_numpy()
-    out = {}
-    for c, s in scores.items():
-        auc = float(roc_auc_score(y, s))
-        out[c] = max(auc, 1.0 - auc)
-    return out
-
-
-def leakage_params(aucs: dict[str, float]) -> dict:
-    """The run's record of each extra column's own AUC and of the suspects; a warning per suspect."""
-    suspects = [c for c, a in aucs.items() if a > LEAKAGE_AUC]
-    for c in suspects:
-        log.warning(
-            f"configured feature '{c}' alone separates the holdout (AUC {aucs[c]:.4f}): probably known "
-            "only after adjudication (leakage); if so, list it under [training] outcome_columns"
-        )
-    return {
-        **{f"extra_auc_{c}": round(a, 4) for c, a in aucs.items()},
-        "leakage_suspects": ",".join(suspects) or "(none)",
-    }
-
-
-def _baseline(fitted: Fitted, train: pd.DataFrame, calib: pd.DataFrame, config: TrainConfig):
-    """The calibrated logistic-regression baseline on the same features and slices."""
-    y_tr = train["denied"].astype(bool).to_numpy().astype(int)
-    y_cal = calib["denied"].astype(bool).to_numpy().astype(int)
-    baseline = candidates(config.seed + 1)["logistic"].fit(fitted.X_train, y_tr)
-    return CalibratedClassifierCV(FrozenEstimator(baseline), method=fitted.method).fit(fitted.X_calib, y_cal)
-
-
-def _importance(model: DenialModel, X_ho: np.ndarray, y_ho: np.ndarray, seed: int) -> pd.Series:
+def _importance(model: DenialModel, held: pd.DataFrame, y_ho: np.ndarray, seed: int) -> pd.Series:
     """Permutation importance per feature group on (up to 20k lines of) the holdout."""
-    sample = np.random.default_rng(seed).permutation(len(X_ho))[:20_000]
+    sample = np.random.default_rng(seed).permutation(len(held))[:20_000]
     if len(np.unique(y_ho[sample])) != 2:
         return pd.Series(dtype=float)
+    X = model.transform(held.iloc[sample])
     return evaluate.permutation_importance_by_group(
-        model.proba_from_matrix, X_ho[sample], y_ho[sample], model.feature_groups, seed=seed
+        model.proba_from_matrix, X, y_ho[sample], model.feature_groups, seed=seed
     )
 
 
 def _run_params(
     config: TrainConfig,
     fitted: Fitted,
-    labelled: pd.DataFrame,
+    summary: dict,
     train: pd.DataFrame,
     calib: pd.DataFrame,
     hold: pd.DataFrame,
@@ -406,19 +345,19 @@ def _run_params(
         **config.as_params(),
         "classifier": fitted.chosen,
         "calibration": fitted.method,
-        "rows_labelled": len(labelled),
+        "rows_labelled": summary["rows_labelled"],
         "rows_train": len(train),
         "rows_calibration": len(calib),
         "rows_holdout": len(hold),
-        "features": fitted.X_train.shape[1],
+        "features": fitted.n_features,
         "features_dropped": len(fitted.dropped["classifier"]),
         "features_dropped_names": _short_list(fitted.dropped["classifier"]),
         "reason_features_dropped": len(fitted.dropped.get("reason_model", [])),
         "cv_features_dropped": ",".join("-" if d is None else str(d) for d in fitted.cv_dropped) or "(no CV)",
-        "date_min": f"{labelled.service_date.min():%Y-%m-%d}",
-        "date_max": f"{labelled.service_date.max():%Y-%m-%d}",
+        "date_min": summary["date_min"],
+        "date_max": summary["date_max"],
         "holdout_start": fitted.model.info["holdout_start"],
-        "data_fingerprint": data_fingerprint(feature_input(labelled, config)),
+        "data_fingerprint": summary["data_fingerprint"],
         **{f"cv_auc_{k}": round(v, 5) for k, v in fitted.cv_scores.items()},
     }
     if isinstance(fitted.classifier[-1], HistGradientBoostingClassifier):
@@ -476,13 +415,18 @@ def carc_remarks(train: pd.DataFrame, min_share: float = 0.3, min_lines: int = 1
     return out
 
 
-def _fix_effects(train: pd.DataFrame, calib: pd.DataFrame):
-    """Each fix's effect per payer cell, from the training and calibration remits (never the holdout)."""
+def _fix_effects(train: pd.DataFrame, calib: pd.DataFrame, weight: np.ndarray | None = None):
+    """Each fix's effect per payer cell, from the training and calibration remits (never the holdout).
+
+    A sampled training period is used as sampled, each line with its weight (the calibration lines
+    weigh 1): the same lines the classifier is fitted on, so the budget holds here too.
+    """
     from denial_risk.modeling.effects import fit_fix_effects
 
     lines = pd.concat([train, calib])
     reasons = lines.get("denial_reason")
-    return fit_fix_effects(lines, lines["denied"].astype(bool).to_numpy(), reasons)
+    w = None if weight is None else np.concatenate([weight, np.ones(len(calib))])
+    return fit_fix_effects(lines, lines["denied"].astype(bool).to_numpy(), reasons, weight=w)
 
 
 def _typical(X: np.ndarray) -> np.ndarray:

@@ -93,31 +93,117 @@ def _driver_values(clean: pd.DataFrame, pos: np.ndarray) -> dict[str, np.ndarray
 
 
 def group_attributions(model, X: np.ndarray, p: np.ndarray) -> pd.DataFrame:
-    """Risk drop per feature group when the group is set to its typical values (rows × groups)."""
+    """Risk drop per feature group when the group is set to its typical values (rows × groups).
+
+    Rows whose group is already typical are not rescored (their drop is 0). On the classifier's
+    bins when it has them: the rows are binned once and each group's typical bins written in,
+    which is what binning the edited rows would give, so the drops are the same.
+    """
     groups = {g: np.asarray(ix, dtype=np.int64) for g, ix in model.feature_groups.items() if len(ix)}
     out = np.zeros((len(X), len(groups)))
     if len(X) == 0:
         return pd.DataFrame(out, columns=list(groups))
     typical = np.asarray(model.typical_values, dtype=np.float64)
+    B = model.binned(X)
+    if B is not None:
+        typical_bins, column = _kept_positions(model, typical)
     for j, ix in enumerate(groups.values()):
-        differs = np.flatnonzero((X[:, ix] != typical[ix]).any(axis=1))  # a typical group moves nothing
+        if B is None:
+            differs = np.flatnonzero((X[:, ix] != typical[ix]).any(axis=1))  # a typical group moves nothing
+            if len(differs):
+                Xg = X[differs]
+                Xg[:, ix] = typical[ix]
+                out[differs, j] = p[differs] - model.proba_from_matrix(Xg)
+            continue
+        kept = column[ix][column[ix] >= 0]  # columns the classifier dropped move nothing
+        if not len(kept):
+            continue
+        differs = np.flatnonzero((B[:, kept] != typical_bins[kept]).any(axis=1))
         if len(differs):
-            Xg = X[differs]
-            Xg[:, ix] = typical[ix]
-            out[differs, j] = p[differs] - model.proba_from_matrix(Xg)
+            Bg = B[differs]
+            Bg[:, kept] = typical_bins[kept]
+            out[differs, j] = p[differs] - model.proba_from_binned(Bg)
     return pd.DataFrame(out, columns=list(groups))
+
+
+def _kept_positions(model, typical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the typical row's bins, each matrix column's position among the classifier's kept columns or -1)."""
+    typical_bins = model.binned(typical[None, :])[0]
+    keep = model.binned_columns()
+    column = np.full(len(keep), -1, dtype=np.int64)
+    column[keep] = np.arange(int(keep.sum()))
+    return typical_bins, column
+
+
+POOLED = ("other", "unknown", "nan", "")  # the reason model's pooled classes: not codes a biller can read
+_HUNDREDTHS = np.asarray([f"{i / 100:.2f}" for i in range(101)], dtype=object)
 
 
 def likely_denial_codes(model, X: np.ndarray, k: int = 3) -> list[list[tuple[str, float]]]:
     """The k most likely CARCs per row given a denial, with their probabilities (pooled
     'other'/'unknown' classes are not codes and are left out)."""
     tops = model.top_carcs(X, k=k + 2)
-    return [[(c, q) for c, q in row if c not in ("other", "unknown", "nan", "")][:k] for row in tops]
+    return [[(c, q) for c, q in row if c not in POOLED][:k] for row in tops]
 
 
 def format_codes(row: list[tuple[str, float]]) -> str:
     """[("CO-197", 0.62), ("CO-16", 0.21)] -> 'CO-197 0.62|CO-16 0.21'."""
     return schema.LIST_SEP.join(f"{c} {q:.2f}" for c, q in row)
+
+
+def _two_decimals(q: np.ndarray) -> np.ndarray:
+    """f"{q:.2f}" for probabilities in [0, 1], vectorised: the nearest hundredth, and Python's own
+    formatting for the few values within 1e-9 of a half-hundredth (where the float product could
+    round the other way)."""
+    scaled = q * 100.0
+    hundredths = np.rint(scaled)
+    out = _HUNDREDTHS[np.clip(hundredths, 0, 100).astype(np.int64)]
+    near_tie = np.flatnonzero(np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) < 1e-9)
+    out[near_tie] = [f"{v:.2f}" for v in q[near_tie]]
+    return out
+
+
+class LikelyCodes:
+    """`likely_denial_codes` for many rows at once: `text` per row (as `format_codes`) and `first`,
+    the most likely code ('' when none), which the reasons quote. Same answers as
+    `likely_denial_codes` + `format_codes`, without a Python list per line."""
+
+    def __init__(self, text: np.ndarray, first: np.ndarray):
+        self.text, self.first = text, first
+
+    @classmethod
+    def of(cls, model, X: np.ndarray, k: int = 3) -> LikelyCodes:
+        n = len(X)
+        if model.reason_model is None or n == 0:
+            return cls(np.full(n, "", dtype=object), np.full(n, "", dtype=object))
+        proba = model.reason_proba(X)
+        classes = np.asarray(model.reason_model.classes_).astype(str)
+        top = np.argsort(-proba, axis=1)[:, : k + 2]  # as `top_carcs`: the same order, ties included
+        code = classes[top]
+        keep = ~np.isin(code, POOLED)
+        keep &= np.cumsum(keep, axis=1) <= k
+        q = np.take_along_axis(proba, top, axis=1)
+        text = np.full(n, "", dtype=object)
+        first = np.full(n, "", dtype=object)
+        for j in range(top.shape[1]):
+            rows = np.flatnonzero(keep[:, j])
+            if not len(rows):
+                continue
+            piece = code[rows, j].astype(object) + " " + _two_decimals(q[rows, j])
+            empty = text[rows] == ""
+            text[rows] = np.where(empty, piece, text[rows] + schema.LIST_SEP + piece)
+            first[rows] = np.where(empty, code[rows, j].astype(object), first[rows])
+        return cls(text, first)
+
+    @classmethod
+    def parse(cls, text: np.ndarray) -> LikelyCodes:
+        """From the formatted column back (the first code is what the reasons need)."""
+        text = np.asarray(text, dtype=object)
+        first = np.asarray([t.split(" ", 1)[0] if t else "" for t in text], dtype=object)
+        return cls(text, first)
+
+    def take(self, pos: np.ndarray) -> LikelyCodes:
+        return LikelyCodes(self.text[pos], self.first[pos])
 
 
 # --------------------------------------------------------------------------- assembling
@@ -132,6 +218,7 @@ def explain_rows(
     min_probability: float | None = None,
     attribution_min_probability: float | None = None,
     with_fixes: bool = True,
+    likely: LikelyCodes | None = None,
 ) -> pd.DataFrame:
     """`top_reasons`, `recommended_actions`, `likely_denial_codes` for normalised rows (on clean.index).
 
@@ -140,6 +227,9 @@ def explain_rows(
     medium-tier threshold), the model's group attributions (which order the findings and
     name drivers without a finding) for lines with p >= `attribution_min_probability`
     (default: the high-tier threshold; they cost one rescoring per feature group).
+    `likely`: the rows' likely codes when already computed (`LikelyCodes.of(model, X)`).
+    Each line's answer depends on that line alone, so explaining a subset gives those lines
+    what explaining every line gives them.
     """
     n = len(clean)
     idx = clean.index
@@ -165,7 +255,8 @@ def explain_rows(
         drivers = _driver_items(clean, found, drops, attr)
         if drivers is not None:
             items.append(drivers)
-    carc_list, carc_text = _carc_columns(model, X, deep, idx)
+    likely = LikelyCodes.of(model, X) if likely is None else likely
+    carc_list, carc_text = _carc_columns(likely, deep, idx, model.info.get("carc_remarks", {}))
     top = _joined_reasons(items, carc_text, idx)
     if with_fixes and len(deep):
         table = fixes.fix_table(model, clean, p, deep, facts=facts)
@@ -234,16 +325,16 @@ def _driver_items(
     return drv[drv.groupby("pos").cumcount() < MAX_DRIVERS]
 
 
-def _carc_columns(model, X: np.ndarray, deep: np.ndarray, idx: pd.Index) -> tuple[pd.Series, pd.Series]:
+def _carc_columns(
+    likely: LikelyCodes, deep: np.ndarray, idx: pd.Index, remarks: dict
+) -> tuple[pd.Series, pd.Series]:
     """(`likely_denial_codes` for every line, the 'likely CO-x: words' reason for the lines at `deep`)."""
-    tops = likely_denial_codes(model, X)
-    carc_list = pd.Series([format_codes(row) for row in tops], index=idx, dtype=object)
+    carc_list = pd.Series(likely.text, index=idx, dtype=object)
     carc_text = pd.Series("", index=idx, dtype=object)
     if len(deep):
-        remarks = model.info.get("carc_remarks", {})
-        carc_text.iloc[deep] = [
-            _likely_words(row[0][0], remarks) if row else "" for row in (tops[i] for i in deep)
-        ]
+        first = likely.first[deep]
+        words = {c: _likely_words(c, remarks) for c in set(first) if c}
+        carc_text.iloc[deep] = [words.get(c, "") for c in first]
     return carc_list, carc_text
 
 

@@ -5,12 +5,13 @@ and ~28 bytes a line while ranking):
 
 1. stream the input (`claims.ClaimTable`), validate each chunk (rejects go
    straight to `<out>.rejects.<ext>`), score the scorable rows, explain the
-   ones at risk, and append the input rows — their *original* values, not the
-   normalised ones — plus the added columns to a temporary Parquet file;
-   nothing per line stays in memory;
+   ones chosen by their probability (`scoring.explain`), and append the input
+   rows — their *original* values, not the normalised ones — plus the added
+   columns to a temporary Parquet file; nothing per line stays in memory;
 2. read `expected_loss` and `denial_probability` back from that file, rank
    every line by expected loss (ties by probability) and copy the
-   temporary file batch by batch into the output, adding `risk_rank`.
+   temporary file batch by batch into the output, adding `risk_rank` and,
+   with `--explain-top N`, the reasons and fixes of the N lines ranked first.
 
 Both outputs are written to temporary files beside the target and renamed at
 the very end: an interrupted run leaves neither a half file nor a stale one.
@@ -41,7 +42,7 @@ from denial_risk.claims.memory import lean_arrow_memory, release_freed_memory
 from denial_risk.claims.table import ClaimTable
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
-from denial_risk.scoring.score import annotate_with_matrix
+from denial_risk.scoring.explain import ExplainPolicy, explain_ranked, scored_columns
 
 ADDED = schema.ADDED  # the seven added columns, in the contract's order
 DRIFT_THRESHOLD = 0.25
@@ -164,25 +165,6 @@ def _progress(total: int | None, enabled: bool | None):
     )
 
 
-def _added_frame(ann: pd.DataFrame) -> pd.DataFrame:
-    """The added columns (rank comes in pass 2) with stable dtypes."""
-    return pd.DataFrame(
-        {
-            "denial_probability": ann["denial_probability"].to_numpy(dtype=np.float64),
-            "expected_loss": ann["expected_loss"].to_numpy(dtype=np.float64),
-            "risk_tier": pd.array(ann["risk_tier"].to_numpy(dtype=object), dtype="string"),
-            "top_reasons": pd.array(ann["top_reasons"].fillna("").to_numpy(dtype=object), dtype="string"),
-            "recommended_actions": pd.array(
-                ann["recommended_actions"].fillna("").to_numpy(dtype=object), dtype="string"
-            ),
-            "likely_denial_codes": pd.array(
-                ann["likely_denial_codes"].fillna("").to_numpy(dtype=object), dtype="string"
-            ),
-        },
-        index=ann.index,
-    )
-
-
 # --------------------------------------------------------------------------- the worklist
 
 
@@ -194,13 +176,19 @@ def score_file(
     top: int = 0,
     progress: bool | None = None,
     explain: bool = True,
+    explain_top: int | None = None,
+    explain_all: bool = False,
     drift_sample: int = DRIFT_SAMPLE,
     seed: int = 0,
     min_probability: float | None = None,
     **reader_options,
 ) -> WorklistResult:
-    """Score a claim file into a ranked worklist at `out` (CSV or Parquet) with rejects beside it."""
+    """Score a claim file into a ranked worklist at `out` (CSV or Parquet) with rejects beside it; reasons
+    and fixes for the lines `scoring.explain.ExplainPolicy` chooses (default: medium tier and up)."""
     t0 = time.perf_counter()
+    policy = ExplainPolicy.choose(
+        explain_top=explain_top, explain_all=explain_all, explain=explain, min_probability=min_probability
+    )
     out = Path(out)
     table, rejects_path = _open(data, out, reader_options)
     _check_model_columns(model, table.columns, data)
@@ -241,8 +229,7 @@ def score_file(
                         part,
                         reservoir,
                         keep_cols,
-                        explain=explain,
-                        min_probability=min_probability,
+                        policy,
                     )
                     _chunk_done(bar, len(chunk.clean) + len(chunk.rejects))
             rejects_writer.write_empty(table.reject_columns)
@@ -251,7 +238,9 @@ def score_file(
             release_freed_memory()
             ranks = _file_ranks(part_path) if part.rows else np.empty(0, np.int32)
             release_freed_memory()
-            result.top = _write_ranked(part_path if part.rows else None, out, ranks, keep_cols, top, stack)
+            result.top = _write_ranked(
+                part_path if part.rows else None, out, ranks, keep_cols, top, stack, model, policy
+            )
     finally:
         bar.close()
     result.rows = result.scored + result.rejected
@@ -302,9 +291,7 @@ def _score_chunk(
     part: TableWriter,
     reservoir: _Reservoir,
     keep_cols: list[str],
-    *,
-    explain: bool,
-    min_probability: float | None,
+    policy: ExplainPolicy,
 ) -> None:
     """Pass 1 for one chunk: rejects to their file; scored rows (original values + added columns) to the part
     file."""
@@ -313,12 +300,9 @@ def _score_chunk(
         result.rejected += len(chunk.rejects)
     if not len(chunk.clean):
         return
-    ann, X = annotate_with_matrix(model, chunk.clean, explain=explain, min_probability=min_probability)
+    added, X = scored_columns(model, chunk.clean, policy)
     reservoir.add(X)
     del X
-    if not explain:
-        ann = ann.assign(top_reasons="", recommended_actions="", likely_denial_codes="")
-    added = _added_frame(ann)
     raw = chunk.raw.loc[chunk.clean.index, keep_cols]
     part.write(pd.concat([raw.reset_index(drop=True), added.reset_index(drop=True)], axis=1))
     loss = added["expected_loss"].to_numpy()
@@ -367,8 +351,11 @@ def _write_ranked(
     keep_cols: list[str],
     top: int,
     stack: contextlib.ExitStack,
+    model=None,
+    policy: ExplainPolicy | None = None,
 ) -> pd.DataFrame | None:
-    """Copy the pass-1 file into `out` (atomically), inserting `risk_rank`; return the first `top` lines."""
+    """Copy the pass-1 file into `out` (atomically), inserting `risk_rank` and explaining the lines the
+    policy chooses by rank; return the first `top` lines."""
     rank_at = len(keep_cols) + 2  # after denial_probability, expected_loss
     tops = []
     if part_path is None:  # nothing scorable: still a valid, empty output with every column
@@ -391,6 +378,10 @@ def _write_ranked(
     for batch in pf.iter_batches(batch_size=PASS2_BATCH_ROWS, use_threads=False):
         n = batch.num_rows
         r = ranks[offset : offset + n]
+        if policy is not None:
+            batch = explain_ranked(
+                model, pa.Table.from_batches([batch]), policy.by_rank(r), keep_cols, policy
+            )
         cols = list(batch.columns)
         names = list(batch.schema.names)
         cols.insert(rank_at, pa.array(r.astype(np.int64, copy=False), type=pa.int64()))
