@@ -254,8 +254,18 @@ def test_a_real_full_disk(inputs, tmp_path, capsys):
         line = one_line(err)
         assert code == 1 and str(full) in line and "No space left on device" in line, line
         assert list(full.iterdir()) == []
+        held = [os.readlink(f) for f in Path("/proc/self/fd").iterdir() if _link(f).startswith(str(full))]
+        assert held == [], f"files on the full disk left open: {held}"
     finally:
-        subprocess.run(["umount", str(full)], capture_output=True)
+        if subprocess.run(["umount", str(full)], capture_output=True).returncode:
+            subprocess.run(["umount", "-l", str(full)], capture_output=True)  # never leave it mounted
+
+
+def _link(fd: Path) -> str:
+    try:
+        return os.readlink(fd)
+    except OSError:
+        return ""
 
 
 def test_a_fifo_or_a_device_as_input_is_refused_at_once(tmp_path):

@@ -242,6 +242,7 @@ class TableWriter:
         self._ctx = atomic_path(self.target)
         self._tmp: Path | None = None
         self._writer = None
+        self._sink: pa.NativeFile | None = None  # ours to close, even when the writer's close fails
         self._schema: pa.Schema | None = None
         self.rows = 0
 
@@ -262,11 +263,12 @@ class TableWriter:
         try:
             if self._schema is None:
                 self._schema = _nullable(table.schema)
+                self._sink = pa.OSFile(str(self._tmp), "wb")
                 if not csv:
                     options = {"compression": self.compression} if self.compression else {}
-                    self._writer = pq.ParquetWriter(self._tmp, self._schema, **options)
+                    self._writer = pq.ParquetWriter(self._sink, self._schema, **options)
                 else:
-                    self._writer = pacsv.CSVWriter(self._tmp, self._schema)
+                    self._writer = pacsv.CSVWriter(self._sink, self._schema)
             table = _cast(table, self._schema)
             self._writer.write_table(defuse_formulas(table) if csv else table)
         except OSError as exc:
@@ -287,13 +289,22 @@ class TableWriter:
         try:
             if self._writer is not None:
                 self._writer.close()
+            if self._sink is not None:
+                self._sink.close()
         except OSError as close_exc:
+            self._close_sink()
             if exc is None:  # the data did not reach the disk (a full disk shows here): fail, name the file
                 named = named_os_error(close_exc, self.shown_as, self._tmp)
                 self._ctx.__exit__(type(named), named, None)
                 raise named from close_exc
+        self._close_sink()  # after a failed write the writer never closed it: no descriptor left open
         self._ctx.__exit__(exc_type, exc, tb)
         return False
+
+    def _close_sink(self) -> None:
+        if self._sink is not None and not self._sink.closed:
+            with contextlib.suppress(OSError):
+                self._sink.close()
 
 
 def csv_ready(table: pa.Table) -> pa.Table:

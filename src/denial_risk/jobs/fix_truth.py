@@ -152,10 +152,12 @@ def figures(
     return Figures(int(listed.sum()), precision, recall, error, len(fixable), floor)
 
 
-def naive_listing(judged: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """The re-scoring design: list a fix when the model's own risk drops a point; state the re-scored risk."""
+def naive_listing(judged: pd.DataFrame, min_probability: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The re-scoring design: list a fix when the model's own risk drops a point; state the re-scored risk
+    (on the lines with p >= `min_probability`)."""
     after = judged["naive_after"].to_numpy(dtype=float)
-    return (judged["probability"].to_numpy(dtype=float) - after) >= fixes.MIN_DROP, after
+    p = judged["probability"].to_numpy(dtype=float)
+    return ((p - after) >= fixes.MIN_DROP) & (p >= min_probability), after
 
 
 def by_kind(judged: pd.DataFrame) -> pd.DataFrame:
