@@ -17,6 +17,7 @@ from denial_risk.claims.table import load_claims
 from denial_risk.errors import UserError
 from denial_risk.features.select import InformativeColumns
 from denial_risk.modeling import bundle, train
+from denial_risk.modeling import candidates as candidates_module
 from denial_risk.modeling.config import load_config
 from denial_risk.testing import make_cpt_claims
 
@@ -40,7 +41,7 @@ def config():
 def test_the_choice_is_the_best_cv_score_whichever_candidate_it_is(cpt_frame, config, monkeypatch):
     real = train.candidates(config.seed)
     monkeypatch.setattr(
-        train,
+        candidates_module,
         "candidates",
         lambda seed: {"hgb": real["hgb"], "prior": make_pipeline(InformativeColumns(), DummyClassifier())},
     )

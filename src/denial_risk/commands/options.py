@@ -48,3 +48,35 @@ config_option = click.option(
     type=click.Path(dir_okay=False),
     help="TOML file; its [features] table may name extra feature columns.",
 )
+
+
+def engine_options(what: str):
+    """`--engine local|spark` and `--master`, for a command whose `what` can run on Spark."""
+
+    def wrap(f):
+        f = click.option(
+            "--master",
+            "master",
+            default="local[*]",
+            show_default=True,
+            help="Spark master for --engine spark: local[*], spark://host:7077, yarn, k8s://...",
+        )(f)
+        return click.option(
+            "--engine",
+            type=click.Choice(["local", "spark"]),
+            default="local",
+            show_default=True,
+            help=f"local: {what} on this machine; spark: on a Spark cluster (the 'spark' extra).",
+        )(f)
+
+    return wrap
+
+
+def require_spark() -> None:
+    """`--engine spark` without pyspark installed: one line, exit 2."""
+    import importlib.util
+
+    from denial_risk.errors import UserError
+
+    if importlib.util.find_spec("pyspark") is None:
+        raise UserError("--engine spark: needs the 'spark' extra (pip install 'denial-risk[spark]')")

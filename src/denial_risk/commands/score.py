@@ -6,8 +6,14 @@ import signal
 
 import click
 
-from denial_risk.commands.options import data_option, model_option, model_sha256_option, out_option
-from denial_risk.errors import UserError
+from denial_risk.commands.options import (
+    data_option,
+    engine_options,
+    model_option,
+    model_sha256_option,
+    out_option,
+    require_spark,
+)
 
 
 def _sigterm_to_exit(signum, frame):  # pragma: no cover - exercised by a signal
@@ -19,20 +25,7 @@ def _sigterm_to_exit(signum, frame):  # pragma: no cover - exercised by a signal
 @out_option
 @model_option
 @model_sha256_option
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "spark"]),
-    default="local",
-    show_default=True,
-    help="local: stream the file in chunks on this machine; spark: a Spark cluster (the 'spark' extra).",
-)
-@click.option(
-    "--master",
-    "master",
-    default="local[*]",
-    show_default=True,
-    help="Spark master for --engine spark: local[*], spark://host:7077, yarn, k8s://...",
-)
+@engine_options("stream the file in chunks")
 @click.option(
     "--top",
     "top",
@@ -82,10 +75,7 @@ def score(
     policy = ExplainPolicy.choose(explain_top=explain_top, explain_all=explain_all)  # both: exit 2
 
     if engine == "spark":
-        import importlib.util
-
-        if importlib.util.find_spec("pyspark") is None:
-            raise UserError("--engine spark: needs the 'spark' extra (pip install 'denial-risk[spark]')")
+        require_spark()
         from denial_risk.jobs.spark import score_spark
 
         score_spark(data, out, model_uri, master=master, model_sha256=model_sha256, explain=policy)

@@ -62,6 +62,7 @@ RAW_LINE = "raw_line"
 PANDAS3_WARNING = "PySpark does not yet fully support pandas >= 3.0.0"
 
 POS, REASON, KEY, BILLED = "_dr_pos", "_dr_reason", "_dr_key", "_dr_billed"
+DAY, DENIED = "_dr_day", "_dr_denied"  # the normalised service date (ISO) and label, for training
 EXTRA_PREFIX = "_dr_extra_field_"
 N_EXTRA_FIELDS = 4  # fields beyond the header that are counted (more are "at least")
 DUPLICATE_REASON = "claim_id+line_number: duplicate of an earlier row"
@@ -220,6 +221,8 @@ def _validator(columns: list[str], is_csv: bool):
             reason = pd.Series([None] * n, dtype=object)
             key = pd.Series([None] * n, dtype=object)
             billed = pd.Series(np.nan, index=pdf.index, dtype="float64")
+            day = pd.Series([None] * n, dtype=object)
+            denied = pd.Series([None] * n, dtype=object)
             ok = np.ones(n, dtype=bool)
             if is_csv:
                 for c in columns:
@@ -243,18 +246,25 @@ def _validator(columns: list[str], is_csv: bool):
                     reason.iloc[rows[rejects.index.to_numpy()]] = (
                         rejects[REJECT_REASON].astype(object).to_numpy()
                     )
-                billed.iloc[rows[clean.index.to_numpy()]] = clean["billed_amount"].to_numpy(dtype=float)
+                at = rows[clean.index.to_numpy()]
+                billed.iloc[at] = clean["billed_amount"].to_numpy(dtype=float)
+                day.iloc[at] = clean["service_date"].dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+                if "denied" in clean:
+                    denied.iloc[at] = clean["denied"].astype(object).where(clean["denied"].notna(), None)
             out = pdf[[*columns, POS]].copy()
             out[REASON] = reason.to_numpy()
             out[KEY] = key.to_numpy()
             out[BILLED] = billed.to_numpy()
+            out[DAY] = day.to_numpy()
+            out[DENIED] = denied.to_numpy()
             yield out
 
     return validate
 
 
 def validate_frame(df, columns: list[str], is_csv: bool):
-    """Input columns + position + `REASON` (null when scorable) + `BILLED` (normalised amount)."""
+    """Input columns + position + `REASON` (null when scorable) + `BILLED`, `DAY`, `DENIED` (normalised
+    amount, service date and label of a scorable row)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
@@ -265,6 +275,8 @@ def validate_frame(df, columns: list[str], is_csv: bool):
         T.StructField(REASON, T.StringType()),
         T.StructField(KEY, T.StringType()),
         T.StructField(BILLED, T.DoubleType()),
+        T.StructField(DAY, T.StringType()),
+        T.StructField(DENIED, T.BooleanType()),
     ]
     checked = df.mapInPandas(_validator(columns, is_csv), T.StructType(fields))
     first = F.row_number().over(Window.partitionBy(KEY).orderBy(POS))

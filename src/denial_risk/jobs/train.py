@@ -58,18 +58,24 @@ def train_and_register(
     config_path: str | None = None,
     experiment: str | None = None,
     memory_budget: str | int | None = None,
+    spark_master: str | None = None,
 ) -> dict:
     """Fit on labelled claims, log the run to MLflow and register a model version.
 
     `memory_budget` (default: half the machine's RAM) bounds the fit: a file whose training period
     would not fit is read twice, the second time keeping only the time-aware sample
     (`modeling.sampling`) and the later slices, so the whole file is never in memory.
+    `spark_master`: Spark reads and validates the data and keeps those lines (`_fit_on_spark`).
     """
     config = load_config(config_path)
-    config.check_columns(ClaimTable(data).columns, data)  # before reading the rows, let alone fitting
+    local_file = spark_master is None or "://" not in data
+    if local_file:  # before reading the rows, let alone fitting
+        config.check_columns(ClaimTable(data).columns, data)
     budget = parse_budget(memory_budget)
     check_store()
-    if _needs_sample(data, budget):
+    if spark_master is not None:
+        result, frame, rejected = _fit_on_spark(data, config, budget, spark_master)
+    elif _needs_sample(data, budget):
         result, frame, rejected = _fit_streamed(data, config, budget)
     else:
         frame, rejected = _labelled(data)
@@ -110,6 +116,55 @@ def _fit_streamed(data: str, config, budget: int) -> tuple[TrainResult, pd.DataF
     day, den = np.concatenate(days), np.concatenate(denied)
     if len(day) == 0:
         raise UserError(f"--data {data}: no labels (column 'denied' is missing or empty)")
+    slice_of, rank, plan = _plan_periods(day, den, config, budget)
+    kept, start = [], 0
+    for chunk in table.chunks():
+        lab = _labelled_rows(chunk.clean)
+        at = slice(start, start + len(lab))
+        take = rank[at] >= 0
+        kept.append(lab[take].assign(_slice=slice_of[at][take], _rank=rank[at][take]))
+        start += len(lab)
+    frame = pd.concat(kept)
+    del kept
+    summary = _summary(day, sha.hexdigest()[:16])
+    log.info(
+        f"read {len(day)} labelled lines from {data} ({rejected} rejected), kept {len(frame)} for the fit"
+    )
+    result, train = _fit_kept(frame, config, plan, summary)
+    return result, train, rejected
+
+
+def _fit_on_spark(data: str, config, budget: int, master: str) -> tuple[TrainResult, pd.DataFrame, int]:
+    """Spark reads and validates every row and keeps the lines the fit needs
+    (`jobs.spark_train.prepare_training`; the periods and the sample chosen here, as `_fit_streamed`
+    chooses them); the fit runs on this machine."""
+    import hashlib
+    import tempfile
+
+    from denial_risk.jobs import spark_train as spark
+
+    chosen: dict = {}
+
+    def select(day: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        slice_of, rank, chosen["plan"] = _plan_periods(day, den, config, budget)
+        chosen["day"] = day
+        return slice_of, rank
+
+    with tempfile.TemporaryDirectory(prefix="denial-risk-spark-") as tmp:
+        prepared = spark.prepare_training(data, Path(tmp) / "kept.parquet", select, master=master)
+        frame, _ = load_claims(prepared["out"])
+    frame = frame.rename(columns={spark.SLICE: "_slice", spark.RANK: "_rank"})
+    frame["_slice"] = pd.to_numeric(frame["_slice"]).to_numpy(dtype=np.int8)
+    frame["_rank"] = pd.to_numeric(frame["_rank"]).to_numpy(dtype=np.int64)
+    rows = feature_input(frame.drop(columns=["_slice", "_rank"]), config).reset_index(drop=True)
+    digest = hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
+    summary = _summary(chosen["day"], "spark:" + digest.hexdigest()[:10])
+    result, train = _fit_kept(frame, config, chosen["plan"], summary)
+    return result, train, prepared["rejected"]
+
+
+def _plan_periods(day: np.ndarray, den: np.ndarray, config, budget: int):
+    """(each labelled line's period, its rank in the period's date order or -1 if not kept, the plan)."""
     slice_of, order = _time_slices(day, config)
     train_pos = order[slice_of[order] == 0]  # file positions of the training lines, by date (stable)
     later = int((slice_of > 0).sum())
@@ -122,33 +177,26 @@ def _fit_streamed(data: str, config, budget: int) -> tuple[TrainResult, pd.DataF
     for k in (1, 2):
         pos = order[slice_of[order] == k]
         rank[pos] = np.arange(len(pos))
-    kept, start = [], 0
-    for chunk in table.chunks():
-        lab = _labelled_rows(chunk.clean)
-        take = rank[start : start + len(lab)] >= 0
-        kept.append(
-            lab[take].assign(
-                _slice=slice_of[start : start + len(lab)][take], _rank=rank[start : start + len(lab)][take]
-            )
-        )
-        start += len(lab)
-    frame = pd.concat(kept)
-    del kept
+    return slice_of, rank, plan
+
+
+def _summary(day: np.ndarray, fingerprint: str) -> dict:
+    return {
+        "rows_labelled": len(day),
+        "date_min": f"{day.min()}",
+        "date_max": f"{day.max()}",
+        "data_fingerprint": fingerprint,
+    }
+
+
+def _fit_kept(frame: pd.DataFrame, config, plan, summary: dict) -> tuple[TrainResult, pd.DataFrame]:
+    """The fit on the kept lines (`_slice`, `_rank` columns): each period in its date order."""
     train, calib, hold = (
         frame[frame["_slice"] == k].sort_values("_rank", kind="stable").drop(columns=["_slice", "_rank"])
         for k in (0, 1, 2)
     )
     plan.keep = np.arange(len(train))  # the training frame holds the sample already
-    summary = {
-        "rows_labelled": len(day),
-        "date_min": f"{day.min()}",
-        "date_max": f"{day.max()}",
-        "data_fingerprint": sha.hexdigest()[:16],
-    }
-    log.info(
-        f"read {len(day)} labelled lines from {data} ({rejected} rejected), kept {len(frame)} for the fit"
-    )
-    return fit_split(train, calib, hold, config, plan, summary), train, rejected
+    return fit_split(train, calib, hold, config, plan, summary), train
 
 
 def _labelled_rows(clean: pd.DataFrame) -> pd.DataFrame:

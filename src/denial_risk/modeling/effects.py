@@ -151,8 +151,9 @@ class _Design:
         return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(self.n, len(self.columns)))
 
 
-def fit_fix_effects(clean: pd.DataFrame, denied: np.ndarray, reasons: pd.Series | None,
-                    weight: np.ndarray | None = None) -> FixEffects:
+def fit_fix_effects(
+    clean: pd.DataFrame, denied: np.ndarray, reasons: pd.Series | None, weight: np.ndarray | None = None
+) -> FixEffects:
     """Estimate every remedy's effect per cell on labelled normalised lines (the training slice only).
 
     `weight`: per line, for a time-aware sample of the training period (`modeling.sampling`: sampled
@@ -196,20 +197,29 @@ def fit_fix_effects(clean: pd.DataFrame, denied: np.ndarray, reasons: pd.Series 
     X = design.matrix()
     y = np.asarray(denied, dtype=int)
     clf = LogisticRegression(C=PENALTY_C, solver="newton-cholesky", max_iter=100, tol=1e-6).fit(
-        X, y, sample_weight=weight)
-    clusters = clean["claim_id"].astype("string").fillna("").to_numpy(object) if "claim_id" in clean \
+        X, y, sample_weight=weight
+    )
+    clusters = (
+        clean["claim_id"].astype("string").fillna("").to_numpy(object)
+        if "claim_id" in clean
         else np.arange(n)
+    )
     cov = _covariance(X, clf, y, clusters, weight)
     effects = _collect(design.columns, defect_cols, clf.coef_.ravel(), cov)
     _add_reason_evidence(effects, clean, cand, reasons, denied, weight)
-    effects.info = {"lines": n, "columns": X.shape[1], "cells": len(effects.keys),
-                    "changed_lately": int(effects.recent.sum())}
+    effects.info = {
+        "lines": n,
+        "columns": X.shape[1],
+        "cells": len(effects.keys),
+        "changed_lately": int(effects.recent.sum()),
+    }
     log.info(f"fix effects: {len(effects.keys)} remedy cells from {n} lines ({X.shape[1]} design columns)")
     return effects
 
 
-def _covariance(X: sparse.csr_matrix, clf, y: np.ndarray, clusters: np.ndarray,
-                weight: np.ndarray | None = None) -> np.ndarray:
+def _covariance(
+    X: sparse.csr_matrix, clf, y: np.ndarray, clusters: np.ndarray, weight: np.ndarray | None = None
+) -> np.ndarray:
     """The larger of two covariances, per coefficient: the inverse penalised information, and the
     cluster-robust (sandwich) one clustered by claim. A claim's lines share one record (its
     documents, its eligibility), so they are not independent draws and the information alone
@@ -224,7 +234,9 @@ def _covariance(X: sparse.csr_matrix, clf, y: np.ndarray, clusters: np.ndarray,
     H[-1, -1] += 1e-9  # the intercept: kept invertible when the design spans it
     bread = linalg.cho_solve(linalg.cho_factor(H), np.eye(len(H)))
     codes, uniq = pd.factorize(pd.Series(clusters, dtype=object))
-    C = sparse.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(len(uniq), len(codes)))
+    C = sparse.csr_matrix(
+        (np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(len(uniq), len(codes))
+    )
     G = (C @ Xi.multiply(residual[:, None])).tocsr()  # per claim: the score's sum over its lines
     meat = (G.T @ G).toarray()
     robust = bread @ meat @ bread
@@ -259,10 +271,15 @@ def _collect(columns: dict[str, int], defect_cols: dict, coef: np.ndarray, cov: 
     return FixEffects(keys, np.array(beta), np.array(se), recent=np.array(changed, dtype=bool))
 
 
-def _add_reason_evidence(effects: FixEffects, clean: pd.DataFrame, cand: remedies.Candidates,
-                         reasons: pd.Series | None, denied: np.ndarray,
-                         weight: np.ndarray | None = None) -> None:
-    """Per stored cell: the share of lines with the defect denied for one of the remedy's reasons, and without."""
+def _add_reason_evidence(
+    effects: FixEffects,
+    clean: pd.DataFrame,
+    cand: remedies.Candidates,
+    reasons: pd.Series | None,
+    denied: np.ndarray,
+    weight: np.ndarray | None = None,
+) -> None:
+    """Per stored cell: the share of lines with the defect denied for its remedy's reasons, and without."""
     k = len(effects.keys)
     effects.n, effects.n_without, effects.rate = np.zeros(k), np.zeros(k), np.full(k, np.nan)
     effects.reason_rate, effects.reason_rate_without = np.full(k, np.nan), np.full(k, np.nan)

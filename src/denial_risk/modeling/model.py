@@ -60,7 +60,9 @@ class DenialModel:
         fast = self._paths().classifier
         if fast is not None:
             return fast.proba(fast.bin(X))
-        return self.classifier.predict_proba(X)[:, 1]
+        # float64 arithmetic: a float32 dot product's rounding depends on the batch (BLAS blocking),
+        # and a line must get the same risk alone or in a file
+        return self.classifier.predict_proba(np.asarray(X, dtype=np.float64))[:, 1]
 
     def binned(self, X: np.ndarray) -> np.ndarray | None:
         """The classifier's bins of `X` (for rescoring many edits of the same rows), or None."""

@@ -61,13 +61,12 @@ COST = TrainCost()
 
 
 def machine_memory() -> int:
-    """Physical memory in bytes (os.sysconf; psutil where sysconf cannot tell)."""
+    """Physical memory in bytes (POSIX sysconf; 16 GiB assumed where it cannot tell)."""
     try:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not on Linux/macOS
-        import psutil
-
-        return int(psutil.virtual_memory().total)
+        log.warning("the machine's memory is unknown: assuming 16 GiB (set --memory-budget)")
+        return 16 * 2**30
 
 
 def default_budget() -> int:
