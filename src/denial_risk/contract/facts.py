@@ -280,7 +280,7 @@ def dated_rules(
     """Each dated rule (`contract.rules`) in force per line (`payer_types` None: as if Medicare's)."""
     from denial_risk.contract import rules
 
-    return {r: rules.in_force(r, codes, dates, payer_types) for r in rules.RULES}
+    return rules.in_force_all(codes, dates, payer_types)
 
 
 def npi_valid(values: pd.Series) -> np.ndarray:

@@ -105,21 +105,26 @@ def _days(dates: pd.Series | None, n: int) -> np.ndarray:
     return np.where(np.isnat(d), _FAR_FUTURE, d)
 
 
-def _binding_rows(rule: str, codes: pd.Series, dates: pd.Series | None):
+def _line_keys(codes: pd.Series, dates: pd.Series | None) -> tuple:
+    """(code position in the distinct codes, their letter, their number, each line's day): read once
+    for every rule."""
+    fcodes, uniq = pd.factorize(codes.astype("string").str.strip().str.upper(), use_na_sentinel=True)
+    parsed = pd.Series(uniq, dtype="string").str.extract(r"^([A-Z])(\d{4})$")
+    letter = parsed[0].fillna("").to_numpy(dtype=object)
+    num = pd.to_numeric(parsed[1]).fillna(-1).to_numpy(dtype=np.int64)
+    return fcodes, letter, num, _days(dates, len(codes))
+
+
+def _binding_rows(rule: str, codes: pd.Series, dates: pd.Series | None, keys: tuple | None = None):
     """(the rule's rows, then per row that binds some line: the row and the lines' positions).
     Vectorised over the distinct codes: one pass per row of the rule."""
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}")
     rules = _load(str(reference.reference_dir()))
     rules = rules[rules["rule"] == rule]
-    n = len(codes)
-    if n == 0 or rules.empty:
+    if len(codes) == 0 or rules.empty:
         return rules, []
-    fcodes, uniq = pd.factorize(codes.astype("string").str.strip().str.upper(), use_na_sentinel=True)
-    parsed = pd.Series(uniq, dtype="string").str.extract(r"^([A-Z])(\d{4})$")
-    letter = parsed[0].fillna("").to_numpy(dtype=object)
-    num = pd.to_numeric(parsed[1]).fillna(-1).to_numpy(dtype=np.int64)
-    days = _days(dates, n)
+    fcodes, letter, num, days = _line_keys(codes, dates) if keys is None else keys
     found = []
     for r in rules.itertuples(index=False):
         hit_code = (letter == r.letter) & (num >= r.lo) & (num <= r.hi)
@@ -130,14 +135,18 @@ def _binding_rows(rule: str, codes: pd.Series, dates: pd.Series | None):
 
 
 def in_force(
-    rule: str, codes: pd.Series, dates: pd.Series | None, payer_types: pd.Series | None = None
+    rule: str,
+    codes: pd.Series,
+    dates: pd.Series | None,
+    payer_types: pd.Series | None = None,
+    keys: tuple | None = None,
 ) -> np.ndarray:
     """Per line: does `rule` bind this code on this date of service (for this payer type)?
 
     `payer_types` None means "as if the payer were the rule's payer type" (e.g. what Medicare
     would require); otherwise only lines of the rule's payer type are bound.
     """
-    rules, found = _binding_rows(rule, codes, dates)
+    rules, found = _binding_rows(rule, codes, dates, keys)
     out = np.zeros(len(codes), dtype=bool)
     for _, rows in found:
         out[rows] = True
@@ -145,6 +154,14 @@ def in_force(
         payer_rule = rules["payer_type"].iloc[0]
         out &= payer_types.astype("string").eq(payer_rule).fillna(False).to_numpy(dtype=bool)
     return out
+
+
+def in_force_all(
+    codes: pd.Series, dates: pd.Series | None, payer_types: pd.Series | None = None
+) -> dict[str, np.ndarray]:
+    """`in_force` of every rule, the codes and dates read once."""
+    keys = _line_keys(codes, dates) if len(codes) else None
+    return {rule: in_force(rule, codes, dates, payer_types, keys) for rule in RULES}
 
 
 def effective_from(rule: str, codes: pd.Series, dates: pd.Series | None) -> np.ndarray:
