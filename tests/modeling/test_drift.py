@@ -171,3 +171,12 @@ def test_fast_on_a_million_rows():
     prof = feature_profile(df)
     drift_report(prof, df)
     assert time.perf_counter() - t0 < 5.0
+
+
+def test_the_time_of_year_is_not_compared_for_drift(denial_model):
+    """A backlog dated after the training period differs in month and quarter by construction:
+    profiling them would warn on every later backlog (the demo's did)."""
+    profiled = set(denial_model.info["drift_profile"]["features"])
+    assert "timing__filing_lag_days" in profiled  # the other timing features still are
+    assert not profiled & {"timing__service_month", "timing__service_quarter"}
+    assert "timing__service_month" in denial_model.feature_names  # still a feature of the model

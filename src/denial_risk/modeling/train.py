@@ -451,7 +451,11 @@ def _policy_groups(frame: pd.DataFrame) -> pd.Series:
 
 
 def _drift_profile(X: np.ndarray, names: list[str]) -> dict:
+    """The features' training profile, without the time of year (a later backlog differs there anyway)."""
+    from denial_risk.features.timing import TimingFeatures
     from denial_risk.modeling.drift import feature_profile
 
+    calendar = {f"{TimingFeatures.group}__{c}" for c in TimingFeatures.calendar}
     sample = np.random.default_rng(0).permutation(len(X))[:50_000]
-    return feature_profile(pd.DataFrame(X[sample], columns=names), names)
+    kept = [n for n in names if n not in calendar]
+    return feature_profile(pd.DataFrame(X[sample], columns=names)[kept], kept)
