@@ -97,6 +97,20 @@ NORMALISED_DTYPES = {
     "true_denial_probability": "float64",
 }
 
+# What a person reads of a worklist line, in order (the `score --top` table, the HTML report).
+READ_COLUMNS = (
+    "claim_id",
+    "line_number",
+    "hcpcs_code",
+    "payer_type",
+    "billed_amount",
+    "denial_probability",
+    "expected_loss",
+    "risk_tier",
+    "top_reasons",
+    "recommended_actions",
+)
+
 # Separator used inside normalised multi-valued columns (modifiers, diagnoses, remark codes).
 LIST_SEP = "|"
 

@@ -408,6 +408,22 @@ def write_parquet(df, uri: str) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def write_rejects(valid, columns: list[str], is_csv: bool, out_uri: str) -> str:
+    """The rejected rows (original values + `reject_reason`, and `raw_line` for CSV input, as the local
+    rejects file) in input order beside `out_uri`; returns their URI."""
+    from pyspark.sql import functions as F
+
+    raw_line = [F.lit(None).cast("string").alias(RAW_LINE)] if is_csv else []
+    rejects = (
+        valid.where(F.col(REASON).isNotNull())
+        .orderBy(POS)
+        .select(*[F.col(f"`{c}`") for c in columns], F.col(REASON).alias(REJECT_REASON), *raw_line)
+    )
+    uri = schema.rejects_path_for(out_uri)
+    write_parquet(rejects, uri)
+    return uri
+
+
 # --- the job --------------------------------------------------------------------------------
 
 
@@ -454,15 +470,8 @@ def score_spark(
                 log.warning(f"input column '{c}' is replaced by the new score")
         result = _explained_only(scored.join(ranks, POS), explain).orderBy(POS)
         result = result.select(*[F.col(f"`{c}`") for c in keep], *added)
-        raw_line = [F.lit(None).cast("string").alias(RAW_LINE)] if is_csv else []  # as the local rejects file
-        rejects = (
-            valid.where(F.col(REASON).isNotNull())
-            .orderBy(POS)
-            .select(*[F.col(f"`{c}`") for c in columns], F.col(REASON).alias(REJECT_REASON), *raw_line)
-        )
-        rejects_uri = schema.rejects_path_for(out_uri)
         write_parquet(result, out_uri)
-        write_parquet(rejects, rejects_uri)
+        rejects_uri = write_rejects(valid, columns, is_csv, out_uri)
         for frame in (ordered, scored, valid):
             frame.unpersist()
     finally:

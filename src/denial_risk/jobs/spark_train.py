@@ -18,19 +18,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import schema
-from denial_risk.contract.normalize import REJECT_REASON
 from denial_risk.errors import UserError
 from denial_risk.jobs.spark import (
     DAY,
     DENIED,
     POS,
-    RAW_LINE,
     REASON,
     read_claims,
     spark_session,
     validate_frame,
     write_parquet,
+    write_rejects,
 )
 
 log = logging.getLogger(__name__)
@@ -86,17 +84,10 @@ def prepare_training(data_uri: str, out_path: str | Path, select, master: str = 
         )
         chosen = labelled.join(F.broadcast(kept_df) if len(kept) <= BROADCAST_MAX else kept_df, POS)
         chosen = chosen.orderBy(POS).select(*[F.col(f"`{c}`") for c in columns], SLICE, RANK)
-        raw_line = [F.lit(None).cast("string").alias(RAW_LINE)] if is_csv else []
-        rejects = (
-            valid.where(F.col(REASON).isNotNull())
-            .orderBy(POS)
-            .select(*[F.col(f"`{c}`") for c in columns], F.col(REASON).alias(REJECT_REASON), *raw_line)
-        )
         n_rows = valid.count()
         n_rejected = valid.where(F.col(REASON).isNotNull()).count()
         write_parquet(chosen, out)
-        rejects_uri = schema.rejects_path_for(out)
-        write_parquet(rejects, rejects_uri)
+        rejects_uri = write_rejects(valid, columns, is_csv, out)
         valid.unpersist()
     finally:
         if owned:

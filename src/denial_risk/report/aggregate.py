@@ -16,20 +16,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from denial_risk.contract import facts
+from denial_risk.contract import facts, schema
 
-WORKLIST_COLUMNS = (
-    "claim_id",
-    "line_number",
-    "hcpcs_code",
-    "payer_type",
-    "billed_amount",
-    "denial_probability",
-    "expected_loss",
-    "risk_tier",
-    "top_reasons",
-    "recommended_actions",
-)
+WORKLIST_COLUMNS = schema.READ_COLUMNS
 
 REASON_SEP = "; "
 REMARK_SEP = "|"  # remark_codes: RARCs, `|`-separated (docs/claims.md)

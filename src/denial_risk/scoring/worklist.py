@@ -48,19 +48,7 @@ ADDED = schema.ADDED  # the seven added columns, in the contract's order
 DRIFT_THRESHOLD = 0.25
 DRIFT_SAMPLE = 20_000
 PASS2_BATCH_ROWS = 65_536  # pass 2 copies the scored file in batches this size
-TOP_COLUMNS = (
-    "risk_rank",
-    "claim_id",
-    "line_number",
-    "hcpcs_code",
-    "payer_type",
-    "billed_amount",
-    "denial_probability",
-    "expected_loss",
-    "risk_tier",
-    "top_reasons",
-    "recommended_actions",
-)
+TOP_COLUMNS = ("risk_rank", *schema.READ_COLUMNS)
 
 
 @dataclass
