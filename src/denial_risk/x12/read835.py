@@ -39,7 +39,7 @@ from denial_risk.x12.codes import (
     patient_key,
     payer_type_for,
 )
-from denial_risk.x12.segments import WARNING, Issue, Seg, X12FileError, parse_date
+from denial_risk.x12.segments import WARNING, Issue, Seg, SegmentRouter, X12FileError, parse_date
 
 _SVC_SEPARATORS = (">", ":", "^", "\\", "!")
 # Claim payment remark code elements (X221A1): MIA05, MIA20-23; MOA03-07. LQ01 = HE (remark codes).
@@ -143,7 +143,7 @@ def _split_procedure(comps: list[str], parser: Remit835Parser, seg: Seg) -> list
     return comps
 
 
-class Remit835Parser:
+class Remit835Parser(SegmentRouter):
     """Feed the segments of one 835 transaction (ST..SE); collect `claims`.
 
     `feed` raises X12FileError for a claim it cannot read (a malformed amount, no
@@ -217,20 +217,6 @@ class Remit835Parser:
                 f"{expected:,.2f} (CLP04 {self.clp_paid:,.2f}, PLB {self.plb:,.2f})",
                 n,
             )
-
-    def feed(self, seg: Seg) -> None:
-        sid = seg.id
-        if self.skipping:
-            if sid not in ("CLP", "LX", "PLB"):
-                return
-            self.skipping = False
-        handler = self._HANDLERS.get(sid)
-        if handler is not None:
-            handler(self, seg)
-        elif self.claim is not None:
-            handler = self._IN_CLAIM.get(sid)
-            if handler is not None:
-                handler(self, seg)
 
     # -- header, claim boundaries and totals ------------------------------------------------
     def _bpr(self, seg: Seg) -> None:
@@ -349,7 +335,8 @@ class Remit835Parser:
             if code:
                 self.claim.remarks.append(code)
 
-    _HANDLERS = {"BPR": _bpr, "TRN": _trn, "N1": _n1, "REF": _ref, "LX": _lx, "PLB": _plb, "CLP": _clp}
+    _RESUME_AT = ("CLP", "LX", "PLB")  # where reading starts again after a dropped claim
+    _ANYWHERE = {"BPR": _bpr, "TRN": _trn, "N1": _n1, "REF": _ref, "LX": _lx, "PLB": _plb, "CLP": _clp}
     _IN_CLAIM = {
         "CAS": _cas,
         "NM1": _nm1,

@@ -26,7 +26,7 @@ from denial_risk.x12.codes import (
     patient_key,
     payer_type_for,
 )
-from denial_risk.x12.segments import WARNING, Issue, Seg, X12FileError, parse_date
+from denial_risk.x12.segments import WARNING, Issue, Seg, SegmentRouter, X12FileError, parse_date
 
 FLAG_COLUMNS = schema.BOOLEAN_FLAGS
 
@@ -49,7 +49,7 @@ def _undot(code: str) -> str:
     return code.replace(".", "").strip().upper()
 
 
-class Claim837Parser:
+class Claim837Parser(SegmentRouter):
     """Feed the segments of one 837 transaction (ST..SE); collect (claim id, line rows) in `claims`."""
 
     CLAIM_START = "CLM"
@@ -193,20 +193,6 @@ class Claim837Parser:
         self._flush_claim()
 
     # -- segments -----------------------------------------------------------
-    def feed(self, seg: Seg) -> None:
-        """Route one segment to its handler; inside a claim only the claim's own segments matter."""
-        sid = seg.id
-        if self.skipping:
-            if sid not in ("CLM", "HL"):
-                return
-            self.skipping = False
-        handler = self._BEFORE_CLAIM.get(sid)
-        if handler is not None:
-            handler(self, seg)
-        elif self.claim is not None:
-            handler = self._IN_CLAIM.get(sid)
-            if handler is not None:
-                handler(self, seg)
 
     def _bht(self, seg: Seg) -> None:
         d = parse_date(seg.v(4))
@@ -352,5 +338,6 @@ class Claim837Parser:
         units = seg.amount(units_i, f"{sid}{units_i:02d}")
         line["units"] = int(round(units)) if units is not None else 1
 
-    _BEFORE_CLAIM = {"BHT": _bht, "HL": _hl, "SBR": _sbr, "NM1": _nm1, "DMG": _dmg, "CLM": _clm}
+    _RESUME_AT = ("CLM", "HL")  # where reading starts again after a dropped claim
+    _ANYWHERE = {"BHT": _bht, "HL": _hl, "SBR": _sbr, "NM1": _nm1, "DMG": _dmg, "CLM": _clm}
     _IN_CLAIM = {"HI": _hi, "PWK": _pwk, "REF": _ref, "DTP": _dtp, "LX": _lx, "SV1": _sv, "SV2": _sv}

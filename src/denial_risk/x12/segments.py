@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 # ISA element widths (ISA01..ISA16): the ISA is fixed length (106 characters).
 _ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
@@ -84,6 +85,30 @@ class Seg:
         if not _AMOUNT.match(text):
             raise X12FileError(f"malformed amount {name}={text!r} in segment {self.n} ({self.id})")
         return float(text)
+
+
+class SegmentRouter:
+    """Routes each segment of a transaction to its parser's handler: `_ANYWHERE` at any point,
+    `_IN_CLAIM` only inside a claim (`self.claim` not None). After a claim is dropped
+    (`self.skipping`), segments are passed over up to the next one of `_RESUME_AT`."""
+
+    _ANYWHERE: ClassVar[dict] = {}
+    _IN_CLAIM: ClassVar[dict] = {}
+    _RESUME_AT: ClassVar[tuple[str, ...]] = ()
+
+    def feed(self, seg: Seg) -> None:
+        sid = seg.id
+        if self.skipping:
+            if sid not in self._RESUME_AT:
+                return
+            self.skipping = False
+        handler = self._ANYWHERE.get(sid)
+        if handler is not None:
+            handler(self, seg)
+        elif self.claim is not None:
+            handler = self._IN_CLAIM.get(sid)
+            if handler is not None:
+                handler(self, seg)
 
 
 @dataclass
