@@ -62,3 +62,22 @@ def test_spark_reading_fits_what_the_local_job_fits(labelled_csv, sampled):
     assert lr.holdout["claim_id"].tolist() == sr.holdout["claim_id"].tolist()
     np.testing.assert_allclose(lr.holdout_proba, sr.holdout_proba, atol=1e-9)
     assert lr.metrics["roc_auc"] == pytest.approx(sr.metrics["roc_auc"], abs=1e-12)
+
+
+@pytest.mark.slow
+def test_train_engine_spark_registers_the_model(labelled_csv, mlflow_store, capsys):
+    """Through the command line, as a user runs it: the run is logged and the model registered."""
+    from mlflow import MlflowClient
+
+    from denial_risk.cli import main
+
+    code = 0
+    try:
+        main(["train", "--data", labelled_csv, "--engine", "spark", "--master", "local[2]"])
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    assert code == 0, capsys.readouterr().err
+    (version,) = MlflowClient().search_model_versions("name='denial-risk'")
+    run = MlflowClient().get_run(version.run_id)
+    assert run.data.params["data_fingerprint"].startswith("spark:")
+    assert float(run.data.metrics["roc_auc"]) > 0.6

@@ -117,20 +117,17 @@ def _fit_streamed(data: str, config, budget: int) -> tuple[TrainResult, pd.DataF
     if len(day) == 0:
         raise UserError(f"--data {data}: no labels (column 'denied' is missing or empty)")
     slice_of, rank, plan = _plan_periods(day, den, config, budget)
-    kept, start = [], 0
+    periods: dict[int, list[pd.DataFrame]] = {0: [], 1: [], 2: []}
+    start = 0
     for chunk in table.chunks():
         lab = _labelled_rows(chunk.clean)
         at = slice(start, start + len(lab))
-        take = rank[at] >= 0
-        kept.append(lab[take].assign(_slice=slice_of[at][take], _rank=rank[at][take]))
         start += len(lab)
-    frame = pd.concat(kept)
-    del kept
+        _add_to_periods(periods, lab, slice_of[at], rank[at])
     summary = _summary(day, sha.hexdigest()[:16])
-    log.info(
-        f"read {len(day)} labelled lines from {data} ({rejected} rejected), kept {len(frame)} for the fit"
-    )
-    result, train = _fit_kept(frame, config, plan, summary)
+    kept = sum(len(p) for parts in periods.values() for p in parts)
+    log.info(f"read {len(day)} labelled lines from {data} ({rejected} rejected), kept {kept} for the fit")
+    result, train = _fit_kept(periods, config, plan, summary)
     return result, train, rejected
 
 
@@ -150,16 +147,19 @@ def _fit_on_spark(data: str, config, budget: int, master: str) -> tuple[TrainRes
         chosen["day"] = day
         return slice_of, rank
 
+    periods: dict[int, list[pd.DataFrame]] = {0: [], 1: [], 2: []}
+    digest = hashlib.sha256()
     with tempfile.TemporaryDirectory(prefix="denial-risk-spark-") as tmp:
         prepared = spark.prepare_training(data, Path(tmp) / "kept.parquet", select, master=master)
-        frame, _ = load_claims(prepared["out"])
-    frame = frame.rename(columns={spark.SLICE: "_slice", spark.RANK: "_rank"})
-    frame["_slice"] = pd.to_numeric(frame["_slice"]).to_numpy(dtype=np.int8)
-    frame["_rank"] = pd.to_numeric(frame["_rank"]).to_numpy(dtype=np.int64)
-    rows = feature_input(frame.drop(columns=["_slice", "_rank"]), config).reset_index(drop=True)
-    digest = hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
+        for chunk in ClaimTable(prepared["out"]).chunks():  # the kept lines, streamed: never two copies
+            lab = chunk.clean
+            period = pd.to_numeric(lab.pop(spark.SLICE)).to_numpy(dtype=np.int8)
+            rank = pd.to_numeric(lab.pop(spark.RANK)).to_numpy(dtype=np.int64)
+            rows = feature_input(lab, config).reset_index(drop=True)
+            digest.update(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
+            _add_to_periods(periods, lab, period, rank)
     summary = _summary(chosen["day"], "spark:" + digest.hexdigest()[:10])
-    result, train = _fit_kept(frame, config, chosen["plan"], summary)
+    result, train = _fit_kept(periods, config, chosen["plan"], summary)
     return result, train, prepared["rejected"]
 
 
@@ -189,12 +189,28 @@ def _summary(day: np.ndarray, fingerprint: str) -> dict:
     }
 
 
-def _fit_kept(frame: pd.DataFrame, config, plan, summary: dict) -> tuple[TrainResult, pd.DataFrame]:
-    """The fit on the kept lines (`_slice`, `_rank` columns): each period in its date order."""
-    train, calib, hold = (
-        frame[frame["_slice"] == k].sort_values("_rank", kind="stable").drop(columns=["_slice", "_rank"])
-        for k in (0, 1, 2)
-    )
+def _add_to_periods(
+    periods: dict[int, list[pd.DataFrame]], lines: pd.DataFrame, period: np.ndarray, rank: np.ndarray
+) -> None:
+    """A chunk's kept lines (rank >= 0) added to their period's pieces, with their rank in it."""
+    take = rank >= 0
+    for k, parts in periods.items():
+        mine = take & (period == k)
+        if mine.any():
+            parts.append(lines[mine].assign(_rank=rank[mine]))
+
+
+def _fit_kept(
+    periods: dict[int, list[pd.DataFrame]], config, plan, summary: dict
+) -> tuple[TrainResult, pd.DataFrame]:
+    """The fit on the kept lines, each period in its date order. Each period's pieces are joined
+    and let go one period at a time, so the kept lines are never held twice."""
+
+    def joined(k: int) -> pd.DataFrame:
+        frame = pd.concat(periods.pop(k))
+        return frame.sort_values("_rank", kind="stable").drop(columns=["_rank"])
+
+    train, calib, hold = joined(0), joined(1), joined(2)
     plan.keep = np.arange(len(train))  # the training frame holds the sample already
     return fit_split(train, calib, hold, config, plan, summary), train
 
