@@ -193,13 +193,17 @@ def plot(result_path: str, image: str) -> None:
     for r in runs:
         if r["sampling_log"]:
             ax.annotate(
-                "sampled", (r["rows"], r["eval_roc_auc"]), textcoords="offset points", xytext=(-20, -14)
+                f"sampled ({r['memory_budget']} budget)",
+                (r["rows"], r["eval_roc_auc"]),
+                textcoords="offset points",
+                xytext=(-130, -4),
+                fontsize=8,
             )
     ax.set_xscale("log")
     ax.set_xlabel("labelled lines in the training file")
     ax.set_ylabel("ROC AUC")
     ax.set_title("What more remits buy")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="center left", fontsize=8)
     fig.tight_layout()
     fig.savefig(image, dpi=110)
 
