@@ -111,6 +111,22 @@ def spark_session(master: str = "local[*]", app_name: str = "denial-risk"):
     return spark
 
 
+@contextlib.contextmanager
+def job_session(master: str):
+    """The job's SparkSession: a session already running (a notebook, a test) is used and left
+    running; one started here is stopped at the end, whatever happens."""
+    from pyspark.sql import SparkSession
+
+    owned = SparkSession.getActiveSession() is None
+    spark = spark_session(master)
+    try:
+        yield spark
+    finally:
+        if owned:
+            with contextlib.suppress(Exception):
+                spark.stop()
+
+
 def _local_cores(master: str) -> int:
     inside = master[len("local") :].strip("[]").split(",")[0]
     if inside in ("", "*"):
@@ -448,11 +464,7 @@ def score_spark(
     if _format(out_uri, "--out") != "parquet":
         raise UserError(f"--out {out_uri}: the Spark engine writes Parquet (use a .parquet path)")
     start = time.perf_counter()
-    from pyspark.sql import SparkSession
-
-    owned = SparkSession.getActiveSession() is None
-    spark = spark_session(master)
-    try:
+    with job_session(master) as spark:
         df, columns, is_csv = read_claims(spark, data_uri)
         valid = validate_frame(df, columns, is_csv).persist(StorageLevel.MEMORY_AND_DISK)
         n_rows = valid.count()
@@ -474,10 +486,6 @@ def score_spark(
         rejects_uri = write_rejects(valid, columns, is_csv, out_uri)
         for frame in (ordered, scored, valid):
             frame.unpersist()
-    finally:
-        if owned:
-            with contextlib.suppress(Exception):
-                spark.stop()
     seconds = time.perf_counter() - start
     log.info(
         f"{n_scored + n_rejected} rows: {n_scored} scored, {n_rejected} rejected ({master}, {seconds:.1f}s)"

@@ -10,7 +10,6 @@ reads that file; the whole data set never passes through the driver's memory.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from pathlib import Path
@@ -24,8 +23,8 @@ from denial_risk.jobs.spark import (
     DENIED,
     POS,
     REASON,
+    job_session,
     read_claims,
-    spark_session,
     validate_frame,
     write_parquet,
     write_rejects,
@@ -55,12 +54,8 @@ def prepare_training(data_uri: str, out_path: str | Path, select, master: str = 
     from pyspark.sql import types as T
 
     start = time.perf_counter()
-    from pyspark.sql import SparkSession
-
-    owned = SparkSession.getActiveSession() is None
-    spark = spark_session(master)
     out = str(out_path)
-    try:
+    with job_session(master) as spark:
         df, columns, is_csv = read_claims(spark, data_uri)
         valid = validate_frame(df, columns, is_csv).persist(StorageLevel.MEMORY_AND_DISK)
         labelled = valid.where(F.col(REASON).isNull() & F.col(DENIED).isNotNull())
@@ -89,10 +84,6 @@ def prepare_training(data_uri: str, out_path: str | Path, select, master: str = 
         write_parquet(chosen, out)
         rejects_uri = write_rejects(valid, columns, is_csv, out)
         valid.unpersist()
-    finally:
-        if owned:
-            with contextlib.suppress(Exception):
-                spark.stop()
     seconds = time.perf_counter() - start
     log.info(
         f"{n_rows} rows read on Spark ({master}): {int(take.sum())} of {len(take)} labelled lines kept "
