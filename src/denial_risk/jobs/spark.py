@@ -113,8 +113,7 @@ def spark_session(master: str = "local[*]", app_name: str = "denial-risk"):
 
 @contextlib.contextmanager
 def job_session(master: str):
-    """The job's SparkSession: a session already running (a notebook, a test) is used and left
-    running; one started here is stopped at the end, whatever happens."""
+    """The job's SparkSession: one already running is used and left running; one started here is stopped."""
     from pyspark.sql import SparkSession
 
     owned = SparkSession.getActiveSession() is None
