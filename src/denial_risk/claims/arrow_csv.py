@@ -13,6 +13,7 @@ import codecs
 import contextlib
 import io
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 
@@ -90,15 +91,29 @@ class ReadPace:
 
 
 OPEN_READERS: weakref.WeakSet = weakref.WeakSet()
+_IN_READ = [0]  # reads of CSV bytes under way in pyarrow's threads (a list: mutable under the lock)
+_IN_READ_LOCK = threading.Lock()
+EXIT_SETTLE_S = 0.06  # no read for this long before Python may shut down
+EXIT_WAIT_S = 2.0
 
 
 @atexit.register
 def _close_abandoned_readers() -> None:
     """A reader left open mid-file would still be reading in pyarrow's thread
-    while Python shuts down (a fatal error at exit); close it first."""
+    while Python shuts down (a fatal error at exit); close it first, then wait
+    until no read has been under way for `EXIT_SETTLE_S` (a thread still inside a
+    read when shutdown begins cannot give the GIL back)."""
     for blocks in list(OPEN_READERS):
         with contextlib.suppress(Exception):
             blocks.close()
+    deadline = time.monotonic() + EXIT_WAIT_S
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        if _IN_READ[0]:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= EXIT_SETTLE_S:
+            return
+        time.sleep(0.01)
 
 
 class SafeCSVBytes(io.RawIOBase):
@@ -150,11 +165,17 @@ class SafeCSVBytes(io.RawIOBase):
         return True
 
     def read(self, n: int = -1) -> bytes:
-        if self._pace is not None:
-            self._pace.before_read()
-            if self._pace.closed:
-                return b""
-        return self._read(n)
+        with _IN_READ_LOCK:
+            _IN_READ[0] += 1
+        try:
+            if self._pace is not None:
+                self._pace.before_read()
+                if self._pace.closed:
+                    return b""
+            return self._read(n)
+        finally:
+            with _IN_READ_LOCK:
+                _IN_READ[0] -= 1
 
     def _read(self, n: int) -> bytes:
         if n is None or n < 0:
