@@ -74,3 +74,21 @@ def mlflow_store(tmp_path, monkeypatch):
     mlflow.set_tracking_uri(uri)
     yield uri
     mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture()
+def run():
+    """`run(argv, capsys) -> (exit code, stdout, stderr)`: the console command, in this process."""
+
+    def _run(argv, capsys) -> tuple[int, str, str]:
+        from denial_risk.cli import main
+
+        code = 0
+        try:
+            main([str(a) for a in argv])
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        cap = capsys.readouterr()
+        return code, cap.out, cap.err
+
+    return _run

@@ -34,16 +34,6 @@ ROOT = Path(__file__).resolve().parents[2]
 REMITS = ROOT / "tests" / "fixtures" / "x12" / "linuxforhealth" / "835_005010X221A1" / "managed-care.835"
 
 
-def run(argv, capsys) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
-
-
 def one_line(err: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
@@ -142,7 +132,7 @@ def commands(inputs: dict, where: Path) -> dict[str, list]:
 
 
 @pytest.mark.parametrize("name", ["score", "validate", "report", "export", "ingest-x12", "simulate"])
-def test_a_file_where_a_folder_is_expected(inputs, tmp_path, capsys, name):
+def test_a_file_where_a_folder_is_expected(inputs, tmp_path, capsys, name, run):
     afile = tmp_path / "afile"
     afile.write_text("not a folder")
     code, _, err = run(commands(inputs, afile)[name], capsys)
@@ -152,7 +142,7 @@ def test_a_file_where_a_folder_is_expected(inputs, tmp_path, capsys, name):
 
 
 @pytest.mark.parametrize("name", ["score", "validate", "report", "export", "ingest-x12", "simulate"])
-def test_a_read_only_folder(inputs, tmp_path, capsys, name):
+def test_a_read_only_folder(inputs, tmp_path, capsys, name, run):
     with read_only_folder(tmp_path) as (ro, how):
         code, _, err = run(commands(inputs, ro)[name], capsys)
         line = one_line(err)
@@ -161,7 +151,7 @@ def test_a_read_only_folder(inputs, tmp_path, capsys, name):
         assert list(ro.iterdir()) == []
 
 
-def test_train_in_a_read_only_folder_stops_before_the_fit(inputs, tmp_path, capsys, monkeypatch):
+def test_train_in_a_read_only_folder_stops_before_the_fit(inputs, tmp_path, capsys, monkeypatch, run):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     import mlflow
 
@@ -192,7 +182,7 @@ def _disk_full_text(self, *args, **kwargs):
 
 
 @pytest.mark.parametrize("name", ["score", "validate", "report", "export", "ingest-x12", "simulate"])
-def test_no_space_left_is_exit_1_naming_the_file(inputs, tmp_path, capsys, monkeypatch, name):
+def test_no_space_left_is_exit_1_naming_the_file(inputs, tmp_path, capsys, monkeypatch, name, run):
     monkeypatch.setattr(files.pacsv, "CSVWriter", _FullDisk)
     monkeypatch.setattr(files.pq, "ParquetWriter", _FullDisk)
     if name == "report":
@@ -216,7 +206,7 @@ def test_no_space_left_is_exit_1_naming_the_file(inputs, tmp_path, capsys, monke
     assert not out.exists() or not [p for p in out.rglob("*") if p.is_file()]  # nothing half-written
 
 
-def test_train_with_a_full_store_is_exit_1_naming_it(inputs, tmp_path, capsys, monkeypatch):
+def test_train_with_a_full_store_is_exit_1_naming_it(inputs, tmp_path, capsys, monkeypatch, run):
     import sqlite3
 
     import mlflow
@@ -238,7 +228,7 @@ def test_train_with_a_full_store_is_exit_1_naming_it(inputs, tmp_path, capsys, m
     assert code == 1 and uri in line and "No space left on device" in line, line
 
 
-def test_a_real_full_disk(inputs, tmp_path, capsys):
+def test_a_real_full_disk(inputs, tmp_path, capsys, run):
     """No simulation: a 64 kB tmpfs (root with mount rights only)."""
     full = tmp_path / "full"
     full.mkdir()
@@ -294,7 +284,7 @@ def test_a_fifo_or_a_device_as_input_is_refused_at_once(tmp_path):
         assert done.returncode == 2 and needle in line, (argv, line)
 
 
-def test_outputs_of_a_failed_write_are_not_left_half_written(inputs, tmp_path, capsys, monkeypatch):
+def test_outputs_of_a_failed_write_are_not_left_half_written(inputs, tmp_path, capsys, monkeypatch, run):
     """The rejects of a run that failed on the worklist are not left either (both are atomic)."""
     monkeypatch.setattr(files.pacsv, "CSVWriter", _FullDisk)
     out = tmp_path / "o"

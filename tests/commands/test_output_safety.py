@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from denial_risk.claims.files import FORMULA_START
-from denial_risk.cli import main
 
 PAYLOADS = [
     '=HYPERLINK("http://evil","x")',
@@ -24,16 +23,6 @@ PAYLOADS = [
 ]
 COLUMNS = ["claim_id", "patient_id", "payer_id", "modifiers", "note"]  # note: an extra column
 CASES = list(itertools.product(PAYLOADS, COLUMNS))
-
-
-def run(argv, capsys) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +87,7 @@ def _assert_payloads_quoted(frame: pd.DataFrame, lines: list[int]) -> int:
     return checked
 
 
-def test_score_worklist_and_rejects_carry_no_formula(champion, hostile_csv, tmp_path, capsys):
+def test_score_worklist_and_rejects_carry_no_formula(champion, hostile_csv, tmp_path, capsys, run):
     path, base = hostile_csv
     out = tmp_path / "worklist.csv"
     code, stdout, err = run(["score", "--data", str(path), "--out", str(out), "--model", champion], capsys)
@@ -122,7 +111,7 @@ def test_score_worklist_and_rejects_carry_no_formula(champion, hostile_csv, tmp_
             assert got[column].tolist() == expect[column].tolist(), (name, column)
 
 
-def test_validate_rejects_carry_no_formula(hostile_csv, tmp_path, capsys):
+def test_validate_rejects_carry_no_formula(hostile_csv, tmp_path, capsys, run):
     path, _ = hostile_csv
     rejects = tmp_path / "r.csv"
     code, _, err = run(["validate", "--data", str(path), "--rejects", str(rejects)], capsys)
@@ -133,7 +122,7 @@ def test_validate_rejects_carry_no_formula(hostile_csv, tmp_path, capsys):
 
 
 def test_typed_parquet_input_numbers_stay_numbers_and_lists_become_text(
-    champion, simulated_claims, tmp_path, capsys
+    champion, simulated_claims, tmp_path, capsys, run
 ):
     """Negative floats and ints written as numbers are not quoted; a list<string> modifiers column
     (which pyarrow's CSV writer refuses: ArrowInvalid) is written as `|`-joined text."""

@@ -5,18 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from denial_risk.cli import main
-
-
-def run(argv, capsys) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
-
 
 @pytest.fixture()
 def small_csv(simulated_claims, tmp_path):
@@ -43,7 +31,7 @@ def registered(denial_model, mlflow_store, tmp_path):
     return tracking.export_model("models:/denial-risk@champion", str(tmp_path / "models" / "v1"))
 
 
-def test_missing_file_column_and_bad_options_exit_2_and_write_nothing(small_csv, tmp_path, capsys):
+def test_missing_file_column_and_bad_options_exit_2_and_write_nothing(small_csv, tmp_path, capsys, run):
     out = tmp_path / "o" / "w.csv"
     cases = [
         ["score", "--data", str(tmp_path / "nope.csv"), "--out", str(out)],
@@ -71,7 +59,9 @@ def test_missing_file_column_and_bad_options_exit_2_and_write_nothing(small_csv,
     assert "hcpcs_code" in run(cases[-1], capsys)[2]
 
 
-def test_top_prints_and_exported_folder_scores_like_the_registry(registered, small_csv, tmp_path, capsys):
+def test_top_prints_and_exported_folder_scores_like_the_registry(
+    registered, small_csv, tmp_path, capsys, run
+):
     out_reg = tmp_path / "reg" / "worklist.csv"
     code, stdout, err = run(["score", "--data", str(small_csv), "--out", str(out_reg), "--top", "3"], capsys)
     assert code == 0, err
@@ -95,7 +85,9 @@ def test_top_prints_and_exported_folder_scores_like_the_registry(registered, sma
     pd.testing.assert_frame_equal(a, b)
 
 
-def test_a_killed_runs_work_folder_is_removed_by_the_next_run(registered, simulated_claims, tmp_path, capsys):
+def test_a_killed_runs_work_folder_is_removed_by_the_next_run(
+    registered, simulated_claims, tmp_path, capsys, run
+):
     """SIGKILL leaves `.worklist.csv.<pid>-*.work` (scored rows, patient ids included) and the
     rejects' `.partial`; the next run on the same output removes them."""
     import os

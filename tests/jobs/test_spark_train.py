@@ -65,18 +65,12 @@ def test_spark_reading_fits_what_the_local_job_fits(labelled_csv, sampled):
 
 
 @pytest.mark.slow
-def test_train_engine_spark_registers_the_model(labelled_csv, mlflow_store, capsys):
+def test_train_engine_spark_registers_the_model(labelled_csv, mlflow_store, capsys, run):
     """Through the command line, as a user runs it: the run is logged and the model registered."""
     from mlflow import MlflowClient
 
-    from denial_risk.cli import main
-
-    code = 0
-    try:
-        main(["train", "--data", labelled_csv, "--engine", "spark", "--master", "local[2]"])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    assert code == 0, capsys.readouterr().err
+    code, _, err = run(["train", "--data", labelled_csv, "--engine", "spark", "--master", "local[2]"], capsys)
+    assert code == 0, err
     (version,) = MlflowClient().search_model_versions("name='denial-risk'")
     run = MlflowClient().get_run(version.run_id)
     assert run.data.params["data_fingerprint"].startswith("spark:")

@@ -11,8 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from denial_risk.cli import main
-
 pytestmark = pytest.mark.slow
 
 README_CONFIG = """[features]
@@ -23,16 +21,6 @@ extra_categorical = ["state"]
 high = 0.5
 medium = 0.2
 """
-
-
-def run(argv, capsys) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +39,7 @@ def with_extras(tmp_path_factory):
     return path, frame
 
 
-def test_the_readme_config_trains_registers_and_scores(with_extras, mlflow_store, tmp_path, capsys):
+def test_the_readme_config_trains_registers_and_scores(with_extras, mlflow_store, tmp_path, capsys, run):
     import mlflow
 
     from denial_risk.registry import tracking

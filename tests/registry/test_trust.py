@@ -19,8 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from denial_risk.cli import main
-
 pytestmark = pytest.mark.slow
 
 
@@ -101,16 +99,6 @@ def skops_attack(folder: Path, sentinel: Path) -> None:
 ATTACKS = {"pickle": pickle_attack, "code": code_attack, "skops": skops_attack}
 
 
-def run(argv, capsys) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    cap = capsys.readouterr()
-    return code, cap.out, cap.err
-
-
 @pytest.fixture()
 def exported(denial_model, mlflow_store, tmp_path):
     """The session model registered in a fresh store (version 1, @champion) and exported:
@@ -164,7 +152,7 @@ def test_registration_records_the_digest_in_the_registry_run_and_logged_model(ex
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
-def test_a_tampered_folder_is_refused_and_runs_nothing(attack, exported, backlog, tmp_path, capsys):
+def test_a_tampered_folder_is_refused_and_runs_nothing(attack, exported, backlog, tmp_path, capsys, run):
     folder, digest, _ = exported
     victim = tmp_path / "victim" / attack
     shutil.copytree(folder, victim)
@@ -187,7 +175,9 @@ def test_a_tampered_folder_is_refused_and_runs_nothing(attack, exported, backlog
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
-def test_a_tampered_registry_model_is_refused_and_runs_nothing(attack, exported, backlog, tmp_path, capsys):
+def test_a_tampered_registry_model_is_refused_and_runs_nothing(
+    attack, exported, backlog, tmp_path, capsys, run
+):
     _, _, stored = exported
     pristine = tmp_path / "pristine"
     shutil.copytree(stored, pristine)
@@ -206,7 +196,7 @@ def test_a_tampered_registry_model_is_refused_and_runs_nothing(attack, exported,
     assert "200 lines" in stdout
 
 
-def test_honest_folder_scores_like_the_registry(exported, backlog, tmp_path, capsys):
+def test_honest_folder_scores_like_the_registry(exported, backlog, tmp_path, capsys, run):
     import pandas as pd
 
     folder, digest, _ = exported
@@ -230,7 +220,7 @@ def test_honest_folder_scores_like_the_registry(exported, backlog, tmp_path, cap
     pd.testing.assert_frame_equal(pd.read_csv(a, dtype=str), pd.read_csv(b, dtype=str))
 
 
-def test_broken_content_is_one_line_even_with_its_own_digest(exported, backlog, tmp_path, capsys):
+def test_broken_content_is_one_line_even_with_its_own_digest(exported, backlog, tmp_path, capsys, run):
     """Issue 16.4: byte-flipped or truncated skops, garbage MLmodel: refused by the manifest, and
     still one line when the user passes the digest of the broken folder."""
     from denial_risk.registry import manifest
@@ -267,7 +257,7 @@ def test_broken_content_is_one_line_even_with_its_own_digest(exported, backlog, 
     assert not (tmp_path / "o").exists()
 
 
-def test_a_model_without_a_recorded_digest_is_refused(exported, backlog, tmp_path, capsys):
+def test_a_model_without_a_recorded_digest_is_refused(exported, backlog, tmp_path, capsys, run):
     from mlflow import MlflowClient
 
     MlflowClient().delete_model_version_tag("denial-risk", "1", "model_sha256")
