@@ -16,7 +16,7 @@ from denial_risk.modeling import evaluate
 from denial_risk.modeling.card import build_model_card
 from denial_risk.modeling.config import config_of_model, load_config
 from denial_risk.modeling.sampling import COST, parse_budget, plan_sample
-from denial_risk.modeling.train import TrainResult, feature_input, fit_model, fit_split
+from denial_risk.modeling.train import DataFingerprint, TrainResult, feature_input, fit_model, fit_split
 from denial_risk.registry import tracking
 
 log = logging.getLogger(__name__)
@@ -102,17 +102,14 @@ def _needs_sample(data: str, budget: int) -> bool:
 
 def _fit_streamed(data: str, config, budget: int) -> tuple[TrainResult, pd.DataFrame, int]:
     """Two passes over the file: dates, labels and the fingerprint; then only the lines the fit keeps."""
-    import hashlib
-
     table = ClaimTable(data)
-    days, denied, rejected, sha = [], [], 0, hashlib.sha256()
+    days, denied, rejected, fingerprint = [], [], 0, DataFingerprint()
     for chunk in table.chunks():
         lab = _labelled_rows(chunk.clean)
         rejected += len(chunk.rejects)
         days.append(lab["service_date"].to_numpy(dtype="datetime64[D]"))
         denied.append(lab["denied"].astype(bool).to_numpy())
-        rows = feature_input(lab, config).reset_index(drop=True)
-        sha.update(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
+        fingerprint.update(feature_input(lab, config))
     day, den = np.concatenate(days), np.concatenate(denied)
     if len(day) == 0:
         raise UserError(f"--data {data}: no labels (column 'denied' is missing or empty)")
@@ -124,7 +121,7 @@ def _fit_streamed(data: str, config, budget: int) -> tuple[TrainResult, pd.DataF
         at = slice(start, start + len(lab))
         start += len(lab)
         _add_to_periods(periods, lab, slice_of[at], rank[at])
-    summary = _summary(day, sha.hexdigest()[:16])
+    summary = _summary(day, fingerprint.hexdigest())
     kept = sum(len(p) for parts in periods.values() for p in parts)
     log.info(f"read {len(day)} labelled lines from {data} ({rejected} rejected), kept {kept} for the fit")
     result, train = _fit_kept(periods, config, plan, summary)
@@ -135,7 +132,6 @@ def _fit_on_spark(data: str, config, budget: int, master: str) -> tuple[TrainRes
     """Spark reads and validates every row and keeps the lines the fit needs
     (`jobs.spark_train.prepare_training`; the periods and the sample chosen here, as `_fit_streamed`
     chooses them); the fit runs on this machine."""
-    import hashlib
     import tempfile
 
     from denial_risk.jobs import spark_train as spark
@@ -148,17 +144,16 @@ def _fit_on_spark(data: str, config, budget: int, master: str) -> tuple[TrainRes
         return slice_of, rank
 
     periods: dict[int, list[pd.DataFrame]] = {0: [], 1: [], 2: []}
-    digest = hashlib.sha256()
+    fingerprint = DataFingerprint()
     with tempfile.TemporaryDirectory(prefix="denial-risk-spark-") as tmp:
         prepared = spark.prepare_training(data, Path(tmp) / "kept.parquet", select, master=master)
         for chunk in ClaimTable(prepared["out"]).chunks():  # the kept lines, streamed: never two copies
             lab = chunk.clean
             period = pd.to_numeric(lab.pop(spark.SLICE)).to_numpy(dtype=np.int8)
             rank = pd.to_numeric(lab.pop(spark.RANK)).to_numpy(dtype=np.int64)
-            rows = feature_input(lab, config).reset_index(drop=True)
-            digest.update(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes())
+            fingerprint.update(feature_input(lab, config))
             _add_to_periods(periods, lab, period, rank)
-    summary = _summary(chosen["day"], "spark:" + digest.hexdigest()[:10])
+    summary = _summary(chosen["day"], "spark:" + fingerprint.hexdigest(10))
     result, train = _fit_kept(periods, config, chosen["plan"], summary)
     return result, train, prepared["rejected"]
 

@@ -72,10 +72,26 @@ def time_split(frame: pd.DataFrame, calibration_share: float, holdout_share: flo
     return train, calib, hold
 
 
+class DataFingerprint:
+    """A stable hash of the training data's content (no identifiers in clear), fed a frame at a time:
+    the rows are hashed one by one, so pieces give the hash of the whole."""
+
+    def __init__(self):
+        self._sha = hashlib.sha256()
+
+    def update(self, frame: pd.DataFrame) -> None:
+        self._sha.update(
+            pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False).to_numpy().tobytes()
+        )
+
+    def hexdigest(self, length: int = 16) -> str:
+        return self._sha.hexdigest()[:length]
+
+
 def data_fingerprint(frame: pd.DataFrame) -> str:
-    """A stable hash of the training data's content (no identifiers in clear)."""
-    h = pd.util.hash_pandas_object(frame.reset_index(drop=True), index=False).to_numpy()
-    return hashlib.sha256(h.tobytes()).hexdigest()[:16]
+    fingerprint = DataFingerprint()
+    fingerprint.update(frame)
+    return fingerprint.hexdigest()
 
 
 @dataclass
