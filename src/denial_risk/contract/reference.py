@@ -231,6 +231,17 @@ def hcpcs_long_descriptions() -> dict[str, str]:
     return dict(_dated(str(reference_dir()), "3")["long"])
 
 
+def hcpcs_added_dates() -> dict[str, pd.Timestamp]:
+    """Code -> the day CMS added it (`ADD DT`), every Level II code in the file."""
+    return dict(_added_dates(str(reference_dir())))
+
+
+@lru_cache(maxsize=8)
+def _added_dates(ref_dir: str) -> dict[str, pd.Timestamp]:
+    first = _dated(ref_dir, "3")["first"]
+    return {c: pd.Timestamp(d) for c, d in first.items() if not pd.isna(d)}
+
+
 # --------------------------------------------------------------------------- modifiers
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import reference, remedies, rules, schema
+from denial_risk.contract import codefit, reference, remedies, rules, schema
 from denial_risk.contract.facts import LineFacts
 from denial_risk.contract.wording import DOCUMENT_NAMES, PAYER_WORDS, dotted, group_words, or_list
 
@@ -196,7 +196,18 @@ class _Findings:
         facts, gw = self.facts, self.gw
         dx_s = self.col("diagnosis_codes", "string").fillna("")
         sup = facts.support
-        none = sup["any_supports"].eq(False).fillna(False).to_numpy(dtype=bool)
+        own = facts.policy["policy_group"]
+        wrong, dx_group = codefit.mismatch(
+            pd.Series(self.code, dtype=object), own, dx_s, sup["any_supports"], facts.hcpcs_status
+        )
+        own_np, dx_np = own.astype("string").fillna("").to_numpy(dtype=object), dx_s.to_numpy(dtype=object)
+        self.add(
+            wrong,
+            "code",
+            1,
+            lambda pos: codefit.mismatch_words(self.code[pos], own_np[pos], dx_group[pos], dx_np[pos]),
+        )
+        none = sup["any_supports"].eq(False).fillna(False).to_numpy(dtype=bool) & ~wrong
         self.add(none, "diagnosis", 3, lambda pos: "none of the claim's diagnoses supports a " + gw[pos])
         not_first = (sup["primary_supports"].eq(False) & sup["any_supports"].eq(True)).fillna(False)
         primary = self.per_unique(dx_s, lambda v: dotted(_first(v)))
