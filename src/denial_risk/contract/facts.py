@@ -20,7 +20,7 @@ from denial_risk.contract import schema
 POLICY_BOOL_FLAGS = ("sided", "custom_fabricated")
 CONFLICTS_WITH_KX = ("GA", "GY", "GZ")  # expected-denial modifiers that must not stand with KX
 # Modifiers whose presence a rule, a finding or a fix reads (`modifier_flags`).
-MODIFIER_NAMES = ("KX", "RT", "LT", "50", "GA", "GY", "GZ", "CG", "RA", "NU", "RR", "UE")
+MODIFIER_NAMES = ("KX", "RT", "LT", "50", "GA", "GY", "GZ", "CG", "RA", "NU", "RR", "UE", "KH", "KI", "KJ")
 NO_POLICY = "(no policy)"
 
 
@@ -328,3 +328,17 @@ def diagnosis_problems(dx: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         )
 
     return take([schema.LIST_SEP.join(b) for b in bad]), take(kind), take(left)
+
+
+def same_or_similar(prior_same_code_12m: np.ndarray, facts: LineFacts) -> np.ndarray:
+    """Lines that may be a same-or-similar replacement: an earlier claim for the code in 12 months, an item
+    with a useful lifetime, no RA, and not a capped-rental month (RR with KH/KI/KJ bills a month of one
+    rental, not a second item: Medicare capped-rental payment rules)."""
+    m = facts.mods
+    life = facts.policy["useful_lifetime_years"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    return (np.nan_to_num(prior_same_code_12m) > 0) & (life > 0) & ~m["RA"] & ~capped_rental_month(m)
+
+
+def capped_rental_month(mods: dict[str, np.ndarray]) -> np.ndarray:
+    """RR with KH, KI or KJ: a month of a capped rental (1st, 2nd-3rd, 4th-13th), not a new item."""
+    return mods["RR"] & (mods["KH"] | mods["KI"] | mods["KJ"])
