@@ -341,6 +341,48 @@ def icd10_info(codes: pd.Series) -> pd.DataFrame:
     )
 
 
+# Fiscal years whose set the project holds (FY N runs from 1 October of N-1 to 30 September of N):
+# FY2026 is the package's April 2026 list; FY2025 is the April 2025 list (simple-icd-10-cm 1.4.0),
+# stored as the codes whose status differs from April 2026 (`icd10cm_fy2025_changes.csv`, made by
+# scripts/make_icd10cm_fy2025.py). Outside these years no diagnosis is called invalid or not billable.
+ICD10_FISCAL_YEARS = (2025, 2026)
+ICD10_DEFAULT_FY = 2026  # a line without a date of service
+
+
+def icd10_fiscal_years(dates, n: int) -> np.ndarray:
+    """Per line, the ICD-10-CM fiscal year of its date of service (a missing date: `ICD10_DEFAULT_FY`)."""
+    if dates is None:
+        return np.full(n, ICD10_DEFAULT_FY, dtype=np.int64)
+    d = pd.to_datetime(pd.Series(dates).reset_index(drop=True), errors="coerce")
+    fy = (d.dt.year + (d.dt.month >= 10)).astype("Float64").fillna(ICD10_DEFAULT_FY)
+    return fy.to_numpy(dtype=np.int64)
+
+
+@lru_cache(maxsize=8)
+def _fy2025_changes(ref_dir: str) -> dict[str, tuple[bool, bool]]:
+    df = pd.read_csv(Path(ref_dir) / "icd10cm_fy2025_changes.csv", dtype=str, keep_default_na=False)
+    return {
+        c: (v == "true", b == "true")
+        for c, v, b in zip(df["code"], df["valid_fy2025"], df["billable_fy2025"], strict=True)
+    }
+
+
+def icd10_status_in(codes: list[str], fiscal_year: int) -> tuple[dict[str, bool], dict[str, bool]] | None:
+    """({code: valid}, {code: billable}) in the set of `fiscal_year`, or None when the project holds no set
+    for that year (then nothing may be called invalid or not billable)."""
+    if fiscal_year not in ICD10_FISCAL_YEARS:
+        return None
+    info = icd10_info(pd.Series(codes, dtype="string"))
+    valid = dict(zip(codes, info["valid"].astype(bool)))
+    billable = dict(zip(codes, info["billable"].astype(bool)))
+    if fiscal_year == 2025:
+        changes = _fy2025_changes(str(reference_dir()))
+        for c in codes:
+            if c.replace(".", "") in changes:
+                valid[c], billable[c] = changes[c.replace(".", "")]
+    return valid, billable
+
+
 @lru_cache(maxsize=1)
 def icd10_billable_codes() -> tuple[str, ...]:
     """Every billable (leaf) ICD-10-CM code, undotted, in code-set order (for the simulator)."""
