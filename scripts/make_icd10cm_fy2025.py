@@ -40,7 +40,8 @@ def main(old_package_dir: str) -> None:
         o, n = (c in old, old.get(c, False)), (c in new, new.get(c, False))
         if o != n:
             rows.append({"code": c, "valid_fy2025": str(o[0]).lower(), "billable_fy2025": str(o[1]).lower()})
-    out = Path(__file__).resolve().parents[1] / "src/denial_risk/contract/reference_data/icd10cm_fy2025_changes.csv"
+    ref = Path(__file__).resolve().parents[1] / "src/denial_risk/contract/reference_data"
+    out = ref / "icd10cm_fy2025_changes.csv"
     with out.open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["code", "valid_fy2025", "billable_fy2025"], lineterminator="\n")
         w.writeheader()
