@@ -14,7 +14,7 @@ def _dx(codes, days):
     return [s.tolist() for s in diagnosis_problems(dx, pd.Series(pd.to_datetime(days)))]
 
 
-def test_g35_is_billable_through_fy2025_and_not_from_fy2026():
+def test_g35_is_billable_through_fy2025_and_not_from_fy2026():  # and in FY2024
     bad, kind, _ = _dx(["G35", "G35", "G35", "G35"], ["2024-10-01", "2025-09-30", "2025-10-01", "2026-09-30"])
     assert bad == ["", "", "G35", "G35"]
     assert kind == ["", "", "not billable", "not billable"]
@@ -26,9 +26,9 @@ def test_a_code_added_in_fy2026_is_invalid_in_fy2025_and_billable_after():
     assert left == ["M5126", "G35A|M5126"]
 
 
-@pytest.mark.parametrize("day", ["2023-05-01", "2024-09-30", "2026-10-01"])
+@pytest.mark.parametrize("day", ["2023-09-30", "2026-10-01"])
 def test_outside_the_fiscal_years_held_no_code_is_flagged(day):
-    # FY2024 and FY2027 sets are not held: neither "invalid" nor "not billable" is claimed.
+    # FY2023 and FY2027 sets are not held: neither "invalid" nor "not billable" is claimed.
     bad, kind, left = _dx(["G35|ZZZ99"], [day])
     assert bad == [""] and kind == [""] and left == ["G35|ZZZ99"]
     # Inside a held year the same nonsense code is flagged.
@@ -58,3 +58,14 @@ def test_the_2022_prior_authorization_start_reads_as_phased():
     assert words[0] == ""  # before the program
     assert "phased in by state from 2022-04-13" in words[1] and "2022-04-13)" not in words[1][:20]
     assert words[2] == " since 2024-08-12"
+
+
+def test_fy2024_undoes_the_fy2025_changes():
+    # M51.36 was billable in FY2024 and became a header on 2024-10-01 (M51.360-M51.369 added).
+    bad, kind, _ = _dx(
+        ["M5136", "M5136", "M51360", "M51360"], ["2024-09-30", "2024-10-01", "2024-09-30", "2024-10-01"]
+    )
+    assert bad == ["", "M5136", "M51360", ""]
+    assert kind == ["", "not billable", "invalid", ""]
+    # G35 was billable in FY2024 as in FY2025.
+    assert _dx(["G35"], ["2023-10-01"])[0] == [""]

@@ -341,11 +341,13 @@ def icd10_info(codes: pd.Series) -> pd.DataFrame:
     )
 
 
-# Fiscal years whose set the project holds (FY N runs from 1 October of N-1 to 30 September of N):
-# FY2026 is the package's April 2026 list; FY2025 is the April 2025 list (simple-icd-10-cm 1.4.0),
-# stored as the codes whose status differs from April 2026 (`icd10cm_fy2025_changes.csv`, made by
-# scripts/make_icd10cm_fy2025.py). Outside these years no diagnosis is called invalid or not billable.
-ICD10_FISCAL_YEARS = (2025, 2026)
+# Fiscal years whose set the project holds (FY N runs from 1 October of N-1 to 30 September of N).
+# FY2026 is the package's April 2026 list. Earlier years are stored as differences, year by year,
+# in `icd10cm_earlier_years.csv`: the FY2025 rows are the codes whose status in the April 2025 list
+# (simple-icd-10-cm 1.4.0) differs from FY2026 (scripts/make_icd10cm_earlier_years.py); the FY2024
+# rows are the FY2025 annual changes (291 codes added, 33 turned into headers, 3 deleted), so FY2024
+# is FY2025 with those undone. Outside these years no diagnosis is called invalid or not billable.
+ICD10_FISCAL_YEARS = (2024, 2025, 2026)
 ICD10_DEFAULT_FY = 2026  # a line without a date of service
 
 
@@ -359,12 +361,13 @@ def icd10_fiscal_years(dates, n: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _fy2025_changes(ref_dir: str) -> dict[str, tuple[bool, bool]]:
-    df = pd.read_csv(Path(ref_dir) / "icd10cm_fy2025_changes.csv", dtype=str, keep_default_na=False)
-    return {
-        c: (v == "true", b == "true")
-        for c, v, b in zip(df["code"], df["valid_fy2025"], df["billable_fy2025"], strict=True)
-    }
+def _earlier_years(ref_dir: str) -> dict[int, dict[str, tuple[bool, bool]]]:
+    """Fiscal year -> {code: (valid, billable)} where that year differs from the year after it."""
+    df = pd.read_csv(Path(ref_dir) / "icd10cm_earlier_years.csv", dtype=str, keep_default_na=False)
+    out: dict[int, dict[str, tuple[bool, bool]]] = {}
+    for y, c, v, b in zip(df["fiscal_year"], df["code"], df["valid"], df["billable"], strict=True):
+        out.setdefault(int(y), {})[c] = (v == "true", b == "true")
+    return out
 
 
 def icd10_status_in(codes: list[str], fiscal_year: int) -> tuple[dict[str, bool], dict[str, bool]] | None:
@@ -375,11 +378,13 @@ def icd10_status_in(codes: list[str], fiscal_year: int) -> tuple[dict[str, bool]
     info = icd10_info(pd.Series(codes, dtype="string"))
     valid = dict(zip(codes, info["valid"].astype(bool)))
     billable = dict(zip(codes, info["billable"].astype(bool)))
-    if fiscal_year == 2025:
-        changes = _fy2025_changes(str(reference_dir()))
+    earlier = _earlier_years(str(reference_dir()))
+    for year in range(max(ICD10_FISCAL_YEARS) - 1, fiscal_year - 1, -1):  # undo each year's changes
+        changes = earlier.get(year, {})
         for c in codes:
-            if c.replace(".", "") in changes:
-                valid[c], billable[c] = changes[c.replace(".", "")]
+            key = c.replace(".", "").upper()
+            if key in changes:
+                valid[c], billable[c] = changes[key]
     return valid, billable
 
 
