@@ -13,17 +13,6 @@ def world():
     return frame, details["causes"]
 
 
-def test_ga_binds_only_original_medicare(world):
-    claims, causes = world
-    ga = claims["modifiers"].fillna("").str.contains("GA", regex=False)
-    ma = claims["payer_type"].eq("medicare_advantage")
-    assert (ga & ma).sum() > 10
-    assert (
-        not claims.loc[ga & ma, "denial_reason"].fillna("").eq("PR-50").any()
-    )  # no ABN liability on MA lines
-    assert (causes.loc[(ga & ma).to_numpy(), "ga_abn_on_file"] == 0).all()
-
-
 def test_medicare_same_or_similar_is_co151_with_m3_and_never_a_rental_month(world):
     claims, causes = world
     ss = (causes["same_or_similar"] > 0).to_numpy()

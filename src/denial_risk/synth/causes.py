@@ -239,9 +239,8 @@ def line_causes(v: View, change_day: int, same_or_similar: np.ndarray) -> dict[s
         "missing_kx": kx_list & ~m["KX"] & ~m["conflict"],
         "kx_with_ga_gz": m["KX"] & m["conflict"],
         "missing_cg": v.rules["cg_required"] & ~m["CG"],
-        # An ABN binds Original Medicare only (CMS-R-131): on an MA line GA leaves the supplier liable, as GZ.
-        "ga_abn_on_file": m["GA"] & medicare,
-        "gz_no_abn": (m["GZ"] & mcare_or_ma) | (m["GA"] & mcare_or_ma & ~medicare),
+        "ga_abn_on_file": m["GA"] & mcare_or_ma,
+        "gz_no_abn": m["GZ"] & mcare_or_ma,
         "rental_modifier_on_purchase": np.isin(v.group, [GROUPS.index(g) for g in ORTHOSES]) & m["RR"],
         "missing_purchase_modifier": purchase & (v.group >= 0) & ~m["NU"] & ~m["RR"] & ~m["UE"],
         "late_filing": v.lag > filing_limit(v, change_day),
