@@ -39,9 +39,10 @@ def test_spinal_diagnoses_on_l1320_are_a_mismatch_only_from_its_add_date():
     assert group.tolist() == ["spinal_orthosis", "spinal_orthosis"]
     assert words[1] == (
         "L1320 is a thoracic, pectus carinatum orthosis, sternal compression, custom fabricated"
-        " (HCPCS since 2024-04-01); the diagnoses (M51.26) are those of a spinal orthosis:"
+        " (HCPCS since 2024-04-01), but the diagnoses (M51.26) are those of a spinal orthosis:"
         " check the code matches the item delivered"
     )
+    assert "; " not in words[1]  # "; " separates the reasons of a line (report.aggregate.REASON_SEP)
 
 
 def test_a_code_with_a_policy_names_both_items_and_fitting_lines_pass():

@@ -58,6 +58,7 @@ def test_the_2022_prior_authorization_start_reads_as_phased():
     assert words[0] == ""  # before the program
     assert "phased in by state from 2022-04-13" in words[1] and "2022-04-13)" not in words[1][:20]
     assert words[2] == " since 2024-08-12"
+    assert "; " not in words[1]  # "; " separates a line's reasons
 
 
 def test_fy2024_undoes_the_fy2025_changes():

@@ -61,7 +61,7 @@ def test_the_finding_names_the_diagnoses_and_asks_to_check_the_item(denial_model
     reasons = score_request(denial_model, world)["top_reasons"].fillna("")
     expected = (
         "L1320 is a thoracic, pectus carinatum orthosis, sternal compression, custom fabricated"
-        " (HCPCS since 2024-04-01); the diagnoses (M51.26) are those of a spinal orthosis:"
+        " (HCPCS since 2024-04-01), but the diagnoses (M51.26) are those of a spinal orthosis:"
         " check the code matches the item delivered"
     )
     assert reasons.str.contains(expected, regex=False).mean() >= 0.9

@@ -125,7 +125,7 @@ def mismatch(
 def mismatch_words(
     codes: np.ndarray, own: np.ndarray, dx_group: np.ndarray, diagnoses: np.ndarray
 ) -> list[str]:
-    """'L1320 is a thoracic, pectus carinatum orthosis, ... (HCPCS since 2024-04-01); the diagnoses (M51.26)
+    """'L1320 is a thoracic, pectus carinatum orthosis, ... (HCPCS since 2024-04-01), but the diagnoses (M51.26)
     are those of a spinal orthosis: check the code matches the item delivered', one per line."""
     added, long = reference.hcpcs_added_dates(), reference.hcpcs_long_descriptions()
     out = []
@@ -139,7 +139,7 @@ def mismatch_words(
             item = _a(dg.replace("_", " "))
             other = f", not of {_a(g.replace('_', ' '))}" if isinstance(g, str) and g else ""
             cache[key] = (
-                f"{c} is {what} ({since}); the diagnoses ({shown}) are those of {item}{other}:"
+                f"{c} is {what} ({since}), but the diagnoses ({shown}) are those of {item}{other}:"
                 " check the code matches the item delivered"
             )
         out.append(cache[key])

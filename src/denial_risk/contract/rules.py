@@ -177,7 +177,7 @@ def effective_from(rule: str, codes: pd.Series, dates: pd.Series | None) -> np.n
 # Prior authorization of the 2022 orthoses (CMS-6081-N, 87 FR 2051): phase 1 from 2022-04-13,
 # phase 2 from 2022-07-12, every state from autumn 2022 (CGS: 2022-10-10; others: 2022-09-26).
 PHASED_STARTS = {
-    ("prior_auth", "2022-04-13"): "2022 (phased in by state from 2022-04-13; every state from autumn 2022)",
+    ("prior_auth", "2022-04-13"): "2022 (phased in by state from 2022-04-13, every state from autumn 2022)",
 }
 
 
