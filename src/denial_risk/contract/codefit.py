@@ -125,8 +125,8 @@ def mismatch(
 def mismatch_words(
     codes: np.ndarray, own: np.ndarray, dx_group: np.ndarray, diagnoses: np.ndarray
 ) -> list[str]:
-    """'L1320 is a thoracic, pectus carinatum orthosis, ... (HCPCS since 2024-04-01), but the diagnoses (M51.26)
-    are those of a spinal orthosis: check the code matches the item delivered', one per line."""
+    """'L1320 is a thoracic, pectus carinatum orthosis, ... (HCPCS since 2024-04-01), but the diagnoses
+    (M51.26) are those of a spinal orthosis: check the code matches the item delivered', one per line."""
     added, long = reference.hcpcs_added_dates(), reference.hcpcs_long_descriptions()
     out = []
     cache: dict[tuple, str] = {}
