@@ -90,11 +90,11 @@ def diagnosis_groups(codes: pd.Series, diagnoses: pd.Series) -> np.ndarray:
     `codes` HCPCS, `diagnoses` normalised `|`-joined undotted lists (primary first). '' where none.
     Computed once per distinct (letter, primary diagnosis) pair.
     """
-    letter = codes.astype("string").fillna("").str[:1].to_numpy(dtype=object)
-    dx = diagnoses.astype("string").fillna("")
-    d_codes, d_uni = pd.factorize(dx, use_na_sentinel=False)
+    c_codes, c_uni = pd.factorize(codes.astype("string").fillna(""), use_na_sentinel=False)
+    lu_codes, l_uni = pd.factorize(np.asarray([str(c)[:1] for c in c_uni] or [""], dtype=object))
+    l_codes = lu_codes[c_codes]
+    d_codes, d_uni = pd.factorize(diagnoses.astype("string").fillna(""), use_na_sentinel=False)
     primary = np.asarray([str(v).split(schema.LIST_SEP, 1)[0].upper() for v in d_uni] or [""], dtype=object)
-    l_codes, l_uni = pd.factorize(pd.Series(letter, dtype=object), use_na_sentinel=False)
     pair, pairs = pd.factorize(l_codes.astype(np.int64) * (len(d_uni) + 1) + d_codes)
     prefixes, letters = policy.group_supporting_prefixes(), _group_letters()
     n_d = len(d_uni) + 1
@@ -109,16 +109,20 @@ def diagnosis_groups(codes: pd.Series, diagnoses: pd.Series) -> np.ndarray:
 def mismatch(
     codes: pd.Series, groups: pd.Series, diagnoses: pd.Series, any_supports: pd.Series, status: pd.Series
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(mask, diagnosis group) of the lines whose valid code does not fit the item their diagnoses point to.
+    """(mask, diagnosis group) of the lines whose valid code does not fit the item their diagnoses point to
+    (the group is looked up only on lines with a valid code no diagnosis supports; "" elsewhere).
 
     `groups` the code's policy group (<NA> none), `any_supports` whether a diagnosis supports it,
     `status` `reference.hcpcs_status` on the date of service (an invalid code is its own finding).
     """
-    dx_group = diagnosis_groups(codes, diagnoses)
-    own = groups.astype("string").fillna("").to_numpy(dtype=object)
-    supported = any_supports.astype("boolean").eq(True).fillna(False).to_numpy(dtype=bool)
-    valid = status.astype("string").eq("valid").fillna(False).to_numpy(dtype=bool)
-    mask = valid & (dx_group != "") & (dx_group != own) & ~supported
+    valid = status.to_numpy(dtype=object, na_value="") == "valid"
+    supported = any_supports.astype("boolean").to_numpy(dtype=bool, na_value=False)
+    dx_group = np.full(len(codes), "", dtype=object)
+    cand = np.flatnonzero(valid & ~supported)  # only these can mismatch: look their diagnoses up
+    if len(cand):
+        dx_group[cand] = diagnosis_groups(codes.iloc[cand], diagnoses.iloc[cand])
+    own = groups.to_numpy(dtype=object, na_value="")
+    mask = (dx_group != "") & (dx_group != own)
     return mask, dx_group
 
 
