@@ -404,10 +404,25 @@ def _fit_reason_model(X: np.ndarray, reasons: pd.Series, y: np.ndarray, seed: in
     model = make_pipeline(
         InformativeColumns(),
         HistGradientBoostingClassifier(
-            learning_rate=0.1, max_iter=200, max_leaf_nodes=15, early_stopping=True, random_state=seed
+            learning_rate=0.1,
+            max_iter=200 if _can_stop_early(labels) else 100,
+            max_leaf_nodes=15,
+            early_stopping=_can_stop_early(labels),
+            random_state=seed,
         ),
     )
     return model.fit(X[denied], labels)
+
+
+def _can_stop_early(labels: np.ndarray, share: float = 0.1) -> bool:
+    """Whether scikit-learn's stratified early-stopping split (`share` held out) can be drawn from
+    these labels: every class twice, and each side of the split at least one line per class.
+    Pooling counts the slice the reason model is fitted on, yet "other" can still hold a single
+    line (one rare CARC); then the model fits a fixed number of rounds instead of failing."""
+    _, counts = np.unique(labels, return_counts=True)
+    n, k = len(labels), len(counts)
+    held_out = int(np.ceil(share * n))
+    return bool(counts.min() >= 2 and held_out >= k and n - held_out >= k)
 
 
 def carc_remarks(train: pd.DataFrame, min_share: float = 0.3, min_lines: int = 10) -> dict[str, list]:
