@@ -15,7 +15,7 @@ and ~28 bytes a line while ranking):
 
 Both outputs are written to temporary files beside the target and renamed at
 the very end: an interrupted run leaves neither a half file nor a stale one.
-Rows keep input order; the columns are the input's, then the contract's six.
+Rows keep input order; the columns are the input's, then the contract's seven.
 
 Drift: a uniform sample of the scored lines' feature matrix is compared with
 the training profile stored in the model (`model.info["drift_profile"]`);
@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 
 from denial_risk.claims.files import TableWriter, check_output, file_format, remove_stale, work_dir
 from denial_risk.claims.memory import lean_arrow_memory, release_freed_memory
+from denial_risk.claims.reject_counts import RejectCounts
 from denial_risk.claims.table import ClaimTable
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
@@ -58,8 +59,8 @@ class WorklistResult:
     rejected: int = 0
     out: Path | None = None
     rejects: Path | None = None
-    lines_by_tier: dict[str, int] = field(default_factory=dict)
-    at_risk_by_tier: dict[str, float] = field(default_factory=dict)
+    lines_by_tier: dict[str, int] = field(default_factory=lambda: dict.fromkeys(schema.RISK_TIERS, 0))
+    at_risk_by_tier: dict[str, float] = field(default_factory=lambda: dict.fromkeys(schema.RISK_TIERS, 0.0))
     billed: float = 0.0
     replaced_columns: list[str] = field(default_factory=list)
     drift: pd.DataFrame | None = None
@@ -67,6 +68,12 @@ class WorklistResult:
     top: pd.DataFrame | None = None
     seconds: float = 0.0
     memory: dict[str, float] = field(default_factory=dict)  # peak RSS after pass 1 and at the end (MB)
+    reject_counts: RejectCounts = field(default_factory=RejectCounts)
+
+    def check_some_scored(self, data) -> None:
+        """A file whose every row is rejected has nothing to rank: the user's mistake, nothing written."""
+        if self.rejected and not self.scored:
+            raise UserError(self.reject_counts.all_rejected(data, self.rejected))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -181,15 +188,9 @@ def score_file(
     table, rejects_path = _open(data, out, reader_options)
     _check_model_columns(model, table.columns, data)
     input_cols = list(table.columns)
-    replaced = [c for c in input_cols if c in ADDED]
-    keep_cols = [c for c in input_cols if c not in ADDED]
-    result = WorklistResult(
-        out=out,
-        rejects=rejects_path,
-        replaced_columns=replaced,
-        lines_by_tier={t: 0 for t in schema.RISK_TIERS},
-        at_risk_by_tier={t: 0.0 for t in schema.RISK_TIERS},
-    )
+    replaced = schema.scored_columns_in(input_cols)  # a scored file scored again: replaced, as on Spark
+    keep_cols = [c for c in input_cols if c not in replaced]
+    result = WorklistResult(out=out, rejects=rejects_path, replaced_columns=replaced)
     reservoir = _Reservoir(drift_sample, seed)
 
     remove_stale(out)  # a killed run's working folder holds scored rows, patient ids included
@@ -220,6 +221,7 @@ def score_file(
                         policy,
                     )
                     _chunk_done(bar, len(chunk.clean) + len(chunk.rejects))
+            result.check_some_scored(data)
             rejects_writer.write_empty(table.reject_columns)
             # pass 2: file-wide ranks, then the final file
             result.memory["pass1_peak_rss_mb"] = _peak_rss_mb()
@@ -286,6 +288,7 @@ def _score_chunk(
     if len(chunk.rejects):
         rejects_writer.write(chunk.rejects)
         result.rejected += len(chunk.rejects)
+        result.reject_counts.add_rejects(chunk.rejects)
     if not len(chunk.clean):
         return
     added, X = scored_columns(model, chunk.clean, policy)
@@ -397,6 +400,7 @@ def _money(x: float) -> str:
 
 def format_summary(result: WorklistResult) -> list[str]:
     lines = [f"{result.rows:,} lines: {result.scored:,} scored, {result.rejected:,} rejected"]
+    lines += [f"  rejected: {line}" for line in result.reject_counts.lines()]
     total_risk = sum(result.at_risk_by_tier.values())
     lines.append(f"dollars at risk: {_money(total_risk)} of {_money(result.billed)} billed")
     for t in schema.RISK_TIERS:
