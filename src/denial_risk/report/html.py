@@ -1,7 +1,7 @@
 """A single-file HTML report of a scored worklist, for an analyst to mail.
 
 `build_report(scored, out_path)` reads a scored CSV or Parquet file (the
-contract's columns plus the six added by scoring) and writes one HTML file:
+contract's columns plus the seven added by scoring) and writes one HTML file:
 totals and dollars at risk by tier, the top reasons and predicted CARCs, the
 top remark codes with their X12 descriptions (when the file has `remark_codes`), risk
 by payer type and by policy group, a dollars-at-risk-by-rank curve and the
