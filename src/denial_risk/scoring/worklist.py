@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from denial_risk.claims.files import TableWriter, check_output, file_format, remove_stale, work_dir
@@ -42,6 +43,7 @@ from denial_risk.claims.memory import lean_arrow_memory, release_freed_memory
 from denial_risk.claims.reject_counts import RejectCounts
 from denial_risk.claims.table import ClaimTable
 from denial_risk.contract import schema
+from denial_risk.contract.normalize import parse_amounts
 from denial_risk.errors import UserError
 from denial_risk.scoring.explain import ExplainPolicy, explain_ranked, scored_columns
 
@@ -50,6 +52,9 @@ DRIFT_THRESHOLD = 0.25
 DRIFT_SAMPLE = 20_000
 PASS2_BATCH_ROWS = 65_536  # pass 2 copies the scored file in batches this size
 TOP_COLUMNS = ("risk_rank", *schema.READ_COLUMNS)
+# A CSV worklist is read by a person: a probability to 4 decimals (0.01 percentage points), an amount to
+# the cent. Parquet keeps full precision; ranks come from full precision in both (docs/claims.md).
+CSV_DECIMALS = {"denial_probability": 4, "expected_loss": 2}
 
 
 @dataclass
@@ -364,6 +369,7 @@ def _write_ranked(
         writer.write(empty)
         return empty if top else None
     writer = stack.enter_context(TableWriter(out, option="--out"))
+    digits = CSV_DECIMALS if file_format(out, option="--out") == "csv" else {}
     pf = pq.ParquetFile(part_path, pre_buffer=False)  # one column chunk at a time, not the whole row group
     offset = 0
     for batch in pf.iter_batches(batch_size=PASS2_BATCH_ROWS, use_threads=False):
@@ -378,7 +384,7 @@ def _write_ranked(
         cols.insert(rank_at, pa.array(r.astype(np.int64, copy=False), type=pa.int64()))
         names.insert(rank_at, "risk_rank")
         tbl = pa.Table.from_arrays(cols, names=names)
-        writer.write_arrow(tbl)
+        writer.write_arrow(_rounded(tbl, digits))
         if top:
             hit = np.flatnonzero(r <= top)
             if len(hit):
@@ -389,6 +395,13 @@ def _write_ranked(
     if not tops:
         return pd.DataFrame(columns=list(TOP_COLUMNS))
     return pd.concat(tops, ignore_index=True).sort_values("risk_rank", kind="stable").reset_index(drop=True)
+
+
+def _rounded(tbl: pa.Table, digits: dict[str, int]) -> pa.Table:
+    for name, places in digits.items():
+        i = tbl.schema.get_field_index(name)
+        tbl = tbl.set_column(i, name, pc.round(tbl.column(i), places))
+    return tbl
 
 
 # --------------------------------------------------------------------------- printing
@@ -413,6 +426,12 @@ def format_summary(result: WorklistResult) -> list[str]:
     return lines
 
 
+def _amount(value) -> str:
+    """An input amount as the contract reads it (`12.5`, `$1,234.00`), to the cent."""
+    parsed, bad = parse_amounts(pd.Series([str(value)], dtype="string"))
+    return str(value) if bad.iloc[0] or pd.isna(parsed.iloc[0]) else f"${parsed.iloc[0]:,.2f}"
+
+
 def format_top(top: pd.DataFrame) -> list[str]:
     """The first worklist lines as a table, each followed by its reasons and fixes."""
     if top is None or top.empty:
@@ -423,7 +442,7 @@ def format_top(top: pd.DataFrame) -> list[str]:
         ("line", "line_number", str),
         ("code", "hcpcs_code", str),
         ("payer", "payer_type", str),
-        ("billed", "billed_amount", str),
+        ("billed", "billed_amount", _amount),
         ("risk", "denial_probability", lambda v: f"{100 * float(v):.0f}%"),
         ("at risk", "expected_loss", lambda v: f"${float(v):,.2f}"),
         ("tier", "risk_tier", str),
