@@ -230,6 +230,7 @@ class _FailingApp:
     [
         "Failed to predict data '{data}'. \nError: Model is missing inputs ['claim_id'].",
         "Invalid input for patient {data}: Model is missing inputs ['claim_id'].",
+        "Failed to parse input. Model is missing inputs ['claim_id']. Input: {data}",
     ],
 )
 def test_error_answers_echo_no_input_value(mlflow_message):

@@ -17,8 +17,10 @@ import re
 REDACTED = "…"
 MAX_MESSAGE = 500
 _MIN_VALUE = 3  # shorter cells ("1", "Y", "12") identify nobody, and would blot out the message's words
-# MLflow's prefixes that carry the input table or its repr; the reason follows the last "Error: "
-_CARRIES_INPUT = ("Failed to predict data", "Failed to enforce schema of data", "Input:")
+# MLflow's messages that quote the input table (the reason follows the last "Error: "), and the
+# marker after which it appends the raw body of a request it could not parse
+_CARRIES_TABLE = ("Failed to predict data", "Failed to enforce schema of data")
+_RAW_BODY = " Input:"
 
 
 class QuietErrors:
@@ -72,9 +74,9 @@ def quiet_body(body: bytes, request: bytes) -> bytes:
 
 
 def quiet_message(message: str, request: bytes) -> str:
-    text = message
-    if any(marker in text for marker in _CARRIES_INPUT):
-        text = text.rsplit("Error: ", 1)[-1] if "Error: " in text else "the request could not be scored"
+    text = message.split(_RAW_BODY, 1)[0]
+    if any(marker in text for marker in _CARRIES_TABLE):
+        text = "the request could not be scored: " + text.rsplit("Error: ", 1)[-1]
     for value in sorted(_cell_values(request), key=len, reverse=True):
         text = text.replace(value, REDACTED)
     text = re.sub(r"'[^']{200,}'", REDACTED, text)  # a long quoted repr (a table) without "Error: "
