@@ -193,3 +193,15 @@ def test_drift_warning_names_the_shifted_features(denial_model, backlog, tmp_pat
     drifted = set(result.drift.loc[result.drift["drifted"], "feature"])
     assert any(f.startswith("documentation__has_prior_auth") for f in drifted), drifted
     assert "documentation__has_prior_auth" in result.drift_warning
+
+
+def test_the_separator_never_falls_inside_a_reason_or_a_fix(scored):
+    """Every piece `; ` leaves is whole: its brackets balance (a '; ' inside a parenthesis split a
+    filing-limit finding and a same-or-similar fix in two)."""
+    _, got, _ = scored
+    pieces = [
+        p for col in ("top_reasons", "recommended_actions") for s in got[col] for p in s.split("; ") if s
+    ]
+    assert len(pieces) > 100
+    broken = [p for p in pieces if p.count("(") != p.count(")")]
+    assert not broken, broken[:3]
