@@ -16,7 +16,7 @@ from sklearn.preprocessing import FunctionTransformer
 from denial_risk.claims.table import load_claims
 from denial_risk.errors import UserError
 from denial_risk.features.select import InformativeColumns
-from denial_risk.modeling import bundle, train
+from denial_risk.modeling import bundle, reason_model, train
 from denial_risk.modeling import candidates as candidates_module
 from denial_risk.modeling.config import load_config
 from denial_risk.testing import make_cpt_claims
@@ -129,4 +129,4 @@ def test_a_carc_with_one_denied_line_in_the_slice_fits_the_reason_model(cpt_fram
 )
 def test_early_stopping_only_when_the_split_can_be_drawn(counts, expected):
     labels = np.concatenate([np.full(n, code) for code, n in counts.items()])
-    assert train._can_stop_early(labels) is expected
+    assert reason_model._can_stop_early(labels) is expected
