@@ -34,6 +34,8 @@ class RejectCounts:
     def add(self, reason: str, rows: int, example: dict | None = None) -> None:
         """`reason`: a row's `reject_reason` (problems `; `-joined); `example`: one such row's values."""
         for problem in str(reason).split(REASON_SEP):
+            if not problem:
+                continue
             self.counts[problem] += int(rows)
             column = problem.split(":", 1)[0]
             if problem not in self.examples and example and column in _EXAMPLE_COLUMNS:
