@@ -28,10 +28,10 @@ def test_counts_per_reason_with_an_example_but_never_an_identifier():
     counts.add_rejects(rejects)
     assert counts.lines() == [
         "service_date: 2 rows unparseable, e.g. '03/15/2025'; dates must be YYYY-MM-DD or YYYYMMDD",
-        "billed_amount: 1 rows unparseable, e.g. '1.234,50'; amounts are plain numbers such as 1234.50 or "
+        "billed_amount: 1 row unparseable, e.g. '1.234,50'; amounts are plain numbers such as 1234.50 or "
         "$1,234.50",
-        "claim_id+line_number: 1 rows duplicate of an earlier row",
-        "claim_id: 1 rows missing",
+        "claim_id+line_number: 1 row duplicate of an earlier row",
+        "claim_id: 1 row missing",
     ]
     assert "PHI-" not in " ".join(counts.lines()) and "C2" not in " ".join(counts.lines())
     line = counts.all_rejected("backlog.csv", 4)

@@ -58,7 +58,7 @@ def test_some_rows_rejected_prints_the_counts_by_reason_and_exits_0(
         "rejected: service_date: 3 rows unparseable, e.g. '03/15/2025'; dates must be YYYY-MM-DD or YYYYMMDD",
         "rejected: billed_amount: 2 rows unparseable, e.g. '12,50 EUR'; amounts are plain numbers such as "
         "1234.50 or $1,234.50",
-        "rejected: claim_id: 1 rows missing",
+        "rejected: claim_id: 1 row missing",
     ]
     assert len(pd.read_csv(tmp_path / "worklist.rejects.csv")) == 5
 

@@ -61,7 +61,8 @@ class RejectCounts:
         hint = _HINTS.get(what)
         if hint and what.startswith("unparseable"):
             what = "unparseable"
-        text = f"{column}: {self.counts[problem]:,} rows {what}"
+        rows = self.counts[problem]
+        text = f"{column}: {rows:,} row{'' if rows == 1 else 's'} {what}"
         if problem in self.examples:
             text += f", e.g. {self.examples[problem]!r}"
         return text + (f"; {hint}" if hint else "")
