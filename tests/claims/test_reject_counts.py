@@ -33,7 +33,11 @@ def test_counts_per_reason_with_an_example_but_never_an_identifier():
         "claim_id+line_number: 1 row duplicate of an earlier row",
         "claim_id: 1 row missing",
     ]
+    counts.add("billed_amount: implausible amount (over 1,000,000,000)", 1, {"billed_amount": "1e308"})
+    assert counts.describe("billed_amount: implausible amount (over 1,000,000,000)") == (
+        "billed_amount: 1 row implausible amount (over 1,000,000,000), e.g. '1e308'"
+    )
     assert "PHI-" not in " ".join(counts.lines()) and "C2" not in " ".join(counts.lines())
-    line = counts.all_rejected("backlog.csv", 4)
-    assert line.startswith("--data backlog.csv: all 4 rows rejected, nothing written: service_date: 2 rows")
-    assert line.endswith("(and 3 more reason(s); `denial-risk validate` lists them)") and "\n" not in line
+    line = counts.all_rejected("backlog.csv", 5)
+    assert line.startswith("--data backlog.csv: all 5 rows rejected, nothing written: service_date: 2 rows")
+    assert line.endswith("(and 4 more reason(s); `denial-risk validate` lists them)") and "\n" not in line

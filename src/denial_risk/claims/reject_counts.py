@@ -57,9 +57,8 @@ class RejectCounts:
     def describe(self, problem: str) -> str:
         """`service_date: 5,148 rows unparseable, e.g. '03/15/2025'; dates must be YYYY-MM-DD or YYYYMMDD`."""
         column, _, what = problem.partition(": ")
-        what = what.split(" (", 1)[0]  # contract.normalize's own hint in brackets: replaced by _HINTS
-        hint = _HINTS.get(what)
-        if hint and what.startswith("unparseable"):
+        hint = _HINTS.get(what.split(" (", 1)[0])
+        if hint:  # "unparseable date (use YYYY-MM-DD or YYYYMMDD)": the hint follows the example instead
             what = "unparseable"
         rows = self.counts[problem]
         text = f"{column}: {rows:,} row{'' if rows == 1 else 's'} {what}"
