@@ -116,8 +116,17 @@ def configure_logging(verbosity: int = 0) -> None:
     logger.setLevel(level)
     logger.propagate = False
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbosity > 0 else "WARNING")
+    if not _is_terminal(sys.stderr):  # MLflow's "Downloading artifacts" bars: only for a person watching
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if not getattr(warnings.showwarning, "_denial_risk", False):
         warnings.showwarning = _without_type_hint_nag(warnings.showwarning)
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced or closed
+        return False
 
 
 _TYPE_HINT_NAG = "Add type hints to the `predict` method"

@@ -91,3 +91,18 @@ def test_mlflows_type_hint_nag_is_dropped_and_other_warnings_are_not():
     assert getattr(warnings.showwarning, "_denial_risk", False)
     inner = [c.cell_contents for c in warnings.showwarning.__closure__ if callable(c.cell_contents)]
     assert inner and not any(getattr(f, "_denial_risk", False) for f in inner)  # not wrapped twice
+
+
+def test_no_artifact_progress_bars_off_a_terminal(monkeypatch, capsys):
+    """MLflow draws "Downloading artifacts" bars on every model load; off a terminal (a log, a pipe,
+    cron) they are noise, so the CLI turns them off unless the user set the variable."""
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
+
+    from denial_risk.cli import configure_logging
+
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
+    configure_logging(0)  # stderr is pytest's capture: not a terminal
+    assert MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.get() is False
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "true")  # the user's own choice stands
+    configure_logging(0)
+    assert MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.get() is True

@@ -16,17 +16,6 @@ def small_csv(simulated_claims, tmp_path):
     return path
 
 
-@pytest.fixture()
-def registered(register_champion, mlflow_store, tmp_path):
-    """The session model registered as denial-risk@champion in a fresh store, and exported to a folder
-    (returned with its digest)."""
-    from denial_risk.registry import tracking
-
-    version, alias = register_champion("test-score")
-    assert alias == "champion"
-    return tracking.export_model("models:/denial-risk@champion", str(tmp_path / "models" / "v1"))
-
-
 def test_missing_file_column_and_bad_options_exit_2_and_write_nothing(small_csv, tmp_path, capsys, run):
     out = tmp_path / "o" / "w.csv"
     cases = [

@@ -45,3 +45,16 @@ def test_bad_config_is_exit_2_one_line_and_nothing_written(tmp_path, text, messa
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and message in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()
+
+
+def test_a_file_whose_every_row_is_rejected_says_why(simulated_claims, mlflow_store, tmp_path, capsys, run):
+    """Dates written 03/15/2025: not "0 labelled lines", but the reason, an example and the form."""
+    raw = simulated_claims.iloc[:300].astype(str)
+    data = tmp_path / "us_dates.csv"
+    raw.assign(service_date="03/15/2025").to_csv(data, index=False)
+    code, _, err = run(["train", "--data", data], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert (
+        "all 300 rows rejected, nothing written: service_date: 300 rows unparseable, e.g. '03/15/2025'; "
+        "dates must be YYYY-MM-DD or YYYYMMDD" in err
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -34,7 +36,12 @@ def test_a_worse_challenger_is_refused(fitted, worse_model):
 def test_a_better_challenger_is_accepted(fitted, worse_model):
     result = compare(_holdout(fitted), worse_model, fitted.model, "1", "2", margin=0.005, rounds=60)
     assert result.promoted, result.reason
-    assert result.table.set_index("metric").loc["roc_auc", "gain_p05"] > 0
+    assert result.interval["roc_auc"][0] > 0
+    assert result.reason.startswith("the AUC gain +") and "reaches the margin 0.0050" in result.reason
+    assert "5th percentile +" in result.reason and "is above 0" in result.reason
+    assert not result.table.isna().any().any()  # no NaN columns
+    better = result.table.set_index("metric")["better"]
+    assert better["roc_auc"] == "challenger" and set(better) <= {"challenger", "champion", "same"}
 
 
 def test_an_equal_challenger_does_not_win_by_the_margin(fitted):
@@ -42,7 +49,7 @@ def test_an_equal_challenger_does_not_win_by_the_margin(fitted):
     assert not result.promoted
 
 
-def test_promote_through_the_registry_and_roll_back(mlflow_store, claims_csv, tmp_path):
+def test_promote_through_the_registry_and_roll_back(mlflow_store, claims_csv, tmp_path, caplog, monkeypatch):
     from denial_risk.jobs.train import train_and_register
 
     cfg = tmp_path / "fast.toml"
@@ -53,10 +60,17 @@ def test_promote_through_the_registry_and_roll_back(mlflow_store, claims_csv, tm
     result = promote(margin=0.005)
     assert not result.promoted and tracking.alias_version("champion") == "1"
     # rollback / manual choice: any version can be set as champion
-    promote(version="2")
-    assert tracking.alias_version("champion") == "2"
-    promote(version="1")
-    assert tracking.alias_version("champion") == "1"
+    monkeypatch.setattr(logging.getLogger("denial_risk"), "propagate", True)  # the CLI may have cut it
+    with caplog.at_level("INFO", logger="denial_risk.jobs.promote"):
+        promote(version="2")
+        assert tracking.alias_version("champion") == "2"
+        promote(version="1")
+        assert tracking.alias_version("champion") == "1"
+    moves = [r.getMessage() for r in caplog.records if "@champion is now" in r.getMessage()]
+    assert moves == [
+        "@champion is now version 2 (forward from version 1)",
+        "@champion is now version 1 (rollback from version 2)",
+    ]
 
 
 def test_promote_without_a_challenger_is_a_user_error(mlflow_store):

@@ -63,7 +63,7 @@ def test_spark_engine_matches_local_engine(mlflow_store, tmp_path):
     b = pd.read_parquet(tmp_path / "spark.parquet")
     assert result["rows"] == local.rows == N_LINES + 5
     assert (result["scored"], result["rejected"]) == (local.scored, local.rejected)
-    assert list(b.columns) == list(a.columns)  # input columns in input order, then the six
+    assert list(b.columns) == list(a.columns)  # input columns in input order, then the seven
     assert len(a) == len(b) > 19_000
     assert np.abs(a["denial_probability"].to_numpy() - b["denial_probability"].to_numpy()).max() <= 1e-6
     assert (
@@ -116,3 +116,42 @@ def test_rank_numbering_is_global(tmp_path):
     finally:
         spark.stop()
     np.testing.assert_array_equal(got, rank_by_expected_loss(el, p))
+
+
+@pytest.mark.slow
+def test_spark_engine_rescores_and_refuses_all_rejected_as_the_local_engine_does(
+    denial_model, simulated_claims, mlflow_store, tmp_path
+):
+    """A worklist scored again: its added columns are replaced (no AMBIGUOUS_REFERENCE stack trace),
+    with the local engine's answers. A file whose every row is rejected: one line, nothing written."""
+    from denial_risk.contract import schema
+    from denial_risk.errors import UserError
+    from denial_risk.jobs.spark import score_spark
+    from denial_risk.registry import tracking
+    from denial_risk.scoring.score import score_request
+    from denial_risk.scoring.worklist import score_file
+
+    with tracking.run("test-spark-rescore"):
+        tracking.log_and_register(denial_model, score_request(denial_model, tracking.input_example()))
+    uri = "models:/denial-risk@champion"
+    backlog = simulated_claims.iloc[:300].drop(columns=["denied", "denial_reason", "paid_amount"])
+    data = tmp_path / "backlog.parquet"
+    backlog.astype(str).to_parquet(data, index=False)
+    scored = tmp_path / "scored.parquet"
+    score_file(data, scored, tracking.load_model(uri), progress=False)
+
+    local = score_file(scored, tmp_path / "local_again.parquet", tracking.load_model(uri), progress=False)
+    result = score_spark(str(scored), str(tmp_path / "spark_again.parquet"), uri, master="local[2]")
+    assert result["replaced_columns"] == local.replaced_columns == list(schema.ADDED)
+    a = pd.read_parquet(tmp_path / "local_again.parquet")
+    b = pd.read_parquet(tmp_path / "spark_again.parquet")
+    assert list(b.columns) == list(a.columns) == list(pd.read_parquet(scored).columns)
+    assert np.abs(a["denial_probability"].to_numpy() - b["denial_probability"].to_numpy()).max() <= 1e-6
+    np.testing.assert_array_equal(a["risk_rank"].to_numpy(), b["risk_rank"].to_numpy())
+
+    bad = tmp_path / "us_dates.parquet"
+    backlog.astype(str).assign(service_date="03/15/2025").to_parquet(bad, index=False)
+    out = tmp_path / "none" / "w.parquet"
+    with pytest.raises(UserError, match=r"all 300 rows rejected, nothing written: service_date: 300 rows "):
+        score_spark(str(bad), str(out), uri, master="local[2]")
+    assert not out.exists() and not (tmp_path / "none" / "w.rejects.parquet").exists()

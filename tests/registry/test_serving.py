@@ -69,6 +69,8 @@ def test_service_answers_like_score_request_and_stops(mlflow_store, tmp_path):
             ).encode(),
         )
         assert 400 <= status < 500 and "claim_id" in json.loads(body)["message"]
+        echoed = {v for v in no_claim_id["diagnosis_codes"] if v in body.decode()}
+        assert not echoed, echoed  # MLflow quotes the table; the answer quotes no input value
     assert server.proc.poll() is not None  # stopped by this test
     with pytest.raises(OSError):
         import urllib.request
@@ -196,3 +198,61 @@ def test_count_lines():
     assert count_lines(b'{"instances": [1, 2, 3]}', "application/json") == 3
     assert count_lines(b"a,b\n1,2\n3,4\n", "text/csv") == 2
     assert count_lines(b"{broken", "application/json") is None
+
+
+class _FailingApp:
+    """MLflow's scoring app failing a request as it does: the table in the message, a stack trace."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+    async def __call__(self, scope, receive, send):
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        table = json.loads(body)["dataframe_split"]
+        answer = json.dumps(
+            {
+                "error_code": "BAD_REQUEST",
+                "message": self.message.format(data=pd.DataFrame(table["data"], columns=table["columns"])),
+                "stack_trace": f"Traceback ...\n  data = {table['data']}",
+            }
+        ).encode()
+        await send({"type": "http.response.start", "status": 400, "headers": [(b"content-length", b"1")]})
+        await send({"type": "http.response.body", "body": answer[:10], "more_body": True})
+        await send({"type": "http.response.body", "body": answer[10:]})
+
+
+@pytest.mark.parametrize(
+    "mlflow_message",
+    [
+        "Failed to predict data '{data}'. \nError: Model is missing inputs ['claim_id'].",
+        "Invalid input for patient {data}: Model is missing inputs ['claim_id'].",
+        "Failed to parse input. Model is missing inputs ['claim_id']. Input: {data}",
+    ],
+)
+def test_error_answers_echo_no_input_value(mlflow_message):
+    from denial_risk.registry.serving import RequestLimits, request_body
+    from denial_risk.registry.serving_errors import QuietErrors
+
+    lines = pd.DataFrame(
+        {"patient_id": ["M00012345", "M00067890"], "hcpcs_code": ["L1833", "E0260"], "units": ["1", "2"]}
+    )
+    app = RequestLimits(QuietErrors(_FailingApp(mlflow_message)), max_bytes=50_000, max_lines=100)
+    status, body = _call(app, request_body(lines))
+    answer = json.loads(body)
+    assert status == 400 and set(answer) == {"error_code", "message"}  # no stack trace
+    assert answer["error_code"] == "BAD_REQUEST" and "missing inputs ['claim_id']" in answer["message"]
+    for value in ("M00012345", "M00067890", "L1833", "E0260"):
+        assert value not in body.decode(), answer
+
+
+def test_successful_answers_pass_untouched():
+    from denial_risk.registry.serving_errors import QuietErrors
+
+    assert _call(QuietErrors(_App()), b'{"dataframe_split": {"columns": ["a"], "data": [["M1234"]]}}') == (
+        200,
+        b"ok",
+    )

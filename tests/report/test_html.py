@@ -633,3 +633,49 @@ def test_report_renders_in_headless_chromium(scored, tmp_path):
 
     for pid in PATIENT_IDS:
         assert pid not in dom_html
+
+
+def _table(root, table_id: str) -> list[list]:
+    rows = []
+    for r in root.by_id(table_id).iter("tr"):
+        cells = list(r.iter("td"))
+        if cells:
+            rows.append([_norm(td.text()) for td in cells] + [cells[-1]])
+    return rows
+
+
+def _dollars(cell: str) -> float:
+    return float(cell.replace("$", "").replace(",", ""))
+
+
+def test_item_tables_sorted_and_barred_by_dollars_reasons_apart_from_codes(scored, tmp_path):
+    """Reasons, codes and fixes: most dollars at risk first; each bar is the row's share of all dollars
+    at risk, labelled; likely codes only in their own table; a combination counts under each reason."""
+    scored.loc[0, "top_reasons"] = (
+        "no standard written order or proof of delivery on file; the modifiers on the line (LT) "
+        "(raises the risk by 43 points); likely CO-4: procedure inconsistent with modifier"
+    )
+    scored.loc[1, "top_reasons"] = "no proof of delivery on file; likely CO-16: claim lacks information"
+    scored.loc[2, "top_reasons"] = "documents not recorded: standard written order, photos (+24 points)"
+    html = build_report(scored, tmp_path / "r.html").read_text(encoding="utf-8")
+    root = _dom(html)
+    total = scored["expected_loss"].sum()
+    loss = scored["expected_loss"].to_numpy()
+    for table_id, at in (("reasons-table", 3), ("carcs-table", 4), ("actions-table", 3)):
+        rows = _table(root, table_id)
+        dollars = [_dollars(r[at]) for r in rows]
+        assert dollars == sorted(dollars, reverse=True), (table_id, dollars)
+        for r, d in zip(rows, dollars):
+            (bar,) = list(r[-1].iter("span"))[:1]
+            width = float(re.search(r"width:([\d.]+)%", bar.attrs["style"]).group(1))
+            assert width == pytest.approx(100 * d / total, abs=0.1 + 100 * 0.5 / total)  # $0 rounding
+            assert r[-2].endswith("%")  # the label
+    reasons = {r[0]: r for r in _table(root, "reasons-table")}
+    assert not [k for k in reasons if k.startswith("likely ")]
+    # line 0 counts under both of its documents; line 1 and 7 ("... (CO-16)") name proof of delivery alone
+    assert reasons["no standard written order on file"][1] == "1"
+    assert reasons["no proof of delivery on file"][1] == "2"
+    assert _dollars(reasons["no proof of delivery on file"][3]) == pytest.approx(loss[0] + loss[1], abs=0.5)
+    assert "the modifiers on the line (LT)" in reasons  # counted without the line's own points
+    assert {"standard written order not recorded", "photos not recorded"} <= set(reasons)
+    assert "recovers most of the money" not in html and "denial-risk monitor --remits" in html

@@ -13,6 +13,7 @@ import pytest
 from denial_risk.contract import remedies, schema
 from denial_risk.contract.facts import LineFacts
 from denial_risk.contract.normalize import normalize_chunk
+from denial_risk.contract.wording import ADVICE_PREFIX, FIX_SEP, REMEDY_TEXT, UNKNOWN_SUFFIX
 from denial_risk.jobs import fix_truth
 from denial_risk.scoring import fixes
 from denial_risk.scoring.findings import findings
@@ -159,7 +160,7 @@ def test_medicare_prior_auth_follows_the_program_on_the_date_of_service(denial_m
     pa = t[t["remedy"] == "obtain_prior_auth"]
     if program:
         assert "Medicare requires it for L0637 since 2024-08-12" in found
-        assert len(pa) == 1 and "L0637 since 2024-08-12" in pa["text"].iloc[0]
+        assert len(pa) == 1 and pa["text"].iloc[0] == REMEDY_TEXT["obtain_prior_auth"]  # one wording
         assert pa["listed"].iloc[0], "the program's effect is learned in the training remits"
     else:
         assert "prior authorization" not in found
@@ -302,3 +303,22 @@ def test_the_reasons_name_the_remark_code_a_carc_usually_carries(denial_model):
     )
     remarks = denial_model.info["carc_remarks"]
     assert remarks and all(0.3 <= share <= 1 for _, share in remarks.values())
+
+
+def test_one_wording_per_fix_advice_marked_and_no_separator_inside_a_fix(denial_model, lines, table):
+    t, _ = table
+    same_or_similar = _crafted(dict(prior_same_code_12m="2"))  # a knee orthosis again within its lifetime
+    extra = fixes.fix_table(denial_model, same_or_similar, np.array([0.7]))
+    assert "same_or_similar" in set(extra["remedy"])
+    both = pd.concat([t, extra.assign(pos=extra["pos"] + len(lines))], ignore_index=True)
+    text = fixes.recommended_actions(both, lines.index.append(pd.Index([-1])))
+    items = [x for s in text[text != ""] for x in s.split(FIX_SEP)]
+    assert len(items) > 100
+    for x in items:  # every piece the separator leaves is one whole fix: scored (→ N%) or advice
+        assert (" → " in x) != x.startswith(ADVICE_PREFIX), x
+        if " → " in x:
+            assert fix_truth.remedy_of(x) is not None, x
+    assert any(x.startswith(ADVICE_PREFIX + "add RA and the narrative only if") for x in items)
+    prior_auth = {x.split(" → ")[0].removesuffix(UNKNOWN_SUFFIX) for x in items if "authorization" in x}
+    assert prior_auth == {REMEDY_TEXT["obtain_prior_auth"]}
+    assert not [w for w in REMEDY_TEXT.values() if FIX_SEP in w]

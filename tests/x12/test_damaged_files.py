@@ -298,3 +298,36 @@ def test_malformed_amount_drops_only_its_claim(tmp_path):
     (e,) = r.errors
     assert e.claim_id == "B1" and "malformed amount CLP04='7O'" in e.message
     assert "malformed amount" in _remits(path, strict=True).errors[0].message
+
+
+def test_an_835_line_with_an_empty_svc02_drops_that_line_not_its_claim(tmp_path, run, capsys):
+    """A real payer's sample: one SVC of three has no charge (SVC02 empty). The line is dropped and
+    named; the claim's two readable lines (paid 1,057.86 and 865.00) and the next claim are kept."""
+    clps = [
+        "CLP*C7*1*2372.86*1922.86**12*X7",
+        "SVC*HC:E0260*1257.86*1057.86**1",
+        "CAS*CO*45*200",
+        "SVC*HC:E0271**0**1",
+        "CAS*CO*45*250",
+        "SVC*HC:E0305*865*865**1",
+        *CLAIMS,
+    ]
+    path = tmp_path / "svc02.835"
+    path.write_text(_one_835(clps, "2052.86"))
+    r = _remits(path)
+    kept = r.labelled[r.labelled["claim_id"] == "C7"].set_index("hcpcs_code")
+    assert sorted(kept.index) == ["E0260", "E0305"]
+    assert kept.loc["E0260", "paid_amount"] == pytest.approx(1057.86, abs=0.005)
+    assert kept.loc["E0305", "paid_amount"] == pytest.approx(865.00, abs=0.005)
+    assert set(r.labelled["claim_id"]) == {"C7", "A1", "A2"}
+    (e,) = r.errors
+    assert e.claim_id == "C7" and e.segment == 11 and e.lost == "line"
+    assert e.message.startswith("service line E0271 of claim C7 dropped: missing amount SVC02")
+    assert r.dropped_claims == [] and r.dropped_lines == [e]
+    assert not [w for w in r.warnings if "balance" in w.message]  # its CAS still count in the claim's balance
+    assert r.counts["remit_lines_dropped"] == 1 and r.counts["claims_dropped"] == 0
+
+    code, out, err = run(["ingest-x12", "--remits", path, "--out", tmp_path / "t.csv"], capsys)
+    assert code == 1 and "1 remit lines dropped" in out
+    assert "0 claim(s) and 1 remit line(s) were dropped" in err.splitlines()[-1]
+    assert "dropped: " in err and "service line E0271 of claim C7" in err

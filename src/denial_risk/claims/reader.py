@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from denial_risk.claims import sniff
 from denial_risk.claims.arrow_csv import (
     BAD_STAND_IN,
     NUL_STAND_IN,
@@ -166,6 +167,10 @@ class ClaimReader:
         return UserError(f"{self.option} {self.path}: cannot be read ({_one_line(exc)})")
 
     def _read_header(self) -> tuple[list[str], list[str]]:
+        kind = sniff.spreadsheet_kind(self.path)
+        if kind:
+            expected = "Parquet" if self.format == "parquet" else "a CSV file"
+            raise UserError(sniff.spreadsheet_message(self.option, self.path, kind, expected))
         try:
             if self.format == "parquet":
                 names = pq.ParquetFile(self.path).schema_arrow.names
@@ -186,6 +191,9 @@ class ClaimReader:
         except (pa.ArrowException, OSError, csv.Error, ValueError) as exc:
             raise self._fail(exc) from None
         names = [n.replace("\ufeff", "") if i == 0 else n for i, n in enumerate(names)]
+        delimiter = sniff.delimiter_hint(names, _contract_names(), canonical_name)
+        if delimiter and self.format == "csv":
+            raise UserError(sniff.delimiter_message(self.option, self.path, delimiter))
         canonical = [canonical_name(n) for n in names]
         seen: set[str] = set()
         dupes = [n for n in canonical if n in seen or seen.add(n)]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from denial_risk.claims.files import TableWriter, check_output, file_format
+from denial_risk.claims.reject_counts import RejectCounts
 from denial_risk.claims.table import ClaimTable
 from denial_risk.contract.normalize import REJECT_REASON
 from denial_risk.errors import UserError
@@ -46,10 +47,9 @@ def validate_file(
             result.rejected += len(chunk.rejects)
             if len(chunk.rejects):
                 writer.write(chunk.rejects)
-                counts = (
-                    chunk.rejects[REJECT_REASON].astype("string").str.split("; ").explode().value_counts()
-                )
-                result.reasons.update({str(k): int(v) for k, v in counts.items()})
+                tally = RejectCounts()
+                tally.add_rejects(chunk.rejects, REJECT_REASON)
+                result.reasons.update(tally.counts)
         writer.write_empty(table.reject_columns)
     result.rows = result.scorable + result.rejected
     return result

@@ -106,10 +106,11 @@ def ingest_x12(
     if validate:
         _guide_validation(claims, remits)
     _echo_issues(result, written)
-    bad, dropped = result.bad_files, result.dropped_claims
-    if bad or dropped:
+    bad, dropped, lines = result.bad_files, result.dropped_claims, result.dropped_lines
+    if bad or dropped or lines:
         raise PartialInputError(
-            f"{len(bad)} input file(s) could not be read and {len(dropped)} claim(s) were dropped "
+            f"{len(bad)} input file(s) could not be read, {len(dropped)} claim(s) and "
+            f"{len(lines)} remit line(s) were dropped "
             f"(listed in {written['errors']}); everything else was written"
         )
 
@@ -122,6 +123,7 @@ def _echo_counts(result, written: dict, seconds: float) -> None:
         f"{c.get('claims', 0)} claims / {c.get('claim_lines', 0)} claim lines, "
         f"{c.get('remit_claims', 0)} remitted claims / {c.get('remit_lines', 0)} remit lines"
         + (f"; {c['claims_dropped']} claims dropped" if c.get("claims_dropped") else "")
+        + (f"; {c['remit_lines_dropped']} remit lines dropped" if c.get("remit_lines_dropped") else "")
     )
     matched = {k[len("matched_lines_by_") :]: v for k, v in c.items() if k.startswith("matched_lines_by_")}
     click.echo(

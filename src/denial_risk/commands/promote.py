@@ -18,7 +18,7 @@ import click
     "version",
     type=str,
     default=None,
-    help="Set this registered version back as @champion (rollback).",
+    help="Make this registered version @champion without a comparison (an earlier one: a rollback).",
 )
 @click.option(
     "--data",

@@ -78,7 +78,10 @@ def score(
         require_spark()
         from denial_risk.jobs.spark import score_spark
 
-        score_spark(data, out, model_uri, master=master, model_sha256=model_sha256, explain=policy)
+        done = score_spark(data, out, model_uri, master=master, model_sha256=model_sha256, explain=policy)
+        _echo_replaced(data, done["replaced_columns"])
+        for line in done["reject_counts"].lines():
+            click.echo(f"  rejected: {line}")
         return
     file_format(out, option="--out")
     check_output(out)
@@ -96,8 +99,7 @@ def score(
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
-    for col in result.replaced_columns:
-        click.echo(f"warning: input column '{col}' is replaced by the new score", err=True)
+    _echo_replaced(data, result.replaced_columns)
     if result.drift_warning:
         click.echo(f"warning: {result.drift_warning}", err=True)
     for line in format_summary(result):
@@ -107,3 +109,13 @@ def score(
         click.echo(f"first {min(top, result.scored)} worklist lines:")
         for line in format_top(result.top):
             click.echo(line)
+
+
+def _echo_replaced(data: str, replaced: list[str]) -> None:
+    """A scored file scored again: one line, the same on both engines."""
+    if replaced:
+        click.echo(
+            f"warning: --data {data} is already scored: its columns {', '.join(replaced)} are replaced "
+            "by the new score",
+            err=True,
+        )

@@ -65,6 +65,13 @@ ADDED = (
     "likely_denial_codes",
 )
 
+
+def scored_columns_in(columns) -> list[str]:
+    """Input columns named like the added ones (a scored file scored again): the new score replaces
+    them, on the local and the Spark engine alike, and `score` says so in one warning."""
+    return [c for c in columns if c in ADDED]
+
+
 PAYER_TYPES = ("medicare", "medicare_advantage", "medicaid", "commercial", "other")
 MEDICARE_TYPES = ("medicare", "medicare_advantage")  # Medicare fee-for-service and Part C
 

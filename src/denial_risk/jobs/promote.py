@@ -12,7 +12,7 @@ than the margin. The comparison is logged to MLflow either way.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -32,9 +32,14 @@ log = logging.getLogger(__name__)
 class Comparison:
     champion: str
     challenger: str
-    table: pd.DataFrame  # metric, champion, challenger, gain, gain_p05, gain_p95
+    table: pd.DataFrame  # metric, champion, challenger, gain (challenger - champion), better
     promoted: bool
     reason: str
+    interval: dict[str, tuple[float, float]] = field(default_factory=dict)  # bootstrap 5th, 95th pct of gain
+
+
+LOWER_IS_BETTER = ("brier", "ece")  # errors; the rest are scores (higher is better)
+METRICS = ("roc_auc", "pr_auc", "brier", "ece", "dollars_caught_top10", "dollars_caught_top20")
 
 
 def paired_bootstrap(y, p_a, p_b, billed, *, rounds: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -73,35 +78,40 @@ def compare(
     m_a = evaluate.classification_metrics(y, p_a, billed)
     m_b = evaluate.classification_metrics(y, p_b, billed)
     boot = paired_bootstrap(y, p_a, p_b, billed, rounds=rounds)
-    rows = []
-    for metric in ("roc_auc", "pr_auc", "brier", "ece", "dollars_caught_top10", "dollars_caught_top20"):
-        row = {
-            "metric": metric,
-            "champion": m_a[metric],
-            "challenger": m_b[metric],
-            "gain": m_b[metric] - m_a[metric],
-        }
-        if metric in boot:
-            row["gain_p05"], row["gain_p95"] = np.quantile(boot[metric], [0.05, 0.95])
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    auc = table.set_index("metric").loc["roc_auc"]
-    dollars = table.set_index("metric").loc["dollars_caught_top10"]
-    if auc["gain"] < margin:
-        promoted, reason = False, f"AUC gain {auc['gain']:+.4f} is below the margin {margin}"
-    elif not auc["gain_p05"] > 0:
-        promoted, reason = (
-            False,
-            f"AUC gain not significant (bootstrap 5th percentile {auc['gain_p05']:+.4f})",
+    interval = {m: tuple(float(q) for q in np.quantile(boot[m], [0.05, 0.95])) for m in boot}
+    table = pd.DataFrame(
+        [{"metric": m, "champion": m_a[m], "challenger": m_b[m], "gain": m_b[m] - m_a[m]} for m in METRICS]
+    )
+    table["better"] = [_better(r.metric, r.gain) for r in table.itertuples()]
+    promoted, reason = _decide(table.set_index("metric"), interval, margin)
+    return Comparison(champion, challenger, table, promoted, reason, interval)
+
+
+def _better(metric: str, gain: float) -> str:
+    if not np.isfinite(gain) or abs(gain) < 5e-5:  # equal at the table's 4 decimals
+        return "same"
+    return "challenger" if (gain < 0) == (metric in LOWER_IS_BETTER) else "champion"
+
+
+def _decide(t: pd.DataFrame, interval: dict, margin: float) -> tuple[bool, str]:
+    """The three gates, each worded with the figure it tested and what it was tested against."""
+    gain, (p05, _) = t.loc["roc_auc", "gain"], interval.get("roc_auc", (np.nan, np.nan))
+    dollars = t.loc["dollars_caught_top10", "gain"]
+    if not gain >= margin:
+        return False, f"the AUC gain {gain:+.4f} is below the margin {margin:.4f}"
+    if not p05 > 0:
+        return False, (
+            f"the AUC gain {gain:+.4f} reaches the margin {margin:.4f}, but its bootstrap 5th percentile "
+            f"{p05:+.4f} is not above 0: the gain may be chance"
         )
-    elif dollars["gain"] < -margin:
-        promoted, reason = False, f"dollars caught in the top 10 % would drop by {-dollars['gain']:.4f}"
-    else:
-        promoted, reason = (
-            True,
-            f"AUC gain {auc['gain']:+.4f} (5th percentile {auc['gain_p05']:+.4f}) ≥ margin {margin}",
+    if dollars < -margin:
+        return False, (
+            f"the share of denied dollars caught in the top 10 % would drop by {-100 * dollars:.2f} points"
         )
-    return Comparison(champion, challenger, table, promoted, reason)
+    return True, (
+        f"the AUC gain {gain:+.4f} reaches the margin {margin:.4f} and its bootstrap 5th percentile "
+        f"{p05:+.4f} is above 0; denied dollars caught in the top 10 % change by {100 * dollars:+.2f} points"
+    )
 
 
 def holdout_for(challenger_run: str, data: str | None) -> pd.DataFrame:
@@ -118,15 +128,16 @@ def holdout_for(challenger_run: str, data: str | None) -> pd.DataFrame:
 
 
 def promote(margin: float = 0.005, version: str | None = None, data: str | None = None):
-    """Move @champion to the challenger if it wins, or to `version` (rollback)."""
+    """Move @champion to the challenger if it wins, or to `version` (back: a rollback; or forward)."""
     versions = tracking.model_versions()
     if not versions:
         raise UserError("promote: no registered versions of denial-risk; run `denial-risk train` first")
     if version is not None:
         if str(version) not in versions:
             raise UserError(f"--version {version}: no such version (have {', '.join(versions)})")
+        before = tracking.alias_version(tracking.CHAMPION)
         tracking.set_alias(tracking.CHAMPION, str(version))
-        log.info(f"@champion is now version {version} (rollback)")
+        log.info(f"@champion is now version {version}{_move(before, str(version))}")
         return None
     champion = tracking.alias_version(tracking.CHAMPION)
     challenger = tracking.alias_version(tracking.CHALLENGER)
@@ -143,7 +154,7 @@ def promote(margin: float = 0.005, version: str | None = None, data: str | None 
         challenger,
         margin,
     )
-    log.info(result.table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    log.info(result.table.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="n/a"))
     with tracking.run("denial-risk/promotion", run_name=f"v{challenger}-vs-v{champion}"):
         tracking.log_params(
             {
@@ -162,6 +173,18 @@ def promote(margin: float = 0.005, version: str | None = None, data: str | None 
     else:
         log.info(f"kept version {champion} as @champion: {result.reason}")
     return result
+
+
+def _move(before: str | None, after: str) -> str:
+    """How `--version` moved @champion: back (a rollback), forward, or not at all."""
+    if before is None:
+        return ""
+    if before == after:
+        return " (it already was)"
+    older = int(after) < int(before) if after.isdigit() and before.isdigit() else None
+    return {True: f" (rollback from version {before})", False: f" (forward from version {before})"}.get(
+        older, f" (was version {before})"
+    )
 
 
 def _plot(result: Comparison):

@@ -18,7 +18,7 @@ and then:
    probability desc, input position asc, numbered through per-partition
    offsets (no single-partition window);
 4. writes Parquet in input order: the input columns in input order, then the
-   contract's six added columns; rejects (original values + `reject_reason`)
+   contract's seven added columns; rejects (original values + `reject_reason`)
    beside it as `<out>.rejects.parquet`.
 
 Output to a local path is one Parquet file (Spark's part files merged in
@@ -50,6 +50,7 @@ import pandas as pd
 from denial_risk.contract import schema
 from denial_risk.contract.normalize import REJECT_REASON
 from denial_risk.errors import UserError
+from denial_risk.jobs.spark_input import check_backlog
 
 log = logging.getLogger(__name__)
 
@@ -455,7 +456,8 @@ def score_spark(
     `explain` (`scoring.explain.ExplainPolicy`, default: the medium tier and up) chooses the lines
     whose reasons and fixes are kept, as the local engine does; the model's `predict` explains every
     line (a served request is small), the others are emptied once the ranks are known.
-    Returns {"rows", "scored", "rejected", "out", "rejects", "seconds"}.
+    Returns {"rows", "scored", "rejected", "out", "rejects", "seconds", "reject_counts",
+    "replaced_columns"}.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -469,18 +471,14 @@ def score_spark(
         n_rows = valid.count()
         n_rejected = valid.where(F.col(REASON).isNotNull()).count()
         n_scored = n_rows - n_rejected
+        rejected, keep, replaced = check_backlog(valid, columns, REASON, n_rows, n_rejected, data_uri)
         tasks = max(spark.sparkContext.defaultParallelism, -(-n_scored // ROWS_PER_SCORING_TASK))
-        scored = score_frame(spark, valid, columns, model_uri, tasks, model_sha256).persist(
+        scored = score_frame(spark, valid, keep, model_uri, tasks, model_sha256).persist(
             StorageLevel.MEMORY_AND_DISK
         )
         ranks, ordered = rank_frame(scored)
-        added = list(schema.ADDED)
-        keep = [c for c in columns if c not in added]  # an input column named like a score is replaced
-        for c in columns:
-            if c in added:
-                log.warning(f"input column '{c}' is replaced by the new score")
         result = _explained_only(scored.join(ranks, POS), explain).orderBy(POS)
-        result = result.select(*[F.col(f"`{c}`") for c in keep], *added)
+        result = result.select(*[F.col(f"`{c}`") for c in keep], *schema.ADDED)
         write_parquet(result, out_uri)
         rejects_uri = write_rejects(valid, columns, is_csv, out_uri)
         for frame in (ordered, scored, valid):
@@ -497,4 +495,6 @@ def score_spark(
         "out": out_uri,
         "rejects": rejects_uri,
         "seconds": seconds,
+        "reject_counts": rejected,
+        "replaced_columns": replaced,
     }

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.claims.files import check_output
+from denial_risk.claims.reject_counts import RejectCounts
 from denial_risk.claims.table import ClaimTable, load_claims
 from denial_risk.errors import UserError, as_os_error
 from denial_risk.modeling import evaluate
@@ -38,6 +39,10 @@ HEADLINE = (
 
 def _labelled(data: str) -> tuple[pd.DataFrame, int]:
     frame, rejects = load_claims(data)
+    if len(frame) == 0 and len(rejects):  # not one row could be read (dates as 03/15/2025): say why
+        counts = RejectCounts()
+        counts.add_rejects(rejects)
+        raise UserError(counts.all_rejected(data, len(rejects)))
     if "denied" not in frame.columns or frame["denied"].notna().sum() == 0:
         raise UserError(f"--data {data}: no labels (column 'denied' is missing or empty)")
     return frame, len(rejects)

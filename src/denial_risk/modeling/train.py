@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.pipeline import make_pipeline
 
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
@@ -33,12 +32,12 @@ from denial_risk.modeling.candidates import MIN_CLASS_LINES, _features, candidat
 from denial_risk.modeling.config import TrainConfig
 from denial_risk.modeling.leakage import extra_feature_auc, leakage_params
 from denial_risk.modeling.model import DenialModel
+from denial_risk.modeling.reason_model import fit_reason_model
 from denial_risk.modeling.sampling import COST, SamplePlan, parse_budget, plan_sample
 
 log = logging.getLogger(__name__)
 
 MIN_TRAIN_ROWS = 200
-REASON_MIN_LINES = 10  # a CARC with fewer denied training lines is pooled as "other" (not a code to show)
 
 
 def outcome_columns(config: TrainConfig) -> list[str]:
@@ -139,7 +138,7 @@ def fit_on(
     names = [str(n) for n in features.get_feature_names_out()]
     _check_learnable(X_tr, train)
     log.info(f"{X_tr.shape[1]} features; fitting {chosen} on {len(train)} lines, calibrating on {len(calib)}")
-    reason_model = _fit_reason_model(X_tr, train["denial_reason"], y_tr, config.seed)
+    reason_model = fit_reason_model(X_tr, train["denial_reason"], y_tr, config.seed)
     typical = _typical(X_tr[matrix.representative_rows(weight, len(X_tr), matrix.BASELINE_ROWS, config.seed)])
     baseline = matrix.Baseline(config.seed + 1).fit(X_tr, y_tr, weight, config.seed)
     clf = _fit_classifier(candidates(config.seed)[chosen], X_tr, y_tr, weight, config.seed)
@@ -388,26 +387,6 @@ def _short_list(names: list[str], limit: int = 480) -> str:
         return text
     cut = text[:limit].rsplit(",", 1)[0]
     return f"{cut},… (+{len(names) - cut.count(',') - 1} more)"
-
-
-def _fit_reason_model(X: np.ndarray, reasons: pd.Series, y: np.ndarray, seed: int):
-    """CARC of denied lines; rare codes pooled as 'other' so every class has support."""
-    denied = y == 1
-    labels = reasons[denied].astype("string").fillna("unknown").to_numpy().astype(str)
-    if denied.sum() < 50:
-        return None
-    values, counts = np.unique(labels, return_counts=True)
-    keep = set(values[counts >= REASON_MIN_LINES])
-    labels = np.where(np.isin(labels, list(keep)), labels, "other")
-    if len(np.unique(labels)) < 2 or not InformativeColumns().fit(X[denied]).keep_.any():
-        return None
-    model = make_pipeline(
-        InformativeColumns(),
-        HistGradientBoostingClassifier(
-            learning_rate=0.1, max_iter=200, max_leaf_nodes=15, early_stopping=True, random_state=seed
-        ),
-    )
-    return model.fit(X[denied], labels)
 
 
 def carc_remarks(train: pd.DataFrame, min_share: float = 0.3, min_lines: int = 10) -> dict[str, list]:

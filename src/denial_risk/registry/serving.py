@@ -14,7 +14,8 @@ back, per line and in order, the contract's added columns and
 `reject_reason` with HTTP 200: one bad line never fails the batch. A request
 that is not a claim table at all (not JSON, no `dataframe_split` /
 `dataframe_records`, a required column missing) gets a 4xx with MLflow's
-`{"error_code": ..., "message": ...}` body.
+`{"error_code": ..., "message": ...}` body, quoting none of the request's values
+(`registry/serving_errors.py`).
 
 `ScoringServer` starts the server on a free loopback port, waits for `/ping`
 and stops the whole process group it started (tests, benchmarks).
@@ -220,9 +221,10 @@ def create_app():
     """What each uvicorn worker runs (`--factory`): MLflow's scoring app for the verified copy
     named in the environment, behind `RequestLimits`."""
     from denial_risk.registry import tracking
+    from denial_risk.registry.serving_errors import QuietErrors
 
     return RequestLimits(
-        tracking.scoring_app(os.environ[MODEL_ENV]),
+        QuietErrors(tracking.scoring_app(os.environ[MODEL_ENV])),  # error bodies echo no input value
         max_bytes=int(os.environ.get(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)),
         max_lines=int(os.environ.get(MAX_LINES_ENV, DEFAULT_MAX_LINES)),
     )

@@ -24,6 +24,12 @@ REASON_SEP = "; "
 REMARK_SEP = "|"  # remark_codes: RARCs, `|`-separated (docs/claims.md)
 CARC_RE = re.compile(r"\b(CO|PR|OA|PI)-(\d{1,3})\b")
 ACTION_TAIL_RE = re.compile(r"\s*→\s*[-+]?\d+(?:\.\d+)?\s*%\s*$")
+# Reasons as the report counts them (`reason_keys`): a likely denial code is left to the CARC table; a
+# driver's "(raises the risk by N points)" is dropped; a combination counts under each of its reasons.
+LIKELY_RE = re.compile(r"^likely [A-Z]{2}-[A-Z0-9]+\b")
+POINTS_RE = re.compile(r"\s*\((?:raises the risk by |\+)\d+ points\)$")
+NO_ON_FILE_RE = re.compile(r"^no (.+) on file$")
+NOT_RECORDED_RE = re.compile(r"^documents not recorded: (.+)$")
 _GROUP_COLUMNS = ["lines", "billed", "at_risk", "prob_sum", "high_lines"]
 
 
@@ -67,7 +73,7 @@ def consume(st: Stats, df: pd.DataFrame) -> None:
     if group is not None:
         st.groups.append(_by(df, group, "policy_group"))
 
-    st.reasons.append(_split_counts(df["top_reasons"], loss))
+    st.reasons.append(_reason_counts(df["top_reasons"], loss))
     st.actions.append(_split_counts(df["recommended_actions"], loss, strip_tail=True))
     st.carcs.append(_carc_counts(df, loss))
     if "remark_codes" in df.columns:
@@ -135,12 +141,12 @@ def group_sum(frames: list[pd.DataFrame], key: str) -> pd.DataFrame:
 
 
 def merge_items(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Per-chunk item counts, summed; most lines first (ties: more dollars at risk first)."""
+    """Per-chunk item counts, summed; most dollars at risk first (ties: more lines first)."""
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=["item", "lines", "at_risk"])
     out = pd.concat(frames, ignore_index=True).groupby("item", sort=False).sum().reset_index()
-    return out.sort_values(["lines", "at_risk"], ascending=False, kind="stable").reset_index(drop=True)
+    return out.sort_values(["at_risk", "lines"], ascending=False, kind="stable").reset_index(drop=True)
 
 
 def sorted_losses(st: Stats) -> np.ndarray:
@@ -206,6 +212,37 @@ def _split_counts(
     return _count_items(names, idx, parent, loss)
 
 
+def reason_keys(item: str) -> list[str]:
+    """The reasons one `top_reasons` item counts under: none for a likely code (its own table), each
+    document of "no A, B or C on file" and of "documents not recorded: A, B", the item itself else."""
+    if LIKELY_RE.match(item):
+        return []
+    item = POINTS_RE.sub("", item)
+    for pattern, word in ((NO_ON_FILE_RE, "no {} on file"), (NOT_RECORDED_RE, "{} not recorded")):
+        found = pattern.match(item)
+        if found:
+            names = [n.strip() for n in re.split(r", | or | and ", found.group(1)) if n.strip()]
+            return [word.format(n) for n in names]
+    return [item]
+
+
+def _reason_counts(values: pd.Series, loss: np.ndarray) -> pd.DataFrame:
+    """Lines and dollars at risk per reason (`reason_keys`), each reason once per line."""
+    names, idx, parent = _split_items(values)
+    keys: dict[str, int] = {}
+    pairs_item, pairs_key = [], []
+    for i, n in enumerate(names):
+        for k in dict.fromkeys(reason_keys(n)):
+            pairs_item.append(i)
+            pairs_key.append(keys.setdefault(k, len(keys)))
+    if not keys:
+        return pd.DataFrame(columns=["item", "lines", "at_risk"])
+    kidx, kpar = _carcs_per_line(
+        np.asarray(pairs_item, dtype=np.int64), np.asarray(pairs_key, dtype=np.int64), len(names), idx, parent
+    )
+    return _count_items(list(keys), kidx, kpar, loss)
+
+
 def _carc_counts(df: pd.DataFrame, loss: np.ndarray) -> pd.DataFrame:
     """Predicted CARCs: each line's most likely code (`likely_denial_codes`), else a `predicted_carc`
     column, else the CARCs named in the reasons."""
@@ -243,7 +280,8 @@ def _carc_counts(df: pd.DataFrame, loss: np.ndarray) -> pd.DataFrame:
 def _carcs_per_line(
     pairs_item: np.ndarray, pairs_code: np.ndarray, n_items: int, idx: np.ndarray, parent: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(CARC index, row index) for every item occurrence, through the item -> CARCs pairs."""
+    """(CARC index, row index) for every item occurrence, through the item -> CARCs pairs (any
+    one-to-many mapping of items: the reasons use it too)."""
     if len(pairs_item) == len(set(pairs_item.tolist())):  # one CARC per item: a lookup
         lut = np.full(n_items, -1, dtype=np.int64)
         lut[pairs_item] = pairs_code

@@ -1,7 +1,7 @@
 """A single-file HTML report of a scored worklist, for an analyst to mail.
 
 `build_report(scored, out_path)` reads a scored CSV or Parquet file (the
-contract's columns plus the six added by scoring) and writes one HTML file:
+contract's columns plus the seven added by scoring) and writes one HTML file:
 totals and dollars at risk by tier, the top reasons and predicted CARCs, the
 top remark codes with their X12 descriptions (when the file has `remark_codes`), risk
 by payer type and by policy group, a dollars-at-risk-by-rank curve and the
@@ -164,7 +164,7 @@ def _rank_section(st: Stats) -> tuple[str | None, list[dict]]:
 def _item_sections(st: Stats, used: list[str]) -> dict:
     """Top reasons, most recommended fixes, predicted CARCs with their meaning and where they come from."""
     n = st.lines
-    carcs = _item_rows(merge_items(st.carcs).head(15), n)
+    carcs = _item_rows(merge_items(st.carcs).head(15), n, st.at_risk)
     for r in carcs:
         r["meaning"] = _carc_meaning(r["item"])
     if "likely_denial_codes" in used:
@@ -182,8 +182,8 @@ def _item_sections(st: Stats, used: list[str]) -> dict:
             else "The scored file has no predicted_carc column and no reason names a CARC (like CO-16)."
         )
     return {
-        "reasons": _item_rows(merge_items(st.reasons).head(15), n),
-        "actions": _item_rows(merge_items(st.actions).head(12), n),
+        "reasons": _item_rows(merge_items(st.reasons).head(15), n, st.at_risk),
+        "actions": _item_rows(merge_items(st.actions).head(12), n, st.at_risk),
         "carcs": carcs,
         "carc_note": carc_note,
     }
@@ -193,7 +193,7 @@ def _remark_section(st: Stats, used: list[str]) -> dict:
     """The most frequent remark codes (RARCs) with their X12 descriptions; none without the column."""
     if "remark_codes" not in used:
         return {"remarks": None}
-    rows = _item_rows(merge_items(st.remarks).head(15), st.lines)
+    rows = _item_rows(merge_items(st.remarks).head(15), st.lines, st.at_risk)
     if rows:
         from denial_risk.contract.reference import rarc_descriptions
 
@@ -267,18 +267,23 @@ def _worklist_rows(st: Stats) -> list[dict]:
     return rows
 
 
-def _item_rows(table: pd.DataFrame, n: int) -> list[dict]:
-    top = float(table["lines"].max()) if len(table) else 0.0
-    return [
-        {
-            "item": str(r.item),
-            "lines": f"{int(r.lines):,}",
-            "share": _pct(r.lines / n if n else 0),
-            "at_risk": _money0(r.at_risk),
-            "bar": f"{(100.0 * r.lines / top) if top else 0:.1f}",
-        }
-        for r in table.itertuples(index=False)
-    ]
+def _item_rows(table: pd.DataFrame, n: int, total_at_risk: float) -> list[dict]:
+    """Rows of an item table (already most dollars first); the bar is the share of all dollars at risk
+    on the lines naming the item, labelled (a line names several items: the shares overlap)."""
+    rows = []
+    for r in table.itertuples(index=False):
+        share = min(max(r.at_risk / total_at_risk, 0.0), 1.0) if total_at_risk > 0 else 0.0
+        rows.append(
+            {
+                "item": str(r.item),
+                "lines": f"{int(r.lines):,}",
+                "share": _pct(r.lines / n if n else 0),
+                "at_risk": _money0(r.at_risk),
+                "bar": f"{100.0 * share:.1f}",
+                "bar_label": _pct(share, 0),
+            }
+        )
+    return rows
 
 
 def _group_rows(table: pd.DataFrame, key: str, total_at_risk: float) -> list[dict]:

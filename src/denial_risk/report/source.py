@@ -23,8 +23,8 @@ from denial_risk.contract.normalize import MAX_AMOUNT, parse_amounts
 from denial_risk.errors import UserError
 
 # Columns the report cannot do without (the contract's required identifiers
-# and amounts it shows, plus the six columns scoring adds).
-# likely_denial_codes is the seventh added column; a worklist written before it still reports.
+# and amounts it shows, plus the columns scoring adds but likely_denial_codes, the seventh: a
+# worklist written before it was added still reports).
 REQUIRED_COLUMNS = (
     "claim_id",
     "payer_type",

@@ -238,7 +238,7 @@ class _Findings:
             2,
             lambda pos: [
                 f"filed {lg:.0f} days after service, past {'Medicare' if m else p}'s"
-                f" {lm:.0f}-day filing limit" + ("" if m else " (assumed; check this payer's contract)")
+                f" {lm:.0f}-day filing limit" + ("" if m else " (assumed: check this payer's contract)")
                 for lg, lm, m, p in zip(lag_np[pos], limit[pos], medicare[pos], pw[pos])
             ],
         )

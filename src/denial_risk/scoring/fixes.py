@@ -13,7 +13,8 @@ line through the denial model would check the model against itself, not the paye
 
 Advisories carry no risk: the right answer is not on the claim (a code that is not
 valid, no diagnosis that supports the item, a same-or-similar item, units above the
-policy's limit).
+policy's limit); they read `advice: …`, so a fix without `→ N%` is never mistaken for
+one whose effect was measured. No fix's words contain the separator `; `.
 """
 
 from __future__ import annotations
@@ -21,9 +22,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import policy, remedies, rules
+from denial_risk.contract import policy, remedies
 from denial_risk.contract.facts import LineFacts, same_or_similar, split_list_value
-from denial_risk.contract.wording import REMEDY_TEXT, UNKNOWN_SUFFIX, dotted, group_words
+from denial_risk.contract.wording import (
+    ADVICE_PREFIX,
+    FIX_SEP,
+    REMEDY_TEXT,
+    UNKNOWN_SUFFIX,
+    dotted,
+    group_words,
+)
 
 MIN_DROP = 0.01  # a fix must lower the risk by at least one percentage point, at its lower bound
 # The risk a fix starts from is capped: a calibrated 100 % (the top isotonic bin) would leave no room in the
@@ -166,20 +174,7 @@ def _remedy_texts(sub: pd.DataFrame, facts: LineFacts, cand: remedies.Candidates
         REMEDY_TEXT["drop_invalid_dx"].format(codes=", ".join(dotted(c) for c in split_list_value(b)))
         for b in bad[at]
     ]
-    program = np.flatnonzero(facts.rules["prior_auth"])
-    if len(program):
-        codes = sub["hcpcs_code"].astype("string").to_numpy(dtype=object)[program]
-        since = rules.effective_from(
-            "prior_auth",
-            pd.Series(codes, dtype="string"),
-            sub["service_date"].iloc[program].reset_index(drop=True),
-        )
-        out["obtain_prior_auth"][program] = [
-            f"{REMEDY_TEXT['obtain_prior_auth']} (Medicare's prior authorization list, {c}"
-            + (f" since {d})" if d else ")")
-            for c, d in zip(codes, since)
-        ]
-    return out
+    return out  # one wording per fix: where a rule requires it, the reason names the rule and its source
 
 
 def _advisories(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray) -> list[pd.DataFrame]:
@@ -217,8 +212,8 @@ def _advisories(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray) -> list[pd.
             "same_or_similar",
             same_or_similar(prior, facts),
             lambda i: (
-                "if this replaces a lost, stolen or irreparably damaged item, add RA and the narrative; "
-                "otherwise expect a same-or-similar denial"
+                "add RA and the narrative only if this replaces a lost, stolen or irreparably damaged item "
+                "(otherwise expect a same-or-similar denial)"
             ),
         ),
         (
@@ -276,7 +271,7 @@ def listed_fixes(table: pd.DataFrame, *, max_actions: int = MAX_ACTIONS) -> pd.D
     return t[~scored | (rank <= max_actions)]
 
 
-def join_by_position(pos: np.ndarray, text: np.ndarray, sep: str = "; ") -> tuple[np.ndarray, list[str]]:
+def join_by_position(pos: np.ndarray, text: np.ndarray, sep: str = FIX_SEP) -> tuple[np.ndarray, list[str]]:
     """Items already sorted by position (stable) -> (distinct positions, joined texts)."""
     if len(pos) == 0:
         return np.empty(0, dtype=np.int64), []
@@ -287,14 +282,15 @@ def join_by_position(pos: np.ndarray, text: np.ndarray, sep: str = "; ") -> tupl
 
 
 def recommended_actions(table: pd.DataFrame, index: pd.Index, *, max_actions: int = MAX_ACTIONS) -> pd.Series:
-    """`; `-joined fixes per line (`obtain prior authorization → 7%`), aligned on `index` ('' = none)."""
+    """`; `-joined fixes per line, aligned on `index` ('' = none): a scored fix with the risk it leaves
+    (`obtain prior authorization → 7%`), advice marked as such (`advice: check the units delivered …`)."""
     shown = listed_fixes(table, max_actions=max_actions)
     out = pd.Series("", index=index, dtype=object)
     if len(shown):
         text = np.where(
             shown["kind"] == KIND_SCORED,
             shown["text"] + " → " + shown["new_probability"].map(format_risk),
-            shown["text"],
+            ADVICE_PREFIX + shown["text"],
         )
         jpos, jtext = join_by_position(shown["pos"].to_numpy(dtype=np.int64), np.asarray(text, dtype=object))
         out.iloc[jpos] = jtext

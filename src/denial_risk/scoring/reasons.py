@@ -11,7 +11,7 @@ denial codes (`likely_denial_codes`).
    values (`model.typical_values`), rescored on the feature matrix. It orders
    the findings (strongest group first) and adds a group that drives the risk
    by at least `DRIVER_MIN` but has no finding ("this payer denies many lines
-   like this (+12 points)"). It explains the model's score; it never makes a fix.
+   like this (raises the risk by 12 points)"). It explains the model's score; it never makes a fix.
 3. **The likely CARC** from the model's reason classifier ("likely CO-4:
    procedure inconsistent with modifier").
 
@@ -29,7 +29,14 @@ import pandas as pd
 
 from denial_risk.contract import schema
 from denial_risk.contract.facts import LineFacts
-from denial_risk.contract.wording import DOCUMENT_NAMES, GROUP_DRIVERS, carc_words, dotted, rarc_words
+from denial_risk.contract.wording import (
+    DOCUMENT_NAMES,
+    DRIVER_POINTS,
+    GROUP_DRIVERS,
+    carc_words,
+    dotted,
+    rarc_words,
+)
 from denial_risk.scoring import fixes
 from denial_risk.scoring.findings import findings
 from denial_risk.scoring.fixes import join_by_position
@@ -312,7 +319,8 @@ def _driver_items(
         fields = {name: arr[at[strong]] for name, arr in values.items()}
         pts = D[strong, j]
         txt = [
-            template.format(**{name: fields[name][i] for name in fields}) + f" (+{100 * pts[i]:.0f} points)"
+            template.format(**{name: fields[name][i] for name in fields})
+            + DRIVER_POINTS.format(points=100 * pts[i])
             for i in range(len(strong))
         ]
         frames.append(

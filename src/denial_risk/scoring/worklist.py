@@ -15,7 +15,7 @@ and ~28 bytes a line while ranking):
 
 Both outputs are written to temporary files beside the target and renamed at
 the very end: an interrupted run leaves neither a half file nor a stale one.
-Rows keep input order; the columns are the input's, then the contract's six.
+Rows keep input order; the columns are the input's, then the contract's seven.
 
 Drift: a uniform sample of the scored lines' feature matrix is compared with
 the training profile stored in the model (`model.info["drift_profile"]`);
@@ -35,12 +35,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from denial_risk.claims.files import TableWriter, check_output, file_format, remove_stale, work_dir
 from denial_risk.claims.memory import lean_arrow_memory, release_freed_memory
+from denial_risk.claims.reject_counts import RejectCounts
 from denial_risk.claims.table import ClaimTable
 from denial_risk.contract import schema
+from denial_risk.contract.normalize import parse_amounts
 from denial_risk.errors import UserError
 from denial_risk.scoring.explain import ExplainPolicy, explain_ranked, scored_columns
 
@@ -49,6 +52,9 @@ DRIFT_THRESHOLD = 0.25
 DRIFT_SAMPLE = 20_000
 PASS2_BATCH_ROWS = 65_536  # pass 2 copies the scored file in batches this size
 TOP_COLUMNS = ("risk_rank", *schema.READ_COLUMNS)
+# A CSV worklist is read by a person: a probability to 4 decimals (0.01 percentage points), an amount to
+# the cent. Parquet keeps full precision; ranks come from full precision in both (docs/claims.md).
+CSV_DECIMALS = {"denial_probability": 4, "expected_loss": 2}
 
 
 @dataclass
@@ -58,8 +64,8 @@ class WorklistResult:
     rejected: int = 0
     out: Path | None = None
     rejects: Path | None = None
-    lines_by_tier: dict[str, int] = field(default_factory=dict)
-    at_risk_by_tier: dict[str, float] = field(default_factory=dict)
+    lines_by_tier: dict[str, int] = field(default_factory=lambda: dict.fromkeys(schema.RISK_TIERS, 0))
+    at_risk_by_tier: dict[str, float] = field(default_factory=lambda: dict.fromkeys(schema.RISK_TIERS, 0.0))
     billed: float = 0.0
     replaced_columns: list[str] = field(default_factory=list)
     drift: pd.DataFrame | None = None
@@ -67,6 +73,12 @@ class WorklistResult:
     top: pd.DataFrame | None = None
     seconds: float = 0.0
     memory: dict[str, float] = field(default_factory=dict)  # peak RSS after pass 1 and at the end (MB)
+    reject_counts: RejectCounts = field(default_factory=RejectCounts)
+
+    def check_some_scored(self, data) -> None:
+        """A file whose every row is rejected has nothing to rank: the user's mistake, nothing written."""
+        if self.rejected and not self.scored:
+            raise UserError(self.reject_counts.all_rejected(data, self.rejected))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -181,15 +193,9 @@ def score_file(
     table, rejects_path = _open(data, out, reader_options)
     _check_model_columns(model, table.columns, data)
     input_cols = list(table.columns)
-    replaced = [c for c in input_cols if c in ADDED]
-    keep_cols = [c for c in input_cols if c not in ADDED]
-    result = WorklistResult(
-        out=out,
-        rejects=rejects_path,
-        replaced_columns=replaced,
-        lines_by_tier={t: 0 for t in schema.RISK_TIERS},
-        at_risk_by_tier={t: 0.0 for t in schema.RISK_TIERS},
-    )
+    replaced = schema.scored_columns_in(input_cols)  # a scored file scored again: replaced, as on Spark
+    keep_cols = [c for c in input_cols if c not in replaced]
+    result = WorklistResult(out=out, rejects=rejects_path, replaced_columns=replaced)
     reservoir = _Reservoir(drift_sample, seed)
 
     remove_stale(out)  # a killed run's working folder holds scored rows, patient ids included
@@ -220,6 +226,7 @@ def score_file(
                         policy,
                     )
                     _chunk_done(bar, len(chunk.clean) + len(chunk.rejects))
+            result.check_some_scored(data)
             rejects_writer.write_empty(table.reject_columns)
             # pass 2: file-wide ranks, then the final file
             result.memory["pass1_peak_rss_mb"] = _peak_rss_mb()
@@ -286,6 +293,7 @@ def _score_chunk(
     if len(chunk.rejects):
         rejects_writer.write(chunk.rejects)
         result.rejected += len(chunk.rejects)
+        result.reject_counts.add_rejects(chunk.rejects)
     if not len(chunk.clean):
         return
     added, X = scored_columns(model, chunk.clean, policy)
@@ -361,6 +369,7 @@ def _write_ranked(
         writer.write(empty)
         return empty if top else None
     writer = stack.enter_context(TableWriter(out, option="--out"))
+    digits = CSV_DECIMALS if file_format(out, option="--out") == "csv" else {}
     pf = pq.ParquetFile(part_path, pre_buffer=False)  # one column chunk at a time, not the whole row group
     offset = 0
     for batch in pf.iter_batches(batch_size=PASS2_BATCH_ROWS, use_threads=False):
@@ -375,7 +384,7 @@ def _write_ranked(
         cols.insert(rank_at, pa.array(r.astype(np.int64, copy=False), type=pa.int64()))
         names.insert(rank_at, "risk_rank")
         tbl = pa.Table.from_arrays(cols, names=names)
-        writer.write_arrow(tbl)
+        writer.write_arrow(_rounded(tbl, digits))
         if top:
             hit = np.flatnonzero(r <= top)
             if len(hit):
@@ -388,6 +397,13 @@ def _write_ranked(
     return pd.concat(tops, ignore_index=True).sort_values("risk_rank", kind="stable").reset_index(drop=True)
 
 
+def _rounded(tbl: pa.Table, digits: dict[str, int]) -> pa.Table:
+    for name, places in digits.items():
+        i = tbl.schema.get_field_index(name)
+        tbl = tbl.set_column(i, name, pc.round(tbl.column(i), places))
+    return tbl
+
+
 # --------------------------------------------------------------------------- printing
 
 
@@ -397,6 +413,7 @@ def _money(x: float) -> str:
 
 def format_summary(result: WorklistResult) -> list[str]:
     lines = [f"{result.rows:,} lines: {result.scored:,} scored, {result.rejected:,} rejected"]
+    lines += [f"  rejected: {line}" for line in result.reject_counts.lines()]
     total_risk = sum(result.at_risk_by_tier.values())
     lines.append(f"dollars at risk: {_money(total_risk)} of {_money(result.billed)} billed")
     for t in schema.RISK_TIERS:
@@ -409,6 +426,12 @@ def format_summary(result: WorklistResult) -> list[str]:
     return lines
 
 
+def _amount(value) -> str:
+    """An input amount as the contract reads it (`12.5`, `$1,234.00`), to the cent."""
+    parsed, bad = parse_amounts(pd.Series([str(value)], dtype="string"))
+    return str(value) if bad.iloc[0] or pd.isna(parsed.iloc[0]) else f"${parsed.iloc[0]:,.2f}"
+
+
 def format_top(top: pd.DataFrame) -> list[str]:
     """The first worklist lines as a table, each followed by its reasons and fixes."""
     if top is None or top.empty:
@@ -419,7 +442,7 @@ def format_top(top: pd.DataFrame) -> list[str]:
         ("line", "line_number", str),
         ("code", "hcpcs_code", str),
         ("payer", "payer_type", str),
-        ("billed", "billed_amount", str),
+        ("billed", "billed_amount", _amount),
         ("risk", "denial_probability", lambda v: f"{100 * float(v):.0f}%"),
         ("at risk", "expected_loss", lambda v: f"${float(v):,.2f}"),
         ("tier", "risk_tier", str),

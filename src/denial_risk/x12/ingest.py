@@ -76,7 +76,12 @@ class IngestResult:
 
     @property
     def dropped_claims(self) -> list[Issue]:
-        return [i for i in self.errors if not (i.segment is None and i.claim_id is None)]
+        return [i for i in self.errors if not (i.segment is None and i.claim_id is None) and i.lost != "line"]
+
+    @property
+    def dropped_lines(self) -> list[Issue]:
+        """835 service lines that could not be read (their claims' other lines are kept)."""
+        return [i for i in self.errors if i.lost == "line"]
 
     @property
     def warnings(self) -> list[Issue]:
@@ -158,6 +163,7 @@ _COUNTS = (
     "files",
     "bad_files",
     "claims_dropped",
+    "remit_lines_dropped",
     "warnings",
     "files_with_warnings",
     "claim_lines",
@@ -202,6 +208,7 @@ def _read_all(files: list[tuple[str, Path]], strict: bool) -> _Collected:
             issue.file, issue.role = str(f), role
         out.issues.extend(content.issues)
         counts["claims_dropped"] += content.dropped_claims
+        counts["remit_lines_dropped"] += sum(1 for i in content.issues if i.lost == "line")
         counts["files_with_warnings"] += any(i.severity == WARNING for i in content.issues)
         for kind, n in content.transactions.items():
             counts[f"transactions_{kind}"] += n
@@ -290,6 +297,7 @@ def write_outputs(result: IngestResult, out: str | os.PathLike) -> dict[str, Pat
         "duplicates": result.duplicates,
         "bad_files": [_issue_dict(i) for i in result.bad_files],
         "dropped_claims": [_issue_dict(i) for i in result.dropped_claims][:1000],
+        "dropped_lines": [_issue_dict(i) for i in result.dropped_lines][:1000],
         "warnings": [_issue_dict(i) for i in result.warnings][:1000],
     }
     written["summary"] = write_text(json.dumps(summary, indent=2), sibling_path(out, "summary", "json"))

@@ -26,7 +26,8 @@ balancing rules, 005010X221A1 section 1.10.2, "Service Line Balancing" and
 "Claim Balancing", restated in X12 RFI 2601; AMT segments such as interest are
 information only, interest nets into PLB L6: RFI 2123). A claim that does not balance is a
 warning, unless its transaction stops without SE right after it: then it was
-cut and is dropped.
+cut and is dropped. A service line whose SVC amounts cannot be read is dropped
+and named on its own (`_drop_line`): its claim and the claim's other lines are kept.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from denial_risk.x12.codes import (
     patient_key,
     payer_type_for,
 )
-from denial_risk.x12.segments import WARNING, Issue, Seg, SegmentRouter, X12FileError, parse_date
+from denial_risk.x12.segments import ERROR, WARNING, Issue, Seg, SegmentRouter, X12FileError, parse_date
 
 _SVC_SEPARATORS = (">", ":", "^", "\\", "!")
 # Claim payment remark code elements (X221A1): MIA05, MIA20-23; MOA03-07. LQ01 = HE (remark codes).
@@ -80,6 +81,7 @@ class RemitClaim:
     lines: list[RemitLine] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)  # MIA / MOA
     segment: int = 0  # position of the CLP in its file
+    dropped_lines: list[RemitLine] = field(default_factory=list)  # unreadable SVC: out of the table
 
     @property
     def payer_type(self) -> str | None:
@@ -88,7 +90,7 @@ class RemitClaim:
     def imbalance(self) -> str | None:
         """None when CLP03 - all CAS amounts = CLP04, else both figures."""
         adjusted = sum(a for _, _, a in self.adjustments) + sum(
-            a for line in self.lines for _, _, a in line.adjustments
+            a for line in self.lines + self.dropped_lines for _, _, a in line.adjustments
         )
         if abs(self.charge - adjusted - self.paid) < _CENT:
             return None
@@ -310,19 +312,45 @@ class Remit835Parser(SegmentRouter):
     def _svc(self, seg: Seg) -> None:
         proc = seg.comps(6) if seg.v(6) else seg.comps(1)
         proc = _split_procedure(proc, self, seg)
-        units = seg.amount(7 if seg.v(6) and seg.v(7) else 5, "SVC05")
+        code = (proc[1].strip().upper() or None) if len(proc) > 1 else None
+        try:
+            charge = seg.amount(2, "SVC02", required=True)
+            paid = seg.amount(3, "SVC03", required=True)
+            units = seg.amount(7 if seg.v(6) and seg.v(7) else 5, "SVC05")
+        except X12FileError as exc:
+            self._drop_line(seg, code, exc)
+            return
         self.line = RemitLine(
             qualifier=proc[0] if proc else "",
-            code=(proc[1].strip().upper() or None) if len(proc) > 1 else None,
+            code=code,
             modifiers=list(dict.fromkeys(m.strip().upper() for m in proc[2:6] if m.strip())),
-            charge=seg.amount(2, "SVC02", required=True),
-            paid=seg.amount(3, "SVC03", required=True),
+            charge=charge,
+            paid=paid,
             units=int(round(units)) if units is not None else 1,
         )
         if self.line.code is None:
             cid = self.claim.claim_id
             self._warn(f"SVC without a procedure code (claim {cid})", seg.n, cid)
         self.claim.lines.append(self.line)
+
+    def _drop_line(self, seg: Seg, code: str | None, exc: X12FileError) -> None:
+        """An SVC whose amounts cannot be read: that line is dropped and named, not its claim. Its
+        CAS, DTM and LQ segments still land on it (so they are not taken for the claim's), and its
+        adjustments still count in the claim's balance."""
+        cid = self.claim.claim_id
+        self.line = RemitLine(qualifier="", code=code, modifiers=[], charge=0.0, paid=0.0, units=1)
+        self.claim.dropped_lines.append(self.line)
+        self.issues.append(
+            Issue(
+                ERROR,
+                f"service line {code or '(no procedure code)'} of claim {cid} dropped: {exc} "
+                "(the claim's other lines are kept)",
+                seg.n,
+                self.transaction,
+                cid,
+                lost="line",
+            )
+        )
 
     def _lq(self, seg: Seg) -> None:
         code = seg.v(2).strip().upper()

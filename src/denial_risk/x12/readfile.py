@@ -10,7 +10,8 @@ The leniency rules (docs/x12.md):
   its service and the charges add up to CLM02; 835: CLP03 - adjustments =
   CLP04). Otherwise it was cut mid-loop: it is dropped and named (an error);
 - a claim that cannot be read (a malformed amount, no claim id) is dropped and
-  named; the rest of its transaction is read;
+  named; the rest of its transaction is read; an 835 service line whose amounts
+  cannot be read is dropped and named alone (`Issue.lost == "line"`), its claim kept;
 - an 835 transaction whose BPR02 differs from sum CLP04 - sum PLB is a warning
   carrying both figures;
 - a file that yields no 837 or 835 transaction at all (not X12, only other

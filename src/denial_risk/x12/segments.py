@@ -54,6 +54,7 @@ class Issue:
     claim_id: str | None = None
     file: str = ""
     role: str = ""
+    lost: str = "claim"  # an error's loss: "claim" (or a whole file, segment None), or one "line"
 
 
 @dataclass(slots=True)
