@@ -35,6 +35,7 @@ from scipy import linalg, sparse
 
 from denial_risk.contract import remedies
 from denial_risk.contract.facts import LineFacts
+from denial_risk.modeling.changes import detect as detect_changes
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,13 @@ class FixEffects:
     n_without: np.ndarray = field(default_factory=lambda: np.zeros(0))
     rate: np.ndarray = field(default_factory=lambda: np.zeros(0))  # denied share of the lines with the defect
     recent: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # the rule changed lately
+    since: np.ndarray = field(default_factory=lambda: np.zeros(0))  # day (epoch) the estimate starts; NaN all
+    changes: list = field(default_factory=list)  # detected rule changes (`modeling.changes`), plain dicts
     info: dict = field(default_factory=dict)
+
+    def span(self) -> dict:
+        """What the effects were fitted on (logged with the training run, shown in the model card)."""
+        return {k: self.info.get(k, "") for k in ("lines", "from", "to", "slices", "rule_changes")}
 
     def lookup(self, remedy: str, state: str, cells: np.ndarray) -> dict[str, np.ndarray]:
         """The stored figures for each line's cell (NaN where the cell has no estimate)."""
@@ -79,6 +86,22 @@ class FixEffects:
             arr = np.append(getattr(self, name).astype(float), np.nan)
             out[name] = arr[pos]
         return out
+
+
+def fit_on_slices(slices: list[pd.DataFrame], weight: np.ndarray | None = None) -> FixEffects:
+    """Each fix's effect per payer cell, and the payer rule changes, from the remits of `slices` (the
+    first is the training period). `modeling.train.fit_split` passes every labelled line, after the
+    holdout metrics are read: the latest remits are where a payer's new rule shows first.
+
+    A sampled training period is used as sampled, each line with its weight (the later lines weigh
+    1): the same lines the classifier is fitted on, so the memory budget holds here too.
+    """
+    lines = pd.concat(slices)
+    w = None if weight is None else np.concatenate([weight, np.ones(len(lines) - len(weight))])
+    effects = fit_fix_effects(lines, lines["denied"].astype(bool).to_numpy(), lines.get("denial_reason"), w)
+    names = ("train", "calibration", "holdout")[: len(slices)]
+    effects.info["slices"] = "+".join(names) + (" (training period sampled)" if weight is not None else "")
+    return effects
 
 
 def _defects(clean: pd.DataFrame, cand: remedies.Candidates) -> dict[tuple[str, str], np.ndarray]:
@@ -177,21 +200,29 @@ def fit_fix_effects(
     design.add_categories("quarter", pd.PeriodIndex(clean["service_date"], freq="Q").astype(str).to_numpy())
     for name, mask in _covariates(clean, facts).items():
         design.add(f"finding={name}", mask)
+    cells_of = {
+        r: pd.factorize(pd.Series(cand.cells[r], dtype=object).astype(str)) for r in remedies.REMEDIES
+    }
+    changes = detect_changes(clean, cand, denied, reasons, weight, cells_of)
+    changed_at = {(c["remedy"], c["state"], c["cell"]): c["since_day"] for c in changes}
+    day_n = day.astype(np.int64)
     defect_cols: dict[tuple[str, str, str, bool], str] = {}
     for (r, s), mask in _defects(clean, cand).items():
-        cells = cand.cells[r]
-        codes, uniq = pd.factorize(pd.Series(cells, dtype=object).astype(str))
+        codes, uniq = cells_of[r]
         counts = np.bincount(codes[mask], minlength=len(uniq))
         late_counts = np.bincount(codes[mask & recent], minlength=len(uniq))
         for k, cell in enumerate(uniq):
             if counts[k] < MIN_LINES:
                 continue
             in_cell = mask & (codes == k)
-            split = min(late_counts[k], counts[k] - late_counts[k]) >= MIN_LINES
+            at = changed_at.get((r, s, cell))
+            late_mask = recent if at is None else day_n >= at
+            n_late = late_counts[k] if at is None else int((in_cell & late_mask).sum())
+            split = min(n_late, counts[k] - n_late) >= MIN_LINES
             for late in (False, True) if split else (None,):
                 name = f"{r}|{s}|{cell}|{ {None: 'all', True: 'recent', False: 'before'}[late] }"
                 before = len(design.columns)
-                design.add(name, in_cell if late is None else in_cell & (recent == late))
+                design.add(name, in_cell if late is None else in_cell & (late_mask == late))
                 if len(design.columns) > before:
                     defect_cols[(r, s, cell, late)] = name
     X = design.matrix()
@@ -205,13 +236,17 @@ def fit_fix_effects(
         else np.arange(n)
     )
     cov = _covariance(X, clf, y, clusters, weight)
-    effects = _collect(design.columns, defect_cols, clf.coef_.ravel(), cov)
+    effects = _collect(design.columns, defect_cols, clf.coef_.ravel(), cov, changed_at)
+    effects.changes = changes
     _add_reason_evidence(effects, clean, cand, reasons, denied, weight)
     effects.info = {
         "lines": n,
         "columns": X.shape[1],
         "cells": len(effects.keys),
         "changed_lately": int(effects.recent.sum()),
+        "rule_changes": len(changes),
+        "from": f"{clean['service_date'].min():%Y-%m-%d}" if n else "",
+        "to": f"{clean['service_date'].max():%Y-%m-%d}" if n else "",
     }
     log.info(f"fix effects: {len(effects.keys)} remedy cells from {n} lines ({X.shape[1]} design columns)")
     return effects
@@ -244,9 +279,12 @@ def _covariance(
     return robust
 
 
-def _collect(columns: dict[str, int], defect_cols: dict, coef: np.ndarray, cov: np.ndarray) -> FixEffects:
-    """One estimate per (remedy, state, cell): the recent one when the rule changed, else both pooled."""
-    keys, beta, se, changed = [], [], [], []
+def _collect(
+    columns: dict[str, int], defect_cols: dict, coef: np.ndarray, cov: np.ndarray, changed_at: dict
+) -> FixEffects:
+    """One estimate per (remedy, state, cell): the one since a detected change (`modeling.changes`);
+    else the recent one when it differs from the earlier beyond their noise; else both pooled."""
+    keys, beta, se, changed, since = [], [], [], [], []
     for r, s, cell in sorted({(r, s, c) for r, s, c, _ in defect_cols}):
         est = {}
         for late in (None, False, True):
@@ -254,9 +292,10 @@ def _collect(columns: dict[str, int], defect_cols: dict, coef: np.ndarray, cov: 
             if name is not None:
                 j = columns[name]
                 est[late] = (coef[j], np.sqrt(max(cov[j, j], 1e-12)))
+        at = changed_at.get((r, s, cell))
         if False in est and True in est:
             (b0, s0), (b1, s1) = est[False], est[True]
-            moved = abs(b1 - b0) > CHANGE_Z * np.hypot(s0, s1)
+            moved = at is not None or abs(b1 - b0) > CHANGE_Z * np.hypot(s0, s1)
             if moved:
                 b, e = b1, s1
             else:
@@ -268,7 +307,10 @@ def _collect(columns: dict[str, int], defect_cols: dict, coef: np.ndarray, cov: 
         beta.append(b)
         se.append(e)
         changed.append(moved)
-    return FixEffects(keys, np.array(beta), np.array(se), recent=np.array(changed, dtype=bool))
+        since.append(at if moved and at is not None else np.nan)
+    return FixEffects(
+        keys, np.array(beta), np.array(se), recent=np.array(changed, dtype=bool), since=np.array(since, float)
+    )
 
 
 def _add_reason_evidence(
@@ -286,6 +328,7 @@ def _add_reason_evidence(
     have_reasons = reasons is not None and reasons.notna().any()
     carc = reasons.astype("string").fillna("").to_numpy(object) if have_reasons else None
     by_remedy: dict[str, tuple] = {}
+    day = clean["service_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
     for i, key in enumerate(effects.keys):
         r, s, cell = key.split("|", 2)
         if r not in by_remedy:
@@ -296,6 +339,8 @@ def _add_reason_evidence(
             by_remedy[r] = (codes, {u: k for k, u in enumerate(uniq)}, hit)
         codes, where, hit = by_remedy[r]
         in_cell = codes == where.get(cell, -1)
+        if len(effects.since) and not np.isnan(effects.since[i]):  # a rule change: its evidence since
+            in_cell &= day >= effects.since[i]
         has = in_cell & getattr(cand, s)[r]
         without = in_cell & ~cand.present[r] & ~cand.unknown[r]
         w = np.ones(len(has)) if weight is None else weight
