@@ -122,6 +122,26 @@ def detect(
     return sorted(out, key=lambda c: (c["month"], c["remedy"], c["cell"]))
 
 
+def detect_in(frame: pd.DataFrame) -> list[dict]:
+    """The changes in labelled normalised lines (a month or more of remits), as `detect` finds them."""
+    from denial_risk.contract.facts import LineFacts
+
+    labelled = frame[frame["denied"].notna()].reset_index(drop=True) if "denied" in frame else frame.iloc[:0]
+    if labelled.empty:
+        return []
+    cand = remedies.candidates(labelled, LineFacts.of(labelled))
+    return detect(labelled, cand, labelled["denied"].astype(bool).to_numpy(), labelled.get("denial_reason"))
+
+
+def merged(*lists: list[dict]) -> list[dict]:
+    """Changes from several sources, each (remedy, state, cell, month) once, oldest month first."""
+    seen: dict[tuple, dict] = {}
+    for changes in lists:
+        for c in changes:
+            seen.setdefault((c["remedy"], c["state"], c["cell"], c["month"]), c)
+    return sorted(seen.values(), key=lambda c: (c["month"], c["remedy"], c["cell"]))
+
+
 def _change(n: np.ndarray, k: np.ndarray):
     at, lr = best_split(n, k)
     if at < 0 or lr < MIN_LR:
