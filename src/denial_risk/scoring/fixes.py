@@ -87,13 +87,14 @@ def fix_table(
 def _scored(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray, effects) -> list[pd.DataFrame]:
     cand = remedies.candidates(sub, facts)
     texts = _remedy_texts(sub, facts, cand)
+    detail = sub[[c for c in ("hcpcs_code", "billed_amount") if c in sub]]  # where effects vary in a cell
     out = []
     for name in remedies.REMEDIES:
         for state in ("present", "unknown"):
             pos = np.flatnonzero(getattr(cand, state)[name] & cand.truthful[name])
             if not len(pos):
                 continue
-            fig = effects.lookup(name, state, cand.cells[name][pos], sub.iloc[pos])
+            fig = effects.lookup(name, state, cand.cells[name][pos], detail.iloc[pos])
             beta, se = fig["beta"], fig["se"]
             new_p, low = risk_after(name, state, ps[pos], fig)
             reasons_agree = ~(fig["reason_rate"] < fig["reason_rate_without"])  # NaN (no reasons) agrees
