@@ -144,7 +144,9 @@ def main(argv=None) -> dict:
     every_line = fix_truth.figures(judged, explained_from=medium)
     naive = fix_truth.figures(shown, *fix_truth.naive_listing(shown, medium), explained_from=medium)
     kinds = fix_truth.by_kind(shown, medium)
-    change = _late_change_lines(shown, normalize_chunk(clean)[0].reset_index(drop=True), args.world)
+    normalised = normalize_chunk(clean)[0].reset_index(drop=True)
+    change = _late_change_lines(shown, normalised, args.world)
+    change_all = _late_change_lines(judged, normalised, args.world)
     result = {
         "settings": vars(args) | {"start": START, "months": MONTHS, "train_months": TRAIN_MONTHS},
         "model": model_info,
@@ -156,6 +158,9 @@ def main(argv=None) -> dict:
         "naive_rescoring": naive.as_dict(),
         "by_fix": kinds.round(4).to_dict(orient="records"),
         "late_change": None if change is None else fix_truth.figures(change, explained_from=medium).as_dict(),
+        "late_change_every_line": (
+            None if change_all is None else fix_truth.figures(change_all, explained_from=medium).as_dict()
+        ),
         "targets": TARGETS,
         "meets_targets": _meets(ours, kinds),
         "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
@@ -171,6 +176,7 @@ def main(argv=None) -> dict:
     print(f"every line: {every_line.as_dict()}")
     print(f"naive   : {naive.as_dict()}")
     print(f"late change's lines: {result['late_change']}")
+    print(f"late change's lines, fixes on every line: {result['late_change_every_line']}")
     print(kinds.round(3).to_string(index=False))
     print(f"meets targets: {result['meets_targets']}")
     return result

@@ -56,8 +56,11 @@ def test_stated_risk_is_the_line_risk_without_the_learned_effect(denial_model, l
     for name, part in scored.groupby("remedy"):
         pos = part["pos"].to_numpy()
         state = np.where(cand.present[name][pos], "present", "unknown")
-        beta = np.array(
-            [effects.lookup(name, s, cand.cells[name][[i]])["beta"][0] for s, i in zip(state, pos)]
+        beta = np.array(  # the effect the statement removes: kappa times the line's (sub-)cell effect
+            [
+                effects.lookup(name, s, cand.cells[name][[i]], lines.iloc[[i]])["beta_stated"][0]
+                for s, i in zip(state, pos)
+            ]
         )
         start = np.minimum(p[pos], fixes.P_CAP)
         expected = 1 / (1 + np.exp(-(_logit(start) - beta)))

@@ -108,7 +108,7 @@ def _stated_from(table: pd.DataFrame, clean: pd.DataFrame, facts: LineFacts, eff
             hit = idx[state == s]
             if len(hit):
                 fig = effects.lookup(name, s, cand.cells[name][pos[hit]], clean.iloc[pos[hit]])
-                fig["beta_stated"] = fig["beta"]  # from the true risk: no uncertainty about the line to allow for
+                fig["beta_stated"] = fig["beta"]  # from the true risk: no uncertainty about the line
                 out[hit] = fixes.risk_after(name, s, table["truth"].to_numpy()[hit], fig)[0]
     return out
 

@@ -40,6 +40,13 @@ def _defect_any(cand, r: str) -> np.ndarray:
     return cand.present[r] | cand.unknown[r]
 
 
+def _cell_rows(codes: np.ndarray, n_cells: int) -> list[np.ndarray]:
+    """Each cell's line positions (one sort, not a pass over every line per cell)."""
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(n_cells + 1))
+    return [order[bounds[k] : bounds[k + 1]] for k in range(n_cells)]
+
+
 def band_labels(amount: np.ndarray, cand, cells_of: dict) -> tuple[dict, dict]:
     """(per remedy: each line's band label, per "remedy|cell": the cuts). Terciles of the cell's billed
     amounts among its lines with the defect; a line without an amount goes to the middle band."""
@@ -49,18 +56,19 @@ def band_labels(amount: np.ndarray, cand, cells_of: dict) -> tuple[dict, dict]:
         mask = _defect_any(cand, r)
         lab = np.full(len(amount), "", dtype=object)
         counts = np.bincount(codes[mask], minlength=len(uniq))
+        rows_of = _cell_rows(codes, len(uniq))
         for k in np.flatnonzero(counts >= N_BANDS * MIN_LINES):
-            in_cell = codes == k
-            known = amount[in_cell & mask]
+            rows = rows_of[k]
+            known = amount[rows[mask[rows]]]
             known = known[~np.isnan(known)]
             if len(known) < N_BANDS * MIN_LINES:
                 continue
             c = np.quantile(known, np.arange(1, N_BANDS) / N_BANDS)
             if len(np.unique(c)) < N_BANDS - 1:
                 continue
-            a = amount[in_cell]
+            a = amount[rows]
             band = np.where(np.isnan(a), N_BANDS // 2, np.searchsorted(c, a, side="right"))
-            lab[in_cell] = np.char.add("band", band.astype(str)).astype(object)
+            lab[rows] = np.array([f"band{b}" for b in range(N_BANDS)], dtype=object)[band]
             cuts[f"{r}|{uniq[k]}"] = [float(x) for x in c]
         labels[r] = lab
     return labels, cuts
@@ -69,18 +77,19 @@ def band_labels(amount: np.ndarray, cand, cells_of: dict) -> tuple[dict, dict]:
 def code_labels(code: np.ndarray, cand, cells_of: dict) -> dict:
     """Per remedy: each line's code label ("" outside cells with two codes of `MIN_LINES` lines)."""
     labels = {}
-    code = np.asarray(code, dtype=object)
+    code = np.asarray(code, dtype=object).astype(str)
     for r, (codes, uniq) in cells_of.items():
         mask = _defect_any(cand, r)
         lab = np.full(len(code), "", dtype=object)
         counts = np.bincount(codes[mask], minlength=len(uniq))
+        rows_of = _cell_rows(codes, len(uniq))
         for k in np.flatnonzero(counts >= 2 * MIN_LINES):
-            in_cell = codes == k
-            values, n = np.unique(code[in_cell & mask].astype(str), return_counts=True)
-            own = [str(v) for v in values[n >= MIN_LINES]]
-            if not own or len(own) == len(values) == 1:
+            rows = rows_of[k]
+            values, n = np.unique(code[rows[mask[rows]]], return_counts=True)
+            own = values[n >= MIN_LINES]
+            if len(own) == 0 or len(own) == len(values) == 1:
                 continue
-            lab[in_cell] = np.where(np.isin(code[in_cell].astype(str), own), code[in_cell], "other")
+            lab[rows] = np.where(np.isin(code[rows], own), code[rows], "other")
         labels[r] = lab
     return labels
 
