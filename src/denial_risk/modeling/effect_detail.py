@@ -77,19 +77,21 @@ def band_labels(amount: np.ndarray, cand, cells_of: dict) -> tuple[dict, dict]:
 def code_labels(code: np.ndarray, cand, cells_of: dict) -> dict:
     """Per remedy: each line's code label ("" outside cells with two codes of `MIN_LINES` lines)."""
     labels = {}
-    code = np.asarray(code, dtype=object).astype(str)
+    number, names = pd.factorize(pd.Series(code, dtype=object).astype(str))
+    names = np.append(np.asarray(names, dtype=object), "other")
+    other = len(names) - 1
     for r, (codes, uniq) in cells_of.items():
         mask = _defect_any(cand, r)
-        lab = np.full(len(code), "", dtype=object)
+        lab = np.full(len(number), "", dtype=object)
         counts = np.bincount(codes[mask], minlength=len(uniq))
         rows_of = _cell_rows(codes, len(uniq))
         for k in np.flatnonzero(counts >= 2 * MIN_LINES):
             rows = rows_of[k]
-            values, n = np.unique(code[rows[mask[rows]]], return_counts=True)
+            values, n = np.unique(number[rows[mask[rows]]], return_counts=True)
             own = values[n >= MIN_LINES]
             if len(own) == 0 or len(own) == len(values) == 1:
                 continue
-            lab[rows] = np.where(np.isin(code[rows], own), code[rows], "other")
+            lab[rows] = names[np.where(np.isin(number[rows], own), number[rows], other)]
         labels[r] = lab
     return labels
 
@@ -128,28 +130,33 @@ def _q_test(est: list[tuple[float, float]]) -> float:
 
 
 def offset_fit(
-    y: np.ndarray, offset: np.ndarray, D: np.ndarray, w: np.ndarray, clusters: np.ndarray, ridge: float
+    y: np.ndarray,
+    offset: np.ndarray,
+    group: np.ndarray,
+    k: int,
+    w: np.ndarray,
+    clusters: np.ndarray,
+    ridge: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(beta, se) of a small penalised logistic regression with an offset (Newton steps): the sub-cells'
-    effects on top of the main fit. The standard error is the larger of the model-based and the
-    cluster-robust (by claim) one, as in the main fit."""
-    k = D.shape[1]
+    """(beta, se) per sub-cell of a penalised logistic regression with an offset: the sub-cells' effects
+    on top of the main fit. Each line is in one sub-cell (`group`), so the likelihood separates and
+    Newton's steps run for all of them at once. The standard error is the larger of the model-based
+    and the cluster-robust (by claim) one, as in the main fit."""
     b = np.zeros(k)
     for _ in range(50):
-        p = 1.0 / (1.0 + np.exp(-(offset + D @ b)))
-        H = D.T @ (D * (w * p * (1 - p))[:, None]) + ridge * np.eye(k)
-        step = np.linalg.solve(H, D.T @ (w * (y - p)) - ridge * b)
+        p = 1.0 / (1.0 + np.exp(-(offset + b[group])))
+        grad = np.bincount(group, w * (y - p), minlength=k) - ridge * b
+        hess = np.bincount(group, w * p * (1 - p), minlength=k) + ridge
+        step = grad / hess
         b += np.clip(step, -5, 5)
         if np.max(np.abs(step)) < 1e-8:
             break
-    p = 1.0 / (1.0 + np.exp(-(offset + D @ b)))
-    H = D.T @ (D * (w * p * (1 - p))[:, None]) + ridge * np.eye(k)
-    bread = np.linalg.inv(H)
+    p = 1.0 / (1.0 + np.exp(-(offset + b[group])))
+    hess = np.bincount(group, w * p * (1 - p), minlength=k) + ridge
     codes, uniq = pd.factorize(pd.Series(clusters, dtype=object))
-    G = np.zeros((len(uniq), k))
-    np.add.at(G, codes, D * (w * (y - p))[:, None])
-    robust = bread @ (G.T @ G) @ bread
-    return b, np.sqrt(np.maximum(np.diag(robust), np.diag(bread)))
+    per_claim = np.bincount(codes * k + group, w * (y - p), minlength=len(uniq) * k)  # score sums
+    meat = (per_claim.reshape(len(uniq), k) ** 2).sum(axis=0)
+    return b, np.sqrt(np.maximum(meat / hess**2, 1.0 / hess))
 
 
 def choose(by_band: dict, by_code: dict, cuts: dict) -> dict:

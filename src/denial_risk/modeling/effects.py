@@ -295,9 +295,17 @@ def _split_estimates(fit: _Fit, main: dict, fitted: tuple, sub: dict) -> dict:
         parts = effect_detail.split_parts(np.ones(len(rows), dtype=bool), labels[rows])
         if len(parts) < 2:
             continue
-        D = np.column_stack([m for _, m in parts]).astype(float)
+        group = np.zeros(len(rows), dtype=np.int64)
+        for g, (_, m) in enumerate(parts):
+            group[m] = g
         b, e = effect_detail.offset_fit(
-            fit.y[rows], eta[rows] - applied, D, weight[rows], fit.clusters[rows], 1.0 / PENALTY_C
+            fit.y[rows],
+            eta[rows] - applied,
+            group,
+            len(parts),
+            weight[rows],
+            fit.clusters[rows],
+            1 / PENALTY_C,
         )
         for (label, _), bi, ei in zip(parts, b, e):
             out[(r, s, cell, label)] = (bi, ei)
