@@ -29,6 +29,14 @@ def test_no_drift_on_lines_like_the_training_data_and_drift_on_a_shifted_backlog
 def test_predicted_versus_realised_on_remitted_lines(denial_model, fitted):
     hold = fitted.holdout
     scored = hold.assign(denial_probability=denial_model.predict_proba(feature_input(hold, TrainConfig())))
+    p = scored["denial_probability"]
+    scored = scored.assign(  # the other columns `score` adds, as the report reads them
+        expected_loss=p * scored["billed_amount"],
+        risk_tier=denial_model.tier(p.to_numpy()),
+        risk_rank=p.rank(ascending=False, method="first").astype(int),
+        top_reasons="",
+        recommended_actions="",
+    )
     table = predicted_vs_realised(scored, hold)
     overall = table.iloc[0]
     assert overall["slice"] == "all" and overall["lines"] == len(hold)
@@ -36,3 +44,66 @@ def test_predicted_versus_realised_on_remitted_lines(denial_model, fitted):
     deciles = table[table["slice"].str.startswith("decile=")]
     assert len(deciles) == 10
     assert deciles["realised_rate"].iloc[-1] > 3 * deciles["realised_rate"].iloc[0]
+
+
+LATE_CHANGE = {
+    "remedy": "obtain_prior_auth",
+    "state": "present",
+    "cell": "COM303|knee_orthosis",
+    "payer": "COM303",
+    "scope": "knee_orthosis",
+    "month": "2025-09",
+    "since_day": 20332,
+    "direction": "started",
+    "reasons": "CO-197/CO-15",
+    "rate_before": 0.0,
+    "rate_after": 0.31,
+    "lines_before": 180,
+    "lines_after": 60,
+}
+
+
+def test_monitor_and_the_report_name_the_payer_rule_changes(
+    denial_model, fitted, mlflow_store, run, capsys, tmp_path, monkeypatch
+):
+    """The changes the model found in its remits are printed by `monitor` (logged too) and listed by
+    `report --model` with their month; the new remits' own changes are added."""
+    import copy
+
+    from denial_risk.claims import files
+    from denial_risk.registry import tracking
+
+    model = copy.copy(denial_model)
+    model.fix_effects = copy.copy(denial_model.fix_effects)
+    model.fix_effects.changes = [LATE_CHANGE]
+    monkeypatch.setattr(tracking, "load_model", lambda uri, sha256=None: model)
+    hold = fitted.holdout
+    scored = hold.assign(denial_probability=denial_model.predict_proba(feature_input(hold, TrainConfig())))
+    p = scored["denial_probability"]
+    scored = scored.assign(  # the other columns `score` adds, as the report reads them
+        expected_loss=p * scored["billed_amount"],
+        risk_tier=denial_model.tier(p.to_numpy()),
+        risk_rank=p.rank(ascending=False, method="first").astype(int),
+        top_reasons="",
+        recommended_actions="",
+    )
+    files.write_table(scored.drop(columns=["denied", "denial_reason", "paid_amount"]), tmp_path / "s.csv")
+    files.write_table(hold, tmp_path / "remits.csv")
+    code, out, _ = run(
+        ["monitor", "--scored", tmp_path / "s.csv", "--remits", tmp_path / "remits.csv", "--model", "m"],
+        capsys,
+    )
+    assert code == 0, out
+    want = (
+        "COM303 started denying knee orthoses without prior authorization as CO-197/CO-15 from 2025-09: "
+        "31 % of such lines since, 0 % before (n = 240)"
+    )
+    assert want in out and "payer rule changes detected in the remits:" in out
+    code, out, _ = run(
+        ["report", "--scored", tmp_path / "s.csv", "--out", tmp_path / "r.html", "--model", "m"], capsys
+    )
+    assert code == 0, out
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert 'id="rule-changes"' in html and want in html
+    run(["report", "--scored", tmp_path / "s.csv", "--out", tmp_path / "plain.html"], capsys)
+    assert 'id="rule-changes"' not in (tmp_path / "plain.html").read_text(encoding="utf-8")

@@ -28,4 +28,8 @@ def monitor(scored: str, remits: str | None, model_uri: str, model_sha256: str |
     """Population stability per feature; predicted versus realised denial rate once remits return."""
     from denial_risk.jobs.monitor import monitor as run_monitor
 
-    run_monitor(scored, model_uri, remits, model_sha256=model_sha256)
+    result = run_monitor(scored, model_uri, remits, model_sha256=model_sha256)
+    lines = result.change_lines()
+    click.echo(f"payer rule changes detected in the remits: {len(lines)}" + (":" if lines else ""))
+    for line in lines:
+        click.echo(f"  {line}")

@@ -27,6 +27,13 @@ model_option = click.option(
     show_default=True,
     help="Registered model URI (models:/denial-risk@champion) or an exported model folder.",
 )
+report_model_option = click.option(
+    "--model",
+    "model_uri",
+    default=None,
+    help="Optional: a registered model URI or an exported model folder; the report then lists the payer "
+    "rule changes the model found in its remits.",
+)
 model_sha256_option = click.option(
     "--model-sha256",
     "model_sha256",

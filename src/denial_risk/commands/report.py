@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from denial_risk.commands.options import model_sha256_option, report_model_option
+
 
 @click.command("report")
 @click.option(
@@ -29,11 +31,21 @@ import click
     type=click.IntRange(min=0),
     help="Worklist lines shown, in risk_rank order.",
 )
-def report(scored: str, out: str, title: str | None, top: int) -> None:
+@report_model_option
+@model_sha256_option
+def report(
+    scored: str, out: str, title: str | None, top: int, model_uri: str | None, model_sha256: str | None
+) -> None:
     """Write a single-file HTML worklist report with charts, to open or mail."""
     from denial_risk.claims.files import check_output
     from denial_risk.report.html import build_report
 
     check_output(out)
-    path = build_report(scored, out, title=title, top=top)
+    found = None
+    if model_uri is not None:
+        from denial_risk.registry import tracking
+
+        model = tracking.load_model(model_uri, model_sha256)
+        found = list(getattr(getattr(model, "fix_effects", None), "changes", None) or [])
+    path = build_report(scored, out, title=title, top=top, changes=found)
     click.echo(f"report written to {path}")

@@ -33,13 +33,21 @@ import click
     help="Length of the simulated period in months.",
 )
 @click.option(
+    "--world",
+    "world",
+    default="plain",
+    show_default=True,
+    type=click.Choice(["plain", "harder"]),
+    help="The simulated world: plain, or harder (late rule changes, amount- and code-specific rules).",
+)
+@click.option(
     "--x12",
     "x12",
     default=None,
     type=click.Path(file_okay=False),
     help="Also write the claims as 837P and 835 files into this folder.",
 )
-def simulate(rows: int, seed: int, out: str, start: str, months: int, x12: str | None) -> None:
+def simulate(rows: int, seed: int, out: str, start: str, months: int, world: str, x12: str | None) -> None:
     """Write labelled synthetic claim lines plus `true_denial_probability`."""
     import pandas as pd
 
@@ -55,7 +63,7 @@ def simulate(rows: int, seed: int, out: str, start: str, months: int, x12: str |
         pd.Timestamp(start)
     except ValueError:
         raise UserError(f"--start {start}: not a date (use YYYY-MM-DD)") from None
-    frame = simulate_claims(rows, seed, start=start, months=months)
+    frame = simulate_claims(rows, seed, start=start, months=months, world=world)
     files.write_table(contract_frame(frame), out, option="--out")
     rate = float(frame["denied"].mean()) if len(frame) else 0.0
     click.echo(f"wrote {len(frame):,} claim lines to {out} (denial rate {rate:.1%})")

@@ -13,7 +13,13 @@ Definitions (issue 11):
 * recall: at-risk lines (true risk >= `AT_RISK`) with a fixable cause -- some fix the
   biller can truthfully make lowers the true logit by >= `CAUSE_LOGIT` -- that list
   such a fix;
-* error: mean |stated risk after the fix - true risk after it| over listed fixes.
+* error: mean |stated risk after the fix - true risk after it| over listed fixes, beside the
+  model's own error on the same lines (mean |model risk - true risk|): the statement should add
+  none;
+* overclaim: mean (true risk after - stated risk after) over listed fixes: how much more the
+  worklist promises than the fix delivers;
+* recall on explained lines: the same recall, counting only the lines the worklist explains
+  (model risk at or above the medium tier).
 
 The same figures for a naive design (re-score the edited line; list it when the model's
 risk drops a point) show what the learned effects buy.
@@ -101,7 +107,8 @@ def _stated_from(table: pd.DataFrame, clean: pd.DataFrame, facts: LineFacts, eff
         for s in ("present", "unknown"):
             hit = idx[state == s]
             if len(hit):
-                fig = effects.lookup(name, s, cand.cells[name][pos[hit]])
+                fig = effects.lookup(name, s, cand.cells[name][pos[hit]], clean.iloc[pos[hit]])
+                fig["beta_stated"] = fig["beta"]  # from the true risk: no uncertainty about the line
                 out[hit] = fixes.risk_after(name, s, table["truth"].to_numpy()[hit], fig)[0]
     return out
 
@@ -114,15 +121,24 @@ class Figures:
     error: float
     at_risk_fixable: int
     error_from_true_risk: float = float("nan")  # the same error had the model known each line's true risk
+    overclaim: float = float("nan")  # mean (true risk after - stated risk after) over listed fixes
+    model_error: float = float("nan")  # mean |model risk - true risk| on the listed fixes' lines
+    recall_explained: float = float("nan")  # recall on the lines at or above `explained_from`
+    explained_fixable: int = 0
 
     def as_dict(self) -> dict:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
 def figures(
-    judged: pd.DataFrame, listed: np.ndarray | None = None, stated: np.ndarray | None = None
+    judged: pd.DataFrame,
+    listed: np.ndarray | None = None,
+    stated: np.ndarray | None = None,
+    *,
+    explained_from: float = float("nan"),
 ) -> Figures:
-    """Precision, recall and stated-risk error of a listing (default: the worklist's own)."""
+    """Precision, recall, stated-risk error and overclaim of a listing (default: the worklist's own);
+    with `explained_from` (the medium tier), recall on the lines at or above it too."""
     listed = judged["listed"].to_numpy(dtype=bool) if listed is None else listed
     stated = judged["new_probability"].to_numpy(dtype=float) if stated is None else stated
     true_drop = judged["true_drop"].to_numpy(dtype=float)
@@ -139,6 +155,14 @@ def figures(
     fixable = np.unique(pos[strong & at_risk])
     found = np.unique(pos[strong & at_risk & listed])
     recall = len(found) / len(fixable) if len(fixable) else float("nan")
+    explained = judged["probability"].to_numpy(dtype=float) >= explained_from
+    fixable_x = np.unique(pos[strong & at_risk & explained])
+    found_x = np.unique(pos[strong & at_risk & explained & listed])
+    recall_x = len(found_x) / len(fixable_x) if len(fixable_x) else float("nan")
+    after = judged["true_after"].to_numpy(dtype=float)
+    overclaim = float(np.mean(after[listed] - stated[listed])) if listed.any() else float("nan")
+    p, truth = judged["probability"].to_numpy(dtype=float), judged["truth"].to_numpy(dtype=float)
+    model_error = float(np.mean(np.abs(p[listed] - truth[listed]))) if listed.any() else float("nan")
     floor = float("nan")
     if "stated_from_true_risk" in judged and listed.any():
         floor = float(
@@ -149,7 +173,18 @@ def figures(
                 )
             )
         )
-    return Figures(int(listed.sum()), precision, recall, error, len(fixable), floor)
+    return Figures(
+        int(listed.sum()),
+        precision,
+        recall,
+        error,
+        len(fixable),
+        floor,
+        overclaim,
+        model_error,
+        recall_x,
+        len(fixable_x),
+    )
 
 
 def naive_listing(judged: pd.DataFrame, min_probability: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -160,11 +195,11 @@ def naive_listing(judged: pd.DataFrame, min_probability: float = 0.0) -> tuple[n
     return ((p - after) >= fixes.MIN_DROP) & (p >= min_probability), after
 
 
-def by_kind(judged: pd.DataFrame) -> pd.DataFrame:
+def by_kind(judged: pd.DataFrame, explained_from: float = float("nan")) -> pd.DataFrame:
     """The figures per remedy (kinds with any listing)."""
     rows = []
     for name, part in judged.groupby("remedy"):
-        f = figures(part)
+        f = figures(part, explained_from=explained_from)
         rows.append({"fix": name, **f.as_dict()})
     return pd.DataFrame(rows).sort_values("listed", ascending=False).reset_index(drop=True)
 

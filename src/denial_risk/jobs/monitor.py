@@ -1,24 +1,25 @@
-"""Watching a deployed model: drift of a scored backlog, and predicted versus realised denials.
+"""Watching a deployed model: drift of a backlog, predicted versus realised denials, payer rule changes.
 
 Population stability per feature compares the backlog's feature distributions
 with the training data's profile stored inside the model. Once the payer's
 835 remittances come back (`ingest-x12` labels them), the scored lines are
 joined to their outcomes by (claim_id, line_number) and the predicted denial
 rate is set against the realised one, overall, per payer type and per
-probability decile. Plots and metrics are logged to MLflow.
+probability decile. The payer rule changes the model found in its remits are listed, with
+those the new remits show (`modeling.changes`). Plots and metrics are logged to MLflow.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from denial_risk.claims.table import load_claims
 from denial_risk.errors import UserError
-from denial_risk.modeling import evaluate
+from denial_risk.modeling import changes, evaluate
 from denial_risk.modeling.drift import drift_report
 from denial_risk.registry import tracking
 
@@ -32,6 +33,10 @@ class MonitoringResult:
     drift: pd.DataFrame  # feature, psi, drifted
     outcomes: pd.DataFrame | None  # slice, lines, predicted_rate, realised_rate
     metrics: dict
+    changes: list[dict] = field(default_factory=list)  # payer rule changes (`modeling.changes`)
+
+    def change_lines(self) -> list[str]:
+        return [changes.describe(c) for c in self.changes]
 
 
 def feature_drift(model, frame: pd.DataFrame, *, sample: int = 200_000, seed: int = 0) -> pd.DataFrame:
@@ -97,8 +102,10 @@ def monitor(
         "mean_predicted_probability": float(frame["denial_probability"].mean()),
     }
     outcomes = None
+    found = list(getattr(getattr(model, "fix_effects", None), "changes", None) or [])
     if remits_path:
         remitted, _ = load_claims(remits_path, option="--remits")
+        found = changes.merged(found, changes.detect_in(remitted))
         outcomes = predicted_vs_realised(frame, remitted)
         joined = outcomes.attrs["joined"]
         y, p = joined["denied"].to_numpy().astype(int), joined["denial_probability"].to_numpy()
@@ -121,8 +128,10 @@ def monitor(
                 "with_outcomes": bool(remits_path),
             }
         )
+        metrics["rule_changes"] = len(found)
         tracking.log_metrics(metrics)
         tracking.log_table(drift, "feature_psi")
+        tracking.log_table(changes.table(found), "rule_changes")
         tracking.log_figure(plot_drift(drift), "feature_psi")
         if outcomes is not None:
             tracking.log_table(outcomes, "predicted_vs_realised")
@@ -138,7 +147,9 @@ def monitor(
             f"{metrics['lines_with_outcome']} lines with outcomes: predicted denial rate "
             f"{metrics['predicted_denial_rate']:.1%}, realised {metrics['realised_denial_rate']:.1%}"
         )
-    return MonitoringResult(drift, outcomes, metrics)
+    for c in found:
+        log.info("payer rule change: %s", changes.describe(c))
+    return MonitoringResult(drift, outcomes, metrics, found)
 
 
 def plot_drift(drift: pd.DataFrame, top: int = 20):

@@ -29,6 +29,19 @@ def _table(frame: pd.DataFrame, columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _effects_line(info: dict) -> str:
+    """Where the fixes' effects and the payer rule changes come from (after the holdout: every line)."""
+    span = info.get("fix_effects_fitted_on")
+    if not span:
+        return "- Fix effects: from the training and calibration remits."
+    return (
+        f"- Fix effects, their reasons' evidence and payer rule changes: refitted after the holdout metrics on "
+        f"every labelled line ({span['slices']}: {span['lines']} lines, {span['from']} to {span['to']}); "
+        f"{span['rule_changes']} rule changes detected. The classifier and its encoders are fitted on the "
+        "training slice only."
+    )
+
+
 def build_model_card(result: TrainResult, *, data_name: str, version: str | None = None) -> str:
     p, m, info = result.params, result.metrics, result.model.info
     slice_cols = ["lines", "denial_rate", "mean_probability", "roc_auc", "ece", "dollars_caught_top10"]
@@ -68,6 +81,7 @@ attest to what the record does not show.
   `{p["calibration"]}` regression on the later calibration slice; {p["features"]} features in groups: {groups}.
 - A second model predicts the likely CARC of a denial (top 3).
 - Risk tiers: high ≥ {result.model.tiers["high"]}, medium ≥ {result.model.tiers["medium"]}.
+{_effects_line(info)}
 
 ## Holdout metrics (later-dated lines the model never saw)
 - ROC AUC {_fmt(m["roc_auc"])}, PR AUC {_fmt(m["pr_auc"])}, Brier {_fmt(m["brier"])}, log loss {_fmt(m["log_loss"])}

@@ -30,6 +30,7 @@ from denial_risk.features.select import InformativeColumns
 from denial_risk.modeling import evaluate, matrix
 from denial_risk.modeling.candidates import MIN_CLASS_LINES, _features, candidates, choose_classifier
 from denial_risk.modeling.config import TrainConfig
+from denial_risk.modeling.effects import fit_on_slices
 from denial_risk.modeling.leakage import extra_feature_auc, leakage_params
 from denial_risk.modeling.model import DenialModel
 from denial_risk.modeling.reason_model import fit_reason_model
@@ -113,11 +114,13 @@ def fit_on(
     *,
     chosen: str | None = None,
     weight: np.ndarray | None = None,
+    fix_effects: bool = True,
 ) -> Fitted:
     """Features, classifier (chosen by time-ordered CV on small data), calibration on `calib`, reasons.
 
     `weight`: per training line (a time-aware sample, `modeling.sampling`), or None. The training
     matrix is float32 and whole; the calibration lines are featurised a block at a time.
+    `fix_effects=False`: the caller fits them later (`fit_split`: on every labelled line).
     """
     y_tr = train["denied"].astype(bool).to_numpy().astype(int)
     y_cal = calib["denied"].astype(bool).to_numpy().astype(int)
@@ -149,7 +152,7 @@ def fit_on(
         dropped["reason_model"] = [names[i] for i in reason_model[0].dropped_]
     log.info(f"{len(dropped['classifier'])} feature columns constant or missing in training, dropped")
     model = DenialModel(
-        fix_effects=_fix_effects(train, calib, weight),
+        fix_effects=fit_on_slices([train, calib], weight) if fix_effects else None,
         features=features,
         classifier=None,
         reason_model=reason_model,
@@ -281,7 +284,7 @@ def fit_split(
         f"split by service date: train {len(train)} lines to {train.service_date.max():%Y-%m-%d}, "
         f"calibration {len(calib)}, holdout {len(hold)} from {hold.service_date.min():%Y-%m-%d}"
     )
-    fitted = fit_on(train, calib, config, weight=weight)
+    fitted = fit_on(train, calib, config, weight=weight, fix_effects=False)
     model = fitted.model
     model.info.update(
         {
@@ -309,6 +312,10 @@ def fit_split(
     params.update(plan.params)
     params.update(leakage_params(extra_feature_auc(train, hold, config)))
     model.info["data_fingerprint"] = params["data_fingerprint"]
+    # after the holdout is read: payer behaviour from every labelled line, the latest remits included
+    model.fix_effects = fit_on_slices([train, calib, hold], weight)
+    model.info["fix_effects_fitted_on"] = fitted_on = model.fix_effects.span()
+    params.update({f"fix_effects_{k}": v for k, v in fitted_on.items()})
     model.info["leakage_suspects"] = [c for c in params["leakage_suspects"].split(",") if c != "(none)"]
     return TrainResult(
         model=model,
@@ -408,20 +415,6 @@ def carc_remarks(train: pd.DataFrame, min_share: float = 0.3, min_lines: int = 1
         if n >= min_lines and k / n >= min_share:
             out[str(carc)] = [str(top_remark), round(k / n, 3)]
     return out
-
-
-def _fix_effects(train: pd.DataFrame, calib: pd.DataFrame, weight: np.ndarray | None = None):
-    """Each fix's effect per payer cell, from the training and calibration remits (never the holdout).
-
-    A sampled training period is used as sampled, each line with its weight (the calibration lines
-    weigh 1): the same lines the classifier is fitted on, so the budget holds here too.
-    """
-    from denial_risk.modeling.effects import fit_fix_effects
-
-    lines = pd.concat([train, calib])
-    reasons = lines.get("denial_reason")
-    w = None if weight is None else np.concatenate([weight, np.ones(len(calib))])
-    return fit_fix_effects(lines, lines["denied"].astype(bool).to_numpy(), reasons, weight=w)
 
 
 def _typical(X: np.ndarray) -> np.ndarray:

@@ -52,20 +52,22 @@ def build_report(
     *,
     title: str | None = None,
     top: int = 50,
+    changes: list[dict] | None = None,
 ) -> Path:
     """Write the self-contained HTML report of a scored worklist; return its path.
 
     `scored` is a scored frame or the path of a scored `.csv` / `.parquet` file.
     A missing file or a missing scored column raises `UserError` naming it, and
     nothing is written. The file is written atomically (temporary + rename).
-    `top` is the number of worklist lines shown.
+    `top` is the number of worklist lines shown. `changes`: the payer rule changes a model found in
+    its remits (`modeling.changes`), listed in their own section (None: no section).
     """
     out_path = Path(out_path)
     source, chunks, used = open_scored(scored)
     st = Stats(top_n=max(int(top), 0), lookup_groups="policy_group" not in used)
     for df in chunks:
         consume(st, df)
-    html = _render(_context(st, source, used, title))
+    html = _render(_context(st, source, used, title) | {"changes": _change_rows(changes)})
     write_text(html, out_path)
     return out_path
 
@@ -106,6 +108,18 @@ def _context(st: Stats, source: str, used: list[str], title: str | None) -> dict
         **_policy_section(st),
         "worklist": _worklist_rows(st),
     }
+
+
+def _change_rows(changes: list[dict] | None) -> list[dict] | None:
+    """The payer rule changes as rows: month, payer, what changed (None: the report was given no model)."""
+    if changes is None:
+        return None
+    from denial_risk.modeling.changes import table
+
+    return [
+        {"month": r.month, "payer": r.payer, "change": r.change, "lines": f"{r.lines:,}"}
+        for r in table(changes).itertuples(index=False)
+    ]
 
 
 def _totals(st: Stats) -> dict:

@@ -95,13 +95,14 @@ def fix_table(
 def _scored(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray, effects) -> list[pd.DataFrame]:
     cand = remedies.candidates(sub, facts)
     texts = _remedy_texts(sub, facts, cand)
+    detail = sub[[c for c in ("hcpcs_code", "billed_amount") if c in sub]]  # where effects vary in a cell
     out = []
     for name in remedies.REMEDIES:
         for state in ("present", "unknown"):
             pos = np.flatnonzero(getattr(cand, state)[name] & cand.truthful[name])
             if not len(pos):
                 continue
-            fig = effects.lookup(name, state, cand.cells[name][pos])
+            fig = effects.lookup(name, state, cand.cells[name][pos], detail.iloc[pos])
             beta, se = fig["beta"], fig["se"]
             new_p, low = risk_after(name, state, ps[pos], fig)
             reasons_agree = ~(fig["reason_rate"] < fig["reason_rate_without"])  # NaN (no reasons) agrees
@@ -130,13 +131,14 @@ def risk_after(name: str, state: str, p: np.ndarray, fig: dict) -> tuple[np.ndar
     learned figures of their cells (`FixEffects.lookup`). A defect the line shows shifts its logit by
     the effect; a defect that is only possible (`_chance_removed`) is a chance of a denial removed."""
     start = np.minimum(np.asarray(p, dtype=float), P_CAP)
+    stated = fig.get("beta_stated", fig["beta"])  # the effect the statement removes (`FixEffects.lookup`)
     if state == "unknown" or remedies.REMEDIES[name].uncertain:
-        return _chance_removed(start, fig["beta"], fig["se"], fig["rate"])
+        return _chance_removed(start, fig["beta"], fig["se"], fig["rate"], stated)
     logit = _logit(start)
-    return _sigmoid(logit - fig["beta"]), start - _sigmoid(logit - (fig["beta"] - Z * fig["se"]))
+    return _sigmoid(logit - stated), start - _sigmoid(logit - (fig["beta"] - Z * fig["se"]))
 
 
-def _chance_removed(p: np.ndarray, beta: np.ndarray, se: np.ndarray, rate: np.ndarray):
+def _chance_removed(p: np.ndarray, beta: np.ndarray, se: np.ndarray, rate: np.ndarray, stated=None):
     """(risk after, drop at the lower bound) for a fix that removes a *chance* of a denial.
 
     Where the defect is only possible (eligibility never checked, a document whose status is not
@@ -151,7 +153,7 @@ def _chance_removed(p: np.ndarray, beta: np.ndarray, se: np.ndarray, rate: np.nd
         r0 = _sigmoid(_logit(r) - b)
         return np.clip((r - r0) / (1 - r0), 0.0, 0.999)
 
-    q, q_low = chance(beta), chance(beta - Z * se)
+    q, q_low = chance(beta if stated is None else stated), chance(beta - Z * se)
     after = np.clip((p - q) / (1 - q), 0.0, 1.0)
     low = p - np.clip((p - q_low) / (1 - q_low), 0.0, 1.0)
     return after, low

@@ -117,12 +117,24 @@ class World:
     history: History
     change_day: int  # POLICY_CHANGES take effect (days since the epoch)
     base: np.ndarray | None = None  # base logit per payer type, solved by the simulation
+    variant: object = None  # the harder world's extra rules (`harder.HarderRules`), or None: the plain world
+
+    def prior_auth(self, v: causes.View, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(required, newly, since): where prior authorization binds, where suppliers are still learning it,
+        and the day they began to."""
+        required, newly = causes.prior_auth_required(v, self.change_day)
+        since = np.full(v.n, float(self.change_day))
+        if self.variant is not None:
+            required, newly, since = self.variant.prior_auth(v, frame, required, newly, since)
+        return required, newly, since
 
     def parts(self, frame: pd.DataFrame) -> Parts:
         v = causes.view(frame, self.suppliers.npi, self.patient_index)
         s = v.supplier
-        pa_required, newly = causes.prior_auth_required(v, self.change_day)
+        pa_required, newly, since = self.prior_auth(v, frame)
         expected = causes.expected_documents(v, pa_required)
+        if self.variant is not None:
+            expected = self.variant.documents(v, frame, expected)
         doc_eff = causes.document_effects(v, expected)
         line = causes.line_causes(v, self.change_day, self._same_or_similar(v))
         docs = np.column_stack([v.docs[f] for f in DOC_FLAGS]) if v.n else np.zeros((0, len(DOC_FLAGS)))
@@ -132,7 +144,7 @@ class World:
         sup_eff = np.append(self.suppliers.effect, 0.0)[s]
         known = strict + sup_eff + sum(cause_effects.values())
 
-        doc_q = self._doc_q(v, pa_required, newly)
+        doc_q = self._doc_q(v, pa_required, newly, since)
         q = np.ones((v.n, len(LATENTS)))
         e = np.zeros((v.n, len(LATENTS)))
         hidden = np.isnan(docs)
@@ -153,7 +165,9 @@ class World:
         sides = np.column_stack([~lt | rt, ~rt | lt, np.ones(v.n, dtype=bool)])  # a side, or either side
         return self.history.earlier(v.patient, v.group, sides, v.day, causes.LIFETIME, len(causes.GROUPS))
 
-    def _doc_q(self, v: causes.View, pa_required: np.ndarray, newly: np.ndarray) -> np.ndarray:
+    def _doc_q(
+        self, v: causes.View, pa_required: np.ndarray, newly: np.ndarray, since: np.ndarray | None = None
+    ) -> np.ndarray:
         """(n, DOC_FLAGS): P(on file) from the supplier's habit, the code and the payer's rules."""
         z = np.append(self.suppliers.doc_quality, 0.0)[v.supplier]
         a = {
@@ -162,7 +176,8 @@ class World:
         }
         q = {f: sigmoid(a[f] + 0.9 * z) for f in a}
         habit = np.append(self.suppliers.pa_habit, 0.9)[v.supplier]
-        ramp = np.clip(0.2 + 0.8 * (v.day - self.change_day) / PA_RAMP_DAYS, 0.0, 1.0)
+        since = self.change_day if since is None else since
+        ramp = np.clip(0.2 + 0.8 * (v.day - since) / PA_RAMP_DAYS, 0.0, 1.0)
         learning = PA_UNREQUIRED_ON_FILE + (habit - PA_UNREQUIRED_ON_FILE) * ramp
         q["has_prior_auth"] = np.where(pa_required, np.where(newly, learning, habit), PA_UNREQUIRED_ON_FILE)
         return np.column_stack([q[f] for f in DOC_FLAGS]) if v.n else np.zeros((0, len(DOC_FLAGS)))

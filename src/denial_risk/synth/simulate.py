@@ -83,7 +83,7 @@ import pandas as pd
 import pyarrow as pa
 
 from denial_risk.contract import schema
-from denial_risk.synth import causes
+from denial_risk.synth import causes, harder
 from denial_risk.synth.catalog import _catalog, _diagnoses
 from denial_risk.synth.coding import draw_diagnoses, draw_late_modifiers, draw_modifiers, draw_units
 from denial_risk.synth.draw import (
@@ -142,34 +142,42 @@ N_PRACTITIONERS = 400
 HISTORY_BEFORE = 0.025  # share of patients with an item of their group before the period
 
 
-def simulate_claims(rows: int, seed: int, start: str = "2024-01-01", months: int = 24) -> pd.DataFrame:
-    """`rows` labelled claim lines of the world above, services from `start` over `months` months.
+def simulate_claims(
+    rows: int, seed: int, start: str = "2024-01-01", months: int = 24, *, world: str = "plain"
+) -> pd.DataFrame:
+    """`rows` labelled claim lines of the world above, services from `start` over `months` months
+    (`world="harder"`: the variant of `synth.harder`).
 
     Columns: the contract's required and optional columns, the labels, then
     `true_denial_probability`, in the normalised dtypes (`schema.NORMALISED_DTYPES`), sorted by
     service date (then claim, line). Deterministic for (rows, seed, start, months).
     """
-    return simulate_world(rows, seed, start, months)[0]
+    return simulate_world(rows, seed, start, months, world=world)[0]
 
 
 def simulate_world(
-    rows: int, seed: int, start: str = "2024-01-01", months: int = 24
+    rows: int, seed: int, start: str = "2024-01-01", months: int = 24, *, world: str = "plain"
 ) -> tuple[pd.DataFrame, World]:
     """The table and its world: `world.true_denial_probability(rows)` is the truth for any rows."""
-    frame, world, _ = _simulate(rows, seed, start, months)
-    return frame, world
+    frame, the_world, _ = _simulate(rows, seed, start, months, world)
+    return frame, the_world
 
 
-def _simulate(rows: int, seed: int, start: str, months: int) -> tuple[pd.DataFrame, World, dict]:
+def _simulate(
+    rows: int, seed: int, start: str, months: int, world: str = "plain"
+) -> tuple[pd.DataFrame, World, dict]:
     """The frame, the world and the mechanism's internals (causes, base logits) for tests."""
     if rows < 0:
         raise ValueError("rows must be >= 0")
     if months < 1:
         raise ValueError("months must be >= 1")
-    return _draw(rows, np.random.default_rng(seed), Period.of(start, months))
+    variant = harder.rules_for(world, start, months)
+    return _draw(rows, np.random.default_rng(seed), Period.of(start, months), variant)
 
 
-def _draw(rows: int, rng: np.random.Generator, period: Period) -> tuple[pd.DataFrame, World, dict]:
+def _draw(
+    rows: int, rng: np.random.Generator, period: Period, variant=None
+) -> tuple[pd.DataFrame, World, dict]:
     """The steps in the random stream's order: moving, adding or dropping a draw changes every later value."""
     cat, dx = _catalog(), _diagnoses()
     sup = draw_suppliers(np.random.default_rng(WORLD_SEED), N_SUPPLIERS, len(cat.groups))
@@ -183,10 +191,11 @@ def _draw(rows: int, rng: np.random.Generator, period: Period) -> tuple[pd.DataF
 
     written = Written(units, bits, draw_diagnoses(rng, cat, dx, sup, lines, codes))
     world = _world(rng, period, cat, sup, pats, lines, codes)
+    world.variant = variant
     frame = observable_frame(period, cat, dx, sup, pats, lines, codes, written)
     view = causes.view(frame, world.suppliers.npi, world.patient_index)
-    pa_required, newly = causes.prior_auth_required(view, world.change_day)
-    doc_q = world._doc_q(view, pa_required, newly)
+    pa_required, newly, since = world.prior_auth(view, frame)
+    doc_q = world._doc_q(view, pa_required, newly, since)
     records = draw_records(rng, sup, lines, doc_q, view.day.astype(np.int64), _npis(rng, N_PRACTITIONERS))
     for name, col in records.columns().items():
         frame[name] = col
@@ -195,13 +204,18 @@ def _draw(rows: int, rng: np.random.Generator, period: Period) -> tuple[pd.DataF
     frame["modifiers"] = modifier_strings(written.bits)
     frame["prior_same_code_12m"] = pd.array(codes.prior, dtype="Int64")
 
+    fee, markup = cat.fee[codes.code], sup.markup[lines.supplier]
+    if variant is not None:  # the harder world reads the amount billed: drawn before the denials
+        frame["billed_amount"] = draw_charges(
+            rng, fee, written.units, markup, lines.payer_type, np.zeros(len(fee), bool)
+        )[0]
     parts = world.parts(frame)
     fine = records.fine(parts)
     denials = draw_denials(rng, parts, fine, world.base)
     reason, remarks = draw_reasons(rng, parts, fine, denials.denied)
-    billed, paid = draw_charges(
-        rng, cat.fee[codes.code], written.units, sup.markup[lines.supplier], lines.payer_type, denials.denied
-    )
+    billed, paid = draw_charges(rng, fee, written.units, markup, lines.payer_type, denials.denied)
+    if variant is not None:
+        billed = frame["billed_amount"].to_numpy(dtype=float)
     frame = _finish(frame, billed, paid, denials, reason, remarks)
     details = {
         "causes": pd.DataFrame(parts.causes),
