@@ -88,6 +88,22 @@ def _original(rows: list[dict], by_ref: dict[str, str], by_raw: dict[str, list[s
     return None, ""
 
 
+def _pairs(rows: list[dict], old_rows: list[dict]) -> list[tuple[dict, dict]]:
+    """Lines of a rework paired with the lines they rework: by line control number (REF*6R), else by
+    line number with the same procedure code."""
+    by_lcn = {r.get("x12_line_control_number"): r for r in old_rows if r.get("x12_line_control_number")}
+    by_number = {r.get("line_number"): r for r in old_rows}
+    out = []
+    for row in rows:
+        old = by_lcn.get(row.get("x12_line_control_number")) if row.get("x12_line_control_number") else None
+        if old is None:
+            old = by_number.get(row.get("line_number"))
+            old = old if old is not None and old.get("hcpcs_code") == row.get("hcpcs_code") else None
+        if old is not None:
+            out.append((row, old))
+    return out
+
+
 def link_resubmissions(labelled: list[dict]) -> int:
     """Link replacement claims and resubmissions to the lines they rework (in place); returns links made."""
     claims: dict[str, list[dict]] = {}
@@ -103,10 +119,8 @@ def link_resubmissions(labelled: list[dict]) -> int:
         by_raw.setdefault(_raw_id(key), []).append(key)
         if old_rows is None:
             continue
-        by_number = {r.get("line_number"): r for r in old_rows}
-        for row in rows:
-            old = by_number.get(row.get("line_number"))
-            if old is None or not old.get("denied") or old.get("hcpcs_code") != row.get("hcpcs_code"):
+        for row, old in _pairs(rows, old_rows):
+            if not old.get("denied"):
                 continue
             row.update(
                 rework_link=how,

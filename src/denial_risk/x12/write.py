@@ -97,8 +97,8 @@ def _prepare(claims: pd.DataFrame) -> pd.DataFrame:
 def _claim_groups(df: pd.DataFrame) -> list[list[dict]]:
     """Claims in first-appearance order (each a list of line records), lines sorted by line_number."""
     groups: dict[str, list[dict]] = {}
-    for rec in df.to_dict("records"):
-        groups.setdefault(str(rec["claim_id"]), []).append(rec)
+    for rec in df.to_dict("records"):  # a reversal (remit_status 22) is a claim of its own
+        groups.setdefault(f"{rec['claim_id']}\x00{_clean(rec.get('remit_status'))}", []).append(rec)
     out = []
     for lines in groups.values():
         lines.sort(key=lambda r: (r["line_number"] if not pd.isna(r["line_number"]) else 0, r["_order"]))
