@@ -34,7 +34,16 @@ def _normalised(raw: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     from denial_risk.contract.normalize import normalize_chunk
 
     clean, rejects = normalize_chunk(raw)
-    return clean, len(rejects)
+    return clean, _denied_rejects(rejects)
+
+
+def _denied_rejects(rejects: pd.DataFrame) -> int:
+    """Rejected rows that were denials (the queue lacks them; a paid row rejected loses nothing)."""
+    if "denied" not in rejects or rejects.empty:
+        return 0
+    return int(
+        rejects["denied"].astype("string").str.strip().str.lower().isin(["true", "1", "yes", "y", "t"]).sum()
+    )
 
 
 def read_denials(data: str | None, remits: tuple[str, ...], claims: tuple[str, ...]):
@@ -43,10 +52,11 @@ def read_denials(data: str | None, remits: tuple[str, ...], claims: tuple[str, .
         from denial_risk.claims.table import load_claims
 
         clean, rejects = load_claims(data)
+        rejected = _denied_rejects(rejects)
         missing = [c for c in ("denied", "denial_reason") if c not in clean or clean[c].isna().all()]
         if "denied" in missing:
             raise UserError(f"--data {data}: no `denied` column (rework needs a labelled table)")
-        return clean, len(rejects), 0
+        return clean, rejected, 0
     from denial_risk.x12.ingest import ingest
 
     result = ingest(claims, remits)
@@ -136,5 +146,8 @@ def summary_lines(result: ReworkResult) -> list[str]:
         f"recovery probabilities from {result.recovery}",
     ]
     if result.rejected:
-        lines.append(f"{result.rejected} rows could not be read (run `denial-risk validate` for the reasons)")
+        lines.append(
+            f"warning: {result.rejected} denied rows could not be read and are not in the queue "
+            "(`denial-risk validate` names why)"
+        )
     return lines

@@ -6,8 +6,8 @@ condition (`timely_filing_proof` / `no_timely_filing_proof`), the action, the cl
 its deadline runs from and the window (`120d`, `12m`, `1y`; `payer`: the payer's own
 window in `rework_windows.csv`; `filing_limit`: the payer type's filing limit in
 `payer_rules.csv`). Every row carries its source and says which of its parts are
-project judgement. A payer-id row beats a payer-type row, which beats `*`; inside
-those, the file's order (specific rules first). A deadline already past turns the
+project judgement. A payer's own rows (`payer_id`) are tried first, then the rest in the
+file's order (specific rules first, a catch-all per payer type, then `*`). A deadline already past turns the
 action into `no_rework`, with the reason. Sources: docs/domain.md, "Reworking a denial".
 """
 
@@ -142,11 +142,11 @@ class Decision:
 
 
 def choose_rule(line: dict) -> Rule:
-    """The first rule that fits the line (payer id first, then payer type, then any)."""
+    """The first rule that fits the line: a payer's own rows first, then the file's order."""
     carc = line["carc"]
     remarks = set(line["remarks"])
     ptype, pid = line["payer_type"], line["payer_id"]
-    ordered = sorted(rules(), key=lambda r: 0 if r.payer_id else 1 if r.payer_type != "*" else 2)
+    ordered = sorted(rules(), key=lambda r: 0 if r.payer_id else 1)  # stable: file order inside
     for r in ordered:
         if r.payer_id and r.payer_id != pid:
             continue
