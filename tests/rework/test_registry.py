@@ -12,8 +12,9 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_register_then_load_by_alias_gives_the_same_queue(mlflow_store, tmp_path, rework_history, rework_world, run,
-                                                          capsys):  # fmt: skip
+def test_register_then_load_by_alias_gives_the_same_queue(
+    mlflow_store, tmp_path, rework_history, rework_world, run, capsys
+):
     from denial_risk.claims.files import write_table
     from denial_risk.registry import tracking
 
@@ -34,8 +35,8 @@ def test_register_then_load_by_alias_gives_the_same_queue(mlflow_store, tmp_path
     a, b = pd.read_csv(first), pd.read_csv(second)
     pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-9)
     assert a.loc[a["action"] != "no_rework", "recovery_probability"].nunique() > 10  # learned, not the prior
-    code, out, err = run(["rework", "--data", denials, "--out", second, "--model", "models:/denial-risk@champion"],
-                         capsys)  # fmt: skip
+    wrong = "models:/denial-risk@champion"  # not a rework model (and none registered here)
+    code, out, err = run(["rework", "--data", denials, "--out", second, "--model", wrong], capsys)
     assert code == 2 and err.count("\n") == 1
     db = Path(mlflow_store.removeprefix("sqlite:///"))
     text = "\n".join(str(r) for r in sqlite3.connect(db).execute("select key, value from params"))
