@@ -29,11 +29,19 @@ import click
     type=click.IntRange(min=0),
     help="Worklist lines shown, in risk_rank order.",
 )
-def report(scored: str, out: str, title: str | None, top: int) -> None:
+@click.option(
+    "--rework",
+    "rework",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="A queue from `denial-risk rework`: adds a section of dollars recoverable by action and "
+    "deadline week, and the queue's first lines.",
+)
+def report(scored: str, out: str, title: str | None, top: int, rework: str | None) -> None:
     """Write a single-file HTML worklist report with charts, to open or mail."""
     from denial_risk.claims.files import check_output
     from denial_risk.report.html import build_report
 
     check_output(out)
-    path = build_report(scored, out, title=title, top=top)
+    path = build_report(scored, out, title=title, top=top, rework=rework)
     click.echo(f"report written to {path}")

@@ -52,20 +52,27 @@ def build_report(
     *,
     title: str | None = None,
     top: int = 50,
+    rework: pd.DataFrame | str | os.PathLike | None = None,
 ) -> Path:
     """Write the self-contained HTML report of a scored worklist; return its path.
 
     `scored` is a scored frame or the path of a scored `.csv` / `.parquet` file.
     A missing file or a missing scored column raises `UserError` naming it, and
     nothing is written. The file is written atomically (temporary + rename).
-    `top` is the number of worklist lines shown.
+    `top` is the number of worklist lines shown. `rework`: a queue from `denial-risk rework`
+    (a frame or its file) adds the rework section (`report.rework`).
     """
     out_path = Path(out_path)
     source, chunks, used = open_scored(scored)
     st = Stats(top_n=max(int(top), 0), lookup_groups="policy_group" not in used)
     for df in chunks:
         consume(st, df)
-    html = _render(_context(st, source, used, title))
+    context = _context(st, source, used, title)
+    if rework is not None:
+        from denial_risk.report.rework import rework_section
+
+        context["rework"] = rework_section(rework, top=min(int(top), 25))
+    html = _render(context)
     write_text(html, out_path)
     return out_path
 
@@ -105,6 +112,7 @@ def _context(st: Stats, source: str, used: list[str], title: str | None) -> dict
         **_payer_section(st),
         **_policy_section(st),
         "worklist": _worklist_rows(st),
+        "rework": None,
     }
 
 
