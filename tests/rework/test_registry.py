@@ -35,6 +35,12 @@ def test_register_then_load_by_alias_gives_the_same_queue(
     a, b = pd.read_csv(first), pd.read_csv(second)
     pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-9)
     assert a.loc[a["action"] != "no_rework", "recovery_probability"].nunique() > 10  # learned, not the prior
+    raw = pd.read_parquet(denials).assign(as_of="2025-12-01")
+    served = tracking.load_pyfunc("models:/denial-risk-rework@champion").predict(raw)
+    assert list(served.columns) == list(a.columns)
+    pd.testing.assert_series_equal(
+        served["expected_recovery"], a["expected_recovery"], check_exact=False, atol=0.01
+    )
     wrong = "models:/denial-risk@champion"  # not a rework model (and none registered here)
     code, out, err = run(["rework", "--data", denials, "--out", second, "--model", wrong], capsys)
     assert code == 2 and err.count("\n") == 1

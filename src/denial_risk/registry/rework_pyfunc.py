@@ -2,8 +2,8 @@
 
 The fitted state is a JSON artifact (`rework.recovery.RecoveryModel.to_dict`). `predict`
 takes a contract table with `denied` and `denial_reason` and returns the rework queue
-(docs/rework.md); `params={"as_of": "YYYY-MM-DD"}` sets the day deadlines count from
-(default today).
+(docs/rework.md). Deadlines count from today, or from the input's `as_of` column (its first
+value) when it has one: the logged model has no params schema, so MLflow would drop `params`.
 """
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ class ReworkPyfunc(PythonModel):
         from denial_risk.contract.normalize import normalize_chunk
         from denial_risk.rework.queue import rework_queue
 
-        clean, _ = normalize_chunk(pd.DataFrame(model_input))
-        as_of = (params or {}).get("as_of") or pd.Timestamp.today().normalize()
+        frame = pd.DataFrame(model_input)
+        as_of = (
+            frame["as_of"].iloc[0] if "as_of" in frame and len(frame) else pd.Timestamp.today().normalize()
+        )
+        clean, _ = normalize_chunk(frame.drop(columns=["as_of"], errors="ignore"))
         return rework_queue(clean, as_of, self.recovery)
 
 
