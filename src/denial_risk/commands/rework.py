@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from denial_risk.commands.ingest_x12 import MultiPathCommand
-from denial_risk.commands.options import out_option
+from denial_risk.commands.options import model_sha256_option, out_option
 
 
 @click.command("rework", cls=MultiPathCommand)
@@ -48,6 +48,7 @@ from denial_risk.commands.options import out_option
     metavar="URI",
     help="A registered rework model (models:/denial-risk-rework@champion); default: the rules' prior.",
 )
+@model_sha256_option
 @click.option(
     "--history",
     "history",
@@ -63,6 +64,7 @@ def rework(
     out: str,
     as_of: str | None,
     model_uri: str | None,
+    model_sha256: str | None,
     history: str | None,
 ) -> None:
     """Rank the denied lines: action, deadline, recovery probability, expected recovery."""
@@ -70,7 +72,14 @@ def rework(
     from denial_risk.jobs.rework import run_rework, summary_lines
 
     result = run_rework(
-        out, data=data, remits=remits, claims=claims, as_of=as_of, model_uri=model_uri, history=history
+        out,
+        data=data,
+        remits=remits,
+        claims=claims,
+        as_of=as_of,
+        model_uri=model_uri,
+        model_sha256=model_sha256,
+        history=history,
     )
     for line in summary_lines(result):
         click.echo(line)

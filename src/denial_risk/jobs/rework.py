@@ -106,6 +106,7 @@ def run_rework(
     claims: tuple[str, ...] = (),
     as_of: str | None = None,
     model_uri: str | None = None,
+    model_sha256: str | None = None,
     history: str | None = None,
 ) -> ReworkResult:
     """Write the ranked queue to `out` (CSV or Parquet, through TableWriter)."""
@@ -126,7 +127,7 @@ def run_rework(
     if model_uri:
         from denial_risk.registry import tracking
 
-        model, recovery = tracking.load_rework_model(model_uri), f"the model {model_uri}"
+        model, recovery = tracking.load_rework_model(model_uri, model_sha256), f"the model {model_uri}"
     elif history:
         model, recovery = fit_and_register(history), f"a model fitted on {history}"
     queue = rework_queue(frame, day, model)

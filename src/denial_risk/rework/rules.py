@@ -233,7 +233,7 @@ def line_facts(row: dict) -> dict:
         determination = max(base) + pd.Timedelta(days=ASSUMED_ADJUDICATION_DAYS) if base else pd.NaT
     timely, limit, lag, proof = _timely(ptype, service, submitted)
     return {
-        "carc": reason if "-" in reason else f"CO-{reason}" if reason else "CO-16",
+        "carc": reason if "-" in reason or not reason else f"CO-{reason}",  # none: only `*` rules fit
         "remarks": remarks,
         "payer_type": ptype,
         "payer_id": pid,
