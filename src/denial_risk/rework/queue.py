@@ -101,10 +101,14 @@ def rework_queue(frame: pd.DataFrame, as_of, model=None) -> pd.DataFrame:
         denied["adjudication_date"] = pd.NaT
     denied["adjudication_date"] = pd.to_datetime(denied["adjudication_date"], errors="coerce")
     facts = [{**row, **rules.line_facts(row)} for row in denied.to_dict("records")]
-    decisions = rules.decide_frame(denied, as_of)
+    decisions = rules.decide_frame(denied, as_of, facts)
     _already_reworked(denied, decisions)
     out = pd.DataFrame({c: denied.get(c, pd.NA) for c in IDENTIFYING}, index=denied.index)
-    out["denial_words"] = [denial_words(r, m) for r, m in zip(denied["denial_reason"], out["remark_codes"])]
+    words: dict[tuple, str] = {}  # each (CARC, remarks) worded once
+    out["denial_words"] = [
+        words[k] if (k := (str(r), str(m))) in words else words.setdefault(k, denial_words(r, m))
+        for r, m in zip(denied["denial_reason"], out["remark_codes"], strict=True)
+    ]
     for c in ("action", "action_text", "deadline", "days_left"):
         out[c] = decisions[c]
     out["recovery_probability"] = _probabilities(facts, decisions, model)

@@ -104,6 +104,12 @@ def rules() -> tuple[Rule, ...]:
     return _load(str(reference.reference_dir()))[0]
 
 
+@lru_cache(maxsize=8)
+def _ordered(ref_dir: str) -> tuple[Rule, ...]:
+    """A payer's own rows first, then the file's order (a stable sort)."""
+    return tuple(sorted(_load(ref_dir)[0], key=lambda r: 0 if r.payer_id else 1))
+
+
 def payer_window(payer_type: str, payer_id: str) -> str:
     """The payer's own window: its payer-id row, else its payer type's, else `other`'s."""
     windows = _load(str(reference.reference_dir()))[1]
@@ -113,10 +119,20 @@ def payer_window(payer_type: str, payer_id: str) -> str:
     return "60d"
 
 
+@lru_cache(maxsize=8)
+def _filing_limits(ref_dir: str) -> dict[str, int]:
+    table = reference.payer_rules()
+    return {
+        str(t): int(d)
+        for t, d in zip(table["payer_type"], table["filing_limit_days"], strict=True)
+        if not pd.isna(d)
+    }
+
+
 def filing_limit_days(payer_type: str) -> int:
-    table = reference.payer_rules().set_index("payer_type")["filing_limit_days"]
-    value = table.get(payer_type, table.get("other"))
-    return int(value) if value is not None and not pd.isna(value) else 90
+    """The payer type's filing limit (`payer_rules.csv`); `other`'s for an unknown type."""
+    limits = _filing_limits(str(reference.reference_dir()))
+    return limits.get(payer_type, limits.get("other", 90))
 
 
 def add_window(start: pd.Timestamp, window: str) -> pd.Timestamp:
@@ -146,8 +162,7 @@ def choose_rule(line: dict) -> Rule:
     carc = line["carc"]
     remarks = set(line["remarks"])
     ptype, pid = line["payer_type"], line["payer_id"]
-    ordered = sorted(rules(), key=lambda r: 0 if r.payer_id else 1)  # stable: file order inside
-    for r in ordered:
+    for r in _ordered(str(reference.reference_dir())):
         if r.payer_id and r.payer_id != pid:
             continue
         if r.payer_type != "*" and r.payer_type != ptype:
@@ -246,11 +261,14 @@ def line_facts(row: dict) -> dict:
     }
 
 
-def decide_frame(frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """`decide` for every row: action, action_text, deadline, days_left, rule, rule_action, prior."""
+def decide_frame(frame: pd.DataFrame, as_of: pd.Timestamp, facts: list[dict] | None = None) -> pd.DataFrame:
+    """`decide` for every row: action, action_text, deadline, days_left, rule, rule_action, prior
+    (`facts`: the rows' `line_facts`, when already made)."""
     out = []
-    for row in frame.to_dict("records"):
-        d = decide(line_facts(row), as_of)
+    if facts is None:
+        facts = [line_facts(row) for row in frame.to_dict("records")]
+    for f in facts:
+        d = decide(f, as_of)
         out.append(
             {
                 "action": d.action,
