@@ -217,14 +217,13 @@ def _requirements_closure(requirements: list[str]) -> set[str]:
 
 
 @pytest.mark.slow
-def test_the_wheel_scores_and_serves_outside_the_repo(denial_model, mlflow_store, tmp_path, capsys):
+def test_the_wheel_scores_and_serves_outside_the_repo(register_champion, mlflow_store, tmp_path, capsys):
     from denial_risk.cli import main
     from denial_risk.registry import tracking
     from denial_risk.registry.serving import invoke
     from denial_risk.scoring.score import score_request
 
-    with tracking.run("test-package"):
-        tracking.log_and_register(denial_model, score_request(denial_model, tracking.input_example()))
+    register_champion("test-package")
     folder, digest = tracking.export_model("models:/denial-risk@champion", str(tmp_path / "model"))
 
     venv = _fresh_venv(tmp_path, _build_wheel(tmp_path))

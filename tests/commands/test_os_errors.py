@@ -65,21 +65,9 @@ def read_only_folder(base: Path):
 
 
 @pytest.fixture(scope="module")
-def champion(denial_model, tmp_path_factory):
-    from denial_risk.registry import tracking
-    from denial_risk.scoring.score import score_request
-
-    store = tmp_path_factory.mktemp("store")
-    uri = f"sqlite:///{store / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
-        import mlflow
-
-        mlflow.set_tracking_uri(uri)
-        with tracking.run("test-os-errors"):
-            tracking.log_and_register(denial_model, score_request(denial_model, tracking.input_example()))
-        yield "models:/denial-risk@champion"
-        mlflow.set_tracking_uri(None)
+def champion(champion_store, tmp_path_factory):
+    with champion_store(tmp_path_factory.mktemp("store"), "test-os-errors") as uri:
+        yield uri
 
 
 @pytest.fixture(autouse=True)

@@ -26,22 +26,10 @@ CASES = list(itertools.product(PAYLOADS, COLUMNS))
 
 
 @pytest.fixture(scope="module")
-def champion(denial_model, tmp_path_factory):
+def champion(champion_store, tmp_path_factory):
     """The session model registered as denial-risk@champion in a store of this module's own."""
-    from denial_risk.registry import tracking
-    from denial_risk.scoring.score import score_request
-
-    store = tmp_path_factory.mktemp("store")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
-        mp.chdir(store)
-        import mlflow
-
-        mlflow.set_tracking_uri(f"sqlite:///{store / 'mlflow.db'}")
-        with tracking.run("test-output-safety"):
-            tracking.log_and_register(denial_model, score_request(denial_model, tracking.input_example()))
-        yield "models:/denial-risk@champion"
-        mlflow.set_tracking_uri(None)
+    with champion_store(tmp_path_factory.mktemp("store"), "test-output-safety") as uri:
+        yield uri
 
 
 @pytest.fixture(scope="module")

@@ -17,17 +17,7 @@ import functools
 import pytest
 from sklearn.utils.estimator_checks import estimator_checks_generator, parametrize_with_checks
 
-from denial_risk.features import (
-    AmountFeatures,
-    CodeFeatures,
-    DiagnosisFeatures,
-    DocumentationFeatures,
-    ExtraColumns,
-    HistoryFeatures,
-    ModifierFeatures,
-    PayerFeatures,
-    TimingFeatures,
-)
+from denial_risk.features import GROUP_TRANSFORMERS, ExtraColumns
 
 # Exactly the checks that run under `legacy=False` and feed unnamed arrays (test_the_list_is_exact holds it).
 NEEDS_NAMED_CLAIM_COLUMNS = (
@@ -46,17 +36,8 @@ def _expected_failures(estimator) -> dict[str, str]:
     return {name: REASON for name in NEEDS_NAMED_CLAIM_COLUMNS}
 
 
-ESTIMATORS = [
-    ModifierFeatures(),
-    DiagnosisFeatures(),
-    CodeFeatures(),
-    DocumentationFeatures(),
-    PayerFeatures(),
-    TimingFeatures(),
-    HistoryFeatures(),
-    AmountFeatures(),
-    ExtraColumns(extra_numeric=("x",)),
-]
+# every feature group (from the one list the pipeline is built from) and the extra columns
+ESTIMATORS = [cls() for cls in GROUP_TRANSFORMERS.values()] + [ExtraColumns(extra_numeric=("x",))]
 
 
 @parametrize_with_checks(

@@ -100,16 +100,14 @@ ATTACKS = {"pickle": pickle_attack, "code": code_attack, "skops": skops_attack}
 
 
 @pytest.fixture()
-def exported(denial_model, mlflow_store, tmp_path):
+def exported(register_champion, mlflow_store, tmp_path):
     """The session model registered in a fresh store (version 1, @champion) and exported:
     (folder, digest, the store's own folder of version 1)."""
     from mlflow import MlflowClient
 
     from denial_risk.registry import tracking
-    from denial_risk.scoring.score import score_request
 
-    with tracking.run("test-trust"):
-        tracking.log_and_register(denial_model, score_request(denial_model, tracking.input_example()))
+    register_champion("test-trust")
     folder, digest = tracking.export_model("models:/denial-risk@champion", str(tmp_path / "models" / "v1"))
     stored = Path(MlflowClient().get_model_version_download_uri("denial-risk", "1"))
     assert stored.is_dir()

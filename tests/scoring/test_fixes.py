@@ -56,11 +56,13 @@ def test_stated_risk_is_the_line_risk_without_the_learned_effect(denial_model, l
     for name, part in scored.groupby("remedy"):
         pos = part["pos"].to_numpy()
         state = np.where(cand.present[name][pos], "present", "unknown")
-        beta = np.array(
-            [effects.lookup(name, s, cand.cells[name][[i]])["beta"][0] for s, i in zip(state, pos)]
-        )
+        figs = [effects.lookup(name, s, cand.cells[name][[i]]) for s, i in zip(state, pos)]
+        beta, se, rate = (np.array([f[k][0] for f in figs]) for k in ("beta", "se", "rate"))
         start = np.minimum(p[pos], fixes.P_CAP)
         expected = 1 / (1 + np.exp(-(_logit(start) - beta)))
+        # A defect only possible (status unknown, or an uncertain remedy): a chance of a denial removed.
+        chance = (state == "unknown") | remedies.REMEDIES[name].uncertain
+        expected = np.where(chance, fixes._chance_removed(start, beta, se, rate)[0], expected)
         np.testing.assert_allclose(part["new_probability"].to_numpy(), expected, rtol=0, atol=1e-9)
 
 

@@ -20,7 +20,7 @@ from denial_risk.contract import schema
 POLICY_BOOL_FLAGS = ("sided", "custom_fabricated")
 CONFLICTS_WITH_KX = ("GA", "GY", "GZ")  # expected-denial modifiers that must not stand with KX
 # Modifiers whose presence a rule, a finding or a fix reads (`modifier_flags`).
-MODIFIER_NAMES = ("KX", "RT", "LT", "50", "GA", "GY", "GZ", "CG", "RA", "NU", "RR", "UE")
+MODIFIER_NAMES = ("KX", "RT", "LT", "50", "GA", "GY", "GZ", "CG", "RA", "NU", "RR", "UE", "KH", "KI", "KJ")
 NO_POLICY = "(no policy)"
 
 
@@ -228,7 +228,7 @@ class LineFacts:
             pol["policy_group"].astype("string").set_axis(idx), dx.set_axis(idx)
         )
 
-        bad, kind, left = diagnosis_problems(dx)
+        bad, kind, left = diagnosis_problems(dx, dates)
         ptype = clean["payer_type"] if "payer_type" in clean else pd.Series(pd.NA, index=idx, dtype="string")
         return cls(
             policy=pol.set_axis(idx),
@@ -303,28 +303,48 @@ def _npi_ok(text: str) -> float:
     return float((10 - total % 10) % 10 == int(t[9]))
 
 
-def diagnosis_problems(dx: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+def diagnosis_problems(dx: pd.Series, dates=None) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Per line: the `|`-joined codes that are not valid billable ICD-10-CM codes ("" = none),
-    the kind of the first one ("invalid" / "not billable" / ""), and the list without them."""
+    the kind of the first one ("invalid" / "not billable" / ""), and the list without them.
+
+    `dates` (service dates, aligned by position): each line is judged by the set of its fiscal year
+    (`reference.icd10_status_in`); in a year whose set the project does not hold, no code is flagged.
+    None: the package's current set for every line."""
     from denial_risk.contract import reference
 
     d_codes, d_uni = pd.factorize(dx.astype("string").fillna(""), use_na_sentinel=False)
+    fy = reference.icd10_fiscal_years(dates, len(dx))
+    pair, pairs = pd.factorize(d_codes.astype(np.int64) * 10_000 + fy)
     lists = [split_list_value(v) for v in d_uni]
-    singles = sorted({c for lst in lists for c in lst})
-    if singles:
-        info = reference.icd10_info(pd.Series(singles, dtype="string"))
-        valid = dict(zip(singles, info["valid"].astype(bool)))
-        billable = dict(zip(singles, info["billable"].astype(bool)))
-    else:
-        valid, billable = {}, {}
-    bad = [[c for c in lst if not billable.get(c, False)] for lst in lists]
-    kind = ["" if not b else ("invalid" if not valid.get(b[0], False) else "not billable") for b in bad]
-    left = [schema.LIST_SEP.join(c for c in lst if billable.get(c, False)) for lst in lists]
+    status = {}
+    for year in sorted({int(k % 10_000) for k in pairs.tolist()}):
+        singles = sorted({c for k in pairs.tolist() if k % 10_000 == year for c in lists[k // 10_000]})
+        status[year] = reference.icd10_status_in(singles, year) if singles else ({}, {})
+    bad, kind, left = [], [], []
+    for k in pairs.tolist():
+        lst, held = lists[k // 10_000], status[int(k % 10_000)]
+        valid, billable = held if held is not None else ({c: True for c in lst}, {c: True for c in lst})
+        b = [c for c in lst if not billable.get(c, False)]
+        bad.append(schema.LIST_SEP.join(b))
+        kind.append("" if not b else ("invalid" if not valid.get(b[0], False) else "not billable"))
+        left.append(schema.LIST_SEP.join(c for c in lst if billable.get(c, False)))
 
     def take(values):
         arr = np.asarray(values, dtype=object)
-        return pd.Series(
-            arr[d_codes] if len(d_codes) else np.array([], dtype=object), index=dx.index, dtype=object
-        )
+        return pd.Series(arr[pair] if len(pair) else np.array([], dtype=object), index=dx.index, dtype=object)
 
-    return take([schema.LIST_SEP.join(b) for b in bad]), take(kind), take(left)
+    return take(bad), take(kind), take(left)
+
+
+def same_or_similar(prior_same_code_12m: np.ndarray, facts: LineFacts) -> np.ndarray:
+    """Lines that may be a same-or-similar replacement: an earlier claim for the code in 12 months, an item
+    with a useful lifetime, no RA, and not a capped-rental month (RR with KH/KI/KJ bills a month of one
+    rental, not a second item: Medicare capped-rental payment rules)."""
+    m = facts.mods
+    life = facts.policy["useful_lifetime_years"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    return (np.nan_to_num(prior_same_code_12m) > 0) & (life > 0) & ~m["RA"] & ~capped_rental_month(m)
+
+
+def capped_rental_month(mods: dict[str, np.ndarray]) -> np.ndarray:
+    """RR with KH, KI or KJ: a month of a capped rental (1st, 2nd-3rd, 4th-13th), not a new item."""
+    return mods["RR"] & (mods["KH"] | mods["KI"] | mods["KJ"])

@@ -51,6 +51,9 @@ COLUMNS = (
     "source",
 )
 BOOLEAN_POLICY_COLUMNS = ("sided", "custom_fabricated")
+# Groups whose `unit_limit` is a published rule (DME MAC joint publication 2018-12-06: one unit a line
+# for sided knee and ankle-foot orthoses); every other group's limit is project judgement.
+SOURCED_UNIT_LIMITS = ("knee_orthosis", "ankle_foot_orthosis")
 LOOKUP_COLUMNS = (
     "policy_group",
     *BOOLEAN_POLICY_COLUMNS,

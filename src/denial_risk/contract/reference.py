@@ -231,6 +231,17 @@ def hcpcs_long_descriptions() -> dict[str, str]:
     return dict(_dated(str(reference_dir()), "3")["long"])
 
 
+def hcpcs_added_dates() -> dict[str, pd.Timestamp]:
+    """Code -> the day CMS added it (`ADD DT`), every Level II code in the file."""
+    return dict(_added_dates(str(reference_dir())))
+
+
+@lru_cache(maxsize=8)
+def _added_dates(ref_dir: str) -> dict[str, pd.Timestamp]:
+    first = _dated(ref_dir, "3")["first"]
+    return {c: pd.Timestamp(d) for c, d in first.items() if not pd.isna(d)}
+
+
 # --------------------------------------------------------------------------- modifiers
 
 
@@ -328,6 +339,53 @@ def icd10_info(codes: pd.Series) -> pd.DataFrame:
         },
         index=codes.index,
     )
+
+
+# Fiscal years whose set the project holds (FY N runs from 1 October of N-1 to 30 September of N).
+# FY2026 is the package's April 2026 list. Earlier years are stored as differences, year by year,
+# in `icd10cm_earlier_years.csv`: the FY2025 rows are the codes whose status in the April 2025 list
+# (simple-icd-10-cm 1.4.0) differs from FY2026 (scripts/make_icd10cm_earlier_years.py); the FY2024
+# rows are the FY2025 annual changes (291 codes added, 33 turned into headers, 3 deleted), so FY2024
+# is FY2025 with those undone. Outside these years no diagnosis is called invalid or not billable.
+ICD10_FISCAL_YEARS = (2024, 2025, 2026)
+ICD10_DEFAULT_FY = 2026  # a line without a date of service
+
+
+def icd10_fiscal_years(dates, n: int) -> np.ndarray:
+    """Per line, the ICD-10-CM fiscal year of its date of service (a missing date: `ICD10_DEFAULT_FY`)."""
+    if dates is None:
+        return np.full(n, ICD10_DEFAULT_FY, dtype=np.int64)
+    d = pd.to_datetime(pd.Series(dates).reset_index(drop=True), errors="coerce")
+    fy = (d.dt.year + (d.dt.month >= 10)).astype("Float64").fillna(ICD10_DEFAULT_FY)
+    return fy.to_numpy(dtype=np.int64)
+
+
+@lru_cache(maxsize=8)
+def _earlier_years(ref_dir: str) -> dict[int, dict[str, tuple[bool, bool]]]:
+    """Fiscal year -> {code: (valid, billable)} where that year differs from the year after it."""
+    df = pd.read_csv(Path(ref_dir) / "icd10cm_earlier_years.csv", dtype=str, keep_default_na=False)
+    out: dict[int, dict[str, tuple[bool, bool]]] = {}
+    for y, c, v, b in zip(df["fiscal_year"], df["code"], df["valid"], df["billable"], strict=True):
+        out.setdefault(int(y), {})[c] = (v == "true", b == "true")
+    return out
+
+
+def icd10_status_in(codes: list[str], fiscal_year: int) -> tuple[dict[str, bool], dict[str, bool]] | None:
+    """({code: valid}, {code: billable}) in the set of `fiscal_year`, or None when the project holds no set
+    for that year (then nothing may be called invalid or not billable)."""
+    if fiscal_year not in ICD10_FISCAL_YEARS:
+        return None
+    info = icd10_info(pd.Series(codes, dtype="string"))
+    valid = dict(zip(codes, info["valid"].astype(bool)))
+    billable = dict(zip(codes, info["billable"].astype(bool)))
+    earlier = _earlier_years(str(reference_dir()))
+    for year in range(max(ICD10_FISCAL_YEARS) - 1, fiscal_year - 1, -1):  # undo each year's changes
+        changes = earlier.get(year, {})
+        for c in codes:
+            key = c.replace(".", "").upper()
+            if key in changes:
+                valid[c], billable[c] = changes[key]
+    return valid, billable
 
 
 @lru_cache(maxsize=1)

@@ -63,7 +63,9 @@ REMEDIES: dict[str, Remedy] = {
         Remedy(
             "attach:has_measurements", ("CO-16",), "payer"
         ),  # custom-fabricated items only: one cell a payer
-        Remedy("obtain_prior_auth", ("CO-197", "CO-15"), "payer_pa"),
+        # CO-197 only: CARC 15 is deactivated in the X12 list the project ships (carc.csv); Noridian
+        # sends CO-197 with N210 for a missing prior authorization (a missing UTN).
+        Remedy("obtain_prior_auth", ("CO-197",), "payer_pa"),
         Remedy("verify_eligibility", ("CO-31", "CO-27", "CO-22"), "payer", uncertain=True),
         Remedy("correct_ordering_npi", ("CO-16",), "payer"),
         Remedy("attach_face_to_face", ("CO-50",), "payer", uncertain=True),

@@ -171,3 +171,17 @@ def effective_from(rule: str, codes: pd.Series, dates: pd.Series | None) -> np.n
     for r, rows in _binding_rows(rule, codes, dates)[1]:
         out[rows] = r.effective_from
     return out
+
+
+# Starts that were phased in by state: the first day alone would read as if it held nationwide.
+# Prior authorization of the 2022 orthoses (CMS-6081-N, 87 FR 2051): phase 1 from 2022-04-13,
+# phase 2 from 2022-07-12, every state from autumn 2022 (CGS: 2022-10-10; others: 2022-09-26).
+PHASED_STARTS = {
+    ("prior_auth", "2022-04-13"): "2022 (phased in by state from 2022-04-13, every state from autumn 2022)",
+}
+
+
+def since_words(rule: str, codes: pd.Series, dates: pd.Series | None) -> list[str]:
+    """Per line: ' since 2024-08-12', ' since 2022 (phased in by state ...)' or '' (no start known)."""
+    start = effective_from(rule, codes, dates)
+    return [f" since {PHASED_STARTS.get((rule, s), s)}" if s else "" for s in start]

@@ -42,7 +42,10 @@ DOCUMENT_NAMES = {
 REMEDY_TEXT = {
     "add_side": "add RT or LT (the side fitted)",
     "split_rtlt": "bill the two sides on two lines, RT and LT, one unit each",
-    "add_kx": "add KX if the record meets the policy's coverage criteria (order and notes are on file)",
+    "add_kx": (
+        "add KX only if the notes document that the policy's coverage criteria are met"
+        " (knee orthoses: an objective instability test, or a recent injury or surgery, LCD L33318)"
+    ),
     "remove_kx": "remove KX (it cannot stand with GA/GY/GZ)",
     "add_cg": "add CG if the garment is non-elastic or has a rigid panel (Noridian, policy article A52500)",
     "add_purchase_modifier": "add NU for a purchase or RR for a rental",

@@ -1,9 +1,9 @@
 """Feature engineering: scikit-learn transformers over the normalised claims frame.
 
-One transformer per idea (modifiers, diagnosis, code, documentation, payer, timing,
-history, amount, extra columns); `build_feature_pipeline` composes them. See pipeline.py
-for the leakage rules (out-of-fold / expanding-window target statistics; outcomes and
-identifiers are never read).
+One transformer per idea (modifiers, diagnosis, code, documentation, the record, payer,
+timing, history, amount, extra columns: `GROUP_TRANSFORMERS` lists them once);
+`build_feature_pipeline` composes them. See pipeline.py for the leakage rules
+(out-of-fold / expanding-window target statistics; outcomes and identifiers are never read).
 """
 
 from .amount import AmountFeatures
@@ -23,6 +23,7 @@ from .pipeline import (
     group_of,
     input_columns,
 )
+from .record import RecordFeatures
 from .timing import TimingFeatures
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "HistoryFeatures",
     "ModifierFeatures",
     "PayerFeatures",
+    "RecordFeatures",
     "TimingFeatures",
     "build_feature_pipeline",
     "check_columns_allowed",

@@ -110,16 +110,10 @@ def build_feature_pipeline(
             f"[features]: {clash} are contract columns, already features; name only extra columns"
         )
 
+    shared = {"smoothing": smoothing, "cv": cv}  # each group takes those of its parameters it has
     transformers: list[tuple[str, ColumnFeatures]] = [
-        ("modifiers", ModifierFeatures()),
-        ("diagnosis", DiagnosisFeatures(smoothing=smoothing, cv=cv)),
-        ("code", CodeFeatures()),
-        ("documentation", DocumentationFeatures(smoothing=smoothing, cv=cv)),
-        ("record", RecordFeatures()),
-        ("payer", PayerFeatures(smoothing=smoothing, cv=cv)),
-        ("timing", TimingFeatures(cv=cv)),
-        ("history", HistoryFeatures(smoothing=smoothing)),
-        ("amount", AmountFeatures()),
+        (group, cls(**{k: v for k, v in shared.items() if k in cls._get_param_names()}))
+        for group, cls in GROUP_TRANSFORMERS.items()
     ]
     if extras:
         transformers.append(

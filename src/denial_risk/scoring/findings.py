@@ -16,11 +16,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import reference, remedies, rules, schema
-from denial_risk.contract.facts import LineFacts
+from denial_risk.contract import codefit, reference, remedies, rules, schema
+from denial_risk.contract import policy as policy_mod
+from denial_risk.contract.facts import LineFacts, same_or_similar
 from denial_risk.contract.wording import DOCUMENT_NAMES, PAYER_WORDS, dotted, group_words, or_list
 
 EVIDENCE_MIN_DIFF = 0.02  # a payer's remits show a requirement when its reason rate rises this much
+# GA (CMS ABN form instructions, CMS-R-131; CMS IOM 100-04 ch. 30 sec. 50): an ABN binds Original
+# Medicare only; a Medicare Advantage, Medicaid or commercial member is not made liable by it.
+GA_MEDICARE = "GA: an expected denial with the ABN on file (Original Medicare: PR-50, M38: the patient owes)"
+GA_OTHER = "GA on a {p} line: an ABN binds only Original Medicare, not this payer's member"
+# Knee orthoses: 5 years unless policy article A52465 lists a shorter lifetime for the code (Joint DME
+# MAC article 2020-08-27; Noridian JD DME, Knee Orthoses RUL Guidance): the project does not hold that list.
+KNEE_LIFETIME = "useful lifetime (5 years, or shorter for some knee codes: policy article A52465)"
 
 
 def _invalid_code_words(code: np.ndarray, validity: pd.DataFrame, pos: np.ndarray) -> list[str]:
@@ -82,11 +90,8 @@ class _Findings:
         return mapped[codes] if len(codes) else np.empty(0, dtype=object)
 
     def since(self, rule: str, pos: np.ndarray) -> list[str]:
-        """' since 2024-08-12' (or '') for the Medicare rule binding each line."""
-        start = rules.effective_from(
-            rule, pd.Series(self.code[pos], dtype="string"), pd.Series(self.dates[pos])
-        )
-        return [f" since {s}" if s else "" for s in start]
+        """' since 2024-08-12' (or '', or a phased start in words) for the Medicare rule binding each line."""
+        return rules.since_words(rule, pd.Series(self.code[pos], dtype="string"), pd.Series(self.dates[pos]))
 
     def evidence(self, remedy: str, pos: np.ndarray) -> tuple[np.ndarray, list[str]]:
         """(shown, words): where this payer's remits show the remedy's reasons rising without it."""
@@ -145,7 +150,8 @@ class _Findings:
             "modifiers",
             2,
             lambda pos: [
-                f"no KX: Medicare's {g} policy requires it when the coverage criteria are met (CGS KX table)"
+                f"no KX: Medicare's {g} policy requires it when the coverage criteria are met and documented"
+                " (CGS KX table)"
                 for g in gw[pos]
             ],
         )
@@ -167,11 +173,10 @@ class _Findings:
                 f"no CG on {c}: Medicare requires it on this spinal garment (Noridian)" for c in code[pos]
             ],
         )
+        ga = m["GA"] & ~m["KX"]
+        self.add(ga & self.medicare, "modifiers", 3, GA_MEDICARE)
         self.add(
-            m["GA"] & ~m["KX"],
-            "modifiers",
-            3,
-            "GA: an expected denial with the ABN on file (PR-50, M38: the patient owes)",
+            ga & ~self.medicare, "modifiers", 3, lambda pos: [GA_OTHER.format(p=p) for p in self.pw[pos]]
         )
         self.add(
             m["GZ"] & ~m["KX"], "modifiers", 3, "GZ: an expected denial without an ABN (the supplier's loss)"
@@ -196,7 +201,18 @@ class _Findings:
         facts, gw = self.facts, self.gw
         dx_s = self.col("diagnosis_codes", "string").fillna("")
         sup = facts.support
-        none = sup["any_supports"].eq(False).fillna(False).to_numpy(dtype=bool)
+        own = facts.policy["policy_group"]
+        wrong, dx_group = codefit.mismatch(
+            pd.Series(self.code, dtype=object), own, dx_s, sup["any_supports"], facts.hcpcs_status
+        )
+        own_np, dx_np = own.astype("string").fillna("").to_numpy(dtype=object), dx_s.to_numpy(dtype=object)
+        self.add(
+            wrong,
+            "code",
+            1,
+            lambda pos: codefit.mismatch_words(self.code[pos], own_np[pos], dx_group[pos], dx_np[pos]),
+        )
+        none = sup["any_supports"].eq(False).fillna(False).to_numpy(dtype=bool) & ~wrong
         self.add(none, "diagnosis", 3, lambda pos: "none of the claim's diagnoses supports a " + gw[pos])
         not_first = (sup["primary_supports"].eq(False) & sup["any_supports"].eq(True)).fillna(False)
         primary = self.per_unique(dx_s, lambda v: dotted(_first(v)))
@@ -313,27 +329,43 @@ class _Findings:
         policy, units = self.facts.policy, self.units
         both = self.facts.mods["RT"] & self.facts.mods["LT"]
         limit_u = policy["unit_limit"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        sourced = self.per_unique(
+            policy["policy_group"], lambda g: g in policy_mod.SOURCED_UNIT_LIMITS
+        ).astype(bool)
         self.add(
             units > np.where(both, 2, 1) * limit_u,
             "code",
             4,
             lambda pos: [
-                f"{u:.0f} units, above the policy's limit of {lm:.0f} a line"
-                for u, lm in zip(units[pos], limit_u[pos])
+                f"{u:.0f} units, above {'the policy' if ok else 'the project'}'s limit of {lm:.0f} a line"
+                + ("" if ok else " (project judgement, not a payer's published limit)")
+                for u, lm, ok in zip(units[pos], limit_u[pos], sourced[pos])
             ],
         )
+        self.same_or_similar()
+
+    def same_or_similar(self) -> None:
+        """An earlier claim for the code inside its lifetime; not on a capped-rental month (RR with KH/KI/KJ),
+        and on a sided line only if the earlier one was for the same side (the record does not say)."""
+        m, policy = self.facts.mods, self.facts.policy
         prior = self.col("prior_same_code_12m", "Float64").to_numpy(dtype=float, na_value=np.nan)
         life = policy["useful_lifetime_years"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-        ra = self.facts.mods["RA"]
+        side = np.where(m["RT"] & ~m["LT"], "RT", np.where(m["LT"] & ~m["RT"], "LT", ""))
+        knee = self.per_unique(policy["policy_group"], lambda g: g == "knee_orthosis").astype(bool)
         self.add(
-            (prior > 0) & (life > 0) & ~ra,
+            same_or_similar(prior, self.facts),
             "history",
             4,
             lambda pos: [
-                f"{k:.0f} earlier claim(s) for this code in the last 12 months, inside its {y:.0f}-year"
-                " useful "
-                "lifetime (same or similar: M3/M86)"
-                for k, y in zip(prior[pos], life[pos])
+                f"{k:.0f} earlier claim(s) for this code in the last 12 months, inside its "
+                + (KNEE_LIFETIME if kn else f"{y:.0f}-year useful lifetime")
+                + (
+                    f", if the earlier one was for the same side ({sd}): the other side's is not"
+                    if sd
+                    else ""
+                )
+                + (" (same or similar: Medicare sends CO-151 with M3)" if mc else " (same or similar)")
+                for k, y, kn, sd, mc in zip(prior[pos], life[pos], knee[pos], side[pos], self.medicare[pos])
             ],
         )
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import remedies, rules
-from denial_risk.contract.facts import LineFacts, split_list_value
+from denial_risk.contract import policy, remedies, rules
+from denial_risk.contract.facts import LineFacts, same_or_similar, split_list_value
 from denial_risk.contract.wording import REMEDY_TEXT, UNKNOWN_SUFFIX, dotted, group_words
 
 MIN_DROP = 0.01  # a fix must lower the risk by at least one percentage point, at its lower bound
@@ -198,7 +198,8 @@ def _advisories(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray) -> list[pd.
         if "prior_same_code_12m" in sub
         else np.zeros(len(sub))
     )
-    lifetime = facts.policy["useful_lifetime_years"].notna().to_numpy(dtype=bool)
+    sided = facts.flag("sided")
+    sourced = np.isin(groups, policy.SOURCED_UNIT_LIMITS)
     items = [
         (
             "replace_code",
@@ -214,7 +215,7 @@ def _advisories(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray) -> list[pd.
         ),
         (
             "same_or_similar",
-            (prior > 0) & lifetime & ~facts.mods["RA"],
+            same_or_similar(prior, facts),
             lambda i: (
                 "if this replaces a lost, stolen or irreparably damaged item, add RA and the narrative; "
                 "otherwise expect a same-or-similar denial"
@@ -223,7 +224,12 @@ def _advisories(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray) -> list[pd.
         (
             "units",
             units > np.where(both, 2, 1) * limit,
-            lambda i: f"check the units delivered (the policy's limit is {limit[i]:.0f} per side on a line)",
+            lambda i: (
+                f"check the units delivered ({'the policy' if sourced[i] else 'the project'}'s limit is"
+                f" {limit[i]:.0f} {'per side ' if sided[i] else ''}on a line"
+                + ("" if sourced[i] else ", project judgement")
+                + ")"
+            ),
         ),
     ]
     out = []

@@ -245,7 +245,7 @@ def line_causes(v: View, change_day: int, same_or_similar: np.ndarray) -> dict[s
         "missing_purchase_modifier": purchase & (v.group >= 0) & ~m["NU"] & ~m["RR"] & ~m["UE"],
         "late_filing": v.lag > filing_limit(v, change_day),
         "units_over_limit": v.units > limit,
-        "same_or_similar": same_or_similar & v.lifetime & ~m["RA"],
+        "same_or_similar": same_or_similar & v.lifetime & ~m["RA"] & ~facts.capped_rental_month(m),
         "facility_setting": (v.pos == "21") | ((v.pos == "31") & mcare_or_ma),
         "invalid_ordering_npi": v.npi_valid == 0.0,
         "order_after_delivery": v.rules["face_to_face_wopd"] & (v.order_day > v.day),

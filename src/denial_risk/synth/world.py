@@ -209,7 +209,9 @@ DEFECTS: dict[str, Cause] = {
     "order_after_claim": Cause("CO-50", (), 2.0, "order signed after the claim was sent"),
     "face_to_face_not_qualifying": Cause("CO-50", (), 2.5, "F2F list: visit after or >6 months before"),
 }  # fmt: skip
-SAME_OR_SIMILAR_MEDICARE = ("CO-50", ("M3",))  # Noridian: same/similar denials are medical necessity, M3
+# Medicare DME MACs deny a same-or-similar item as CO-151 with M3 (sometimes with M25), not CO-50
+# (the project's source check, 2026-12-04; Noridian, Resolving and Avoiding Denials for Same or Similar).
+SAME_OR_SIMILAR_MEDICARE = ("CO-151", ("M3",))
 MISSING_KX_MA_EFFECT = 1.8
 
 # Documents: logit effect when the payer expects it and it is not on file.
