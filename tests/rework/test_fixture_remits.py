@@ -77,3 +77,18 @@ def test_bad_input_is_one_line(tmp_path, run, capsys):
     assert code == 2 and "--as-of" in err
     code, out, err = run(["rework", "--remits", tmp_path / "nope.835", "--out", tmp_path / "q.csv"], capsys)
     assert code == 2 and "nope.835" in err
+
+
+def test_queue_csv_cells_cannot_run_as_formulas(tmp_path, run, capsys):
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"claim_id": ['=HYPERLINK("http://x","y")', "C2"], "service_date": ["2026-01-01"] * 2,
+                  "payer_type": ["medicare"] * 2, "hcpcs_code": ["L1833", "L0650"], "modifiers": ["RT", ""],
+                  "diagnosis_codes": ["M1711", "M5450"], "billed_amount": [300.0, 500.0],
+                  "denied": [True, True], "denial_reason": ["CO-4", "CO-50"],
+                  "adjudication_date": ["2026-01-20"] * 2}).to_csv(table, index=False)  # fmt: skip
+    out = tmp_path / "q.csv"
+    code, _, err = run(["rework", "--data", table, "--out", out, "--as-of", "2026-02-01"], capsys)
+    assert code == 0, err
+    q = pd.read_csv(out, dtype=str)
+    assert set(q["claim_id"]) == {'\'=HYPERLINK("http://x","y")', "C2"}
+    assert list(q["action"]) in (["reopening", "appeal"], ["appeal", "reopening"])
