@@ -63,3 +63,27 @@ def test_a_replaced_line_is_no_rework_naming_its_replacement(rework_world):
     q = rework_queue(frame, "2024-06-30").set_index(["claim_id", "line_number"])
     row = q.loc[(frame["claim_id"].iloc[1], frame["line_number"].iloc[1])]
     assert row["action"] == "no_rework" and "X#2" in row["action_text"] and row["expected_recovery"] == 0
+
+
+def test_action_text_lists_only_fixes_the_action_can_carry_after_delivery(rework_world):
+    q = rework_queue(rework_world.frame, "2024-03-01")
+    reopen = q.loc[q["action"] == "reopening", "action_text"]
+    assert len(reopen) and not reopen.str.contains("attach|add KX|remove KX").any()
+    assert not q["action_text"].str.contains("obtain prior authorization").any()
+    fixed = q[
+        q["action"].isin(["corrected_claim", "reopening", "appeal"]) & q["action_text"].str.contains(": ")
+    ]
+    assert len(fixed) > 0.2 * (q["action"] != "no_rework").sum()  # most corrections name what to change
+
+
+def test_a_missing_side_reads_add_rt_or_lt():
+    from denial_risk.contract.normalize import normalize_chunk
+
+    raw = pd.DataFrame({"claim_id": ["S1"], "service_date": ["2026-01-05"], "payer_type": ["medicare"],
+                        "payer_id": ["MCRJB"], "hcpcs_code": ["L1833"], "modifiers": ["KX"],
+                        "diagnosis_codes": ["M1711"], "billed_amount": [400.0], "denied": ["true"],
+                        "denial_reason": ["CO-4"], "adjudication_date": ["2026-01-20"]})  # fmt: skip
+    clean, rejects = normalize_chunk(raw)
+    assert rejects.empty
+    (text,) = rework_queue(clean, "2026-02-01")["action_text"]
+    assert text.startswith("ask for a reopening") and "add RT or LT" in text

@@ -80,6 +80,19 @@ def _probabilities(facts: list[dict], decisions: pd.DataFrame, model) -> np.ndar
     return np.clip(p, 0.0, 1.0)
 
 
+def _with_fixes(denied: pd.DataFrame, decisions: pd.DataFrame, carcs: list[str]) -> None:
+    """The line's truthful corrections after the action's words (`rework.fixes`)."""
+    from denial_risk.rework.fixes import line_fixes
+
+    fixes = line_fixes(denied, decisions["action"], carcs)
+    has = np.array([bool(f) for f in fixes], dtype=bool)
+    if has.any():
+        text = decisions["action_text"].to_numpy(dtype=object)
+        decisions.loc[has, "action_text"] = [
+            f"{t}: {f}" for t, f in zip(text[has], np.array(fixes, dtype=object)[has], strict=True)
+        ]
+
+
 def _already_reworked(denied: pd.DataFrame, decisions: pd.DataFrame) -> None:
     if "replaced_by" not in denied:
         return
@@ -102,6 +115,7 @@ def rework_queue(frame: pd.DataFrame, as_of, model=None) -> pd.DataFrame:
     denied["adjudication_date"] = pd.to_datetime(denied["adjudication_date"], errors="coerce")
     facts = [{**row, **rules.line_facts(row)} for row in denied.to_dict("records")]
     decisions = rules.decide_frame(denied, as_of, facts)
+    _with_fixes(denied, decisions, [f["carc"] for f in facts])
     _already_reworked(denied, decisions)
     out = pd.DataFrame({c: denied.get(c, pd.NA) for c in IDENTIFYING}, index=denied.index)
     words: dict[tuple, str] = {}  # each (CARC, remarks) worded once
