@@ -19,7 +19,7 @@ LAYERS = [
     {"errors"},
     {"contract"},
     {"claims"},
-    {"features", "x12"},
+    {"features", "x12", "rework"},
     {"modeling", "synth"},
     {"scoring", "report"},
     {"registry"},

@@ -71,6 +71,11 @@ COMMANDS: dict[str, Entry] = {
         "837 claims and 835 remittances into the claim table",
         "denial-risk ingest-x12 --claims x12/837/ --remits x12/835/ --out labelled.parquet",
     ),
+    "rework": Entry(
+        "rework",
+        "rank the denied lines: action, deadline, recovery probability, expected recovery",
+        "denial-risk rework --data labelled.parquet --out rework.csv --as-of 2026-03-01",
+    ),
     "export": Entry(
         "export",
         "copy a registered model into a folder that scores offline",

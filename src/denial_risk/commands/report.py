@@ -33,8 +33,22 @@ from denial_risk.commands.options import model_sha256_option, report_model_optio
 )
 @report_model_option
 @model_sha256_option
+@click.option(
+    "--rework",
+    "rework",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="A queue from `denial-risk rework`: adds a section of dollars recoverable by action and "
+    "deadline week, and the queue's first lines.",
+)
 def report(
-    scored: str, out: str, title: str | None, top: int, model_uri: str | None, model_sha256: str | None
+    scored: str,
+    out: str,
+    title: str | None,
+    top: int,
+    model_uri: str | None,
+    model_sha256: str | None,
+    rework: str | None,
 ) -> None:
     """Write a single-file HTML worklist report with charts, to open or mail."""
     from denial_risk.claims.files import check_output
@@ -47,5 +61,5 @@ def report(
 
         model = tracking.load_model(model_uri, model_sha256)
         found = list(getattr(getattr(model, "fix_effects", None), "changes", None) or [])
-    path = build_report(scored, out, title=title, top=top, changes=found)
+    path = build_report(scored, out, title=title, top=top, changes=found, rework=rework)
     click.echo(f"report written to {path}")

@@ -45,7 +45,8 @@ import click
     "x12",
     default=None,
     type=click.Path(file_okay=False),
-    help="Also write the claims as 837P and 835 files into this folder.",
+    help="Also write the claims as 837P and 835 files into this folder, with a team's reworks of the "
+    "denials (replacement claims, reversals and re-adjudications: docs/rework.md).",
 )
 def simulate(rows: int, seed: int, out: str, start: str, months: int, world: str, x12: str | None) -> None:
     """Write labelled synthetic claim lines plus `true_denial_probability`."""
@@ -63,17 +64,27 @@ def simulate(rows: int, seed: int, out: str, start: str, months: int, world: str
         pd.Timestamp(start)
     except ValueError:
         raise UserError(f"--start {start}: not a date (use YYYY-MM-DD)") from None
-    frame = simulate_claims(rows, seed, start=start, months=months, world=world)
+    rework_world = None
+    if x12 is None:
+        frame = simulate_claims(rows, seed, start=start, months=months, world=world)
+    else:  # the same claims, their denials worked by a team (synth/rework.py), for the X12 files
+        from denial_risk.synth.rework_team import simulate_rework
+
+        rework_world = simulate_rework(rows, seed, start=start, months=months, world=world)
+        frame = rework_world.frame.drop(columns="adjudication_date")
     files.write_table(contract_frame(frame), out, option="--out")
     rate = float(frame["denied"].mean()) if len(frame) else 0.0
     click.echo(f"wrote {len(frame):,} claim lines to {out} (denial rate {rate:.1%})")
     if x12 is not None:
         from pathlib import Path
 
-        from denial_risk.x12.write import write_835, write_837p
+        from denial_risk.synth.rework_x12 import write_rework_x12
 
         folder = Path(x12)
-        folder.mkdir(parents=True, exist_ok=True)
-        claims = write_837p(frame, folder / "claims.837")
-        remits = write_835(frame, folder / "remits.835")
-        click.echo(f"wrote {len(claims)} 837P and {len(remits)} 835 files to {folder}")
+        written = write_rework_x12(rework_world, folder)
+        claims = written["claims"] + written.get("rework_claims", [])
+        remits = written["remits"] + written.get("rework_remits", [])
+        click.echo(
+            f"wrote {len(claims)} 837P and {len(remits)} 835 files to {folder} "
+            "(the first claims and remits, then the reworks: replacement claims, reversals)"
+        )

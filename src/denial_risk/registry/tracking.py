@@ -194,15 +194,20 @@ def log_and_register(
             pip_requirements=pip_requirements(),
             registered_model_name=MODEL_NAME,
         )
+    return _register(info, MODEL_NAME)
+
+
+def _register(info, name: str) -> tuple[str, str]:
+    """Record its digest; the first version of `name` is @champion, later ones @challenger."""
     version = str(info.registered_model_version)
-    _record_manifest(info.model_id, version)
+    _record_manifest(info.model_id, version, name)
     client = _client()
-    alias = CHAMPION if not _alias_version(client, CHAMPION) else CHALLENGER
-    client.set_registered_model_alias(MODEL_NAME, alias, version)
+    alias = CHAMPION if not _alias_version(client, CHAMPION, name) else CHALLENGER
+    client.set_registered_model_alias(name, alias, version)
     return version, alias
 
 
-def _record_manifest(model_id: str, version: str) -> str:
+def _record_manifest(model_id: str, version: str, name: str = MODEL_NAME) -> str:
     """MANIFEST.sha256 into the logged model's files; its digest as a tag on the version,
     the logged model and the active run (so it lives in the registry, not only in the folder)."""
     client = _client()
@@ -211,16 +216,16 @@ def _record_manifest(model_id: str, version: str) -> str:
         digest = manifest.write_manifest(local)
         client.log_model_artifact(model_id, str(local / manifest.MANIFEST_FILE))
     client.set_logged_model_tags(model_id, {DIGEST_TAG: digest})
-    client.set_model_version_tag(MODEL_NAME, version, DIGEST_TAG, digest)
-    _mlflow().set_tag(DIGEST_TAG, digest)
+    client.set_model_version_tag(name, version, DIGEST_TAG, digest)
+    _mlflow().set_tag(DIGEST_TAG if name == MODEL_NAME else f"{name}.{DIGEST_TAG}", digest)
     return digest
 
 
-def _alias_version(client, alias: str) -> str | None:
+def _alias_version(client, alias: str, name: str = MODEL_NAME) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        return str(client.get_model_version_by_alias(MODEL_NAME, alias).version)
+        return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
 
@@ -458,3 +463,38 @@ def scoring_app(model_dir: str):
 
     with _no_pickle():
         return scoring_server.init(_mlflow().pyfunc.load_model(model_dir))
+
+
+# --- the rework queue's recovery model: its own registered model, logged from code like the
+# denial model (registry/rework_pyfunc.py), its state a JSON file, verified on load (docs/rework.md)
+REWORK_MODEL_NAME = "denial-risk-rework"
+REWORK_MODEL_FILE = "rework_model.json"
+
+
+def log_and_register_rework(state: dict) -> tuple[str, str]:
+    """Log the recovery model (its JSON state) in the active run and register it (`_register`)."""
+    from denial_risk.registry import rework_pyfunc
+
+    mlflow = _mlflow()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / REWORK_MODEL_FILE
+        path.write_text(json.dumps(state), encoding="utf-8")
+        info = mlflow.pyfunc.log_model(
+            name="rework_model",
+            python_model=rework_pyfunc.__file__,
+            artifacts={"model": str(path)},
+            code_paths=[_package_code(Path(tmp))],
+            pip_requirements=pip_requirements(),
+            registered_model_name=REWORK_MODEL_NAME,
+        )
+    return _register(info, REWORK_MODEL_NAME)
+
+
+def load_rework_model(uri: str, sha256: str | None = None):
+    """The RecoveryModel inside a logged rework pyfunc, after every file matched its digest."""
+    model = load_pyfunc(uri, sha256).unwrap_python_model()
+    if not hasattr(model, "recovery"):
+        raise UserError(
+            f"--model {uri}: not a rework model (register one with `denial-risk rework --history`)"
+        )
+    return model.recovery

@@ -53,6 +53,7 @@ def build_report(
     title: str | None = None,
     top: int = 50,
     changes: list[dict] | None = None,
+    rework: pd.DataFrame | str | os.PathLike | None = None,
 ) -> Path:
     """Write the self-contained HTML report of a scored worklist; return its path.
 
@@ -60,14 +61,20 @@ def build_report(
     A missing file or a missing scored column raises `UserError` naming it, and
     nothing is written. The file is written atomically (temporary + rename).
     `top` is the number of worklist lines shown. `changes`: the payer rule changes a model found in
-    its remits (`modeling.changes`), listed in their own section (None: no section).
+    its remits (`modeling.changes`), listed in their own section (None: no section). `rework`: a
+    queue from `denial-risk rework` (a frame or its file) adds the rework section (`report.rework`).
     """
     out_path = Path(out_path)
     source, chunks, used = open_scored(scored)
     st = Stats(top_n=max(int(top), 0), lookup_groups="policy_group" not in used)
     for df in chunks:
         consume(st, df)
-    html = _render(_context(st, source, used, title) | {"changes": _change_rows(changes)})
+    context = _context(st, source, used, title) | {"changes": _change_rows(changes)}
+    if rework is not None:
+        from denial_risk.report.rework import rework_section
+
+        context["rework"] = rework_section(rework, top=min(int(top), 25))
+    html = _render(context)
     write_text(html, out_path)
     return out_path
 
@@ -107,6 +114,7 @@ def _context(st: Stats, source: str, used: list[str], title: str | None) -> dict
         **_payer_section(st),
         **_policy_section(st),
         "worklist": _worklist_rows(st),
+        "rework": None,
     }
 
 

@@ -26,6 +26,7 @@ from denial_risk.contract import schema
 from denial_risk.errors import UserError
 from denial_risk.x12.codes import REVERSAL_CLAIM_STATUS
 from denial_risk.x12.join import join
+from denial_risk.x12.links import REMIT_COLUMNS, initial_of, link_resubmissions
 from denial_risk.x12.read835 import RemitClaim
 from denial_risk.x12.read837 import ClaimStats
 from denial_risk.x12.readfile import read_file
@@ -37,6 +38,7 @@ EXTRA_COLUMNS = (
     "match_method",
     "source_file",
     "remit_file",
+    *REMIT_COLUMNS,
 )
 LABELLED_COLUMNS = (
     *schema.REQUIRED,
@@ -113,9 +115,11 @@ def collect_files(paths: Iterable[str | os.PathLike], option: str) -> list[Path]
 
 
 def apply_reversals(remits: list[RemitClaim], counts: Counter) -> list[RemitClaim]:
-    """Drop each reversal (CLP02 = 22) with the earlier adjudication it reverses, so neither counts."""
+    """Drop each reversal (CLP02 = 22) with the earlier adjudication it reverses, so neither counts;
+    the next adjudication of the claim keeps the cancelled one's as its `initial` (a rework link)."""
     kept: list[RemitClaim | None] = []
     live: dict[str, list[int]] = defaultdict(list)
+    cancelled: dict[str, RemitClaim] = {}  # the re-adjudication that follows links to it (docs/x12.md)
     for rc in remits:
         if rc.status == REVERSAL_CLAIM_STATUS:
             stack = live.get(rc.claim_id) or []
@@ -125,9 +129,11 @@ def apply_reversals(remits: list[RemitClaim], counts: Counter) -> list[RemitClai
                 counts["reversals_without_original"] += 1
             else:
                 stack.remove(idx)
+                cancelled[rc.claim_id] = kept[idx]
                 kept[idx] = None
                 counts["reversals_applied"] += 1
             continue
+        rc.initial = rc.initial or initial_of(cancelled.pop(rc.claim_id, None))
         live[rc.claim_id].append(len(kept))
         kept.append(rc)
     return [rc for rc in kept if rc is not None]
@@ -240,6 +246,7 @@ def ingest(
     remits = apply_reversals(remits, counts)
     duplicates += _duplicates([(rc.claim_id, rc.source_file) for rc in remits], "remits")
     res = join(claims, remits)
+    counts["reworks_linked"] = link_resubmissions(res.labelled)
     for k, v in res.counts.items():
         counts[k] = v
     counts["duplicate_claim_ids_in_claims"] = sum(1 for d in duplicates if d["in"] == "claims")

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from denial_risk.x12.links import remit_fields
 from denial_risk.x12.read835 import RemitClaim, RemitLine, line_outcome, remark_codes
 
 
@@ -60,6 +61,7 @@ def _remit_only_rows(rc: RemitClaim, claim_id: str, start: int = 1) -> list[dict
                 "x12_line_control_number": line.line_control if line else None,
                 "remit_file": rc.source_file,
                 "match_method": "remit_only",
+                **remit_fields(rc, line),
             }
         )
     return rows
@@ -74,6 +76,7 @@ def _label(row: dict, rc: RemitClaim, line: RemitLine | None, method: str) -> di
     out["remark_codes"] = remark_codes(rc, line)
     out["remit_file"] = rc.source_file
     out["match_method"] = method
+    out.update(remit_fields(rc, line))
     if out.get("payer_type") is None:
         out["payer_type"] = rc.payer_type
     return out

@@ -82,6 +82,9 @@ class RemitClaim:
     remarks: list[str] = field(default_factory=list)  # MIA / MOA
     segment: int = 0  # position of the CLP in its file
     dropped_lines: list[RemitLine] = field(default_factory=list)  # unreadable SVC: out of the table
+    payer_claim_id: str | None = None  # CLP07, the payer's claim control number (a replacement's REF*F8)
+    adjudication_date: str | None = None  # the remit's DTM*405 production date, else BPR16
+    initial: RemitClaim | None = None  # the adjudication a reversal cancelled before this one (ingest)
 
     @property
     def payer_type(self) -> str | None:
@@ -173,6 +176,7 @@ class Remit835Parser(SegmentRouter):
         self.skipping = False
         self.bpr: tuple[float, int] | None = None  # (BPR02, segment)
         self.clp_paid = 0.0  # sum of CLP04
+        self.remit_date: str | None = None  # DTM*405, else BPR16
         self.plb = 0.0  # sum of PLB adjustment amounts
 
     def _warn(self, message: str, n: int | None, claim_id: str | None = None) -> None:
@@ -224,6 +228,8 @@ class Remit835Parser(SegmentRouter):
     def _bpr(self, seg: Seg) -> None:
         try:
             self.bpr = (seg.amount(2, "BPR02", required=True), seg.n)
+            if self.remit_date is None:  # DTM*405, read later, takes precedence
+                self.remit_date = parse_date(seg.v(16))
         except X12FileError as exc:
             self._warn(f"{exc}: the transaction's balance is not checked", seg.n)
 
@@ -277,6 +283,8 @@ class Remit835Parser(SegmentRouter):
             claim_date=None,
             source_file=self.source_file,
             segment=seg.n,
+            payer_claim_id=seg.v(7).strip() or None,
+            adjudication_date=self.remit_date,
         )
         self.clp_paid += self.claim.paid
 
@@ -297,6 +305,13 @@ class Remit835Parser(SegmentRouter):
             self._patient = seg.v(9) or " ".join((seg.v(3), seg.v(4))).strip() or None
         elif entity == "IL":
             self._insured = seg.v(9) or None
+
+    def _dtm_header(self, seg: Seg) -> None:
+        """DTM*405 (production date) before the claims dates the remit; inside a claim, `_dtm`."""
+        if self.claim is not None:
+            self._dtm(seg)
+        elif seg.v(1) == "405":
+            self.remit_date = parse_date(seg.v(2)) or self.remit_date
 
     def _dtm(self, seg: Seg) -> None:
         q = seg.v(1)
@@ -364,7 +379,16 @@ class Remit835Parser(SegmentRouter):
                 self.claim.remarks.append(code)
 
     _RESUME_AT = ("CLP", "LX", "PLB")  # where reading starts again after a dropped claim
-    _ANYWHERE = {"BPR": _bpr, "TRN": _trn, "N1": _n1, "REF": _ref, "LX": _lx, "PLB": _plb, "CLP": _clp}
+    _ANYWHERE = {
+        "BPR": _bpr,
+        "TRN": _trn,
+        "N1": _n1,
+        "REF": _ref,
+        "LX": _lx,
+        "PLB": _plb,
+        "CLP": _clp,
+        "DTM": _dtm_header,
+    }
     _IN_CLAIM = {
         "CAS": _cas,
         "NM1": _nm1,

@@ -156,6 +156,8 @@ class Claim837Parser(SegmentRouter):
             "icd9_diagnosis_codes": "|".join(icd9),
             "x12_line_control_number": line.pop("_lcn"),
             "source_file": self.source_file,
+            "claim_frequency": claim["frequency"],
+            "original_claim_ref": claim["original_ref"],
         }
         claim["lines"].append(row)
 
@@ -250,6 +252,8 @@ class Claim837Parser(SegmentRouter):
             "n": seg.n,
             "missing_service": 0,
             "pos": None if self.institutional else (seg.v(5, 0) or None),
+            "frequency": seg.v(5, 2) or None,  # CLM05-3: 1 original, 7 replacement, 8 void
+            "original_ref": None,  # 2300 REF*F8: the payer's claim control number it replaces
             "dx": [],
             "icd9": False,
             "flags": {},
@@ -286,6 +290,8 @@ class Claim837Parser(SegmentRouter):
             self._flags_here()["has_prior_auth"] = True
         elif qual == "6R" and self.line is not None:
             self.line["_lcn"] = seg.v(2) or None
+        elif qual == "F8" and self.line is None:
+            self.claim["original_ref"] = seg.v(2).strip() or None
 
     def _dtp(self, seg: Seg) -> None:
         if seg.v(1) in ("472", "434") or (seg.v(1) == "435" and self.claim["date"] is None):

@@ -38,6 +38,7 @@ SEG, ELE, SUB = "~", "*", ":"
 VERSION_837P = "005010X222A1"
 VERSION_835 = "005010X221A1"
 _PLACEHOLDER_NPI = "1999999984"  # a check-digit-valid NPI used when provider_id is unknown
+REVERSAL = "22"  # CLP02 of a reversal; a table row with remit_status 22 is written as one
 
 
 def _s(text: str) -> pyx12.segment.Segment:
@@ -96,8 +97,8 @@ def _prepare(claims: pd.DataFrame) -> pd.DataFrame:
 def _claim_groups(df: pd.DataFrame) -> list[list[dict]]:
     """Claims in first-appearance order (each a list of line records), lines sorted by line_number."""
     groups: dict[str, list[dict]] = {}
-    for rec in df.to_dict("records"):
-        groups.setdefault(str(rec["claim_id"]), []).append(rec)
+    for rec in df.to_dict("records"):  # a reversal (remit_status 22) is a claim of its own
+        groups.setdefault(f"{rec['claim_id']}\x00{_clean(rec.get('remit_status'))}", []).append(rec)
     out = []
     for lines in groups.values():
         lines.sort(key=lambda r: (r["line_number"] if not pd.isna(r["line_number"]) else 0, r["_order"]))
@@ -222,7 +223,10 @@ def _write_837_claim(w, g: list[dict]) -> None:
     first = g[0]
     pos = _clean(first.get("place_of_service"), "12")
     total = sum(float(r["billed_amount"]) for r in g)
-    w.Write(_s(f"CLM*{_clean(first['claim_id'])}*{_amt(total)}***{pos}:B:1*Y*A*Y*Y"))
+    freq = _clean(first.get("claim_frequency"), "1")  # 7: a replacement of the claim in REF*F8
+    w.Write(_s(f"CLM*{_clean(first['claim_id'])}*{_amt(total)}***{pos}:B:{freq}*Y*A*Y*Y"))
+    if _clean(first.get("original_claim_ref")):
+        w.Write(_s(f"REF*F8*{_clean(first.get('original_claim_ref'))}"))
     # claim diagnoses: union of the lines' codes in order (max 12)
     dx: list[str] = []
     for value in (r.get("diagnosis_codes") for r in g):
@@ -280,15 +284,18 @@ def write_835(
         buf, w = _open(target)
         when = _interchange_date(fgroups)
         _isa_gs(w, "HP", VERSION_835, when, fno)
-        # one transaction per payer (an 835 comes from one payer), split by size
-        by_payer: dict[str, list[list[dict]]] = {}
+        # one transaction per payer (an 835 comes from one payer) and remit date (the table's
+        # `adjudication_date`, when it has one: DTM*405 and BPR16), split by size
+        by_payer: dict[tuple[str, pd.Timestamp], list[list[dict]]] = {}
         for g in fgroups:
-            by_payer.setdefault(_clean(g[0].get("payer_id"), "UNKNOWN"), []).append(g)
+            dated = g[0].get("adjudication_date")
+            day = when if dated is None or pd.isna(dated) else pd.Timestamp(dated)
+            by_payer.setdefault((_clean(g[0].get("payer_id"), "UNKNOWN"), day), []).append(g)
         tno = 0
-        for payer, pgroups in by_payer.items():
+        for (payer, day), pgroups in by_payer.items():
             for tgroups in _chunks(pgroups, claims_per_transaction):
                 tno += 1
-                _write_835_transaction(w, tgroups, tno, payer, when)
+                _write_835_transaction(w, tgroups, tno, payer, day)
         _finish(buf, w, target)
     return paths
 
@@ -323,6 +330,8 @@ def _write_835_transaction(w, groups: list[list[dict]], tno: int, payer: str, wh
     total = 0.0
     for g in groups:
         lines = [(line, *_line_payment(line)) for line in g]
+        if _clean(g[0].get("remit_status")) == REVERSAL:  # cancels the claim's earlier adjudication
+            lines = [(ln, -c, -p, [(gr, code, -a) for gr, code, a in adj]) for ln, c, p, adj in lines]
         total += sum(paid for _, _, paid, _ in lines)
         claims.append((g, lines))
     d = when.strftime("%Y%m%d")
@@ -348,6 +357,7 @@ def _write_835_transaction(w, groups: list[list[dict]], tno: int, payer: str, wh
         paid = sum(p for _, _, p, _ in lines)
         patient_resp = sum(a for _, _, _, adj in lines for grp, _, a in adj if grp == "PR")
         status = "4" if all(_is_true(line.get("denied")) for line, *_ in lines) else "1"
+        status = REVERSAL if _clean(first.get("remit_status")) == REVERSAL else status
         filing = PAYER_TYPE_TO_CLP06.get(_clean(first.get("payer_type")).lower(), "ZZ")
         cid = _clean(first["claim_id"])
         w.Write(_s(f"CLP*{cid}*{status}*{_amt(charge)}*{_amt(paid)}*{_amt(patient_resp)}*{filing}*{cid}"))
