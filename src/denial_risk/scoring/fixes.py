@@ -35,7 +35,20 @@ MIN_EFFECT = 0.25  # and the effect itself, at its lower bound, a quarter of a l
 Z = 2.33  # one-sided 99 % lower bound: hundreds of payer cells are tested, so 95 % would pass one null in 20
 MAX_ACTIONS = 4  # scored fixes listed per line (advisories come on top)
 KIND_SCORED, KIND_ADVISORY = "scored", "advisory"
-COLUMNS = ["row", "pos", "remedy", "text", "kind", "probability", "new_probability", "low_drop", "listed"]
+# `basis`: where the stated risk comes from: "learned" (the remits' effect), "rule" (a certain rule met,
+# `scoring.stagefix`), "advice" (none, or the rule's for an invalid code)
+COLUMNS = [
+    "row",
+    "pos",
+    "remedy",
+    "text",
+    "kind",
+    "probability",
+    "new_probability",
+    "low_drop",
+    "listed",
+    "basis",
+]
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -132,6 +145,7 @@ def _scored(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray, effects) -> lis
                         "new_probability": new_p,
                         "low_drop": low,
                         "listed": listed,
+                        "basis": "learned",
                     }
                 )
             )
@@ -262,6 +276,7 @@ def _advisories(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray) -> list[pd.
                         "new_probability": np.nan,
                         "low_drop": np.nan,
                         "listed": True,
+                        "basis": "advice",
                     }
                 )
             )

@@ -71,6 +71,7 @@ def rule_fixes(
             table.loc[redo, "new_probability"] = after[p_redo]
             table.loc[redo, "low_drop"] = ps[p_redo] - after[p_redo]
             table.loc[redo, "listed"] = (ps[p_redo] - after[p_redo]) >= min_drop
+            table.loc[redo, "basis"] = "rule"
         new = np.flatnonzero(mask & ~have)
         if len(new):
             add.append(
@@ -84,6 +85,7 @@ def rule_fixes(
                         "new_probability": after[new],
                         "low_drop": ps[new] - after[new],
                         "listed": (ps[new] - after[new]) >= min_drop,
+                        "basis": "rule",
                     }
                 )
             )
@@ -103,14 +105,14 @@ def advisory_risk(table: pd.DataFrame, ps: np.ndarray, rule) -> pd.DataFrame:
 
 
 def at_stage(table: pd.DataFrame, sub: pd.DataFrame, facts: LineFacts, delivered: np.ndarray) -> pd.DataFrame:
-    """Each fix in the words of what can be done at the line's stage; those that cannot, not listed."""
+    """Each fix in the words of what can be done at the line's stage; those that cannot, dropped."""
     if not len(table):
         return table
     pos = table["pos"].to_numpy(dtype=np.int64)
     remedy = table["remedy"].to_numpy(dtype=object)
     done = delivered[pos]
     text = table["text"].to_numpy(dtype=object).copy()
-    listed = table["listed"].to_numpy(dtype=bool).copy()
+    possible = np.ones(len(table), dtype=bool)
     no_pa = (_flag(sub, "has_prior_auth") == 0.0)[pos]
     wopd = facts.rules["face_to_face_wopd"][pos]
     late_order = (
@@ -137,8 +139,10 @@ def at_stage(table: pd.DataFrame, sub: pd.DataFrame, facts: LineFacts, delivered
             at = np.flatnonzero(hit & (done == stage))
             if len(at):
                 text[at] = [_restated(t, key, STAGE_TEXT[(kind, stage)], stage) for t in text[at]]
-        listed &= ~(hit & cannot)
-    return table.assign(text=text, listed=listed)
+        possible &= ~(hit & cannot)
+    # a fix that cannot be done at the stage is not a fix at all: not listed, and not counted as one
+    # a biller could have made (`jobs.fix_truth`'s recall)
+    return table.assign(text=text)[possible].reset_index(drop=True)
 
 
 def _restated(text: str, remedy: str, words: str, conditional: bool) -> str:
