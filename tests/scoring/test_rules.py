@@ -212,3 +212,13 @@ def test_a_certain_rules_fix_states_the_risk_left_once_the_rule_is_met(denial_mo
         assert (part["new_probability"].to_numpy(dtype=float) <= rr.p[pos] + 1e-12).all()
         listed = part["listed"].to_numpy(dtype=bool)
         assert (rr.p[pos][listed] - want[listed] >= fixes.MIN_DROP - 1e-12).all()
+
+
+def test_as_of_is_a_date_or_a_users_mistake(tmp_path, capsys, run):
+    src = tmp_path / "in.csv"
+    pd.DataFrame([dict(BASE, claim_id="A")]).to_csv(src, index=False)
+    code, _, err = run(
+        ["score", "--data", str(src), "--out", str(tmp_path / "o.csv"), "--as-of", "2026-13-45"], capsys
+    )
+    assert code == 2 and "--as-of" in err
+    assert not (tmp_path / "o.csv").exists()

@@ -103,7 +103,10 @@ def scored_columns(model, clean: pd.DataFrame, policy: ExplainPolicy) -> tuple[p
     p = rule.p
     likely = LikelyCodes.of(model, X)
     n = len(clean)
-    reasons = certain_reasons(clean, facts, delivered(clean, policy.as_of))  # the rule layer: every line
+    if policy.mode == "none":
+        reasons = np.full(n, "", dtype=object)
+    else:  # the rule layer: certain findings on every line
+        reasons = certain_reasons(clean, facts, delivered(clean, policy.as_of))
     actions = np.full(n, "", dtype=object)
     pos = policy.by_probability(model, p)
     if policy.mode != "none":  # a certain rule's fix is listed whatever the tier (`scoring.stagefix`)
