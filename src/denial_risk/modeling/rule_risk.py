@@ -154,7 +154,10 @@ def rule_risk(info: dict, clean: pd.DataFrame, p: np.ndarray, facts: LineFacts |
         if counts is None or not mask.any():
             lifted[name] = np.zeros(len(mask), dtype=bool)
             continue
-        few = _line_counts(entry, name, codes) < (K_CODE if CERTAIN_RULES[name].per_code else K_MIN)
+        few = np.zeros(len(mask), dtype=bool)
+        few[mask] = _line_counts(entry, name, codes[mask]) < (
+            K_CODE if CERTAIN_RULES[name].per_code else K_MIN
+        )
         if CERTAIN_RULES[name].per_code and entry is not None and entry.get("n", 0) < K_MIN:
             few = np.ones(len(mask), dtype=bool)
         lifted[name] = mask & few & (p_model < floor)

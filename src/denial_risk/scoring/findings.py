@@ -83,7 +83,7 @@ class _Findings:
     @staticmethod
     def per_unique(values: pd.Series, fn) -> np.ndarray:
         codes, uni = pd.factorize(values.astype("string").fillna(""), use_na_sentinel=False)
-        mapped = np.asarray([fn(u) for u in uni] or [""], dtype=object)
+        mapped = np.asarray([fn(u) for u in np.asarray(uni, dtype=object)] or [""], dtype=object)
         return mapped[codes] if len(codes) else np.empty(0, dtype=object)
 
     def since(self, rule: str, pos: np.ndarray) -> list[str]:
