@@ -1,7 +1,7 @@
 """Which lines the worklist explains: the default (medium tier and up), `--explain-top N` (the N lines
 ranked first by expected loss, explained in pass 2) and `--explain-all` (every line, as `score_request`
 explains them). An explained line gets what explaining every line gives it; every line keeps its
-likely denial codes."""
+likely denial codes and its certain findings (the rule layer)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,22 @@ def every_line(denial_model, backlog):
     return direct[direct[REJECT_REASON].isna()].reset_index(drop=True).fillna("")
 
 
+@pytest.fixture(scope="module")
+def rule_layer(denial_model, backlog):
+    """(each scorable line's certain findings, whether a certain rule with a fix binds it): what a line
+    the worklist does not explain still gets (`scoring.rulelayer`)."""
+    from denial_risk.contract.certain import delivered
+    from denial_risk.contract.facts import LineFacts
+    from denial_risk.contract.normalize import normalize_chunk
+    from denial_risk.scoring.rulelayer import certain_reasons
+
+    _, raw = backlog
+    clean, _ = normalize_chunk(raw.astype("string"))
+    facts = LineFacts.of(clean)
+    bound = denial_model.rule_risk(clean, facts=facts).with_fix()
+    return certain_reasons(clean, facts, delivered(clean)), bound
+
+
 def _worklist(model, path, tmp_path, name, **kw) -> pd.DataFrame:
     out = tmp_path / name
     worklist.score_file(path, out, model, progress=False, block_bytes=96 << 10, **kw)
@@ -53,22 +69,36 @@ def test_explain_all_is_every_line_explained(denial_model, backlog, every_line, 
     assert (got["top_reasons"] != "").mean() > 0.5  # low lines have their findings too
 
 
-def test_default_explains_the_lines_at_or_above_the_medium_tier(denial_model, backlog, every_line, tmp_path):
+def _unexplained_hold_the_rule_layer(got, every_line, chosen, rule_layer) -> None:
+    """A line not chosen gets its certain findings, and its fixes only when a certain rule binds it (then
+    it is explained as every line is)."""
+    certain, bound = rule_layer
+    rest = ~chosen & ~bound
+    assert got.loc[rest, "top_reasons"].tolist() == certain[rest].tolist()
+    assert (got.loc[rest, "recommended_actions"] == "").all()
+    assert (got.loc[rest, "top_reasons"] != "").any()  # low lines say what is certain
+    for col in EXPLAINED:
+        assert got.loc[bound, col].tolist() == every_line.loc[bound, col].tolist(), col
+
+
+def test_default_explains_the_lines_at_or_above_the_medium_tier(
+    denial_model, backlog, every_line, rule_layer, tmp_path
+):
     path, _ = backlog
     got = _worklist(denial_model, path, tmp_path, "default.parquet")
     chosen = got["denial_probability"].to_numpy() >= denial_model.tiers["medium"]
     assert 0 < chosen.sum() < len(got)
     for col in EXPLAINED:
         assert got.loc[chosen, col].tolist() == every_line.loc[chosen, col].tolist(), col
-        assert (got.loc[~chosen, col] == "").all(), col
-    assert (got["recommended_actions"] != "").any() and (got.loc[~chosen, "top_reasons"] == "").all()
+    _unexplained_hold_the_rule_layer(got, every_line, chosen, rule_layer)
+    assert (got["recommended_actions"] != "").any()
     assert got["likely_denial_codes"].tolist() == every_line["likely_denial_codes"].tolist()
     assert (got["likely_denial_codes"] != "").all()
 
 
 @pytest.mark.parametrize("top", [0, 37, 400])
 def test_explain_top_explains_exactly_the_lines_ranked_first(
-    denial_model, backlog, every_line, tmp_path, top
+    denial_model, backlog, every_line, rule_layer, tmp_path, top
 ):
     path, _ = backlog
     got = _worklist(denial_model, path, tmp_path, f"top{top}.parquet", explain_top=top)
@@ -79,7 +109,7 @@ def test_explain_top_explains_exactly_the_lines_ranked_first(
     assert (first == (got["risk_rank"].to_numpy() <= top)).all()
     for col in EXPLAINED:
         assert got.loc[first, col].tolist() == every_line.loc[first, col].tolist(), col
-        assert (got.loc[~first, col] == "").all(), col
+    _unexplained_hold_the_rule_layer(got, every_line, first, rule_layer)
     if top:
         assert (got.loc[first, "top_reasons"] != "").mean() > 0.5
         assert (got.loc[first, "recommended_actions"] != "").any()

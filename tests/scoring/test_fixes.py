@@ -50,7 +50,7 @@ def _logit(p):
 
 def test_stated_risk_is_the_line_risk_without_the_learned_effect(denial_model, lines, table):
     t, p = table
-    scored = t[(t["kind"] == fixes.KIND_SCORED) & t["listed"]]
+    scored = t[(t["kind"] == fixes.KIND_SCORED) & t["listed"] & (t["basis"] == "learned")]
     assert len(scored) > 50
     effects = denial_model.fix_effects
     cand = remedies.candidates(lines, LineFacts.of(lines))
@@ -159,12 +159,16 @@ def test_medicare_prior_auth_follows_the_program_on_the_date_of_service(denial_m
         )
     )
     found = " ".join(findings(clean, effects=denial_model.fix_effects)["text"])
-    t = fixes.fix_table(denial_model, clean, np.array([0.5]))
+    t = fixes.fix_table(denial_model, clean, np.array([0.5]), as_of="2024-01-01")  # before delivery
     pa = t[t["remedy"] == "obtain_prior_auth"]
     if program:
         assert "Medicare requires it for L0637 since 2024-08-12" in found
-        assert len(pa) == 1 and pa["text"].iloc[0] == REMEDY_TEXT["obtain_prior_auth"]  # one wording
+        # one wording (the Medicare list is named in the reason), at the line's stage: before delivery
+        assert len(pa) == 1 and pa["text"].iloc[0] == "obtain prior authorization before delivery"
         assert pa["listed"].iloc[0], "the program's effect is learned in the training remits"
+        # once delivered, with no authorization on record, nothing can be done for it
+        later = fixes.fix_table(denial_model, clean, np.array([0.5]), as_of="2026-01-01")
+        assert "obtain_prior_auth" not in set(later["remedy"])
     else:
         assert "prior authorization" not in found
         assert pa.empty

@@ -56,6 +56,16 @@ config_option = click.option(
     help="TOML file; its [features] table may name extra feature columns.",
 )
 
+as_of_option = click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    metavar="DATE",
+    help="The day the worklist is worked (default: today): a line whose service date is after it is "
+    "not yet delivered, so fixes that must precede delivery are still offered.",
+)
+
 
 def engine_options(what: str):
     """`--engine local|spark` and `--master`, for a command whose `what` can run on Spark."""

@@ -7,6 +7,7 @@ import signal
 import click
 
 from denial_risk.commands.options import (
+    as_of_option,
     data_option,
     engine_options,
     model_option,
@@ -50,6 +51,7 @@ def _sigterm_to_exit(signum, frame):  # pragma: no cover - exercised by a signal
     default=False,
     help="Reasons and fixes for every line (slower: each line is explained).",
 )
+@as_of_option
 @click.option(
     "--progress/--no-progress",
     "progress",
@@ -66,13 +68,17 @@ def score(
     top: int,
     explain_top: int | None,
     explain_all: bool,
+    as_of,
     progress: bool | None,
 ) -> None:
     """Score a claim backlog into a ranked worklist (rejects beside the output)."""
     from denial_risk.claims.files import check_output, file_format
     from denial_risk.scoring.explain import ExplainPolicy
 
-    policy = ExplainPolicy.choose(explain_top=explain_top, explain_all=explain_all)  # both: exit 2
+    as_of = None if as_of is None else as_of.date()
+    policy = ExplainPolicy.choose(
+        explain_top=explain_top, explain_all=explain_all, as_of=as_of
+    )  # both: exit 2
 
     if engine == "spark":
         require_spark()
@@ -95,7 +101,14 @@ def score(
     previous = signal.signal(signal.SIGTERM, _sigterm_to_exit)
     try:
         result = score_file(
-            data, out, model, top=top, progress=progress, explain_top=explain_top, explain_all=explain_all
+            data,
+            out,
+            model,
+            top=top,
+            progress=progress,
+            explain_top=explain_top,
+            explain_all=explain_all,
+            as_of=as_of,
         )
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -19,9 +19,11 @@ thousands of distinct codes.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -226,9 +228,15 @@ def hcpcs_descriptions() -> dict[str, str]:
     return dict(_dated(str(reference_dir()), "3")["short"])
 
 
-def hcpcs_long_descriptions() -> dict[str, str]:
-    """Code -> CMS long description, every code in the file; says e.g. 'custom fabricated'."""
-    return dict(_dated(str(reference_dir()), "3")["long"])
+def hcpcs_long_descriptions() -> Mapping[str, str]:
+    """Code -> CMS long description, every code in the file; says e.g. 'custom fabricated'. Read-only,
+    built once per reference folder (every chunk's policy lookup asks: building it took ~1 s)."""
+    return _long_descriptions(str(reference_dir()))
+
+
+@lru_cache(maxsize=8)
+def _long_descriptions(ref_dir: str) -> Mapping[str, str]:
+    return MappingProxyType(dict(_dated(ref_dir, "3")["long"]))
 
 
 def hcpcs_added_dates() -> dict[str, pd.Timestamp]:

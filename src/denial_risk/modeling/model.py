@@ -83,7 +83,16 @@ class DenialModel:
         return for_model(self)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.proba_from_matrix(self.transform(frame))
+        """The line's risk: the classifier's, raised where a certain rule binds that the training
+        remits held too few lines of (`modeling.rule_risk`)."""
+        return self.rule_risk(frame).p
+
+    def rule_risk(self, frame: pd.DataFrame, X: np.ndarray | None = None, facts=None):
+        """`modeling.rule_risk.RuleRisk` of normalised rows (`X`: their feature matrix, when built)."""
+        from denial_risk.modeling.rule_risk import rule_risk
+
+        p = self.proba_from_matrix(self.transform(frame) if X is None else X)
+        return rule_risk(self.info, frame, p, facts)
 
     def tier(self, p: np.ndarray) -> np.ndarray:
         return np.where(p >= self.tiers["high"], "high", np.where(p >= self.tiers["medium"], "medium", "low"))

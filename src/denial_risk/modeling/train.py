@@ -34,6 +34,7 @@ from denial_risk.modeling.effects import fit_on_slices
 from denial_risk.modeling.leakage import extra_feature_auc, leakage_params
 from denial_risk.modeling.model import DenialModel
 from denial_risk.modeling.reason_model import fit_reason_model
+from denial_risk.modeling.rule_risk import fit_rule_counts
 from denial_risk.modeling.sampling import COST, SamplePlan, parse_budget, plan_sample
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ def fit_on(
             "extra_categorical": list(config.extra_categorical),
             "features_dropped": {fit: list(cols) for fit, cols in dropped.items()},
             "carc_remarks": carc_remarks(train),
+            "rule_counts": fit_rule_counts(train, y_tr),
             "matrix_dtype": "float32",
         },
     )
@@ -299,7 +301,7 @@ def fit_split(
     tops: list = []
     for rows in matrix.rows_in_chunks(len(hold)):
         X = model.transform(held.iloc[rows])
-        p_ho[rows] = model.proba_from_matrix(X)
+        p_ho[rows] = model.rule_risk(held.iloc[rows], X).p
         p_base[rows] = fitted.baseline.proba(X)
         tops += model.top_carcs(X[y_ho[rows] == 1], k=5)
     truth = (

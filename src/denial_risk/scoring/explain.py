@@ -12,7 +12,8 @@ will be worked:
 An explained line gets exactly what `--explain-all` gives it (its findings; the likely CARC
 and its fixes at or above the medium threshold; the model's group attributions at or above
 the high one: `scoring.reasons.explain_rows`), since each line's explanation depends on that
-line alone. The others have empty `top_reasons` and `recommended_actions`.
+line alone. The others get the rule layer's certain findings in `top_reasons`
+(`scoring.rulelayer`: every line, whatever its tier) and empty `recommended_actions`.
 
 Lines chosen by their own probability are explained as they are scored (pass 1 of
 `scoring.worklist`); lines chosen by their file-wide rank are explained in pass 2, once the
@@ -28,9 +29,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from denial_risk.contract.certain import delivered
+from denial_risk.contract.facts import LineFacts
 from denial_risk.contract.normalize import normalize_chunk
 from denial_risk.errors import UserError
 from denial_risk.scoring.reasons import LikelyCodes, explain_rows
+from denial_risk.scoring.rulelayer import certain_reasons
 
 EXPLAINED = ("top_reasons", "recommended_actions")
 
@@ -42,6 +46,7 @@ class ExplainPolicy:
     mode: str = "threshold"
     top: int = 0
     min_probability: float | None = None
+    as_of: object = None  # the day that decides which lines are delivered (`score --as-of`; None: today)
 
     @classmethod
     def choose(
@@ -51,18 +56,19 @@ class ExplainPolicy:
         explain_all: bool = False,
         explain: bool = True,
         min_probability: float | None = None,
+        as_of=None,
     ) -> ExplainPolicy:
         if explain_top is not None and explain_all:
             raise UserError("--explain-top and --explain-all: give one of them")
         if explain_top is not None and explain_top < 0:
             raise UserError(f"--explain-top {explain_top}: must be 0 or more")
         if not explain:
-            return cls("none", min_probability=min_probability)
+            return cls("none", min_probability=min_probability, as_of=as_of)
         if explain_all:
-            return cls("all", min_probability=min_probability)
+            return cls("all", min_probability=min_probability, as_of=as_of)
         if explain_top is not None:
-            return cls("top", top=int(explain_top), min_probability=min_probability)
-        return cls("threshold", min_probability=min_probability)
+            return cls("top", top=int(explain_top), min_probability=min_probability, as_of=as_of)
+        return cls("threshold", min_probability=min_probability, as_of=as_of)
 
     def threshold(self, model) -> float:
         return model.tiers.get("medium", 0.2) if self.min_probability is None else self.min_probability
@@ -92,12 +98,19 @@ class ExplainPolicy:
 def scored_columns(model, clean: pd.DataFrame, policy: ExplainPolicy) -> tuple[pd.DataFrame, np.ndarray]:
     """(the added columns but the rank, the feature matrix) for a chunk of normalised rows."""
     X = model.transform(clean)
-    p = model.proba_from_matrix(X)
+    facts = LineFacts.of(clean)
+    rule = model.rule_risk(clean, X, facts)
+    p = rule.p
     likely = LikelyCodes.of(model, X)
     n = len(clean)
-    reasons = np.full(n, "", dtype=object)
+    if policy.mode == "none":
+        reasons = np.full(n, "", dtype=object)
+    else:  # the rule layer: certain findings on every line
+        reasons = certain_reasons(clean, facts, delivered(clean, policy.as_of))
     actions = np.full(n, "", dtype=object)
     pos = policy.by_probability(model, p)
+    if policy.mode != "none":  # a certain rule's fix is listed whatever the tier (`scoring.stagefix`)
+        pos = np.union1d(pos, np.flatnonzero(rule.with_fix()))
     if len(pos):
         ex = explain_rows(
             model,
@@ -106,6 +119,9 @@ def scored_columns(model, clean: pd.DataFrame, policy: ExplainPolicy) -> tuple[p
             p[pos],
             min_probability=policy.min_probability,
             likely=likely.take(pos),
+            facts=facts.subset(pos),
+            rule=rule.take(pos),
+            as_of=policy.as_of,
         )
         reasons[pos] = ex["top_reasons"].fillna("").to_numpy(dtype=object)
         actions[pos] = ex["recommended_actions"].fillna("").to_numpy(dtype=object)
@@ -138,8 +154,19 @@ def explain_ranked(
     p = batch.column("denial_probability").to_numpy()[hit]
     codes = batch.column("likely_denial_codes").to_numpy(zero_copy_only=False)[hit]
     likely = LikelyCodes.parse(np.asarray([c if isinstance(c, str) else "" for c in codes], dtype=object))
+    X = model.transform(clean)
+    facts = LineFacts.of(clean)
+    rule = model.rule_risk(clean, X, facts)
     ex = explain_rows(
-        model, clean, model.transform(clean), p, min_probability=policy.min_probability, likely=likely
+        model,
+        clean,
+        X,
+        p,
+        min_probability=policy.min_probability,
+        likely=likely,
+        facts=facts,
+        rule=rule,
+        as_of=policy.as_of,
     )
     for name in EXPLAINED:
         column = np.asarray(batch.column(name).to_numpy(zero_copy_only=False), dtype=object)

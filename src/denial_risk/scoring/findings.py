@@ -71,12 +71,17 @@ class _Findings:
         self.dates = self.col("service_date", "datetime64[ns]").to_numpy()
         self.cand = remedies.candidates(clean, facts) if effects is not None else None
 
-    def add(self, mask: np.ndarray, group: str, severity: int, text) -> None:
-        """`text`: a string, or a function of the positions giving one string per position."""
+    def add(self, mask: np.ndarray, group: str, severity: int, text, certain: bool = True) -> None:
+        """`text`: a string, or a function of the positions giving one string per position. `certain`:
+        a rule or a fact of the line (False: what the payer's remits show, learned evidence)."""
         pos = np.flatnonzero(mask)
         if len(pos):
             t = text(pos) if callable(text) else text
-            self.parts.append(pd.DataFrame({"pos": pos, "group": group, "severity": severity, "text": t}))
+            self.parts.append(
+                pd.DataFrame(
+                    {"pos": pos, "group": group, "severity": severity, "text": t, "certain": certain}
+                )
+            )
 
     def col(self, name: str, dtype: str) -> pd.Series:
         if name in self.clean.columns:
@@ -86,7 +91,7 @@ class _Findings:
     @staticmethod
     def per_unique(values: pd.Series, fn) -> np.ndarray:
         codes, uni = pd.factorize(values.astype("string").fillna(""), use_na_sentinel=False)
-        mapped = np.asarray([fn(u) for u in uni] or [""], dtype=object)
+        mapped = np.asarray([fn(u) for u in np.asarray(uni, dtype=object)] or [""], dtype=object)
         return mapped[codes] if len(codes) else np.empty(0, dtype=object)
 
     def since(self, rule: str, pos: np.ndarray) -> list[str]:
@@ -163,6 +168,7 @@ class _Findings:
             "modifiers",
             2,
             lambda pos: [f"no KX: {w}" for w in np.asarray(words, dtype=object)[shown]],
+            certain=False,
         )
         self.add(m["KX"] & m["conflict"], "modifiers", 2, "KX on the same line as GA/GY/GZ (they conflict)")
         self.add(
@@ -261,6 +267,7 @@ class _Findings:
             "documentation",
             3,
             lambda pos: [f"no prior authorization: {w}" for w in np.asarray(words, dtype=object)[shown]],
+            certain=False,
         )
 
     def documents(self) -> None:
@@ -372,15 +379,16 @@ class _Findings:
     def frame(self) -> pd.DataFrame:
         if not self.parts:
             return pd.DataFrame(
-                {"pos": pd.Series([], dtype=np.int64), "group": [], "severity": [], "text": []}
+                {"pos": pd.Series([], dtype=np.int64), "group": [], "severity": [], "text": [], "certain": []}
             )
         return pd.concat(self.parts, ignore_index=True)
 
 
 def findings(clean: pd.DataFrame, facts: LineFacts | None = None, effects=None) -> pd.DataFrame:
-    """Certain findings per line, long format: `pos`, `group` (feature group), `severity`, `text`.
+    """Findings per line, long format: `pos`, `group` (feature group), `severity`, `text`, `certain`.
 
-    `effects` (a model's `FixEffects`) lets a finding quote what this payer's remits show.
+    `effects` (a model's `FixEffects`) lets a finding quote what this payer's remits show (learned
+    evidence, `certain` False); without it every finding is certain (`scoring.rulelayer`).
     """
     f = _Findings(clean, facts or LineFacts.of(clean), effects)
     f.codes_and_diagnoses()  # the order of the families is the order of equally severe reasons

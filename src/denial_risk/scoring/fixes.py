@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.contract import policy, remedies
+from denial_risk.contract.certain import delivered
 from denial_risk.contract.facts import LineFacts, same_or_similar, split_list_value
 from denial_risk.contract.wording import (
     ADVICE_PREFIX,
@@ -32,6 +33,7 @@ from denial_risk.contract.wording import (
     dotted,
     group_words,
 )
+from denial_risk.scoring import stagefix
 
 MIN_DROP = 0.01  # a fix must lower the risk by at least one percentage point, at its lower bound
 # The risk a fix starts from is capped: a calibrated 100 % (the top isotonic bin) would leave no room in the
@@ -41,7 +43,20 @@ MIN_EFFECT = 0.25  # and the effect itself, at its lower bound, a quarter of a l
 Z = 2.33  # one-sided 99 % lower bound: hundreds of payer cells are tested, so 95 % would pass one null in 20
 MAX_ACTIONS = 4  # scored fixes listed per line (advisories come on top)
 KIND_SCORED, KIND_ADVISORY = "scored", "advisory"
-COLUMNS = ["row", "pos", "remedy", "text", "kind", "probability", "new_probability", "low_drop", "listed"]
+# `basis`: where the stated risk comes from: "learned" (the remits' effect), "rule" (a certain rule met,
+# `scoring.stagefix`), "advice" (none, or the rule's for an invalid code)
+COLUMNS = [
+    "row",
+    "pos",
+    "remedy",
+    "text",
+    "kind",
+    "probability",
+    "new_probability",
+    "low_drop",
+    "listed",
+    "basis",
+]
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -60,12 +75,17 @@ def fix_table(
     rows: np.ndarray | None = None,
     *,
     facts: LineFacts | None = None,
+    rule=None,
+    as_of=None,
 ) -> pd.DataFrame:
     """Every fix considered for the chosen rows: one row per (line, fix), listed or not.
 
     `rows`: boolean mask or positions into `clean` (default: all). `new_probability` is the risk
     the fix leaves (NaN for advisories and where no effect was learned), `low_drop` the risk drop
-    at the effect's lower bound, `listed` whether it is shown.
+    at the effect's lower bound, `listed` whether it is shown. `rule`: the `RuleRisk` of `clean`
+    (computed when not given); `as_of`: the day that decides which lines are delivered (today).
+    Certain rules list their fix without a learned effect, and each fix is worded (or left out)
+    for the line's stage (`scoring.stagefix`).
     """
     n = len(clean)
     pos_all = (
@@ -84,12 +104,26 @@ def fix_table(
     parts = _scored(sub, facts, ps, effects) if effects is not None else []
     parts += _advisories(sub, facts, ps)
     parts = [x for x in parts if len(x)]
-    if not parts:
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({c: [] for c in COLUMNS[1:]})
+    table = _rules_and_stage(model, sub, facts, ps, table, pos_all, rule, as_of)
+    if not len(table):
         return pd.DataFrame({c: [] for c in COLUMNS})
-    table = pd.concat(parts, ignore_index=True)
     table["pos"] = pos_all[table["pos"].to_numpy()]
     table["row"] = clean.index.to_numpy()[table["pos"].to_numpy()]
     return table[COLUMNS]
+
+
+def _rules_and_stage(model, sub, facts, ps, table, pos_all, rule, as_of) -> pd.DataFrame:
+    """The certain rules' fixes added, every fix worded for its stage (`scoring.stagefix`)."""
+    if rule is not None:
+        rule = rule.take(pos_all)
+    elif hasattr(model, "rule_risk"):
+        rule = model.rule_risk(sub, facts=facts)
+    if rule is not None:
+        truthful = remedies.candidates(sub, facts).truthful
+        table = stagefix.rule_fixes(table, ps, rule, truthful, min_drop=MIN_DROP, kind=KIND_SCORED)
+        table = stagefix.advisory_risk(table, ps, rule)
+    return stagefix.at_stage(table, sub, facts, delivered(sub, as_of))
 
 
 def _scored(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray, effects) -> list[pd.DataFrame]:
@@ -120,6 +154,7 @@ def _scored(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray, effects) -> lis
                         "new_probability": new_p,
                         "low_drop": low,
                         "listed": listed,
+                        "basis": "learned",
                     }
                 )
             )
@@ -244,6 +279,7 @@ def _advisories(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray) -> list[pd.
                         "new_probability": np.nan,
                         "low_drop": np.nan,
                         "listed": True,
+                        "basis": "advice",
                     }
                 )
             )
@@ -290,7 +326,7 @@ def recommended_actions(table: pd.DataFrame, index: pd.Index, *, max_actions: in
     out = pd.Series("", index=index, dtype=object)
     if len(shown):
         text = np.where(
-            shown["kind"] == KIND_SCORED,
+            (shown["kind"] == KIND_SCORED) | shown["new_probability"].notna(),
             shown["text"] + " → " + shown["new_probability"].map(format_risk),
             ADVICE_PREFIX + shown["text"],
         )

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.contract import schema
+from denial_risk.contract.certain import delivered
 from denial_risk.contract.facts import LineFacts
 from denial_risk.contract.wording import (
     DOCUMENT_NAMES,
@@ -40,6 +41,7 @@ from denial_risk.contract.wording import (
 from denial_risk.scoring import fixes
 from denial_risk.scoring.findings import findings
 from denial_risk.scoring.fixes import join_by_position
+from denial_risk.scoring.rulelayer import stage_findings
 
 DRIVER_MIN = 0.05  # a feature group must move the risk by 5 points to be named without a finding
 MAX_REASONS = 5
@@ -226,6 +228,9 @@ def explain_rows(
     attribution_min_probability: float | None = None,
     with_fixes: bool = True,
     likely: LikelyCodes | None = None,
+    facts: LineFacts | None = None,
+    rule=None,
+    as_of=None,
 ) -> pd.DataFrame:
     """`top_reasons`, `recommended_actions`, `likely_denial_codes` for normalised rows (on clean.index).
 
@@ -236,7 +241,9 @@ def explain_rows(
     (default: the high-tier threshold; they cost one rescoring per feature group).
     `likely`: the rows' likely codes when already computed (`LikelyCodes.of(model, X)`).
     Each line's answer depends on that line alone, so explaining a subset gives those lines
-    what explaining every line gives them.
+    what explaining every line gives them. Certain findings (`scoring.rulelayer`) come first, then
+    what the payer's remits show, then the model's drivers. `facts`, `rule` (`RuleRisk`): of these
+    rows, when already computed; `as_of`: the day that decides which lines are delivered (today).
     """
     n = len(clean)
     idx = clean.index
@@ -247,15 +254,17 @@ def explain_rows(
         )
     p = np.asarray(p, dtype=float)
     threshold = model.tiers.get("medium", 0.2) if min_probability is None else min_probability
-    deep = np.flatnonzero(p >= threshold)
+    deep = np.flatnonzero((p >= threshold) | (rule.with_fix() if rule is not None else False))
     attr_threshold = (
         model.tiers.get("high", 0.5) if attribution_min_probability is None else attribution_min_probability
     )
     attr = np.flatnonzero(p >= max(attr_threshold, threshold))
-    facts = LineFacts.of(clean)
+    facts = LineFacts.of(clean) if facts is None else facts
     effects = getattr(model, "fix_effects", None)
     found = findings(clean, facts, effects)
-    items = [found.assign(score=-found["severity"].astype(float) / 100.0, kind=0)]
+    found = pd.concat([found, stage_findings(clean, facts, delivered(clean, as_of))], ignore_index=True)
+    kind = np.where(found["certain"].astype(bool).to_numpy(), 0, 1)  # certain, then the remits' evidence
+    items = [found.assign(score=-found["severity"].astype(float) / 100.0, kind=kind)]
     if len(attr):
         drops = group_attributions(model, X[attr], p[attr])
         items[0]["score"] = _scores_by_attribution(found, items[0]["score"], drops, attr, n)
@@ -266,7 +275,7 @@ def explain_rows(
     carc_list, carc_text = _carc_columns(likely, deep, idx, model.info.get("carc_remarks", {}))
     top = _joined_reasons(items, carc_text, idx)
     if with_fixes and len(deep):
-        table = fixes.fix_table(model, clean, p, deep, facts=facts)
+        table = fixes.fix_table(model, clean, p, deep, facts=facts, rule=rule, as_of=as_of)
         actions = fixes.recommended_actions(table, idx)
     else:
         actions = pd.Series("", index=idx, dtype="string")
@@ -324,7 +333,7 @@ def _driver_items(
             for i in range(len(strong))
         ]
         frames.append(
-            pd.DataFrame({"pos": pos, "group": g, "severity": 9, "text": txt, "score": pts, "kind": 1})
+            pd.DataFrame({"pos": pos, "group": g, "severity": 9, "text": txt, "score": pts, "kind": 2})
         )
     if not frames:
         return None
@@ -356,7 +365,8 @@ def _likely_words(carc: str, remarks: dict) -> str:
 
 
 def _joined_reasons(items: list[pd.DataFrame], carc_text: pd.Series, idx: pd.Index) -> pd.Series:
-    """Findings first (strongest first), then drivers, at most `MAX_REASONS - 1`, then the likely CARC."""
+    """Certain findings first, then the remits' evidence (strongest first within each), then drivers, at
+    most `MAX_REASONS - 1`, then the likely CARC."""
     reasons = pd.concat(items, ignore_index=True)
     reasons = reasons.sort_values(["pos", "kind", "score"], ascending=[True, True, False], kind="stable")
     reasons = reasons[reasons.groupby("pos").cumcount() < MAX_REASONS - 1]

@@ -40,8 +40,12 @@ def annotate_with_matrix(
     Columns: denial_probability, expected_loss, risk_tier, and with `explain`
     top_reasons, recommended_actions, likely_denial_codes.
     """
+    from denial_risk.contract.facts import LineFacts
+
     X = model.transform(clean)
-    p = model.proba_from_matrix(X)
+    facts = LineFacts.of(clean)
+    rule = model.rule_risk(clean, X, facts)
+    p = rule.p
     out = pd.DataFrame(
         {
             "denial_probability": p,
@@ -54,7 +58,8 @@ def annotate_with_matrix(
         return out, X
     from denial_risk.scoring.reasons import explain_rows
 
-    return pd.concat([out, explain_rows(model, clean, X, p, min_probability=min_probability)], axis=1), X
+    explained = explain_rows(model, clean, X, p, min_probability=min_probability, facts=facts, rule=rule)
+    return pd.concat([out, explained], axis=1), X
 
 
 def annotate(model, clean: pd.DataFrame) -> pd.DataFrame:

@@ -168,6 +168,17 @@ def _progress(total: int | None, enabled: bool | None):
 # --------------------------------------------------------------------------- the worklist
 
 
+def _policy(explain_top, explain_all, explain, min_probability, as_of) -> ExplainPolicy:
+    """Which lines are explained, and `as_of` (default today): the day that decides which are delivered."""
+    return ExplainPolicy.choose(
+        explain_top=explain_top,
+        explain_all=explain_all,
+        explain=explain,
+        min_probability=min_probability,
+        as_of=as_of,
+    )
+
+
 def score_file(
     data: str | os.PathLike,
     out: str | os.PathLike,
@@ -181,14 +192,13 @@ def score_file(
     drift_sample: int = DRIFT_SAMPLE,
     seed: int = 0,
     min_probability: float | None = None,
+    as_of=None,
     **reader_options,
 ) -> WorklistResult:
     """Score a claim file into a ranked worklist at `out` (CSV or Parquet) with rejects beside it; reasons
     and fixes for the lines `scoring.explain.ExplainPolicy` chooses (default: medium tier and up)."""
     t0 = time.perf_counter()
-    policy = ExplainPolicy.choose(
-        explain_top=explain_top, explain_all=explain_all, explain=explain, min_probability=min_probability
-    )
+    policy = _policy(explain_top, explain_all, explain, min_probability, as_of)
     out = Path(out)
     table, rejects_path = _open(data, out, reader_options)
     _check_model_columns(model, table.columns, data)
