@@ -49,7 +49,7 @@ def test_an_equal_challenger_does_not_win_by_the_margin(fitted):
     assert not result.promoted
 
 
-def test_promote_through_the_registry_and_roll_back(mlflow_store, claims_csv, tmp_path, caplog, monkeypatch):
+def test_promote_through_the_registry_and_roll_back(mlflow_store, claims_csv, tmp_path, monkeypatch):
     from denial_risk.jobs.train import train_and_register
 
     cfg = tmp_path / "fast.toml"
@@ -60,13 +60,21 @@ def test_promote_through_the_registry_and_roll_back(mlflow_store, claims_csv, tm
     result = promote(margin=0.005)
     assert not result.promoted and tracking.alias_version("champion") == "1"
     # rollback / manual choice: any version can be set as champion
-    monkeypatch.setattr(logging.getLogger("denial_risk"), "propagate", True)  # the CLI may have cut it
-    with caplog.at_level("INFO", logger="denial_risk.jobs.promote"):
+    # the promote logger's own records, whatever handlers earlier tests left on its parents
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = seen.append
+    logger = logging.getLogger("denial_risk.jobs.promote")
+    monkeypatch.setattr(logger, "level", logging.INFO)
+    logger.addHandler(handler)
+    try:
         promote(version="2")
         assert tracking.alias_version("champion") == "2"
         promote(version="1")
         assert tracking.alias_version("champion") == "1"
-    moves = [r.getMessage() for r in caplog.records if "@champion is now" in r.getMessage()]
+    finally:
+        logger.removeHandler(handler)
+    moves = [r.getMessage() for r in seen if "@champion is now" in r.getMessage()]
     assert moves == [
         "@champion is now version 2 (forward from version 1)",
         "@champion is now version 1 (rollback from version 2)",

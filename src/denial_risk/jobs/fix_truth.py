@@ -209,8 +209,11 @@ def remedy_of(text: str) -> str | None:
     import re
 
     from denial_risk.contract.wording import REMEDY_TEXT, UNKNOWN_SUFFIX
+    from denial_risk.scoring.stagefix import remedy_of_stage_text
 
     words = re.sub(r"\s*→\s*[\d.]+%$", "", text).removesuffix(UNKNOWN_SUFFIX)
+    if (staged := remedy_of_stage_text(words)) is not None:
+        return staged
     for name, template in REMEDY_TEXT.items():
         pattern = re.escape(template).replace(r"\{code\}", ".+").replace(r"\{group\}", ".+")
         pattern = pattern.replace(r"\{codes\}", ".+")

@@ -26,7 +26,8 @@ MAX_CERTAIN = 4  # as `scoring.reasons.MAX_REASONS - 1`: the likely CARC comes a
 
 NO_PA_AFTER_DELIVERY = (
     "cannot be fixed on this line: prior authorization must come before delivery and the record shows"
-    " none was obtained (Medicare does not authorise a delivered item; docs/domain.md)"
+    " none was obtained (a request for an item already delivered is not affirmed: DME MAC prior"
+    " authorization reports)"
 )
 ORDER_AFTER_DELIVERY = (
     "cannot be fixed on this line: an order written after delivery does not make an item on the"

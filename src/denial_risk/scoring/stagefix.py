@@ -37,6 +37,16 @@ STAGE_TEXT = {
     ("attach:has_proof_of_delivery", True): "attach the delivery slip or carrier tracking, if one was kept",
 }
 RULE_REMEDIES = {r.remedy: r.name for r in CERTAIN_RULES.values() if r.remedy}
+STAGE_REMEDY = {"wopd_order": "attach:has_prescription"}  # a stage's kind -> the remedy it words
+
+
+def remedy_of_stage_text(words: str) -> str | None:
+    """The remedy a fix worded for its stage names ('attach the order, if it was written before
+    delivery' -> 'attach:has_prescription'), or None when the words are not a stage's."""
+    for (kind, _), text in STAGE_TEXT.items():
+        if words.startswith(text):
+            return STAGE_REMEDY.get(kind, kind)
+    return None
 
 
 def _flag(sub: pd.DataFrame, col: str) -> np.ndarray:
