@@ -1,0 +1,62 @@
+"""Helpers of a verified load that call no MLflow: environment switches, one-line errors, and
+what MLflow adds to a downloaded model folder (tracking.py makes the calls)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from denial_risk.errors import UserError
+from denial_risk.registry import manifest, store
+
+
+@contextlib.contextmanager
+def env(**values: str):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """The exception as one line; a long one ends at a sentence's end, never mid-word."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    if len(text) <= limit:
+        return text
+    cut = max(text.rfind(". ", 0, limit), text.rfind("; ", 0, limit))
+    return text[: cut + 1] if cut > 40 else text[: text.rfind(" ", 0, limit)] + " …"
+
+
+@contextlib.contextmanager
+def fetch_errors(uri: str, tmp: Path, what: str, hint: str, tracking_uri: str):
+    """A model that cannot be found or fetched is one line naming `--model` (exit 2); a full disk
+    while copying it names the copy (exit 1); a server that cannot be reached names its URI."""
+    try:
+        yield
+    except (UserError, manifest.TrustError):
+        raise
+    except Exception as exc:  # MlflowException, a missing optional client (boto3), a bad URI
+        from denial_risk.errors import as_os_error
+
+        failure = as_os_error(exc, str(tmp))
+        if failure is not None and failure.errno in store.DISK_ERRNOS:
+            raise failure from None
+        if failure is not None and tracking_uri.startswith(("http://", "https://")):
+            raise OSError(failure.errno, failure.strerror, f"MLflow tracking server {tracking_uri}") from None
+        raise UserError(f"--model {uri}: {what} ({one_line(exc)}); {hint}") from None
+
+
+def drop_registry_meta(local: Path) -> None:
+    """MLflow writes `registered_model_meta` into a local store's model folder whenever it is
+    downloaded by a models:/ name (and never reads it): not a file of the model, unless listed."""
+    meta = local / "registered_model_meta"
+    listed = local / manifest.MANIFEST_FILE
+    if meta.is_file() and not (listed.is_file() and "  registered_model_meta\n" in listed.read_text()):
+        meta.unlink()
