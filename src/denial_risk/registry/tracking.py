@@ -395,7 +395,7 @@ def verified_model(uri: str, sha256: str | None = None):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _load_local(local: Path, uri: str):
+def load_local(local: Path, uri: str):
     """Load a verified copy in this process: pickle off, sys.path as it was (MLflow prepends `code/`)."""
     path = list(sys.path)
     try:
@@ -413,7 +413,7 @@ def load_pyfunc(uri: str, sha256: str | None = None):
     """Load by registry URI (`models:/denial-risk@champion`), `runs:/` URI or an exported folder
     (with its `--model-sha256`), after every file matched."""
     with verified_model(uri, sha256) as local:
-        return _load_local(local, uri)
+        return load_local(local, uri)
 
 
 def load_model(uri: str, sha256: str | None = None):
@@ -441,7 +441,7 @@ def export_model(uri: str, out: str, sha256: str | None = None) -> tuple[Path, s
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise UserError(f"--out {out}: folder exists and is not empty")
     with verified_model(uri, sha256) as local:
-        _load_local(local, uri)
+        load_local(local, uri)
         # the load wrote bytecode beside the copy's code: not a file of the model
         shutil.copytree(local, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(manifest.PYCACHE))
     return target, manifest.write_manifest(target)
