@@ -8,7 +8,10 @@ file left by a killed run (`remove_stale`) from one another run is writing.
 CSV outputs are meant to be opened in a spreadsheet, so a text cell that
 begins with `=`, `+`, `-`, `@`, TAB or CR gets a leading `'` (OWASP's
 CSV-injection guidance): a spreadsheet shows it as text instead of running it
-as a formula. Numeric columns and Parquet outputs keep their values. List
+as a formula. So does one whose first character after spaces is one of them or
+its full-width form (`＝＋－＠`), and a header cell alike; text held as Arrow
+binary, large, view or dictionary types is checked the same way (docs/claims.md
+says why). Numeric columns and Parquet outputs keep their values. List
 columns (a Parquet `modifiers` as `list<string>`) are written to CSV as
 `|`-joined text. An OS error while writing names the output file, not a
 temporary one.
@@ -43,7 +46,13 @@ WORK = ".work"  # suffix of a run's working folder beside its output
 # OWASP, "CSV Injection" (owasp.org/www-community/attacks/CSV_Injection): cells starting with these
 # characters are read as formulas by Excel, LibreOffice and Google Sheets; a leading ' makes them text.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_SET = pa.array(list(FORMULA_START), pa.string())
+# Project judgement (docs/claims.md): also after leading spaces (LibreOffice's CSV import can trim
+# them, with formulas evaluated) and in full-width form (U+FF1D ＝, FF0B ＋, FF0D －, FF20 ＠), which
+# an IME types and some spreadsheets read as the ASCII sign.
+_TEXT_FORMULA = "^(?:[\t\r]|[\\s\u00a0\u3000]*[=+\\-@\uff1d\uff0b\uff0d\uff20])"  # RE2 and re alike
+# the same in UTF-8 bytes, for binary columns (Arrow matches their bytes as Latin-1)
+_BYTES_FORMULA = r"^(?:[\t\r]|(?:\s|\xC2\xA0|\xE3\x80\x80)*(?:[=+\-@]|\xEF\xBC[\x9D\x8B\x8D\xA0]))"
+_NAME_FORMULA = re.compile(_TEXT_FORMULA)
 LIST_SEP_OUT = "|"  # list cells in a CSV output (schema.LIST_SEP; claims sits below no room that has it)
 
 
@@ -268,9 +277,12 @@ class TableWriter:
                     options = {"compression": self.compression} if self.compression else {}
                     self._writer = pq.ParquetWriter(self._sink, self._schema, **options)
                 else:
-                    self._writer = pacsv.CSVWriter(self._sink, self._schema)
+                    header = [defuse_name(n) for n in self._schema.names]
+                    self._writer = pacsv.CSVWriter(self._sink, _renamed(self._schema, header))
             table = _cast(table, self._schema)
-            self._writer.write_table(defuse_formulas(table) if csv else table)
+            if csv:
+                table = defuse_formulas(table).rename_columns([defuse_name(n) for n in table.column_names])
+            self._writer.write_table(table)
         except OSError as exc:
             raise named_os_error(exc, self.shown_as, self._tmp) from exc
         self.rows += table.num_rows
@@ -318,9 +330,21 @@ def csv_ready(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=names)
 
 
+def _renamed(schema: pa.Schema, names: list[str]) -> pa.Schema:
+    return pa.schema([f.with_name(n) for f, n in zip(schema, names)])
+
+
+def defuse_name(name: str) -> str:
+    """A header cell that begins like a formula gets a leading `'`, as a text cell does."""
+    return f"'{name}" if _NAME_FORMULA.match(name) else name
+
+
 def _needs_text(t: pa.DataType) -> bool:
     return (
-        pa.types.is_list(t)
+        pa.types.is_string_view(t)
+        or pa.types.is_binary_view(t)
+        or pa.types.is_fixed_size_binary(t)
+        or pa.types.is_list(t)
         or pa.types.is_large_list(t)
         or pa.types.is_fixed_size_list(t)
         or pa.types.is_list_view(t)
@@ -333,6 +357,10 @@ def _needs_text(t: pa.DataType) -> bool:
 
 def _as_csv_text(col: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     t = col.type
+    if pa.types.is_string_view(t):
+        return col.cast(pa.string())
+    if pa.types.is_binary_view(t) or pa.types.is_fixed_size_binary(t):
+        return col.cast(pa.binary())
     if pa.types.is_dictionary(t):
         decoded = col.cast(t.value_type)
         return _as_csv_text(decoded) if _needs_text(t.value_type) else decoded
@@ -351,22 +379,21 @@ def _as_csv_text(col: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
     return pa.array(values, pa.string())
 
 
-def _is_text(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-
-
 def defuse_formulas(table: pa.Table) -> pa.Table:
-    """Text cells that begin like a formula (`FORMULA_START`) get a leading `'`; other columns untouched.
-
-    Vectorised: the first character of every text cell is compared with the set,
-    and only a column with a hit is rebuilt.
+    """Text cells that begin like a formula (module docstring) get a leading `'`; other columns
+    untouched. String and binary columns alike (csv_ready turned views and dictionaries into
+    them). Vectorised: one regular expression per column, and only a column with a hit is rebuilt.
     """
     arrays, changed = list(table.columns), False
     for i, f in enumerate(table.schema):
-        if not _is_text(f.type):
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+            pattern = _TEXT_FORMULA
+        elif pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
+            pattern = _BYTES_FORMULA
+        else:
             continue
         col = table.column(i)
-        hit = pc.is_in(pc.utf8_slice_codeunits(col, 0, 1), value_set=_FORMULA_SET)
+        hit = pc.match_substring_regex(col, pattern)
         if not pc.any(hit).as_py():
             continue
         quoted = pc.binary_join_element_wise(pa.scalar("'", col.type), col, pa.scalar("", col.type))
