@@ -209,3 +209,37 @@ def test_f8_the_line_limit_counts_every_payload_form(app, body, content_type):
 def test_f9_no_body_gets_a_500(app, body):
     status, answer = _post(app, body)
     assert 200 <= status < 500, (status, answer[:300])
+
+
+def _wait_for(predicate, timeout: float = 120.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def test_f6_sigterm_while_the_model_loads_leaves_no_copy(exported, backlog, tmp_path):
+    """The verified copy goes to TMPDIR; SIGTERM as soon as it appears removes it."""
+    import signal
+    import subprocess
+    import sys
+
+    folder, digest = exported
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    argv = [sys.executable, "-m", "denial_risk.cli", "score", "--data", str(backlog)]
+    argv += ["--out", str(tmp_path / "w.csv"), "--model", str(folder), "--model-sha256", digest]
+    proc = subprocess.Popen(argv, env={**os.environ, "TMPDIR": str(tmp)}, stderr=subprocess.PIPE)
+    try:
+        assert _wait_for(lambda: any(tmp.glob("denial-risk-model.*")) or proc.poll() is not None)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr.read().decode()[-2000:]
+    assert list(tmp.iterdir()) == []
+    assert not (tmp_path / "w.csv").exists()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -100,9 +101,47 @@ def _umask() -> int:
     return mask
 
 
+NAME_MAX = 255  # bytes in one file name on Linux file systems (pathconf says, where it can)
+_TEMP_EXTRA = len(".") + len(".") + 10 + len("-") + 8 + max(len(PARTIAL), len(WORK))  # pid, random, suffix
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError):
+        return NAME_MAX
+
+
+def temp_stem(target: Path) -> str:
+    """The output's name in its temporary names: the name itself, or, when the temporary name would
+    not fit where the output's does, its start and a digest of the whole (`<start>~<8 hex>`)."""
+    name = target.name
+    limit = _name_max(target.parent if target.parent.is_dir() else Path("."))
+    raw = os.fsencode(name)
+    if len(raw) + _TEMP_EXTRA <= limit:
+        return name
+    keep = raw[: max(1, limit - _TEMP_EXTRA - 9)].decode("utf-8", "ignore") or "out"
+    return f"{keep}~{hashlib.sha256(raw).hexdigest()[:8]}"
+
+
 def temp_prefix(target: Path) -> str:
-    """The start of every temporary name beside `target` of this process: `.<name>.<pid>-`."""
-    return f".{target.name}.{os.getpid()}-"
+    """The start of every temporary name beside `target` of this process: `.<stem>.<pid>-`."""
+    return f".{temp_stem(target)}.{os.getpid()}-"
+
+
+def check_name_fits(path: str | os.PathLike, option: str) -> None:
+    """A file name longer than its file system holds is refused before the work, not after it."""
+    target = Path(path)
+    folder = Path(os.path.abspath(target)).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    limit = _name_max(folder)
+    for part in Path(os.path.abspath(target)).parts:
+        if len(os.fsencode(part)) > limit:
+            raise UserError(
+                f"{option} {path}: a name of {len(os.fsencode(part))} bytes is longer than the "
+                f"{limit} its file system allows"
+            )
 
 
 def check_output(path: str | os.PathLike, *, option: str = "--out", folder: bool = False) -> None:
@@ -113,6 +152,7 @@ def check_output(path: str | os.PathLike, *, option: str = "--out", folder: bool
     named by the error the write raises (`named_os_error`, `errors.os_error_exit`).
     """
     target = Path(path)
+    check_name_fits(target, option)
     if not folder and target.is_dir():
         raise UserError(f"{option} {path}: is a folder")
     if folder and target.exists() and not target.is_dir():
@@ -136,7 +176,7 @@ def named_os_error(exc: OSError, target: str | os.PathLike, temporary: str | Non
     """`exc`, naming `target` when it names no file or only a temporary one of ours (pyarrow names none)."""
     name = None if exc.filename is None else str(exc.filename)
     ours = name is not None and (
-        name == str(temporary) or os.path.basename(name).startswith(f".{Path(target).name}.")
+        name == str(temporary) or os.path.basename(name).startswith(f".{temp_stem(Path(target))}.")
     )
     if name is not None and not ours:
         return exc
@@ -195,7 +235,9 @@ def remove_stale(target: str | os.PathLike) -> list[Path]:
     left alone. Returns what was removed.
     """
     target = Path(target)
-    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(?:(\d+)-)?[^/]*({re.escape(PARTIAL)}|{WORK})$")
+    pattern = re.compile(
+        rf"^\.{re.escape(temp_stem(target))}\.(?:(\d+)-)?[^/]*({re.escape(PARTIAL)}|{WORK})$"
+    )
     removed = []
     try:
         entries = list(target.parent.iterdir())

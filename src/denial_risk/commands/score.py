@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-
 import click
 
 from denial_risk.commands.options import (
@@ -14,10 +12,6 @@ from denial_risk.commands.options import (
     out_option,
     require_spark,
 )
-
-
-def _sigterm_to_exit(signum, frame):  # pragma: no cover - exercised by a signal
-    raise SystemExit(128 + signum)  # unwinds like Ctrl-C: temporary files are removed, nothing half-written
 
 
 @click.command("score")
@@ -82,20 +76,19 @@ def score(
         return
     file_format(out, option="--out")
     check_output(out)
+    from denial_risk.contract.schema import rejects_path_for
+
+    check_output(rejects_path_for(out), option="--out (its rejects file)")  # the longer name, before the load
     from denial_risk.claims.table import ClaimTable
 
     ClaimTable(data)  # a missing file or column stops here, before the model loads or anything is written
     from denial_risk.registry.tracking import load_model
     from denial_risk.scoring.worklist import format_summary, format_top, score_file
 
-    model = load_model(model_uri, model_sha256)
-    previous = signal.signal(signal.SIGTERM, _sigterm_to_exit)
-    try:
-        result = score_file(
-            data, out, model, top=top, progress=progress, explain_top=explain_top, explain_all=explain_all
-        )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    model = load_model(model_uri, model_sha256)  # SIGTERM unwinds from the first line (cli.main)
+    result = score_file(
+        data, out, model, top=top, progress=progress, explain_top=explain_top, explain_all=explain_all
+    )
     for col in result.replaced_columns:
         click.echo(f"warning: input column '{col}' is replaced by the new score", err=True)
     if result.drift_warning:
