@@ -68,3 +68,11 @@ def test_f10_score_checks_its_rejects_name_before_the_model_loads(claims_csv, tm
     assert len(os.fsencode(out.name)) <= 255
     code, _, err = run(["score", "--data", claims_csv, "--out", out, "--model", "nowhere"], capsys)
     assert code == 2 and "rejects file" in err and "longer than" in err, err
+
+
+@pytest.mark.parametrize("margin", ["nan", "inf", "-inf", "NaN"])
+def test_promote_refuses_a_margin_that_is_not_a_number(margin, tmp_path, monkeypatch, capsys, run):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["promote", "--margin", margin], capsys)
+    assert code == 2 and "--margin" in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []

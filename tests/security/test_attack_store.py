@@ -178,3 +178,22 @@ def test_an_unreachable_tracking_server_is_one_line_naming_it_quickly(
         assert "denial-risk-model." not in line  # not the temporary folder
         assert "split by service date" not in out
     assert list(tmp_path.iterdir()) == []
+
+
+def test_two_trains_at_once_do_not_both_claim_the_challenger(mlflow_store, tmp_path):
+    """Version 3 takes @challenger first, then version 2 (registered at the same time, slower):
+    2 must not take it back, and says so (None)."""
+    from mlflow import MlflowClient
+
+    from denial_risk.registry import tracking
+
+    tracking.prepare_store()
+    client = MlflowClient()
+    client.create_registered_model("denial-risk")
+    for _ in range(3):
+        client.create_model_version("denial-risk", source=str(tmp_path))
+    assert tracking._give_alias("1") == "champion"
+    assert tracking._give_alias("3") == "challenger"
+    assert tracking._give_alias("2") is None
+    assert tracking.alias_version("challenger") == "3"
+    assert tracking.alias_version("champion") == "1"

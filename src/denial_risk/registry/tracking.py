@@ -1,7 +1,8 @@
 """Every MLflow call of the product lives here.
 
 Store: the one `MLFLOW_TRACKING_URI` names; unset, MLflow 3's local default
-(`sqlite:///mlflow.db`, artifacts under `mlruns/`). Runs log configuration,
+(`sqlite:///mlflow.db`, artifacts under `mlruns/`), checked before MLflow touches it
+(registry/store.py: a reading command creates nothing). Runs log configuration,
 a data fingerprint, row counts and date range as params, metrics, plots and
 per-slice tables; the model is logged once as a pyfunc (models from code +
 skops bundle + the package's own code in `code/`) with signature and a
@@ -15,7 +16,8 @@ Trust: at logging, the SHA-256 of every file of the model goes into its
 (`score`, `evaluate`, `monitor`, `export`, `serve`, Spark) first fetches the
 files into a private temporary folder, checks them against the recorded digest
 (or `--model-sha256` for a folder; registry/manifest.py), and loads that copy
-with MLflow's pickle deserialisation off.
+with MLflow's pickle deserialisation off. The three recorded digests must agree, and with a
+signing key set (registry/signing.py) the recorded HMAC must be the key's.
 """
 
 from __future__ import annotations
