@@ -197,3 +197,20 @@ def test_two_trains_at_once_do_not_both_claim_the_challenger(mlflow_store, tmp_p
     assert tracking._give_alias("2") is None
     assert tracking.alias_version("challenger") == "3"
     assert tracking.alias_version("champion") == "1"
+
+
+def test_a_file_path_store_is_one_whole_line_and_creates_nothing(
+    tmp_path, monkeypatch, claims_csv, capsys, run
+):
+    """Issue 24: MLflow's refusal of a file store was cut mid-sentence (and a missing folder made)."""
+    store = tmp_path / "runs"
+    store.mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", str(store))
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    code, out, err = run(["train", "--data", claims_csv], capsys)
+    line = _one_line(err)
+    assert code == 2 and str(store) in line and line.rstrip().endswith("."), line
+    assert "split by service date" not in out
+    assert list(store.iterdir()) == []
+    code, _, err = run(["promote"], capsys)
+    assert code == 2 and "no MLflow store" in _one_line(err)

@@ -5,15 +5,10 @@ end: an interrupted run leaves no half file, and never a stale one. The
 temporary name carries the writer's process id, so a later run can tell a
 file left by a killed run (`remove_stale`) from one another run is writing.
 
-CSV outputs are meant to be opened in a spreadsheet, so a text cell that
-begins with `=`, `+`, `-`, `@`, TAB or CR gets a leading `'` (OWASP's
-CSV-injection guidance): a spreadsheet shows it as text instead of running it
-as a formula. So does one whose first character after spaces is one of them or
-its full-width form (`＝＋－＠`), and a header cell alike; text held as Arrow
-binary, large, view or dictionary types is checked the same way (docs/claims.md
-says why). Numeric columns and Parquet outputs keep their values. List
-columns (a Parquet `modifiers` as `list<string>`) are written to CSV as
-`|`-joined text. An OS error while writing names the output file, not a
+CSV outputs are meant to be opened in a spreadsheet: every cell and header cell
+that begins like a formula gets a leading `'` (claims/cells.py). Numeric columns
+and Parquet outputs keep their values. List columns (a Parquet `modifiers` as
+`list<string>`) are written to CSV as `|`-joined text. An OS error while writing names the output file, not a
 temporary one.
 """
 
@@ -22,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import json
 import logging
 import os
 import re
@@ -33,10 +27,11 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from denial_risk.claims.cells import FORMULA_START as FORMULA_START  # re-exported (tests, callers)
+from denial_risk.claims.cells import csv_ready, defuse_formulas, defuse_name
 from denial_risk.errors import UserError, errno_of
 
 log = logging.getLogger(__name__)
@@ -44,17 +39,6 @@ log = logging.getLogger(__name__)
 SUPPORTED = (".csv", ".parquet")
 PARTIAL = ".partial"  # suffix of a file being written
 WORK = ".work"  # suffix of a run's working folder beside its output
-# OWASP, "CSV Injection" (owasp.org/www-community/attacks/CSV_Injection): cells starting with these
-# characters are read as formulas by Excel, LibreOffice and Google Sheets; a leading ' makes them text.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# Project judgement (docs/claims.md): also after leading spaces (LibreOffice's CSV import can trim
-# them, with formulas evaluated) and in full-width form (U+FF1D ＝, FF0B ＋, FF0D －, FF20 ＠), which
-# an IME types and some spreadsheets read as the ASCII sign.
-_TEXT_FORMULA = "^(?:[\t\r]|[\\s\u00a0\u3000]*[=+\\-@\uff1d\uff0b\uff0d\uff20])"  # RE2 and re alike
-# the same in UTF-8 bytes, for binary columns (Arrow matches their bytes as Latin-1)
-_BYTES_FORMULA = r"^(?:[\t\r]|(?:\s|\xC2\xA0|\xE3\x80\x80)*(?:[=+\-@]|\xEF\xBC[\x9D\x8B\x8D\xA0]))"
-_NAME_FORMULA = re.compile(_TEXT_FORMULA)
-LIST_SEP_OUT = "|"  # list cells in a CSV output (schema.LIST_SEP; claims sits below no room that has it)
 
 
 def file_format(path: str | os.PathLike, *, option: str = "--data") -> str:
@@ -361,87 +345,8 @@ class TableWriter:
                 self._sink.close()
 
 
-def csv_ready(table: pa.Table) -> pa.Table:
-    """Columns a CSV cannot hold, as text: lists `|`-joined, dictionaries decoded, structs as JSON."""
-    if not any(_needs_text(f.type) for f in table.schema):
-        return table
-    arrays, names = [], []
-    for f, col in zip(table.schema, table.columns):
-        arrays.append(_as_csv_text(col) if _needs_text(f.type) else col)
-        names.append(f.name)
-    return pa.Table.from_arrays(arrays, names=names)
-
-
 def _renamed(schema: pa.Schema, names: list[str]) -> pa.Schema:
     return pa.schema([f.with_name(n) for f, n in zip(schema, names)])
-
-
-def defuse_name(name: str) -> str:
-    """A header cell that begins like a formula gets a leading `'`, as a text cell does."""
-    return f"'{name}" if _NAME_FORMULA.match(name) else name
-
-
-def _needs_text(t: pa.DataType) -> bool:
-    return (
-        pa.types.is_string_view(t)
-        or pa.types.is_binary_view(t)
-        or pa.types.is_fixed_size_binary(t)
-        or pa.types.is_list(t)
-        or pa.types.is_large_list(t)
-        or pa.types.is_fixed_size_list(t)
-        or pa.types.is_list_view(t)
-        or pa.types.is_large_list_view(t)
-        or pa.types.is_struct(t)
-        or pa.types.is_map(t)
-        or pa.types.is_dictionary(t)
-    )
-
-
-def _as_csv_text(col: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
-    t = col.type
-    if pa.types.is_string_view(t):
-        return col.cast(pa.string())
-    if pa.types.is_binary_view(t) or pa.types.is_fixed_size_binary(t):
-        return col.cast(pa.binary())
-    if pa.types.is_dictionary(t):
-        decoded = col.cast(t.value_type)
-        return _as_csv_text(decoded) if _needs_text(t.value_type) else decoded
-    if pa.types.is_struct(t) or pa.types.is_map(t):
-        values = [None if v is None else json.dumps(v, default=str) for v in col.to_pylist()]
-        return pa.array(values, pa.string())
-    try:
-        as_text = col.cast(pa.list_(pa.string()))
-        if pc.list_flatten(as_text).null_count == 0:  # binary_join gives null for a list holding a null
-            return pc.binary_join(as_text, LIST_SEP_OUT)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    values = [
-        None if v is None else LIST_SEP_OUT.join(str(x) for x in v if x is not None) for v in col.to_pylist()
-    ]
-    return pa.array(values, pa.string())
-
-
-def defuse_formulas(table: pa.Table) -> pa.Table:
-    """Text cells that begin like a formula (module docstring) get a leading `'`; other columns
-    untouched. String and binary columns alike (csv_ready turned views and dictionaries into
-    them). Vectorised: one regular expression per column, and only a column with a hit is rebuilt.
-    """
-    arrays, changed = list(table.columns), False
-    for i, f in enumerate(table.schema):
-        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
-            pattern = _TEXT_FORMULA
-        elif pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
-            pattern = _BYTES_FORMULA
-        else:
-            continue
-        col = table.column(i)
-        hit = pc.match_substring_regex(col, pattern)
-        if not pc.any(hit).as_py():
-            continue
-        quoted = pc.binary_join_element_wise(pa.scalar("'", col.type), col, pa.scalar("", col.type))
-        arrays[i] = pc.if_else(hit, quoted, col)
-        changed = True
-    return pa.Table.from_arrays(arrays, schema=table.schema) if changed else table
 
 
 def _nullable(schema: pa.Schema) -> pa.Schema:

@@ -60,3 +60,24 @@ def drop_registry_meta(local: Path) -> None:
     listed = local / manifest.MANIFEST_FILE
     if meta.is_file() and not (listed.is_file() and "  registered_model_meta\n" in listed.read_text()):
         meta.unlink()
+
+
+def fetch_folder(uri: str, given: str | None, tmp: Path, download, tracking_uri: str) -> Path:
+    """A model that is not in the registry (a folder, `file://`, or a URI `download` fetches, such
+    as `s3://`), in `tmp`, checked against `given` (`--model-sha256`, required)."""
+    folder = uri[len("file://") :] if uri.startswith("file://") else uri if "://" not in uri else None
+    if folder is not None and not (Path(folder) / "MLmodel").is_file():
+        raise UserError(f"--model {uri}: no such model folder (or use models:/denial-risk@champion)")
+    if given is None:
+        raise UserError(
+            f"--model {uri}: a model folder is loaded only with --model-sha256 HEX, the digest "
+            "`denial-risk export` printed for it (the version's tag model_sha256 in the registry)"
+        )
+    if folder is not None:
+        manifest.verify(folder, given, "the manifest --model-sha256 names", copy_to=tmp / "model")
+        return tmp / "model"
+    hint = "export the model to a local folder and pass that"
+    with fetch_errors(uri, tmp, "cannot be fetched", hint, tracking_uri):
+        fetched = download(uri, tmp / "download")
+    manifest.verify(fetched, given, "the manifest --model-sha256 names")
+    return fetched

@@ -141,6 +141,10 @@ def check_readable(uri: str) -> None:
     if folder is not None:
         if not folder.is_dir():
             raise UserError(f"no MLflow store: folder {folder} does not exist (MLFLOW_TRACKING_URI={uri})")
+        if not any(folder.glob("*/meta.yaml")):  # MLflow would write its default experiment into it
+            raise UserError(
+                f"no MLflow store in folder {folder}: it holds no experiment (MLFLOW_TRACKING_URI={uri})"
+            )
         return
     if uri.startswith(("http://", "https://")):
         _check_server(uri)

@@ -70,16 +70,22 @@ def _ready(write: bool = False):
     key = (os.getcwd(), uri, write)
     if key in _READY:
         return mlflow
-    if write:
-        with store.lock(uri):
-            store.check_writable(uri)
+    with store.lock(uri) if write else contextlib.nullcontext():
+        (store.check_writable if write else store.check_readable)(uri)
+        try:  # to write: creates the tables and runs the migrations, one process at a time
             from mlflow import MlflowClient
 
-            client = MlflowClient()  # creates the tables and runs the migrations, one process at a time
+            client = MlflowClient()
             client.search_experiments(max_results=1)
-            client.search_registered_models(max_results=1)
-    else:
-        store.check_readable(uri)
+            if write:
+                client.search_registered_models(max_results=1)
+        except Exception as exc:  # a store MLflow refuses (an old schema, a file store): one line
+            from denial_risk.errors import as_os_error
+
+            failure = as_os_error(exc, f"MLflow store {uri}")
+            if failure is not None:
+                raise failure from None
+            raise UserError(f"MLflow store {uri}: {loaded.one_line(exc, limit=600)}") from None
     _READY.add(key)
     return mlflow
 
@@ -359,23 +365,7 @@ def _fetch_verified(uri: str, sha256: str | None, tmp: Path) -> Path:
         loaded.drop_registry_meta(local)
         manifest.verify(local, recorded, f"the manifest recorded in {where}")
         return local
-    folder = uri[len("file://") :] if uri.startswith("file://") else uri if "://" not in uri else None
-    if folder is not None and not (Path(folder) / "MLmodel").is_file():
-        raise UserError(f"--model {uri}: no such model folder (or use models:/denial-risk@champion)")
-    if given is None:
-        raise UserError(
-            f"--model {uri}: a model folder is loaded only with --model-sha256 HEX, the digest "
-            "`denial-risk export` printed for it (the version's tag model_sha256 in the registry)"
-        )
-    local = tmp / "model"
-    if folder is not None:
-        manifest.verify(folder, given, "the manifest --model-sha256 names", copy_to=local)
-        return local
-    hint = "export the model to a local folder and pass that"
-    with loaded.fetch_errors(uri, tmp, "cannot be fetched", hint, tracking_uri()):
-        fetched = _download(uri, tmp / "download")
-    manifest.verify(fetched, given, "the manifest --model-sha256 names")
-    return fetched
+    return loaded.fetch_folder(uri, given, tmp, _download, tracking_uri())
 
 
 @contextlib.contextmanager
