@@ -333,9 +333,10 @@ class ScoringServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> ScoringServer:
-        from denial_risk.registry import tracking
+        from denial_risk.registry import loaded, tracking
 
         local = self._model.enter_context(tracking.verified_model(self.model_uri, self.sha256))
+        loaded.skip_input_check(local)
         argv, env = serve_command(local, host=self.host, port=self.port, workers=self.workers, **self.limits)
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -401,7 +402,7 @@ def serve(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> int:
     """`denial-risk serve`: run the scoring server in the foreground until Ctrl-C; returns its exit code."""
-    from denial_risk.registry import tracking
+    from denial_risk.registry import loaded, tracking
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning(f"binding to {host}: the service has no authentication; expose it only behind one")
@@ -413,6 +414,7 @@ def serve(
     with tracking.verified_model(model_uri, sha256) as local:
         # loaded once here: a model that cannot load is one line and exit 2, as for `score`, not a
         # worker's traceback and a server that exits 0
+        loaded.skip_input_check(local)
         tracking.load_local(local, model_uri)
         argv, env = serve_command(
             local, host=host, port=port, workers=workers, max_lines=max_lines, max_bytes=max_bytes

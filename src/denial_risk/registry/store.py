@@ -114,8 +114,13 @@ def schema_version(path: Path) -> str:
 
 
 def _check_server(uri: str) -> None:
+    """A TCP connection to the server; skipped behind an HTTP proxy (MLflow's capped retries apply)."""
+    import urllib.request
+
     parts = urlsplit(uri)
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    if urllib.request.getproxies().get(parts.scheme) and not urllib.request.proxy_bypass(parts.netloc):
+        return
     try:
         with socket.create_connection((parts.hostname or "", port), timeout=CONNECT_SECONDS):
             return

@@ -405,6 +405,7 @@ def load_pyfunc(uri: str, sha256: str | None = None):
     """Load by registry URI (`models:/denial-risk@champion`), `runs:/` URI or an exported folder
     (with its `--model-sha256`), after every file matched."""
     with verified_model(uri, sha256) as local:
+        loaded.skip_input_check(local)
         return load_local(local, uri)
 
 
@@ -462,6 +463,7 @@ def spark_udf(spark, model_uri: str, result_type: str, sha256: str | None = None
     verified folder and ships that copy to the executors, so ours is removed on return.
     """
     with verified_model(model_uri, sha256) as local, _no_pickle():
+        loaded.skip_input_check(local)
         return _mlflow().pyfunc.spark_udf(spark, str(local), result_type=result_type, env_manager="local")
 
 
