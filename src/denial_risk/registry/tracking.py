@@ -36,9 +36,7 @@ import pandas as pd
 
 from denial_risk.errors import UserError
 from denial_risk.registry import loaded, logged, manifest, signing, store
-from denial_risk.registry.logged import input_example
-
-__all__ = ["input_example"]  # re-exported: jobs and tests take the example from here
+from denial_risk.registry.logged import input_example as input_example  # re-exported (jobs, tests)
 
 MODEL_NAME = "denial-risk"
 CHAMPION, CHALLENGER = "champion", "challenger"
