@@ -214,3 +214,11 @@ def test_a_file_path_store_is_one_whole_line_and_creates_nothing(
     assert list(store.iterdir()) == []
     code, _, err = run(["promote"], capsys)
     assert code == 2 and "no MLflow store" in _one_line(err)
+
+
+def test_a_tracking_server_whose_host_does_not_resolve_is_the_uris_mistake(monkeypatch, capsys, run):
+    uri = "http://no-such-host.invalid:5000"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    code, _, err = run(["promote"], capsys)
+    line = _one_line(err)
+    assert code == 2 and uri in line and "not found" in line, line

@@ -106,7 +106,8 @@ def schema_version(path: Path) -> str:
     if len(rows) != 1:
         raise UserError(f"{name}: has no schema version (an MLflow store being created, or damaged)")
     version = str(rows[0][0])
-    if version not in known_schema_versions():
+    known = known_schema_versions()
+    if known and version not in known:  # (none found: an MLflow packaged otherwise; MLflow checks)
         raise UserError(
             f"{name}: schema version {version} is not one this MLflow knows (a newer MLflow's store?)"
         )
@@ -124,6 +125,10 @@ def _check_server(uri: str) -> None:
     try:
         with socket.create_connection((parts.hostname or "", port), timeout=CONNECT_SECONDS):
             return
+    except socket.gaierror as exc:  # a host name that does not resolve: the URI's mistake
+        raise UserError(
+            f"MLflow tracking server {uri}: host {parts.hostname!r} not found ({exc.strerror})"
+        ) from None
     except TimeoutError:
         code = errno.ETIMEDOUT
     except OSError as exc:
