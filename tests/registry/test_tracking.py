@@ -103,7 +103,8 @@ def test_a_bad_model_uri_is_a_user_error(mlflow_store):
 
     with pytest.raises(UserError, match="no MLflow store"):  # and none is created (tests/security)
         tracking.load_model("models:/denial-risk@champion")
-    tracking.prepare_store()
+    with tracking.run("setup"):  # creates the store
+        pass
     with pytest.raises(UserError, match="--model models:/denial-risk@champion: not found"):
         tracking.load_model("models:/denial-risk@champion")
     with pytest.raises(UserError, match="no such model folder"):

@@ -75,7 +75,8 @@ def _corrupt(db):
     """A real store, then pages overwritten past the header: SQLite opens it, reads fail."""
     from denial_risk.registry import tracking
 
-    tracking.prepare_store()
+    with tracking.run("setup"):  # creates the store
+        pass
     data = bytearray(db.read_bytes())
     data[100:] = b"\xa5" * (len(data) - 100)
     db.write_bytes(bytes(data))
@@ -95,7 +96,8 @@ def _garbage(db):
 def _newer(db):
     from denial_risk.registry import tracking
 
-    tracking.prepare_store()
+    with tracking.run("setup"):  # creates the store
+        pass
     con = sqlite3.connect(db)
     con.execute("UPDATE alembic_version SET version_num = 'ffffffffffff'")
     con.commit()
@@ -135,8 +137,10 @@ _INIT = """
 import sys, time
 from denial_risk.registry import tracking
 start = float(sys.argv[1])
+tracking.prepare_store()  # the pre-fit check: a fresh store is not created yet
 time.sleep(max(0.0, start - time.time()))
-tracking.prepare_store()
+with tracking.run("train"):  # the first run logged creates the store, all four at once
+    pass
 from mlflow import MlflowClient
 print(len(MlflowClient().search_experiments()))
 """
@@ -187,7 +191,8 @@ def test_two_trains_at_once_do_not_both_claim_the_challenger(mlflow_store, tmp_p
 
     from denial_risk.registry import tracking
 
-    tracking.prepare_store()
+    with tracking.run("setup"):  # creates the store
+        pass
     client = MlflowClient()
     client.create_registered_model("denial-risk")
     for _ in range(3):

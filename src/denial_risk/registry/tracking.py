@@ -89,7 +89,13 @@ def _ready(write: bool = False):
 
 
 def prepare_store() -> None:
-    """Before a fit: the store is checked, and created if new (`train`, `backtest`)."""
+    """Before a fit: the store is checked as MLflow will use it. A new one is not created here
+    (a fit that stops on its data leaves nothing) but when the first run is logged, under the lock."""
+    uri = tracking_uri()
+    db = store.sqlite_path(uri)
+    if db is not None and not db.exists():
+        store.check_writable(uri)
+        return
     _ready(write=True)
 
 
