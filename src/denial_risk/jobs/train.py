@@ -236,8 +236,8 @@ def _time_slices(day: np.ndarray, config) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_store() -> None:
-    """The MLflow store is checked (a corrupt or foreign file, a missing folder, a server that does
-    not answer) and, when new, created, before the fit (registry/store.py)."""
+    """The MLflow store is checked before the fit (a corrupt or foreign file, a missing folder, a
+    server that does not answer: registry/store.py); a new one is created only when the run is logged."""
     tracking.prepare_store()
 
 
