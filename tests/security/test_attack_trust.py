@@ -8,6 +8,7 @@ never reaches the store. The tampered code would create a sentinel file: it neve
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -147,3 +148,17 @@ def test_the_logged_model_has_an_input_schema_and_the_run_lasts_the_work(registe
     assert run.info.end_time - run.info.start_time >= 120_000  # ms: started before the "fit"
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.name == "denial-risk"
+
+
+def test_f1_a_file_name_that_is_not_utf8_in_the_registry_is_one_line(registered, tmp_path, capsys, run):
+    _, stored = registered
+    with open(os.fsencode(stored) + b"/code/evil\xff.py", "wb") as f:
+        f.write(b"raise SystemExit('ran')\n")
+    from denial_risk.registry import tracking
+
+    backlog = tmp_path / "b.csv"
+    tracking.input_example().to_csv(backlog, index=False)
+    code, _, err = run(["score", "--data", backlog, "--out", tmp_path / "w.csv"], capsys)
+    lines = [x for x in err.strip().splitlines() if x.strip()]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert "models:/denial-risk@champion" in lines[0], lines[0]
