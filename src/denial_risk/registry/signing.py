@@ -72,3 +72,16 @@ def check(digest: str, signature: str | None, key: bytes | None, where: str) -> 
             f"{where}: its {SIGNATURE_TAG} does not match the signing key "
             "(the store's rows were edited, or it was signed with another key)"
         )
+
+
+def check_records(uri: str, where: str, records: dict[str, str | None], signature: str | None) -> None:
+    """The digest recorded in `where` must equal every other record of it (the version, the logged
+    model, the run: {where: digest}), and with a key set carry the key's `signature`."""
+    digest = records[where]
+    differing = [w for w, d in records.items() if d != digest]
+    if differing:
+        raise UserError(
+            f"--model {uri}: the SHA-256 recorded in {differing[0]} differs from the one in {where} "
+            "(the store's rows were edited); refused"
+        )
+    check(digest, signature, signing_key(), f"--model {uri}")

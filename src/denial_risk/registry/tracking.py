@@ -327,13 +327,7 @@ def _recorded(uri: str) -> tuple[str, str | None, str]:
             records[f"logged model {logged_model.model_id}"] = logged_model.tags.get(DIGEST_TAG)
         if run_id:
             records[f"run {run_id}"] = client.get_run(run_id).data.tags.get(DIGEST_TAG)
-        differing = [w for w, d in records.items() if d != digest]
-        if differing:
-            raise UserError(
-                f"--model {uri}: the SHA-256 recorded in {differing[0]} differs from the one in {where} "
-                "(the store's rows were edited); refused"
-            )
-        signing.check(digest, tags.get(signing.SIGNATURE_TAG), signing.signing_key(), f"--model {uri}")
+        signing.check_records(uri, where, records, tags.get(signing.SIGNATURE_TAG))
     return location, digest, where
 
 
