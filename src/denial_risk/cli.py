@@ -11,10 +11,13 @@ command module, so it answers at once.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 import warnings
 from typing import NamedTuple
 
@@ -184,10 +187,31 @@ def cli(verbose: int, quiet: int) -> None:
     configure_logging(verbose - quiet)
 
 
+def _terminated(signum, frame):  # pragma: no cover - exercised by a signal (tests/security)
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C: temporary files and copies are removed
+
+
+@contextlib.contextmanager
+def _terminate_like_ctrl_c():
+    """SIGTERM and SIGHUP unwind the command from its first line (a model being copied or loaded,
+    a `.partial` being written), so what it made is removed; the handlers before are restored."""
+    signals = [signal.SIGTERM, signal.SIGHUP]
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _terminated) for s in signals}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: exit codes 0 done, 1 some inputs unreadable, 2 user's mistake."""
     try:
-        cli.main(args=argv, prog_name="denial-risk", standalone_mode=False)
+        with _terminate_like_ctrl_c():
+            cli.main(args=argv, prog_name="denial-risk", standalone_mode=False)
     except click.UsageError as exc:
         where = f" (denial-risk {exc.ctx.info_name})" if exc.ctx and exc.ctx.parent else ""
         click.echo(f"error: {exc.format_message()}{where}", err=True)

@@ -84,5 +84,9 @@ def test_promote_through_the_registry_and_roll_back(mlflow_store, claims_csv, tm
 def test_promote_without_a_challenger_is_a_user_error(mlflow_store):
     from denial_risk.errors import UserError
 
+    with pytest.raises(UserError, match="no MLflow store"):
+        promote()
+    with tracking.run("setup"):  # creates the store
+        pass
     with pytest.raises(UserError, match="no registered versions"):
         promote()

@@ -101,7 +101,11 @@ def test_no_patient_or_claim_identifier_reaches_the_store(registered, simulated_
 def test_a_bad_model_uri_is_a_user_error(mlflow_store):
     from denial_risk.errors import UserError
 
-    with pytest.raises(UserError, match="--model"):
+    with pytest.raises(UserError, match="no MLflow store"):  # and none is created (tests/security)
+        tracking.load_model("models:/denial-risk@champion")
+    with tracking.run("setup"):  # creates the store
+        pass
+    with pytest.raises(UserError, match="--model models:/denial-risk@champion: not found"):
         tracking.load_model("models:/denial-risk@champion")
     with pytest.raises(UserError, match="no such model folder"):
         tracking.load_model("models/nothing-here")

@@ -5,12 +5,10 @@ end: an interrupted run leaves no half file, and never a stale one. The
 temporary name carries the writer's process id, so a later run can tell a
 file left by a killed run (`remove_stale`) from one another run is writing.
 
-CSV outputs are meant to be opened in a spreadsheet, so a text cell that
-begins with `=`, `+`, `-`, `@`, TAB or CR gets a leading `'` (OWASP's
-CSV-injection guidance): a spreadsheet shows it as text instead of running it
-as a formula. Numeric columns and Parquet outputs keep their values. List
-columns (a Parquet `modifiers` as `list<string>`) are written to CSV as
-`|`-joined text. An OS error while writing names the output file, not a
+CSV outputs are meant to be opened in a spreadsheet: every cell and header cell
+that begins like a formula gets a leading `'` (claims/cells.py). Numeric columns
+and Parquet outputs keep their values. List columns (a Parquet `modifiers` as
+`list<string>`) are written to CSV as `|`-joined text. An OS error while writing names the output file, not a
 temporary one.
 """
 
@@ -18,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
+import hashlib
 import logging
 import os
 import re
@@ -29,10 +27,11 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from denial_risk.claims.cells import FORMULA_START as FORMULA_START  # re-exported (tests, callers)
+from denial_risk.claims.cells import csv_ready, defuse_formulas, defuse_name
 from denial_risk.errors import UserError, errno_of
 
 log = logging.getLogger(__name__)
@@ -40,11 +39,6 @@ log = logging.getLogger(__name__)
 SUPPORTED = (".csv", ".parquet")
 PARTIAL = ".partial"  # suffix of a file being written
 WORK = ".work"  # suffix of a run's working folder beside its output
-# OWASP, "CSV Injection" (owasp.org/www-community/attacks/CSV_Injection): cells starting with these
-# characters are read as formulas by Excel, LibreOffice and Google Sheets; a leading ' makes them text.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_SET = pa.array(list(FORMULA_START), pa.string())
-LIST_SEP_OUT = "|"  # list cells in a CSV output (schema.LIST_SEP; claims sits below no room that has it)
 
 
 def file_format(path: str | os.PathLike, *, option: str = "--data") -> str:
@@ -91,9 +85,47 @@ def _umask() -> int:
     return mask
 
 
+NAME_MAX = 255  # bytes in one file name on Linux file systems (pathconf says, where it can)
+_TEMP_EXTRA = len(".") + len(".") + 10 + len("-") + 8 + max(len(PARTIAL), len(WORK))  # pid, random, suffix
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError):
+        return NAME_MAX
+
+
+def temp_stem(target: Path) -> str:
+    """The output's name in its temporary names: the name itself, or, when the temporary name would
+    not fit where the output's does, its start and a digest of the whole (`<start>~<8 hex>`)."""
+    name = target.name
+    limit = _name_max(target.parent if target.parent.is_dir() else Path("."))
+    raw = os.fsencode(name)
+    if len(raw) + _TEMP_EXTRA <= limit:
+        return name
+    keep = raw[: max(1, limit - _TEMP_EXTRA - 9)].decode("utf-8", "ignore") or "out"
+    return f"{keep}~{hashlib.sha256(raw).hexdigest()[:8]}"
+
+
 def temp_prefix(target: Path) -> str:
-    """The start of every temporary name beside `target` of this process: `.<name>.<pid>-`."""
-    return f".{target.name}.{os.getpid()}-"
+    """The start of every temporary name beside `target` of this process: `.<stem>.<pid>-`."""
+    return f".{temp_stem(target)}.{os.getpid()}-"
+
+
+def check_name_fits(path: str | os.PathLike, option: str) -> None:
+    """A file name longer than its file system holds is refused before the work, not after it."""
+    target = Path(path)
+    folder = Path(os.path.abspath(target)).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    limit = _name_max(folder)
+    for part in Path(os.path.abspath(target)).parts:
+        if len(os.fsencode(part)) > limit:
+            raise UserError(
+                f"{option} {path}: a name of {len(os.fsencode(part))} bytes is longer than the "
+                f"{limit} its file system allows"
+            )
 
 
 def check_output(path: str | os.PathLike, *, option: str = "--out", folder: bool = False) -> None:
@@ -104,6 +136,7 @@ def check_output(path: str | os.PathLike, *, option: str = "--out", folder: bool
     named by the error the write raises (`named_os_error`, `errors.os_error_exit`).
     """
     target = Path(path)
+    check_name_fits(target, option)
     if not folder and target.is_dir():
         raise UserError(f"{option} {path}: is a folder")
     if folder and target.exists() and not target.is_dir():
@@ -127,7 +160,7 @@ def named_os_error(exc: OSError, target: str | os.PathLike, temporary: str | Non
     """`exc`, naming `target` when it names no file or only a temporary one of ours (pyarrow names none)."""
     name = None if exc.filename is None else str(exc.filename)
     ours = name is not None and (
-        name == str(temporary) or os.path.basename(name).startswith(f".{Path(target).name}.")
+        name == str(temporary) or os.path.basename(name).startswith(f".{temp_stem(Path(target))}.")
     )
     if name is not None and not ours:
         return exc
@@ -186,7 +219,9 @@ def remove_stale(target: str | os.PathLike) -> list[Path]:
     left alone. Returns what was removed.
     """
     target = Path(target)
-    pattern = re.compile(rf"^\.{re.escape(target.name)}\.(?:(\d+)-)?[^/]*({re.escape(PARTIAL)}|{WORK})$")
+    pattern = re.compile(
+        rf"^\.{re.escape(temp_stem(target))}\.(?:(\d+)-)?[^/]*({re.escape(PARTIAL)}|{WORK})$"
+    )
     removed = []
     try:
         entries = list(target.parent.iterdir())
@@ -268,9 +303,12 @@ class TableWriter:
                     options = {"compression": self.compression} if self.compression else {}
                     self._writer = pq.ParquetWriter(self._sink, self._schema, **options)
                 else:
-                    self._writer = pacsv.CSVWriter(self._sink, self._schema)
+                    header = [defuse_name(n) for n in self._schema.names]
+                    self._writer = pacsv.CSVWriter(self._sink, _renamed(self._schema, header))
             table = _cast(table, self._schema)
-            self._writer.write_table(defuse_formulas(table) if csv else table)
+            if csv:
+                table = defuse_formulas(table).rename_columns([defuse_name(n) for n in table.column_names])
+            self._writer.write_table(table)
         except OSError as exc:
             raise named_os_error(exc, self.shown_as, self._tmp) from exc
         self.rows += table.num_rows
@@ -307,72 +345,8 @@ class TableWriter:
                 self._sink.close()
 
 
-def csv_ready(table: pa.Table) -> pa.Table:
-    """Columns a CSV cannot hold, as text: lists `|`-joined, dictionaries decoded, structs as JSON."""
-    if not any(_needs_text(f.type) for f in table.schema):
-        return table
-    arrays, names = [], []
-    for f, col in zip(table.schema, table.columns):
-        arrays.append(_as_csv_text(col) if _needs_text(f.type) else col)
-        names.append(f.name)
-    return pa.Table.from_arrays(arrays, names=names)
-
-
-def _needs_text(t: pa.DataType) -> bool:
-    return (
-        pa.types.is_list(t)
-        or pa.types.is_large_list(t)
-        or pa.types.is_fixed_size_list(t)
-        or pa.types.is_list_view(t)
-        or pa.types.is_large_list_view(t)
-        or pa.types.is_struct(t)
-        or pa.types.is_map(t)
-        or pa.types.is_dictionary(t)
-    )
-
-
-def _as_csv_text(col: pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
-    t = col.type
-    if pa.types.is_dictionary(t):
-        decoded = col.cast(t.value_type)
-        return _as_csv_text(decoded) if _needs_text(t.value_type) else decoded
-    if pa.types.is_struct(t) or pa.types.is_map(t):
-        values = [None if v is None else json.dumps(v, default=str) for v in col.to_pylist()]
-        return pa.array(values, pa.string())
-    try:
-        as_text = col.cast(pa.list_(pa.string()))
-        if pc.list_flatten(as_text).null_count == 0:  # binary_join gives null for a list holding a null
-            return pc.binary_join(as_text, LIST_SEP_OUT)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    values = [
-        None if v is None else LIST_SEP_OUT.join(str(x) for x in v if x is not None) for v in col.to_pylist()
-    ]
-    return pa.array(values, pa.string())
-
-
-def _is_text(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-
-
-def defuse_formulas(table: pa.Table) -> pa.Table:
-    """Text cells that begin like a formula (`FORMULA_START`) get a leading `'`; other columns untouched.
-
-    Vectorised: the first character of every text cell is compared with the set,
-    and only a column with a hit is rebuilt.
-    """
-    arrays, changed = list(table.columns), False
-    for i, f in enumerate(table.schema):
-        if not _is_text(f.type):
-            continue
-        col = table.column(i)
-        hit = pc.is_in(pc.utf8_slice_codeunits(col, 0, 1), value_set=_FORMULA_SET)
-        if not pc.any(hit).as_py():
-            continue
-        quoted = pc.binary_join_element_wise(pa.scalar("'", col.type), col, pa.scalar("", col.type))
-        arrays[i] = pc.if_else(hit, quoted, col)
-        changed = True
-    return pa.Table.from_arrays(arrays, schema=table.schema) if changed else table
+def _renamed(schema: pa.Schema, names: list[str]) -> pa.Schema:
+    return pa.schema([f.with_name(n) for f, n in zip(schema, names)])
 
 
 def _nullable(schema: pa.Schema) -> pa.Schema:

@@ -46,7 +46,8 @@ experiment_option = click.option(
     "--experiment",
     "experiment",
     default=None,
-    help="MLflow experiment name (default: one per data set, named after the file).",
+    help="MLflow experiment name (default: MLFLOW_EXPERIMENT_NAME if set, else one for the project: "
+    "denial-risk; for backtest, denial-risk/backtest).",
 )
 config_option = click.option(
     "--config",

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import click
+
+
+def _finite(ctx, param, value: float) -> float:
+    """NaN compares false with everything, so `--margin nan` would let any challenger pass or fail."""
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of AUC points (e.g. 0.005)")
+    return value
 
 
 @click.command("promote")
@@ -10,6 +19,7 @@ import click
     "--margin",
     type=float,
     default=0.005,
+    callback=_finite,
     show_default=True,
     help="AUC gain the challenger needs over the champion.",
 )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-
 import click
 
 from denial_risk.commands.options import (
@@ -15,10 +13,6 @@ from denial_risk.commands.options import (
     out_option,
     require_spark,
 )
-
-
-def _sigterm_to_exit(signum, frame):  # pragma: no cover - exercised by a signal
-    raise SystemExit(128 + signum)  # unwinds like Ctrl-C: temporary files are removed, nothing half-written
 
 
 @click.command("score")
@@ -91,27 +85,26 @@ def score(
         return
     file_format(out, option="--out")
     check_output(out)
+    from denial_risk.contract.schema import rejects_path_for
+
+    check_output(rejects_path_for(out), option="--out (its rejects file)")  # the longer name, before the load
     from denial_risk.claims.table import ClaimTable
 
     ClaimTable(data)  # a missing file or column stops here, before the model loads or anything is written
     from denial_risk.registry.tracking import load_model
     from denial_risk.scoring.worklist import format_summary, format_top, score_file
 
-    model = load_model(model_uri, model_sha256)
-    previous = signal.signal(signal.SIGTERM, _sigterm_to_exit)
-    try:
-        result = score_file(
-            data,
-            out,
-            model,
-            top=top,
-            progress=progress,
-            explain_top=explain_top,
-            explain_all=explain_all,
-            as_of=as_of,
-        )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    model = load_model(model_uri, model_sha256)  # SIGTERM unwinds from the first line (cli.main)
+    result = score_file(
+        data,
+        out,
+        model,
+        top=top,
+        progress=progress,
+        explain_top=explain_top,
+        explain_all=explain_all,
+        as_of=as_of,
+    )
     _echo_replaced(data, result.replaced_columns)
     if result.drift_warning:
         click.echo(f"warning: {result.drift_warning}", err=True)

@@ -89,7 +89,7 @@ def fit_and_register(history: str, experiment: str | None = None):
         from sklearn.metrics import roc_auc_score
 
         metrics["auc_in_sample"] = float(roc_auc_score(y, p))
-    name = experiment or tracking.experiment_name_for(history) + "-rework"
+    name = tracking.experiment_name(experiment)  # the project's experiment, as `train`'s
     with tracking.run(name, run_name="rework-recovery"):
         tracking.log_params({"model": "rework_recovery", **model.to_dict()["params"]})
         tracking.log_metrics(metrics)

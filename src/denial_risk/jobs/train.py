@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from denial_risk.claims.files import check_output
 from denial_risk.claims.reject_counts import RejectCounts
 from denial_risk.claims.table import ClaimTable, load_claims
 from denial_risk.errors import UserError, as_os_error
@@ -72,6 +71,7 @@ def train_and_register(
     (`modeling.sampling`) and the later slices, so the whole file is never in memory.
     `spark_master`: Spark reads and validates the data and keeps those lines (`_fit_on_spark`).
     """
+    started = time.time()  # the run's start: its duration in MLflow is the fit's
     config = load_config(config_path)
     local_file = spark_master is None or "://" not in data
     if local_file:  # before reading the rows, let alone fitting
@@ -89,7 +89,8 @@ def train_and_register(
     log.info("holdout: " + format_metrics(result.metrics))
     log.info("logistic baseline: " + format_metrics(result.baseline_metrics))
     try:
-        return _log_and_register(result, data, rejected, experiment, _example_input(frame, config))
+        example = _example_input(frame, config)
+        return _log_and_register(result, data, rejected, experiment, example, started)
     except Exception as exc:  # a full or unwritable store, as sqlite or MLflow words it: one line
         failure = as_os_error(exc, f"MLflow store {tracking.tracking_uri()}")
         if failure is None:
@@ -240,21 +241,20 @@ def _time_slices(day: np.ndarray, config) -> tuple[np.ndarray, np.ndarray]:
 
 
 def check_store() -> None:
-    """A local MLflow store that cannot be written stops here, before the fit (one line, exit 2)."""
-    uri = tracking.tracking_uri()
-    if uri.startswith("sqlite:///"):
-        db = Path(uri[len("sqlite:///") :])
-        check_output(db, option="MLflow store")
-        if db.is_file() and not os.access(db, os.W_OK):
-            raise UserError(f"MLflow store {db}: cannot be written (permission denied or read-only)")
-    elif uri.startswith("file:") or ("://" not in uri and uri != "databricks"):
-        check_output(uri.removeprefix("file://").removeprefix("file:"), option="MLflow store", folder=True)
+    """The MLflow store is checked before the fit (a corrupt or foreign file, a missing folder, a
+    server that does not answer: registry/store.py); a new one is created only when the run is logged."""
+    tracking.prepare_store()
 
 
 def _log_and_register(
-    result: TrainResult, data: str, rejected: int, experiment: str | None, example: pd.DataFrame
+    result: TrainResult,
+    data: str,
+    rejected: int,
+    experiment: str | None,
+    example: pd.DataFrame,
+    started: float | None = None,
 ) -> dict:
-    with tracking.run(experiment or tracking.experiment_name_for(data), run_name="train") as active:
+    with tracking.run(tracking.experiment_name(experiment), run_name="train", started=started) as active:
         tracking.log_params(
             {
                 **result.params,
@@ -275,7 +275,8 @@ def _log_and_register(
             build_model_card(result, data_name=Path(data).name, version=version), "model_card.md"
         )
     log.info(f"MLflow run {run_id} in {tracking.tracking_uri()}")
-    log.info(f"registered {tracking.MODEL_NAME} version {version} as @{alias}")
+    given = f"as @{alias}" if alias else "(a later version, registered at the same time, is @challenger)"
+    log.info(f"registered {tracking.MODEL_NAME} version {version} {given}")
     return {"run_id": run_id, "version": version, "alias": alias, "metrics": result.metrics}
 
 
@@ -359,7 +360,7 @@ def evaluate_model(
     )
     metrics = evaluate.classification_metrics(y, p, frame["billed_amount"].to_numpy(dtype=float), truth)
     log.info(f"{len(frame)} labelled lines ({rejected} rejected): " + format_metrics(metrics))
-    with tracking.run(experiment or tracking.experiment_name_for(data), run_name="evaluate"):
+    with tracking.run(tracking.experiment_name(experiment), run_name="evaluate"):
         tracking.log_params({"model_uri": model_uri, "data_file": Path(data).name, "rows": len(frame)})
         tracking.log_metrics(metrics)
         if len(np.unique(y)) == 2:

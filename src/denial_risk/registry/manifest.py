@@ -13,8 +13,8 @@ folder's own manifest (docs/cli.md).
 Python's bytecode caches (`__pycache__` folders, which Python writes beside the
 sources when plain MLflow loads a folder in place) are neither listed, checked
 nor copied: the copy that loads has none, so Python compiles the checked
-sources. A symbolic link, a FIFO or device, or a name `sha256sum` would escape
-(newline, backslash) is refused, never followed. Files are read with `O_NOFOLLOW |
+sources. A symbolic link, a FIFO or device, a name `sha256sum` would escape
+(newline, backslash) or one that is not UTF-8 is refused, never followed. Files are read with `O_NOFOLLOW |
 O_NONBLOCK`, so a link or FIFO swapped in after the listing fails instead of
 hanging. `verify` checks a private copy (or a download into a private folder):
 the bytes that were hashed are the bytes that are loaded.
@@ -86,6 +86,10 @@ def _files(folder: Path) -> list[str]:
             rel = path.relative_to(folder).as_posix()
             if "\n" in rel or "\r" in rel or "\\" in rel:
                 raise TrustError(f"file {rel!r} has a name a manifest cannot hold")
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:  # bytes the file system holds but no UTF-8 manifest line can
+                raise TrustError(f"file {rel!r} has a name that is not UTF-8 (refused)") from None
             mode = os.lstat(path).st_mode
             if stat.S_ISLNK(mode):
                 raise TrustError(f"file {rel} is a symbolic link (refused, never followed)")

@@ -125,31 +125,59 @@ def invoke(
 # --- the request limits and the app uvicorn runs ----------------------------------------------
 
 
+class NotATable(ValueError):
+    """A body the limits refuse to pass on: it would crash MLflow's parser (a 500), not just fail."""
+
+
+def _csv_lines(body: bytes) -> int:
+    """Data lines of a CSV body, whatever its line ends (`\n`, `\r\n` or a lone `\r`)."""
+    body = body.rstrip(b"\r\n")
+    breaks = body.count(b"\n") + body.count(b"\r") - body.count(b"\r\n")
+    return max(0, breaks)  # the header line is not a claim line
+
+
+def _rows(value) -> int | None:
+    """Lines in one payload form: a list of rows, or a dict of columns (its longest column)."""
+    if isinstance(value, list):
+        return len(value)
+    if isinstance(value, dict):
+        lengths = [len(v) for v in value.values() if isinstance(v, list)]
+        return max(lengths, default=1 if value else 0)
+    return None
+
+
 def count_lines(body: bytes, content_type: str) -> int | None:
-    """Claim lines in an /invocations body (None when it is not a table MLflow would read)."""
+    """Claim lines in an /invocations body, in any form MLflow accepts (`dataframe_split`,
+    `dataframe_records`, `instances` or `inputs` as rows or as columns, CSV with any line
+    end); None when it is not a table MLflow would read. A JSON body nested too deeply for
+    Python's parser raises NotATable (MLflow's own parse would fail with a 500)."""
     if content_type.startswith("text/csv"):
-        return max(0, body.rstrip(b"\r\n").count(b"\n"))
+        return _csv_lines(body)
     try:
         data = json.loads(body)
+    except RecursionError:
+        raise NotATable("the JSON body is nested too deeply to be a claim table") from None
     except ValueError:
         return None
     if not isinstance(data, dict):
         return None
     split = data.get("dataframe_split")
-    rows = split.get("data") if isinstance(split, dict) else data.get("dataframe_records")
-    if rows is None:
-        rows = data.get("instances", data.get("inputs"))
-    return len(rows) if isinstance(rows, list) else None
+    if isinstance(split, dict):
+        return _rows(split.get("data"))
+    for key in ("dataframe_records", "instances", "inputs"):
+        if key in data:
+            return _rows(data[key])
+    return None
 
 
 class RequestLimits:
     """ASGI middleware before MLflow's app: 413 for a POST /invocations over the limits.
 
     The body is refused as soon as its declared or received size passes `max_bytes`
-    (it is never held whole); the lines are counted only when the body is large enough
-    to hold more than `max_lines` of them (a line takes at least two bytes), so small
-    requests are not parsed twice. It also gives the worker's event loop `threads`
-    request threads (MLflow runs each `predict` in one).
+    (it is never held whole); the lines of every body are counted (`count_lines`, in every
+    form MLflow accepts) before MLflow builds a table of it, and a JSON body too deeply
+    nested for Python's parser is a 400 here rather than a 500 there. It also gives the
+    worker's event loop `threads` request threads (MLflow runs each `predict` in one).
     """
 
     def __init__(self, app, *, max_bytes: int, max_lines: int, threads: int = REQUEST_THREADS):
@@ -183,11 +211,13 @@ class RequestLimits:
             more = message.get("more_body", False)
             if len(body) > self.max_bytes:
                 return await self._refuse(send, f"the body is over {self.max_bytes} bytes")
-        if len(body) > 2 * self.max_lines:
-            content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
+        content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
+        try:  # every body: a small one parses in microseconds, and a deep one must not reach MLflow
             lines = count_lines(bytes(body), content_type)
-            if lines is not None and lines > self.max_lines:
-                return await self._refuse(send, f"{lines} lines is over {self.max_lines} lines a request")
+        except NotATable as exc:
+            return await self._refuse(send, str(exc), status=400, code="BAD_REQUEST")
+        if lines is not None and lines > self.max_lines:
+            return await self._refuse(send, f"{lines} lines is over {self.max_lines} lines a request")
         replayed = False
 
         async def replay():
@@ -200,17 +230,13 @@ class RequestLimits:
         return await self.app(scope, replay, send)
 
     @staticmethod
-    async def _refuse(send, why: str) -> None:
-        body = json.dumps(
-            {
-                "error_code": "REQUEST_LIMIT_EXCEEDED",
-                "message": f"{why}; split the lines over several requests",
-            }
-        ).encode()
+    async def _refuse(send, why: str, status: int = 413, code: str = "REQUEST_LIMIT_EXCEEDED") -> None:
+        hint = "; split the lines over several requests" if status == 413 else ""
+        body = json.dumps({"error_code": code, "message": f"{why}{hint}"}).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [(b"content-type", JSON.encode()), (b"content-length", str(len(body)).encode())],
             }
         )
@@ -309,9 +335,10 @@ class ScoringServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> ScoringServer:
-        from denial_risk.registry import tracking
+        from denial_risk.registry import loaded, tracking
 
         local = self._model.enter_context(tracking.verified_model(self.model_uri, self.sha256))
+        loaded.skip_input_check(local)
         argv, env = serve_command(local, host=self.host, port=self.port, workers=self.workers, **self.limits)
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -377,7 +404,7 @@ def serve(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> int:
     """`denial-risk serve`: run the scoring server in the foreground until Ctrl-C; returns its exit code."""
-    from denial_risk.registry import tracking
+    from denial_risk.registry import loaded, tracking
 
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning(f"binding to {host}: the service has no authentication; expose it only behind one")
@@ -387,6 +414,10 @@ def serve(
         except OSError as exc:
             raise UserError(f"--port {port}: cannot listen on {host}:{port} ({exc.strerror})") from None
     with tracking.verified_model(model_uri, sha256) as local:
+        # loaded once here: a model that cannot load is one line and exit 2, as for `score`, not a
+        # worker's traceback and a server that exits 0
+        loaded.skip_input_check(local)
+        tracking.load_local(local, model_uri)
         argv, env = serve_command(
             local, host=host, port=port, workers=workers, max_lines=max_lines, max_bytes=max_bytes
         )

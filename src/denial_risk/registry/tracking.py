@@ -1,7 +1,8 @@
 """Every MLflow call of the product lives here.
 
 Store: the one `MLFLOW_TRACKING_URI` names; unset, MLflow 3's local default
-(`sqlite:///mlflow.db`, artifacts under `mlruns/`). Runs log configuration,
+(`sqlite:///mlflow.db`, artifacts under `mlruns/`), checked before MLflow touches it
+(registry/store.py: a reading command creates nothing). Runs log configuration,
 a data fingerprint, row counts and date range as params, metrics, plots and
 per-slice tables; the model is logged once as a pyfunc (models from code +
 skops bundle + the package's own code in `code/`) with signature and a
@@ -15,7 +16,8 @@ Trust: at logging, the SHA-256 of every file of the model goes into its
 (`score`, `evaluate`, `monitor`, `export`, `serve`, Spark) first fetches the
 files into a private temporary folder, checks them against the recorded digest
 (or `--model-sha256` for a folder; registry/manifest.py), and loads that copy
-with MLflow's pickle deserialisation off.
+with MLflow's pickle deserialisation off. The three recorded digests must agree, and with a
+signing key set (registry/signing.py) the recorded HMAC must be the key's.
 """
 
 from __future__ import annotations
@@ -33,18 +35,22 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.errors import UserError
-from denial_risk.registry import manifest
+from denial_risk.registry import loaded, logged, manifest, signing, store
+from denial_risk.registry.logged import input_example as input_example  # re-exported (jobs, tests)
 
 MODEL_NAME = "denial-risk"
 CHAMPION, CHALLENGER = "champion", "challenger"
 DEFAULT_URI = "sqlite:///mlflow.db"
+DEFAULT_EXPERIMENT = "denial-risk"
 SKOPS_TREE = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
 DIGEST_TAG = "model_sha256"
+_READY: set[tuple[str, str, bool]] = set()  # (working folder, URI, for writing) checked in this process
 
 
 def _mlflow():
     import mlflow
 
+    store.http_limits()
     if not os.environ.get("MLFLOW_TRACKING_URI"):
         mlflow.set_tracking_uri(DEFAULT_URI)
     return mlflow
@@ -54,23 +60,84 @@ def tracking_uri() -> str:
     return _mlflow().get_tracking_uri()
 
 
+def _ready(write: bool = False):
+    """MLflow, once its store was checked (registry/store.py): to read, it must exist and be an
+    MLflow store, and nothing is created; to write, MLflow creates or migrates it under a lock."""
+    mlflow = _mlflow()
+    uri = mlflow.get_tracking_uri()
+    key = (os.getcwd(), uri, write)
+    if key in _READY:
+        return mlflow
+    with store.lock(uri) if write else contextlib.nullcontext():
+        (store.check_writable if write else store.check_readable)(uri)
+        try:  # to write: creates the tables and runs the migrations, one process at a time
+            from mlflow import MlflowClient
+
+            client = MlflowClient()
+            client.search_experiments(max_results=1)
+            if write:
+                client.search_registered_models(max_results=1)
+        except Exception as exc:  # a store MLflow refuses (an old schema, a file store): one line
+            from denial_risk.errors import as_os_error
+
+            failure = as_os_error(exc, f"MLflow store {uri}")
+            if failure is not None:
+                raise failure from None
+            raise UserError(f"MLflow store {uri}: {loaded.one_line(exc, limit=600)}") from None
+    _READY.add(key)
+    return mlflow
+
+
+def prepare_store() -> None:
+    """Before a fit: the store is checked as MLflow will use it. A new one is not created here
+    (a fit that stops on its data leaves nothing) but when the first run is logged, under the lock."""
+    uri = tracking_uri()
+    db = store.sqlite_path(uri)
+    if db is not None and not db.exists():
+        store.check_writable(uri)
+        return
+    _ready(write=True)
+
+
 def _client():
     from mlflow import MlflowClient
 
-    _mlflow()
+    _ready()
     return MlflowClient()
 
 
-def experiment_name_for(data_path: str) -> str:
-    """One experiment per data set, named after the file."""
-    return f"denial-risk/{Path(data_path).stem}"
+def experiment_name(given: str | None = None) -> str:
+    """`--experiment`, else MLflow's own MLFLOW_EXPERIMENT_NAME, else one for the project."""
+    return given or os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
 
 
 @contextlib.contextmanager
-def run(experiment: str, run_name: str | None = None, *, nested: bool = False, tags: dict | None = None):
-    mlflow = _mlflow()
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run(run_name=run_name, nested=nested, tags=tags or {}) as active:
+def run(
+    experiment: str,
+    run_name: str | None = None,
+    *,
+    nested: bool = False,
+    tags: dict | None = None,
+    started: float | None = None,
+):
+    """An MLflow run; `started` (time.time() when the work began, e.g. before a fit) is its
+    start time, so the run's duration is the work's."""
+    mlflow = _ready(write=True)
+    experiment_id = mlflow.set_experiment(experiment).experiment_id
+    run_id = None
+    if started is not None and not nested:
+        from mlflow import MlflowClient
+
+        created = MlflowClient().create_run(
+            experiment_id, start_time=int(started * 1000), tags=tags or {}, run_name=run_name
+        )
+        run_id = created.info.run_id
+    with mlflow.start_run(
+        run_id=run_id,
+        run_name=None if run_id else run_name,
+        nested=nested,
+        tags=None if run_id else tags or {},
+    ) as active:
         yield active
 
 
@@ -116,108 +183,88 @@ def log_text(text: str, path: str) -> None:
     _mlflow().log_text(text, path)
 
 
-def input_example() -> pd.DataFrame:
-    """A synthetic claim line (no real identifiers) shown with the model."""
-    return pd.DataFrame(
-        [
-            {
-                "claim_id": "EXAMPLE-1",
-                "line_number": "1",
-                "service_date": "2025-01-15",
-                "payer_type": "medicare",
-                "hcpcs_code": "L1833",
-                "modifiers": "KX|RT",
-                "diagnosis_codes": "M17.11",
-                "billed_amount": "850.00",
-                "submission_date": "2025-01-20",
-                "units": "1",
-                "has_prescription": "true",
-                "has_progress_notes": "true",
-                "has_proof_of_delivery": "true",
-                "has_prior_auth": "false",
-            }
-        ]
-    )
-
-
-def _signature(example_output: pd.DataFrame):
-    """Outputs only. An input schema would make MLflow drop every column it does not list (the
-    extra feature columns a --config names, which the contract passes through) and rebuild each
-    request column by column, which cost more than scoring the line; the model checks the
-    contract's required columns itself (pyfunc.py), answering 400 as MLflow would."""
+def _signature(example_output: pd.DataFrame, example_input: pd.DataFrame | None):
+    """Inputs: every column the model reads, all optional to MLflow (logged.input_columns), typed
+    Any (the contract reads strings, numbers or booleans alike); outputs: the added columns."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, Schema
 
-    return ModelSignature(
-        inputs=None, outputs=Schema([ColSpec(AnyType(), c) for c in example_output.columns])
-    )
-
-
-def pip_requirements() -> list[str]:
-    from importlib.metadata import version
-
-    pkgs = ["mlflow", "scikit-learn", "pandas", "numpy", "pyarrow", "skops", "simple-icd-10-cm"]
-    return [f"{p}=={version(p)}" for p in pkgs]
-
-
-def _package_code(tmp: Path) -> str:
-    """A clean copy of the installed `denial_risk` package (no bytecode), logged as the model's code:
-    a server started from the model alone (`mlflow models serve`, `build-docker`) imports it from there."""
-    import denial_risk
-
-    dst = tmp / "code" / "denial_risk"
-    shutil.copytree(
-        Path(denial_risk.__file__).parent, dst, ignore=shutil.ignore_patterns("__pycache__", "*.py[co]")
-    )
-    return str(dst)
+    inputs = Schema([ColSpec(AnyType(), c, required=False) for c in logged.input_columns(example_input)])
+    outputs = Schema([ColSpec(AnyType(), c) for c in example_output.columns])
+    return ModelSignature(inputs=inputs, outputs=outputs)
 
 
 def log_and_register(
     model, example_output: pd.DataFrame, example_input: pd.DataFrame | None = None
-) -> tuple[str, str]:
-    """Log the pyfunc in the active run, register it and record its files' digest;
-    returns (version, alias given). `example_input`: the input example shown with the model
-    (default `input_example()`; a model with configured extra columns shows them)."""
+) -> tuple[str, str | None]:
+    """Log the pyfunc in the active run, register it and record its files' digest (signed when a
+    signing key is set: registry/signing.py); returns (version, alias given or None). `example_input`: the
+    input example shown with the model (default `input_example()`; a model with configured extra
+    columns shows them)."""
     from denial_risk.modeling.bundle import save_bundle
     from denial_risk.registry import pyfunc
 
-    mlflow = _mlflow()
+    key = signing.signing_key()  # a bad key file stops here, before anything is logged
+    mlflow = _ready(write=True)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = save_bundle(model, Path(tmp) / "bundle")
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=pyfunc.__file__,
             artifacts={"bundle": str(bundle)},
-            code_paths=[_package_code(Path(tmp))],
-            signature=_signature(example_output),
+            code_paths=[logged.package_code(Path(tmp))],
+            signature=_signature(example_output, example_input),
             input_example=input_example() if example_input is None else example_input,
-            pip_requirements=pip_requirements(),
+            pip_requirements=logged.pip_requirements(),
             registered_model_name=MODEL_NAME,
         )
-    return _register(info, MODEL_NAME)
+    return _register(info, MODEL_NAME, key)
 
 
-def _register(info, name: str) -> tuple[str, str]:
-    """Record its digest; the first version of `name` is @champion, later ones @challenger."""
+def _register(info, name: str, key: bytes | None = None) -> tuple[str, str | None]:
+    """Record its digest (signed with `key`); the first version of `name` is @champion, later ones
+    @challenger."""
     version = str(info.registered_model_version)
-    _record_manifest(info.model_id, version, name)
+    _record_manifest(info.model_id, version, name, key)
+    return version, _give_alias(version, name)
+
+
+def _give_alias(version: str, name: str = MODEL_NAME) -> str | None:
+    """@champion for the first version of `name`, else @challenger; one process at a time (a local
+    store), and read back, so two trains at once do not both claim the alias."""
     client = _client()
-    alias = CHAMPION if not _alias_version(client, CHAMPION, name) else CHALLENGER
-    client.set_registered_model_alias(name, alias, version)
-    return version, alias
+    with store.lock(tracking_uri()):
+        alias = CHAMPION if not _alias_version(client, CHAMPION, name) else CHALLENGER
+        held = _alias_version(client, alias, name)
+        if alias == CHALLENGER and held is not None and int(held) > int(version):
+            return None  # a later version, registered at the same time, took it first
+        client.set_registered_model_alias(name, alias, version)
+    return alias
 
 
-def _record_manifest(model_id: str, version: str, name: str = MODEL_NAME) -> str:
-    """MANIFEST.sha256 into the logged model's files; its digest as a tag on the version,
-    the logged model and the active run (so it lives in the registry, not only in the folder)."""
+def _run_tag(logged_name: str | None, tag: str) -> str:
+    """A tag of the run for the model logged as `logged_name`: the denial model's ('model') plain, any
+    other's prefixed with its name, so two models logged in one run keep their own digests."""
+    return tag if logged_name in (None, "model") else f"{logged_name}.{tag}"
+
+
+def _record_manifest(model_id: str, version: str, name: str = MODEL_NAME, key: bytes | None = None) -> str:
+    """MANIFEST.sha256 into the logged model's files; its digest (and, with a key, its signature)
+    as tags on the version, the logged model and the active run (in the registry, not only in
+    the folder)."""
     client = _client()
     with tempfile.TemporaryDirectory() as tmp:
         local = _download(client.get_logged_model(model_id).artifact_location, Path(tmp) / "model")
         digest = manifest.write_manifest(local)
         client.log_model_artifact(model_id, str(local / manifest.MANIFEST_FILE))
-    client.set_logged_model_tags(model_id, {DIGEST_TAG: digest})
-    client.set_model_version_tag(name, version, DIGEST_TAG, digest)
-    _mlflow().set_tag(DIGEST_TAG if name == MODEL_NAME else f"{name}.{DIGEST_TAG}", digest)
+    tags = {DIGEST_TAG: digest}
+    if key is not None:
+        tags[signing.SIGNATURE_TAG] = signing.sign(digest, key)
+    client.set_logged_model_tags(model_id, tags)
+    logged_name = client.get_logged_model(model_id).name
+    for tag, value in tags.items():
+        client.set_model_version_tag(name, version, tag, value)
+        _mlflow().set_tag(_run_tag(logged_name, tag), value)
     return digest
 
 
@@ -242,33 +289,15 @@ def model_versions() -> list[str]:
     return sorted((str(v.version) for v in _client().search_model_versions(f"name='{MODEL_NAME}'")), key=int)
 
 
-@contextlib.contextmanager
-def _env(**values: str):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _no_pickle():
     """MLflow 3.17 still allows pickled models by default; never for a load of ours."""
-    return _env(MLFLOW_ALLOW_PICKLE_DESERIALIZATION="false")
+    return loaded.env(MLFLOW_ALLOW_PICKLE_DESERIALIZATION="false")
 
 
 def _download(artifact_uri: str, dst: Path) -> Path:
     dst.mkdir(parents=True)
-    with _env(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
+    with loaded.env(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
         return Path(_mlflow().artifacts.download_artifacts(artifact_uri=artifact_uri, dst_path=str(dst)))
-
-
-def _one_line(exc: BaseException, limit: int = 200) -> str:
-    return " ".join(f"{type(exc).__name__}: {exc}".split())[:limit]
 
 
 def _version_of(client, ref: str):
@@ -282,36 +311,60 @@ def _version_of(client, ref: str):
 
 
 def _recorded(uri: str) -> tuple[str, str | None, str]:
-    """(artifact location, recorded digest or None, where it is recorded) of a models:/ or runs:/ URI."""
+    """(artifact location, recorded digest or None, where it is recorded) of a models:/ or runs:/ URI.
+
+    The digest is recorded three times (the version, the logged model, the run); they must agree,
+    and with a signing key set, the version's or logged model's signature must be the key's."""
     client = _client()
     if uri.startswith("models:/m-"):
-        logged = client.get_logged_model(uri[len("models:/") :])
-        return logged.artifact_location, logged.tags.get(DIGEST_TAG), f"logged model {logged.model_id}"
-    if uri.startswith("models:/"):
+        logged_model = client.get_logged_model(uri[len("models:/") :])
+        where = f"logged model {logged_model.model_id}"
+        location, tags, run_id = logged_model.artifact_location, logged_model.tags, logged_model.source_run_id
+    elif uri.startswith("models:/"):
         mv = _version_of(client, uri[len("models:/") :])
         where = f"the registry ({mv.name} version {mv.version})"
-        return client.get_model_version_download_uri(mv.name, mv.version), mv.tags.get(DIGEST_TAG), where
-    run_id, _, name = uri[len("runs:/") :].partition("/")
+        location, tags, run_id = (
+            client.get_model_version_download_uri(mv.name, mv.version),
+            mv.tags,
+            mv.run_id,
+        )
+        logged_model = client.get_logged_model(mv.model_id) if getattr(mv, "model_id", None) else None
+    else:
+        run_id, _, name = uri[len("runs:/") :].partition("/")
+        logged_model = _logged_in_run(client, run_id, name, uri)
+        location, tags, where = logged_model.artifact_location, logged_model.tags, f"run {run_id}"
+    digest = tags.get(DIGEST_TAG)
+    if digest is not None:
+        records = {where: digest}
+        if logged_model is not None:
+            records[f"logged model {logged_model.model_id}"] = logged_model.tags.get(DIGEST_TAG)
+        if run_id:
+            name = logged_model.name if logged_model is not None else None
+            records[f"run {run_id}"] = client.get_run(run_id).data.tags.get(_run_tag(name, DIGEST_TAG))
+        signing.check_records(uri, where, records, tags.get(signing.SIGNATURE_TAG))
+    return location, digest, where
+
+
+def _logged_in_run(client, run_id: str, name: str, uri: str):
     run = client.get_run(run_id)
-    logged = [
+    found = [
         m
         for m in _mlflow().search_logged_models(
             experiment_ids=[run.info.experiment_id], filter_string=f"name = '{name}'", output_format="list"
         )
         if m.source_run_id == run_id
     ]
-    if not logged:
+    if not found:
         raise UserError(f"--model {uri}: run {run_id} logged no model named '{name}'")
-    return logged[0].artifact_location, logged[0].tags.get(DIGEST_TAG), f"run {run_id}"
+    return found[0]
 
 
 def _fetch_verified(uri: str, sha256: str | None, tmp: Path) -> Path:
     """The model's files in `tmp`, checked against the recorded digest or `--model-sha256`."""
-    from mlflow.exceptions import MlflowException
-
     given = manifest.normalize_digest(sha256) if sha256 else None
     if uri.startswith(("models:/", "runs:/")):
-        try:
+        hint = "train a model first with `denial-risk train`"
+        with loaded.fetch_errors(uri, tmp, f"not found in {tracking_uri()}", hint, tracking_uri()):
             location, recorded, where = _recorded(uri)
             if recorded is None:
                 raise UserError(
@@ -321,43 +374,10 @@ def _fetch_verified(uri: str, sha256: str | None, tmp: Path) -> Path:
             if given is not None and given != recorded:
                 raise UserError(f"--model-sha256 {given}: differs from the digest recorded in {where}")
             local = _download(location, tmp / "model")
-        except MlflowException as exc:
-            from denial_risk.errors import as_os_error
-
-            failure = as_os_error(exc, str(tmp))  # a full disk while copying the model is not "not found"
-            if failure is not None:
-                raise failure from None
-            raise UserError(
-                f"--model {uri}: not found in {tracking_uri()} ({_one_line(exc)}); "
-                "train a model first with `denial-risk train`"
-            ) from None
-        _drop_registry_meta(local)
+        loaded.drop_registry_meta(local)
         manifest.verify(local, recorded, f"the manifest recorded in {where}")
         return local
-    is_folder = "://" not in uri
-    if is_folder and not (Path(uri) / "MLmodel").exists():
-        raise UserError(f"--model {uri}: no such model folder (or use models:/denial-risk@champion)")
-    if given is None:
-        raise UserError(
-            f"--model {uri}: a model folder is loaded only with --model-sha256 HEX, the digest "
-            "`denial-risk export` printed for it (the version's tag model_sha256 in the registry)"
-        )
-    local = tmp / "model"
-    if is_folder:
-        manifest.verify(uri, given, "the manifest --model-sha256 names", copy_to=local)
-        return local
-    fetched = _download(uri, tmp / "download")
-    manifest.verify(fetched, given, "the manifest --model-sha256 names")
-    return fetched
-
-
-def _drop_registry_meta(local: Path) -> None:
-    """MLflow writes `registered_model_meta` into a local store's model folder whenever it is
-    downloaded by a models:/ name (and never reads it): not a file of the model, unless listed."""
-    meta = local / "registered_model_meta"
-    listed = local / manifest.MANIFEST_FILE
-    if meta.is_file() and not (listed.is_file() and "  registered_model_meta\n" in listed.read_text()):
-        meta.unlink()
+    return loaded.fetch_folder(uri, given, tmp, _download, tracking_uri())
 
 
 @contextlib.contextmanager
@@ -379,7 +399,7 @@ def verified_model(uri: str, sha256: str | None = None):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _load_local(local: Path, uri: str):
+def load_local(local: Path, uri: str):
     """Load a verified copy in this process: pickle off, sys.path as it was (MLflow prepends `code/`)."""
     path = list(sys.path)
     try:
@@ -387,7 +407,7 @@ def _load_local(local: Path, uri: str):
             return _mlflow().pyfunc.load_model(str(local))
     except Exception as exc:  # the files are the recorded ones, but their content does not load
         raise UserError(
-            f"--model {uri}: its files match their digest but it cannot be loaded ({_one_line(exc)})"
+            f"--model {uri}: its files match their digest but it cannot be loaded ({loaded.one_line(exc)})"
         ) from None
     finally:
         sys.path[:] = path
@@ -397,7 +417,8 @@ def load_pyfunc(uri: str, sha256: str | None = None):
     """Load by registry URI (`models:/denial-risk@champion`), `runs:/` URI or an exported folder
     (with its `--model-sha256`), after every file matched."""
     with verified_model(uri, sha256) as local:
-        return _load_local(local, uri)
+        loaded.skip_input_check(local)
+        return load_local(local, uri)
 
 
 def load_model(uri: str, sha256: str | None = None):
@@ -425,7 +446,7 @@ def export_model(uri: str, out: str, sha256: str | None = None) -> tuple[Path, s
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise UserError(f"--out {out}: folder exists and is not empty")
     with verified_model(uri, sha256) as local:
-        _load_local(local, uri)
+        load_local(local, uri)
         # the load wrote bytecode beside the copy's code: not a file of the model
         shutil.copytree(local, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns(manifest.PYCACHE))
     return target, manifest.write_manifest(target)
@@ -454,6 +475,7 @@ def spark_udf(spark, model_uri: str, result_type: str, sha256: str | None = None
     verified folder and ships that copy to the executors, so ours is removed on return.
     """
     with verified_model(model_uri, sha256) as local, _no_pickle():
+        loaded.skip_input_check(local)
         return _mlflow().pyfunc.spark_udf(spark, str(local), result_type=result_type, env_manager="local")
 
 
@@ -475,7 +497,8 @@ def log_and_register_rework(state: dict) -> tuple[str, str]:
     """Log the recovery model (its JSON state) in the active run and register it (`_register`)."""
     from denial_risk.registry import rework_pyfunc
 
-    mlflow = _mlflow()
+    key = signing.signing_key()
+    mlflow = _ready(write=True)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / REWORK_MODEL_FILE
         path.write_text(json.dumps(state), encoding="utf-8")
@@ -483,11 +506,11 @@ def log_and_register_rework(state: dict) -> tuple[str, str]:
             name="rework_model",
             python_model=rework_pyfunc.__file__,
             artifacts={"model": str(path)},
-            code_paths=[_package_code(Path(tmp))],
-            pip_requirements=pip_requirements(),
+            code_paths=[logged.package_code(Path(tmp))],
+            pip_requirements=logged.pip_requirements(),
             registered_model_name=REWORK_MODEL_NAME,
         )
-    return _register(info, REWORK_MODEL_NAME)
+    return _register(info, REWORK_MODEL_NAME, key)
 
 
 def load_rework_model(uri: str, sha256: str | None = None):

@@ -261,6 +261,7 @@ def _open(data: str | os.PathLike, out: Path, reader_options: dict) -> tuple[Cla
     check_output(out)
     table = ClaimTable(data, **reader_options)  # UserError: missing file, unreadable header, missing column
     rejects_path = Path(schema.rejects_path_for(str(out)))
+    check_output(rejects_path)  # its name is longer than --out's: it must fit too (before the work)
     if out.resolve() == Path(data).resolve() or rejects_path.resolve() == Path(data).resolve():
         raise UserError(f"--out {out}: would overwrite the input file")
     if out.exists() and out.is_dir():

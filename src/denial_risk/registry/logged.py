@@ -1,0 +1,64 @@
+"""What goes into a logged model besides the fit: its input example, input columns,
+pinned requirements and the package's own code (no MLflow call here; tracking.py logs them)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from denial_risk.contract.schema import OPTIONAL, REQUIRED
+
+
+def input_example() -> pd.DataFrame:
+    """A synthetic claim line (no real identifiers) shown with the model."""
+    return pd.DataFrame(
+        [
+            {
+                "claim_id": "EXAMPLE-1",
+                "line_number": "1",
+                "service_date": "2025-01-15",
+                "payer_type": "medicare",
+                "hcpcs_code": "L1833",
+                "modifiers": "KX|RT",
+                "diagnosis_codes": "M17.11",
+                "billed_amount": "850.00",
+                "submission_date": "2025-01-20",
+                "units": "1",
+                "has_prescription": "true",
+                "has_progress_notes": "true",
+                "has_proof_of_delivery": "true",
+                "has_prior_auth": "false",
+            }
+        ]
+    )
+
+
+def input_columns(example: pd.DataFrame | None) -> list[str]:
+    """The columns the signature's input schema lists: the contract's, then the example's extra
+    (configured feature) columns. MLflow drops a column the schema does not list, so every one
+    the model reads is here; all are optional to MLflow, because the model itself answers a
+    missing required column (registry/pyfunc.py)."""
+    columns = [*REQUIRED, *OPTIONAL]
+    extra = [str(c) for c in (example.columns if example is not None else []) if str(c) not in columns]
+    return columns + extra
+
+
+def pip_requirements() -> list[str]:
+    from importlib.metadata import version
+
+    pkgs = ["mlflow", "scikit-learn", "pandas", "numpy", "pyarrow", "skops", "simple-icd-10-cm"]
+    return [f"{p}=={version(p)}" for p in pkgs]
+
+
+def package_code(tmp: Path) -> str:
+    """A clean copy of the installed `denial_risk` package (no bytecode), logged as the model's code:
+    a server started from the model alone (`mlflow models serve`, `build-docker`) imports it from there."""
+    import denial_risk
+
+    dst = tmp / "code" / "denial_risk"
+    shutil.copytree(
+        Path(denial_risk.__file__).parent, dst, ignore=shutil.ignore_patterns("__pycache__", "*.py[co]")
+    )
+    return str(dst)
