@@ -125,9 +125,7 @@ def run_rework(
     frame, rejected, lost = read_denials(data, remits, claims)
     model, recovery = None, "the rules' documented prior (rework_rules.csv, prior_recovery)"
     if model_uri:
-        from denial_risk.registry import tracking
-
-        model, recovery = tracking.load_rework_model(model_uri, model_sha256), f"the model {model_uri}"
+        model, recovery = _load_recovery(model_uri, model_sha256), f"the model {model_uri}"
     elif history:
         model, recovery = fit_and_register(history), f"a model fitted on {history}"
     queue = rework_queue(frame, day, model)
@@ -152,3 +150,15 @@ def summary_lines(result: ReworkResult) -> list[str]:
             "(`denial-risk validate` names why)"
         )
     return lines
+
+
+def _load_recovery(uri: str, sha256: str | None = None):
+    """The RecoveryModel inside a logged rework pyfunc, after every file matched its digest."""
+    from denial_risk.registry import tracking
+
+    model = tracking.load_pyfunc(uri, sha256).unwrap_python_model()
+    if not hasattr(model, "recovery"):
+        raise UserError(
+            f"--model {uri}: not a rework model (register one with `denial-risk rework --history`)"
+        )
+    return model.recovery

@@ -62,3 +62,14 @@ def package_code(tmp: Path) -> str:
         Path(denial_risk.__file__).parent, dst, ignore=shutil.ignore_patterns("__pycache__", "*.py[co]")
     )
     return str(dst)
+
+
+def signature(example_output: pd.DataFrame, example_input: pd.DataFrame | None):
+    """Inputs: every column the model reads, all optional to MLflow (`input_columns`), typed
+    Any (the contract reads strings, numbers or booleans alike); outputs: the added columns."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    inputs = Schema([ColSpec(AnyType(), c, required=False) for c in input_columns(example_input)])
+    outputs = Schema([ColSpec(AnyType(), c) for c in example_output.columns])
+    return ModelSignature(inputs=inputs, outputs=outputs)

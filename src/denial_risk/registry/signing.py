@@ -85,3 +85,9 @@ def check_records(uri: str, where: str, records: dict[str, str | None], signatur
             "(the store's rows were edited); refused"
         )
     check(digest, signature, signing_key(), f"--model {uri}")
+
+
+def run_tag(logged_name: str | None, tag: str) -> str:
+    """A tag of the run for the model logged as `logged_name`: the denial model's ('model') plain, any
+    other's prefixed with its name, so two models logged in one run keep their own digests."""
+    return tag if logged_name in (None, "model") else f"{logged_name}.{tag}"

@@ -1,5 +1,8 @@
 """Every MLflow call of the product lives here.
 
+Near the size limit by design: every MLflow call in one place; what calls no MLflow lives beside
+it (store.py, logged.py, signing.py, loaded.py).
+
 Store: the one `MLFLOW_TRACKING_URI` names; unset, MLflow 3's local default
 (`sqlite:///mlflow.db`, artifacts under `mlruns/`), checked before MLflow touches it
 (registry/store.py: a reading command creates nothing). Runs log configuration,
@@ -183,17 +186,6 @@ def log_text(text: str, path: str) -> None:
     _mlflow().log_text(text, path)
 
 
-def _signature(example_output: pd.DataFrame, example_input: pd.DataFrame | None):
-    """Inputs: every column the model reads, all optional to MLflow (logged.input_columns), typed
-    Any (the contract reads strings, numbers or booleans alike); outputs: the added columns."""
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import AnyType, ColSpec, Schema
-
-    inputs = Schema([ColSpec(AnyType(), c, required=False) for c in logged.input_columns(example_input)])
-    outputs = Schema([ColSpec(AnyType(), c) for c in example_output.columns])
-    return ModelSignature(inputs=inputs, outputs=outputs)
-
-
 def log_and_register(
     model, example_output: pd.DataFrame, example_input: pd.DataFrame | None = None
 ) -> tuple[str, str | None]:
@@ -213,7 +205,7 @@ def log_and_register(
             python_model=pyfunc.__file__,
             artifacts={"bundle": str(bundle)},
             code_paths=[logged.package_code(Path(tmp))],
-            signature=_signature(example_output, example_input),
+            signature=logged.signature(example_output, example_input),
             input_example=input_example() if example_input is None else example_input,
             pip_requirements=logged.pip_requirements(),
             registered_model_name=MODEL_NAME,
@@ -242,12 +234,6 @@ def _give_alias(version: str, name: str = MODEL_NAME) -> str | None:
     return alias
 
 
-def _run_tag(logged_name: str | None, tag: str) -> str:
-    """A tag of the run for the model logged as `logged_name`: the denial model's ('model') plain, any
-    other's prefixed with its name, so two models logged in one run keep their own digests."""
-    return tag if logged_name in (None, "model") else f"{logged_name}.{tag}"
-
-
 def _record_manifest(model_id: str, version: str, name: str = MODEL_NAME, key: bytes | None = None) -> str:
     """MANIFEST.sha256 into the logged model's files; its digest (and, with a key, its signature)
     as tags on the version, the logged model and the active run (in the registry, not only in
@@ -264,7 +250,7 @@ def _record_manifest(model_id: str, version: str, name: str = MODEL_NAME, key: b
     logged_name = client.get_logged_model(model_id).name
     for tag, value in tags.items():
         client.set_model_version_tag(name, version, tag, value)
-        _mlflow().set_tag(_run_tag(logged_name, tag), value)
+        _mlflow().set_tag(signing.run_tag(logged_name, tag), value)
     return digest
 
 
@@ -340,7 +326,7 @@ def _recorded(uri: str) -> tuple[str, str | None, str]:
             records[f"logged model {logged_model.model_id}"] = logged_model.tags.get(DIGEST_TAG)
         if run_id:
             name = logged_model.name if logged_model is not None else None
-            records[f"run {run_id}"] = client.get_run(run_id).data.tags.get(_run_tag(name, DIGEST_TAG))
+            records[f"run {run_id}"] = client.get_run(run_id).data.tags.get(signing.run_tag(name, DIGEST_TAG))
         signing.check_records(uri, where, records, tags.get(signing.SIGNATURE_TAG))
     return location, digest, where
 
@@ -511,13 +497,3 @@ def log_and_register_rework(state: dict) -> tuple[str, str]:
             registered_model_name=REWORK_MODEL_NAME,
         )
     return _register(info, REWORK_MODEL_NAME, key)
-
-
-def load_rework_model(uri: str, sha256: str | None = None):
-    """The RecoveryModel inside a logged rework pyfunc, after every file matched its digest."""
-    model = load_pyfunc(uri, sha256).unwrap_python_model()
-    if not hasattr(model, "recovery"):
-        raise UserError(
-            f"--model {uri}: not a rework model (register one with `denial-risk rework --history`)"
-        )
-    return model.recovery
