@@ -42,6 +42,7 @@ from denial_risk.claims.memory import lean_arrow_memory, release_freed_memory
 from denial_risk.claims.table import ClaimTable
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
+from denial_risk.scoring.claims import ClaimCollector, ClaimSummary, line_keys
 from denial_risk.scoring.explain import ExplainPolicy, explain_ranked, scored_columns
 
 ADDED = schema.ADDED  # the seven added columns, in the contract's order
@@ -67,6 +68,8 @@ class WorklistResult:
     top: pd.DataFrame | None = None
     seconds: float = 0.0
     memory: dict[str, float] = field(default_factory=dict)  # peak RSS after pass 1 and at the end (MB)
+    claims: ClaimSummary | None = None  # the claim worklist beside the output (scoring.claims)
+    claim_seconds: float = 0.0  # of `seconds`, building the claim worklist after pass 2
 
 
 # --------------------------------------------------------------------------- helpers
@@ -193,6 +196,7 @@ def score_file(
     reservoir = _Reservoir(drift_sample, seed)
 
     remove_stale(out)  # a killed run's working folder holds scored rows, patient ids included
+    remove_stale(schema.claims_path_for(str(out)))
     bar = _progress(estimate_rows(data), progress)
     try:
         with contextlib.ExitStack() as stack:
@@ -205,6 +209,7 @@ def score_file(
             out.parent.mkdir(parents=True, exist_ok=True)
             tmpdir = stack.enter_context(work_dir(out))
             rejects_writer = stack.enter_context(TableWriter(rejects_path, option="--out"))
+            claims = stack.enter_context(ClaimCollector(tmpdir))
             part_path = tmpdir / "scored.parquet"
             # pass 1: validate, score, explain; rows in input order into a temporary Parquet file
             with TableWriter(part_path, compression="none", shown_as=out) as part:
@@ -218,16 +223,14 @@ def score_file(
                         reservoir,
                         keep_cols,
                         policy,
+                        claims,
                     )
                     _chunk_done(bar, len(chunk.clean) + len(chunk.rejects))
             rejects_writer.write_empty(table.reject_columns)
-            # pass 2: file-wide ranks, then the final file
+            # pass 2: file-wide ranks, then the final file; then the claim worklist
             result.memory["pass1_peak_rss_mb"] = _peak_rss_mb()
-            release_freed_memory()
-            ranks = _file_ranks(part_path) if part.rows else np.empty(0, np.int32)
-            release_freed_memory()
-            result.top = _write_ranked(
-                part_path if part.rows else None, out, ranks, keep_cols, top, stack, model, policy
+            _pass2(
+                part_path if part.rows else None, out, keep_cols, top, stack, model, policy, claims, result
             )
     finally:
         bar.close()
@@ -236,6 +239,20 @@ def score_file(
     result.memory["peak_rss_mb"] = _peak_rss_mb()
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _pass2(part_path, out, keep_cols, top, stack, model, policy, claims: ClaimCollector, result) -> None:
+    """File-wide ranks, the ranked output (explained lines' texts to `claims`), then the claim worklist."""
+    release_freed_memory()
+    ranks = _file_ranks(part_path) if part_path is not None else np.empty(0, np.int32)
+    claims.index()
+    release_freed_memory()
+    result.top = _write_ranked(part_path, out, ranks, keep_cols, top, stack, model, policy, claims.add_texts)
+    del ranks
+    release_freed_memory()
+    t_claims = time.perf_counter()
+    result.claims = claims.write(schema.claims_path_for(str(out)), model, top=top)
+    result.claim_seconds = time.perf_counter() - t_claims
 
 
 def _open(data: str | os.PathLike, out: Path, reader_options: dict) -> tuple[ClaimTable, Path]:
@@ -280,15 +297,18 @@ def _score_chunk(
     reservoir: _Reservoir,
     keep_cols: list[str],
     policy: ExplainPolicy,
+    claims: ClaimCollector,
 ) -> None:
     """Pass 1 for one chunk: rejects to their file; scored rows (original values + added columns) to the part
-    file."""
+    file; the claim keys to `claims`."""
     if len(chunk.rejects):
         rejects_writer.write(chunk.rejects)
         result.rejected += len(chunk.rejects)
+        claims.add_rejects(chunk.rejects)
     if not len(chunk.clean):
         return
     added, X = scored_columns(model, chunk.clean, policy)
+    claims.add_lines(line_keys(chunk.clean, added, chunk.raw.loc[chunk.clean.index]))
     reservoir.add(X)
     del X
     raw = chunk.raw.loc[chunk.clean.index, keep_cols]
@@ -341,6 +361,7 @@ def _write_ranked(
     stack: contextlib.ExitStack,
     model=None,
     policy: ExplainPolicy | None = None,
+    on_batch=None,
 ) -> pd.DataFrame | None:
     """Copy the pass-1 file into `out` (atomically), inserting `risk_rank` and explaining the lines the
     policy chooses by rank; return the first `top` lines."""
@@ -376,6 +397,8 @@ def _write_ranked(
         names.insert(rank_at, "risk_rank")
         tbl = pa.Table.from_arrays(cols, names=names)
         writer.write_arrow(tbl)
+        if on_batch is not None:
+            on_batch(offset, tbl)
         if top:
             hit = np.flatnonzero(r <= top)
             if len(hit):
@@ -406,6 +429,10 @@ def format_summary(result: WorklistResult) -> list[str]:
         )
     lines.append(f"worklist written to {result.out}")
     lines.append(f"rejects written to {result.rejects}")
+    if result.claims is not None:
+        c = result.claims
+        tiers = ", ".join(f"{c.claims_by_tier.get(t, 0):,} {t}" for t in schema.RISK_TIERS)
+        lines.append(f"{c.claims:,} claims ({tiers}): claim worklist written to {c.path}")
     return lines
 
 

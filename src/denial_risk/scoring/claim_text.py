@@ -1,0 +1,102 @@
+"""A claim's `top_reasons` and `recommended_actions`, merged from its lines' (docs/claims_worklist.md).
+
+Each finding and each fix is said once, with the lines it concerns
+(`no standard written order on file (lines 1-3)`):
+
+* reasons: a claim's rejected lines first (`line 3 rejected: service_date: unparseable`), then
+  the findings the lines' columns make certain, then what the model says (an attribution
+  `(+12 points)`, the likely CARC); within each, by the best place the finding held in any of
+  its lines' lists (the lines give their strongest first), then by how many lines it concerns;
+* fixes: best first, each with the claim risk it would leave, computed as the claim's
+  probability with the fixed lines at the risk their own fixes state (`claim_probability`);
+  advice without a stated risk follows.
+
+Texts are the lines' texts split at `; ` (the contract's separator).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from denial_risk.modeling.claim_risk import claim_probability, log_survival
+from denial_risk.scoring.fixes import format_risk
+
+SEP = "; "
+MAX_CLAIM_REASONS = 8  # project judgement: a claim's reasons stay readable on one worklist row
+MAX_CLAIM_ACTIONS = 5
+_RISK_LEFT = re.compile(r"^(?P<text>.*) → (?P<pct>\d+(?:\.\d+)?)%$")
+_MODEL_SAYS = re.compile(r"\(\+\d+ points\)$|^likely [A-Z]{2}-")
+
+
+def line_ranges(lines) -> str:
+    """[1, 2, 3, 5] -> 'lines 1-3, 5'; [2] -> 'line 2'."""
+    nums = sorted(set(int(v) for v in lines))
+    runs: list[str] = []
+    start = prev = nums[0]
+    for v in [*nums[1:], None]:
+        if v is not None and v == prev + 1:
+            prev = v
+            continue
+        runs.append(
+            f"{start}-{prev}" if prev > start + 1 else f"{start}, {prev}" if prev > start else f"{start}"
+        )
+        if v is not None:
+            start = prev = v
+    return ("lines " if len(nums) > 1 else "line ") + ", ".join(runs)
+
+
+def _items(texts, lines) -> dict[str, tuple[list[int], int]]:
+    """item -> (its lines, its best position in any line's list), in first-seen order."""
+    seen: dict[str, tuple[list[int], int]] = {}
+    for text, line in zip(texts, lines):
+        if not isinstance(text, str) or not text:
+            continue
+        for pos, item in enumerate(text.split(SEP)):
+            got = seen.get(item)
+            if got is None:
+                seen[item] = ([int(line)], pos)
+            else:
+                if int(line) not in got[0]:
+                    got[0].append(int(line))
+                seen[item] = (got[0], min(got[1], pos))
+    return seen
+
+
+def claim_reasons(line_numbers, reasons, rejected: list[tuple[str, str]] = ()) -> str:
+    """The claim's `top_reasons` from its lines' (and its rejected lines, first)."""
+    items = _items(reasons, line_numbers)
+    keys = list(items)
+    order = sorted(
+        range(len(keys)),
+        key=lambda k: (bool(_MODEL_SAYS.search(keys[k])), items[keys[k]][1], -len(items[keys[k]][0]), k),
+    )
+    said = [f"{keys[k]} ({line_ranges(items[keys[k]][0])})" for k in order[:MAX_CLAIM_REASONS]]
+    return SEP.join([*(f"line {ln} rejected: {why}" for ln, why in rejected), *said])
+
+
+def claim_actions(line_numbers, actions, p_line, calibration, log_survival_sum: float, lines: int) -> str:
+    """The claim's `recommended_actions`: each fix once, best first, with the claim risk it leaves."""
+    p_of = {int(ln): float(p) for ln, p in zip(line_numbers, p_line)}
+    fixes: dict[str, dict[int, float | None]] = {}
+    for text, line in zip(actions, line_numbers):
+        if not isinstance(text, str) or not text:
+            continue
+        for item in text.split(SEP):
+            m = _RISK_LEFT.match(item)
+            name, left = (m["text"], float(m["pct"]) / 100.0) if m else (item, None)
+            fixes.setdefault(name, {})[int(line)] = left
+    scored, advice = [], []
+    for k, (name, by_line) in enumerate(fixes.items()):
+        stated = {ln: left for ln, left in by_line.items() if left is not None}
+        if not stated:
+            advice.append((k, f"{name} ({line_ranges(by_line)})"))
+            continue
+        moved = sum(log_survival(left) - log_survival(p_of[ln]) for ln, left in stated.items())
+        risk = float(
+            claim_probability(calibration, np.array([log_survival_sum + moved]), np.array([lines]))[0]
+        )
+        scored.append((risk, k, f"{name} ({line_ranges(by_line)}) → {format_risk(risk)}"))
+    shown = [t for _, _, t in sorted(scored)] + [t for _, t in advice]
+    return SEP.join(shown[:MAX_CLAIM_ACTIONS])
