@@ -174,7 +174,7 @@ class ClaimCollector:
         self._stack.close()
         if not len(self.codes):
             with TableWriter(path, option="--out") as writer:
-                writer.write_arrow(_window(_EMPTY, self.ids, [], 0))
+                writer.write_arrow(_window(_EMPTY, self.ids, []))
             return ClaimSummary(
                 path=Path(path), top=pd.DataFrame(columns=list(schema.CLAIM_COLUMNS)) if top else None
             )
@@ -277,7 +277,7 @@ def _bucket_texts(path, codes, ids, claims, model, rejected, workdir) -> Path | 
                 claims["lines"][k],
             )
         )
-    return _sorted_by_rank(rows, Path(str(path).replace(".parquet", ".claims.parquet")))
+    return _sorted_by_rank(rows, Path(path).with_name(f"ranked_{Path(path).name}"))
 
 
 def _rejected_only(rejected, ids, claims, buckets, codes, workdir) -> list[Path]:
