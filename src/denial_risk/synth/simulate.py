@@ -142,21 +142,28 @@ N_PRACTITIONERS = 400
 HISTORY_BEFORE = 0.025  # share of patients with an item of their group before the period
 
 
-def simulate_claims(rows: int, seed: int, start: str = "2024-01-01", months: int = 24) -> pd.DataFrame:
+def simulate_claims(
+    rows: int, seed: int, start: str = "2024-01-01", months: int = 24, *, shared_claim_causes: bool = False
+) -> pd.DataFrame:
     """`rows` labelled claim lines of the world above, services from `start` over `months` months.
 
     Columns: the contract's required and optional columns, the labels, then
     `true_denial_probability`, in the normalised dtypes (`schema.NORMALISED_DTYPES`), sorted by
     service date (then claim, line). Deterministic for (rows, seed, start, months).
+    `shared_claim_causes`: some claims are returned whole (`synth.claim_causes`; opt-in).
     """
-    return simulate_world(rows, seed, start, months)[0]
+    return simulate_world(rows, seed, start, months, shared_claim_causes=shared_claim_causes)[0]
 
 
 def simulate_world(
-    rows: int, seed: int, start: str = "2024-01-01", months: int = 24
+    rows: int, seed: int, start: str = "2024-01-01", months: int = 24, *, shared_claim_causes: bool = False
 ) -> tuple[pd.DataFrame, World]:
     """The table and its world: `world.true_denial_probability(rows)` is the truth for any rows."""
     frame, world, _ = _simulate(rows, seed, start, months)
+    if shared_claim_causes:
+        from denial_risk.synth.claim_causes import return_whole_claims
+
+        frame = return_whole_claims(frame, world, seed)
     return frame, world
 
 
