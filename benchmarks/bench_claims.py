@@ -62,14 +62,16 @@ def _model(train_rows: int, seed: int, shared: bool, refit: bool):
         "cached": False,
         "train_lines": len(labelled),
         "fit_seconds": round(time.perf_counter() - t, 1),
-        "holdout": {k: round(v, 4) for k, v in result.metrics.items() if k.startswith("claim_") or k == "roc_auc"},
+        "holdout": {
+            k: round(v, 4) for k, v in result.metrics.items() if k.startswith("claim_") or k == "roc_auc"
+        },
     }
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_bytes(pickle.dumps(result.model))
     return result.model, info
 
 
-def _capture(y: "np.ndarray", score: "np.ndarray", billed: "np.ndarray", share: float = 0.10) -> float:
+def _capture(y, score, billed, share: float = 0.10) -> float:
     """Share of denied claims' billed dollars in the top `share` of claims by `score`."""
     import numpy as np
 
@@ -104,7 +106,9 @@ def measure(model, frame) -> dict:
         "claims": int(len(claims)),
         "multi_line_claims": int((lines >= 2).sum()),
         "claim_denial_rate": round(float(y.mean()), 4),
-        "calibration": {k: v for k, v in (model.info.get("claim_calibration") or {}).items() if k in ("method", "claims")},
+        "calibration": {
+            k: v for k, v in (model.info.get("claim_calibration") or {}).items() if k in ("method", "claims")
+        },
         "capture_top10_by_expected_loss": round(_capture(y, loss, billed), 4),
     }
     for name, prob in methods.items():

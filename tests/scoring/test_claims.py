@@ -174,3 +174,29 @@ def test_a_fix_states_the_claim_risk_it_would_leave():
     first, second = text.split("; ")
     assert first == "attach the standard written order (SWO) (lines 1, 2) → 9%"  # 1 - 0.95 * 0.96 = 8.8 %
     assert second == "check the units (line 1)"
+
+
+def test_served_claim_probabilities_equal_the_claim_worklists(sample, denial_model):
+    """`score_request` (the pyfunc and the server's core) gives each line its claim's probability; with
+    the claim's lines in the request it is the claim worklist's, and a rejected line has none."""
+    from denial_risk.scoring.score import score_request
+
+    _, _, claims = sample
+    raw = pd.read_csv(BACKLOG, dtype=str, keep_default_na=False)
+    sizes = raw.groupby("claim_id").size()
+    chosen = list(sizes[sizes >= 2].index[:40]) + list(sizes[sizes == 1].index[:10])
+    request = raw[raw.claim_id.isin(chosen)].reset_index(drop=True)
+    got = score_request(denial_model, request)
+    want = claims.set_index("claim_id")["claim_denial_probability"]
+    np.testing.assert_allclose(
+        got["claim_denial_probability"].astype(float), want.loc[request.claim_id].to_numpy(), rtol=1e-9
+    )
+    # the same claim's lines in two requests: each answers for the lines it holds
+    one = request[request.claim_id == chosen[0]]
+    alone = score_request(denial_model, one.iloc[:1])
+    assert float(alone["claim_denial_probability"].iloc[0]) == pytest.approx(
+        float(alone["denial_probability"].iloc[0]), abs=1e-12
+    )
+    bad = request.copy()
+    bad.loc[0, "billed_amount"] = "-3"
+    assert score_request(denial_model, bad)["claim_denial_probability"].iloc[0] is None
