@@ -49,6 +49,15 @@ config_option = click.option(
     help="TOML file; its [features] table may name extra feature columns.",
 )
 
+by_option = click.option(
+    "--by",
+    "by",
+    type=click.Choice(["line", "claim"]),
+    default="line",
+    show_default=True,
+    help="What --top prints: worklist lines, or claims (the claim worklist beside the output).",
+)
+
 
 def engine_options(what: str):
     """`--engine local|spark` and `--master`, for a command whose `what` can run on Spark."""

@@ -7,6 +7,7 @@ import signal
 import click
 
 from denial_risk.commands.options import (
+    by_option,
     data_option,
     engine_options,
     model_option,
@@ -32,8 +33,9 @@ def _sigterm_to_exit(signum, frame):  # pragma: no cover - exercised by a signal
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Also print the first N worklist lines as a table.",
+    help="Also print the first N worklist lines (or claims, with --by claim) as a table.",
 )
+@by_option
 @click.option(
     "--explain-top",
     "explain_top",
@@ -64,6 +66,7 @@ def score(
     engine: str,
     master: str,
     top: int,
+    by: str,
     explain_top: int | None,
     explain_all: bool,
     progress: bool | None,
@@ -102,7 +105,14 @@ def score(
         click.echo(f"warning: {result.drift_warning}", err=True)
     for line in format_summary(result):
         click.echo(line)
-    if top:
+    if top and by == "claim" and result.claims is not None:
+        from denial_risk.scoring.claims import format_claim_top
+
+        click.echo("")
+        click.echo(f"first {min(top, result.claims.claims)} claims:")
+        for line in format_claim_top(result.claims.top):
+            click.echo(line)
+    elif top:
         click.echo("")
         click.echo(f"first {min(top, result.scored)} worklist lines:")
         for line in format_top(result.top):
