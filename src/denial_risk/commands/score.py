@@ -79,9 +79,11 @@ def score(
 
     if engine == "spark":
         require_spark()
-        from denial_risk.jobs.spark import score_spark
+        from denial_risk.jobs.spark_claims import score_spark_with_claims
 
-        score_spark(data, out, model_uri, master=master, model_sha256=model_sha256, explain=policy)
+        score_spark_with_claims(
+            data, out, model_uri, master=master, model_sha256=model_sha256, explain=policy
+        )
         return
     file_format(out, option="--out")
     check_output(out)

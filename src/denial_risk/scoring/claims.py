@@ -115,9 +115,9 @@ class ClaimCollector:
     def __exit__(self, *exc) -> None:
         self._stack.close()
 
-    def add_lines(self, keys: pa.Table) -> None:
-        """Pass 1: a chunk's scored lines, in file order (`line_keys`)."""
-        self._keys.write_arrow(keys)
+    def add_lines(self, clean: pd.DataFrame, added: pd.DataFrame, raw: pd.DataFrame | None = None) -> None:
+        """Pass 1: a chunk's scored lines, in file order (their keys: `line_keys`)."""
+        self._keys.write_arrow(line_keys(clean, added, raw))
 
     def add_rejects(self, rejects: pd.DataFrame) -> None:
         """Rejected rows that name a claim: said first in that claim's reasons."""
@@ -185,6 +185,31 @@ class ClaimCollector:
         ]
         extra = _rejected_only(self.rejected, self.ids, claims, buckets, self.codes, self.workdir)
         return _write_table(Path(path), claims, self.ids, [*results, *extra], model, top)
+
+
+class NoClaims:
+    """A collector that collects nothing (`score_file(claim_table=False)`: the benchmark's reference)."""
+
+    def __enter__(self) -> NoClaims:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def add_lines(self, clean, added, raw=None) -> None:
+        return None
+
+    def add_rejects(self, rejects) -> None:
+        return None
+
+    def index(self) -> None:
+        return None
+
+    def add_texts(self, offset, batch) -> None:
+        return None
+
+    def write(self, path, model, *, top: int = 0) -> None:
+        return None
 
 
 # --------------------------------------------------------------------------- building the table

@@ -42,7 +42,7 @@ from denial_risk.claims.memory import lean_arrow_memory, release_freed_memory
 from denial_risk.claims.table import ClaimTable
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
-from denial_risk.scoring.claims import ClaimCollector, ClaimSummary, line_keys
+from denial_risk.scoring.claims import ClaimCollector, ClaimSummary, NoClaims
 from denial_risk.scoring.explain import ExplainPolicy, explain_ranked, scored_columns
 
 ADDED = schema.ADDED  # the seven added columns, in the contract's order
@@ -172,10 +172,11 @@ def score_file(
     drift_sample: int = DRIFT_SAMPLE,
     seed: int = 0,
     min_probability: float | None = None,
+    claim_table: bool = True,
     **reader_options,
 ) -> WorklistResult:
-    """Score a claim file into a ranked worklist at `out` (CSV or Parquet) with rejects beside it; reasons
-    and fixes for the lines `scoring.explain.ExplainPolicy` chooses (default: medium tier and up)."""
+    """A ranked worklist at `out` (CSV or Parquet), rejects and the claim worklist beside it (`claim_table`);
+    reasons and fixes for the lines `scoring.explain.ExplainPolicy` chooses (default: medium tier and up)."""
     t0 = time.perf_counter()
     policy = ExplainPolicy.choose(
         explain_top=explain_top, explain_all=explain_all, explain=explain, min_probability=min_probability
@@ -209,7 +210,7 @@ def score_file(
             out.parent.mkdir(parents=True, exist_ok=True)
             tmpdir = stack.enter_context(work_dir(out))
             rejects_writer = stack.enter_context(TableWriter(rejects_path, option="--out"))
-            claims = stack.enter_context(ClaimCollector(tmpdir))
+            claims = stack.enter_context(ClaimCollector(tmpdir) if claim_table else NoClaims())
             part_path = tmpdir / "scored.parquet"
             # pass 1: validate, score, explain; rows in input order into a temporary Parquet file
             with TableWriter(part_path, compression="none", shown_as=out) as part:
@@ -308,7 +309,7 @@ def _score_chunk(
     if not len(chunk.clean):
         return
     added, X = scored_columns(model, chunk.clean, policy)
-    claims.add_lines(line_keys(chunk.clean, added, chunk.raw.loc[chunk.clean.index]))
+    claims.add_lines(chunk.clean, added, chunk.raw.loc[chunk.clean.index])
     reservoir.add(X)
     del X
     raw = chunk.raw.loc[chunk.clean.index, keep_cols]
