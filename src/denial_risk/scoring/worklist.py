@@ -197,7 +197,6 @@ def score_file(
     reservoir = _Reservoir(drift_sample, seed)
 
     remove_stale(out)  # a killed run's working folder holds scored rows, patient ids included
-    remove_stale(schema.claims_path_for(str(out)))
     bar = _progress(estimate_rows(data), progress)
     try:
         with contextlib.ExitStack() as stack:
