@@ -33,14 +33,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from denial_risk.claims.files import TableWriter
+from denial_risk.claims.memory import release_freed_memory
 from denial_risk.contract import schema
 from denial_risk.contract.normalize import REJECT_REASON
 from denial_risk.modeling.claim_risk import claim_probability, log_survival
-from denial_risk.scoring.claim_text import claim_actions, claim_reasons
+from denial_risk.scoring.claim_text import claim_reasons, format_actions, plan_actions
 
 TIER_CODE = {"low": 0, "medium": 1, "high": 2}
+TIER_NAMES = np.array(["low", "medium", "high"], dtype=object)  # by TIER_CODE
 BUCKET_LINES = 500_000  # lines per text bucket: a bucket's explained lines are held at once
-WINDOW = 65_536  # claims written at a time
+WINDOW = 32_768  # claims written at a time
+TEXT_BATCH = 4_096  # a bucket's claim texts read at a time
 KEYS = pa.schema(
     [
         ("claim_id", pa.string()),
@@ -215,48 +218,58 @@ class NoClaims:
 # --------------------------------------------------------------------------- building the table
 
 
-def _aggregate(keys_path: Path, codes: np.ndarray, n: int, model) -> dict[str, np.ndarray]:
-    """Per claim (by code): lines, sums, first line, first service day, probability, tier, rank,
-    lines at risk; one key column read at a time."""
+def _aggregate(keys_path: Path, codes: np.ndarray, n: int, model) -> dict:
+    """Per claim (by code): lines, sums, first line, first service day, probability, tier, rank, lines at
+    risk; one key column read at a time, compact arrays (~50 bytes a claim; texts stay Arrow buffers)."""
 
     def col(name: str) -> np.ndarray:
-        return pq.read_table(keys_path, columns=[name]).column(0).to_numpy()
+        return pq.read_table(keys_path, columns=[name], use_threads=False).column(0).to_numpy()
 
-    lines = np.bincount(codes, minlength=n)
+    small = np.int32 if max(n, len(codes)) < 2**31 - 1 else np.int64
+    lines = np.bincount(codes, minlength=n).astype(small)
     out = {"lines": lines}
     out["billed_amount"] = np.bincount(codes, col("billed_amount"), n)
     out["expected_loss"] = np.bincount(codes, col("expected_loss"), n)
     out["log_survival"] = np.bincount(codes, log_survival(col("denial_probability")), n)
-    order = np.argsort(codes, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(lines)[:-1]]).astype(np.int64) if n else np.empty(0, np.int64)
-    out["first_pos"] = order[starts] if n else starts
+    order = np.argsort(codes, kind="stable").astype(small)
+    starts = np.concatenate([[0], np.cumsum(lines, dtype=np.int64)[:-1]]) if n else np.empty(0, np.int64)
+    out["first_pos"] = order[starts] if n else starts.astype(small)
     out["first_day"] = np.minimum.reduceat(col("service_day")[order], starts) if n else starts
+    del order
     calibration = (getattr(model, "info", None) or {}).get("claim_calibration")
     prob = claim_probability(calibration, out["log_survival"], lines)
     out["claim_denial_probability"] = prob
-    out["risk_tier"] = np.asarray(model.tier(prob), dtype=object) if n else np.empty(0, object)
-    rank_order = np.lexsort((out["first_pos"], -prob, -out["expected_loss"]))
-    rank = np.empty(n, dtype=np.int64)
-    rank[rank_order] = np.arange(1, n + 1)
+    out["tier"] = _tier_codes(model, prob)
+    rank_order = np.lexsort((out["first_pos"], -prob, -out["expected_loss"])).astype(small)
+    rank = np.empty(n, dtype=small)
+    rank[rank_order] = np.arange(1, n + 1, dtype=small)
     out["claim_rank"], out["rank_order"] = rank, rank_order
     out["lines_at_risk"] = _lines_at_risk(codes, col("line_number"), col("tier"), n)
-    first = pq.read_table(keys_path, columns=["payer_id", "payer_type"]).take(pa.array(out["first_pos"]))
-    out["payers"] = {c: first.column(c).to_numpy(zero_copy_only=False) for c in ("payer_id", "payer_type")}
+    first = pq.read_table(keys_path, columns=["payer_id", "payer_type"], use_threads=False)
+    out["payers"] = first.take(pa.array(out["first_pos"])).combine_chunks()
+    del first
+    release_freed_memory()
     return out
 
 
-def _lines_at_risk(codes: np.ndarray, line: np.ndarray, tier: np.ndarray, n: int) -> np.ndarray:
-    """`|`-joined line numbers at medium tier or above, per claim ('' when none)."""
-    out = np.full(n, "", dtype=object)
+def _tier_codes(model, prob: np.ndarray) -> np.ndarray:
+    """`model.tier` as int8 codes (`TIER_CODE`), a window at a time (its strings are 24 bytes a claim)."""
+    out = np.zeros(len(prob), dtype=np.int8)
+    for lo in range(0, len(prob), WINDOW):
+        names = model.tier(prob[lo : lo + WINDOW])
+        for name, code in TIER_CODE.items():
+            out[lo : lo + WINDOW][names == name] = code
+    return out
+
+
+def _lines_at_risk(codes: np.ndarray, line: np.ndarray, tier: np.ndarray, n: int) -> pa.Array:
+    """`|`-joined line numbers at medium tier or above, per claim ('' when none), as one Arrow array."""
     at = np.flatnonzero(tier >= TIER_CODE["medium"])
-    if not len(at):
-        return out
     o = at[np.lexsort((line[at], codes[at]))]
-    c, ln = codes[o], line[o].astype(str)
-    bounds = np.flatnonzero(np.diff(c)) + 1
-    for lo, hi in zip(np.concatenate([[0], bounds]), np.concatenate([bounds, [len(o)]])):
-        out[c[lo]] = schema.LIST_SEP.join(ln[lo:hi])
-    return out
+    counts = np.bincount(codes[o], minlength=n)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    values = pc.cast(pa.array(line[o]), pa.string())
+    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), values), schema.LIST_SEP)
 
 
 def _claim_lookup(ids: pa.Array, names) -> np.ndarray:
@@ -288,20 +301,23 @@ def _bucket_texts(path, codes, ids, claims, model, rejected, workdir) -> Path | 
     calibration = (getattr(model, "info", None) or {}).get("claim_calibration")
     bounds = np.flatnonzero(np.diff(c)) + 1
     rows = {"claim_rank": [], "top_reasons": [], "recommended_actions": []}
+    plans, owner = [], []
     for lo, hi in zip(np.concatenate([[0], bounds]), np.concatenate([bounds, [len(c)]])):
         k = int(c[lo])
         rows["claim_rank"].append(int(claims["claim_rank"][k]))
         rows["top_reasons"].append(claim_reasons(line[lo:hi], reasons[lo:hi], rejects.get(k, ())))
-        rows["recommended_actions"].append(
-            claim_actions(
-                line[lo:hi],
-                actions[lo:hi],
-                p[lo:hi],
-                calibration,
-                claims["log_survival"][k],
-                claims["lines"][k],
-            )
-        )
+        plan = plan_actions(line[lo:hi], actions[lo:hi], p[lo:hi], float(claims["log_survival"][k]))
+        plans.append(plan)
+        owner.extend([k] * len(plan))
+    sums = np.array([np.nan if s is None else s for plan in plans for _, s in plan], dtype=float)
+    owner = np.asarray(owner, dtype=np.int64)
+    risks = (
+        claim_probability(calibration, np.nan_to_num(sums), claims["lines"][owner]) if len(owner) else sums
+    )
+    at = 0
+    for plan in plans:
+        rows["recommended_actions"].append(format_actions(plan, risks[at : at + len(plan)]))
+        at += len(plan)
     return _sorted_by_rank(rows, Path(path).with_name(f"ranked_{Path(path).name}"))
 
 
@@ -339,9 +355,9 @@ _EMPTY = {
     "claim_denial_probability": np.empty(0),
     "claim_rank": np.empty(0, np.int64),
     "first_day": np.empty(0, np.int64),
-    "risk_tier": np.empty(0, object),
-    "lines_at_risk": np.empty(0, object),
-    "payers": {"payer_id": np.empty(0, object), "payer_type": np.empty(0, object)},
+    "tier": np.empty(0, np.int8),
+    "lines_at_risk": pa.array([], pa.string()),
+    "payers": pa.table({"payer_id": pa.array([], pa.string()), "payer_type": pa.array([], pa.string())}),
 }
 
 
@@ -349,7 +365,7 @@ class _ByRank:
     """Rows of a rank-sorted file, handed out by rank windows."""
 
     def __init__(self, path: Path):
-        self.batches = pq.ParquetFile(path).iter_batches(batch_size=WINDOW)
+        self.batches = pq.ParquetFile(path).iter_batches(batch_size=TEXT_BATCH)
         self.rest: pa.Table | None = None
 
     def until(self, end: int) -> pa.Table | None:
@@ -372,7 +388,7 @@ class _ByRank:
 def _write_table(path: Path, claims: dict, ids: pa.Array, texts: list, model, top: int) -> ClaimSummary:
     n = len(claims["lines"])
     summary = ClaimSummary(path=path, claims=n)
-    tier = claims["risk_tier"]
+    tier = TIER_NAMES[claims["tier"]]
     for t in schema.RISK_TIERS:
         hit = tier == t
         summary.claims_by_tier[t] = int(hit.sum())
@@ -402,19 +418,20 @@ def _window(claims: dict, ids: pa.Array, k, cursors: list = (), start: int = 0) 
             at = got.column("claim_rank").to_numpy() - start - 1
             reasons[at] = got.column("top_reasons").to_numpy(zero_copy_only=False)
             actions[at] = got.column("recommended_actions").to_numpy(zero_copy_only=False)
-    days = claims["first_day"][k].astype("datetime64[D]")
+    days = claims["first_day"][k].astype(np.int64).astype("datetime64[D]")
+    take = pa.array(k, pa.int64())
     columns = {
-        "claim_id": ids.take(pa.array(k, pa.int64())),
-        "payer_id": pa.array(payer["payer_id"][k], pa.string()),
-        "payer_type": pa.array(payer["payer_type"][k], pa.string()),
+        "claim_id": ids.take(take),
+        "payer_id": payer.column("payer_id").take(take),
+        "payer_type": payer.column("payer_type").take(take),
         "first_service_date": pa.array(days, pa.date32()),
         "lines": pa.array(claims["lines"][k].astype(np.int64)),
         "billed_amount": pa.array(claims["billed_amount"][k]),
         "claim_denial_probability": pa.array(claims["claim_denial_probability"][k]),
         "expected_loss": pa.array(claims["expected_loss"][k]),
-        "claim_rank": pa.array(claims["claim_rank"][k]),
-        "risk_tier": pa.array(claims["risk_tier"][k], pa.string()),
-        "lines_at_risk": pa.array(claims["lines_at_risk"][k], pa.string()),
+        "claim_rank": pa.array(claims["claim_rank"][k].astype(np.int64)),
+        "risk_tier": pa.array(TIER_NAMES[claims["tier"][k]], pa.string()),
+        "lines_at_risk": claims["lines_at_risk"].take(take),
         "top_reasons": pa.array(reasons, pa.string()),
         "recommended_actions": pa.array(actions, pa.string()),
     }
