@@ -133,7 +133,11 @@ def test_a_killed_runs_work_folder_is_removed_by_the_next_run(
     code, stdout, err = run(["score", "--data", str(small), "--out", str(out)], capsys)
     assert code == 0, err
     assert "left-over(s) of an interrupted run" in stdout
-    assert sorted(p.name for p in out.parent.iterdir()) == ["worklist.csv", "worklist.rejects.csv"]
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "worklist.claims.csv",
+        "worklist.csv",
+        "worklist.rejects.csv",
+    ]
 
 
 def test_top_by_claim_prints_the_first_claims(registered, small_csv, tmp_path, capsys, run):
