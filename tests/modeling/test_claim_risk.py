@@ -82,3 +82,18 @@ def test_every_train_run_reports_claim_metrics_and_stores_the_map(fitted):
     cal = fitted.model.info["claim_calibration"]
     assert cal["method"] in ("isotonic", "sigmoid", "none")
     json.dumps(cal)
+
+
+def test_no_map_is_kept_where_the_lines_are_independent():
+    """Lines denied independently: the product is right, and a fitted map must not replace it unless it
+    beats it out of fold."""
+    rng = np.random.default_rng(4)
+    k = rng.integers(1, 5, 8_000)
+    claim = np.repeat(np.arange(len(k)), k)
+    p = rng.beta(1.0, 5.0, len(claim))
+    denied = rng.random(len(claim)) < p
+    frame = claim_frame(claim.astype(str), p, denied)
+    cal = fit_claim_calibration(
+        independence(frame["log_survival"].to_numpy()), frame["lines"].to_numpy(), frame["denied"].to_numpy()
+    )
+    assert cal["method"] == "none" and cal["tried"] == "sigmoid"

@@ -10,7 +10,8 @@ to be denied together, or paid together). The correction is learned, not assumed
 * a claim of two or more lines gets a monotone map of its independence product, fitted
   at training time on the calibration slice's multi-line claims (outcome: any line denied):
   isotonic with at least `ISOTONIC_MIN_CLAIMS` (20,000) claims, a Platt (logistic) fit on
-  logit(product) below that, none (the product itself) below `MIN_CLAIMS`.
+  logit(product) below that, none (the product itself) below `MIN_CLAIMS`, or when the map does
+  not beat the product out of fold (5-fold log loss over the calibration claims).
 
 The map is stored as plain numbers in `model.info["claim_calibration"]` (skops-safe), so a
 model trained before it existed scores claims with the product. Every engine (worklist,
@@ -26,6 +27,7 @@ ISOTONIC_MIN_CLAIMS = (
     20_000  # project judgement: below, isotonic's variance cost more than Platt's bias (bench_claims)
 )
 MIN_CLAIMS = 100  # fewer multi-line claims than this: no map, the product stands
+FOLDS = 5  # the map must beat the product out of fold on the calibration claims to be kept
 _EPS = 1e-6
 
 
@@ -45,13 +47,28 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def fit_claim_calibration(product: np.ndarray, lines: np.ndarray, denied: np.ndarray) -> dict:
-    """The map for multi-line claims, as plain data: {"method", ...parameters, "claims"}."""
+    """The map for multi-line claims, as plain data: {"method", ...parameters, "claims"}; kept only when
+    it beats the product itself out of fold (`FOLDS`-fold log loss over the claims), else "none"."""
     multi = np.asarray(lines) >= 2
     x, y = np.asarray(product, dtype=float)[multi], np.asarray(denied, dtype=float)[multi]
     n = int(multi.sum())
     if n < MIN_CLAIMS or y.min(initial=1) == y.max(initial=0):
         return {"method": "none", "claims": n}
-    if n >= ISOTONIC_MIN_CLAIMS:
+    method = "isotonic" if n >= ISOTONIC_MIN_CLAIMS else "sigmoid"
+    fold = np.random.default_rng(0).permutation(n) % FOLDS
+    oof = np.empty(n)
+    for k in range(FOLDS):
+        held = fold == k
+        if y[~held].min() == y[~held].max():
+            return {"method": "none", "claims": n}
+        oof[held] = _apply(_fit(method, x[~held], y[~held]), x[held])
+    if _log_loss(y, oof) >= _log_loss(y, x):
+        return {"method": "none", "claims": n, "tried": method}
+    return {**_fit(method, x, y), "claims": n}
+
+
+def _fit(method: str, x: np.ndarray, y: np.ndarray) -> dict:
+    if method == "isotonic":
         from sklearn.isotonic import IsotonicRegression
 
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, y)
@@ -59,12 +76,22 @@ def fit_claim_calibration(product: np.ndarray, lines: np.ndarray, denied: np.nda
             "method": "isotonic",
             "x": [float(v) for v in iso.X_thresholds_],
             "y": [float(v) for v in iso.y_thresholds_],
-            "claims": n,
         }
     from sklearn.linear_model import LogisticRegression
 
     lr = LogisticRegression(C=1e4).fit(_logit(x)[:, None], y.astype(int))
-    return {"method": "sigmoid", "a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0]), "claims": n}
+    return {"method": "sigmoid", "a": float(lr.coef_[0, 0]), "b": float(lr.intercept_[0])}
+
+
+def _apply(calibration: dict, product: np.ndarray) -> np.ndarray:
+    if calibration["method"] == "isotonic":
+        return np.interp(product, calibration["x"], calibration["y"])
+    return 1.0 / (1.0 + np.exp(-(calibration["a"] * _logit(product) + calibration["b"])))
+
+
+def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 def claim_probability(
@@ -75,10 +102,7 @@ def claim_probability(
     method = (calibration or {}).get("method", "none")
     if method == "none" or not len(product):
         return product
-    if method == "isotonic":
-        mapped = np.interp(product, calibration["x"], calibration["y"])
-    else:
-        mapped = 1.0 / (1.0 + np.exp(-(calibration["a"] * _logit(product) + calibration["b"])))
+    mapped = _apply(calibration, product)
     return np.where(np.asarray(lines) >= 2, mapped, product)
 
 
