@@ -118,4 +118,23 @@ def test_a_killed_runs_work_folder_is_removed_by_the_next_run(
     code, stdout, err = run(["score", "--data", str(small), "--out", str(out)], capsys)
     assert code == 0, err
     assert "left-over(s) of an interrupted run" in stdout
-    assert sorted(p.name for p in out.parent.iterdir()) == ["worklist.csv", "worklist.rejects.csv"]
+    assert sorted(p.name for p in out.parent.iterdir()) == [
+        "worklist.claims.csv",
+        "worklist.csv",
+        "worklist.rejects.csv",
+    ]
+
+
+def test_top_by_claim_prints_the_first_claims(registered, small_csv, tmp_path, capsys, run):
+    out = tmp_path / "w" / "worklist.csv"
+    code, stdout, err = run(
+        ["score", "--data", str(small_csv), "--out", str(out), "--top", "4", "--by", "claim"], capsys
+    )
+    assert code == 0, err
+    assert "worklist.claims.csv" in stdout and "first 4 claims:" in stdout
+    table = stdout.split("first 4 claims:")[1].strip().splitlines()
+    assert table[0].split()[:4] == ["rank", "claim", "payer", "lines"]
+    rows = [ln.split() for ln in table[2:] if ln[:4].strip().isdigit()]
+    claims = pd.read_csv(out.with_name("worklist.claims.csv"), dtype=str, keep_default_na=False)
+    assert [r[:2] for r in rows] == [[str(k + 1), c] for k, c in enumerate(claims["claim_id"][:4])]
+    assert run(["score", "--data", str(small_csv), "--out", str(out), "--by", "patient"], capsys)[0] == 2

@@ -43,7 +43,7 @@ def _messy_claims(path, rows: int, seed: int) -> None:
 
 @pytest.mark.slow
 def test_spark_engine_matches_local_engine(mlflow_store, tmp_path):
-    from denial_risk.jobs.spark import score_spark
+    from denial_risk.jobs.spark_claims import score_spark_with_claims
     from denial_risk.jobs.train import train_and_register
     from denial_risk.registry import tracking
     from denial_risk.scoring.worklist import score_file
@@ -57,7 +57,7 @@ def test_spark_engine_matches_local_engine(mlflow_store, tmp_path):
     uri = "models:/denial-risk@champion"
 
     local = score_file(data, tmp_path / "local.parquet", tracking.load_model(uri), progress=False)
-    result = score_spark(str(data), str(tmp_path / "spark.parquet"), uri, master="local[2]")
+    result = score_spark_with_claims(str(data), str(tmp_path / "spark.parquet"), uri, master="local[2]")
 
     a = pd.read_parquet(tmp_path / "local.parquet")
     b = pd.read_parquet(tmp_path / "spark.parquet")
@@ -76,6 +76,10 @@ def test_spark_engine_matches_local_engine(mlflow_store, tmp_path):
             pd.testing.assert_series_equal(a[col].astype(str), b[col].astype(str), obj=col)
     assert (a["recommended_actions"].astype(str) != "").any()  # fixes really were compared
 
+    _same_claim_tables(
+        tmp_path / "local.claims.parquet", tmp_path / "spark.claims.parquet", local.claims.claims
+    )
+
     ra = pd.read_parquet(tmp_path / "local.rejects.parquet")
     rb = pd.read_parquet(tmp_path / "spark.rejects.parquet")
     assert list(rb.columns) == list(ra.columns)
@@ -87,6 +91,21 @@ def test_spark_engine_matches_local_engine(mlflow_store, tmp_path):
         ra.loc[keep, ["claim_id", "billed_amount"]].astype(str).reset_index(drop=True),
         rb.loc[keep, ["claim_id", "billed_amount"]].astype(str).reset_index(drop=True),
     )
+
+
+def _same_claim_tables(local_path, spark_path, claims: int) -> None:
+    """Spark's claim worklist is the local engine's: same claims in the same ranks, same texts; sums and
+    probabilities to the lines' 1e-6."""
+    a, b = pd.read_parquet(local_path), pd.read_parquet(spark_path)
+    assert list(b.columns) == list(a.columns) and len(a) == len(b) == claims > 5_000
+    for col in ("claim_denial_probability", "expected_loss", "billed_amount"):
+        scale = max(1.0, float(a[col].abs().max()))
+        assert np.abs(a[col].to_numpy() - b[col].to_numpy()).max() <= 1e-6 * scale, col
+    for col in a.columns:
+        if col not in ("claim_denial_probability", "expected_loss", "billed_amount"):
+            pd.testing.assert_series_equal(a[col].astype(str), b[col].astype(str), obj=col)
+    assert (a["lines"] > 1).any() and (a["recommended_actions"] != "").any()
+    assert a["top_reasons"].str.contains(" rejected: ").any()  # a partly rejected claim said so in both
 
 
 def test_spark_engine_writes_parquet_only(tmp_path):

@@ -94,6 +94,28 @@ def test_service_answers_like_score_request_and_stops(mlflow_store, tmp_path):
         assert got.loc[ok, col].tolist() == expected.loc[ok, col].tolist(), col
     assert got.loc[~ok, "reject_reason"].tolist() == expected.loc[~ok, "reject_reason"].tolist()
     assert got.loc[~ok, "denial_probability"].isna().all()
+    _served_claims_equal_the_claim_worklist(got, lines, tracking.load_model(uri), tmp_path)
+
+
+def _served_claims_equal_the_claim_worklist(got: pd.DataFrame, lines: pd.DataFrame, model, tmp_path) -> None:
+    """Each served line's `claim_denial_probability` is its claim's in the claim worklist `score` writes
+    for the same lines (the rejected lines count in neither)."""
+    from denial_risk.contract import schema
+    from denial_risk.scoring.worklist import score_file
+
+    path = tmp_path / "request.csv"
+    lines.to_csv(path, index=False)
+    score_file(path, tmp_path / "w.csv", model, progress=False)
+    claims = pd.read_csv(schema.claims_path_for(str(tmp_path / "w.csv")), dtype={"claim_id": str})
+    batch = claims.set_index("claim_id")["claim_denial_probability"]
+    ok = got["reject_reason"].isna().to_numpy()
+    assert lines.loc[ok, "claim_id"].astype(str).duplicated().any()  # multi-line claims were served
+    np.testing.assert_allclose(
+        got.loc[ok, "claim_denial_probability"].astype(float),
+        batch.loc[lines.loc[ok, "claim_id"].astype(str)].to_numpy(),
+        rtol=1e-9,
+        atol=1e-12,
+    )
 
 
 def test_free_port_is_free():

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from denial_risk.contract import facts
+from denial_risk.contract import facts, schema
 from denial_risk.errors import UserError
 from denial_risk.report import source as source_mod
 from denial_risk.report.html import build_report
@@ -679,3 +679,82 @@ def test_item_tables_sorted_and_barred_by_dollars_reasons_apart_from_codes(score
     assert "the modifiers on the line (LT)" in reasons  # counted without the line's own points
     assert {"standard written order not recorded", "photos not recorded"} <= set(reasons)
     assert "recovers most of the money" not in html and "denial-risk monitor --remits" in html
+
+
+# --------------------------------------------------------------------------- the claims to hold
+
+
+def _claim_table() -> pd.DataFrame:
+    """A claim worklist as `score` writes it beside the scored file (schema.CLAIM_COLUMNS), by hand."""
+    return pd.DataFrame(
+        {
+            "claim_id": ["CLM-9003", "CLM-9001", "CLM-9002"],
+            "payer_id": ["MA101", "MCRJD", "COM301"],
+            "payer_type": ["medicare_advantage", "medicare", "commercial"],
+            "first_service_date": ["2026-01-02", "2026-01-05", "2026-01-09"],
+            "lines": [3, 2, 1],
+            "billed_amount": [4000.0, 900.0, 120.0],
+            "claim_denial_probability": [0.71, 0.35, 0.05],
+            "expected_loss": [2500.0, 300.0, 6.0],
+            "claim_rank": [1, 2, 3],
+            "risk_tier": ["high", "medium", "low"],
+            "lines_at_risk": ["1|2|3", "2", ""],
+            "top_reasons": [
+                "line 4 rejected: service_date: unparseable; no standard written order on file (lines 1-3)",
+                f"no prior authorization (line 2); {INJECTED} (line 1)",
+                "",
+            ],
+            "recommended_actions": ["attach the standard written order (SWO) (lines 1-3) → 9%", "", ""],
+        }
+    )[list(schema.CLAIM_COLUMNS)]
+
+
+@pytest.fixture()
+def scored_with_claims(scored, tmp_path):
+    path = tmp_path / "worklist.csv"
+    scored.to_csv(path, index=False)
+    _claim_table().to_csv(schema.claims_path_for(str(path)), index=False)
+    return path
+
+
+def test_claims_to_hold_show_the_claim_worklist_beside_the_file(scored_with_claims, scored, tmp_path):
+    out = build_report(scored_with_claims, tmp_path / "r.html", top_claims=2)
+    root = _dom(out.read_text())
+    rows = [r for r in root.by_id("claims").iter("tr") if list(r.iter("td"))]
+    assert [_norm(list(r.iter("td"))[1].text()) for r in rows] == ["CLM-9003", "CLM-9001"]  # the first 2
+    tiers = {
+        r.attrs["data-tier"]: [_norm(td.text()) for td in r.iter("td")]
+        for r in root.by_id("claim-tiers").iter("tr")
+        if "data-tier" in r.attrs
+    }
+    assert tiers["high"][1:4] == ["1", "$4,000", "$2,500"] and tiers["low"][1] == "1"
+    # without the file beside it, no section (a frame, or a worklist scored before claims were ranked)
+    assert (
+        build_report(scored, tmp_path / "r2.html")
+        and "claims-to-hold" not in (tmp_path / "r2.html").read_text()
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None,
+    reason="headless Chromium (/usr/bin/chromium) is not installed; .ci/install-chromium.sh does it",
+)
+def test_claims_to_hold_render_in_headless_chromium(scored_with_claims, tmp_path):
+    out = build_report(scored_with_claims, tmp_path / "report.html", title="Claims check")
+    root = _dom(_chromium_dom(out))
+    assert next(root.iter("title")).text() == "Claims check"  # the injected script did not run
+    assert not list(root.iter("script"))
+    section = root.by_id("claims-to-hold")
+    assert section is not None and "3 claims" in _norm(next(section.iter("h2")).text())
+    claims = _claim_table()
+    rows = [r for r in root.by_id("claims").iter("tr") if list(r.iter("td"))]
+    assert len(rows) == 3
+    first = list(rows[0].iter("td"))
+    assert _norm(first[1].text()) == "CLM-9003" and _norm(first[4].text()) == "1, 2, 3"
+    assert _norm(first[5].text()) == "$4,000.00" and _norm(first[6].text()) == "71.0%"
+    assert [_norm(li.text()) for li in first[9].iter("li")] == claims["top_reasons"][0].split("; ")
+    fixes = [_norm(li.text()) for li in first[10].iter("li")]
+    assert fixes == ["attach the standard written order (SWO) (lines 1-3) → 9%"]
+    second = list(rows[1].iter("td"))
+    assert INJECTED + " (line 1)" in [li.text() for li in second[9].iter("li")]  # shown as text

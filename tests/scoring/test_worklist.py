@@ -12,7 +12,7 @@ import pytest
 
 from denial_risk.contract import schema
 from denial_risk.contract.normalize import REJECT_REASON
-from denial_risk.scoring import worklist
+from denial_risk.scoring import printout, worklist
 from denial_risk.scoring.score import score_request
 
 N = 3000
@@ -108,7 +108,7 @@ def test_amounts_too_large_to_sum_are_rejected_and_the_summary_stays_finite(deni
     rejects = pd.read_csv(tmp_path / "w.rejects.csv", dtype=str, keep_default_na=False)
     assert rejects[REJECT_REASON].tolist() == ["billed_amount: implausible amount (over 1,000,000,000)"] * 2
     assert rejects["billed_amount"].tolist() == ["1e308", "1e308"]  # the original value, as written
-    text = "\n".join(worklist.format_summary(result))
+    text = "\n".join(printout.format_summary(result))
     assert "inf" not in text and np.isfinite(result.billed)
 
 
@@ -117,7 +117,7 @@ def test_top_lines_and_summary(scored):
     assert list(result.top["risk_rank"]) == [1, 2, 3, 4, 5]
     first = got[got["risk_rank"] == "1"].iloc[0]
     assert result.top.iloc[0]["claim_id"] == first["claim_id"]
-    text = "\n".join(worklist.format_top(result.top))
+    text = "\n".join(printout.format_top(result.top))
     assert first["claim_id"] in text and "why:" in text
     assert sum(result.lines_by_tier.values()) == result.scored
     assert sum(result.at_risk_by_tier.values()) == pytest.approx(  # each CSV figure within half a cent

@@ -67,6 +67,15 @@ as_of_option = click.option(
     "not yet delivered, so fixes that must precede delivery are still offered.",
 )
 
+by_option = click.option(
+    "--by",
+    "by",
+    type=click.Choice(["line", "claim"]),
+    default="line",
+    show_default=True,
+    help="What --top prints: worklist lines, or claims (the claim worklist beside the output).",
+)
+
 
 def engine_options(what: str):
     """`--engine local|spark` and `--master`, for a command whose `what` can run on Spark."""

@@ -6,6 +6,7 @@ import click
 
 from denial_risk.commands.options import (
     as_of_option,
+    by_option,
     data_option,
     engine_options,
     model_option,
@@ -27,8 +28,9 @@ from denial_risk.commands.options import (
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Also print the first N worklist lines as a table.",
+    help="Also print the first N worklist lines (or claims, with --by claim) as a table.",
 )
+@by_option
 @click.option(
     "--explain-top",
     "explain_top",
@@ -60,6 +62,7 @@ def score(
     engine: str,
     master: str,
     top: int,
+    by: str,
     explain_top: int | None,
     explain_all: bool,
     as_of,
@@ -76,9 +79,11 @@ def score(
 
     if engine == "spark":
         require_spark()
-        from denial_risk.jobs.spark import score_spark
+        from denial_risk.jobs.spark_claims import score_spark_with_claims
 
-        done = score_spark(data, out, model_uri, master=master, model_sha256=model_sha256, explain=policy)
+        done = score_spark_with_claims(
+            data, out, model_uri, master=master, model_sha256=model_sha256, explain=policy
+        )
         _echo_replaced(data, done["replaced_columns"])
         for line in done["reject_counts"].lines():
             click.echo(f"  rejected: {line}")
@@ -92,7 +97,8 @@ def score(
 
     ClaimTable(data)  # a missing file or column stops here, before the model loads or anything is written
     from denial_risk.registry.tracking import load_model
-    from denial_risk.scoring.worklist import format_summary, format_top, score_file
+    from denial_risk.scoring.printout import format_summary, format_top
+    from denial_risk.scoring.worklist import score_file
 
     model = load_model(model_uri, model_sha256)  # SIGTERM unwinds from the first line (cli.main)
     result = score_file(
@@ -110,7 +116,14 @@ def score(
         click.echo(f"warning: {result.drift_warning}", err=True)
     for line in format_summary(result):
         click.echo(line)
-    if top:
+    if top and by == "claim" and result.claims is not None:
+        from denial_risk.scoring.claims import format_claim_top
+
+        click.echo("")
+        click.echo(f"first {min(top, result.claims.claims)} claims:")
+        for line in format_claim_top(result.claims.top):
+            click.echo(line)
+    elif top:
         click.echo("")
         click.echo(f"first {min(top, result.scored)} worklist lines:")
         for line in format_top(result.top):

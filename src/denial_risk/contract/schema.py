@@ -122,12 +122,34 @@ READ_COLUMNS = (
 LIST_SEP = "|"
 
 RISK_TIERS = ("high", "medium", "low")
+# the claim worklist `<out>.claims.<ext>` (docs/claims.md, "The claim worklist"), in this order
+CLAIM_COLUMNS = (
+    "claim_id",
+    "payer_id",
+    "payer_type",
+    "first_service_date",
+    "lines",
+    "billed_amount",
+    "claim_denial_probability",
+    "expected_loss",
+    "claim_rank",
+    "risk_tier",
+    "lines_at_risk",
+    "top_reasons",
+    "recommended_actions",
+)
 
 
-def rejects_path_for(out_path: str) -> str:
-    """`worklist.csv` -> `worklist.rejects.csv` (the contract's rejects file)."""
+def rejects_path_for(out_path: str, part: str = "rejects") -> str:
+    """`worklist.csv` -> `worklist.rejects.csv` (the contract's rejects file; `part="claims"`: the claim
+    worklist beside it, `worklist.claims.csv`)."""
     from pathlib import Path
 
     p = Path(out_path)
     suffixes = "".join(p.suffixes[-1:])
-    return str(p.with_name(p.name[: len(p.name) - len(suffixes)] + ".rejects" + suffixes))
+    return str(p.with_name(p.name[: len(p.name) - len(suffixes)] + f".{part}" + suffixes))
+
+
+def claims_path_for(out_path: str) -> str:
+    """`worklist.csv` -> `worklist.claims.csv` (the claim worklist)."""
+    return rejects_path_for(out_path, "claims")

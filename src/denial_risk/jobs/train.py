@@ -33,6 +33,9 @@ HEADLINE = (
     "dollars_caught_top20",
     "carc_top1_accuracy",
     "carc_top3_accuracy",
+    "claim_auc",
+    "claim_ece",
+    "claim_independence_ece",
 )
 
 

@@ -27,7 +27,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
 from denial_risk.features.select import InformativeColumns
-from denial_risk.modeling import evaluate, matrix
+from denial_risk.modeling import claim_risk, evaluate, matrix
 from denial_risk.modeling.candidates import MIN_CLASS_LINES, _features, candidates, choose_classifier
 from denial_risk.modeling.config import TrainConfig
 from denial_risk.modeling.effects import fit_on_slices
@@ -175,6 +175,9 @@ def fit_on(
         },
     )
     method = _calibrate(model, clf, baseline, feature_input(calib, config), y_cal)
+    model.info["claim_calibration"] = claim_risk.fit_for_model(
+        model, feature_input(calib, config), calib["claim_id"], y_cal
+    )
     return Fitted(model, clf, method, chosen, cv_scores, n_features, baseline, dropped, cv_dropped)
 
 
@@ -321,7 +324,9 @@ def fit_split(
     model.info["leakage_suspects"] = [c for c in params["leakage_suspects"].split(",") if c != "(none)"]
     return TrainResult(
         model=model,
-        metrics=evaluate.classification_metrics(y_ho, p_ho, billed, truth) | reasons,
+        metrics=evaluate.classification_metrics(y_ho, p_ho, billed, truth)
+        | reasons
+        | claim_risk.claim_metrics(model.info["claim_calibration"], hold["claim_id"], p_ho, y_ho),
         baseline_metrics=evaluate.classification_metrics(y_ho, p_base, billed),
         slices={by: evaluate.sliced_metrics(hold_eval, p_ho, by) for by in ("payer_type", "policy_group")},
         importance=_importance(model, held, y_ho, config.seed),

@@ -2,7 +2,8 @@
 
 `build_report(scored, out_path)` reads a scored CSV or Parquet file (the
 contract's columns plus the seven added by scoring) and writes one HTML file:
-totals and dollars at risk by tier, the top reasons and predicted CARCs, the
+totals and dollars at risk by tier, the claims to hold (from the claim worklist
+beside the scored file, `report.claims`), the top reasons and predicted CARCs, the
 top remark codes with their X12 descriptions (when the file has `remark_codes`), risk
 by payer type and by policy group, a dollars-at-risk-by-rank curve and the
 first lines of the worklist. Everything is inline (CSS, charts as base64 PNG
@@ -40,6 +41,7 @@ from denial_risk.report.aggregate import (
     merge_items,
     sorted_losses,
 )
+from denial_risk.report.claims import claim_file_for, summarise_claims
 from denial_risk.report.source import FRAME_SOURCE, open_scored
 
 TIER_ORDER = schema.RISK_TIERS
@@ -54,6 +56,7 @@ def build_report(
     top: int = 50,
     changes: list[dict] | None = None,
     rework: pd.DataFrame | str | os.PathLike | None = None,
+    top_claims: int = 20,
 ) -> Path:
     """Write the self-contained HTML report of a scored worklist; return its path.
 
@@ -63,6 +66,8 @@ def build_report(
     `top` is the number of worklist lines shown. `changes`: the payer rule changes a model found in
     its remits (`modeling.changes`), listed in their own section (None: no section). `rework`: a
     queue from `denial-risk rework` (a frame or its file) adds the rework section (`report.rework`).
+    `top_claims`: the claims shown (when the claim worklist, `<scored>.claims.<ext>`, is beside the
+    scored file).
     """
     out_path = Path(out_path)
     source, chunks, used = open_scored(scored)
@@ -74,6 +79,7 @@ def build_report(
         from denial_risk.report.rework import rework_section
 
         context["rework"] = rework_section(rework, top=min(int(top), 25))
+    context["claims"] = _claim_section(claim_file_for(scored), max(int(top_claims), 0))
     html = _render(context)
     write_text(html, out_path)
     return out_path
@@ -287,6 +293,46 @@ def _worklist_rows(st: Stats) -> list[dict]:
             }
         )
     return rows
+
+
+def _claim_section(path: Path | None, top: int) -> dict | None:
+    """Claim totals by tier and the first claims to hold, with their fixes; None without a claim file."""
+    if path is None:
+        return None
+    got = summarise_claims(path, top)
+    n, total = got["count"], sum(v[2] for v in got["tiers"].values())
+    tiers = [
+        {
+            "name": t,
+            "css": f"tier-{t}" if t in TIER_ORDER else "tier-other",
+            "claims": f"{v[0]:,}",
+            "billed": _money0(v[1]),
+            "at_risk": _money0(v[2]),
+            "at_risk_share": _pct(v[2] / total if total else 0.0),
+            "mean_prob": _pct(v[3] / v[0]) if v[0] else "",
+        }
+        for t, v in got["tiers"].items()
+    ]
+    rows = []
+    for r in got["head"].to_dict("records"):
+        tier = _text(r.get("risk_tier")).strip().lower()
+        rows.append(
+            {
+                "rank": f"{r['claim_rank']:,.0f}",
+                "claim_id": _text(r.get("claim_id")),
+                "payer_type": _text(r.get("payer_type")),
+                "lines": f"{r['lines']:,.0f}",
+                "lines_at_risk": _text(r.get("lines_at_risk")).replace(schema.LIST_SEP, ", "),
+                "billed_amount": _money(r.get("billed_amount")),
+                "probability": _pct(r.get("claim_denial_probability")),
+                "expected_loss": _money(r.get("expected_loss")),
+                "risk_tier": _text(r.get("risk_tier")),
+                "tier_css": f"tier-{tier}" if tier in TIER_ORDER else "tier-other",
+                "reasons": _items(r.get("top_reasons")),
+                "actions": [_split_action(a) for a in _items(r.get("recommended_actions"))],
+            }
+        )
+    return {"count": f"{n:,}", "tiers": tiers, "rows": rows, "source": path.name}
 
 
 def _item_rows(table: pd.DataFrame, n: int, total_at_risk: float) -> list[dict]:

@@ -20,6 +20,7 @@ REQUEST_OUTPUT = (
     "top_reasons",
     "recommended_actions",
     "likely_denial_codes",
+    "claim_denial_probability",  # the line's claim, as far as the request holds its lines (scoring.claims)
     REJECT_REASON,
 )
 
@@ -122,6 +123,20 @@ def _ranks_within(request: np.ndarray, expected_loss: np.ndarray, probability: n
     return ranks
 
 
+def claim_probability_within(model, request: np.ndarray, claim_id: pd.Series, p: np.ndarray) -> np.ndarray:
+    """Per line, the calibrated probability of its claim (`modeling.claim_risk`) over the scored lines of
+    that claim in the same request: what the claim worklist gives a claim whose lines are all there."""
+    from denial_risk.modeling.claim_risk import claim_probability, log_survival
+
+    keys = pd.DataFrame({"request": request, "claim_id": claim_id.astype("string").to_numpy(dtype=object)})
+    codes = keys.groupby(["request", "claim_id"], sort=False, dropna=False).ngroup().to_numpy()
+    n = int(codes.max()) + 1 if len(codes) else 0
+    sums = np.bincount(codes, weights=log_survival(p), minlength=n)
+    lines = np.bincount(codes, minlength=n)
+    calibration = (getattr(model, "info", None) or {}).get("claim_calibration")
+    return claim_probability(calibration, sums, lines)[codes]
+
+
 def _score_alike(model, raws: list[pd.DataFrame]) -> list[pd.DataFrame]:
     """Requests with the same columns and dtypes, normalised, scored and put back as one frame,
     then cut into one answer each (all per-row work is done once, not once per request)."""
@@ -142,6 +157,9 @@ def _score_alike(model, raws: list[pd.DataFrame]) -> list[pd.DataFrame]:
                 columns[c][pos] = scored[c].to_numpy()
         columns["risk_rank"][pos] = _ranks_within(
             request[pos], scored["expected_loss"].to_numpy(), scored["denial_probability"].to_numpy()
+        )
+        columns["claim_denial_probability"][pos] = claim_probability_within(
+            model, request[pos], clean["claim_id"], scored["denial_probability"].to_numpy()
         )
     if len(rejects):
         columns[REJECT_REASON][rejects.index.to_numpy()] = rejects[REJECT_REASON].to_numpy()

@@ -43,8 +43,8 @@ from denial_risk.claims.memory import lean_arrow_memory, release_freed_memory
 from denial_risk.claims.reject_counts import RejectCounts
 from denial_risk.claims.table import ClaimTable
 from denial_risk.contract import schema
-from denial_risk.contract.normalize import parse_amounts
 from denial_risk.errors import UserError
+from denial_risk.scoring.claims import ClaimCollector, ClaimSummary, NoClaims
 from denial_risk.scoring.explain import ExplainPolicy, explain_ranked, scored_columns
 
 ADDED = schema.ADDED  # the seven added columns, in the contract's order
@@ -73,6 +73,8 @@ class WorklistResult:
     top: pd.DataFrame | None = None
     seconds: float = 0.0
     memory: dict[str, float] = field(default_factory=dict)  # peak RSS after pass 1 and at the end (MB)
+    claims: ClaimSummary | None = None  # the claim worklist beside the output (scoring.claims)
+    claim_seconds: float = 0.0  # of `seconds`, building the claim worklist after pass 2
     reject_counts: RejectCounts = field(default_factory=RejectCounts)
 
     def check_some_scored(self, data) -> None:
@@ -193,10 +195,11 @@ def score_file(
     seed: int = 0,
     min_probability: float | None = None,
     as_of=None,
+    claim_table: bool = True,
     **reader_options,
 ) -> WorklistResult:
-    """Score a claim file into a ranked worklist at `out` (CSV or Parquet) with rejects beside it; reasons
-    and fixes for the lines `scoring.explain.ExplainPolicy` chooses (default: medium tier and up)."""
+    """A ranked worklist at `out` (CSV or Parquet), rejects and the claim worklist beside it (`claim_table`);
+    reasons and fixes for the lines `scoring.explain.ExplainPolicy` chooses (default: medium tier and up)."""
     t0 = time.perf_counter()
     policy = _policy(explain_top, explain_all, explain, min_probability, as_of)
     out = Path(out)
@@ -221,6 +224,7 @@ def score_file(
             out.parent.mkdir(parents=True, exist_ok=True)
             tmpdir = stack.enter_context(work_dir(out))
             rejects_writer = stack.enter_context(TableWriter(rejects_path, option="--out"))
+            claims = stack.enter_context(ClaimCollector(tmpdir) if claim_table else NoClaims())
             part_path = tmpdir / "scored.parquet"
             # pass 1: validate, score, explain; rows in input order into a temporary Parquet file
             with TableWriter(part_path, compression="none", shown_as=out) as part:
@@ -234,17 +238,15 @@ def score_file(
                         reservoir,
                         keep_cols,
                         policy,
+                        claims,
                     )
                     _chunk_done(bar, len(chunk.clean) + len(chunk.rejects))
             result.check_some_scored(data)
             rejects_writer.write_empty(table.reject_columns)
-            # pass 2: file-wide ranks, then the final file
+            # pass 2: file-wide ranks, then the final file; then the claim worklist
             result.memory["pass1_peak_rss_mb"] = _peak_rss_mb()
-            release_freed_memory()
-            ranks = _file_ranks(part_path) if part.rows else np.empty(0, np.int32)
-            release_freed_memory()
-            result.top = _write_ranked(
-                part_path if part.rows else None, out, ranks, keep_cols, top, stack, model, policy
+            _pass2(
+                part_path if part.rows else None, out, keep_cols, top, stack, model, policy, claims, result
             )
     finally:
         bar.close()
@@ -253,6 +255,20 @@ def score_file(
     result.memory["peak_rss_mb"] = _peak_rss_mb()
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _pass2(part_path, out, keep_cols, top, stack, model, policy, claims: ClaimCollector, result) -> None:
+    """File-wide ranks, the ranked output (explained lines' texts to `claims`), then the claim worklist."""
+    release_freed_memory()
+    ranks = _file_ranks(part_path) if part_path is not None else np.empty(0, np.int32)
+    claims.index()
+    release_freed_memory()
+    result.top = _write_ranked(part_path, out, ranks, keep_cols, top, stack, model, policy, claims.add_texts)
+    del ranks
+    release_freed_memory()
+    t_claims = time.perf_counter()
+    result.claims = claims.write(schema.claims_path_for(str(out)), model, top=top)
+    result.claim_seconds = time.perf_counter() - t_claims
 
 
 def _open(data: str | os.PathLike, out: Path, reader_options: dict) -> tuple[ClaimTable, Path]:
@@ -298,16 +314,19 @@ def _score_chunk(
     reservoir: _Reservoir,
     keep_cols: list[str],
     policy: ExplainPolicy,
+    claims: ClaimCollector,
 ) -> None:
     """Pass 1 for one chunk: rejects to their file; scored rows (original values + added columns) to the part
-    file."""
+    file; the claim keys to `claims`."""
     if len(chunk.rejects):
         rejects_writer.write(chunk.rejects)
         result.rejected += len(chunk.rejects)
         result.reject_counts.add_rejects(chunk.rejects)
+        claims.add_rejects(chunk.rejects)
     if not len(chunk.clean):
         return
     added, X = scored_columns(model, chunk.clean, policy)
+    claims.add_lines(chunk.clean, added, chunk.raw.loc[chunk.clean.index])
     reservoir.add(X)
     del X
     raw = chunk.raw.loc[chunk.clean.index, keep_cols]
@@ -360,6 +379,7 @@ def _write_ranked(
     stack: contextlib.ExitStack,
     model=None,
     policy: ExplainPolicy | None = None,
+    on_batch=None,
 ) -> pd.DataFrame | None:
     """Copy the pass-1 file into `out` (atomically), inserting `risk_rank` and explaining the lines the
     policy chooses by rank; return the first `top` lines."""
@@ -396,6 +416,8 @@ def _write_ranked(
         names.insert(rank_at, "risk_rank")
         tbl = pa.Table.from_arrays(cols, names=names)
         writer.write_arrow(_rounded(tbl, digits))
+        if on_batch is not None:
+            on_batch(offset, tbl)
         if top:
             hit = np.flatnonzero(r <= top)
             if len(hit):
@@ -413,71 +435,3 @@ def _rounded(tbl: pa.Table, digits: dict[str, int]) -> pa.Table:
         i = tbl.schema.get_field_index(name)
         tbl = tbl.set_column(i, name, pc.round(tbl.column(i), places))
     return tbl
-
-
-# --------------------------------------------------------------------------- printing
-
-
-def _money(x: float) -> str:
-    return f"${x:,.0f}" if np.isfinite(x) else "(not a finite sum)"  # amounts are capped: never seen
-
-
-def format_summary(result: WorklistResult) -> list[str]:
-    lines = [f"{result.rows:,} lines: {result.scored:,} scored, {result.rejected:,} rejected"]
-    lines += [f"  rejected: {line}" for line in result.reject_counts.lines()]
-    total_risk = sum(result.at_risk_by_tier.values())
-    lines.append(f"dollars at risk: {_money(total_risk)} of {_money(result.billed)} billed")
-    for t in schema.RISK_TIERS:
-        lines.append(
-            f"  {t:<6} {result.lines_by_tier.get(t, 0):>10,} lines  "
-            f"{_money(result.at_risk_by_tier.get(t, 0.0)):>14}"
-        )
-    lines.append(f"worklist written to {result.out}")
-    lines.append(f"rejects written to {result.rejects}")
-    return lines
-
-
-def _amount(value) -> str:
-    """An input amount as the contract reads it (`12.5`, `$1,234.00`), to the cent."""
-    parsed, bad = parse_amounts(pd.Series([str(value)], dtype="string"))
-    return str(value) if bad.iloc[0] or pd.isna(parsed.iloc[0]) else f"${parsed.iloc[0]:,.2f}"
-
-
-def format_top(top: pd.DataFrame) -> list[str]:
-    """The first worklist lines as a table, each followed by its reasons and fixes."""
-    if top is None or top.empty:
-        return ["(no scored lines)"]
-    cols = [
-        ("rank", "risk_rank", lambda v: f"{int(v)}"),
-        ("claim", "claim_id", str),
-        ("line", "line_number", str),
-        ("code", "hcpcs_code", str),
-        ("payer", "payer_type", str),
-        ("billed", "billed_amount", _amount),
-        ("risk", "denial_probability", lambda v: f"{100 * float(v):.0f}%"),
-        ("at risk", "expected_loss", lambda v: f"${float(v):,.2f}"),
-        ("tier", "risk_tier", str),
-    ]
-    cols = [c for c in cols if c[1] in top.columns]
-    cells = [
-        [fmt(v) if not pd.isna(v) else "" for _, name, fmt in cols for v in [row[name]]]
-        for _, row in top.iterrows()
-    ]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, (h, _, _) in enumerate(cols)]
-    numeric = {"rank", "billed", "risk", "at risk"}
-
-    def line(values):
-        return "  ".join(
-            v.rjust(w) if h in numeric else v.ljust(w) for v, w, (h, _, _) in zip(values, widths, cols)
-        ).rstrip()
-
-    out = [line([h for h, _, _ in cols]), line(["-" * w for w in widths])]
-    for (_, row), cell in zip(top.iterrows(), cells):
-        out.append(line(cell))
-        reasons = row.get("top_reasons")
-        fixes = row.get("recommended_actions")
-        if isinstance(reasons, str) and reasons:
-            out.append(f"      why: {reasons}")
-        if isinstance(fixes, str) and fixes:
-            out.append(f"      fix: {fixes}")
-    return out

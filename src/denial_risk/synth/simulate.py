@@ -143,7 +143,13 @@ HISTORY_BEFORE = 0.025  # share of patients with an item of their group before t
 
 
 def simulate_claims(
-    rows: int, seed: int, start: str = "2024-01-01", months: int = 24, *, world: str = "plain"
+    rows: int,
+    seed: int,
+    start: str = "2024-01-01",
+    months: int = 24,
+    *,
+    world: str = "plain",
+    shared_claim_causes: bool = False,
 ) -> pd.DataFrame:
     """`rows` labelled claim lines of the world above, services from `start` over `months` months
     (`world="harder"`: the variant of `synth.harder`).
@@ -151,15 +157,26 @@ def simulate_claims(
     Columns: the contract's required and optional columns, the labels, then
     `true_denial_probability`, in the normalised dtypes (`schema.NORMALISED_DTYPES`), sorted by
     service date (then claim, line). Deterministic for (rows, seed, start, months).
+    `shared_claim_causes`: some claims are returned whole (`synth.claim_causes`; opt-in).
     """
-    return simulate_world(rows, seed, start, months, world=world)[0]
+    return simulate_world(rows, seed, start, months, world=world, shared_claim_causes=shared_claim_causes)[0]
 
 
 def simulate_world(
-    rows: int, seed: int, start: str = "2024-01-01", months: int = 24, *, world: str = "plain"
+    rows: int,
+    seed: int,
+    start: str = "2024-01-01",
+    months: int = 24,
+    *,
+    world: str = "plain",
+    shared_claim_causes: bool = False,
 ) -> tuple[pd.DataFrame, World]:
     """The table and its world: `world.true_denial_probability(rows)` is the truth for any rows."""
     frame, the_world, _ = _simulate(rows, seed, start, months, world)
+    if shared_claim_causes:
+        from denial_risk.synth.claim_causes import return_whole_claims
+
+        frame = return_whole_claims(frame, the_world, seed)
     return frame, the_world
 
 

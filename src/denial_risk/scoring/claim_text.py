@@ -1,0 +1,124 @@
+"""A claim's `top_reasons` and `recommended_actions`, merged from its lines' (docs/claims_worklist.md).
+
+Each finding and each fix is said once, with the lines it concerns
+(`no standard written order on file (lines 1-3)`):
+
+* reasons: a claim's rejected lines first (`line 3 rejected: service_date: unparseable`), then
+  the findings the lines' columns make certain, then what the model says (an attribution
+  `(+12 points)`, the likely CARC); within each, by the best place the finding held in any of
+  its lines' lists (the lines give their strongest first), then by how many lines it concerns;
+* fixes: best first, each with the claim risk it would leave, computed as the claim's
+  probability with the fixed lines at the risk their own fixes state (`claim_probability`);
+  advice without a stated risk follows.
+
+Texts are the lines' texts split at `; ` (the contract's separator).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from denial_risk.modeling.claim_risk import claim_probability
+from denial_risk.scoring.fixes import format_risk
+
+SEP = "; "
+MAX_CLAIM_REASONS = 8  # project judgement: a claim's reasons stay readable on one worklist row
+MAX_CLAIM_ACTIONS = 5
+_RISK_LEFT = re.compile(r"^(?P<text>.*) → (?P<pct>\d+(?:\.\d+)?)%$")
+_MODEL_SAYS = re.compile(r"\(\+\d+ points\)$|^likely [A-Z]{2}-")
+
+
+def line_ranges(lines) -> str:
+    """[1, 2, 3, 5] -> 'lines 1-3, 5'; [2] -> 'line 2'."""
+    if len(lines) == 1:
+        return f"line {int(lines[0])}"
+    nums = sorted({int(v) for v in lines})
+    runs: list[str] = []
+    start = prev = nums[0]
+    for v in [*nums[1:], None]:
+        if v is not None and v == prev + 1:
+            prev = v
+            continue
+        runs.append(
+            f"{start}-{prev}" if prev > start + 1 else f"{start}, {prev}" if prev > start else f"{start}"
+        )
+        if v is not None:
+            start = prev = v
+    return ("lines " if len(nums) > 1 else "line ") + ", ".join(runs)
+
+
+def _items(texts, lines) -> dict[str, list]:
+    """item -> [its lines, its best position in any line's list], in first-seen order."""
+    seen: dict[str, list] = {}
+    for text, line in zip(texts, lines):
+        if not isinstance(text, str) or not text:
+            continue
+        line = int(line)
+        for pos, item in enumerate(text.split(SEP)):
+            got = seen.get(item)
+            if got is None:
+                seen[item] = [[line], pos]
+                continue
+            if line not in got[0]:
+                got[0].append(line)
+            if pos < got[1]:
+                got[1] = pos
+    return seen
+
+
+def claim_reasons(line_numbers, reasons, rejected: list[tuple[str, str]] = ()) -> str:
+    """The claim's `top_reasons` from its lines' (and its rejected lines, first)."""
+    items = _items(reasons, line_numbers)
+    ranked = sorted(
+        (bool(_MODEL_SAYS.search(item)), pos, -len(lines), k, item, lines)
+        for k, (item, (lines, pos)) in enumerate(items.items())
+    )
+    said = [f"{r[4]} ({line_ranges(r[5])})" for r in ranked[:MAX_CLAIM_REASONS]]
+    return SEP.join([*(f"line {ln} rejected: {why}" for ln, why in rejected), *said])
+
+
+def plan_actions(line_numbers, actions, p_line, log_survival_sum: float) -> list[tuple[str, float | None]]:
+    """A claim's fixes, each once with its lines: (text without the risk, the claim's log-survival sum
+    once its lines are at the risk their fixes state; None for advice), in first-seen order."""
+    p_of = {int(ln): float(p) for ln, p in zip(line_numbers, p_line)}
+    fixes: dict[str, dict[int, float | None]] = {}
+    for text, line in zip(actions, line_numbers):
+        if not isinstance(text, str) or not text:
+            continue
+        for item in text.split(SEP):
+            m = _RISK_LEFT.match(item)
+            name, left = (m["text"], float(m["pct"]) / 100.0) if m else (item, None)
+            fixes.setdefault(name, {})[int(line)] = left
+    plans = []
+    for name, by_line in fixes.items():
+        stated = [(ln, left) for ln, left in by_line.items() if left is not None]
+        moved = sum(_log_survival(left) - _log_survival(p_of[ln]) for ln, left in stated)
+        plans.append((f"{name} ({line_ranges(list(by_line))})", log_survival_sum + moved if stated else None))
+    return plans
+
+
+def format_actions(plans: list[tuple[str, float | None]], risks) -> str:
+    """`recommended_actions` from `plan_actions` and each plan's claim risk (NaN for advice): best first."""
+    scored = sorted(
+        (r, k, f"{text} → {format_risk(r)}")
+        for k, ((text, s), r) in enumerate(zip(plans, risks))
+        if s is not None
+    )
+    advice = [text for text, s in plans if s is None]
+    return SEP.join(([t for _, _, t in scored] + advice)[:MAX_CLAIM_ACTIONS])
+
+
+def claim_actions(line_numbers, actions, p_line, calibration, log_survival_sum: float, lines: int) -> str:
+    """The claim's `recommended_actions`: each fix once, best first, with the claim risk it leaves."""
+    plans = plan_actions(line_numbers, actions, p_line, log_survival_sum)
+    sums = np.array([np.nan if s is None else s for _, s in plans], dtype=float)
+    risks = claim_probability(calibration, np.nan_to_num(sums), np.full(len(plans), lines))
+    return format_actions(plans, risks)
+
+
+def _log_survival(p: float) -> float:
+    """`modeling.claim_risk.log_survival` for one number (no array overhead)."""
+    return math.log1p(-min(max(p, 0.0), 1.0 - 1e-12))

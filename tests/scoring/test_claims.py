@@ -1,0 +1,202 @@
+"""The claim worklist (`<out>.claims.<ext>`): its contract on the sample backlog, claims scattered
+through the file, rejected lines, formula-safe cells, and the merged reasons and fixes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from denial_risk.contract import schema
+from denial_risk.scoring import claims as claims_module
+from denial_risk.scoring import worklist
+from denial_risk.scoring.claim_text import claim_actions, claim_reasons, line_ranges
+
+ROOT = Path(__file__).resolve().parents[2]
+BACKLOG = ROOT / "data" / "sample" / "backlog.csv"
+TIERS = {"low": 0, "medium": 1, "high": 2}
+
+
+def _read(path) -> pd.DataFrame:
+    return pd.read_csv(
+        path, dtype={"claim_id": str, "payer_id": str, "lines_at_risk": str}, keep_default_na=False
+    )
+
+
+@pytest.fixture(scope="module")
+def sample(denial_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("claims") / "worklist.csv"
+    result = worklist.score_file(BACKLOG, out, denial_model, top=3, progress=False)
+    return result, _read(out), _read(schema.claims_path_for(str(out)))
+
+
+def test_the_claim_table_holds_its_contract_on_the_sample_backlog(sample, denial_model):
+    result, lines, claims = sample
+    assert list(claims.columns) == list(schema.CLAIM_COLUMNS)
+    # one row per scored claim, ranks 1..n in order
+    assert sorted(claims["claim_id"]) == sorted(lines["claim_id"].unique())
+    assert claims["claim_id"].is_unique and len(claims) == result.claims.claims
+    assert claims["claim_rank"].tolist() == list(range(1, len(claims) + 1))
+    # sums of the lines' (to a cent's rounding in the CSV text: 1e-9 relative)
+    by = lines.groupby("claim_id")
+    got = claims.set_index("claim_id")
+    np.testing.assert_allclose(got["expected_loss"], by["expected_loss"].sum().loc[got.index], rtol=1e-9)
+    np.testing.assert_allclose(got["billed_amount"], by["billed_amount"].sum().loc[got.index], rtol=1e-9)
+    assert (got["lines"] == by.size().loc[got.index]).all()
+    # rank by expected loss, ties by probability
+    el = claims["expected_loss"].to_numpy()
+    assert (np.diff(el) <= 1e-9).all()
+    # every line in lines_at_risk is at medium or above, and every such line is listed
+    tier_of = {(c, str(n)): t for c, n, t in zip(lines.claim_id, lines.line_number, lines.risk_tier)}
+    for cid, listed in zip(claims.claim_id, claims.lines_at_risk):
+        for n in [v for v in listed.split("|") if v]:
+            assert TIERS[tier_of[(cid, n)]] >= TIERS["medium"]
+    at_risk = lines[lines.risk_tier != "low"].groupby("claim_id").size()
+    listed = got["lines_at_risk"].map(lambda s: len([v for v in s.split("|") if v]))
+    assert (listed.loc[at_risk.index] == at_risk).all() and listed.sum() == at_risk.sum()
+    # probability and tier: a one-line claim's probability is its line's; tiers by the model's thresholds
+    p = claims["claim_denial_probability"].to_numpy()
+    assert ((p >= 0) & (p <= 1)).all()
+    assert (claims["risk_tier"] == denial_model.tier(p)).all()
+    single = got[got["lines"] == 1].index
+    np.testing.assert_allclose(
+        got.loc[single, "claim_denial_probability"], by["denial_probability"].first().loc[single], atol=1e-12
+    )
+    assert result.claims.top is not None and result.claims.top["claim_rank"].tolist() == [1, 2, 3]
+
+
+def test_claim_reasons_name_their_lines_and_say_each_finding_once(sample):
+    _, lines, claims = sample
+    explained = claims[claims["top_reasons"] != ""]
+    assert len(explained) > 50
+    for text in explained["top_reasons"]:
+        items = text.split("; ")
+        assert all(item.endswith(")") and " (line" in item for item in items)
+        assert len(items) == len(set(items))
+    fixes = claims[claims["recommended_actions"].str.contains("→")]
+    assert len(fixes) > 10
+
+
+def test_claims_scattered_through_the_file_give_the_same_table(denial_model, tmp_path, monkeypatch, sample):
+    """The backlog's rows shuffled, read in small chunks, texts in many buckets, written in small windows:
+    the same claims, numbers and texts."""
+    _, _, want = sample
+    raw = pd.read_csv(BACKLOG, dtype=str, keep_default_na=False)
+    shuffled = raw.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    path = tmp_path / "shuffled.csv"
+    shuffled.to_csv(path, index=False)
+    monkeypatch.setattr(claims_module, "BUCKET_LINES", 700)
+    monkeypatch.setattr(claims_module, "WINDOW", 500)
+    out = tmp_path / "worklist.parquet"
+    worklist.score_file(path, out, denial_model, progress=False, block_bytes=64 << 10)
+    got = pd.read_parquet(schema.claims_path_for(str(out)))
+    assert got["claim_rank"].tolist() == list(range(1, len(want) + 1))
+    g, w = got.set_index("claim_id"), want.set_index("claim_id").loc[got.claim_id]
+    for col in ("claim_denial_probability", "expected_loss", "billed_amount"):
+        np.testing.assert_allclose(g[col], w[col], rtol=1e-9)
+    for col in ("lines", "risk_tier", "lines_at_risk", "top_reasons", "recommended_actions", "payer_id"):
+        assert (g[col].astype(str).to_numpy() == w[col].astype(str).to_numpy()).all(), col
+    assert (g["first_service_date"].astype(str).to_numpy() == w["first_service_date"].to_numpy()).all()
+
+
+def test_rejected_lines_are_said_first_and_an_all_rejected_claim_is_absent(denial_model, tmp_path):
+    raw = pd.read_csv(BACKLOG, dtype=str, keep_default_na=False).iloc[:400].copy()
+    sizes = raw.groupby("claim_id").size()
+    multi, other = sizes[sizes >= 2].index[:2]
+    first_of_multi = raw.index[raw.claim_id == multi][1]
+    raw.loc[first_of_multi, "service_date"] = "not a date"
+    raw.loc[raw.claim_id == other, "billed_amount"] = "-1"  # every line of this claim rejected
+    raw.loc[raw.index[-1], "claim_id"] = "=HYPERLINK(1)"  # a formula-like id
+    path = tmp_path / "backlog.csv"
+    raw.to_csv(path, index=False)
+    out = tmp_path / "worklist.csv"
+    worklist.score_file(path, out, denial_model, progress=False)
+    claims = _read(schema.claims_path_for(str(out)))
+    assert other not in set(claims.claim_id)
+    reasons = claims.set_index("claim_id").loc[multi, "top_reasons"]
+    line = raw.loc[first_of_multi, "line_number"]
+    assert reasons.startswith(f"line {line} rejected: service_date")
+    assert "'=HYPERLINK(1)" in set(claims.claim_id)  # neutralised in CSV, as every table the product writes
+
+
+def test_an_empty_backlog_still_writes_a_claim_table_with_every_column(denial_model, tmp_path):
+    raw = pd.read_csv(BACKLOG, dtype=str, keep_default_na=False).iloc[:3].copy()
+    raw["billed_amount"] = "-1"
+    path = tmp_path / "backlog.csv"
+    raw.to_csv(path, index=False)
+    out = tmp_path / "worklist.csv"
+    result = worklist.score_file(path, out, denial_model, progress=False)
+    claims = _read(schema.claims_path_for(str(out)))
+    assert list(claims.columns) == list(schema.CLAIM_COLUMNS) and len(claims) == 0
+    assert result.claims.claims == 0
+
+
+def test_line_ranges():
+    assert line_ranges([2]) == "line 2"
+    assert line_ranges([3, 1, 2, 5]) == "lines 1-3, 5"
+    assert line_ranges([1, 2]) == "lines 1, 2"
+
+
+def test_certain_findings_come_before_what_the_model_says():
+    text = claim_reasons(
+        [1, 2, 3],
+        [
+            "L0631 is often denied (+12 points); no standard written order on file",
+            "no standard written order on file; likely CO-16: claim lacks information",
+            "no standard written order on file",
+        ],
+        [("4", "service_date: unparseable")],
+    )
+    assert text.split("; ") == [
+        "line 4 rejected: service_date: unparseable",
+        "no standard written order on file (lines 1-3)",
+        "L0631 is often denied (+12 points) (line 1)",
+        "likely CO-16: claim lacks information (line 2)",
+    ]
+
+
+def test_a_fix_states_the_claim_risk_it_would_leave():
+    p = np.array([0.4, 0.3])
+    logs = float(np.log1p(-p).sum())
+    text = claim_actions(
+        [1, 2],
+        [
+            "attach the standard written order (SWO) → 5%; check the units",
+            "attach the standard written order (SWO) → 4%",
+        ],
+        p,
+        None,
+        logs,
+        2,
+    )
+    first, second = text.split("; ")
+    assert first == "attach the standard written order (SWO) (lines 1, 2) → 9%"  # 1 - 0.95 * 0.96 = 8.8 %
+    assert second == "check the units (line 1)"
+
+
+def test_served_claim_probabilities_equal_the_claim_worklists(sample, denial_model):
+    """`score_request` (the pyfunc and the server's core) gives each line its claim's probability; with
+    the claim's lines in the request it is the claim worklist's, and a rejected line has none."""
+    from denial_risk.scoring.score import score_request
+
+    _, _, claims = sample
+    raw = pd.read_csv(BACKLOG, dtype=str, keep_default_na=False)
+    sizes = raw.groupby("claim_id").size()
+    chosen = list(sizes[sizes >= 2].index[:40]) + list(sizes[sizes == 1].index[:10])
+    request = raw[raw.claim_id.isin(chosen)].reset_index(drop=True)
+    got = score_request(denial_model, request)
+    want = claims.set_index("claim_id")["claim_denial_probability"]
+    np.testing.assert_allclose(
+        got["claim_denial_probability"].astype(float), want.loc[request.claim_id].to_numpy(), rtol=1e-9
+    )
+    # the same claim's lines in two requests: each answers for the lines it holds
+    one = request[request.claim_id == chosen[0]]
+    alone = score_request(denial_model, one.iloc[:1])
+    assert float(alone["claim_denial_probability"].iloc[0]) == pytest.approx(
+        float(alone["denial_probability"].iloc[0]), abs=1e-12
+    )
+    bad = request.copy()
+    bad.loc[0, "billed_amount"] = "-3"
+    assert score_request(denial_model, bad)["claim_denial_probability"].iloc[0] is None
