@@ -63,6 +63,8 @@ REMEDY_TEXT = {
     "attach_face_to_face": (
         "attach the face-to-face visit note, if the visit was within the 6 months before the order"
     ),
+    # advice that states the risk it leaves (the rule met), though no edit of the line makes it
+    "replace_code": "replace {code} with the valid HCPCS code for the item",
 }
 UNKNOWN_SUFFIX = " (not recorded as on file)"
 FIX_SEP = "; "  # between the fixes (and the reasons) of a line: never inside one

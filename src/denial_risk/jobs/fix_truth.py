@@ -242,6 +242,8 @@ def judge_worklist(worklist: pd.DataFrame, world, frame: pd.DataFrame) -> pd.Dat
             name = remedy_of(item)
             if name is None:
                 raise ValueError(f"a fix the product does not know: {item!r}")
+            if name not in remedies.REMEDIES:
+                continue  # advice with a stated risk but no edit the world can make (which valid code?)
             pos = int(where[f"{r.claim_id}#{r.line_number}"])
             stated = float(item.rsplit("→", 1)[1].strip(" %")) / 100
             rows.append((r.claim_id, r.line_number, name, stated, pos))

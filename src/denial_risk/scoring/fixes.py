@@ -236,7 +236,7 @@ def _advisories(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray) -> list[pd.
         (
             "replace_code",
             facts.hcpcs_status.eq("invalid").fillna(False).to_numpy(dtype=bool),
-            lambda i: f"replace {codes[i]} with the valid HCPCS code for the item",
+            lambda i: REMEDY_TEXT["replace_code"].format(code=codes[i]),
         ),
         (
             "no_supporting_dx",
