@@ -44,6 +44,7 @@ TIER_NAMES = np.array(["low", "medium", "high"], dtype=object)  # by TIER_CODE
 BUCKET_LINES = 500_000  # lines per text bucket: a bucket's explained lines are held at once
 WINDOW = 32_768  # claims written at a time
 TEXT_BATCH = 4_096  # a bucket's claim texts read at a time
+SUM_BATCH = 262_144  # key rows read at a time for the per-claim sums
 KEYS = pa.schema(
     [
         ("claim_id", pa.string()),
@@ -225,12 +226,20 @@ def _aggregate(keys_path: Path, codes: np.ndarray, n: int, model) -> dict:
     def col(name: str) -> np.ndarray:
         return pq.read_table(keys_path, columns=[name], use_threads=False).column(0).to_numpy()
 
+    def summed(name: str, fn=None) -> np.ndarray:  # a batch at a time: no whole column in memory
+        total, at = np.zeros(n), 0
+        for batch in pq.ParquetFile(keys_path).iter_batches(batch_size=SUM_BATCH, columns=[name]):
+            v = batch.column(0).to_numpy()
+            total += np.bincount(codes[at : at + len(v)], v if fn is None else fn(v), n)
+            at += len(v)
+        return total
+
     small = np.int32 if max(n, len(codes)) < 2**31 - 1 else np.int64
     lines = np.bincount(codes, minlength=n).astype(small)
     out = {"lines": lines}
-    out["billed_amount"] = np.bincount(codes, col("billed_amount"), n)
-    out["expected_loss"] = np.bincount(codes, col("expected_loss"), n)
-    out["log_survival"] = np.bincount(codes, log_survival(col("denial_probability")), n)
+    out["billed_amount"] = summed("billed_amount")
+    out["expected_loss"] = summed("expected_loss")
+    out["log_survival"] = summed("denial_probability", log_survival)
     order = np.argsort(codes, kind="stable").astype(small)
     starts = np.concatenate([[0], np.cumsum(lines, dtype=np.int64)[:-1]]) if n else np.empty(0, np.int64)
     out["first_pos"] = order[starts] if n else starts.astype(small)
@@ -245,11 +254,29 @@ def _aggregate(keys_path: Path, codes: np.ndarray, n: int, model) -> dict:
     rank[rank_order] = np.arange(1, n + 1, dtype=small)
     out["claim_rank"], out["rank_order"] = rank, rank_order
     out["lines_at_risk"] = _lines_at_risk(codes, col("line_number"), col("tier"), n)
-    first = pq.read_table(keys_path, columns=["payer_id", "payer_type"], use_threads=False)
-    out["payers"] = first.take(pa.array(out["first_pos"])).combine_chunks()
-    del first
+    out["payers"] = _rows_at(keys_path, ["payer_id", "payer_type"], out["first_pos"])
     release_freed_memory()
     return out
+
+
+def _rows_at(path: Path, columns: list[str], positions: np.ndarray) -> pa.Table:
+    """The rows at `positions` (any order) of some columns, read a batch at a time."""
+    order = np.argsort(positions, kind="stable")
+    wanted = positions[order]
+    pieces, at = [], 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=SUM_BATCH, columns=columns):
+        lo, hi = np.searchsorted(wanted, [at, at + batch.num_rows])
+        if hi > lo:
+            pieces.append(pa.Table.from_batches([batch]).take(pa.array(wanted[lo:hi] - at)))
+        at += batch.num_rows
+    got = (
+        pa.concat_tables(pieces).combine_chunks()
+        if pieces
+        else pa.table({c: pa.array([], pa.string()) for c in columns})
+    )
+    back = np.empty(len(order), dtype=np.int64)
+    back[order] = np.arange(len(order))
+    return got.take(pa.array(back))
 
 
 def _tier_codes(model, prob: np.ndarray) -> np.ndarray:
