@@ -117,7 +117,7 @@ def score(
     for line in format_summary(result):
         click.echo(line)
     if top and by == "claim" and result.claims is not None:
-        from denial_risk.scoring.claims import format_claim_top
+        from denial_risk.scoring.printout import format_claim_top
 
         click.echo("")
         click.echo(f"first {min(top, result.claims.claims)} claims:")

@@ -1,5 +1,5 @@
-"""What `score` prints: the summary of a worklist and its first lines (`--top`), for a person at a
-terminal (the files hold the figures; this only words them)."""
+"""What `score` prints: the summary of a worklist, its first lines or claims (`--top`, `--by claim`),
+for a person at a terminal (the files hold the figures; this only words them)."""
 
 from __future__ import annotations
 
@@ -77,4 +77,39 @@ def format_top(top: pd.DataFrame) -> list[str]:
             out.append(f"      why: {reasons}")
         if isinstance(fixes, str) and fixes:
             out.append(f"      fix: {fixes}")
+    return out
+
+
+def format_claim_top(top: pd.DataFrame | None) -> list[str]:
+    """The first claims as a table, each followed by its reasons and fixes (`score --top N --by claim`)."""
+    if top is None or top.empty:
+        return ["(no scored claims)"]
+    cols = [
+        ("rank", lambda r: f"{int(r.claim_rank)}"),
+        ("claim", lambda r: str(r.claim_id)),
+        ("payer", lambda r: "" if pd.isna(r.payer_type) else str(r.payer_type)),
+        ("lines", lambda r: f"{int(r.lines)}"),
+        ("billed", lambda r: f"${float(r.billed_amount):,.2f}"),
+        ("risk", lambda r: f"{100 * float(r.claim_denial_probability):.0f}%"),
+        ("at risk", lambda r: f"${float(r.expected_loss):,.2f}"),
+        ("tier", lambda r: str(r.risk_tier)),
+        ("lines at risk", lambda r: "" if pd.isna(r.lines_at_risk) else str(r.lines_at_risk)),
+    ]
+    rows = list(top.itertuples(index=False))
+    cells = [[fmt(r) for _, fmt in cols] for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (h, _) in enumerate(cols)]
+    right = {"rank", "lines", "billed", "risk", "at risk"}
+
+    def line(values):
+        return "  ".join(
+            v.rjust(w) if h in right else v.ljust(w) for v, w, (h, _) in zip(values, widths, cols)
+        )
+
+    out = [line([h for h, _ in cols]).rstrip(), line(["-" * w for w in widths]).rstrip()]
+    for r, c in zip(rows, cells):
+        out.append(line(c).rstrip())
+        if isinstance(r.top_reasons, str) and r.top_reasons:
+            out.append(f"      why: {r.top_reasons}")
+        if isinstance(r.recommended_actions, str) and r.recommended_actions:
+            out.append(f"      fix: {r.recommended_actions}")
     return out
