@@ -15,6 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "fixtures" / "golden" / "sample_worklist.csv.gz"
 KEYS = ["claim_id", "line_number"]
+# the day the pin was made: the backlog (2026-01 to 2026-06) is delivered, as on any later day
+AS_OF = "2026-12-04"
 
 
 def sample_worklist(out_dir: Path):
@@ -30,7 +32,7 @@ def sample_worklist(out_dir: Path):
     frame, _ = load_claims(ROOT / "data" / "sample" / "claims.csv")
     model = fit_model(frame, TrainConfig()).model
     out = out_dir / "worklist.csv"
-    score_file(ROOT / "data" / "sample" / "backlog.csv", out, model, progress=False)
+    score_file(ROOT / "data" / "sample" / "backlog.csv", out, model, progress=False, as_of=AS_OF)
     table = pd.read_csv(out, dtype=str, keep_default_na=False)
     return table[[*KEYS, *schema.ADDED]]
 
