@@ -81,7 +81,7 @@ def test_the_readme_config_trains_registers_and_scores(with_extras, mlflow_store
     np.testing.assert_allclose(
         got["denial_probability"].astype(float).to_numpy()[:200],
         served["denial_probability"].astype(float).to_numpy(),
-        atol=1e-9,
+        atol=5e-5 + 1e-9,  # the CSV worklist rounds probabilities to 4 decimals (docs/claims.md)
     )
 
     lacking = tmp_path / "lacking.csv"

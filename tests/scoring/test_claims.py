@@ -39,10 +39,11 @@ def test_the_claim_table_holds_its_contract_on_the_sample_backlog(sample, denial
     assert sorted(claims["claim_id"]) == sorted(lines["claim_id"].unique())
     assert claims["claim_id"].is_unique and len(claims) == result.claims.claims
     assert claims["claim_rank"].tolist() == list(range(1, len(claims) + 1))
-    # sums of the lines' (to a cent's rounding in the CSV text: 1e-9 relative)
+    # sums of the lines' (the CSV worklist rounds each line's expected loss to the cent: half a cent a line)
     by = lines.groupby("claim_id")
     got = claims.set_index("claim_id")
-    np.testing.assert_allclose(got["expected_loss"], by["expected_loss"].sum().loc[got.index], rtol=1e-9)
+    half_cents = 0.005 * by.size().loc[got.index].to_numpy() + 1e-9
+    assert (np.abs(got["expected_loss"] - by["expected_loss"].sum().loc[got.index]) <= half_cents).all()
     np.testing.assert_allclose(got["billed_amount"], by["billed_amount"].sum().loc[got.index], rtol=1e-9)
     assert (got["lines"] == by.size().loc[got.index]).all()
     # rank by expected loss, ties by probability
@@ -122,8 +123,7 @@ def test_rejected_lines_are_said_first_and_an_all_rejected_claim_is_absent(denia
 
 
 def test_an_empty_backlog_still_writes_a_claim_table_with_every_column(denial_model, tmp_path):
-    raw = pd.read_csv(BACKLOG, dtype=str, keep_default_na=False).iloc[:3].copy()
-    raw["billed_amount"] = "-1"
+    raw = pd.read_csv(BACKLOG, dtype=str, keep_default_na=False).iloc[:0]  # the header alone
     path = tmp_path / "backlog.csv"
     raw.to_csv(path, index=False)
     out = tmp_path / "worklist.csv"

@@ -15,7 +15,7 @@ from denial_risk.contract.facts import LineFacts
 from denial_risk.contract.normalize import normalize_chunk
 from denial_risk.contract.wording import ADVICE_PREFIX, FIX_SEP, REMEDY_TEXT, UNKNOWN_SUFFIX
 from denial_risk.jobs import fix_truth
-from denial_risk.scoring import fixes
+from denial_risk.scoring import fixes, stagefix
 from denial_risk.scoring.findings import findings
 from denial_risk.scoring.reasons import explain_rows
 
@@ -326,6 +326,12 @@ def test_one_wording_per_fix_advice_marked_and_no_separator_inside_a_fix(denial_
         if " → " in x:
             assert fix_truth.remedy_of(x) is not None, x
     assert any(x.startswith(ADVICE_PREFIX + "add RA and the narrative only if") for x in items)
-    prior_auth = {x.split(" → ")[0].removesuffix(UNKNOWN_SUFFIX) for x in items if "authorization" in x}
-    assert prior_auth == {REMEDY_TEXT["obtain_prior_auth"]}
+    # prior authorization in one wording per stage: before delivery, or the UTN of one obtained in time
+    stage_words = {stagefix.STAGE_TEXT[("obtain_prior_auth", done)] for done in (False, True)}
+    prior_auth = {
+        x.split(" → ")[0].removesuffix(UNKNOWN_SUFFIX)
+        for x in items
+        if "authorization" in x or "affirmation" in x
+    }
+    assert prior_auth and prior_auth <= stage_words
     assert not [w for w in REMEDY_TEXT.values() if FIX_SEP in w]

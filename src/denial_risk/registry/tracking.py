@@ -314,7 +314,8 @@ def _recorded(uri: str) -> tuple[str, str | None, str]:
             mv.tags,
             mv.run_id,
         )
-        logged_model = client.get_logged_model(mv.model_id) if getattr(mv, "model_id", None) else None
+        model_id = getattr(mv, "model_id", None) or str(mv.source or "").removeprefix("models:/")
+        logged_model = client.get_logged_model(model_id) if model_id.startswith("m-") else None
     else:
         run_id, _, name = uri[len("runs:/") :].partition("/")
         logged_model = _logged_in_run(client, run_id, name, uri)
