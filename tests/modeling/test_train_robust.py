@@ -88,7 +88,9 @@ def test_a_model_with_dropped_columns_saves_with_the_trusted_types_and_scores_th
     rows = train.feature_input(frame.iloc[2600:], config)
     X = loaded.transform(rows)
     assert X.shape[1] == len(loaded.feature_names)  # the full matrix: names and groups unchanged
-    np.testing.assert_array_equal(loaded.proba_from_matrix(X), fitted.model.predict_proba(rows))
+    np.testing.assert_allclose(
+        loaded.proba_from_matrix(X), fitted.model.predict_proba(rows), rtol=0, atol=1e-12
+    )
     assert loaded.top_carcs(X[:5])[0]  # the reason model, with its own mask, loads and predicts
 
 
