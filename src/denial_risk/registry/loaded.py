@@ -25,6 +25,11 @@ def env(**values: str):
                 os.environ[k] = v
 
 
+def no_pickle():
+    """MLflow 3.17 still allows pickled models by default; never for a load of ours."""
+    return env(MLFLOW_ALLOW_PICKLE_DESERIALIZATION="false")
+
+
 def one_line(exc: BaseException, limit: int = 300) -> str:
     """The exception as one line; a long one ends at a sentence's end, never mid-word."""
     text = " ".join(f"{type(exc).__name__}: {exc}".split())

@@ -275,11 +275,6 @@ def model_versions() -> list[str]:
     return sorted((str(v.version) for v in _client().search_model_versions(f"name='{MODEL_NAME}'")), key=int)
 
 
-def _no_pickle():
-    """MLflow 3.17 still allows pickled models by default; never for a load of ours."""
-    return loaded.env(MLFLOW_ALLOW_PICKLE_DESERIALIZATION="false")
-
-
 def _download(artifact_uri: str, dst: Path) -> Path:
     dst.mkdir(parents=True)
     with loaded.env(MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false"):
@@ -390,7 +385,7 @@ def load_local(local: Path, uri: str):
     """Load a verified copy in this process: pickle off, sys.path as it was (MLflow prepends `code/`)."""
     path = list(sys.path)
     try:
-        with _no_pickle():
+        with loaded.no_pickle():
             return _mlflow().pyfunc.load_model(str(local))
     except Exception as exc:  # the files are the recorded ones, but their content does not load
         raise UserError(
@@ -461,7 +456,7 @@ def spark_udf(spark, model_uri: str, result_type: str, sha256: str | None = None
     runs the same code and library versions as the local engine. MLflow copies the
     verified folder and ships that copy to the executors, so ours is removed on return.
     """
-    with verified_model(model_uri, sha256) as local, _no_pickle():
+    with verified_model(model_uri, sha256) as local, loaded.no_pickle():
         loaded.skip_input_check(local)
         return _mlflow().pyfunc.spark_udf(spark, str(local), result_type=result_type, env_manager="local")
 
@@ -470,7 +465,7 @@ def scoring_app(model_dir: str):
     """MLflow's scoring server app (`/ping`, `/version`, `/invocations`) for a verified local copy."""
     from mlflow.pyfunc import scoring_server
 
-    with _no_pickle():
+    with loaded.no_pickle():
         return scoring_server.init(_mlflow().pyfunc.load_model(model_dir))
 
 
