@@ -63,7 +63,9 @@ def test_the_claim_table_holds_its_contract_on_the_sample_backlog(sample, denial
     assert (claims["risk_tier"] == denial_model.tier(p)).all()
     single = got[got["lines"] == 1].index
     np.testing.assert_allclose(
-        got.loc[single, "claim_denial_probability"], by["denial_probability"].first().loc[single], atol=1e-12
+        got.loc[single, "claim_denial_probability"],
+        by["denial_probability"].first().loc[single],
+        atol=5e-5 + 1e-12,  # the CSV worklist rounds a line's probability to 4 decimals
     )
     assert result.claims.top is not None and result.claims.top["claim_rank"].tolist() == [1, 2, 3]
 

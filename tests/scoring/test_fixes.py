@@ -333,5 +333,9 @@ def test_one_wording_per_fix_advice_marked_and_no_separator_inside_a_fix(denial_
         for x in items
         if "authorization" in x or "affirmation" in x
     }
-    assert prior_auth and prior_auth <= stage_words
+    assert prior_auth <= stage_words
+    t_p = table[1]
+    early = fixes.fix_table(denial_model, lines, t_p, as_of="2023-01-01")  # every line before delivery
+    words = early.loc[early["remedy"] == "obtain_prior_auth", "text"].str.removesuffix(UNKNOWN_SUFFIX)
+    assert len(words) and set(words) == {stagefix.STAGE_TEXT[("obtain_prior_auth", False)]}
     assert not [w for w in REMEDY_TEXT.values() if FIX_SEP in w]
