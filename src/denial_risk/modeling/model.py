@@ -4,7 +4,7 @@ The pieces are kept apart (not one opaque Pipeline) because the worklist compute
 features once and reads the model's group attributions on the feature matrix, because
 reasons need the feature groups, and because a fix's effect is not the classifier's
 business: it is learned per payer cell from the remittances (`modeling.effects`).
-`predict_frame` is what MLflow's pyfunc and the scoring engines call.
+The scoring engines add the contract's columns from it (`scoring.explain`, `scoring.score`).
 """
 
 from __future__ import annotations
@@ -114,17 +114,6 @@ class DenialModel:
         if fast is not None:
             return fast.proba(fast.bin(X))
         return self.reason_model.predict_proba(X)
-
-    # --- the contract's added columns, without reasons and fixes ---
-
-    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """denial_probability, expected_loss and risk_tier for normalised rows (rank is file-wide)."""
-        p = self.predict_proba(frame)
-        billed = frame["billed_amount"].to_numpy(dtype=float)
-        return pd.DataFrame(
-            {"denial_probability": p, "expected_loss": p * billed, "risk_tier": self.tier(p)},
-            index=frame.index,
-        )
 
 
 def feature_frame_columns() -> list[str]:
