@@ -7,6 +7,7 @@ import time
 import click
 
 from denial_risk.claims.files import file_format
+from denial_risk.commands.options import x12_paths_option
 from denial_risk.errors import PartialInputError, UserError
 
 MULTI_PATH_OPTIONS = ("--claims", "--remits")
@@ -51,21 +52,11 @@ def expand_multi_paths(args: list[str], options: tuple[str, ...]) -> list[str]:
 
 
 @click.command("ingest-x12", cls=MultiPathCommand)
-@click.option(
-    "--claims",
-    "claims",
-    multiple=True,
-    type=click.Path(),
-    metavar="PATH...",
-    help="837 claim files or folders; several after one flag (shell globs work), or the flag repeated.",
+@x12_paths_option(
+    "--claims", "837 claim files or folders; several after one flag (shell globs work), or the flag repeated."
 )
-@click.option(
-    "--remits",
-    "remits",
-    multiple=True,
-    type=click.Path(),
-    metavar="PATH...",
-    help="835 remittance files or folders; several after one flag, or the flag repeated.",
+@x12_paths_option(
+    "--remits", "835 remittance files or folders; several after one flag, or the flag repeated."
 )
 @click.option(
     "--out",

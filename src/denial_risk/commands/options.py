@@ -99,6 +99,14 @@ def engine_options(what: str):
     return wrap
 
 
+def x12_paths_option(flag: str, help: str):
+    """`--claims` (837) or `--remits` (835): files or folders, several after one flag (the command's class
+    must be `MultiPathCommand`), or the flag repeated."""
+    return click.option(
+        flag, flag.lstrip("-"), multiple=True, type=click.Path(), metavar="PATH...", help=help
+    )
+
+
 def require_spark() -> None:
     """`--engine spark` without pyspark installed: one line, exit 2."""
     import importlib.util

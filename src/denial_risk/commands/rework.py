@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from denial_risk.commands.ingest_x12 import MultiPathCommand
-from denial_risk.commands.options import model_sha256_option, out_option
+from denial_risk.commands.options import model_sha256_option, out_option, x12_paths_option
 
 
 @click.command("rework", cls=MultiPathCommand)
@@ -17,22 +17,8 @@ from denial_risk.commands.options import model_sha256_option, out_option
     help="Labelled claim table (.csv or .parquet) with `denied`, `denial_reason` and, when known, "
     "`remark_codes` and `adjudication_date` (ingest-x12 writes them).",
 )
-@click.option(
-    "--remits",
-    "remits",
-    multiple=True,
-    type=click.Path(),
-    metavar="PATH...",
-    help="835 files or folders, read as ingest-x12 reads them (instead of --data).",
-)
-@click.option(
-    "--claims",
-    "claims",
-    multiple=True,
-    type=click.Path(),
-    metavar="PATH...",
-    help="837 files or folders that go with --remits (the lines' full facts).",
-)
+@x12_paths_option("--remits", "835 files or folders, read as ingest-x12 reads them (instead of --data).")
+@x12_paths_option("--claims", "837 files or folders that go with --remits (the lines' full facts).")
 @out_option
 @click.option(
     "--as-of",
