@@ -29,11 +29,11 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-backtest-"))
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
     os.chdir(tmp)
-    from denial_risk.claims.files import write_table
     from denial_risk.claims.table import load_claims
     from denial_risk.jobs.backtest import plot_backtest, run_backtest
     from denial_risk.modeling.config import TrainConfig
     from denial_risk.synth.simulate import contract_frame, policy_change_date, simulate_claims
+    from denial_risk.tableio.files import write_table
 
     write_table(contract_frame(simulate_claims(args.rows, args.seed)), tmp / "claims.parquet")
     frame, _ = load_claims(tmp / "claims.parquet")

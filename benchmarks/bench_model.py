@@ -32,11 +32,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def quality_run(seed: int, train_lines: int) -> dict:
-    from denial_risk.claims.files import write_table
     from denial_risk.claims.table import load_claims
     from denial_risk.modeling.config import TrainConfig
     from denial_risk.modeling.train import fit_model
     from denial_risk.synth.simulate import contract_frame, simulate_claims
+    from denial_risk.tableio.files import write_table
 
     rows = int(train_lines / 0.70)  # time split: 70 % train, 15 % calibration, 15 % holdout
     tmp = Path(f"/tmp/bench_model_{seed}.parquet")
@@ -63,8 +63,8 @@ def _data(rows: int) -> tuple[Path, Path]:
     """`rows` labelled simulated lines as Parquet (for fit_model) and CSV (for the CLI), made once."""
     pq_path, csv_path = Path(f"/tmp/bench_model_{rows}.parquet"), Path(f"/tmp/bench_model_{rows}.csv")
     if not (pq_path.exists() and csv_path.exists()):
-        from denial_risk.claims.files import write_table
         from denial_risk.synth.simulate import contract_frame, simulate_claims
+        from denial_risk.tableio.files import write_table
 
         frame = contract_frame(simulate_claims(rows, 99))
         write_table(frame, pq_path)

@@ -37,11 +37,11 @@ print(json.dumps({{"seconds": time.perf_counter() - t, "load_avg_1m_at_start": l
 
 
 def setup(work: Path, rows: int, train_rows: int, seed: int) -> tuple[Path, Path]:
-    from denial_risk.claims import files
     from denial_risk.claims.table import load_claims
     from denial_risk.modeling.config import TrainConfig
     from denial_risk.modeling.train import fit_model
     from denial_risk.synth.simulate import contract_frame, simulate_claims
+    from denial_risk.tableio import files
 
     model_path, data = work / f"rules_model_{train_rows}.pkl", work / f"rules_backlog_{rows}.csv"
     if not model_path.exists():

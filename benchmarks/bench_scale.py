@@ -81,8 +81,8 @@ def _child(code: str, cwd: str, log: Path) -> tuple[dict, float, float]:
 
 def _write_parts(path: Path, rows: int) -> None:
     """`rows` lines as CSV: one simulation up to `PART`, else `PART`-line parts of successive seeds."""
-    from denial_risk.claims import files
     from denial_risk.synth.simulate import contract_frame, simulate_claims
+    from denial_risk.tableio import files
 
     tmp = path.with_suffix(".partial")
     if rows <= PART:
@@ -109,8 +109,8 @@ def _write_parts(path: Path, rows: int) -> None:
 
 
 def _eval_file(work: Path) -> Path:
-    from denial_risk.claims import files
     from denial_risk.synth.simulate import contract_frame, simulate_claims
+    from denial_risk.tableio import files
 
     path = work / "eval_300000.csv"
     if not path.exists():

@@ -125,8 +125,8 @@ def setup(
     work: Path, rows: int, train_rows: int, big_rows: int, seed: int
 ) -> tuple[Path, Path, Path | None, dict]:
 
-    from denial_risk.claims import files
     from denial_risk.synth.simulate import contract_frame, simulate_claims
+    from denial_risk.tableio import files
 
     info: dict = {}
     model_path = work / f"model_{train_rows}.pkl"

@@ -18,6 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "denial_risk"
 LAYERS = [
     {"errors"},
     {"contract"},
+    {"tableio"},
     {"claims"},
     {"features", "x12", "rework"},
     {"modeling", "synth"},

@@ -1,4 +1,4 @@
-"""claims.reader and claims.files: chunked CSV/Parquet reading and atomic writing.
+"""claims.reader and tableio.files: chunked CSV/Parquet reading and atomic writing.
 
 Header matching, BOM, malformed rows and bad bytes on the reading side.
 """
@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from denial_risk.claims.files import TableWriter, atomic_path, file_format, write_table
 from denial_risk.claims.reader import ClaimReader, canonical_name, read_table
 from denial_risk.errors import UserError
+from denial_risk.tableio.files import TableWriter, atomic_path, file_format, write_table
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "claims.csv") -> Path:

@@ -27,8 +27,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from denial_risk.claims import files
 from denial_risk.cli import main
+from denial_risk.tableio import files
 
 ROOT = Path(__file__).resolve().parents[2]
 REMITS = ROOT / "tests" / "fixtures" / "x12" / "linuxforhealth" / "835_005010X221A1" / "managed-care.835"

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from denial_risk.claims.files import FORMULA_START
+from denial_risk.tableio.files import FORMULA_START
 
 PAYLOADS = [
     '=HYPERLINK("http://evil","x")',

@@ -70,8 +70,8 @@ def test_monitor_and_the_report_name_the_payer_rule_changes(
     `report --model` with their month; the new remits' own changes are added."""
     import copy
 
-    from denial_risk.claims import files
     from denial_risk.registry import tracking
+    from denial_risk.tableio import files
 
     model = copy.copy(denial_model)
     model.fix_effects = copy.copy(denial_model.fix_effects)

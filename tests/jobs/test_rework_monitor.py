@@ -7,10 +7,10 @@ import pandas as pd
 
 
 def test_monitor_counts_what_the_later_remits_show(tmp_path, mlflow_store, run, capsys):
-    from denial_risk.claims.files import write_table
     from denial_risk.rework.queue import rework_queue
     from denial_risk.synth.rework_team import simulate_rework
     from denial_risk.synth.rework_x12 import write_rework_x12
+    from denial_risk.tableio.files import write_table
     from denial_risk.x12 import ingest
 
     world = simulate_rework(2500, 6, "2024-01-01", 12)

@@ -48,7 +48,7 @@ def test_functions_and_unlisted_names_of_our_own_package_are_not_trusted():
     for name in (
         "denial_risk.registry.tracking.load_pyfunc",
         "denial_risk.registry.tracking.load_model",
-        "denial_risk.claims.files.write_text",
+        "denial_risk.tableio.files.write_text",
         "denial_risk.modeling.bundle.load_bundle",
         "denial_risk.modeling.model.DenialModel.predict_proba",
         "denial_risk.modeling.modelX.DenialModel",

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.slow
 def test_register_then_load_by_alias_gives_the_same_queue(
     mlflow_store, tmp_path, rework_history, rework_world, run, capsys
 ):
-    from denial_risk.claims.files import write_table
     from denial_risk.registry import tracking
+    from denial_risk.tableio.files import write_table
 
     history = tmp_path / "history.parquet"
     write_table(rework_history, history)

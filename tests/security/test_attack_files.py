@@ -43,7 +43,7 @@ def test_f7_sigterm_to_validate_leaves_no_partial(all_rejected, tmp_path):
 
 
 def test_f10_a_legal_long_name_is_written(claims_csv, tmp_path, capsys, run):
-    from denial_risk.claims.files import check_name_fits  # noqa: F401 - the check exists
+    from denial_risk.tableio.files import check_name_fits  # noqa: F401 - the check exists
 
     name = "r" * (240 - len(".csv")) + ".csv"
     out = tmp_path / name

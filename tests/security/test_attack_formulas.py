@@ -42,7 +42,7 @@ def _formula_like(cell: str) -> bool:
 
 @pytest.mark.parametrize("kind", sorted(TYPES))
 def test_f5_every_string_like_arrow_type_is_neutralised(kind, tmp_path):
-    from denial_risk.claims.files import TableWriter
+    from denial_risk.tableio.files import TableWriter
 
     out = tmp_path / "t.csv"
     with TableWriter(out) as w:
@@ -55,7 +55,7 @@ def test_f5_every_string_like_arrow_type_is_neutralised(kind, tmp_path):
 
 
 def test_f4_a_header_cell_is_neutralised_in_every_table(tmp_path):
-    from denial_risk.claims.files import TableWriter
+    from denial_risk.tableio.files import TableWriter
 
     out = tmp_path / "t.csv"
     with TableWriter(out) as w:

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from denial_risk.claims import files, reader
+from denial_risk.claims import reader
 from denial_risk.contract import normalize, policy, reference, remedies, rules, schema
 from denial_risk.synth import simulate, world
 from denial_risk.synth.oracle import History
+from denial_risk.tableio import files
 
 ROWS = 30_000
 

@@ -1,1 +1,1 @@
-"""Claim files: streaming reading with every row accounted for, output files, memory."""
+"""Claim files read in chunks with every row accounted for: reader, normalised table, rejects."""

@@ -32,10 +32,10 @@ from denial_risk.claims.arrow_csv import (
     ReadPace,
     SafeCSVBytes,
 )
-from denial_risk.claims.files import check_input, file_format
 from denial_risk.claims.raw_rows import RawRows
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
+from denial_risk.tableio.files import check_input, file_format
 
 # Small chunks keep peak memory low and flat: scoring a chunk needs ~2 kB a line
 # at its peak, and per-chunk overhead is already negligible at ~50k lines.

@@ -7,11 +7,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from denial_risk.claims.files import TableWriter, check_output, file_format
 from denial_risk.claims.reject_counts import RejectCounts
 from denial_risk.claims.table import ClaimTable
 from denial_risk.contract.normalize import REJECT_REASON
 from denial_risk.errors import UserError
+from denial_risk.tableio.files import TableWriter, check_output, file_format
 
 
 @dataclass

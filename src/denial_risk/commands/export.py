@@ -23,9 +23,9 @@ def export(model_uri: str, model_sha256: str | None, out: str) -> None:
     import shutil
     from pathlib import Path
 
-    from denial_risk.claims.files import check_output
     from denial_risk.errors import as_os_error
     from denial_risk.registry.tracking import export_model
+    from denial_risk.tableio.files import check_output
 
     check_output(out, folder=True)
     existed = Path(out).exists()

@@ -6,9 +6,9 @@ import time
 
 import click
 
-from denial_risk.claims.files import file_format
 from denial_risk.commands.options import x12_paths_option
 from denial_risk.errors import PartialInputError, UserError
+from denial_risk.tableio.files import file_format
 
 MULTI_PATH_OPTIONS = ("--claims", "--remits")
 

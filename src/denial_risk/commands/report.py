@@ -51,8 +51,8 @@ def report(
     rework: str | None,
 ) -> None:
     """Write a single-file HTML worklist report with charts, to open or mail."""
-    from denial_risk.claims.files import check_output
     from denial_risk.report.html import build_report
+    from denial_risk.tableio.files import check_output
 
     check_output(out)
     found = None

@@ -69,8 +69,8 @@ def score(
     progress: bool | None,
 ) -> None:
     """Score a claim backlog into a ranked worklist (rejects beside the output)."""
-    from denial_risk.claims.files import check_output, file_format
     from denial_risk.scoring.explain import ExplainPolicy
+    from denial_risk.tableio.files import check_output, file_format
 
     as_of = None if as_of is None else as_of.date()
     policy = ExplainPolicy.choose(

@@ -52,9 +52,9 @@ def simulate(rows: int, seed: int, out: str, start: str, months: int, world: str
     """Write labelled synthetic claim lines plus `true_denial_probability`."""
     import pandas as pd
 
-    from denial_risk.claims import files
     from denial_risk.errors import UserError
     from denial_risk.synth.simulate import contract_frame, simulate_claims
+    from denial_risk.tableio import files
 
     files.file_format(out, option="--out")
     files.check_output(out)

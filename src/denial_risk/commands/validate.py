@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from denial_risk.claims.files import file_format
 from denial_risk.claims.validate import validate_file
 from denial_risk.commands.options import data_option
+from denial_risk.tableio.files import file_format
 
 
 @click.command("validate")

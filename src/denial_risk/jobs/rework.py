@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from denial_risk.claims.files import TableWriter, check_output, file_format
 from denial_risk.errors import UserError
 from denial_risk.rework.queue import rework_queue
+from denial_risk.tableio.files import TableWriter, check_output, file_format
 
 log = logging.getLogger(__name__)
 

@@ -396,7 +396,7 @@ def _merge_parts(folder: Path, target: Path) -> None:
     """Spark's part files (in partition order) → one Parquet file, renamed into place at the end."""
     import pyarrow.parquet as pq
 
-    from denial_risk.claims.files import atomic_path
+    from denial_risk.tableio.files import atomic_path
 
     parts = sorted(folder.glob("part-*.parquet"))
     schema_ = pq.read_schema(parts[0]) if parts else None

@@ -21,10 +21,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from denial_risk.claims.files import remove_stale, work_dir
 from denial_risk.claims.table import ClaimTable
 from denial_risk.contract import schema
 from denial_risk.scoring.claims import ClaimCollector, ClaimSummary
+from denial_risk.tableio.files import remove_stale, work_dir
 
 log = logging.getLogger(__name__)
 BATCH_ROWS = 65_536

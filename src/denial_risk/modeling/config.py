@@ -15,9 +15,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from denial_risk.claims.files import check_input
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
+from denial_risk.tableio.files import check_input
 
 DEFAULT_TIERS = {"high": 0.5, "medium": 0.2}
 

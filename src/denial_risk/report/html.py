@@ -28,7 +28,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from denial_risk.claims.files import write_text
 from denial_risk.contract import schema
 from denial_risk.contract.wording import carc_words
 from denial_risk.report import plots
@@ -43,6 +42,7 @@ from denial_risk.report.aggregate import (
 )
 from denial_risk.report.claims import claim_file_for, summarise_claims
 from denial_risk.report.source import FRAME_SOURCE, open_scored
+from denial_risk.tableio.files import write_text
 
 TIER_ORDER = schema.RISK_TIERS
 TEMPLATE = "report.html.j2"

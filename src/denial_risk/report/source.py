@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from denial_risk.claims.files import check_input
 from denial_risk.claims.reader import ClaimReader
 from denial_risk.contract import schema
 from denial_risk.contract.normalize import MAX_AMOUNT, parse_amounts
 from denial_risk.errors import UserError
+from denial_risk.tableio.files import check_input
 
 # Columns the report cannot do without (the contract's required identifiers
 # and amounts it shows, plus the columns scoring adds but likely_denial_codes, the seventh: a

@@ -32,12 +32,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from denial_risk.claims.files import TableWriter
-from denial_risk.claims.memory import release_freed_memory
 from denial_risk.contract import schema
 from denial_risk.contract.normalize import REJECT_REASON
 from denial_risk.modeling.claim_risk import claim_probability, log_survival
 from denial_risk.scoring.claim_text import claim_reasons, format_actions, plan_actions
+from denial_risk.tableio.files import TableWriter
+from denial_risk.tableio.memory import release_freed_memory
 
 TIER_CODE = {"low": 0, "medium": 1, "high": 2}
 TIER_NAMES = np.array(["low", "medium", "high"], dtype=object)  # by TIER_CODE

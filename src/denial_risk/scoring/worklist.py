@@ -38,14 +38,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from denial_risk.claims.files import TableWriter, check_output, file_format, remove_stale, work_dir
-from denial_risk.claims.memory import lean_arrow_memory, release_freed_memory
 from denial_risk.claims.reject_counts import RejectCounts
 from denial_risk.claims.table import ClaimTable
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
 from denial_risk.scoring.claims import ClaimCollector, ClaimSummary, NoClaims
 from denial_risk.scoring.explain import ExplainPolicy, explain_ranked, scored_columns
+from denial_risk.tableio.files import TableWriter, check_output, file_format, remove_stale, work_dir
+from denial_risk.tableio.memory import lean_arrow_memory, release_freed_memory
 
 ADDED = schema.ADDED  # the seven added columns, in the contract's order
 DRIFT_THRESHOLD = 0.25

@@ -349,7 +349,7 @@ def make_sample_data(
     """
     from pathlib import Path
 
-    from denial_risk.claims import files
+    from denial_risk.tableio import files
 
     out = Path(out_dir)
     frame = simulate_claims(rows, seed, start=start, months=months)

@@ -107,7 +107,7 @@ def collect_files(paths: Iterable[str | os.PathLike], option: str) -> list[Path]
                 ):
                     out.append(f)
         else:
-            from denial_risk.claims.files import check_input
+            from denial_risk.tableio.files import check_input
 
             check_input(path, option)  # a FIFO named here would block the read for ever
             out.append(path)
@@ -285,7 +285,7 @@ def sibling_path(out: str | os.PathLike, tag: str, ext: str | None = None) -> Pa
 
 def write_outputs(result: IngestResult, out: str | os.PathLike) -> dict[str, Path]:
     """Write the tables (atomically, CSV or Parquet by extension), the findings CSV and summary JSON."""
-    from denial_risk.claims.files import write_table, write_text
+    from denial_risk.tableio.files import write_table, write_text
 
     written: dict[str, Path] = {}
     if result.remits_given:

@@ -146,7 +146,7 @@ def _isa_gs(w, fic: str, version: str, when: pd.Timestamp, control: int) -> None
 
 
 def _finish(buf: io.StringIO, w, target: Path) -> None:
-    from denial_risk.claims.files import atomic_path
+    from denial_risk.tableio.files import atomic_path
 
     w.close()
     with atomic_path(target) as tmp:

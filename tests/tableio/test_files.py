@@ -1,4 +1,4 @@
-"""claims.files: formula-safe CSV cells, list columns in CSV, OS errors that name the output,
+"""tableio.files: formula-safe CSV cells, list columns in CSV, OS errors that name the output,
 input and output checks, left-overs of a killed run."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from denial_risk.claims import files
-from denial_risk.claims.files import TableWriter, check_input, check_output, remove_stale, write_table
 from denial_risk.errors import UserError, os_error_exit
+from denial_risk.tableio import files
+from denial_risk.tableio.files import TableWriter, check_input, check_output, remove_stale, write_table
 
 # OWASP's CSV-injection examples and the issue's: each begins with = + - @ TAB or CR
 PAYLOADS = [

@@ -6,7 +6,7 @@ temporary name carries the writer's process id, so a later run can tell a
 file left by a killed run (`remove_stale`) from one another run is writing.
 
 CSV outputs are meant to be opened in a spreadsheet: every cell and header cell
-that begins like a formula gets a leading `'` (claims/cells.py). Numeric columns
+that begins like a formula gets a leading `'` (tableio/cells.py). Numeric columns
 and Parquet outputs keep their values. List columns (a Parquet `modifiers` as
 `list<string>`) are written to CSV as `|`-joined text. An OS error while writing names the output file, not a
 temporary one.
@@ -30,9 +30,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from denial_risk.claims.cells import FORMULA_START as FORMULA_START  # re-exported (tests, callers)
-from denial_risk.claims.cells import csv_ready, defuse_formulas, defuse_name
 from denial_risk.errors import UserError, errno_of
+from denial_risk.tableio.cells import FORMULA_START as FORMULA_START  # re-exported (tests, callers)
+from denial_risk.tableio.cells import csv_ready, defuse_formulas, defuse_name
 
 log = logging.getLogger(__name__)
 
