@@ -9,7 +9,7 @@ into training, calibration and holdout). A second draw of the same world's rules
 another seed (`--score-seed`: other suppliers, patients and claims) over the same 30
 months; its last 6 months are scored, labels dropped.
 
-Every fix the worklist considers on those lines is made (`contract.remedies.apply`) and
+Every fix the worklist considers on those lines is made (`biller.remedies.apply`) and
 judged by the second world's own mechanism (`jobs.fix_truth`): precision (a listed fix
 truly lowers the risk by a point), recall (at-risk lines with a truthfully fixable cause
 of a logit or more list such a fix), and the error of the risk the worklist states

@@ -19,7 +19,7 @@ LAYERS = [
     {"errors"},
     {"contract"},
     {"tableio"},
-    {"claims"},
+    {"claims", "biller"},
     {"features", "x12", "rework"},
     {"modeling", "synth"},
     {"scoring", "report"},

@@ -473,7 +473,7 @@ def test_the_template_is_package_data():
 
 
 def test_carc_meanings_are_the_worklists_words(scored, tmp_path):
-    from denial_risk.contract.wording import carc_words
+    from denial_risk.biller.wording import carc_words
 
     scored["predicted_carc"] = ["CO-4", "CO-96", "CO-197", "", "CO-4", "", "", "", "", "", "", ""]
     root = _dom(build_report(scored, tmp_path / "r.html").read_text(encoding="utf-8"))

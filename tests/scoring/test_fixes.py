@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from denial_risk.contract import remedies, schema
+from denial_risk.biller import remedies
+from denial_risk.biller.wording import ADVICE_PREFIX, FIX_SEP, REMEDY_TEXT, UNKNOWN_SUFFIX
+from denial_risk.contract import schema
 from denial_risk.contract.facts import LineFacts
 from denial_risk.contract.normalize import normalize_chunk
-from denial_risk.contract.wording import ADVICE_PREFIX, FIX_SEP, REMEDY_TEXT, UNKNOWN_SUFFIX
 from denial_risk.jobs import fix_truth
 from denial_risk.scoring import fixes, stagefix
 from denial_risk.scoring.findings import findings

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from denial_risk.contract import remedies
+from denial_risk.biller import remedies
 from denial_risk.contract.facts import policy_group_label
 from denial_risk.contract.normalize import normalize_chunk
 from denial_risk.synth import harder

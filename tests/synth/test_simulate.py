@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from denial_risk.biller import remedies
 from denial_risk.claims import reader
-from denial_risk.contract import normalize, policy, reference, remedies, rules, schema
+from denial_risk.contract import normalize, policy, reference, rules, schema
 from denial_risk.synth import simulate, world
 from denial_risk.synth.oracle import History
 from denial_risk.tableio import files

@@ -33,7 +33,7 @@ DOCUMENTED_RATE = 0.95
 @dataclass(frozen=True)
 class CertainRule:
     name: str
-    remedy: str  # the fix that removes it (`contract.remedies` name, or an advisory's name)
+    remedy: str  # the fix that removes it (`biller.remedies` name, or an advisory's name)
     per_code: bool  # the model may know it for one code and not another: counted per code
     source: str
     words: str  # what the rule is, for docs and the fitted model's record

@@ -1,7 +1,7 @@
 """Are the worklist's fixes true? Each one applied to the simulated world's own mechanism.
 
 Re-scoring an edited line through the model checks the model against itself. Here every
-fix the worklist considers for a line is made (`contract.remedies.apply`) and the edited
+fix the worklist considers for a line is made (`biller.remedies.apply`) and the edited
 line is judged by the world that generated the data (`synth.oracle.World`): a fix is
 true when the world's probability of denial drops. Used by `benchmarks/bench_fixes.py`
 and the fix tests (a small world); the product itself never sees the world.
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import remedies
+from denial_risk.biller import remedies
 from denial_risk.contract.facts import LineFacts
 from denial_risk.contract.normalize import REJECT_REASON, normalize_chunk
 from denial_risk.scoring import fixes
@@ -208,7 +208,7 @@ def remedy_of(text: str) -> str | None:
     """The remedy a worklist fix's words name ('attach the signed proof of delivery → 7%'), or None."""
     import re
 
-    from denial_risk.contract.wording import REMEDY_TEXT, UNKNOWN_SUFFIX
+    from denial_risk.biller.wording import REMEDY_TEXT, UNKNOWN_SUFFIX
     from denial_risk.scoring.stagefix import remedy_of_stage_text
 
     words = re.sub(r"\s*→\s*[\d.]+%$", "", text).removesuffix(UNKNOWN_SUFFIX)

@@ -2,7 +2,7 @@
 
 A payer that begins requiring prior authorization for knee orthoses shows it first in
 its remits: lines without it start coming back CO-197. Per remedy, state (shown /
-unknown) and payer cell (`contract.remedies`), the lines with the defect are counted
+unknown) and payer cell (`biller.remedies`), the lines with the defect are counted
 per service month, with how many were denied for one of the remedy's own reasons
 (its CARCs; the denial itself where the remits carry no reasons). A single
 changepoint is searched over the month boundaries: the split that most raises the
@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import remedies
-from denial_risk.contract.wording import DOCUMENT_NAMES, group_words
+from denial_risk.biller import remedies
+from denial_risk.biller.wording import DOCUMENT_NAMES, group_words
 
 MIN_LR = 30.0  # twice the log likelihood ratio of the best split (project judgement, see the docstring)
 MIN_SHIFT = 0.08  # the remedy's reasons' share moved by 8 points or more

@@ -4,7 +4,7 @@ Re-scoring an edited line through the denial model only checks the model against
 the model learns that lines with prior authorization are denied less everywhere, partly
 because careful suppliers do everything at once, partly because one smooth model pools
 payers whose rules differ. Here each remedy's effect is estimated where it applies
-(`contract.remedies`: a payer, with the policy group or Medicare's program where
+(`biller.remedies`: a payer, with the policy group or Medicare's program where
 requirements differ by them), from the training lines alone, adjusted for the supplier:
 
     logit P(denied) = cell intercept + supplier + quarter + other findings
@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, sparse
 
-from denial_risk.contract import remedies
+from denial_risk.biller import remedies
 from denial_risk.contract.facts import LineFacts
 from denial_risk.modeling import effect_detail
 from denial_risk.modeling.changes import detect as detect_changes

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from denial_risk.biller.wording import carc_words
 from denial_risk.contract import schema
-from denial_risk.contract.wording import carc_words
 from denial_risk.report import plots
 from denial_risk.report.aggregate import (
     ACTION_TAIL_RE,

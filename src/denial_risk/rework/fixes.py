@@ -1,7 +1,7 @@
 """What to correct on a denied line, in the worklist's words, where it can still be done after delivery.
 
 The rework queue's `action_text` names the rule's action; for a corrected claim, a
-reopening or an appeal it then lists the remedies `contract.remedies` finds truthful for
+reopening or an appeal it then lists the remedies `biller.remedies` finds truthful for
 the line (the same masks the worklist's fixes use) and that fit both the denial (the
 remedy removes that CARC) and the action:
 
@@ -19,9 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from denial_risk.biller.remedies import REMEDIES, candidates
+from denial_risk.biller.wording import REMEDY_TEXT
 from denial_risk.contract.facts import LineFacts
-from denial_risk.contract.remedies import REMEDIES, candidates
-from denial_risk.contract.wording import REMEDY_TEXT
 
 _CORRECTIONS = ("corrected_claim", "reopening", "appeal")
 _NOT_IN_A_REOPENING = ("corrected_claim", "appeal")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import schema, wording
+from denial_risk.biller import wording
+from denial_risk.contract import schema
 from denial_risk.rework import rules
 from denial_risk.rework.recovery import LEARNED_ACTIONS
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import reference, wording
+from denial_risk.biller import wording
+from denial_risk.contract import reference
 
 ACTIONS = ("corrected_claim", "reopening", "appeal", "bill_patient", "no_rework")
 CLOCKS = ("determination", "receipt", "service", "")

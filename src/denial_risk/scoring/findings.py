@@ -16,10 +16,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import codefit, reference, remedies, rules, schema
+from denial_risk.biller import remedies
+from denial_risk.biller.wording import DOCUMENT_NAMES, PAYER_WORDS, dotted, group_words, or_list
+from denial_risk.contract import codefit, reference, rules, schema
 from denial_risk.contract import policy as policy_mod
 from denial_risk.contract.facts import LineFacts, same_or_similar
-from denial_risk.contract.wording import DOCUMENT_NAMES, PAYER_WORDS, dotted, group_words, or_list
 
 EVIDENCE_MIN_DIFF = 0.02  # a payer's remits show a requirement when its reason rate rises this much
 # GA (CMS ABN form instructions, CMS-R-131; CMS IOM 100-04 ch. 30 sec. 50): an ABN binds Original

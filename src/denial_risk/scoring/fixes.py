@@ -1,6 +1,6 @@
 """Recommended actions: the fixes a biller can truthfully make, each with the risk it would leave.
 
-A fix is a remedy (`contract.remedies`) to the line itself -- a side modifier, two lines
+A fix is a remedy (`biller.remedies`) to the line itself -- a side modifier, two lines
 instead of one, a document attached, prior authorization obtained, eligibility verified
 -- never the payer, the patient or the date of service, and never a record written
 after the fact. A fix is listed only when its effect, learned from this payer's
@@ -22,10 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import policy, remedies
-from denial_risk.contract.certain import delivered
-from denial_risk.contract.facts import LineFacts, same_or_similar, split_list_value
-from denial_risk.contract.wording import (
+from denial_risk.biller import remedies
+from denial_risk.biller.wording import (
     ADVICE_PREFIX,
     FIX_SEP,
     REMEDY_TEXT,
@@ -33,6 +31,9 @@ from denial_risk.contract.wording import (
     dotted,
     group_words,
 )
+from denial_risk.contract import policy
+from denial_risk.contract.certain import delivered
+from denial_risk.contract.facts import LineFacts, same_or_similar, split_list_value
 from denial_risk.scoring import stagefix
 
 MIN_DROP = 0.01  # a fix must lower the risk by at least one percentage point, at its lower bound

@@ -27,10 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import schema
-from denial_risk.contract.certain import delivered
-from denial_risk.contract.facts import LineFacts
-from denial_risk.contract.wording import (
+from denial_risk.biller.wording import (
     DOCUMENT_NAMES,
     DRIVER_POINTS,
     GROUP_DRIVERS,
@@ -38,6 +35,9 @@ from denial_risk.contract.wording import (
     dotted,
     rarc_words,
 )
+from denial_risk.contract import schema
+from denial_risk.contract.certain import delivered
+from denial_risk.contract.facts import LineFacts
 from denial_risk.scoring import fixes
 from denial_risk.scoring.findings import findings
 from denial_risk.scoring.fixes import join_by_position

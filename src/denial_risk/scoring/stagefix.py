@@ -24,9 +24,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from denial_risk.biller.wording import REMEDY_TEXT, UNKNOWN_SUFFIX
 from denial_risk.contract.certain import CERTAIN_RULES
 from denial_risk.contract.facts import LineFacts
-from denial_risk.contract.wording import REMEDY_TEXT, UNKNOWN_SUFFIX
 
 STAGE_TEXT = {
     ("obtain_prior_auth", False): "obtain prior authorization before delivery",

@@ -37,7 +37,7 @@ DOCUMENT_NAMES = {
     "has_photos": "photos",
 }
 
-# What a biller does about each remedy (`contract.remedies`); `{...}` fields are the line's values.
+# What a biller does about each remedy (`biller.remedies`); `{...}` fields are the line's values.
 # Nothing here asks for a record written after the fact or a claim the record does not back.
 REMEDY_TEXT = {
     "add_side": "add RT or LT (the side fitted)",
