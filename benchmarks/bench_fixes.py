@@ -10,7 +10,7 @@ another seed (`--score-seed`: other suppliers, patients and claims) over the sam
 months; its last 6 months are scored, labels dropped.
 
 Every fix the worklist considers on those lines is made (`biller.remedies.apply`) and
-judged by the second world's own mechanism (`jobs.fix_truth`): precision (a listed fix
+judged by the second world's own mechanism (`testing.fix_truth`): precision (a listed fix
 truly lowers the risk by a point), recall (at-risk lines with a truthfully fixable cause
 of a logit or more list such a fix), and the error of the risk the worklist states
 after the fix. The same for the naive design (re-score the edited line through the
@@ -126,8 +126,8 @@ def main(argv=None) -> dict:
 
     from denial_risk.contract import schema
     from denial_risk.contract.normalize import normalize_chunk
-    from denial_risk.jobs import fix_truth
     from denial_risk.synth.simulate import simulate_world
+    from denial_risk.testing import fix_truth
 
     model, model_info = _model(args.train_rows, args.train_seed, args.refit, args.world)
     frame, world = simulate_world(args.score_rows, args.score_seed, START, MONTHS, world=args.world)

@@ -15,10 +15,10 @@ from denial_risk.biller.wording import ADVICE_PREFIX, FIX_SEP, REMEDY_TEXT, UNKN
 from denial_risk.contract import schema
 from denial_risk.contract.facts import LineFacts
 from denial_risk.contract.normalize import normalize_chunk
-from denial_risk.jobs import fix_truth
 from denial_risk.scoring import fixes, stagefix
 from denial_risk.scoring.findings import findings
 from denial_risk.scoring.reasons import explain_rows
+from denial_risk.testing import fix_truth
 
 FIXABLE = {
     "modifiers",

@@ -8,7 +8,7 @@ import pytest
 
 from denial_risk.contract import schema
 from denial_risk.contract.normalize import normalize_chunk
-from denial_risk.jobs import fix_truth
+from denial_risk.testing import fix_truth
 
 pytestmark = pytest.mark.slow
 START, MONTHS = "2024-01-01", 30

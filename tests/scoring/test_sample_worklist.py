@@ -128,9 +128,9 @@ def test_the_comparison_allows_another_cpus_bits_and_catches_a_real_change():
 
 def test_the_sample_worklists_fixes_are_true_in_its_world():
     """Every fix the README's first lines show lowers the sample world's own risk a point; so do
-    almost all of the pinned worklist's fixes (the world judges, not the model: jobs/fix_truth.py)."""
-    from denial_risk.jobs.fix_truth import MIN_TRUE_DROP, judge_worklist
+    almost all of the pinned worklist's fixes (the world judges, not the model: testing/fix_truth.py)."""
     from denial_risk.synth.simulate import SAMPLE, simulate_world
+    from denial_risk.testing.fix_truth import MIN_TRUE_DROP, judge_worklist
 
     want = pd.read_csv(pin.GOLDEN, dtype=str, keep_default_na=False)
     frame, world = simulate_world(SAMPLE["rows"], SAMPLE["seed"], SAMPLE["start"], SAMPLE["months"])

@@ -151,7 +151,7 @@ def at_stage(table: pd.DataFrame, sub: pd.DataFrame, facts: LineFacts, delivered
                 text[at] = [_restated(t, key, STAGE_TEXT[(kind, stage)], stage) for t in text[at]]
         possible &= ~(hit & cannot)
     # a fix that cannot be done at the stage is not a fix at all: not listed, and not counted as one
-    # a biller could have made (`jobs.fix_truth`'s recall)
+    # a biller could have made (`testing.fix_truth`'s recall)
     return table.assign(text=text)[possible].reset_index(drop=True)
 
 
