@@ -55,7 +55,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from denial_risk.testing import make_claims
-    from denial_risk.x12.validate import validate_file
+    from denial_risk.x12.guide_check import validate_file
     from denial_risk.x12.write import write_835, write_837p
 
     table = make_claims(args.lines, seed=7)

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from denial_risk.claims.validate import validate_file
+from denial_risk.claims.contract_check import validate_file
 from denial_risk.cli import main
 
 HEADER = (

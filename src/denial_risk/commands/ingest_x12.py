@@ -163,8 +163,8 @@ def _echo_issues(result, written: dict, limit: int = 20) -> None:
 
 
 def _guide_validation(claims: tuple[str, ...], remits: tuple[str, ...]) -> None:
+    from denial_risk.x12.guide_check import validate_file
     from denial_risk.x12.ingest import collect_files
-    from denial_risk.x12.validate import validate_file
 
     for f in collect_files(claims, "--claims") + collect_files(remits, "--remits"):
         ok, messages = validate_file(f)

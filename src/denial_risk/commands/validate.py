@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from denial_risk.claims.validate import validate_file
+from denial_risk.claims.contract_check import validate_file
 from denial_risk.commands.options import data_option
 from denial_risk.tableio.files import file_format
 

@@ -7,8 +7,8 @@ Public API:
     validate_file(path) -> (ok, messages)                 pyx12's guide validation
 """
 
+from denial_risk.x12.guide_check import validate_file
 from denial_risk.x12.ingest import IngestResult, ingest, write_outputs
-from denial_risk.x12.validate import validate_file
 from denial_risk.x12.write import write_835, write_837p
 
 __all__ = ["IngestResult", "ingest", "write_outputs", "write_837p", "write_835", "validate_file"]
