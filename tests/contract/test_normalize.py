@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from denial_risk.contract import schema
+from denial_risk.contract.duplicates import DuplicateTracker
 from denial_risk.contract.normalize import (
     REJECT_REASON,
-    DuplicateTracker,
     check_required_columns,
     normalize_chunk,
 )

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from denial_risk.biller import remedies
 from denial_risk.claims import reader
-from denial_risk.contract import normalize, policy, reference, rules, schema
+from denial_risk.contract import normalize, policy, reference, rules, schema, values
 from denial_risk.synth import simulate, world
 from denial_risk.synth.oracle import History
 from denial_risk.tableio import files
@@ -119,7 +119,7 @@ def test_codes_valid_except_the_intended_invalid_ones(claims):
     assert groups.notna().all()
     assert set(groups) == set(world.GROUP_SHARES)
 
-    dx = normalize.normalise_diagnoses(claims["diagnosis_codes"])
+    dx = values.normalise_diagnoses(claims["diagnosis_codes"])
     exploded = dx.str.split(schema.LIST_SEP).explode()
     info = reference.icd10_info(exploded.astype("string"))
     bad = ~info["billable"].to_numpy()
@@ -133,7 +133,7 @@ def test_codes_valid_except_the_intended_invalid_ones(claims):
 def test_supporting_and_non_supporting_diagnoses(sim):
     claims, details, _ = sim
     groups = policy.policy_for_codes(claims["hcpcs_code"])["policy_group"]
-    dx = normalize.normalise_diagnoses(claims["diagnosis_codes"])
+    dx = values.normalise_diagnoses(claims["diagnosis_codes"])
     support = policy.diagnosis_support(groups, dx)["any_supports"]
     flagged = details["causes"]["diagnosis_not_supporting"].to_numpy() > 0
     known = support.notna().to_numpy()

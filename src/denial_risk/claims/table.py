@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.claims.reader import RAW_LINE, ClaimReader, MalformedRow
+from denial_risk.contract.duplicates import DuplicateTracker
 from denial_risk.contract.normalize import (
     REJECT_REASON,
-    DuplicateTracker,
     check_required_columns,
     normalize_chunk,
 )

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from denial_risk.claims.reader import ClaimReader
 from denial_risk.contract import schema
-from denial_risk.contract.normalize import MAX_AMOUNT, parse_amounts
+from denial_risk.contract.values import MAX_AMOUNT, parse_amounts
 from denial_risk.errors import UserError
 from denial_risk.tableio.files import check_input
 

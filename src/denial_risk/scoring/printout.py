@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.contract import schema
-from denial_risk.contract.normalize import parse_amounts
+from denial_risk.contract.values import parse_amounts
 
 
 def _money(x: float) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import facts, normalize, policy, reference
+from denial_risk.contract import facts, policy, reference, values
 from denial_risk.synth.world import (
     DEFECTS,
     DOC_CAUSES,
@@ -105,7 +105,7 @@ def view(frame: pd.DataFrame, supplier_npis: np.ndarray, patient_index: dict[str
     e_codes, e_uni = pd.factorize(expected_docs, use_na_sentinel=False)
     per = np.array([[f in str(u).split("|") for f in DOC_FLAGS] for u in e_uni] or [[False] * len(DOC_FLAGS)])
     status = reference.hcpcs_status(codes).to_numpy(dtype=object, na_value=None)
-    dx = normalize.normalise_diagnoses(
+    dx = values.normalise_diagnoses(
         frame["diagnosis_codes"].astype("string")
     )  # a payer reads M17.11 as M1711
     support = policy.diagnosis_support(pol["policy_group"].astype("string"), dx)
