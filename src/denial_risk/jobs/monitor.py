@@ -19,7 +19,7 @@ import pandas as pd
 
 from denial_risk.claims.table import load_claims
 from denial_risk.errors import UserError
-from denial_risk.modeling import changes, evaluate
+from denial_risk.modeling import changes, evaluate, realised
 from denial_risk.modeling.drift import drift_report
 from denial_risk.registry import tracking
 
@@ -52,36 +52,13 @@ def feature_drift(model, frame: pd.DataFrame, *, sample: int = 200_000, seed: in
 
 def predicted_vs_realised(scored: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     """Join scored lines to their remitted outcomes; compare rates overall, per payer type and decile."""
-    keys = ["claim_id", "line_number"]
-    left = scored[[*keys, "payer_type", "denial_probability"]].copy()
-    right = outcomes.loc[outcomes["denied"].notna(), [*keys, "denied"]]
-    for frame in (left, right):
-        frame["claim_id"] = frame["claim_id"].astype("string")
-        frame["line_number"] = pd.to_numeric(frame["line_number"], errors="coerce").fillna(1).astype("int64")
-    joined = left.merge(right, on=keys, how="inner")
+    left = realised.keyed(scored[[*realised.KEYS, "payer_type", "denial_probability"]])
+    right = realised.keyed(outcomes.loc[outcomes["denied"].notna(), [*realised.KEYS, "denied"]])
+    joined = left.merge(right, on=realised.KEYS, how="inner")
     if joined.empty:
         raise UserError("--remits: no scored line matches a remitted line by claim_id and line_number")
     joined["denied"] = joined["denied"].astype(bool).astype(float)
-    joined["decile"] = pd.qcut(joined["denial_probability"].rank(method="first"), 10, labels=False) + 1
-    rows = [
-        {
-            "slice": "all",
-            "lines": len(joined),
-            "predicted_rate": joined.denial_probability.mean(),
-            "realised_rate": joined.denied.mean(),
-        }
-    ]
-    for by in ("payer_type", "decile"):
-        for key, g in joined.groupby(by, dropna=False):
-            rows.append(
-                {
-                    "slice": f"{by}={key}",
-                    "lines": len(g),
-                    "predicted_rate": g.denial_probability.mean(),
-                    "realised_rate": g.denied.mean(),
-                }
-            )
-    table = pd.DataFrame(rows)
+    table = realised.slice_table(joined, "denial_probability", "denied", by="payer_type")
     table.attrs["joined"] = joined
     return table
 
@@ -115,11 +92,12 @@ def monitor(
                 "lines_with_outcome": int(overall["lines"]),
                 "realised_denial_rate": float(overall["realised_rate"]),
                 "predicted_denial_rate": float(overall["predicted_rate"]),
-                "ece_realised": evaluate.expected_calibration_error(y, p),
             }
         )
-        if len(np.unique(y)) == 2:
-            metrics["roc_auc_realised"] = float(evaluate.roc_auc_score(y, p))
+        fit = realised.calibration(y, p)
+        metrics["ece_realised"] = fit["ece"]
+        if "auc" in fit:
+            metrics["roc_auc_realised"] = fit["auc"]
     with tracking.run("denial-risk/monitoring", run_name="monitor"):
         tracking.log_params(
             {

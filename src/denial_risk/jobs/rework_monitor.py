@@ -12,20 +12,13 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import pandas as pd
 
 from denial_risk.errors import UserError
+from denial_risk.modeling import realised
 
 log = logging.getLogger(__name__)
-KEYS = ["claim_id", "line_number"]
-
-
-def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    out["claim_id"] = out["claim_id"].astype("string")
-    out["line_number"] = pd.to_numeric(out["line_number"], errors="coerce").fillna(1).astype("int64")
-    return out
+KEYS = realised.KEYS
 
 
 def _paid(frame: pd.DataFrame) -> pd.Series:
@@ -50,8 +43,8 @@ def _from_replacements(joined: pd.DataFrame, later: pd.DataFrame) -> None:
 
 def outcomes(queue: pd.DataFrame, later: pd.DataFrame) -> pd.DataFrame:
     """Per queued line with an action and an outcome: predicted p and dollars, recovered, dollars paid."""
-    q = _keyed(queue[queue["action"] != "no_rework"])
-    later = _keyed(later)
+    q = realised.keyed(queue[queue["action"] != "no_rework"])
+    later = realised.keyed(later)
     later["_paid"] = _paid(later)
     later["_amount"] = (
         pd.to_numeric(later.get("paid_amount"), errors="coerce").fillna(0.0).where(later["_paid"], 0.0)
@@ -76,29 +69,18 @@ def outcomes(queue: pd.DataFrame, later: pd.DataFrame) -> pd.DataFrame:
 
 def compare(joined: pd.DataFrame) -> pd.DataFrame:
     """Predicted against realised recovery: overall, per action, per decile of the probability."""
-    j = joined.copy()
-    j["decile"] = pd.qcut(j["recovery_probability"].rank(method="first"), min(10, len(j)), labels=False) + 1
-    rows = [_row("all", j)]
-    for by in ("action", "decile"):
-        rows += [_row(f"{by}={k}", g) for k, g in j.groupby(by)]
-    return pd.DataFrame(rows)
-
-
-def _row(name: str, g: pd.DataFrame) -> dict:
-    return {
-        "slice": name,
-        "lines": len(g),
-        "predicted_rate": float(g["recovery_probability"].mean()),
-        "realised_rate": float(g["recovered"].mean()),
-        "predicted_dollars": float(g["expected_recovery"].sum()),
-        "realised_dollars": float(g["recovered_amount"].sum()),
-    }
+    return realised.slice_table(
+        joined,
+        "recovery_probability",
+        "recovered",
+        by="action",
+        dollars=("expected_recovery", "recovered_amount"),
+    )
 
 
 def monitor_rework(queue_path: str, later_path: str) -> tuple[pd.DataFrame, dict]:
     """Read the queue and the later table, compare, log to MLflow; returns (table, metrics)."""
     from denial_risk.claims.reader import read_table
-    from denial_risk.modeling import evaluate
     from denial_risk.registry import tracking
 
     queue = read_table(queue_path, option="--rework")
@@ -120,10 +102,8 @@ def monitor_rework(queue_path: str, later_path: str) -> tuple[pd.DataFrame, dict
         "rework_realised_rate": float(overall["realised_rate"]),
         "rework_predicted_dollars": float(overall["predicted_dollars"]),
         "rework_realised_dollars": float(overall["realised_dollars"]),
-        "rework_ece": evaluate.expected_calibration_error(y, p),
     }
-    if len(np.unique(y)) == 2:
-        metrics["rework_auc"] = float(evaluate.roc_auc_score(y, p))
+    metrics.update({f"rework_{k}": v for k, v in realised.calibration(y, p).items()})
     with tracking.run("denial-risk/monitoring", run_name="monitor-rework"):
         tracking.log_params({"rework_queue": str(queue_path).rsplit("/", 1)[-1]})
         tracking.log_metrics(metrics)
