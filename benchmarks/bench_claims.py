@@ -23,52 +23,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import platform
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from _setup import ROOT, cut, simulated, trained_model
 
-START, MONTHS, TRAIN_MONTHS = "2024-01-01", 30, 24
 TARGET_ECE = 0.02
 
 
-def _simulate(rows: int, seed: int, shared: bool):
-    from denial_risk.contract.normalize import normalize_chunk
-    from denial_risk.synth.simulate import simulate_claims
-
-    frame = simulate_claims(rows, seed, START, MONTHS, **({"shared_claim_causes": True} if shared else {}))
-    return normalize_chunk(frame)[0]  # as `train` and `score` read a file
+def _world(shared: bool) -> dict:
+    return {"shared_claim_causes": True} if shared else {}
 
 
 def _model(train_rows: int, seed: int, shared: bool, refit: bool):
-    import pandas as pd
+    def describe(result) -> dict:
+        metrics = result.metrics.items()
+        return {"holdout": {k: round(v, 4) for k, v in metrics if k.startswith("claim_") or k == "roc_auc"}}
 
-    from denial_risk.modeling.config import TrainConfig
-    from denial_risk.modeling.train import fit_model
-
-    cache = ROOT / "benchmarks" / ".cache" / f"claims_model_{train_rows}_{seed}_{int(shared)}.pkl"
-    if cache.exists() and not refit:
-        return pickle.loads(cache.read_bytes()), {"cached": True}
-    frame = _simulate(train_rows, seed, shared)
-    cut = pd.Timestamp(START) + pd.DateOffset(months=TRAIN_MONTHS)
-    labelled = frame[frame["service_date"] < cut].reset_index(drop=True)
-    t = time.perf_counter()
-    result = fit_model(labelled, TrainConfig())
-    info = {
-        "cached": False,
-        "train_lines": len(labelled),
-        "fit_seconds": round(time.perf_counter() - t, 1),
-        "holdout": {
-            k: round(v, 4) for k, v in result.metrics.items() if k.startswith("claim_") or k == "roc_auc"
-        },
-    }
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_bytes(pickle.dumps(result.model))
-    return result.model, info
+    name = f"claims_model_{train_rows}_{seed}_{int(shared)}"
+    return trained_model(name, train_rows, seed, refit, describe, **_world(shared))
 
 
 def _capture(y, score, billed, share: float = 0.10) -> float:
@@ -137,14 +111,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--refit", action="store_true")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
-    import pandas as pd
 
     shared = args.shared_claim_causes
     out = args.out or ROOT / "benchmarks" / "results" / f"claims{'_shared' if shared else ''}.json"
     model, info = _model(args.train_rows, args.train_seed, shared, args.refit)
-    frame = _simulate(args.score_rows, args.score_seed, shared)
-    cut = pd.Timestamp(START) + pd.DateOffset(months=TRAIN_MONTHS)
-    scored = frame[frame["service_date"] >= cut].reset_index(drop=True)
+    frame = simulated(args.score_rows, args.score_seed, **_world(shared))
+    scored = frame[frame["service_date"] >= cut()].reset_index(drop=True)
     t = time.perf_counter()
     result = {
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},

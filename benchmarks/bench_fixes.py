@@ -28,52 +28,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import platform
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from _setup import MONTHS, ROOT, START, TRAIN_MONTHS, cut, trained_model
 
-START, MONTHS, TRAIN_MONTHS = "2024-01-01", 30, 24
 TARGETS = {"precision": 0.95, "recall_explained": 0.92, "recall_per_kind": 0.85, "overclaim": 0.01}
 MIN_KIND_CASES = 100
 
 
 def _model(train_rows: int, seed: int, refit: bool, world: str = "plain"):
-    import pandas as pd
+    from denial_risk.modeling.changes import describe as change_words
 
-    from denial_risk.modeling.changes import describe
-    from denial_risk.modeling.config import TrainConfig
-    from denial_risk.modeling.train import fit_model
-    from denial_risk.synth.simulate import simulate_claims
+    def describe(result) -> dict:
+        return {
+            "holdout_auc": round(result.metrics["roc_auc"], 4),
+            "auc_ratio_to_bayes": round(result.metrics.get("auc_ratio_to_bayes", float("nan")), 4),
+            "fix_effects_fitted_on": result.model.info.get("fix_effects_fitted_on"),
+            "rule_changes": [change_words(c) for c in result.model.fix_effects.changes],
+        }
 
-    cache = ROOT / "benchmarks" / ".cache" / f"fixes_model_{world}_{train_rows}_{seed}.pkl"
-    if cache.exists() and not refit:
-        return pickle.loads(cache.read_bytes()), {"cached": True}
-    from denial_risk.contract.normalize import normalize_chunk
-
-    frame, _ = normalize_chunk(
-        simulate_claims(train_rows, seed, START, MONTHS, world=world)
-    )  # as `train` reads
-    cut = pd.Timestamp(START) + pd.DateOffset(months=TRAIN_MONTHS)
-    labelled = frame[frame["service_date"] < cut].reset_index(drop=True)
-    t = time.perf_counter()
-    result = fit_model(labelled, TrainConfig())
-    info = {
-        "cached": False,
-        "train_lines": len(labelled),
-        "fit_seconds": round(time.perf_counter() - t, 1),
-        "holdout_auc": round(result.metrics["roc_auc"], 4),
-        "auc_ratio_to_bayes": round(result.metrics.get("auc_ratio_to_bayes", float("nan")), 4),
-        "fix_effects_fitted_on": result.model.info.get("fix_effects_fitted_on"),
-        "rule_changes": [describe(c) for c in result.model.fix_effects.changes],
-    }
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_bytes(pickle.dumps(result.model))
-    return result.model, info
+    name = f"fixes_model_{world}_{train_rows}_{seed}"
+    return trained_model(name, train_rows, seed, refit, describe, world=world)
 
 
 def _late_change_lines(judged, clean, world: str):
@@ -122,8 +99,6 @@ def main(argv=None) -> dict:
         ROOT / "benchmarks" / "results" / f"fixes{'' if args.world == 'plain' else '_harder'}.json"
     )
 
-    import pandas as pd
-
     from denial_risk.contract import schema
     from denial_risk.contract.normalize import normalize_chunk
     from denial_risk.synth.simulate import simulate_world
@@ -131,8 +106,7 @@ def main(argv=None) -> dict:
 
     model, model_info = _model(args.train_rows, args.train_seed, args.refit, args.world)
     frame, world = simulate_world(args.score_rows, args.score_seed, START, MONTHS, world=args.world)
-    cut = pd.Timestamp(START) + pd.DateOffset(months=TRAIN_MONTHS)
-    late = frame[frame["service_date"] >= cut].reset_index(drop=True)
+    late = frame[frame["service_date"] >= cut()].reset_index(drop=True)
     clean = late.drop(columns=[c for c in schema.OUTCOME_COLUMNS if c in late.columns])
     t = time.perf_counter()
     judged = fix_truth.judge(model, world, clean)  # every line's fixes
