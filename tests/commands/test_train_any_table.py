@@ -48,6 +48,7 @@ def trained(tmp_path_factory):
     return {"work": work, "run": run, "data": train_run.data, "dropped": dropped}
 
 
+@pytest.mark.slow
 def test_trains_without_a_traceback_and_beats_a_constant_predictor(trained):
     assert "Traceback" not in trained["run"].stderr
     m = trained["data"].metrics
@@ -58,6 +59,7 @@ def test_trains_without_a_traceback_and_beats_a_constant_predictor(trained):
     assert m["log_loss"] < constant_log_loss - 0.03
 
 
+@pytest.mark.slow
 def test_constant_and_missing_features_are_dropped_and_recorded(trained):
     params, dropped = trained["data"].params, trained["dropped"]
     by_fit = dropped.groupby("fit")["feature"].apply(set)
@@ -72,6 +74,7 @@ def test_constant_and_missing_features_are_dropped_and_recorded(trained):
     assert len(params["cv_features_dropped"].split(",")) == 3
 
 
+@pytest.mark.slow
 def test_cv_picks_logistic_regression_where_it_beats_the_trees(trained):
     """The fixture's signal is additive in log-odds: logistic regression wins the time-ordered CV."""
     params = trained["data"].params
@@ -81,6 +84,7 @@ def test_cv_picks_logistic_regression_where_it_beats_the_trees(trained):
     assert cv["logistic"] > max(cv["hgb"], cv["hgb_shallow"])
 
 
+@pytest.mark.slow
 def test_scores_the_backlog_with_the_same_model_and_the_served_model_agrees(trained):
     import mlflow
 

@@ -276,6 +276,7 @@ def judged():
     return fix_truth.judge(model, world, clean)
 
 
+@pytest.mark.slow
 def test_fixes_are_true_in_the_world_on_a_small_world(judged):
     ours = fix_truth.figures(judged)
     assert ours.listed >= 300
@@ -284,6 +285,7 @@ def test_fixes_are_true_in_the_world_on_a_small_world(judged):
     assert ours.error <= 0.10  # measured 0.067
 
 
+@pytest.mark.slow
 def test_naive_rescoring_fails_where_the_learned_effects_hold(judged):
     """The design this replaced: re-score the edited line; list it when the model's risk drops a point."""
     ours = fix_truth.figures(judged)

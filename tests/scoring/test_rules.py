@@ -84,6 +84,7 @@ def _score(model, rows, tmp_path, name="probe", **kw) -> pd.DataFrame:
     return pd.read_csv(out, dtype=str, keep_default_na=False).set_index("claim_id")
 
 
+@pytest.mark.slow
 def test_certain_rules_speak_on_every_line_with_default_options(sample_model, tmp_path):
     got = _score(sample_model, PROBES, tmp_path, as_of="2026-12-04")
     assert "prior authorization" in got.loc["PA_0915", "top_reasons"]
@@ -103,6 +104,7 @@ def test_certain_rules_speak_on_every_line_with_default_options(sample_model, tm
             assert " → " in item or item.startswith(("check", "if this", "replace")), item
 
 
+@pytest.mark.slow
 def test_a_line_below_the_medium_tier_keeps_its_certain_findings(sample_model, tmp_path):
     got = _score(sample_model, PROBES, tmp_path, as_of="2026-12-04", explain_top=0)
     assert "prior authorization" in got.loc["PA_0915", "top_reasons"]
@@ -123,6 +125,7 @@ def _stage_words_hold(frame: pd.DataFrame, service: pd.Series, as_of: str) -> in
     return int((actions != "").sum())
 
 
+@pytest.mark.slow
 def test_no_fix_on_the_sample_backlog_asks_for_what_must_precede_delivery(sample_model, tmp_path):
     backlog = pd.read_csv(ROOT / "data" / "sample" / "backlog.csv", dtype=str, keep_default_na=False)
     for as_of in ("2026-12-04", "2026-03-31", "2025-12-31"):
@@ -152,6 +155,7 @@ def test_no_fix_in_the_simulator_asks_for_what_must_precede_delivery(
     assert "if one was obtained before delivery" in text or "obtain prior authorization before" in text
 
 
+@pytest.mark.slow
 def test_a_rule_the_training_remits_never_show_lifts_its_lines_to_the_high_tier(claims_frame, tmp_path):
     from denial_risk.contract.certain import certain_rules
     from denial_risk.contract.facts import LineFacts
