@@ -16,6 +16,8 @@ import re
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from denial_risk.contract import schema
+
 # OWASP, "CSV Injection" (owasp.org/www-community/attacks/CSV_Injection): cells starting with these
 # characters are read as formulas by Excel, LibreOffice and Google Sheets; a leading ' makes them text.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -26,7 +28,7 @@ _TEXT_FORMULA = "^(?:[\t\r]|[\\s\u00a0\u3000]*[=+\\-@\uff1d\uff0b\uff0d\uff20])"
 # the same in UTF-8 bytes, for binary columns (Arrow matches their bytes as Latin-1)
 _BYTES_FORMULA = r"^(?:[\t\r]|(?:\s|\xC2\xA0|\xE3\x80\x80)*(?:[=+\-@]|\xEF\xBC[\x9D\x8B\x8D\xA0]))"
 _NAME_FORMULA = re.compile(_TEXT_FORMULA)
-LIST_SEP_OUT = "|"  # list cells in a CSV output (schema.LIST_SEP; claims sits below no room that has it)
+LIST_SEP_OUT = schema.LIST_SEP  # list cells in a CSV output: the contract's own list separator
 
 
 def csv_ready(table: pa.Table) -> pa.Table:
