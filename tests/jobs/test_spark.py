@@ -135,7 +135,9 @@ def test_spark_engine_writes_parquet_only(tmp_path):
 
 def test_rank_numbering_is_global(tmp_path):
     """Per-partition offsets give the same ranks as one sort over everything."""
-    from denial_risk.jobs.spark import POS, rank_frame, spark_session
+    from denial_risk.jobs.spark import rank_frame
+    from denial_risk.jobs.spark_read import POS
+    from denial_risk.jobs.spark_session import spark_session
     from denial_risk.scoring.score import rank_by_expected_loss
 
     rng = np.random.default_rng(0)
