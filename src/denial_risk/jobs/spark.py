@@ -51,8 +51,10 @@ def score_frame(
     model_uri: str,
     partitions: int | None = None,
     model_sha256: str | None = None,
+    params: dict | None = None,
 ):
-    """Scorable rows + the model's columns (pyfunc via spark_udf) + expected loss (Spark).
+    """(scorable rows + the model's columns (pyfunc via spark_udf) + expected loss (Spark), whether
+    the model took `params`: the explain policy and the as-of day, `scoring.request_params`).
 
     `partitions`: how many scoring tasks; each model call has a fixed cost of a
     fraction of a second, so tasks should hold tens of thousands of lines.
@@ -61,13 +63,13 @@ def score_frame(
 
     from denial_risk.registry import tracking
 
-    predict = tracking.spark_udf(spark, model_uri, UDF_RESULT, model_sha256)
+    predict, took = tracking.spark_udf(spark, model_uri, UDF_RESULT, model_sha256, params)
     scorable = valid.where(F.col(REASON).isNull())
     if partitions:
         scorable = scorable.repartition(int(partitions))
     scored = scorable.withColumn("_dr_out", predict(F.struct(*[valid[c] for c in columns])))
     scored = scored.select(*[scored[c] for c in columns], POS, BILLED, "_dr_out.*")
-    return scored.withColumn("expected_loss", F.col("denial_probability") * F.col(BILLED))
+    return scored.withColumn("expected_loss", F.col("denial_probability") * F.col(BILLED)), took
 
 
 def rank_frame(scored):
@@ -102,14 +104,13 @@ def rank_frame(scored):
 
 
 def _explained_only(ranked, explain):
-    """Reasons and fixes kept on the lines the policy explains (the local engine's choice), emptied
-    elsewhere: by tier (the medium threshold is the tier's), by rank for `--explain-top`, every line
-    for `--explain-all`."""
+    """A model logged before request params explains every line as of today: its reasons and fixes
+    kept on the lines the policy explains, emptied elsewhere (so lines below the tier lose their
+    certain findings, and the stage is today's: the model cannot be told otherwise)."""
     from pyspark.sql import functions as F
 
-    from denial_risk.scoring.explain import EXPLAINED, ExplainPolicy
+    from denial_risk.scoring.explain import EXPLAINED
 
-    explain = explain or ExplainPolicy()
     if explain.mode == "all":
         return ranked
     if explain.mode == "top":
@@ -125,6 +126,43 @@ def _explained_only(ranked, explain):
     return ranked
 
 
+def _top_explained(spark, valid, columns: list[str], ranked, explain, model_uri: str, model_sha256):
+    """`--explain-top N`'s second pass, as the local engine's (`scoring.explain.explain_ranked`): the
+    N lines ranked first scored again with every line explained (same policy and day), their texts
+    replacing the first pass's (the rule layer's certain findings and certain rules' fixes)."""
+    from pyspark.sql import functions as F
+
+    from denial_risk.registry import tracking
+    from denial_risk.scoring.explain import EXPLAINED
+    from denial_risk.scoring.request_params import params_of
+
+    params = params_of(explain, "all")
+    predict, _ = tracking.spark_udf(spark, model_uri, UDF_RESULT, model_sha256, params)
+    top = valid.join(ranked.where(F.col("risk_rank") <= int(explain.top)).select(POS), POS)
+    out = top.withColumn("_dr_out", predict(F.struct(*[top[c] for c in columns])))
+    again = out.select(POS, *[F.col(f"_dr_out.{n}").alias(f"_dr_top_{n}") for n in EXPLAINED])
+    ranked = ranked.join(again, POS, "left")
+    for name in EXPLAINED:
+        ranked = ranked.withColumn(name, F.coalesce(F.col(f"_dr_top_{name}"), F.col(name)))
+    return ranked.drop(*[f"_dr_top_{n}" for n in EXPLAINED])
+
+
+def _explained(spark, valid, columns, ranked, explain, took: bool, model_uri, model_sha256):
+    """The policy's lines explained as the local engine explains them: by the model itself when it
+    took the params (`--explain-top` needs its second pass), else by emptying (`_explained_only`)."""
+    if not took:
+        if explain.mode != "all" or explain.as_of is not None:
+            log.warning(
+                "the model was logged before request params: --as-of is not applied (the stage is judged "
+                "against today) and lines the policy does not explain get no certain findings; "
+                "train or register a model with this version to have both"
+            )
+        return _explained_only(ranked, explain)
+    if explain.mode == "top" and explain.top > 0:
+        return _top_explained(spark, valid, columns, ranked, explain, model_uri, model_sha256)
+    return ranked
+
+
 def score_spark(
     data_uri: str,
     out_uri: str,
@@ -135,15 +173,20 @@ def score_spark(
 ) -> dict:
     """`denial-risk score --engine spark`: the worklist as Parquet, rejects beside it.
 
-    `explain` (`scoring.explain.ExplainPolicy`, default: the medium tier and up) chooses the lines
-    whose reasons and fixes are kept, as the local engine does; the model's `predict` explains every
-    line (a served request is small), the others are emptied once the ranks are known.
+    `explain` (`scoring.explain.ExplainPolicy`, default: the medium tier and up, as of today) chooses
+    the lines explained and the day that decides their stage, as the local engine does: it reaches
+    the model's `predict` as params (`scoring.request_params`), so every line keeps its certain
+    findings; `--explain-top N` asks for the rule layer first and explains the N lines once ranked.
     Returns {"rows", "scored", "rejected", "out", "rejects", "seconds", "reject_counts",
     "replaced_columns"}.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
+    from denial_risk.scoring.explain import ExplainPolicy
+    from denial_risk.scoring.request_params import params_of
+
+    explain = explain or ExplainPolicy()
     if file_format(out_uri, "--out") != "parquet":
         raise UserError(f"--out {out_uri}: the Spark engine writes Parquet (use a .parquet path)")
     start = time.perf_counter()
@@ -155,11 +198,12 @@ def score_spark(
         n_scored = n_rows - n_rejected
         rejected, keep, replaced = check_backlog(valid, columns, REASON, n_rows, n_rejected, data_uri)
         tasks = max(spark.sparkContext.defaultParallelism, -(-n_scored // ROWS_PER_SCORING_TASK))
-        scored = score_frame(spark, valid, keep, model_uri, tasks, model_sha256).persist(
-            StorageLevel.MEMORY_AND_DISK
-        )
+        params = params_of(explain, "rules" if explain.mode == "top" else None)
+        scored, took = score_frame(spark, valid, keep, model_uri, tasks, model_sha256, params)
+        scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
         ranks, ordered = rank_frame(scored)
-        result = _explained_only(scored.join(ranks, POS), explain).orderBy(POS)
+        ranked = scored.join(ranks, POS)
+        result = _explained(spark, valid, keep, ranked, explain, took, model_uri, model_sha256).orderBy(POS)
         result = result.select(*[F.col(f"`{c}`") for c in keep], *schema.ADDED)
         write_parquet(result, out_uri)
         rejects_uri = write_rejects(valid, columns, is_csv, out_uri)
