@@ -38,7 +38,9 @@ def _frame(args):
         if not path.exists():
             files.write_table(contract_frame(simulate_claims(args.simulate, args.seed)), path)
         return load_claims(path)[0], f"simulator, {args.simulate:,} lines, seed {args.seed}"
-    return load_claims(args.data)[0], args.data
+    path = Path(args.data).resolve()
+    name = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+    return load_claims(path)[0], name
 
 
 def _expected_capture(truth: np.ndarray, p: np.ndarray, billed: np.ndarray, share: float = 0.10) -> float:
