@@ -102,7 +102,7 @@ def main() -> None:
     spark_cmd = [
         sys.executable,
         "-c",
-        "from denial_risk.spark_engine import score_spark; "
+        "from denial_risk.jobs.spark import score_spark; "
         f"score_spark('backlog.csv', 'spark.parquet', '{model}', master='{args.master}')",
     ]
     times = {"local": [], "spark": []}

@@ -51,6 +51,12 @@ def test_l3960_is_on_the_2022_f2f_wopd_list():
     assert not _on("prior_auth", "L3960", "2025-01-01").any()  # on the F2F list, not the PA list
 
 
+@pytest.mark.parametrize("code", ["E0250", "E0255", "E0260", "E0261", "E0265", "E0266", "E0290", "E0297"])
+def test_no_hospital_bed_is_put_on_the_f2f_wopd_list_on_an_unconfirmed_basis(code):
+    """CMS-6095-N added three hospital-bed codes; which ones is unconfirmed, so no bed binds the rule."""
+    assert not _on("face_to_face_wopd", code, "2024-08-11", "2024-08-12", "2026-06-01").any()
+
+
 def test_the_2022_prior_authorization_start_reads_as_phased():
     codes = pd.Series(["L1851", "L1851", "L0637"], dtype="string")
     days = pd.Series(pd.to_datetime(["2022-04-12", "2023-01-01", "2024-09-15"]))

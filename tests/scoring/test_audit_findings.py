@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -48,6 +49,9 @@ def test_same_or_similar_on_a_sided_item_depends_on_the_side_and_knee_lifetimes_
     ss = [x for x in t if "same or similar" in x]
     assert len(ss) == 1
     assert "if the earlier one was for the same side (RT)" in ss[0] and "5-year" not in ss[0]
+    # which knee codes have a shorter lifetime, and how long, is unconfirmed: no number but the 5 years
+    assert "shorter for some knee codes: policy article A52465" in ss[0]
+    assert re.findall(r"(\d+)(?:–\d+)? years?", ss[0]) == ["5"], ss[0]
 
 
 def test_unit_limits_that_are_judgement_say_so(base):

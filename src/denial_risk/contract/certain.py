@@ -34,7 +34,7 @@ DOCUMENTED_RATE = 0.95
 class CertainRule:
     name: str
     remedy: str  # the fix that removes it (`biller.remedies` name, or an advisory's name)
-    per_code: bool  # the model may know it for one code and not another: counted per code
+    per_code: bool  # a dated list: its lines also counted per code (logged; the floor reads the rule's count)
     source: str
     words: str  # what the rule is, for docs and the fitted model's record
 

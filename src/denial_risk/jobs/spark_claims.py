@@ -59,15 +59,16 @@ def score_spark_with_claims(
     data_uri: str, out_uri: str, model_uri: str, *, model_sha256=None, **options
 ) -> dict:
     """`score --engine spark`: Spark's worklist, then its claim worklist (a local `--out` only)."""
-    from denial_risk.jobs.spark import _is_local, _local_path, score_spark
+    from denial_risk.jobs.spark import score_spark
+    from denial_risk.jobs.spark_read import is_local, local_path
 
     result = score_spark(data_uri, out_uri, model_uri, model_sha256=model_sha256, **options)
-    if not _is_local(out_uri):
+    if not is_local(out_uri):
         log.warning(f"--out {out_uri}: remote; the claim worklist is written only beside a local --out")
         return result
     from denial_risk.registry.tracking import load_model
 
-    summary = claims_from_worklist(_local_path(out_uri), load_model(model_uri, model_sha256))
+    summary = claims_from_worklist(local_path(out_uri), load_model(model_uri, model_sha256))
     log.info(f"{summary.claims} claims: claim worklist written to {summary.path}")
     result["claims"] = summary
     return result

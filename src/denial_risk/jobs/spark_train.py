@@ -1,7 +1,7 @@
 """Training past one machine: Spark reads and validates every row, the fit runs on the driver.
 
 `prepare_training` is the distributed half of `denial-risk train --engine spark`: the rows are
-validated by the local normaliser in `mapInPandas` (`jobs.spark.validate_frame`, as for
+validated by the local normaliser in `mapInPandas` (`jobs.spark_validate.validate_frame`, as for
 scoring), duplicates are found across the data set, and only the lines the fit will keep
 (the time-aware sample of the training period and every later line, chosen on the driver
 exactly as the local job chooses them) are written, as one local Parquet file. The fit
@@ -18,17 +18,10 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.errors import UserError
-from denial_risk.jobs.spark import (
-    DAY,
-    DENIED,
-    POS,
-    REASON,
-    job_session,
-    read_claims,
-    validate_frame,
-    write_parquet,
-    write_rejects,
-)
+from denial_risk.jobs.spark_read import POS, read_claims
+from denial_risk.jobs.spark_session import job_session
+from denial_risk.jobs.spark_validate import DAY, DENIED, REASON, validate_frame
+from denial_risk.jobs.spark_write import write_parquet, write_rejects
 
 log = logging.getLogger(__name__)
 

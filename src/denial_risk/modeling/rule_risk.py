@@ -4,11 +4,17 @@ The classifier learns a rule only from the lines its training remits show. A rul
 denial certain (`contract.certain`) but that the remits rarely or never show (a code added to
 Medicare's prior-authorization list last month, a payer new to the data) leaves such a line's
 risk low, and the line sinks in the worklist. So at fit time the model records, per certain
-rule, how many training lines it bound (per code, where the model may know a rule for one code
-and not another) and how often they were denied (`fit_rule_counts`). At scoring time a line
-bound by a rule whose lines were fewer than `K_MIN` in training gets its risk raised to the
-rule's floor: the observed denial rate of the rule's training lines where there are enough of
-them across codes, else the rule's documented rate (`contract.certain.DOCUMENTED_RATE`).
+rule, how many training lines it bound (and, for the dated lists, how many per code: logged with
+the model) and how often they were denied (`fit_rule_counts`). At scoring time a line bound by a
+rule whose lines were fewer than `K_MIN` in training gets its risk raised to the rule's floor, its
+documented rate (`contract.certain.DOCUMENTED_RATE`).
+
+The count that decides is the rule's, not the code's: the model learns a dated list through one
+feature for every code on it on the line's date (`features.documentation`:
+`prior_auth_absent_in_medicare_program`), so a code new to a list is known through its siblings.
+Lifting such a line to the rule's pooled rate counted the rule twice: on the simulator the per-code
+floor raised lines the world denies 10-17 % of the time to 56 %, and top-10 % dollars fell
+(docs/rules.md, `benchmarks/bench_rule_floor.py`).
 
 A floor, not a noisy-OR: where the model already gives the line at least the rule's rate,
 nothing changes, so a rule the model learned is never counted twice, and lines the remits
@@ -26,7 +32,6 @@ from denial_risk.contract.certain import CERTAIN_RULES, DOCUMENTED_RATE, certain
 from denial_risk.contract.facts import LineFacts
 
 K_MIN = 20  # training lines of a rule for the model to have learned it
-K_CODE = 5  # and of the line's code, for a per-code rule (a code new to Medicare's list)
 INFO_KEY = "rule_counts"
 
 
@@ -104,21 +109,6 @@ class RuleRisk:
         return np.where(mask, out, np.nan)
 
 
-def _line_counts(entry: dict | None, name: str, codes: np.ndarray) -> np.ndarray:
-    """Training lines of the rule behind each line (per code for per-code rules); 0 when unknown."""
-    if entry is None:
-        return np.zeros(len(codes))
-    if CERTAIN_RULES[name].per_code:
-        by_code = entry.get("codes", {})
-        uniq, inv = np.unique(codes, return_inverse=True)
-        return (
-            np.asarray([by_code.get(str(u), 0) for u in uniq], dtype=float)[inv]
-            if len(codes)
-            else np.zeros(0)
-        )
-    return np.full(len(codes), float(entry.get("n", 0)))
-
-
 def _floor(entry: dict | None) -> float:
     """The rule's rate: observed over its training lines when there are `K_MIN`, else documented."""
     if entry is not None and entry.get("n", 0) >= K_MIN and entry.get("rate") is not None:
@@ -144,7 +134,6 @@ def rule_risk(info: dict, clean: pd.DataFrame, p: np.ndarray, facts: LineFacts |
     facts = facts if facts is not None else LineFacts.of(clean)
     masks = certain_rules(clean, facts)
     counts = info.get(INFO_KEY)
-    codes = clean["hcpcs_code"].astype("string").fillna("").to_numpy(dtype=object)
     out = p_model.copy()
     lifted, floors = {}, {}
     for name, mask in masks.items():
@@ -154,12 +143,7 @@ def rule_risk(info: dict, clean: pd.DataFrame, p: np.ndarray, facts: LineFacts |
         if counts is None or not mask.any():
             lifted[name] = np.zeros(len(mask), dtype=bool)
             continue
-        few = np.zeros(len(mask), dtype=bool)
-        few[mask] = _line_counts(entry, name, codes[mask]) < (
-            K_CODE if CERTAIN_RULES[name].per_code else K_MIN
-        )
-        if CERTAIN_RULES[name].per_code and entry is not None and entry.get("n", 0) < K_MIN:
-            few = np.ones(len(mask), dtype=bool)
+        few = entry is None or entry.get("n", 0) < K_MIN  # the rule's count, every code on its list
         lifted[name] = mask & few & (p_model < floor)
         out = np.where(lifted[name], np.maximum(out, floor), out)
     chance = {name: _chance(None if counts is None else counts.get(name)) for name in masks}

@@ -105,3 +105,13 @@ def skip_input_check(folder: Path) -> None:
     if isinstance(signature, dict) and signature.get("inputs"):
         signature["inputs"] = None
         path.write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
+
+
+def accepts_params(folder: Path) -> bool:
+    """Whether the model's signature declares params (`scoring.request_params`): a model logged
+    before them scores without (MLflow would ignore them), so the caller applies its policy itself."""
+    import yaml
+
+    meta = yaml.safe_load((Path(folder) / "MLmodel").read_text(encoding="utf-8"))
+    signature = meta.get("signature") if isinstance(meta, dict) else None
+    return isinstance(signature, dict) and bool(signature.get("params"))

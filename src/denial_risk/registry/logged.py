@@ -66,10 +66,15 @@ def package_code(tmp: Path) -> str:
 
 def signature(example_output: pd.DataFrame, example_input: pd.DataFrame | None):
     """Inputs: every column the model reads, all optional to MLflow (`input_columns`), typed
-    Any (the contract reads strings, numbers or booleans alike); outputs: the added columns."""
+    Any (the contract reads strings, numbers or booleans alike); outputs: the added columns;
+    params: the explain policy and the as-of day (`scoring.request_params`), each with its default,
+    so a request without them is answered as before."""
     from mlflow.models import ModelSignature
-    from mlflow.types.schema import AnyType, ColSpec, Schema
+    from mlflow.types.schema import AnyType, ColSpec, ParamSchema, ParamSpec, Schema
+
+    from denial_risk.scoring.request_params import PARAMS
 
     inputs = Schema([ColSpec(AnyType(), c, required=False) for c in input_columns(example_input)])
     outputs = Schema([ColSpec(AnyType(), c) for c in example_output.columns])
-    return ModelSignature(inputs=inputs, outputs=outputs)
+    params = ParamSchema([ParamSpec(name, kind, default) for name, (kind, default) in PARAMS.items()])
+    return ModelSignature(inputs=inputs, outputs=outputs, params=params)

@@ -9,42 +9,66 @@ the contract's required columns is refused (HTTP 400 from the server). Concurren
 (`scoring.batcher`), each answered as if alone. `predict` is typed with `pd.DataFrame` (a type
 MLflow infers no schema from): untyped, MLflow prints a three-line "Add type hints" warning on
 every load.
+
+`params` (declared in the signature: `scoring.request_params`) carry the explain policy and the
+as-of day: the Spark engine passes `score`'s, a served request may send its own. Requests with
+the same params share a batcher; a bad param is refused (400).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
+MAX_BATCHERS = 16  # distinct params kept batching; a request with yet other params is scored alone
+
 
 class DenialRiskPyfunc(PythonModel):
     def load_context(self, context):
         from denial_risk.modeling.bundle import load_bundle
+
+        self.model = load_bundle(context.artifacts["bundle"])
+        self.lock = threading.Lock()
+        self.batchers = {}
+        self.batcher = self._batcher(None)
+
+    def _batcher(self, policy):
+        """The batcher of requests with this policy (None: the default params)."""
         from denial_risk.scoring.batcher import MicroBatcher
         from denial_risk.scoring.score import score_requests
 
-        self.model = load_bundle(context.artifacts["bundle"])
-        self.batcher = MicroBatcher(lambda raws: score_requests(self.model, raws))
+        with self.lock:
+            batcher = self.batchers.get(policy)
+            if batcher is None and len(self.batchers) < MAX_BATCHERS:
+                batcher = MicroBatcher(lambda raws: score_requests(self.model, raws, policy))
+                self.batchers[policy] = batcher
+        return batcher or (lambda raw: score_requests(self.model, [raw], policy)[0])
 
     def predict(
         self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        from denial_risk.contract.schema import REQUIRED
+        from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
 
+        from denial_risk.contract.schema import REQUIRED
+        from denial_risk.scoring.request_params import ParamError, policy_of
+
+        try:
+            policy = policy_of(params)
+        except ParamError as exc:
+            raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
         columns = set(map(str, pd.DataFrame(model_input).columns))
         missing = [c for c in REQUIRED if c not in columns]
         if missing:  # a request that is not a claim table: 400, as MLflow's schema check answered
-            from mlflow.exceptions import INVALID_PARAMETER_VALUE, MlflowException
-
             raise MlflowException(
                 f"The input column '{missing[0]}' is required by the model but missing from the input "
                 f"data (required: {', '.join(REQUIRED)}).",
                 error_code=INVALID_PARAMETER_VALUE,
             )
-        return self.batcher(model_input)
+        return self._batcher(policy)(model_input)
 
 
 mlflow.models.set_model(DenialRiskPyfunc())

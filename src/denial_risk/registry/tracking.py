@@ -449,16 +449,19 @@ def log_dict(d: dict, path: str) -> None:
 # verified private copy. Nothing here sends data to MLflow.
 
 
-def spark_udf(spark, model_uri: str, result_type: str, sha256: str | None = None):
-    """The model as a Spark UDF, run in the current Python environment.
+def spark_udf(spark, model_uri: str, result_type: str, sha256: str | None = None, params=None):
+    """(the model as a Spark UDF run in the current Python environment, whether `params` reach it).
 
     `env_manager="local"`: executors use the project's venv (PYSPARK_PYTHON), so the UDF
     runs the same code and library versions as the local engine. MLflow copies the
     verified folder and ships that copy to the executors, so ours is removed on return.
+    `params`: the pyfunc's (scoring.request_params), given only to a model whose signature has them.
     """
     with verified_model(model_uri, sha256) as local, loaded.no_pickle():
         loaded.skip_input_check(local)
-        return _mlflow().pyfunc.spark_udf(spark, str(local), result_type=result_type, env_manager="local")
+        params = params if params is not None and loaded.accepts_params(local) else None
+        udf = _mlflow().pyfunc.spark_udf(spark, str(local), result_type, env_manager="local", params=params)
+        return udf, params is not None
 
 
 def scoring_app(model_dir: str):

@@ -27,8 +27,8 @@ EVIDENCE_MIN_DIFF = 0.02  # a payer's remits show a requirement when its reason 
 # Medicare only; a Medicare Advantage, Medicaid or commercial member is not made liable by it.
 GA_MEDICARE = "GA: an expected denial with the ABN on file (Original Medicare: PR-50, M38: the patient owes)"
 GA_OTHER = "GA on a {p} line: an ABN binds only Original Medicare, not this payer's member"
-# Knee orthoses: 5 years unless policy article A52465 lists a shorter lifetime for the code (Joint DME
-# MAC article 2020-08-27; Noridian JD DME, Knee Orthoses RUL Guidance): the project does not hold that list.
+# Knee orthoses: 5 years unless policy article A52465 lists the code as not following it (Noridian JD DME,
+# Knee Orthoses RUL Guidance in Policy Article A52465, 2023-07-20); which codes and how long: unconfirmed.
 KNEE_LIFETIME = "useful lifetime (5 years, or shorter for some knee codes: policy article A52465)"
 
 

@@ -137,7 +137,7 @@ def claim_probability_within(model, request: np.ndarray, claim_id: pd.Series, p:
     return claim_probability(calibration, sums, lines)[codes]
 
 
-def _score_alike(model, raws: list[pd.DataFrame]) -> list[pd.DataFrame]:
+def _score_alike(model, raws: list[pd.DataFrame], policy=None) -> list[pd.DataFrame]:
     """Requests with the same columns and dtypes, normalised, scored and put back as one frame,
     then cut into one answer each (all per-row work is done once, not once per request)."""
     sizes = [len(r) for r in raws]
@@ -150,7 +150,7 @@ def _score_alike(model, raws: list[pd.DataFrame]) -> list[pd.DataFrame]:
     n = len(merged)
     columns = {c: np.full(n, None, dtype=object) for c in REQUEST_OUTPUT}
     if len(clean):
-        scored = annotate(model, clean)
+        scored = annotate(model, clean) if policy is None else _by_policy(model, clean, policy)
         pos = scored.index.to_numpy()
         for c in scored.columns:
             if c in columns:
@@ -169,13 +169,23 @@ def _score_alike(model, raws: list[pd.DataFrame]) -> list[pd.DataFrame]:
     return [out.iloc[bounds[k] : bounds[k + 1]].reset_index(drop=True) for k in range(len(raws))]
 
 
-def score_requests(model, raws: list[pd.DataFrame]) -> list[pd.DataFrame]:
+def _by_policy(model, clean: pd.DataFrame, policy) -> pd.DataFrame:
+    """The worklist's pass-1 columns (`scoring.explain.scored_columns`): the policy's lines explained,
+    the rule layer's certain findings on the others, the stage judged against `policy.as_of`."""
+    from denial_risk.scoring.explain import scored_columns
+
+    return scored_columns(model, clean, policy)[0]
+
+
+def score_requests(model, raws: list[pd.DataFrame], policy=None) -> list[pd.DataFrame]:
     """`score_request` for each of several requests, computed together.
 
     Scoring costs mostly per call, not per line, so a server scores the requests that
     arrive together in one pass; each answer is what `score_request` gives it alone
     (duplicates, rejects and ranks are per request; requests whose columns or non-text
-    dtypes differ are normalised apart).
+    dtypes differ are normalised apart). `policy` (`scoring.explain.ExplainPolicy`, a request's
+    params: `scoring.request_params`): which lines are explained and the as-of day; None: every
+    line, as of today.
     """
     frames = [pd.DataFrame(r) for r in raws]
     groups: dict[tuple, list[int]] = {}
@@ -185,11 +195,11 @@ def score_requests(model, raws: list[pd.DataFrame]) -> list[pd.DataFrame]:
         groups.setdefault(key, []).append(i)
     results: list[pd.DataFrame | None] = [None] * len(frames)
     for members in groups.values():
-        for i, out in zip(members, _score_alike(model, [frames[i] for i in members])):
+        for i, out in zip(members, _score_alike(model, [frames[i] for i in members], policy)):
             results[i] = out
     return results
 
 
-def score_request(model, raw: pd.DataFrame) -> pd.DataFrame:
+def score_request(model, raw: pd.DataFrame, policy=None) -> pd.DataFrame:
     """One output row per input row, in input order (rank within the request)."""
-    return score_requests(model, [raw])[0]
+    return score_requests(model, [raw], policy)[0]
