@@ -31,10 +31,11 @@ def judged(trained):
     frame, world = simulate_world(25_000, 32, START, MONTHS, world="harder")
     late = frame[frame["service_date"] >= "2026-01-01"].reset_index(drop=True)
     judged = fix_truth.judge(
-        trained.model, world, late.drop(columns=list(schema.OUTCOME_COLUMNS)), naive=False
-    )
+        trained.model, world, late.drop(columns=list(schema.OUTCOME_COLUMNS)), naive=False, as_of="2025-12-31"
+    )  # a worklist before delivery, as bench_fixes.py runs it: prior authorization can still be obtained
     medium = trained.model.tiers["medium"]
-    return judged.assign(listed=judged["listed"] & (judged["probability"] >= medium)), medium
+    explained = (judged["probability"] >= medium) | judged["always_explained"]
+    return judged.assign(listed=judged["listed"] & explained), medium
 
 
 def test_the_deployed_effects_know_the_latest_remits(trained):
