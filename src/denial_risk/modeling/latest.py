@@ -68,8 +68,7 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 def shrink_sample(model, hold: pd.DataFrame, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(logit of the risk with the defect, effect, observed denial) of held-out lines that showed the
-    fix already made, in cells whose effect is significant, whose risk with the defect reaches the
-    medium tier (where the worklist states fixes)."""
+    fix already made, in cells whose effect is significant."""
     rng = np.random.default_rng(seed)
     effects = model.fix_effects
     logits, betas, ys = [], [], []
@@ -90,12 +89,10 @@ def shrink_sample(model, hold: pd.DataFrame, seed: int = 0) -> tuple[np.ndarray,
         ok &= ~np.isnan(beta) & (np.nan_to_num(beta - Z_SIGNIFICANT * se) > 0)
         if not ok.any():
             continue
-        at = np.flatnonzero(ok)
-        p1 = model.predict_proba(undone.iloc[at])
-        shown = p1 >= model.tiers.get("medium", 0.0)  # the lines the worklist would state the fix on
-        logits.append(_logit(np.minimum(p1[shown], P_CAP)))
-        betas.append(beta[at[shown]])
-        ys.append(hold["denied"].astype(bool).to_numpy()[made][at[shown]])
+        p1 = model.predict_proba(undone.iloc[np.flatnonzero(ok)])
+        logits.append(_logit(np.minimum(p1, P_CAP)))
+        betas.append(beta[ok])
+        ys.append(hold["denied"].astype(bool).to_numpy()[made][ok])
     if not logits:
         return np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
     return np.concatenate(logits), np.concatenate(betas), np.concatenate(ys)
