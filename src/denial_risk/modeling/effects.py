@@ -52,9 +52,9 @@ STATES = ("present", "unknown")
 # uncertain (its logit is off by about one on at-risk lines); averaged over that uncertainty (the
 # logit-normal approximation), removing an effect beta moves the line's expected risk as
 # sigmoid(logit(p) - kappa * beta), kappa = 1 / sqrt(1 + pi sigma^2 / 8): 0.85 at sigma = 1. Stating the
-# full effect promised about 4 points more than the fixes delivered (issue 20). Project judgement: the
-# right kappa grows with the model's accuracy (bench_fixes.py: about 0.82 on the harder world, 0.93 on
-# the plain one); the listing rule's lower bound is not shrunk.
+# full effect promised about 4 points more than the fixes delivered (issue 20). The right kappa grows with
+# the model's accuracy: `modeling.latest` chooses it on held-out remits at every fit; this value (project
+# judgement) is kept when too few held-out lines are seen. The listing rule's lower bound is not shrunk.
 STATED_SHRINK = 0.85
 
 
