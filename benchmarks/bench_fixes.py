@@ -9,6 +9,10 @@ into training, calibration and holdout). A second draw of the same world's rules
 another seed (`--score-seed`: other suppliers, patients and claims) over the same 30
 months; its last 6 months are scored, labels dropped.
 
+The worklist is run as of `--as-of` (default: the day before the scored months, a pre-delivery
+worklist where prior authorization can still be obtained; `today`: every line delivered, so such
+fixes turn conditional or drop out, `scoring.stagefix`).
+
 Every fix the worklist considers on those lines is made (`biller.remedies.apply`) and
 judged by the second world's own mechanism (`testing.fix_truth`): precision (a listed fix
 truly lowers the risk by a point), recall (at-risk lines with a truthfully fixable cause
@@ -93,6 +97,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--score-seed", type=int, default=202)
     ap.add_argument("--world", choices=["plain", "harder"], default="plain")
     ap.add_argument("--refit", action="store_true", help="ignore the cached model")
+    ap.add_argument(
+        "--as-of",
+        default="before",
+        help="the worklist's day (`score --as-of`): 'before' the scored months (default: every line not yet"
+        " delivered, so a fix that must precede delivery can still be made), 'today', or a date",
+    )
     ap.add_argument("--out", default=None, help="default: benchmarks/results/fixes[_harder].json")
     args = ap.parse_args(argv)
     out = args.out or str(
@@ -109,11 +119,18 @@ def main(argv=None) -> dict:
     late = frame[frame["service_date"] >= cut()].reset_index(drop=True)
     clean = late.drop(columns=[c for c in schema.OUTCOME_COLUMNS if c in late.columns])
     t = time.perf_counter()
-    judged = fix_truth.judge(model, world, clean)  # every line's fixes
+    as_of = (
+        None
+        if args.as_of == "today"
+        else (cut() - pd.Timedelta(days=1) if args.as_of == "before" else args.as_of)
+    )
+    judged = fix_truth.judge(model, world, clean, as_of=as_of)  # every line's fixes
     seconds = time.perf_counter() - t
     medium = model.tiers["medium"]
-    # what the worklist shows by default: fixes on the lines at or above the medium tier
-    shown = judged.assign(listed=judged["listed"] & (judged["probability"] >= medium))
+    # what the worklist shows by default: fixes on the lines at or above the medium tier, and on the lines
+    # a certain rule or a payer's rule change binds
+    explained = (judged["probability"] >= medium) | judged["always_explained"]
+    shown = judged.assign(listed=judged["listed"] & explained)
     ours = fix_truth.figures(shown, explained_from=medium)
     every_line = fix_truth.figures(judged, explained_from=medium)
     naive = fix_truth.figures(shown, *fix_truth.naive_listing(shown, medium), explained_from=medium)

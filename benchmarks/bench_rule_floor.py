@@ -27,9 +27,9 @@ METRICS = ("ece", "dollars_caught_top10", "dollars_caught_top20", "roc_auc")
 
 
 def _frame(args):
-    from denial_risk.tableio import files
     from denial_risk.claims.table import load_claims
     from denial_risk.synth.simulate import contract_frame, simulate_claims
+    from denial_risk.tableio import files
 
     if args.simulate:
         work = ROOT / "benchmarks" / ".work"

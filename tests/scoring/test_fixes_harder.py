@@ -31,10 +31,11 @@ def judged(trained):
     frame, world = simulate_world(25_000, 32, START, MONTHS, world="harder")
     late = frame[frame["service_date"] >= "2026-01-01"].reset_index(drop=True)
     judged = fix_truth.judge(
-        trained.model, world, late.drop(columns=list(schema.OUTCOME_COLUMNS)), naive=False
-    )
+        trained.model, world, late.drop(columns=list(schema.OUTCOME_COLUMNS)), naive=False, as_of="2025-12-31"
+    )  # a worklist before delivery, as bench_fixes.py runs it: prior authorization can still be obtained
     medium = trained.model.tiers["medium"]
-    return judged.assign(listed=judged["listed"] & (judged["probability"] >= medium)), medium
+    explained = (judged["probability"] >= medium) | judged["always_explained"]
+    return judged.assign(listed=judged["listed"] & explained), medium
 
 
 def test_the_deployed_effects_know_the_latest_remits(trained):
@@ -51,9 +52,10 @@ def test_fixes_hold_their_floors_on_the_harder_world(judged):
     ours = fix_truth.figures(judged, explained_from=medium)
     assert ours.listed >= 300
     assert ours.precision >= 0.93  # measured 0.970 (0.98 at 150k lines)
-    assert ours.recall_explained >= 0.6  # measured 0.695 (0.94 at 150k lines: more cells learned)
-    # measured +0.035 on the branch that set this floor (its comment said +0.022: a figure from before its
-    # last change) and +0.037 once the rule layer and the domain corrections were merged; the target
-    # (<= 0.01) is held at 150k lines by bench_fixes (-0.004): on 576 fixes the figure moves by a point
-    assert abs(ours.overclaim) <= 0.045
+    assert ours.recall_explained >= 0.75  # measured 0.857 (0.98 at 150k lines: more cells learned)
+    # measured +0.0325 with the shrink chosen on the held-out lines (0.96 here) and small cells pooled
+    # (+0.035 to +0.037 with kappa fixed at 0.85). The floor leaves 0.0075 (about 1.5 standard errors of
+    # the mean over ~1,000 fixes) for what another machine's float rounding moves; the target (<= 0.01)
+    # is held at 150k lines by bench_fixes
+    assert abs(ours.overclaim) <= 0.04
     assert ours.error <= ours.model_error + 0.01  # measured 0.134 against 0.148

@@ -16,6 +16,8 @@ Lifting such a line to the rule's pooled rate counted the rule twice: on the sim
 floor raised lines the world denies 10-17 % of the time to 56 %, and top-10 % dollars fell
 (docs/rules.md, `benchmarks/bench_rule_floor.py`).
 
+A payer's own rule change the classifier has not learned is added last (`modeling.change_risk`).
+
 A floor, not a noisy-OR: where the model already gives the line at least the rule's rate,
 nothing changes, so a rule the model learned is never counted twice, and lines the remits
 show plenty of are never moved (docs/rules.md has the choice and the measurements).
@@ -30,6 +32,7 @@ import pandas as pd
 
 from denial_risk.contract.certain import CERTAIN_RULES, DOCUMENTED_RATE, certain_rules
 from denial_risk.contract.facts import LineFacts
+from denial_risk.modeling import change_risk
 
 K_MIN = 20  # training lines of a rule for the model to have learned it
 INFO_KEY = "rule_counts"
@@ -70,10 +73,13 @@ class RuleRisk:
     lifted: dict[str, np.ndarray]  # the lines whose risk the rule raised
     floor: dict[str, np.ndarray]  # the rule's floor per line (NaN where it does not bind)
     chance: dict[str, float]  # the chance of a denial the rule adds (attributable rate), per rule
+    p_floored: np.ndarray | None = None  # the risk before a payer's rule change was added (`change_risk`)
+    changed: np.ndarray | None = None  # the lines a rule change the classifier has not learned lifted
 
     def with_fix(self) -> np.ndarray:
-        """Per line: some certain rule with a fix binds it (its fix is listed whatever the tier)."""
-        out = np.zeros(len(self.p), dtype=bool)
+        """Per line: some certain rule with a fix binds it, or a payer's rule change lifted it (its fixes
+        are listed whatever the tier)."""
+        out = np.zeros(len(self.p), dtype=bool) if self.changed is None else self.changed.copy()
         for name, mask in self.masks.items():
             if CERTAIN_RULES[name].remedy:
                 out |= mask
@@ -88,6 +94,8 @@ class RuleRisk:
             {k: v[pos] for k, v in self.lifted.items()},
             {k: v[pos] for k, v in self.floor.items()},
             self.chance,
+            None if self.p_floored is None else self.p_floored[pos],
+            None if self.changed is None else self.changed[pos],
         )
 
     def risk_without(self, name: str, p: np.ndarray | None = None) -> np.ndarray:
@@ -147,4 +155,5 @@ def rule_risk(info: dict, clean: pd.DataFrame, p: np.ndarray, facts: LineFacts |
         lifted[name] = mask & few & (p_model < floor)
         out = np.where(lifted[name], np.maximum(out, floor), out)
     chance = {name: _chance(None if counts is None else counts.get(name)) for name in masks}
-    return RuleRisk(out, p_model, masks, lifted, floors, chance)
+    lifted_by_change, changed = change_risk.lift(info, clean, out, facts)
+    return RuleRisk(lifted_by_change, p_model, masks, lifted, floors, chance, out, changed)

@@ -27,7 +27,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
 from denial_risk.features.select import InformativeColumns
-from denial_risk.modeling import claim_risk, evaluate, matrix
+from denial_risk.modeling import claim_risk, evaluate, latest, matrix
 from denial_risk.modeling.candidates import MIN_CLASS_LINES, _features, candidates, choose_classifier
 from denial_risk.modeling.config import TrainConfig
 from denial_risk.modeling.effects import fit_on_slices
@@ -321,6 +321,7 @@ def fit_split(
     model.fix_effects = fit_on_slices([train, calib, hold], weight)
     model.info["fix_effects_fitted_on"] = fitted_on = model.fix_effects.span()
     params.update({f"fix_effects_{k}": v for k, v in fitted_on.items()})
+    latest.fit_after_holdout(model, [train, calib, hold], weight, params)
     model.info["leakage_suspects"] = [c for c in params["leakage_suspects"].split(",") if c != "(none)"]
     return TrainResult(
         model=model,

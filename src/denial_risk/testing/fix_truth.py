@@ -19,7 +19,8 @@ Definitions (issue 11):
 * overclaim: mean (true risk after - stated risk after) over listed fixes: how much more the
   worklist promises than the fix delivers;
 * recall on explained lines: the same recall, counting only the lines the worklist explains
-  (model risk at or above the medium tier).
+  (model risk at or above the medium tier, and the lines a certain rule or a payer's rule change
+  binds, `modeling.rule_risk.RuleRisk.with_fix`).
 
 The same figures for a naive design (re-score the edited line; list it when the model's
 risk drops a point) show what the learned effects buy.
@@ -49,11 +50,12 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def judge(
-    model, world, clean: pd.DataFrame, *, min_probability: float = 0.0, naive: bool = True
+    model, world, clean: pd.DataFrame, *, min_probability: float = 0.0, naive: bool = True, as_of=None
 ) -> pd.DataFrame:
     """One row per scored fix considered (listed or not) on every line; `listed` only on the lines
     with p >= `min_probability` (the worklist gives every line its fixes: 0), so a fixable line
-    left out counts against recall.
+    left out counts against recall. `as_of`: the day that decides which lines are delivered
+    (`score --as-of`; None: today), so which fixes can still be made.
 
     Columns: fix_table's (`row`, `pos`, `remedy`, `probability`, `new_probability`, `listed`)
     plus `truth` (the world's risk of the line), `true_after` (after the fix, worst
@@ -64,11 +66,14 @@ def judge(
     if len(rejects):
         raise ValueError(f"{len(rejects)} lines cannot be scored: {rejects[REJECT_REASON].iloc[0]}")
     clean = clean.reset_index(drop=True)
-    p = model.predict_proba(clean)
-    threshold = min_probability
     facts = LineFacts.of(clean)
-    table = fixes.fix_table(model, clean, p, None, facts=facts)
+    rule = model.rule_risk(clean, facts=facts)
+    p = rule.p
+    threshold = min_probability
+    table = fixes.fix_table(model, clean, p, None, facts=facts, rule=rule, as_of=as_of)
     table = table[table["kind"] == fixes.KIND_SCORED].reset_index(drop=True)
+    # the lines the worklist explains whatever their tier: a certain rule or a payer's rule change binds
+    table["always_explained"] = rule.with_fix()[table["pos"].to_numpy(dtype=np.int64)]
     table["listed"] &= p[table["pos"].to_numpy(dtype=np.int64)] >= threshold
     truth = world.true_denial_probability(clean)
     table["truth"] = truth[table["pos"].to_numpy(dtype=np.int64)]
@@ -156,6 +161,8 @@ def figures(
     found = np.unique(pos[strong & at_risk & listed])
     recall = len(found) / len(fixable) if len(fixable) else float("nan")
     explained = judged["probability"].to_numpy(dtype=float) >= explained_from
+    if "always_explained" in judged:
+        explained |= judged["always_explained"].to_numpy(dtype=bool)
     fixable_x = np.unique(pos[strong & at_risk & explained])
     found_x = np.unique(pos[strong & at_risk & explained & listed])
     recall_x = len(found_x) / len(fixable_x) if len(fixable_x) else float("nan")
