@@ -90,7 +90,7 @@ def test_claims_scattered_through_the_file_give_the_same_table(denial_model, tmp
     shuffled = raw.sample(frac=1.0, random_state=3).reset_index(drop=True)
     path = tmp_path / "shuffled.csv"
     shuffled.to_csv(path, index=False)
-    monkeypatch.setattr(claims_module, "BUCKET_LINES", 700)
+    monkeypatch.setattr(claims_module, "PARTITION_LINES", 700)
     monkeypatch.setattr(claims_module, "WINDOW", 500)
     out = tmp_path / "worklist.parquet"
     worklist.score_file(path, out, denial_model, progress=False, block_bytes=64 << 10)
