@@ -80,6 +80,11 @@ def test_claim_reasons_name_their_lines_and_say_each_finding_once(sample):
         assert len(items) == len(set(items))
     fixes = claims[claims["recommended_actions"].str.contains("→")]
     assert len(fixes) > 10
+    # advice is marked as advice, as on the lines (issue 24): every fix without a stated risk, and only those
+    items = [i for text in claims["recommended_actions"] if text for i in text.split("; ")]
+    advice = [i for i in items if " → " not in i]
+    assert advice and all(i.startswith("advice: ") for i in advice)
+    assert not any(i.startswith("advice: ") for i in items if " → " in i and "replace " not in i)
 
 
 def test_claims_scattered_through_the_file_give_the_same_table(denial_model, tmp_path, monkeypatch, sample):
@@ -175,7 +180,7 @@ def test_a_fix_states_the_claim_risk_it_would_leave():
     )
     first, second = text.split("; ")
     assert first == "attach the standard written order (SWO) (lines 1, 2) → 9%"  # 1 - 0.95 * 0.96 = 8.8 %
-    assert second == "check the units (line 1)"
+    assert second == "advice: check the units (line 1)"  # no stated risk: advice, and says so
 
 
 def test_served_claim_probabilities_equal_the_claim_worklists(sample, denial_model):
