@@ -88,7 +88,7 @@ def test_claim_reasons_name_their_lines_and_say_each_finding_once(sample):
 
 
 def test_claims_scattered_through_the_file_give_the_same_table(denial_model, tmp_path, monkeypatch, sample):
-    """The backlog's rows shuffled, read in small chunks, texts in many buckets, written in small windows:
+    """The backlog's rows shuffled, read in small chunks, claims in many partitions, written in small windows:
     the same claims, numbers and texts."""
     _, _, want = sample
     raw = pd.read_csv(BACKLOG, dtype=str, keep_default_na=False)
@@ -96,6 +96,7 @@ def test_claims_scattered_through_the_file_give_the_same_table(denial_model, tmp
     path = tmp_path / "shuffled.csv"
     shuffled.to_csv(path, index=False)
     monkeypatch.setattr(claims_module, "PARTITION_LINES", 700)
+    assert claims_module.partitions_for(len(raw)) >= 4  # claims spread over several partitions
     monkeypatch.setattr(claims_module, "WINDOW", 500)
     out = tmp_path / "worklist.parquet"
     worklist.score_file(path, out, denial_model, progress=False, block_bytes=64 << 10)
@@ -109,7 +110,10 @@ def test_claims_scattered_through_the_file_give_the_same_table(denial_model, tmp
     assert (g["first_service_date"].astype(str).to_numpy() == w["first_service_date"].to_numpy()).all()
 
 
-def test_rejected_lines_are_said_first_and_an_all_rejected_claim_is_absent(denial_model, tmp_path):
+def test_rejected_lines_are_said_first_and_an_all_rejected_claim_is_absent(
+    denial_model, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(claims_module, "PARTITION_LINES", 50)  # the rejects found in their claim's partition
     raw = pd.read_csv(BACKLOG, dtype=str, keep_default_na=False).iloc[:400].copy()
     sizes = raw.groupby("claim_id").size()
     multi, other = sizes[sizes >= 2].index[:2]
