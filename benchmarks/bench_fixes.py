@@ -36,6 +36,7 @@ import platform
 import time
 from pathlib import Path
 
+import pandas as pd
 from _setup import MONTHS, ROOT, START, TRAIN_MONTHS, cut, trained_model
 
 TARGETS = {"precision": 0.95, "recall_explained": 0.92, "recall_per_kind": 0.85, "overclaim": 0.01}

@@ -1,7 +1,8 @@
 """Benchmark: the full worklist against a plain pipeline on the same 1M claim lines.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_worklist.py \
-        [--rows 1000000] [--runs 3] [--big-rows 5000000] [--peer ../shared/benchmarks/peer_pipeline.py]
+        [--rows 1000000] [--runs 3] [--big-rows 5000000] [--claims-big-rows 5000000]
+        [--peer ../shared/benchmarks/peer_pipeline.py]
 
 Setup (not timed): simulates `--train-rows` labelled lines and fits the model
 (gradient-boosted trees, the large-data path of `training.fit_model`), then
@@ -24,7 +25,9 @@ Timed, each in a fresh process (`--runs` times, alternating, median reported):
 
 Peak memory is the child's peak RSS (`os.wait4` rusage). Flatness: one more
 worklist run on `--big-rows` lines (the backlog repeated with fresh claim ids),
-peak RSS compared with the 1M run. Both children get the same OpenMP thread
+peak RSS compared with the 1M run. `--claims-big-rows N`: the worklist on N lines
+(built the same way) with and without the claim table, one run each: the claim table's
+memory bound (<= 1 GB at 5M lines) and its CPU share at that size. Both children get the same OpenMP thread
 count (`--threads`, default 1: on a shared, oversubscribed machine OpenMP's
 spinning makes tree prediction several times slower, for both pipelines).
 Results: benchmarks/results/worklist.json.
@@ -156,30 +159,74 @@ def setup(
     if not data.exists():
         frame = contract_frame(simulate_claims(rows, seed + 1)).drop(columns=labels)
         files.write_table(frame, data)
-    big = None
-    if big_rows:
-        big = work / f"backlog_{big_rows}.csv"
-        if not big.exists():
-            tmp = big.with_suffix(".partial")
-            with open(tmp, "wb") as f:
-                done = 0
-                k = 0
-                while done < big_rows:
-                    n = min(rows, big_rows - done)
-                    frame = contract_frame(simulate_claims(n, seed + 10 + k)).drop(columns=labels)
-                    frame["claim_id"] = f"B{k}-" + frame["claim_id"].astype(str)
-                    part = work / "part.csv"
-                    files.write_table(frame, part)
-                    with open(part, "rb") as p:
-                        if k:
-                            p.readline()  # header once
-                        while block := p.read(1 << 24):
-                            f.write(block)
-                    part.unlink()
-                    done += n
-                    k += 1
-            tmp.rename(big)
+    big = _repeated(work, rows, big_rows, seed, labels) if big_rows else None
     return model_path, data, big, info
+
+
+def _repeated(work: Path, rows: int, big_rows: int, seed: int, labels: list[str]) -> Path:
+    """A `big_rows`-line backlog: simulated `rows` at a time with fresh claim ids (`B<k>-` prefixes)."""
+    from denial_risk.synth.simulate import contract_frame, simulate_claims
+    from denial_risk.tableio import files
+
+    big = work / f"backlog_{big_rows}.csv"
+    if big.exists():
+        return big
+    tmp = big.with_suffix(".partial")
+    with open(tmp, "wb") as f:
+        done = k = 0
+        while done < big_rows:
+            n = min(rows, big_rows - done)
+            frame = contract_frame(simulate_claims(n, seed + 10 + k)).drop(columns=labels)
+            frame["claim_id"] = f"B{k}-" + frame["claim_id"].astype(str)
+            part = work / "part.csv"
+            files.write_table(frame, part)
+            with open(part, "rb") as p:
+                if k:
+                    p.readline()  # header once
+                while block := p.read(1 << 24):
+                    f.write(block)
+            part.unlink()
+            done += n
+            k += 1
+    tmp.rename(big)
+    return big
+
+
+def claims_big(work: Path, model_path: Path, args) -> dict:
+    """`--claims-big-rows N`: the worklist on N lines with and without the claim table, one run each; the
+    claim table must keep the worklist's peak RSS (<= 1 GB at 5M lines)."""
+    labels = ["denied", "denial_reason", "paid_amount", "true_denial_probability"]
+    data = _repeated(work, args.rows, args.claims_big_rows, args.seed, labels)
+    out = {"claims_big_rows": args.claims_big_rows}
+    for name, claims in (("no_claims", False), ("claims", True)):
+        code = WORKLIST_CHILD.format(
+            src=str(ROOT / "src"),
+            model=str(model_path),
+            data=str(data),
+            out=str(work / f"worklist_cb_{name}.parquet"),
+            claims=claims,
+        )
+        r = run_measured(code, args.threads)
+        print(
+            f"{args.claims_big_rows:,} lines {name}: {r['seconds']:.1f} s, {r['cpu_seconds']:.1f} s CPU, "
+            f"peak RSS {r['peak_rss_mb']:.0f} MB (pass 1 {r['memory'].get('pass1_peak_rss_mb', 0):.0f} MB), "
+            f"load {r['load_avg_1m_at_start']:.1f}",
+            flush=True,
+        )
+        out[f"claims_big_{name}"] = {
+            "seconds": round(r["seconds"], 1),
+            "cpu_seconds": round(r["cpu_seconds"], 1),
+            "peak_rss_mb": round(r["peak_rss_mb"]),
+            "pass1_peak_rss_mb": round(r["memory"].get("pass1_peak_rss_mb", 0)),
+            "claims": r.get("claims", 0),
+            "claim_build_seconds": round(r.get("claim_seconds", 0.0), 1),
+            "load_avg_1m_at_start": round(r["load_avg_1m_at_start"], 1),
+        }
+    with_claims, without = out["claims_big_claims"], out["claims_big_no_claims"]
+    out["claims_big_peak_rss_mb"] = with_claims["peak_rss_mb"]
+    out["claims_big_met"] = with_claims["peak_rss_mb"] <= 1024
+    out["claims_big_overhead_cpu"] = round(with_claims["cpu_seconds"] / without["cpu_seconds"] - 1, 3)
+    return out
 
 
 def main() -> None:
@@ -187,6 +234,12 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--train-rows", type=int, default=200_000)
     ap.add_argument("--big-rows", type=int, default=5_000_000, help="0 to skip the memory-flatness run")
+    ap.add_argument(
+        "--claims-big-rows",
+        type=int,
+        default=0,
+        help="also the worklist with and without the claim table on this many lines (peak RSS; 5000000)",
+    )
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
@@ -334,6 +387,8 @@ def main() -> None:
                 "rss_growth_1m_to_big": round(r["peak_rss_mb"] / result["worklist_peak_rss_mb"] - 1, 3),
             }
         )
+    if args.claims_big_rows:
+        result.update(claims_big(work, model_path, args))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

@@ -80,17 +80,23 @@ def test_claim_reasons_name_their_lines_and_say_each_finding_once(sample):
         assert len(items) == len(set(items))
     fixes = claims[claims["recommended_actions"].str.contains("→")]
     assert len(fixes) > 10
+    # advice is marked as advice, as on the lines (issue 24): every fix without a stated risk, and only those
+    items = [i for text in claims["recommended_actions"] if text for i in text.split("; ")]
+    advice = [i for i in items if " → " not in i]
+    assert advice and all(i.startswith("advice: ") for i in advice)
+    assert not any(i.startswith("advice: ") for i in items if " → " in i and "replace " not in i)
 
 
 def test_claims_scattered_through_the_file_give_the_same_table(denial_model, tmp_path, monkeypatch, sample):
-    """The backlog's rows shuffled, read in small chunks, texts in many buckets, written in small windows:
+    """The backlog's rows shuffled, read in small chunks, claims in many partitions, written in small windows:
     the same claims, numbers and texts."""
     _, _, want = sample
     raw = pd.read_csv(BACKLOG, dtype=str, keep_default_na=False)
     shuffled = raw.sample(frac=1.0, random_state=3).reset_index(drop=True)
     path = tmp_path / "shuffled.csv"
     shuffled.to_csv(path, index=False)
-    monkeypatch.setattr(claims_module, "BUCKET_LINES", 700)
+    monkeypatch.setattr(claims_module, "PARTITION_LINES", 700)
+    assert claims_module.partitions_for(len(raw)) >= 4  # claims spread over several partitions
     monkeypatch.setattr(claims_module, "WINDOW", 500)
     out = tmp_path / "worklist.parquet"
     worklist.score_file(path, out, denial_model, progress=False, block_bytes=64 << 10)
@@ -104,7 +110,10 @@ def test_claims_scattered_through_the_file_give_the_same_table(denial_model, tmp
     assert (g["first_service_date"].astype(str).to_numpy() == w["first_service_date"].to_numpy()).all()
 
 
-def test_rejected_lines_are_said_first_and_an_all_rejected_claim_is_absent(denial_model, tmp_path):
+def test_rejected_lines_are_said_first_and_an_all_rejected_claim_is_absent(
+    denial_model, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(claims_module, "PARTITION_LINES", 50)  # the rejects found in their claim's partition
     raw = pd.read_csv(BACKLOG, dtype=str, keep_default_na=False).iloc[:400].copy()
     sizes = raw.groupby("claim_id").size()
     multi, other = sizes[sizes >= 2].index[:2]
@@ -175,7 +184,7 @@ def test_a_fix_states_the_claim_risk_it_would_leave():
     )
     first, second = text.split("; ")
     assert first == "attach the standard written order (SWO) (lines 1, 2) → 9%"  # 1 - 0.95 * 0.96 = 8.8 %
-    assert second == "check the units (line 1)"
+    assert second == "advice: check the units (line 1)"  # no stated risk: advice, and says so
 
 
 def test_served_claim_probabilities_equal_the_claim_worklists(sample, denial_model):

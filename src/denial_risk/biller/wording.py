@@ -69,6 +69,9 @@ REMEDY_TEXT = {
 UNKNOWN_SUFFIX = " (not recorded as on file)"
 FIX_SEP = "; "  # between the fixes (and the reasons) of a line: never inside one
 ADVICE_PREFIX = "advice: "  # a fix with no measured effect (no "→ N%"): what to check, not what it is worth
+RISK_ARROW = (
+    " → "  # a fix and the risk it would leave: `obtain prior authorization → 7%` (line and claim alike)
+)
 # A feature group's share of the model's risk (`scoring.reasons`): the risk drop, in percentage points,
 # when the group's features are set to their typical training values.
 DRIVER_POINTS = " (raises the risk by {points:.0f} points)"

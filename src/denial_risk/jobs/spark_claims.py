@@ -37,7 +37,8 @@ def claims_from_worklist(out: str | Path, model, *, top: int = 0) -> ClaimSummar
     target = Path(schema.claims_path_for(str(out)))
     rejects = Path(schema.rejects_path_for(str(out)))
     remove_stale(target)
-    with work_dir(target) as tmp, ClaimCollector(tmp) as collector:
+    lines = pq.ParquetFile(out).metadata.num_rows
+    with work_dir(target) as tmp, ClaimCollector(tmp, lines) as collector:
         if rejects.is_file():
             for batch in pq.ParquetFile(rejects).iter_batches(batch_size=BATCH_ROWS):
                 collector.add_rejects(batch.to_pandas())

@@ -9,9 +9,10 @@ Each finding and each fix is said once, with the lines it concerns
   its lines' lists (the lines give their strongest first), then by how many lines it concerns;
 * fixes: best first, each with the claim risk it would leave, computed as the claim's
   probability with the fixed lines at the risk their own fixes state (`claim_probability`);
-  advice without a stated risk follows.
+  advice without a stated risk follows, marked `advice:` as on the lines (`scoring.fixes`).
 
-Texts are the lines' texts split at `; ` (the contract's separator).
+Texts are the lines' texts split at `wording.FIX_SEP` (`; `, the contract's separator); a fix and
+its risk are joined by `wording.RISK_ARROW`, as `scoring.fixes` joins them.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import re
 
 import numpy as np
 
+from denial_risk.biller.wording import ADVICE_PREFIX, FIX_SEP, RISK_ARROW
 from denial_risk.modeling.claim_risk import claim_probability
 from denial_risk.scoring.fixes import format_risk
 
-SEP = "; "
+SEP = FIX_SEP
 MAX_CLAIM_REASONS = 8  # project judgement: a claim's reasons stay readable on one worklist row
 MAX_CLAIM_ACTIONS = 5
-_RISK_LEFT = re.compile(r"^(?P<text>.*) → (?P<pct>\d+(?:\.\d+)?)%$")
+_RISK_LEFT = re.compile(rf"^(?P<text>.*){re.escape(RISK_ARROW)}(?P<pct>\d+(?:\.\d+)?)%$")
 _MODEL_SAYS = re.compile(r"\(\+\d+ points\)$|^likely [A-Z]{2}-")
 
 
@@ -90,7 +92,7 @@ def plan_actions(line_numbers, actions, p_line, log_survival_sum: float) -> list
             continue
         for item in text.split(SEP):
             m = _RISK_LEFT.match(item)
-            name, left = (m["text"], float(m["pct"]) / 100.0) if m else (item, None)
+            name, left = (m["text"], float(m["pct"]) / 100.0) if m else (_as_advice(item), None)
             fixes.setdefault(name, {})[int(line)] = left
     plans = []
     for name, by_line in fixes.items():
@@ -103,7 +105,7 @@ def plan_actions(line_numbers, actions, p_line, log_survival_sum: float) -> list
 def format_actions(plans: list[tuple[str, float | None]], risks) -> str:
     """`recommended_actions` from `plan_actions` and each plan's claim risk (NaN for advice): best first."""
     scored = sorted(
-        (r, k, f"{text} → {format_risk(r)}")
+        (r, k, f"{text}{RISK_ARROW}{format_risk(r)}")
         for k, ((text, s), r) in enumerate(zip(plans, risks))
         if s is not None
     )
@@ -117,6 +119,11 @@ def claim_actions(line_numbers, actions, p_line, calibration, log_survival_sum: 
     sums = np.array([np.nan if s is None else s for _, s in plans], dtype=float)
     risks = claim_probability(calibration, np.nan_to_num(sums), np.full(len(plans), lines))
     return format_actions(plans, risks)
+
+
+def _as_advice(item: str) -> str:
+    """A fix without a stated risk is advice, and says so (a line's already does)."""
+    return item if item.startswith(ADVICE_PREFIX) else ADVICE_PREFIX + item
 
 
 def _log_survival(p: float) -> float:

@@ -2,18 +2,21 @@
 
 Billers hold and rework claims, not lines, so `score` ranks claims beside lines
 (docs/claims.md, "The claim worklist"; columns `schema.CLAIM_COLUMNS`). Claims may be
-scattered through the file, so the table is built from compact per-line keys, never a
-frame of the whole file:
+scattered through the file, so the table is built partition by partition, never from a
+frame (or per-line arrays) of the whole file:
 
-1. pass 1 of the worklist (`add_lines`): per scored line its normalised claim id, line
-   number, first-line payer, service date, billed amount, probability, expected loss and
-   tier go to a temporary Parquet file (~60 bytes a line on disk, nothing in memory);
-2. between the passes (`index`): the claim ids are dictionary-encoded (4 bytes a line);
-3. pass 2 (`add_texts`): the lines with reasons or fixes (the explained ones) go, by
-   position, to one of a few bucket files by claim, so a claim's lines share a bucket;
-4. `write`: per-claim sums by `np.bincount` over the codes, the claim probability
-   (`modeling.claim_risk`), the file-wide claim rank, then each bucket's claims' texts
-   (`scoring.claim_text`), and the table written in rank windows.
+1. pass 1 of the worklist (`add_lines`): per scored line its normalised claim id, file
+   position, line number, first-line payer, service date, billed amount, probability,
+   expected loss and tier go to one of `parts` temporary Parquet files, chosen by a hash of
+   the claim id, so a claim's lines share a file (~60 bytes a line on disk; in memory the
+   line's partition, 2 bytes). `parts` comes from the expected line count:
+   `PARTITION_LINES` lines a partition;
+2. pass 2 (`add_texts`): the lines with reasons or fixes (the explained ones) go, by
+   position, to their partition's text file;
+3. `write`: each partition's claims built (`scoring.claim_part`: sums over dictionary codes,
+   probability, tier, lines at risk, merged texts) and spilled to disk with three rank keys
+   kept (20 bytes a claim); the file-wide claim rank from those; each partition's rows sorted
+   by rank; then the table written in rank windows merged from the partitions.
 
 A claim whose lines were all rejected has no row; a claim with some rejected lines says so
 first in its `top_reasons`. The Spark engine feeds the same collector from its worklist
@@ -23,6 +26,7 @@ first in its `top_reasons`. The Spark engine feeds the same collector from its w
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,20 +38,18 @@ import pyarrow.parquet as pq
 
 from denial_risk.contract import schema
 from denial_risk.contract.normalize import REJECT_REASON
-from denial_risk.modeling.claim_risk import claim_probability, log_survival
-from denial_risk.scoring.claim_text import claim_reasons, format_actions, plan_actions
+from denial_risk.scoring.claim_part import FIRST_POS, TIER_CODE, build_part
 from denial_risk.tableio.files import TableWriter
 from denial_risk.tableio.memory import release_freed_memory
 
-TIER_CODE = {"low": 0, "medium": 1, "high": 2}
-TIER_NAMES = np.array(["low", "medium", "high"], dtype=object)  # by TIER_CODE
-BUCKET_LINES = 500_000  # lines per text bucket: a bucket's explained lines are held at once
+PARTITION_LINES = 250_000  # lines per partition: one partition's keys and explained texts are held at once
+MAX_PARTITIONS = 4_096
 WINDOW = 32_768  # claims written at a time
-TEXT_BATCH = 4_096  # a bucket's claim texts read at a time
-SUM_BATCH = 262_144  # key rows read at a time for the per-claim sums
+TEXT_BATCH = 4_096  # a ranked partition's rows read at a time
 KEYS = pa.schema(
     [
         ("claim_id", pa.string()),
+        ("pos", pa.int64()),
         ("line_number", pa.int64()),
         ("payer_id", pa.string()),
         ("payer_type", pa.string()),
@@ -59,6 +61,15 @@ KEYS = pa.schema(
     ]
 )
 TEXTS = ("top_reasons", "recommended_actions")
+_NOT_TEXT = {
+    "first_service_date": pa.date32(),
+    "lines": pa.int64(),
+    "billed_amount": pa.float64(),
+    "claim_denial_probability": pa.float64(),
+    "expected_loss": pa.float64(),
+    "claim_rank": pa.int64(),
+}
+CLAIM_TYPES = pa.schema([(c, _NOT_TEXT.get(c, pa.string())) for c in schema.CLAIM_COLUMNS])
 
 
 @dataclass
@@ -72,8 +83,16 @@ class ClaimSummary:
     top: pd.DataFrame | None = None
 
 
-def line_keys(clean: pd.DataFrame, added: pd.DataFrame, raw: pd.DataFrame | None = None) -> pa.Table:
-    """The claim keys of scored lines: normalised ids and numbers; payer columns as the input gave them."""
+def partitions_for(expected_lines: int | None) -> int:
+    """How many partitions for a file of about `expected_lines` scored lines (1 when not known)."""
+    if not expected_lines or expected_lines <= PARTITION_LINES:
+        return 1
+    return min(math.ceil(expected_lines / PARTITION_LINES), MAX_PARTITIONS)
+
+
+def line_keys(clean: pd.DataFrame, added: pd.DataFrame, raw: pd.DataFrame | None, start: int) -> pa.Table:
+    """The claim keys of scored lines (file positions from `start`): normalised ids and numbers; payer
+    columns as the input gave them."""
     source = raw if raw is not None else clean
 
     def text(c: str) -> pa.Array:
@@ -86,6 +105,7 @@ def line_keys(clean: pd.DataFrame, added: pd.DataFrame, raw: pd.DataFrame | None
     return pa.Table.from_arrays(
         [
             pa.array(clean["claim_id"].astype("string").to_numpy(dtype=object), pa.string()),
+            pa.array(np.arange(start, start + len(clean), dtype=np.int64)),
             pa.array(clean["line_number"].to_numpy(dtype=np.int64, na_value=1)),
             text("payer_id"),
             text("payer_type"),
@@ -99,19 +119,33 @@ def line_keys(clean: pd.DataFrame, added: pd.DataFrame, raw: pd.DataFrame | None
     )
 
 
+def _partition_of(claim_ids: pa.Array, parts: int) -> np.ndarray:
+    """Each line's partition: a stable hash of its claim id (the same id, the same partition)."""
+    if parts == 1:
+        return np.zeros(len(claim_ids), dtype=np.uint16)
+    hashed = pd.util.hash_array(claim_ids.to_numpy(zero_copy_only=False).astype(object), categorize=True)
+    return (hashed % np.uint64(parts)).astype(np.uint16)
+
+
 class ClaimCollector:
     """Collects a worklist's lines in a working folder and writes the claim worklist (see the module)."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, expected_lines: int | None = None, *, parts: int | None = None):
         self.workdir = Path(workdir)
+        self.parts = parts if parts is not None else partitions_for(expected_lines)
         self._stack = contextlib.ExitStack()
-        self._keys = self._stack.enter_context(
-            TableWriter(self.workdir / "claim_keys.parquet", compression="none")
-        )
-        self._buckets: list[TableWriter] = []
+        self._keys = [
+            self._stack.enter_context(
+                TableWriter(self.workdir / f"claim_keys{p}.parquet", compression="none")
+            )
+            for p in range(self.parts)
+        ]
+        self._texts: list[TableWriter] = []
+        self._part_of: list[np.ndarray] = []  # per chunk, its lines' partitions (2 bytes a line)
+        self.part_of: np.ndarray | None = None
+        self._filled: list[bool] = []  # which partitions got lines (set between the passes)
+        self.lines = 0
         self.rejected: dict[str, list[tuple[str, str]]] = {}
-        self.codes: np.ndarray | None = None
-        self.ids: pa.Array | None = None
 
     def __enter__(self) -> ClaimCollector:
         return self
@@ -120,8 +154,19 @@ class ClaimCollector:
         self._stack.close()
 
     def add_lines(self, clean: pd.DataFrame, added: pd.DataFrame, raw: pd.DataFrame | None = None) -> None:
-        """Pass 1: a chunk's scored lines, in file order (their keys: `line_keys`)."""
-        self._keys.write_arrow(line_keys(clean, added, raw))
+        """Pass 1: a chunk's scored lines, in file order (their keys: `line_keys`), each to its partition."""
+        keys = line_keys(clean, added, raw, self.lines)
+        self.lines += keys.num_rows
+        part = _partition_of(keys.column("claim_id").combine_chunks(), self.parts)
+        self._part_of.append(part)
+        if self.parts == 1:
+            self._keys[0].write_arrow(keys)
+            return
+        order = np.argsort(part, kind="stable")
+        keys = keys.take(pa.array(order))
+        edges = np.searchsorted(part[order], np.arange(self.parts + 1))
+        for p in np.unique(part).tolist():
+            self._keys[p].write_arrow(keys.slice(int(edges[p]), int(edges[p + 1] - edges[p])))
 
     def add_rejects(self, rejects: pd.DataFrame) -> None:
         """Rejected rows that name a claim: said first in that claim's reasons."""
@@ -137,20 +182,18 @@ class ClaimCollector:
             self.rejected.setdefault(cid, []).append((ln, str(reason)))
 
     def index(self) -> None:
-        """Between the passes: claim ids to codes (4 bytes a line); the text buckets opened."""
-        self._keys.__exit__(None, None, None)
-        self._stack.pop_all()
-        path = self.workdir / "claim_keys.parquet"
-        if self._keys.rows:
-            ids = pq.read_table(path, columns=["claim_id"]).column(0).combine_chunks().dictionary_encode()
-            self.codes = ids.indices.to_numpy(zero_copy_only=False).astype(np.int32)
-            self.ids = ids.dictionary
-        else:
-            self.codes, self.ids = np.empty(0, np.int32), pa.array([], pa.string())
-        for b in range(1 + len(self.codes) // BUCKET_LINES):
-            self._buckets.append(
-                self._stack.enter_context(TableWriter(self.workdir / f"claim_texts{b}.parquet"))
-            )
+        """Between the passes: the key files closed, each line's partition at hand, the text files opened."""
+        if self.part_of is not None:
+            return
+        self._filled = [w.rows > 0 for w in self._keys]
+        self._stack.close()
+        self._stack = contextlib.ExitStack()
+        self.part_of = np.concatenate(self._part_of) if self._part_of else np.empty(0, np.uint16)
+        self._part_of = []
+        self._texts = [
+            self._stack.enter_context(TableWriter(self.workdir / f"claim_texts{p}.parquet"))
+            for p in range(self.parts)
+        ]
 
     def add_texts(self, offset: int, batch: pa.Table) -> None:
         """Pass 2: the batch's lines (file positions from `offset`) that carry reasons or fixes."""
@@ -163,32 +206,40 @@ class ClaimCollector:
         if not len(rows):
             return
         pos = offset + rows
-        bucket = self.codes[pos] % len(self._buckets)
+        part = self.part_of[pos]
         texts = batch.select(list(TEXTS)).take(pa.array(rows))
-        for b in np.unique(bucket):
-            sel = np.flatnonzero(bucket == b)
-            part = texts.take(pa.array(sel)).add_column(0, "pos", pa.array(pos[sel].astype(np.int64)))
-            self._buckets[b].write_arrow(part)
+        for p in np.unique(part).tolist():
+            sel = np.flatnonzero(part == p)
+            piece = texts.take(pa.array(sel)).add_column(0, "pos", pa.array(pos[sel].astype(np.int64)))
+            self._texts[p].write_arrow(piece)
 
     def write(self, path: str | Path, model, *, top: int = 0) -> ClaimSummary:
         """The claim worklist at `path` (CSV or Parquet, atomically); its summary and first `top` claims."""
-        if self.codes is None:
-            self.index()
-        buckets = [w.target for w in self._buckets if w.rows]
+        self.index()
+        texts = [w.target if w.rows else None for w in self._texts]
         self._stack.close()
-        if not len(self.codes):
-            with TableWriter(path, option="--out") as writer:
-                writer.write_arrow(_window(_EMPTY, self.ids, []))
-            return ClaimSummary(
-                path=Path(path), top=pd.DataFrame(columns=list(schema.CLAIM_COLUMNS)) if top else None
-            )
-        claims = _aggregate(self.workdir / "claim_keys.parquet", self.codes, len(self.ids), model)
-        results = [
-            _bucket_texts(p, self.codes, self.ids, claims, model, self.rejected, self.workdir)
-            for p in buckets
-        ]
-        extra = _rejected_only(self.rejected, self.ids, claims, buckets, self.codes, self.workdir)
-        return _write_table(Path(path), claims, self.ids, [*results, *extra], model, top)
+        self.part_of = None  # not needed any more: 2 bytes a line back
+        summary = ClaimSummary(path=Path(path))
+        summary.claims_by_tier = dict.fromkeys(schema.RISK_TIERS, 0)
+        summary.loss_by_tier = dict.fromkeys(schema.RISK_TIERS, 0.0)
+        built, keys = [], []
+        for p in range(self.parts):
+            source = self.workdir / f"claim_keys{p}.parquet"
+            if not self._filled[p]:
+                continue
+            part = build_part(source, texts[p], self.rejected, model)
+            _count(summary, part.rows)
+            target = self.workdir / f"claims{p}.parquet"
+            pq.write_table(part.rows, target)
+            built.append(target)
+            keys.append((part.expected_loss, part.probability, part.first_pos))
+            source.unlink()
+            del part
+            release_freed_memory()
+        ranked = _ranked_parts(built, keys)
+        release_freed_memory()
+        summary.claims = sum(pq.ParquetFile(f).metadata.num_rows for f in ranked)
+        return _merge(Path(path), ranked, summary, top)
 
 
 class NoClaims:
@@ -216,176 +267,47 @@ class NoClaims:
         return None
 
 
-# --------------------------------------------------------------------------- building the table
+# --------------------------------------------------------------------------- rank and merge
 
 
-def _aggregate(keys_path: Path, codes: np.ndarray, n: int, model) -> dict:
-    """Per claim (by code): lines, sums, first line, first service day, probability, tier, rank, lines at
-    risk; one key column read at a time, compact arrays (~50 bytes a claim; texts stay Arrow buffers)."""
-
-    def col(name: str) -> np.ndarray:
-        return pq.read_table(keys_path, columns=[name], use_threads=False).column(0).to_numpy()
-
-    def summed(name: str, fn=None) -> np.ndarray:  # a batch at a time: no whole column in memory
-        total, at = np.zeros(n), 0
-        for batch in pq.ParquetFile(keys_path).iter_batches(batch_size=SUM_BATCH, columns=[name]):
-            v = batch.column(0).to_numpy()
-            total += np.bincount(codes[at : at + len(v)], v if fn is None else fn(v), n)
-            at += len(v)
-        return total
-
-    small = np.int32 if max(n, len(codes)) < 2**31 - 1 else np.int64
-    lines = np.bincount(codes, minlength=n).astype(small)
-    out = {"lines": lines}
-    out["billed_amount"] = summed("billed_amount")
-    out["expected_loss"] = summed("expected_loss")
-    out["log_survival"] = summed("denial_probability", log_survival)
-    order = np.argsort(codes, kind="stable").astype(small)
-    starts = np.concatenate([[0], np.cumsum(lines, dtype=np.int64)[:-1]]) if n else np.empty(0, np.int64)
-    out["first_pos"] = order[starts] if n else starts.astype(small)
-    out["first_day"] = np.minimum.reduceat(col("service_day")[order], starts) if n else starts
-    del order
-    calibration = (getattr(model, "info", None) or {}).get("claim_calibration")
-    prob = claim_probability(calibration, out["log_survival"], lines)
-    out["claim_denial_probability"] = prob
-    out["tier"] = _tier_codes(model, prob)
-    rank_order = np.lexsort((out["first_pos"], -prob, -out["expected_loss"])).astype(small)
-    rank = np.empty(n, dtype=small)
-    rank[rank_order] = np.arange(1, n + 1, dtype=small)
-    out["claim_rank"], out["rank_order"] = rank, rank_order
-    out["lines_at_risk"] = _lines_at_risk(codes, col("line_number"), col("tier"), n)
-    out["payers"] = _rows_at(keys_path, ["payer_id", "payer_type"], out["first_pos"])
-    release_freed_memory()
-    return out
+def _count(summary: ClaimSummary, rows: pa.Table) -> None:
+    tier = rows.column("risk_tier").to_numpy(zero_copy_only=False)
+    loss = rows.column("expected_loss").to_numpy()
+    for t in schema.RISK_TIERS:
+        hit = tier == t
+        summary.claims_by_tier[t] += int(hit.sum())
+        summary.loss_by_tier[t] += float(loss[hit].sum())
 
 
-def _rows_at(path: Path, columns: list[str], positions: np.ndarray) -> pa.Table:
-    """The rows at `positions` (any order) of some columns, read a batch at a time."""
-    order = np.argsort(positions, kind="stable")
-    wanted = positions[order]
-    pieces, at = [], 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=SUM_BATCH, columns=columns):
-        lo, hi = np.searchsorted(wanted, [at, at + batch.num_rows])
-        if hi > lo:
-            pieces.append(pa.Table.from_batches([batch]).take(pa.array(wanted[lo:hi] - at)))
-        at += batch.num_rows
-    got = (
-        pa.concat_tables(pieces).combine_chunks()
-        if pieces
-        else pa.table({c: pa.array([], pa.string()) for c in columns})
-    )
-    back = np.empty(len(order), dtype=np.int64)
-    back[order] = np.arange(len(order))
-    return got.take(pa.array(back))
-
-
-def _tier_codes(model, prob: np.ndarray) -> np.ndarray:
-    """`model.tier` as int8 codes (`TIER_CODE`), a window at a time (its strings are 24 bytes a claim)."""
-    out = np.zeros(len(prob), dtype=np.int8)
-    for lo in range(0, len(prob), WINDOW):
-        names = model.tier(prob[lo : lo + WINDOW])
-        for name, code in TIER_CODE.items():
-            out[lo : lo + WINDOW][names == name] = code
-    return out
-
-
-def _lines_at_risk(codes: np.ndarray, line: np.ndarray, tier: np.ndarray, n: int) -> pa.Array:
-    """`|`-joined line numbers at medium tier or above, per claim ('' when none), as one Arrow array."""
-    at = np.flatnonzero(tier >= TIER_CODE["medium"])
-    o = at[np.lexsort((line[at], codes[at]))]
-    counts = np.bincount(codes[o], minlength=n)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    values = pc.cast(pa.array(line[o]), pa.string())
-    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), values), schema.LIST_SEP)
-
-
-def _claim_lookup(ids: pa.Array, names) -> np.ndarray:
-    """Codes of claim ids (-1: not a scored claim)."""
-    got = pc.index_in(pa.array(list(names), pa.string()), value_set=ids)
-    return got.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def _rejected_of(rejected: dict, ids: pa.Array) -> dict[int, list]:
-    names = list(rejected)
-    codes = _claim_lookup(ids, names) if names else np.empty(0, np.int64)
-    return {int(c): rejected[nm] for nm, c in zip(names, codes) if c >= 0}
-
-
-def _bucket_texts(path, codes, ids, claims, model, rejected, workdir) -> Path | None:
-    """One bucket's claims' reasons and fixes, written sorted by claim rank (to merge by rank windows)."""
-    t = pq.read_table(path)
-    pos = t.column("pos").to_numpy()
-    keys = pq.read_table(workdir / "claim_keys.parquet", columns=["line_number", "denial_probability"])
-    line = keys.column(0).to_numpy()[pos]
-    p = keys.column(1).to_numpy()[pos]
-    del keys
-    c = codes[pos]
-    o = np.lexsort((line, c))
-    reasons = t.column("top_reasons").to_numpy(zero_copy_only=False)[o]
-    actions = t.column("recommended_actions").to_numpy(zero_copy_only=False)[o]
-    c, line, p = c[o], line[o], p[o]
-    rejects = _rejected_of(rejected, ids)
-    calibration = (getattr(model, "info", None) or {}).get("claim_calibration")
-    bounds = np.flatnonzero(np.diff(c)) + 1
-    rows = {"claim_rank": [], "top_reasons": [], "recommended_actions": []}
-    plans, owner = [], []
-    for lo, hi in zip(np.concatenate([[0], bounds]), np.concatenate([bounds, [len(c)]])):
-        k = int(c[lo])
-        rows["claim_rank"].append(int(claims["claim_rank"][k]))
-        rows["top_reasons"].append(claim_reasons(line[lo:hi], reasons[lo:hi], rejects.get(k, ())))
-        plan = plan_actions(line[lo:hi], actions[lo:hi], p[lo:hi], float(claims["log_survival"][k]))
-        plans.append(plan)
-        owner.extend([k] * len(plan))
-    sums = np.array([np.nan if s is None else s for plan in plans for _, s in plan], dtype=float)
-    owner = np.asarray(owner, dtype=np.int64)
-    risks = (
-        claim_probability(calibration, np.nan_to_num(sums), claims["lines"][owner]) if len(owner) else sums
-    )
-    at = 0
-    for plan in plans:
-        rows["recommended_actions"].append(format_actions(plan, risks[at : at + len(plan)]))
-        at += len(plan)
-    return _sorted_by_rank(rows, Path(path).with_name(f"ranked_{Path(path).name}"))
-
-
-def _rejected_only(rejected, ids, claims, buckets, codes, workdir) -> list[Path]:
-    """Claims with rejected lines but no explained line: their reasons are the rejects alone."""
-    rejects = _rejected_of(rejected, ids)
-    if not rejects:
+def _ranked_parts(built: list[Path], keys: list[tuple]) -> list[Path]:
+    """File-wide claim ranks (expected loss, then probability, descending; then the first line's place in
+    the file), each partition's rows rewritten in rank order."""
+    if not built:
         return []
-    explained = set()
-    for path in buckets:
-        explained.update(np.unique(codes[pq.read_table(path, columns=["pos"]).column(0).to_numpy()]).tolist())
-    rows = {"claim_rank": [], "top_reasons": [], "recommended_actions": []}
-    for k, items in rejects.items():
-        if k not in explained:
-            rows["claim_rank"].append(int(claims["claim_rank"][k]))
-            rows["top_reasons"].append(claim_reasons([], [], items))
-            rows["recommended_actions"].append("")
-    return (
-        [_sorted_by_rank(rows, Path(workdir) / "claim_rejected.claims.parquet")] if rows["claim_rank"] else []
-    )
-
-
-def _sorted_by_rank(rows: dict, path: Path) -> Path:
-    table = pa.table(
-        {k: pa.array(v, pa.int64() if k == "claim_rank" else pa.string()) for k, v in rows.items()}
-    )
-    pq.write_table(table.sort_by("claim_rank"), path, row_group_size=WINDOW)
-    return path
-
-
-_EMPTY = {
-    "lines": np.empty(0, np.int64),
-    "billed_amount": np.empty(0),
-    "expected_loss": np.empty(0),
-    "claim_denial_probability": np.empty(0),
-    "claim_rank": np.empty(0, np.int64),
-    "first_day": np.empty(0, np.int64),
-    "tier": np.empty(0, np.int8),
-    "lines_at_risk": pa.array([], pa.string()),
-    "payers": pa.table({"payer_id": pa.array([], pa.string()), "payer_type": pa.array([], pa.string())}),
-}
+    loss = np.concatenate([k[0] for k in keys])
+    prob = np.concatenate([k[1] for k in keys])
+    first = np.concatenate([k[2] for k in keys])
+    keys.clear()  # the caller's list: the partitions' arrays go as the file-wide ones come
+    n = len(loss)
+    small = np.int32 if n < 2**31 - 1 else np.int64
+    order = np.lexsort((first, -prob, -loss))
+    del loss, prob, first
+    rank = np.empty(n, dtype=small)
+    rank[order] = np.arange(1, n + 1, dtype=small)
+    del order
+    ranked, at = [], 0
+    for path in built:
+        rows = pq.read_table(path).drop_columns([FIRST_POS])
+        r = rank[at : at + rows.num_rows]
+        at += rows.num_rows
+        rows = rows.add_column(
+            CLAIM_TYPES.get_field_index("claim_rank"), "claim_rank", pa.array(r, pa.int64())
+        )
+        target = path.with_name(f"ranked_{path.name}")
+        pq.write_table(rows.take(pa.array(np.argsort(r, kind="stable"))), target, row_group_size=WINDOW)
+        path.unlink()
+        ranked.append(target)
+    return ranked
 
 
 class _ByRank:
@@ -396,6 +318,7 @@ class _ByRank:
         self.rest: pa.Table | None = None
 
     def until(self, end: int) -> pa.Table | None:
+        """The rows ranked below `end` not handed out yet."""
         pieces = []
         while True:
             if self.rest is None:
@@ -412,54 +335,20 @@ class _ByRank:
         return pa.concat_tables(pieces) if pieces else None
 
 
-def _write_table(path: Path, claims: dict, ids: pa.Array, texts: list, model, top: int) -> ClaimSummary:
-    n = len(claims["lines"])
-    summary = ClaimSummary(path=path, claims=n)
-    tier = TIER_NAMES[claims["tier"]]
-    for t in schema.RISK_TIERS:
-        hit = tier == t
-        summary.claims_by_tier[t] = int(hit.sum())
-        summary.loss_by_tier[t] = float(claims["expected_loss"][hit].sum())
-    cursors = [_ByRank(p) for p in texts if p is not None]
+def _merge(path: Path, ranked: list[Path], summary: ClaimSummary, top: int) -> ClaimSummary:
+    """The table at `path`, a rank window at a time from the rank-sorted partitions."""
+    cursors = [_ByRank(p) for p in ranked]
     tops = []
     with TableWriter(path, option="--out") as writer:
-        for start in range(0, max(n, 1), WINDOW):
-            k = claims["rank_order"][start : start + WINDOW]
-            table = _window(claims, ids, k, cursors, start)
-            writer.write_arrow(table)
+        if not summary.claims:
+            writer.write_arrow(CLAIM_TYPES.empty_table())
+        for start in range(0, summary.claims, WINDOW):
+            pieces = [got for c in cursors if (got := c.until(start + WINDOW + 1)) is not None]
+            table = pa.concat_tables(pieces).sort_by("claim_rank").select(list(schema.CLAIM_COLUMNS))
+            writer.write_arrow(table.cast(CLAIM_TYPES))
             if top and start < top:
                 tops.append(table.slice(0, top - start).to_pandas())
-    summary.top = pd.concat(tops, ignore_index=True) if tops else None
+    if top:
+        empty = pd.DataFrame(columns=list(schema.CLAIM_COLUMNS))
+        summary.top = pd.concat(tops, ignore_index=True) if tops else empty
     return summary
-
-
-def _window(claims: dict, ids: pa.Array, k, cursors: list = (), start: int = 0) -> pa.Table:
-    """The claims ranked `start + 1 ...` (codes `k`), with their texts from the rank-sorted buckets."""
-    k = np.asarray(k, dtype=np.int64)
-    payer = claims["payers"]
-    reasons = np.full(len(k), "", dtype=object)
-    actions = np.full(len(k), "", dtype=object)
-    for cursor in cursors:
-        got = cursor.until(start + len(k) + 1)
-        if got is not None and got.num_rows:
-            at = got.column("claim_rank").to_numpy() - start - 1
-            reasons[at] = got.column("top_reasons").to_numpy(zero_copy_only=False)
-            actions[at] = got.column("recommended_actions").to_numpy(zero_copy_only=False)
-    days = claims["first_day"][k].astype(np.int64).astype("datetime64[D]")
-    take = pa.array(k, pa.int64())
-    columns = {
-        "claim_id": ids.take(take),
-        "payer_id": payer.column("payer_id").take(take),
-        "payer_type": payer.column("payer_type").take(take),
-        "first_service_date": pa.array(days, pa.date32()),
-        "lines": pa.array(claims["lines"][k].astype(np.int64)),
-        "billed_amount": pa.array(claims["billed_amount"][k]),
-        "claim_denial_probability": pa.array(claims["claim_denial_probability"][k]),
-        "expected_loss": pa.array(claims["expected_loss"][k]),
-        "claim_rank": pa.array(claims["claim_rank"][k].astype(np.int64)),
-        "risk_tier": pa.array(TIER_NAMES[claims["tier"][k]], pa.string()),
-        "lines_at_risk": claims["lines_at_risk"].take(take),
-        "top_reasons": pa.array(reasons, pa.string()),
-        "recommended_actions": pa.array(actions, pa.string()),
-    }
-    return pa.table({c: columns[c] for c in schema.CLAIM_COLUMNS})

@@ -27,6 +27,7 @@ from denial_risk.biller.wording import (
     ADVICE_PREFIX,
     FIX_SEP,
     REMEDY_TEXT,
+    RISK_ARROW,
     UNKNOWN_SUFFIX,
     dotted,
     group_words,
@@ -328,7 +329,7 @@ def recommended_actions(table: pd.DataFrame, index: pd.Index, *, max_actions: in
     if len(shown):
         text = np.where(
             (shown["kind"] == KIND_SCORED) | shown["new_probability"].notna(),
-            shown["text"] + " → " + shown["new_probability"].map(format_risk),
+            shown["text"] + RISK_ARROW + shown["new_probability"].map(format_risk),
             ADVICE_PREFIX + shown["text"],
         )
         jpos, jtext = join_by_position(shown["pos"].to_numpy(dtype=np.int64), np.asarray(text, dtype=object))

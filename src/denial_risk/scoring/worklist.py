@@ -212,7 +212,8 @@ def score_file(
     reservoir = _Reservoir(drift_sample, seed)
 
     remove_stale(out)  # a killed run's working folder holds scored rows, patient ids included
-    bar = _progress(estimate_rows(data), progress)
+    expected = estimate_rows(data)
+    bar = _progress(expected, progress)
     try:
         with contextlib.ExitStack() as stack:
             stack.enter_context(lean_arrow_memory())
@@ -224,7 +225,7 @@ def score_file(
             out.parent.mkdir(parents=True, exist_ok=True)
             tmpdir = stack.enter_context(work_dir(out))
             rejects_writer = stack.enter_context(TableWriter(rejects_path, option="--out"))
-            claims = stack.enter_context(ClaimCollector(tmpdir) if claim_table else NoClaims())
+            claims = stack.enter_context(ClaimCollector(tmpdir, expected) if claim_table else NoClaims())
             part_path = tmpdir / "scored.parquet"
             # pass 1: validate, score, explain; rows in input order into a temporary Parquet file
             with TableWriter(part_path, compression="none", shown_as=out) as part:
