@@ -18,7 +18,29 @@ def tree_model(claims_frame):
     from denial_risk.modeling.train import fit_on, time_split
 
     train, calib, _ = time_split(claims_frame, 0.15, 0.15)
-    return fit_on(train, calib, TrainConfig(), chosen="hgb").model
+    model = fit_on(train, calib, TrainConfig(), chosen="hgb").model
+    return _with_tree_reasons(model, train)
+
+
+def _with_tree_reasons(model, train):
+    """The model with a gradient-boosted reason model, as models saved before issue 23 carry (today's is
+    a logistic regression, which scikit-learn predicts itself): their fast path must stay exact."""
+    import copy
+
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+
+    from denial_risk.features.select import InformativeColumns
+
+    denied = train["denied"].astype(bool).to_numpy()
+    X = model.transform(train[denied])
+    labels = train.loc[denied, "denial_reason"].astype("string").fillna("unknown").to_numpy().astype(str)
+    values, counts = np.unique(labels, return_counts=True)
+    labels = np.where(np.isin(labels, values[counts >= 10]), labels, "other")
+    trees = HistGradientBoostingClassifier(max_iter=30, max_leaf_nodes=15, random_state=0)
+    old = copy.copy(model)
+    old.reason_model = make_pipeline(InformativeColumns(), trees).fit(X, labels)
+    return old
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +72,24 @@ def test_the_fast_paths_are_used(tree_model):
     paths = for_model(tree_model)
     assert paths.classifier is not None and paths.reason is not None and paths.blocks is not None
     assert for_model(tree_model) is paths  # built once per model
+
+
+def test_todays_logistic_reason_model_is_predicted_by_sklearn(claims_frame):
+    """The reason model a fit makes today is a logistic regression: no trees, scikit-learn's path, and
+    its probabilities are a distribution over its classes."""
+    from denial_risk.modeling.config import TrainConfig
+    from denial_risk.modeling.train import fit_on, time_split
+
+    train, calib, _ = time_split(claims_frame, 0.15, 0.15)
+    model = fit_on(train, calib, TrainConfig(), chosen="hgb").model
+    assert for_model(model).reason is None
+    X = model.transform(claims_frame.iloc[:200])
+    proba = model.reason_proba(X)
+    want = model.reason_model.predict_proba(X.astype(np.float64))
+    np.testing.assert_allclose(proba, want, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(model.reason_proba(X[7:8]), proba[7:8], rtol=0, atol=1e-12)  # alone or not
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    assert len(set(proba.argmax(axis=1))) > 1  # it tells lines apart
 
 
 def test_feature_matrix_is_the_column_transformers(tree_model, lines):

@@ -16,7 +16,7 @@ from sklearn.preprocessing import FunctionTransformer
 from denial_risk.claims.table import load_claims
 from denial_risk.errors import UserError
 from denial_risk.features.select import InformativeColumns
-from denial_risk.modeling import bundle, reason_model, train
+from denial_risk.modeling import bundle, train
 from denial_risk.modeling import candidates as candidates_module
 from denial_risk.modeling.config import load_config
 from denial_risk.testing import make_cpt_claims
@@ -119,16 +119,3 @@ def test_a_carc_with_one_denied_line_in_the_slice_fits_the_reason_model(cpt_fram
     X = model.transform(train.feature_input(frame.iloc[2600:2610], config))
     proba = model.reason_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
-
-
-@pytest.mark.parametrize(
-    ("counts", "expected"),
-    [
-        ({"CO-16": 60, "CO-50": 59, "other": 1}, False),  # a class of one cannot be split
-        ({"CO-16": 30, "CO-50": 20}, True),
-        ({f"CO-{i}": 2 for i in range(30)}, False),  # 6 lines held out cannot hold 30 classes
-    ],
-)
-def test_early_stopping_only_when_the_split_can_be_drawn(counts, expected):
-    labels = np.concatenate([np.full(n, code) for code, n in counts.items()])
-    assert reason_model._can_stop_early(labels) is expected

@@ -107,9 +107,7 @@ def score(
         model,
         top=top,
         progress=progress,
-        explain_top=explain_top,
-        explain_all=explain_all,
-        as_of=as_of,
+        policy=policy,  # built once, above: both engines take the same one
     )
     _echo_replaced(data, result.replaced_columns)
     if result.drift_warning:

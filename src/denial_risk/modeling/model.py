@@ -113,7 +113,8 @@ class DenialModel:
         fast = self._paths().reason
         if fast is not None:
             return fast.proba(fast.bin(X))
-        return self.reason_model.predict_proba(X)
+        # float64, as `proba_from_matrix`: a float32 product's rounding would depend on the batch
+        return self.reason_model.predict_proba(np.asarray(X, dtype=np.float64))
 
 
 def feature_frame_columns() -> list[str]:

@@ -103,11 +103,12 @@ def fix_table(
     facts = facts.subset(pos_all) if facts is not None else LineFacts.of(sub)
     ps = np.asarray(p, dtype=float)[pos_all]
     effects = getattr(model, "fix_effects", None)
-    parts = _scored(sub, facts, ps, effects) if effects is not None else []
+    cand = remedies.candidates(sub, facts)  # once per call: the learned fixes and the certain rules' alike
+    parts = _scored(sub, facts, ps, effects, cand) if effects is not None else []
     parts += _advisories(sub, facts, ps)
     parts = [x for x in parts if len(x)]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({c: [] for c in COLUMNS[1:]})
-    table = _rules_and_stage(model, sub, facts, ps, table, pos_all, rule, as_of)
+    table = _rules_and_stage(model, sub, facts, ps, table, pos_all, rule, as_of, cand)
     if not len(table):
         return pd.DataFrame({c: [] for c in COLUMNS})
     table["pos"] = pos_all[table["pos"].to_numpy()]
@@ -115,21 +116,22 @@ def fix_table(
     return table[COLUMNS]
 
 
-def _rules_and_stage(model, sub, facts, ps, table, pos_all, rule, as_of) -> pd.DataFrame:
+def _rules_and_stage(model, sub, facts, ps, table, pos_all, rule, as_of, cand) -> pd.DataFrame:
     """The certain rules' fixes added, every fix worded for its stage (`scoring.stagefix`)."""
     if rule is not None:
         rule = rule.take(pos_all)
     elif hasattr(model, "rule_risk"):
         rule = model.rule_risk(sub, facts=facts)
     if rule is not None:
-        truthful = remedies.candidates(sub, facts).truthful
+        truthful = cand.truthful
         table = stagefix.rule_fixes(table, ps, rule, truthful, min_drop=MIN_DROP, kind=KIND_SCORED)
         table = stagefix.advisory_risk(table, ps, rule)
     return stagefix.at_stage(table, sub, facts, delivered(sub, as_of))
 
 
-def _scored(sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray, effects) -> list[pd.DataFrame]:
-    cand = remedies.candidates(sub, facts)
+def _scored(
+    sub: pd.DataFrame, facts: LineFacts, ps: np.ndarray, effects, cand: remedies.Candidates
+) -> list[pd.DataFrame]:
     texts = _remedy_texts(sub, facts, cand)
     detail = sub[[c for c in ("hcpcs_code", "billed_amount") if c in sub]]  # where effects vary in a cell
     out = []

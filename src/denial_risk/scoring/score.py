@@ -1,8 +1,9 @@
-"""Scoring claim lines in memory: the shared core of the worklist, pyfunc and server.
+"""Scoring claim lines in memory: the core the pyfunc and the server share.
 
 `score_request` takes raw claim lines (any accepted form), normalises them,
 scores the scorable ones and gives each input line its added columns, or its
-`reject_reason` — a bad line never fails the batch.
+`reject_reason` — a bad line never fails the batch. The columns are added by
+`scoring.explain.scored_columns`, as the worklist adds them (every line explained).
 """
 
 from __future__ import annotations
@@ -33,39 +34,13 @@ def rank_by_expected_loss(expected_loss: np.ndarray, probability: np.ndarray) ->
     return ranks
 
 
-def annotate_with_matrix(
-    model, clean: pd.DataFrame, *, explain: bool = True, min_probability: float | None = None
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """(added columns without the rank, the feature matrix) for normalised rows.
-
-    Columns: denial_probability, expected_loss, risk_tier, and with `explain`
-    top_reasons, recommended_actions, likely_denial_codes.
-    """
-    from denial_risk.contract.facts import LineFacts
-
-    X = model.transform(clean)
-    facts = LineFacts.of(clean)
-    rule = model.rule_risk(clean, X, facts)
-    p = rule.p
-    out = pd.DataFrame(
-        {
-            "denial_probability": p,
-            "expected_loss": p * clean["billed_amount"].to_numpy(dtype=float),
-            "risk_tier": model.tier(p),
-        },
-        index=clean.index,
-    )
-    if not explain:
-        return out, X
-    from denial_risk.scoring.reasons import explain_rows
-
-    explained = explain_rows(model, clean, X, p, min_probability=min_probability, facts=facts, rule=rule)
-    return pd.concat([out, explained], axis=1), X
-
-
 def annotate(model, clean: pd.DataFrame) -> pd.DataFrame:
-    """Probability, expected loss, tier, reasons, fixes and predicted CARCs for normalised rows."""
-    return annotate_with_matrix(model, clean)[0]
+    """Probability, expected loss, tier, reasons, fixes and predicted CARCs for normalised rows: every
+    line explained (`--explain-all`), through the one function that adds the contract's columns for
+    both engines (`scoring.explain.scored_columns`)."""
+    from denial_risk.scoring.explain import ExplainPolicy, scored_columns
+
+    return scored_columns(model, clean, ExplainPolicy("all"))[0]
 
 
 class _DuplicatesPerRequest:

@@ -196,12 +196,15 @@ def score_file(
     min_probability: float | None = None,
     as_of=None,
     claim_table: bool = True,
+    policy: ExplainPolicy | None = None,
     **reader_options,
 ) -> WorklistResult:
     """A ranked worklist at `out` (CSV or Parquet), rejects and the claim worklist beside it (`claim_table`);
-    reasons and fixes for the lines `scoring.explain.ExplainPolicy` chooses (default: medium tier and up)."""
+    reasons and fixes for the lines `scoring.explain.ExplainPolicy` chooses (default: medium tier and up);
+    `policy`: the one the caller built from these options (`score` builds it once, before the load)."""
     t0 = time.perf_counter()
-    policy = _policy(explain_top, explain_all, explain, min_probability, as_of)
+    if policy is None:
+        policy = _policy(explain_top, explain_all, explain, min_probability, as_of)
     out = Path(out)
     table, rejects_path = _open(data, out, reader_options)
     _check_model_columns(model, table.columns, data)
