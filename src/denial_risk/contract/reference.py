@@ -42,6 +42,12 @@ def reference_dir() -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env)
+    return _package_reference_dir()
+
+
+@lru_cache(maxsize=1)
+def _package_reference_dir() -> Path:
+    # importlib.resources costs about 0.5 ms a call, and a one-line request asks about 40 times
     return Path(str(resources.files("denial_risk.contract") / "reference_data"))
 
 

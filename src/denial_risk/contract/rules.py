@@ -92,6 +92,15 @@ def _load(ref_dir: str) -> pd.DataFrame:
     )
 
 
+@lru_cache(maxsize=64)
+def _of_rule(ref_dir: str, rule: str) -> tuple[pd.DataFrame, tuple]:
+    """One rule's rows, as a frame and as tuples: selected once, not on every call (a one-line
+    request asks five rules five times)."""
+    rules = _load(ref_dir)
+    rules = rules[rules["rule"] == rule]
+    return rules, tuple(rules.itertuples(index=False))
+
+
 def table() -> pd.DataFrame:
     """The expanded rules: one row per (rule, code range, period), with start/end as datetime64[D]."""
     return _load(str(reference.reference_dir())).copy()
@@ -120,13 +129,12 @@ def _binding_rows(rule: str, codes: pd.Series, dates: pd.Series | None, keys: tu
     Vectorised over the distinct codes: one pass per row of the rule."""
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}")
-    rules = _load(str(reference.reference_dir()))
-    rules = rules[rules["rule"] == rule]
+    rules, rows_of_rule = _of_rule(str(reference.reference_dir()), rule)
     if len(codes) == 0 or rules.empty:
         return rules, []
     fcodes, letter, num, days = _line_keys(codes, dates) if keys is None else keys
     found = []
-    for r in rules.itertuples(index=False):
+    for r in rows_of_rule:
         hit_code = (letter == r.letter) & (num >= r.lo) & (num <= r.hi)
         if hit_code.any():
             rows = np.flatnonzero(np.append(hit_code, False)[fcodes])

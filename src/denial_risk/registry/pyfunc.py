@@ -70,5 +70,12 @@ class DenialRiskPyfunc(PythonModel):
             )
         return self._batcher(policy)(model_input)
 
+    def score_table(self, table: pd.DataFrame, sizes: list[int]) -> dict:
+        """Several requests as one prepared table, each answered as if alone (`scoring.score_table`):
+        the scoring server's lean path (registry/serving_fast.py), which has batched them already."""
+        from denial_risk.scoring.score import score_table
+
+        return score_table(self.model, table, sizes)
+
 
 mlflow.models.set_model(DenialRiskPyfunc())

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.errors import UserError
+from denial_risk.registry.serving_fast import PARSED_KEY
 
 log = logging.getLogger(__name__)
 
@@ -151,14 +152,23 @@ def count_lines(body: bytes, content_type: str) -> int | None:
     `dataframe_records`, `instances` or `inputs` as rows or as columns, CSV with any line
     end); None when it is not a table MLflow would read. A JSON body nested too deeply for
     Python's parser raises NotATable (MLflow's own parse would fail with a 500)."""
+    return _count(body, content_type)[0]
+
+
+def _count(body: bytes, content_type: str) -> tuple[int | None, object]:
+    """(`count_lines`, the parsed JSON body or None): the body is parsed once, here."""
     if content_type.startswith("text/csv"):
-        return _csv_lines(body)
+        return _csv_lines(body), None
     try:
         data = json.loads(body)
     except RecursionError:
         raise NotATable("the JSON body is nested too deeply to be a claim table") from None
     except ValueError:
-        return None
+        return None, None
+    return _table_lines(data), data
+
+
+def _table_lines(data) -> int | None:
     if not isinstance(data, dict):
         return None
     split = data.get("dataframe_split")
@@ -213,11 +223,13 @@ class RequestLimits:
                 return await self._refuse(send, f"the body is over {self.max_bytes} bytes")
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
         try:  # every body: a small one parses in microseconds, and a deep one must not reach MLflow
-            lines = count_lines(bytes(body), content_type)
+            lines, parsed = _count(bytes(body), content_type)
         except NotATable as exc:
             return await self._refuse(send, str(exc), status=400, code="BAD_REQUEST")
         if lines is not None and lines > self.max_lines:
             return await self._refuse(send, f"{lines} lines is over {self.max_lines} lines a request")
+        if parsed is not None:  # parsed once: the lean path (registry/serving_fast.py) reads it here
+            scope = {**scope, PARSED_KEY: parsed}
         replayed = False
 
         async def replay():
@@ -246,11 +258,16 @@ class RequestLimits:
 def create_app():
     """What each uvicorn worker runs (`--factory`): MLflow's scoring app for the verified copy
     named in the environment, behind `RequestLimits`."""
+    from denial_risk.contract.schema import REQUIRED
     from denial_risk.registry import tracking
     from denial_risk.registry.serving_errors import QuietErrors
+    from denial_risk.registry.serving_fast import FastInvocations
 
+    app, python_model = tracking.scoring_app(os.environ[MODEL_ENV], with_python_model=True)
+    if callable(getattr(python_model, "score_table", None)):  # a model logged before it: MLflow's path
+        app = FastInvocations(app, python_model.score_table, REQUIRED)
     return RequestLimits(
-        QuietErrors(tracking.scoring_app(os.environ[MODEL_ENV])),  # error bodies echo no input value
+        QuietErrors(app),  # error bodies echo no input value
         max_bytes=int(os.environ.get(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)),
         max_lines=int(os.environ.get(MAX_LINES_ENV, DEFAULT_MAX_LINES)),
     )

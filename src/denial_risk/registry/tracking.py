@@ -464,12 +464,15 @@ def spark_udf(spark, model_uri: str, result_type: str, sha256: str | None = None
         return udf, params is not None
 
 
-def scoring_app(model_dir: str):
-    """MLflow's scoring server app (`/ping`, `/version`, `/invocations`) for a verified local copy."""
+def scoring_app(model_dir: str, *, with_python_model: bool = False):
+    """MLflow's scoring server app (`/ping`, `/version`, `/invocations`) for a verified local copy
+    (and, if asked, the loaded pyfunc's own model: the server's lean path scores through it)."""
     from mlflow.pyfunc import scoring_server
 
     with loaded.no_pickle():
-        return scoring_server.init(_mlflow().pyfunc.load_model(model_dir))
+        model = _mlflow().pyfunc.load_model(model_dir)
+    app = scoring_server.init(model)
+    return (app, model.unwrap_python_model()) if with_python_model else app
 
 
 # --- the rework queue's recovery model: its own registered model, logged from code like the

@@ -117,10 +117,20 @@ def _score_alike(model, raws: list[pd.DataFrame], policy=None) -> list[pd.DataFr
     then cut into one answer each (all per-row work is done once, not once per request)."""
     sizes = [len(r) for r in raws]
     bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-    request = np.repeat(np.arange(len(raws)), sizes)
     merged = _prepared(raws[0]) if len(raws) == 1 else _merged(raws)
+    columns = score_table(model, merged, sizes)
+    out = pd.DataFrame({c: pd.Series(cells, dtype=object) for c, cells in columns.items()})
+    return [out.iloc[bounds[k] : bounds[k + 1]].reset_index(drop=True) for k in range(len(raws))]
+
+
+def score_table(model, merged: pd.DataFrame, sizes: list[int]) -> dict[str, np.ndarray]:
+    """Several requests as one prepared table (text columns as pandas strings, a 0..n-1 index),
+    the first `sizes[0]` rows the first request's, and so on: `REQUEST_OUTPUT`, one object array
+    each (None, never NaN), each row answered as if its request were scored alone. The server's
+    fast path (registry/serving_fast.py) builds such a table from JSON without a frame per request."""
+    request = np.repeat(np.arange(len(sizes)), sizes)
     clean, rejects = normalize_chunk(
-        merged, duplicates=_DuplicatesPerRequest(request) if len(raws) > 1 else None
+        merged, duplicates=_DuplicatesPerRequest(request) if len(sizes) > 1 else None
     )
     n = len(merged)
     columns = {c: np.full(n, None, dtype=object) for c in REQUEST_OUTPUT}
@@ -140,8 +150,7 @@ def _score_alike(model, raws: list[pd.DataFrame], policy=None) -> list[pd.DataFr
         columns[REJECT_REASON][rejects.index.to_numpy()] = rejects[REJECT_REASON].to_numpy()
     for cells in columns.values():
         cells[pd.isna(cells)] = None  # None, not NaN: the server's JSON must parse in strict clients
-    out = pd.DataFrame({c: pd.Series(cells, dtype=object) for c, cells in columns.items()})
-    return [out.iloc[bounds[k] : bounds[k + 1]].reset_index(drop=True) for k in range(len(raws))]
+    return columns
 
 
 def _by_policy(model, clean: pd.DataFrame, policy) -> pd.DataFrame:
