@@ -72,11 +72,10 @@ def test_the_default_budget_is_half_the_machine():
 @pytest.fixture()
 def small_cost(monkeypatch):
     """A cost model whose budget holds about 5k training lines at 1GB (the real one holds far more)."""
-    from denial_risk.jobs import train as job
-    from denial_risk.modeling import train as fit
+    from denial_risk.modeling import periods
 
     cost = sampling.TrainCost(fixed=0.0, per_train_line=2**30 / 5_000, per_later_line=0.0)
-    for module in (sampling, job, fit):
+    for module in (sampling, periods):
         monkeypatch.setattr(module, "COST", cost)
     return cost
 

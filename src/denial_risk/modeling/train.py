@@ -33,9 +33,10 @@ from denial_risk.modeling.config import TrainConfig
 from denial_risk.modeling.effects import fit_on_slices
 from denial_risk.modeling.leakage import extra_feature_auc, leakage_params
 from denial_risk.modeling.model import DenialModel
+from denial_risk.modeling.periods import CALIBRATION, HOLDOUT, TRAIN, plan_periods, time_slices
 from denial_risk.modeling.reason_model import fit_reason_model
 from denial_risk.modeling.rule_risk import fit_rule_counts
-from denial_risk.modeling.sampling import COST, SamplePlan, parse_budget, plan_sample
+from denial_risk.modeling.sampling import SamplePlan, parse_budget
 
 log = logging.getLogger(__name__)
 
@@ -52,25 +53,11 @@ def feature_input(frame: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
 
 
 def time_split(frame: pd.DataFrame, calibration_share: float, holdout_share: float):
-    """(train, calibration, holdout) by service date; one date never straddles two slices."""
-    dates = frame["service_date"].to_numpy(dtype="datetime64[ns]")
-    order = np.argsort(dates, kind="stable")
-    sorted_dates = dates[order]
-    n = len(frame)
-
-    def cut(share_after: float) -> np.datetime64:
-        return sorted_dates[min(int(np.floor(n * (1 - share_after))), n - 1)]
-
-    d_hold = cut(holdout_share)
-    d_cal = cut(holdout_share + calibration_share)
-    train = frame.iloc[order[sorted_dates < d_cal]]
-    calib = frame.iloc[order[(sorted_dates >= d_cal) & (sorted_dates < d_hold)]]
-    hold = frame.iloc[order[sorted_dates >= d_hold]]
-    if min(len(train), len(calib), len(hold)) == 0:
-        raise UserError(
-            "--data: too few distinct service dates to split into train, calibration and holdout periods"
-        )
-    return train, calib, hold
+    """(train, calibration, holdout) by service date, each in date order (`modeling.periods.time_slices`)."""
+    period, order = time_slices(
+        frame["service_date"].to_numpy(dtype="datetime64[D]"), calibration_share, holdout_share
+    )
+    return tuple(frame.iloc[order[period[order] == k]] for k in (TRAIN, CALIBRATION, HOLDOUT))
 
 
 class DataFingerprint:
@@ -251,26 +238,20 @@ def fit_model(
     allows (default: half the machine's RAM; `modeling.sampling`).
     """
     labelled = _labelled(frame)
-    train, calib, hold = time_split(labelled, config.calibration_share, config.holdout_share)
-    plan = plan_for(train, len(calib) + len(hold), memory_budget, config)
+    plan = plan_periods(
+        labelled["service_date"].to_numpy(dtype="datetime64[D]"),
+        labelled["denied"].astype(bool).to_numpy(),
+        config,
+        parse_budget(memory_budget),
+    )
+    train, calib, hold = (labelled.iloc[plan.positions(k)] for k in (TRAIN, CALIBRATION, HOLDOUT))
     summary = {
         "rows_labelled": len(labelled),
         "date_min": f"{labelled.service_date.min():%Y-%m-%d}",
         "date_max": f"{labelled.service_date.max():%Y-%m-%d}",
         "data_fingerprint": data_fingerprint(feature_input(labelled, config)),
     }
-    return fit_split(train, calib, hold, config, plan, summary)
-
-
-def plan_for(train: pd.DataFrame, later_lines: int, memory_budget, config: TrainConfig) -> SamplePlan:
-    """The sample of the training period that fits the budget (every line when they all fit)."""
-    budget = parse_budget(memory_budget)
-    days = train["service_date"].to_numpy(dtype="datetime64[D]")
-    denied = train["denied"].astype(bool).to_numpy()
-    features = COST.features + len(config.extra_columns) * 4
-    plan = plan_sample(days, denied, COST.train_lines_within(budget, later_lines, features), seed=config.seed)
-    plan.params["memory_budget_gb"] = round(budget / 2**30, 2)
-    return plan
+    return fit_split(train, calib, hold, config, plan.sample, summary)
 
 
 def fit_split(
@@ -281,9 +262,8 @@ def fit_split(
     plan: SamplePlan,
     summary: dict,
 ) -> TrainResult:
-    """Fit on the (sampled) training period, calibrate on `calib`, report on `hold`, block by block."""
-    if plan.sampled:
-        train = train.iloc[plan.keep]
+    """Fit on the training lines the plan keeps (`train`, with `plan.weight` when sampled), calibrate
+    on `calib`, report on `hold`, block by block."""
     weight = plan.weight if plan.sampled else None
     log.info(
         f"split by service date: train {len(train)} lines to {train.service_date.max():%Y-%m-%d}, "
