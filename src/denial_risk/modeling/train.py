@@ -41,6 +41,11 @@ from denial_risk.modeling.sampling import SamplePlan, parse_budget
 log = logging.getLogger(__name__)
 
 MIN_TRAIN_ROWS = 200
+# The reason model learns from at most this many denied training lines (a uniform sample past it). Its
+# fit grew with the denied lines and 13 classes: 43 % of a 1M-line fit's time after the features
+# (py-spy, issue 23). Project judgement: 40k denied lines hold every CARC class the model keeps
+# (>= 10 lines) many times over.
+REASON_LINES = 40_000
 
 
 def outcome_columns(config: TrainConfig) -> list[str]:
@@ -125,16 +130,20 @@ def fit_on(
                 + f" → {chosen}"
             )
     features = _features(config)
-    X_tr = matrix.fit_features(features, feature_input(train, config), y_tr)
+    X_tr = matrix.fit_features(features, feature_input(train, config), y_tr, store=np.float64)
     names = [str(n) for n in features.get_feature_names_out()]
     _check_learnable(X_tr, train)
     log.info(f"{X_tr.shape[1]} features; fitting {chosen} on {len(train)} lines, calibrating on {len(calib)}")
-    reason_model = fit_reason_model(X_tr, train["denial_reason"], y_tr, config.seed)
+    reasons = _reason_rows(y_tr, config.seed)
+    reason_model = fit_reason_model(
+        X_tr[reasons], train["denial_reason"].iloc[reasons], y_tr[reasons], config.seed
+    )
     typical = _typical(X_tr[matrix.representative_rows(weight, len(X_tr), matrix.BASELINE_ROWS, config.seed)])
     baseline = matrix.Baseline(config.seed + 1).fit(X_tr, y_tr, weight, config.seed)
-    clf = _fit_classifier(candidates(config.seed)[chosen], X_tr, y_tr, weight, config.seed)
     n_features = X_tr.shape[1]
+    handed = [X_tr]  # the classifier's fit takes the matrix over and lets it go once it has its own copy
     del X_tr
+    clf = _fit_classifier(candidates(config.seed)[chosen], handed, y_tr, weight, config.seed)
     dropped = {"classifier": [names[i] for i in clf[0].dropped_]}
     if reason_model is not None:
         dropped["reason_model"] = [names[i] for i in reason_model[0].dropped_]
@@ -168,9 +177,22 @@ def fit_on(
     return Fitted(model, clf, method, chosen, cv_scores, n_features, baseline, dropped, cv_dropped)
 
 
-def _fit_classifier(estimator, X: np.ndarray, y: np.ndarray, weight: np.ndarray | None, seed: int):
+def _reason_rows(y: np.ndarray, seed: int) -> slice | np.ndarray:
+    """The training lines the reason model is fitted on: all (a slice, no copy) when at most
+    `REASON_LINES` are denied, else a uniform sample of that many denied lines (it learns from the
+    denied lines only)."""
+    denied = np.flatnonzero(y == 1)
+    if len(denied) <= REASON_LINES:
+        return slice(None)
+    return np.sort(np.random.default_rng(seed).choice(denied, size=REASON_LINES, replace=False))
+
+
+def _fit_classifier(estimator, handed: list[np.ndarray], y: np.ndarray, weight: np.ndarray | None, seed: int):
+    """The classifier fitted on the matrix in `handed` (a one-item list it empties: the matrix goes as
+    soon as the fit holds what it needs)."""
     if isinstance(estimator[-1], HistGradientBoostingClassifier):
-        return matrix.fit_trees(estimator, X, y, weight, seed)
+        return matrix.fit_trees(estimator, handed, y, weight, seed)
+    X = handed.pop()
     last = estimator.steps[-1][0]
     return estimator.fit(X, y, **({} if weight is None else {f"{last}__sample_weight": weight}))
 
@@ -319,7 +341,8 @@ def fit_split(
 
 def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
     """The labelled lines, or one line saying why they cannot train a model."""
-    labelled = frame[frame["denied"].notna()]
+    known = frame["denied"].notna()
+    labelled = frame if known.all() else frame[known]  # no copy of a file whose lines are all labelled
     if len(labelled) < MIN_TRAIN_ROWS:
         raise UserError(
             f"--data: {len(labelled)} labelled lines (column 'denied'); "
