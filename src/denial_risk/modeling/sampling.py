@@ -5,7 +5,8 @@ the normalised frame). `--memory-budget` (default: half the machine's RAM) caps 
 the training period has more lines than the budget holds, it is sampled **by time**:
 
 * every line of the most recent months of the training period is kept (the world drifts:
-  a payer's new rule shows there first);
+  a payer's new rule shows there first), the window shortened until it fills at most a
+  quarter of the budget (`RECENT_SHARE`);
 * every older denied line is kept while the denied lines fill at most half the budget
   (`DENIED_SHARE`; denials are the rarer class and carry the reasons); past that, the older
   denied lines are sampled too, at the rate that brings them to that half (issue 23: at 10M
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 RECENT_DAYS = 92  # the last three months of the training period are always kept whole
 MIN_PAID_RATE = 0.01  # below this a sampled line's weight (100) would dominate its neighbours' noise
 DENIED_SHARE = 0.5  # the denied lines may fill this share of the budget before they are sampled too
+# The recent window is shortened until it fills at most this share of the budget, so the older paid
+# lines keep room (project judgement: at 10M lines and 6 GB, a window that took what the denials left
+# would have sampled the older paid lines at the 1 % floor, weight 100).
+RECENT_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -214,13 +219,13 @@ def _recent_window(
     days: np.ndarray, denied: np.ndarray, last: np.datetime64, recent_days: int, max_lines: int
 ) -> tuple[np.datetime64, np.ndarray, float]:
     """The recent window kept whole, and the older denied lines' rate: `recent_days` long, shortened
-    until the recent lines and the older denied lines kept fit the budget."""
+    until it fills at most `RECENT_SHARE` of the budget and, with the older denied lines kept, fits it."""
     span = recent_days
     while True:
         start = last - np.timedelta64(span, "D")
         recent = days > start
         rate = denied_rate_within(denied, recent, max_lines)
         need = int(recent.sum()) + rate * int((denied & ~recent).sum())
-        if need <= max_lines or span <= 7:
+        if (need <= max_lines and int(recent.sum()) <= max_lines * RECENT_SHARE) or span <= 7:
             return start + np.timedelta64(1, "D"), recent, rate
         span //= 2
