@@ -1,12 +1,9 @@
 """The training fit's matrices within bounded memory.
 
 * `fit_features`: the feature pipeline's `fit_transform` (out-of-fold target rates) written
-  straight into one matrix of float32 values, instead of a float64 frame, its concatenation
-  and a copy; the model records `matrix_dtype = float32`, so scoring builds the same float32
-  values (`DenialModel.transform`) and every split compares like with like. The training fit
-  holds them as float64, the trees' type, so the trees rearrange that matrix in place
-  (`fit_trees`) instead of holding a float64 copy beside a float32 one (issue 23: the 1M-line
-  fit's peak was that moment, 3.6 GB).
+  straight into one float32 matrix, instead of a float64 frame, its concatenation and a
+  copy; the model records `matrix_dtype = float32`, so scoring builds the same float32
+  values (`DenialModel.transform`) and every split compares like with like.
 * `rows_in_chunks` / `raw_scores`: the calibration and holdout slices featurised and scored
   a block of lines at a time; their matrices are never whole.
 * `calibrate`: `CalibratedClassifierCV(FrozenEstimator(clf))` fitted on the scores of every
@@ -14,7 +11,7 @@
   the whole matrix: tests/modeling/test_matrix.py).
 * `fit_trees`: gradient-boosted trees given their early-stopping share up front (a random
   tenth of the lines, stratified, as scikit-learn draws it) as views of one float64 matrix,
-  so the library makes no copy of its own; the fit takes the feature matrix over.
+  so the library makes no copy of its own; the fit takes the feature matrix over and lets it go.
 * `Baseline`: the logistic-regression baseline on a sample, missing values set to the
   sample's `nanmedian`.
 """
@@ -29,17 +26,14 @@ BASELINE_ROWS = 200_000  # the logistic baseline and the typical values are read
 VALIDATION_SHARE = 0.1
 
 
-def fit_features(features, frame, y: np.ndarray, dtype=np.float32, store=None) -> np.ndarray:
-    """`features.fit_transform(frame, y)` as one matrix of `dtype` values (held as `store`, default
-    `dtype`; the training fit holds float32 values as float64, so the trees take the same matrix
-    without a converted copy: `fit_trees`): each group's block copied in once."""
-    store = dtype if store is None else store
+def fit_features(features, frame, y: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """`features.fit_transform(frame, y)` as one `dtype` matrix: each group's block copied in once."""
 
     def hstack(blocks, *, n_samples):
-        out = np.empty((n_samples, sum(b.shape[1] for b in blocks)), dtype=store, order="F")
+        out = np.empty((n_samples, sum(b.shape[1] for b in blocks)), dtype=dtype, order="F")
         j = 0
         for k in range(len(blocks)):
-            block = np.asarray(blocks[k]).astype(dtype, copy=False)
+            block = np.asarray(blocks[k])
             out[:, j : j + block.shape[1]] = block
             j += block.shape[1]
             blocks[k] = None  # the list is ours: each block goes as soon as it is copied
@@ -99,12 +93,11 @@ def head_with_both_classes(y: np.ndarray, per_class: int = 5) -> np.ndarray:
 def fit_trees(estimator, handed: list[np.ndarray], y: np.ndarray, weight: np.ndarray | None, seed: int):
     """Fit `Pipeline(InformativeColumns, HistGradientBoosting)` with its early-stopping share given.
 
-    The kept columns of every line, shuffled so the validation tenth is the tail, make the float64
-    matrix the trees read: training and validation lines are views, and the trees convert nothing.
-    `handed` holds the feature matrix as its one item, taken over: a float64 Fortran matrix is
-    rearranged in place, a column at a time (the training fit's: `fit_features(store=float64)`), so
-    no second matrix is ever held; any other is gathered into a new one and let go.
-    Returns the fitted pipeline.
+    The kept columns of every line are gathered once into a float64 matrix, shuffled so the
+    validation tenth is its tail: training and validation lines are views, and the trees
+    convert nothing. `handed` holds the feature matrix as its one item: it is taken out and let
+    go once its columns are gathered, so it is not held while the trees grow. Returns the fitted
+    pipeline.
     """
     from sklearn.model_selection import train_test_split
 
@@ -117,12 +110,11 @@ def fit_trees(estimator, handed: list[np.ndarray], y: np.ndarray, weight: np.nda
     )
     order = np.concatenate([fit_idx, val_idx])
     keep = np.flatnonzero(select.keep_)
-    in_place = X.dtype == np.float64 and X.flags.f_contiguous
-    Xs = X if in_place else np.empty((n, len(keep)), dtype=np.float64, order="F")
-    for j, c in enumerate(keep):  # a column at a time (keep[j] >= j: no column is read after it is written)
-        Xs[:, j] = X[order, c]
-    Xs = Xs[:, : len(keep)]
-    del X
+    Xs = np.empty((n, len(keep)), dtype=np.float64, order="F")
+    for j0 in range(0, len(keep), 16):  # a few columns at a time: never a second full copy
+        cols = keep[j0 : j0 + 16]
+        Xs[:, j0 : j0 + len(cols)] = X[np.ix_(order, cols)]
+    del X  # the caller handed it over: the float32 matrix goes before the trees grow
     k = len(fit_idx)
     w = None if weight is None else np.asarray(weight, dtype=np.float64)[order]
     trees.set_params(early_stopping=True)

@@ -130,7 +130,7 @@ def fit_on(
                 + f" → {chosen}"
             )
     features = _features(config)
-    X_tr = matrix.fit_features(features, feature_input(train, config), y_tr, store=np.float64)
+    X_tr = matrix.fit_features(features, feature_input(train, config), y_tr)
     names = [str(n) for n in features.get_feature_names_out()]
     _check_learnable(X_tr, train)
     log.info(f"{X_tr.shape[1]} features; fitting {chosen} on {len(train)} lines, calibrating on {len(calib)}")
