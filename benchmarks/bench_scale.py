@@ -59,8 +59,9 @@ print(json.dumps(m))
 """
 
 
-def _child(code: str, cwd: str, log: Path) -> tuple[dict, float, float]:
-    """(last JSON line printed, wall seconds, peak RSS GB) of `python -c code` (os.wait4 on it)."""
+def _child(code: str, cwd: str, log: Path) -> tuple[dict, float, float, float]:
+    """(last JSON line printed, wall seconds, peak RSS GB, CPU seconds) of `python -c code` (os.wait4 on
+    it). CPU seconds (user + system, every thread) tell the work apart from a shared machine's waiting."""
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT / "src"),
@@ -76,7 +77,8 @@ def _child(code: str, cwd: str, log: Path) -> tuple[dict, float, float]:
         wall = time.perf_counter() - t
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"child failed:\n{log.read_text()[-3000:]}")
-    return json.loads(out.decode().strip().splitlines()[-1]), wall, ru.ru_maxrss / 2**20
+    cpu = ru.ru_utime + ru.ru_stime
+    return json.loads(out.decode().strip().splitlines()[-1]), wall, ru.ru_maxrss / 2**20, cpu
 
 
 def _write_parts(path: Path, rows: int) -> None:
@@ -150,8 +152,11 @@ def main(argv: list[str] | None = None) -> dict:
         with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
             log = work / f"scale_{n}.log"
             budget = budgets.get(n)
-            trained, wall, peak = _child(TRAIN_CHILD.format(src=src, data=str(data), budget=budget), tmp, log)
-            evaluated, _, _ = _child(
+            load_at_start = os.getloadavg()[0]
+            trained, wall, peak, cpu = _child(
+                TRAIN_CHILD.format(src=src, data=str(data), budget=budget), tmp, log
+            )
+            evaluated, *_ = _child(
                 EVAL_CHILD.format(src=src, data=str(evaluation), version=trained["version"]),
                 tmp,
                 work / f"scale_{n}_eval.log",
@@ -162,12 +167,14 @@ def main(argv: list[str] | None = None) -> dict:
             "rows": n,
             "memory_budget": budget or "default (half the machine's RAM)",
             "train_seconds": round(wall, 1),
+            "train_cpu_seconds": round(cpu, 1),
             "peak_rss_gb": round(peak, 2),
             "holdout_roc_auc": round(m["roc_auc"], 4),
             "holdout_auc_ratio_to_bayes": round(m.get("auc_ratio_to_bayes", float("nan")), 4),
             "eval_roc_auc": round(evaluated["roc_auc"], 4),
             "eval_auc_ratio_to_bayes": round(evaluated.get("auc_ratio_to_bayes", float("nan")), 4),
             "sampling_log": sampled[-2:],
+            "load_avg_1m_at_start": round(load_at_start, 1),
             "load_avg_1m_at_end": round(os.getloadavg()[0], 1),
             "omp_threads": os.environ.get("OMP_NUM_THREADS", f"unset ({os.cpu_count()} cores)"),
         }

@@ -46,10 +46,30 @@ def test_the_sample_keeps_every_denied_line_and_the_recent_months():
 def test_the_recent_window_shrinks_when_it_alone_overfills_the_budget():
     days, denied = _period()
     plan = sampling.plan_sample(days, denied, 3_500)
+    assert len(plan.keep) < 4_000
+    assert np.datetime64(plan.params["sample_recent_from"]) > days.max() - np.timedelta64(92, "D")
+
+
+def test_denials_past_half_the_budget_are_sampled_too_and_weighted_like_paid_lines(caplog):
+    days, denied = _period()  # about 3,000 denied lines of 20,000
+    with caplog.at_level("INFO", logger="denial_risk.modeling.sampling"):
+        plan = sampling.plan_sample(days, denied, 4_000)
+    p = plan.params
     kept = np.zeros(len(days), dtype=bool)
     kept[plan.keep] = True
-    assert kept[denied].all() and len(plan.keep) < 5_000
-    assert np.datetime64(plan.params["sample_recent_from"]) > days.max() - np.timedelta64(92, "D")
+    recent = days >= np.datetime64(p["sample_recent_from"])
+    assert kept[recent].all()  # the recent months stay whole, denials included
+    assert 0 < p["sample_denied_rate"] < 1 and 0 < p["sample_paid_rate"] < 1
+    assert abs(p["sample_denied_kept"] - 2_000) < 150  # half the budget, within sampling noise
+    assert abs(len(plan.keep) - 4_000) < 250
+    older_denied = denied[plan.keep] & ~recent[plan.keep]
+    np.testing.assert_allclose(plan.weight[older_denied], 1 / p["sample_denied_rate"], rtol=1e-4)
+    # each class's weights stand for its lines in the whole period
+    for cls in (True, False):
+        mine = denied[plan.keep] == cls
+        assert abs(plan.weight[mine].sum() - (denied == cls).sum()) / (denied == cls).sum() < 0.05
+    line = next(r.getMessage() for r in caplog.records if "memory budget:" in r.getMessage())
+    assert "older denied lines at" in line and "older paid lines at" in line
 
 
 @pytest.mark.parametrize(
@@ -72,11 +92,10 @@ def test_the_default_budget_is_half_the_machine():
 @pytest.fixture()
 def small_cost(monkeypatch):
     """A cost model whose budget holds about 5k training lines at 1GB (the real one holds far more)."""
-    from denial_risk.jobs import train as job
-    from denial_risk.modeling import train as fit
+    from denial_risk.modeling import periods
 
     cost = sampling.TrainCost(fixed=0.0, per_train_line=2**30 / 5_000, per_later_line=0.0)
-    for module in (sampling, job, fit):
+    for module in (sampling, periods):
         monkeypatch.setattr(module, "COST", cost)
     return cost
 

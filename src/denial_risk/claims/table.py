@@ -17,9 +17,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from denial_risk.claims.reader import RAW_LINE, ClaimReader, MalformedRow
 from denial_risk.contract.duplicates import DuplicateTracker
@@ -130,3 +133,24 @@ def load_claims(path: str | os.PathLike, *, option: str = "--data") -> tuple[pd.
         reject_empty = pd.DataFrame({c: pd.Series([], dtype="str") for c in table.reject_columns})
         return clean_empty, reject_empty
     return pd.concat(clean), pd.concat(rejects)
+
+
+def estimate_rows(path: str | os.PathLike) -> int | None:
+    """Rows in a claim file: exact for Parquet; for CSV, file size / mean line length of the first MB."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".parquet":
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+        lines = head.count(b"\n")
+        if lines <= 1:
+            return None
+        first = head.index(b"\n") + 1  # header
+        per_row = (len(head) - first) / max(lines - 1, 1) if len(head) < size else None
+        if per_row is None:
+            return lines - 1 + (0 if head.endswith(b"\n") else 1)
+        return max(int((size - first) / per_row), 1)
+    except (OSError, ValueError, pa.ArrowException):
+        return None

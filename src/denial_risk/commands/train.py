@@ -23,7 +23,8 @@ from denial_risk.commands.options import (
     default=None,
     metavar="SIZE",
     help="Memory the fit may use, e.g. 6GB (default: half the machine's RAM); a larger training "
-    "period is sampled by time (every denial, the recent months, weighted older paid lines).",
+    "period is sampled by time (the recent months, older denials up to half the budget, weighted "
+    "older lines).",
 )
 @engine_options("read and validate the file")
 def train(

@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 
 from denial_risk.claims.reject_counts import RejectCounts
-from denial_risk.claims.table import ClaimTable, load_claims
+from denial_risk.claims.table import ClaimTable, estimate_rows, load_claims
 from denial_risk.errors import UserError, as_os_error
 from denial_risk.modeling import evaluate
 from denial_risk.modeling.card import build_model_card
 from denial_risk.modeling.config import config_of_model, load_config
-from denial_risk.modeling.sampling import COST, parse_budget, plan_sample
+from denial_risk.modeling.periods import CALIBRATION, HOLDOUT, TRAIN, needs_sample, plan_periods
+from denial_risk.modeling.sampling import parse_budget
 from denial_risk.modeling.train import DataFingerprint, TrainResult, feature_input, fit_model, fit_split
 from denial_risk.registry import tracking
 
@@ -83,7 +84,7 @@ def train_and_register(
     check_store()
     if spark_master is not None:
         result, frame, rejected = _fit_on_spark(data, config, budget, spark_master)
-    elif _needs_sample(data, budget):
+    elif _needs_sample(data, config, budget):
         result, frame, rejected = _fit_streamed(data, config, budget)
     else:
         frame, rejected = _labelled(data)
@@ -101,12 +102,9 @@ def train_and_register(
         raise failure from exc
 
 
-def _needs_sample(data: str, budget: int) -> bool:
-    """Whether the file's training period (about 70 % of its lines) is more than the budget holds."""
-    from denial_risk.scoring.worklist import estimate_rows
-
-    rows = estimate_rows(data) or 0
-    return rows * (1 - 0.3) > COST.train_lines_within(budget, int(rows * 0.3))
+def _needs_sample(data: str, config, budget: int) -> bool:
+    """Whether the file's training period is more than the budget holds (its rows estimated)."""
+    return needs_sample(estimate_rows(data) or 0, config, budget)
 
 
 def _fit_streamed(data: str, config, budget: int) -> tuple[TrainResult, pd.DataFrame, int]:
@@ -122,18 +120,18 @@ def _fit_streamed(data: str, config, budget: int) -> tuple[TrainResult, pd.DataF
     day, den = np.concatenate(days), np.concatenate(denied)
     if len(day) == 0:
         raise UserError(f"--data {data}: no labels (column 'denied' is missing or empty)")
-    slice_of, rank, plan = _plan_periods(day, den, config, budget)
-    periods: dict[int, list[pd.DataFrame]] = {0: [], 1: [], 2: []}
+    plan = plan_periods(day, den, config, budget)
+    periods: dict[int, list[pd.DataFrame]] = {TRAIN: [], CALIBRATION: [], HOLDOUT: []}
     start = 0
     for chunk in table.chunks():
         lab = _labelled_rows(chunk.clean)
         at = slice(start, start + len(lab))
         start += len(lab)
-        _add_to_periods(periods, lab, slice_of[at], rank[at])
+        _add_to_periods(periods, lab, plan.period[at], plan.rank[at])
     summary = _summary(day, fingerprint.hexdigest())
     kept = sum(len(p) for parts in periods.values() for p in parts)
     log.info(f"read {len(day)} labelled lines from {data} ({rejected} rejected), kept {kept} for the fit")
-    result, train = _fit_kept(periods, config, plan, summary)
+    result, train = _fit_kept(periods, config, plan.sample, summary)
     return result, train, rejected
 
 
@@ -148,11 +146,11 @@ def _fit_on_spark(data: str, config, budget: int, master: str) -> tuple[TrainRes
     chosen: dict = {}
 
     def select(day: np.ndarray, den: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        slice_of, rank, chosen["plan"] = _plan_periods(day, den, config, budget)
+        chosen["plan"] = plan = plan_periods(day, den, config, budget)
         chosen["day"] = day
-        return slice_of, rank
+        return plan.period, plan.rank
 
-    periods: dict[int, list[pd.DataFrame]] = {0: [], 1: [], 2: []}
+    periods: dict[int, list[pd.DataFrame]] = {TRAIN: [], CALIBRATION: [], HOLDOUT: []}
     fingerprint = DataFingerprint()
     with tempfile.TemporaryDirectory(prefix="denial-risk-spark-") as tmp:
         prepared = spark.prepare_training(data, Path(tmp) / "kept.parquet", select, master=master)
@@ -163,25 +161,8 @@ def _fit_on_spark(data: str, config, budget: int, master: str) -> tuple[TrainRes
             fingerprint.update(feature_input(lab, config))
             _add_to_periods(periods, lab, period, rank)
     summary = _summary(chosen["day"], "spark:" + fingerprint.hexdigest(10))
-    result, train = _fit_kept(periods, config, chosen["plan"], summary)
+    result, train = _fit_kept(periods, config, chosen["plan"].sample, summary)
     return result, train, prepared["rejected"]
-
-
-def _plan_periods(day: np.ndarray, den: np.ndarray, config, budget: int):
-    """(each labelled line's period, its rank in the period's date order or -1 if not kept, the plan)."""
-    slice_of, order = _time_slices(day, config)
-    train_pos = order[slice_of[order] == 0]  # file positions of the training lines, by date (stable)
-    later = int((slice_of > 0).sum())
-    plan = plan_sample(
-        day[train_pos], den[train_pos], COST.train_lines_within(budget, later), seed=config.seed
-    )
-    plan.params["memory_budget_gb"] = round(budget / 2**30, 2)
-    rank = np.full(len(day), -1, dtype=np.int64)  # where each kept line goes in its slice's date order
-    rank[train_pos[plan.keep]] = np.arange(len(plan.keep))
-    for k in (1, 2):
-        pos = order[slice_of[order] == k]
-        rank[pos] = np.arange(len(pos))
-    return slice_of, rank, plan
 
 
 def _summary(day: np.ndarray, fingerprint: str) -> dict:
@@ -214,33 +195,12 @@ def _fit_kept(
         frame = pd.concat(periods.pop(k))
         return frame.sort_values("_rank", kind="stable").drop(columns=["_rank"])
 
-    train, calib, hold = joined(0), joined(1), joined(2)
-    plan.keep = np.arange(len(train))  # the training frame holds the sample already
+    train, calib, hold = joined(TRAIN), joined(CALIBRATION), joined(HOLDOUT)
     return fit_split(train, calib, hold, config, plan, summary), train
 
 
 def _labelled_rows(clean: pd.DataFrame) -> pd.DataFrame:
     return clean[clean["denied"].notna()] if "denied" in clean.columns else clean.iloc[:0]
-
-
-def _time_slices(day: np.ndarray, config) -> tuple[np.ndarray, np.ndarray]:
-    """Per line 0 (train), 1 (calibration) or 2 (holdout), cut as `modeling.train.time_split` cuts;
-    and the stable date order."""
-    order = np.argsort(day, kind="stable")
-    sorted_days = day[order]
-    n = len(day)
-
-    def cut(share_after: float) -> np.datetime64:
-        return sorted_days[min(int(np.floor(n * (1 - share_after))), n - 1)]
-
-    d_hold = cut(config.holdout_share)
-    d_cal = cut(config.holdout_share + config.calibration_share)
-    slice_of = np.where(day >= d_hold, 2, np.where(day >= d_cal, 1, 0)).astype(np.int8)
-    if min(np.bincount(slice_of, minlength=3)) == 0:
-        raise UserError(
-            "--data: too few distinct service dates to split into train, calibration and holdout periods"
-        )
-    return slice_of, order
 
 
 def check_store() -> None:

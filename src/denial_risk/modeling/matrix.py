@@ -11,7 +11,7 @@
   the whole matrix: tests/modeling/test_matrix.py).
 * `fit_trees`: gradient-boosted trees given their early-stopping share up front (a random
   tenth of the lines, stratified, as scikit-learn draws it) as views of one float64 matrix,
-  so the library makes no copy of its own.
+  so the library makes no copy of its own; the fit takes the feature matrix over and lets it go.
 * `Baseline`: the logistic-regression baseline on a sample, missing values set to the
   sample's `nanmedian`.
 """
@@ -90,26 +90,31 @@ def head_with_both_classes(y: np.ndarray, per_class: int = 5) -> np.ndarray:
     return np.sort(np.concatenate([np.flatnonzero(y == c)[:per_class] for c in (0, 1)]))
 
 
-def fit_trees(estimator, X: np.ndarray, y: np.ndarray, weight: np.ndarray | None, seed: int):
+def fit_trees(estimator, handed: list[np.ndarray], y: np.ndarray, weight: np.ndarray | None, seed: int):
     """Fit `Pipeline(InformativeColumns, HistGradientBoosting)` with its early-stopping share given.
 
     The kept columns of every line are gathered once into a float64 matrix, shuffled so the
     validation tenth is its tail: training and validation lines are views, and the trees
-    convert nothing. Returns the fitted pipeline.
+    convert nothing. `handed` holds the feature matrix as its one item: it is taken out and let
+    go once its columns are gathered, so it is not held while the trees grow. Returns the fitted
+    pipeline.
     """
     from sklearn.model_selection import train_test_split
 
+    X = handed.pop()
     select, trees = estimator[0], estimator[-1]
     select.fit(X)
     n = len(y)
-    idx = np.arange(n)
-    fit_idx, val_idx = train_test_split(idx, test_size=VALIDATION_SHARE, stratify=y, random_state=seed)
+    fit_idx, val_idx = train_test_split(
+        np.arange(n), test_size=VALIDATION_SHARE, stratify=y, random_state=seed
+    )
     order = np.concatenate([fit_idx, val_idx])
     keep = np.flatnonzero(select.keep_)
     Xs = np.empty((n, len(keep)), dtype=np.float64, order="F")
     for j0 in range(0, len(keep), 16):  # a few columns at a time: never a second full copy
         cols = keep[j0 : j0 + 16]
         Xs[:, j0 : j0 + len(cols)] = X[np.ix_(order, cols)]
+    del X  # the caller handed it over: the float32 matrix goes before the trees grow
     k = len(fit_idx)
     w = None if weight is None else np.asarray(weight, dtype=np.float64)[order]
     trees.set_params(early_stopping=True)

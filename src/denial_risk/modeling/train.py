@@ -33,13 +33,19 @@ from denial_risk.modeling.config import TrainConfig
 from denial_risk.modeling.effects import fit_on_slices
 from denial_risk.modeling.leakage import extra_feature_auc, leakage_params
 from denial_risk.modeling.model import DenialModel
+from denial_risk.modeling.periods import CALIBRATION, HOLDOUT, TRAIN, plan_periods, time_slices
 from denial_risk.modeling.reason_model import fit_reason_model
 from denial_risk.modeling.rule_risk import fit_rule_counts
-from denial_risk.modeling.sampling import COST, SamplePlan, parse_budget, plan_sample
+from denial_risk.modeling.sampling import SamplePlan, parse_budget
 
 log = logging.getLogger(__name__)
 
 MIN_TRAIN_ROWS = 200
+# The reason model learns from at most this many denied training lines (a uniform sample past it). Its
+# fit grew with the denied lines and 13 classes: 43 % of a 1M-line fit's time after the features
+# (py-spy, issue 23). Project judgement: 40k denied lines hold every CARC class the model keeps
+# (>= 10 lines) many times over.
+REASON_LINES = 40_000
 
 
 def outcome_columns(config: TrainConfig) -> list[str]:
@@ -52,25 +58,11 @@ def feature_input(frame: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
 
 
 def time_split(frame: pd.DataFrame, calibration_share: float, holdout_share: float):
-    """(train, calibration, holdout) by service date; one date never straddles two slices."""
-    dates = frame["service_date"].to_numpy(dtype="datetime64[ns]")
-    order = np.argsort(dates, kind="stable")
-    sorted_dates = dates[order]
-    n = len(frame)
-
-    def cut(share_after: float) -> np.datetime64:
-        return sorted_dates[min(int(np.floor(n * (1 - share_after))), n - 1)]
-
-    d_hold = cut(holdout_share)
-    d_cal = cut(holdout_share + calibration_share)
-    train = frame.iloc[order[sorted_dates < d_cal]]
-    calib = frame.iloc[order[(sorted_dates >= d_cal) & (sorted_dates < d_hold)]]
-    hold = frame.iloc[order[sorted_dates >= d_hold]]
-    if min(len(train), len(calib), len(hold)) == 0:
-        raise UserError(
-            "--data: too few distinct service dates to split into train, calibration and holdout periods"
-        )
-    return train, calib, hold
+    """(train, calibration, holdout) by service date, each in date order (`modeling.periods.time_slices`)."""
+    period, order = time_slices(
+        frame["service_date"].to_numpy(dtype="datetime64[D]"), calibration_share, holdout_share
+    )
+    return tuple(frame.iloc[order[period[order] == k]] for k in (TRAIN, CALIBRATION, HOLDOUT))
 
 
 class DataFingerprint:
@@ -142,12 +134,16 @@ def fit_on(
     names = [str(n) for n in features.get_feature_names_out()]
     _check_learnable(X_tr, train)
     log.info(f"{X_tr.shape[1]} features; fitting {chosen} on {len(train)} lines, calibrating on {len(calib)}")
-    reason_model = fit_reason_model(X_tr, train["denial_reason"], y_tr, config.seed)
+    reasons = _reason_rows(y_tr, config.seed)
+    reason_model = fit_reason_model(
+        X_tr[reasons], train["denial_reason"].iloc[reasons], y_tr[reasons], config.seed
+    )
     typical = _typical(X_tr[matrix.representative_rows(weight, len(X_tr), matrix.BASELINE_ROWS, config.seed)])
     baseline = matrix.Baseline(config.seed + 1).fit(X_tr, y_tr, weight, config.seed)
-    clf = _fit_classifier(candidates(config.seed)[chosen], X_tr, y_tr, weight, config.seed)
     n_features = X_tr.shape[1]
+    handed = [X_tr]  # the classifier's fit takes the matrix over and lets it go once it has its own copy
     del X_tr
+    clf = _fit_classifier(candidates(config.seed)[chosen], handed, y_tr, weight, config.seed)
     dropped = {"classifier": [names[i] for i in clf[0].dropped_]}
     if reason_model is not None:
         dropped["reason_model"] = [names[i] for i in reason_model[0].dropped_]
@@ -181,9 +177,22 @@ def fit_on(
     return Fitted(model, clf, method, chosen, cv_scores, n_features, baseline, dropped, cv_dropped)
 
 
-def _fit_classifier(estimator, X: np.ndarray, y: np.ndarray, weight: np.ndarray | None, seed: int):
+def _reason_rows(y: np.ndarray, seed: int) -> slice | np.ndarray:
+    """The training lines the reason model is fitted on: all (a slice, no copy) when at most
+    `REASON_LINES` are denied, else a uniform sample of that many denied lines (it learns from the
+    denied lines only)."""
+    denied = np.flatnonzero(y == 1)
+    if len(denied) <= REASON_LINES:
+        return slice(None)
+    return np.sort(np.random.default_rng(seed).choice(denied, size=REASON_LINES, replace=False))
+
+
+def _fit_classifier(estimator, handed: list[np.ndarray], y: np.ndarray, weight: np.ndarray | None, seed: int):
+    """The classifier fitted on the matrix in `handed` (a one-item list it empties: the matrix goes as
+    soon as the fit holds what it needs)."""
     if isinstance(estimator[-1], HistGradientBoostingClassifier):
-        return matrix.fit_trees(estimator, X, y, weight, seed)
+        return matrix.fit_trees(estimator, handed, y, weight, seed)
+    X = handed.pop()
     last = estimator.steps[-1][0]
     return estimator.fit(X, y, **({} if weight is None else {f"{last}__sample_weight": weight}))
 
@@ -251,26 +260,20 @@ def fit_model(
     allows (default: half the machine's RAM; `modeling.sampling`).
     """
     labelled = _labelled(frame)
-    train, calib, hold = time_split(labelled, config.calibration_share, config.holdout_share)
-    plan = plan_for(train, len(calib) + len(hold), memory_budget, config)
+    plan = plan_periods(
+        labelled["service_date"].to_numpy(dtype="datetime64[D]"),
+        labelled["denied"].astype(bool).to_numpy(),
+        config,
+        parse_budget(memory_budget),
+    )
+    train, calib, hold = (labelled.iloc[plan.positions(k)] for k in (TRAIN, CALIBRATION, HOLDOUT))
     summary = {
         "rows_labelled": len(labelled),
         "date_min": f"{labelled.service_date.min():%Y-%m-%d}",
         "date_max": f"{labelled.service_date.max():%Y-%m-%d}",
         "data_fingerprint": data_fingerprint(feature_input(labelled, config)),
     }
-    return fit_split(train, calib, hold, config, plan, summary)
-
-
-def plan_for(train: pd.DataFrame, later_lines: int, memory_budget, config: TrainConfig) -> SamplePlan:
-    """The sample of the training period that fits the budget (every line when they all fit)."""
-    budget = parse_budget(memory_budget)
-    days = train["service_date"].to_numpy(dtype="datetime64[D]")
-    denied = train["denied"].astype(bool).to_numpy()
-    features = COST.features + len(config.extra_columns) * 4
-    plan = plan_sample(days, denied, COST.train_lines_within(budget, later_lines, features), seed=config.seed)
-    plan.params["memory_budget_gb"] = round(budget / 2**30, 2)
-    return plan
+    return fit_split(train, calib, hold, config, plan.sample, summary)
 
 
 def fit_split(
@@ -281,9 +284,8 @@ def fit_split(
     plan: SamplePlan,
     summary: dict,
 ) -> TrainResult:
-    """Fit on the (sampled) training period, calibrate on `calib`, report on `hold`, block by block."""
-    if plan.sampled:
-        train = train.iloc[plan.keep]
+    """Fit on the training lines the plan keeps (`train`, with `plan.weight` when sampled), calibrate
+    on `calib`, report on `hold`, block by block."""
     weight = plan.weight if plan.sampled else None
     log.info(
         f"split by service date: train {len(train)} lines to {train.service_date.max():%Y-%m-%d}, "
@@ -340,7 +342,8 @@ def fit_split(
 
 def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
     """The labelled lines, or one line saying why they cannot train a model."""
-    labelled = frame[frame["denied"].notna()]
+    known = frame["denied"].notna()
+    labelled = frame if known.all() else frame[known]  # no copy of a file whose lines are all labelled
     if len(labelled) < MIN_TRAIN_ROWS:
         raise UserError(
             f"--data: {len(labelled)} labelled lines (column 'denied'); "

@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from denial_risk.claims.reject_counts import RejectCounts
-from denial_risk.claims.table import ClaimTable
+from denial_risk.claims.table import ClaimTable, estimate_rows
 from denial_risk.contract import schema
 from denial_risk.errors import UserError
 from denial_risk.scoring.claims import ClaimCollector, ClaimSummary, NoClaims
@@ -84,27 +84,6 @@ class WorklistResult:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def estimate_rows(path: str | os.PathLike) -> int | None:
-    """Rows in a claim file: exact for Parquet; for CSV, file size / mean line length of the first MB."""
-    path = Path(path)
-    try:
-        if path.suffix.lower() == ".parquet":
-            return int(pq.ParquetFile(path).metadata.num_rows)
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            head = f.read(1 << 20)
-        lines = head.count(b"\n")
-        if lines <= 1:
-            return None
-        first = head.index(b"\n") + 1  # header
-        per_row = (len(head) - first) / max(lines - 1, 1) if len(head) < size else None
-        if per_row is None:
-            return lines - 1 + (0 if head.endswith(b"\n") else 1)
-        return max(int((size - first) / per_row), 1)
-    except (OSError, ValueError, pa.ArrowException):
-        return None
 
 
 class _Reservoir:

@@ -1,0 +1,43 @@
+"""The training fit's memory and time cuts: the trees take the feature matrix over (the caller keeps no
+second matrix while they grow), and the reason model's sample has its stated size."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from denial_risk.modeling import matrix
+from denial_risk.modeling.candidates import candidates
+from denial_risk.modeling.train import REASON_LINES, _reason_rows
+
+
+def _data(n=4_000, seed=3):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 8)).astype(np.float32)
+    X[:, 2] = 1.0  # constant: dropped by the pipeline's first step
+    X[rng.random(n) < 0.1, 5] = np.nan
+    y = (X[:, 0] + 0.5 * X[:, 3] + rng.normal(size=n) > 1).astype(int)
+    return X, y
+
+
+def test_the_tree_fit_takes_the_matrix_over_and_matches_a_plain_fit():
+    X, y = _data()
+    handed = [X.copy()]
+    fitted = matrix.fit_trees(candidates(0)["hgb"], handed, y, None, seed=0)
+    assert handed == []  # taken over: the caller holds no second matrix while the trees grow
+    probe = _data(seed=4)[0].astype(np.float64)
+    p = fitted.predict_proba(probe)[:, 1]
+    assert fitted[-1].n_iter_ > 1 and 0 < p.min() < p.max() < 1
+    # the informative column moves the risk the way it was simulated
+    hi, lo = probe.copy(), probe.copy()
+    hi[:, 0], lo[:, 0] = 2.0, -2.0
+    assert (fitted.predict_proba(hi)[:, 1] > fitted.predict_proba(lo)[:, 1]).mean() > 0.95
+
+
+def test_the_reason_model_sees_at_most_its_stated_denied_lines():
+    y = np.zeros(3 * REASON_LINES, dtype=int)
+    y[::2] = 1
+    rows = _reason_rows(y, seed=0)
+    assert len(rows) == REASON_LINES and (y[rows] == 1).all() and (np.diff(rows) > 0).all()
+    few = np.zeros(1_000, dtype=int)
+    few[:100] = 1
+    assert _reason_rows(few, seed=0) == slice(None)
