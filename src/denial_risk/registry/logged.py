@@ -1,8 +1,10 @@
-"""What goes into a logged model besides the fit: its input example, input columns,
-pinned requirements and the package's own code (no MLflow call here; tracking.py logs them)."""
+"""What goes into a logged run and model besides the fit: metric names MLflow accepts, the model's
+input example, input columns, pinned requirements and the package's own code (no MLflow call
+here; tracking.py logs them)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -78,3 +80,8 @@ def signature(example_output: pd.DataFrame, example_input: pd.DataFrame | None):
     outputs = Schema([ColSpec(AnyType(), c) for c in example_output.columns])
     params = ParamSchema([ParamSpec(name, kind, default) for name, (kind, default) in PARAMS.items()])
     return ModelSignature(inputs=inputs, outputs=outputs, params=params)
+
+
+def metric_key(key: str) -> str:
+    """MLflow allows letters, digits and `_-. :/` in metric names; slice values may hold others."""
+    return re.sub(r"[^A-Za-z0-9_\-. :/]", "_", key)

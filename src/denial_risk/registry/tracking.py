@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -151,14 +150,9 @@ def log_params(params: dict) -> None:
     )
 
 
-def metric_key(key: str) -> str:
-    """MLflow allows letters, digits and `_-. :/` in metric names; slice values may hold others."""
-    return re.sub(r"[^A-Za-z0-9_\-. :/]", "_", key)
-
-
 def log_metrics(metrics: dict, prefix: str = "", step: int | None = None) -> None:
     clean = {
-        metric_key(f"{prefix}{k}"): float(v)
+        logged.metric_key(f"{prefix}{k}"): float(v)
         for k, v in metrics.items()
         if v is not None and np.isfinite(float(v))
     }

@@ -118,16 +118,17 @@ def _score_alike(model, raws: list[pd.DataFrame], policy=None) -> list[pd.DataFr
     sizes = [len(r) for r in raws]
     bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
     merged = _prepared(raws[0]) if len(raws) == 1 else _merged(raws)
-    columns = score_table(model, merged, sizes)
+    columns = score_table(model, merged, sizes, policy)
     out = pd.DataFrame({c: pd.Series(cells, dtype=object) for c, cells in columns.items()})
     return [out.iloc[bounds[k] : bounds[k + 1]].reset_index(drop=True) for k in range(len(raws))]
 
 
-def score_table(model, merged: pd.DataFrame, sizes: list[int]) -> dict[str, np.ndarray]:
+def score_table(model, merged: pd.DataFrame, sizes: list[int], policy=None) -> dict[str, np.ndarray]:
     """Several requests as one prepared table (text columns as pandas strings, a 0..n-1 index),
     the first `sizes[0]` rows the first request's, and so on: `REQUEST_OUTPUT`, one object array
     each (None, never NaN), each row answered as if its request were scored alone. The server's
-    fast path (registry/serving_fast.py) builds such a table from JSON without a frame per request."""
+    fast path (registry/serving_fast.py) builds such a table from JSON without a frame per request.
+    `policy`: as `score_requests`'s."""
     request = np.repeat(np.arange(len(sizes)), sizes)
     clean, rejects = normalize_chunk(
         merged, duplicates=_DuplicatesPerRequest(request) if len(sizes) > 1 else None
