@@ -37,6 +37,7 @@ from denial_risk.biller import remedies
 from denial_risk.contract.facts import LineFacts
 from denial_risk.modeling import effect_detail, effect_pool
 from denial_risk.modeling.changes import detect as detect_changes
+from denial_risk.modeling.design import Design
 
 log = logging.getLogger(__name__)
 
@@ -167,47 +168,12 @@ def _covariates(clean: pd.DataFrame, facts: LineFacts) -> dict[str, np.ndarray]:
     }
 
 
-class _Design:
-    """Column registry and (row, column) lists for a sparse 0/1 design."""
-
-    def __init__(self, n: int):
-        self.n = n
-        self.columns: dict[str, int] = {}
-        self.rows: list[np.ndarray] = []
-        self.cols: list[np.ndarray] = []
-
-    def add(self, name: str, mask: np.ndarray) -> None:
-        rows = np.flatnonzero(mask)
-        if len(rows) == 0:
-            return
-        j = self.columns.setdefault(name, len(self.columns))
-        self.rows.append(rows)
-        self.cols.append(np.full(len(rows), j))
-
-    def copy(self) -> _Design:
-        out = _Design(self.n)
-        out.columns, out.rows, out.cols = dict(self.columns), list(self.rows), list(self.cols)
-        return out
-
-    def add_categories(self, prefix: str, values: np.ndarray, min_count: int = 1) -> None:
-        codes, uniq = pd.factorize(pd.Series(values, dtype=object).astype(str))
-        counts = np.bincount(codes, minlength=len(uniq))
-        for k, u in enumerate(uniq):
-            if counts[k] >= min_count:
-                self.add(f"{prefix}={u}", codes == k)
-
-    def matrix(self) -> sparse.csr_matrix:
-        rows = np.concatenate(self.rows) if self.rows else np.zeros(0, int)
-        cols = np.concatenate(self.cols) if self.cols else np.zeros(0, int)
-        return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(self.n, len(self.columns)))
-
-
 @dataclass
 class _Fit:
     """What every fit of one set of lines shares: the base design (payer, cell, supplier, quarter,
     findings), the outcome, the remedies' defects and cells, and the rule changes."""
 
-    base: _Design
+    base: Design
     y: np.ndarray
     weight: np.ndarray | None
     clusters: np.ndarray
@@ -317,7 +283,7 @@ def _prepare(clean, facts, cand, denied, reasons, weight) -> _Fit:
     n = len(clean)
     day = clean["service_date"].to_numpy(dtype="datetime64[D]")
     recent = day >= (day.max() - np.timedelta64(RECENT_DAYS, "D")) if n else np.zeros(0, bool)
-    design = _Design(n)
+    design = Design(n)
     payer = clean["payer_id"].astype("string").fillna("?").to_numpy(object)
     group = facts.policy["policy_group"].astype("string").fillna("(no policy)").to_numpy(object)
     design.add_categories("payer", payer)  # the payer's own level, so no remedy column has to carry it
@@ -377,7 +343,7 @@ def _estimates(fit: _Fit, sub: dict | None = None) -> tuple[dict, tuple]:
     return _collect(design.columns, defect_cols, coef, cov, fit.changed_at), fitted
 
 
-def _add_periods(design: _Design, defect_cols: dict, fit: _Fit, key: tuple, in_cell: np.ndarray) -> None:
+def _add_periods(design: Design, defect_cols: dict, fit: _Fit, key: tuple, in_cell: np.ndarray) -> None:
     """The defect's columns for one (sub-)cell: since a detected change and before it; else the last
     `RECENT_DAYS` and before; one column when a side has fewer than `MIN_LINES` lines."""
     r, s, cell, label = key
