@@ -156,6 +156,12 @@ def candidates(clean: pd.DataFrame, facts: LineFacts) -> Candidates:
         ptype == "medicare", program, True
     )  # outside the program: nothing
     truthful["add_purchase_modifier"] = ~rental | ~medicare_like  # Medicare rentals carry RR with KH/KI/KJ
+    cells = _cells(payer, group, ptype, units, program, facts)
+    return Candidates(present, unknown, truthful, cells)
+
+
+def _cells(payer, group, ptype, units, program, facts: LineFacts) -> dict[str, np.ndarray]:
+    """Each remedy's cell per line: where its effect is learned apart (`Remedy.cell`)."""
     # RT and LT on one line: Medicare's separate-lines rule binds some codes from 2019-03-01; others may
     # follow it, or object only to one unit for two sides. The cell tells them apart.
     units_key = np.char.add(
@@ -175,7 +181,7 @@ def candidates(clean: pd.DataFrame, facts: LineFacts) -> Candidates:
                 ptype == "medicare", np.where(program, "medicare PA program", "outside the program"), group
             )
             cells[name] = np.char.add(np.char.add(payer.astype(str), "|"), key.astype(str)).astype(object)
-    return Candidates(present, unknown, truthful, cells)
+    return cells
 
 
 # --------------------------------------------------------------------------- editing the line

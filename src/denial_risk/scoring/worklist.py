@@ -209,27 +209,14 @@ def score_file(
             rejects_writer = stack.enter_context(TableWriter(rejects_path, option="--out"))
             claims = stack.enter_context(ClaimCollector(tmpdir, expected) if claim_table else NoClaims())
             part_path = tmpdir / "scored.parquet"
-            # pass 1: validate, score, explain; rows in input order into a temporary Parquet file
-            with TableWriter(part_path, compression="none", shown_as=out) as part:
-                for chunk in table.chunks():
-                    _score_chunk(
-                        chunk,
-                        model,
-                        result,
-                        rejects_writer,
-                        part,
-                        reservoir,
-                        keep_cols,
-                        policy,
-                        claims,
-                    )
-                    _chunk_done(bar, len(chunk.clean) + len(chunk.rejects))
+            sinks = (rejects_writer, reservoir, claims, bar)
+            part_rows = _pass1(table, model, result, part_path, out, keep_cols, policy, sinks)
             result.check_some_scored(data)
             rejects_writer.write_empty(table.reject_columns)
             # pass 2: file-wide ranks, then the final file; then the claim worklist
             result.memory["pass1_peak_rss_mb"] = _peak_rss_mb()
             _pass2(
-                part_path if part.rows else None, out, keep_cols, top, stack, model, policy, claims, result
+                part_path if part_rows else None, out, keep_cols, top, stack, model, policy, claims, result
             )
     finally:
         bar.close()
@@ -238,6 +225,18 @@ def score_file(
     result.memory["peak_rss_mb"] = _peak_rss_mb()
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _pass1(table, model, result, part_path, out, keep_cols, policy, sinks) -> int:
+    """Validate, score and explain each chunk; its rows in input order into a temporary Parquet file
+    (`sinks`: the rejects writer, the drift reservoir, the claim collector, the progress bar).
+    Returns the rows written."""
+    rejects_writer, reservoir, claims, bar = sinks
+    with TableWriter(part_path, compression="none", shown_as=out) as part:
+        for chunk in table.chunks():
+            _score_chunk(chunk, model, result, rejects_writer, part, reservoir, keep_cols, policy, claims)
+            _chunk_done(bar, len(chunk.clean) + len(chunk.rejects))
+    return part.rows
 
 
 def _pass2(part_path, out, keep_cols, top, stack, model, policy, claims: ClaimCollector, result) -> None:
