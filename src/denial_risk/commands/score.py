@@ -70,7 +70,6 @@ def score(
 ) -> None:
     """Score a claim backlog into a ranked worklist (rejects beside the output)."""
     from denial_risk.scoring.explain import ExplainPolicy
-    from denial_risk.tableio.files import check_output, file_format
 
     as_of = None if as_of is None else as_of.date()
     policy = ExplainPolicy.choose(
@@ -88,14 +87,9 @@ def score(
         for line in done["reject_counts"].lines():
             click.echo(f"  rejected: {line}")
         return
-    file_format(out, option="--out")
-    check_output(out)
-    from denial_risk.contract.schema import rejects_path_for
+    from denial_risk.scoring.worklist import open_checked
 
-    check_output(rejects_path_for(out), option="--out (its rejects file)")  # the longer name, before the load
-    from denial_risk.claims.table import ClaimTable
-
-    ClaimTable(data)  # a missing file or column stops here, before the model loads or anything is written
+    opened = open_checked(data, out)  # a bad file, column or output name stops here, before the model loads
     from denial_risk.registry.tracking import load_model
     from denial_risk.scoring.printout import format_summary, format_top
     from denial_risk.scoring.worklist import score_file
@@ -108,6 +102,7 @@ def score(
         top=top,
         progress=progress,
         policy=policy,  # built once, above: both engines take the same one
+        opened=opened,
     )
     _echo_replaced(data, result.replaced_columns)
     if result.drift_warning:

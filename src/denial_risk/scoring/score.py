@@ -11,16 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from denial_risk.contract import schema
 from denial_risk.contract.normalize import REJECT_REASON, normalize_chunk
 
 REQUEST_OUTPUT = (
-    "denial_probability",
-    "expected_loss",
-    "risk_rank",
-    "risk_tier",
-    "top_reasons",
-    "recommended_actions",
-    "likely_denial_codes",
+    *schema.ADDED,
     "claim_denial_probability",  # the line's claim, as far as the request holds its lines (scoring.claims)
     REJECT_REASON,
 )

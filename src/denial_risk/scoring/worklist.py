@@ -176,16 +176,18 @@ def score_file(
     as_of=None,
     claim_table: bool = True,
     policy: ExplainPolicy | None = None,
+    opened: tuple | None = None,
     **reader_options,
 ) -> WorklistResult:
     """A ranked worklist at `out` (CSV or Parquet), rejects and the claim worklist beside it (`claim_table`);
     reasons and fixes for the lines `scoring.explain.ExplainPolicy` chooses (default: medium tier and up);
-    `policy`: the one the caller built from these options (`score` builds it once, before the load)."""
+    `policy`: the one the caller built from these options (`score` builds it once, before the load);
+    `opened`: what `open_checked` gave the caller (`score` checks the files before the load, once)."""
     t0 = time.perf_counter()
     if policy is None:
         policy = _policy(explain_top, explain_all, explain, min_probability, as_of)
     out = Path(out)
-    table, rejects_path = _open(data, out, reader_options)
+    table, rejects_path = opened or open_checked(data, out, **reader_options)
     _check_model_columns(model, table.columns, data)
     input_cols = list(table.columns)
     replaced = schema.scored_columns_in(input_cols)  # a scored file scored again: replaced, as on Spark
@@ -253,8 +255,9 @@ def _pass2(part_path, out, keep_cols, top, stack, model, policy, claims: ClaimCo
     result.claim_seconds = time.perf_counter() - t_claims
 
 
-def _open(data: str | os.PathLike, out: Path, reader_options: dict) -> tuple[ClaimTable, Path]:
+def open_checked(data: str | os.PathLike, out, **reader_options) -> tuple[ClaimTable, Path]:
     """The input as a claim table, and the rejects path; a user's mistake stops here, before any work."""
+    out = Path(out)
     file_format(out, option="--out")
     check_output(out)
     table = ClaimTable(data, **reader_options)  # UserError: missing file, unreadable header, missing column
