@@ -262,7 +262,7 @@ def open_checked(data: str | os.PathLike, out, **reader_options) -> tuple[ClaimT
     check_output(out)
     table = ClaimTable(data, **reader_options)  # UserError: missing file, unreadable header, missing column
     rejects_path = Path(schema.rejects_path_for(str(out)))
-    check_output(rejects_path)  # its name is longer than --out's: it must fit too (before the work)
+    check_output(rejects_path, option="--out (its rejects file)")  # a longer name than --out: it must fit too
     if out.resolve() == Path(data).resolve() or rejects_path.resolve() == Path(data).resolve():
         raise UserError(f"--out {out}: would overwrite the input file")
     if out.exists() and out.is_dir():
