@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 def test_register_then_load_by_alias_gives_the_same_queue(
     mlflow_store, tmp_path, rework_history, rework_world, run, capsys
 ):
-    from denial_risk.registry import tracking
+    from denial_risk.registry import rework_tracking, tracking
     from denial_risk.tableio.files import write_table
 
     history = tmp_path / "history.parquet"
@@ -27,7 +27,7 @@ def test_register_then_load_by_alias_gives_the_same_queue(
                           "--history", history], capsys)  # fmt: skip
     assert code == 0, err
     assert "fitted on" in out
-    assert tracking._alias_version(tracking._client(), "champion", tracking.REWORK_MODEL_NAME) == "1"
+    assert tracking._alias_version(tracking._client(), "champion", rework_tracking.REWORK_MODEL_NAME) == "1"
     second = tmp_path / "q2.csv"
     code, out, err = run(["rework", "--data", denials, "--out", second, "--as-of", "2025-12-01",
                           "--model", "models:/denial-risk-rework@champion"], capsys)  # fmt: skip

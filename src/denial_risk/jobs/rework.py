@@ -70,7 +70,7 @@ def fit_and_register(history: str, experiment: str | None = None):
     """Fit the recovery model on a linked history, log its metrics, register it; returns it."""
     from denial_risk.claims.table import load_claims
     from denial_risk.modeling import evaluate
-    from denial_risk.registry import tracking
+    from denial_risk.registry import rework_tracking, tracking
     from denial_risk.rework.history import fit_recovery, training_examples
 
     frame, _ = load_claims(history, option="--history")
@@ -93,8 +93,8 @@ def fit_and_register(history: str, experiment: str | None = None):
     with tracking.run(name, run_name="rework-recovery"):
         tracking.log_params({"model": "rework_recovery", **model.to_dict()["params"]})
         tracking.log_metrics(metrics)
-        version, alias = tracking.log_and_register_rework(model.to_dict())
-    log.info("registered %s version %s as @%s", tracking.REWORK_MODEL_NAME, version, alias)
+        version, alias = rework_tracking.log_and_register_rework(model.to_dict())
+    log.info("registered %s version %s as @%s", rework_tracking.REWORK_MODEL_NAME, version, alias)
     return model
 
 

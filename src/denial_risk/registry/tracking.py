@@ -1,7 +1,6 @@
-"""Every MLflow call of the product lives here.
-
-Near the size limit by design: every MLflow call in one place; what calls no MLflow lives beside
-it (store.py, logged.py, signing.py, loaded.py).
+"""Every MLflow call of the denial model lives here (the rework queue's own registered model:
+rework_tracking.py, through this module's registration); what calls no MLflow lives beside it
+(store.py, logged.py, signing.py, loaded.py).
 
 Store: the one `MLFLOW_TRACKING_URI` names; unset, MLflow 3's local default
 (`sqlite:///mlflow.db`, artifacts under `mlruns/`), checked before MLflow touches it
@@ -467,29 +466,3 @@ def scoring_app(model_dir: str, *, with_python_model: bool = False):
         model = _mlflow().pyfunc.load_model(model_dir)
     app = scoring_server.init(model)
     return (app, model.unwrap_python_model()) if with_python_model else app
-
-
-# --- the rework queue's recovery model: its own registered model, logged from code like the
-# denial model (registry/rework_pyfunc.py), its state a JSON file, verified on load (docs/rework.md)
-REWORK_MODEL_NAME = "denial-risk-rework"
-REWORK_MODEL_FILE = "rework_model.json"
-
-
-def log_and_register_rework(state: dict) -> tuple[str, str]:
-    """Log the recovery model (its JSON state) in the active run and register it (`_register`)."""
-    from denial_risk.registry import rework_pyfunc
-
-    key = signing.signing_key()
-    mlflow = _ready(write=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / REWORK_MODEL_FILE
-        path.write_text(json.dumps(state), encoding="utf-8")
-        info = mlflow.pyfunc.log_model(
-            name="rework_model",
-            python_model=rework_pyfunc.__file__,
-            artifacts={"model": str(path)},
-            code_paths=[logged.package_code(Path(tmp))],
-            pip_requirements=logged.pip_requirements(),
-            registered_model_name=REWORK_MODEL_NAME,
-        )
-    return _register(info, REWORK_MODEL_NAME, key)
