@@ -29,6 +29,7 @@ import pytest
 
 from denial_risk.cli import main
 from denial_risk.tableio import files
+from denial_risk.testing import FullDiskWriter
 
 ROOT = Path(__file__).resolve().parents[2]
 REMITS = ROOT / "tests" / "fixtures" / "x12" / "linuxforhealth" / "835_005010X221A1" / "managed-care.835"
@@ -152,27 +153,14 @@ def test_train_in_a_read_only_folder_stops_before_the_fit(inputs, tmp_path, caps
         assert "split by service date" not in out  # stopped before the fit
 
 
-class _FullDisk:
-    """pyarrow's CSV / Parquet writer on a full disk: errno 28, and no file named."""
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def write_table(self, table):
-        raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
-
-    def close(self):
-        pass
-
-
 def _disk_full_text(self, *args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
 
 
 @pytest.mark.parametrize("name", ["score", "validate", "report", "export", "ingest-x12", "simulate"])
 def test_no_space_left_is_exit_1_naming_the_file(inputs, tmp_path, capsys, monkeypatch, name, run):
-    monkeypatch.setattr(files.pacsv, "CSVWriter", _FullDisk)
-    monkeypatch.setattr(files.pq, "ParquetWriter", _FullDisk)
+    monkeypatch.setattr(files.pacsv, "CSVWriter", FullDiskWriter)
+    monkeypatch.setattr(files.pq, "ParquetWriter", FullDiskWriter)
     if name == "report":
         monkeypatch.setattr(Path, "write_text", _disk_full_text)
     if name == "export":
@@ -274,7 +262,7 @@ def test_a_fifo_or_a_device_as_input_is_refused_at_once(tmp_path):
 
 def test_outputs_of_a_failed_write_are_not_left_half_written(inputs, tmp_path, capsys, monkeypatch, run):
     """The rejects of a run that failed on the worklist are not left either (both are atomic)."""
-    monkeypatch.setattr(files.pacsv, "CSVWriter", _FullDisk)
+    monkeypatch.setattr(files.pacsv, "CSVWriter", FullDiskWriter)
     out = tmp_path / "o"
     code, _, _ = run(commands(inputs, out)["score"], capsys)
     assert code == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from denial_risk.jobs.monitor import feature_drift, predicted_vs_realised
@@ -26,17 +27,22 @@ def test_no_drift_on_lines_like_the_training_data_and_drift_on_a_shifted_backlog
     assert any(f.startswith("timing__") for f in drifted)
 
 
-def test_predicted_versus_realised_on_remitted_lines(denial_model, fitted):
-    hold = fitted.holdout
-    scored = hold.assign(denial_probability=denial_model.predict_proba(feature_input(hold, TrainConfig())))
-    p = scored["denial_probability"]
-    scored = scored.assign(  # the other columns `score` adds, as the report reads them
-        expected_loss=p * scored["billed_amount"],
+def _scored(denial_model, hold):
+    """The holdout as `score` would write it, without reasons or fixes (as the report reads it)."""
+    p = pd.Series(denial_model.predict_proba(feature_input(hold, TrainConfig())), index=hold.index)
+    return hold.assign(
+        denial_probability=p,
+        expected_loss=p * hold["billed_amount"],
         risk_tier=denial_model.tier(p.to_numpy()),
         risk_rank=p.rank(ascending=False, method="first").astype(int),
         top_reasons="",
         recommended_actions="",
     )
+
+
+def test_predicted_versus_realised_on_remitted_lines(denial_model, fitted):
+    hold = fitted.holdout
+    scored = _scored(denial_model, hold)
     table = predicted_vs_realised(scored, hold)
     overall = table.iloc[0]
     assert overall["slice"] == "all" and overall["lines"] == len(hold)
@@ -78,15 +84,7 @@ def test_monitor_and_the_report_name_the_payer_rule_changes(
     model.fix_effects.changes = [LATE_CHANGE]
     monkeypatch.setattr(tracking, "load_model", lambda uri, sha256=None: model)
     hold = fitted.holdout
-    scored = hold.assign(denial_probability=denial_model.predict_proba(feature_input(hold, TrainConfig())))
-    p = scored["denial_probability"]
-    scored = scored.assign(  # the other columns `score` adds, as the report reads them
-        expected_loss=p * scored["billed_amount"],
-        risk_tier=denial_model.tier(p.to_numpy()),
-        risk_rank=p.rank(ascending=False, method="first").astype(int),
-        top_reasons="",
-        recommended_actions="",
-    )
+    scored = _scored(denial_model, hold)
     files.write_table(scored.drop(columns=["denied", "denial_reason", "paid_amount"]), tmp_path / "s.csv")
     files.write_table(hold, tmp_path / "remits.csv")
     code, out, _ = run(

@@ -52,23 +52,17 @@ def _one_line(result, code=2, *words):
     return lines[0]
 
 
+def _score_argv(backlog, out, model, digest) -> list:
+    return ["score", "--data", backlog, "--out", out, "--model", model, "--model-sha256", digest]
+
+
 def test_f1_a_file_name_that_is_not_utf8_is_one_line(exported, backlog, tmp_path, capsys, run):
     folder, digest = exported
     victim = tmp_path / "victim"
     shutil.copytree(folder, victim)
     with open(os.fsencode(victim) + b"/code/evil\xff.py", "wb") as f:
         f.write(b"raise SystemExit('ran')\n")
-    argv = [
-        "score",
-        "--data",
-        backlog,
-        "--out",
-        tmp_path / "w.csv",
-        "--model",
-        victim,
-        "--model-sha256",
-        digest,
-    ]
+    argv = _score_argv(backlog, tmp_path / "w.csv", victim, digest)
     _one_line(run(argv, capsys), 2, "--model", "not UTF-8")
     assert not (tmp_path / "w.csv").exists()
 
@@ -84,17 +78,7 @@ def test_f1_a_file_name_that_is_not_utf8_is_one_line(exported, backlog, tmp_path
     ],
 )
 def test_f2_non_registry_uris_are_one_line(uri, words, backlog, tmp_path, capsys, run):
-    argv = [
-        "score",
-        "--data",
-        backlog,
-        "--out",
-        tmp_path / "w.csv",
-        "--model",
-        uri,
-        "--model-sha256",
-        "0" * 64,
-    ]
+    argv = _score_argv(backlog, tmp_path / "w.csv", uri, "0" * 64)
     line = _one_line(run(argv, capsys), 2, words)
     assert "denial-risk-model." not in line  # the temporary folder is not the error
     assert not line.endswith((",", "(", " of", " the"))  # not cut mid-sentence

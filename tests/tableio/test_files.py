@@ -16,6 +16,7 @@ import pytest
 from denial_risk.errors import UserError, os_error_exit
 from denial_risk.tableio import files
 from denial_risk.tableio.files import TableWriter, check_input, check_output, remove_stale, write_table
+from denial_risk.testing import FullDiskWriter
 
 # OWASP's CSV-injection examples and the issue's: each begins with = + - @ TAB or CR
 PAYLOADS = [
@@ -78,21 +79,8 @@ def test_list_columns_are_pipe_joined_in_csv_and_kept_in_parquet(tmp_path):
     assert pq.read_table(tmp_path / "t.parquet").column("modifiers").to_pylist()[0] == ["KX", "RT"]
 
 
-class _FullDisk:
-    """Stands in for pyarrow's CSV writer on a full disk: pyarrow sets errno 28 and names no file."""
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def write_table(self, table):
-        raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
-
-    def close(self):
-        pass
-
-
 def test_a_full_disk_names_the_output_and_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(files.pacsv, "CSVWriter", _FullDisk)
+    monkeypatch.setattr(files.pacsv, "CSVWriter", FullDiskWriter)
     target = tmp_path / "out" / "w.csv"
     with pytest.raises(OSError) as caught:
         write_table(pd.DataFrame({"a": ["x"]}), target)

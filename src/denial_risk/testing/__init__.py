@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import errno
+
 import numpy as np
 import pandas as pd
 
@@ -304,3 +306,17 @@ def make_cpt_claims(n_lines: int, seed: int = 0, *, truth: bool = False) -> pd.D
     if truth:
         frame["true_denial_probability"] = 0.95 * p[claim]
     return frame
+
+
+class FullDiskWriter:
+    """Stands in for pyarrow's CSV / Parquet writer on a full disk: errno 28, and no file named
+    (as pyarrow reports it)."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def write_table(self, table):
+        raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
+
+    def close(self):
+        pass
