@@ -223,7 +223,7 @@ def test_no_finding_claims_a_requirement_without_a_source_or_the_payers_remits(d
         found.loc[evidence, "text"]
         .str.fullmatch(
             r".*this payer denied \d+% of such lines without it as [A-Z]{2}-\d+(?:/[A-Z]{2}-\d+)?"
-            r" \(\d+% with it\)"
+            r"(?: since 20\d\d-\d\d)? \(\d+% with it\)"
         )
         .all()
     )

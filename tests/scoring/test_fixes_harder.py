@@ -59,3 +59,30 @@ def test_fixes_hold_their_floors_on_the_harder_world(judged):
     # is held at 150k lines by bench_fixes
     assert abs(ours.overclaim) <= 0.04
     assert ours.error <= ours.model_error + 0.01  # measured 0.134 against 0.148
+
+
+def test_the_payers_evidence_after_its_rule_change_names_the_month(trained):
+    """A knee orthosis line at COM303 without prior authorization, after the late change: its reason
+    gives the payer's figures since the change month, not over all its remits (issue 20)."""
+    from denial_risk.contract.facts import LineFacts
+    from denial_risk.scoring.findings import findings
+    from denial_risk.synth.simulate import simulate_claims
+
+    (change,) = [
+        c
+        for c in trained.model.fix_effects.changes
+        if c["payer"] == "COM303" and c["remedy"] == "obtain_prior_auth" and c["direction"] == "started"
+    ]
+    frame, _ = normalize_chunk(simulate_claims(25_000, 32, START, MONTHS, world="harder"))
+    late = frame[
+        (frame["service_date"] >= "2026-01-01")
+        & frame["payer_id"].eq("COM303")
+        & frame["has_prior_auth"].eq(False)
+    ].reset_index(drop=True)
+    facts = LineFacts.of(late)
+    late = late[(facts.policy["policy_group"] == "knee_orthosis").to_numpy()].reset_index(drop=True)
+    assert len(late) >= 5
+    text = findings(late, effects=trained.model.fix_effects)["text"]
+    evidence = text[text.str.startswith("no prior authorization: this payer denied")]
+    assert len(evidence) == len(late)
+    assert evidence.str.contains(f" since {change['month']} (", regex=False).all(), evidence.iloc[0]

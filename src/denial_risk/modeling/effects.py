@@ -109,6 +109,10 @@ class FixEffects:
                 ok = ~np.isnan(beta)
                 out["beta"][rows[ok]], out["se"][rows[ok]] = beta[ok], se[ok]
         out["beta_stated"] = out["beta"] * self.info.get("stated_shrink", 1.0)
+        # the day the cell's estimate starts (a rule change), NaN: all its remits; none saved before
+        known = len(self.since) == len(self.keys)
+        since = self.since.astype(float) if known else np.full(len(self.keys), np.nan)
+        out["since"] = np.append(since, np.nan)[pos]
         return out
 
 

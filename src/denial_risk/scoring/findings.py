@@ -53,6 +53,14 @@ def _invalid_code_words(code: np.ndarray, validity: pd.DataFrame, pos: np.ndarra
     return out
 
 
+def _since_month(day: float) -> str:
+    """' since 2025-09' where the payer's figures start at a rule change in its remits
+    (`modeling.changes`; the day, since the epoch, of the cell's estimate); '' for all its remits."""
+    if np.isnan(day):
+        return ""
+    return " since " + str(np.datetime64(int(day), "D").astype("datetime64[M]"))
+
+
 def _first(v) -> str:
     return str(v).split(schema.LIST_SEP, 1)[0] if isinstance(v, str) and v else ""
 
@@ -105,19 +113,21 @@ class _Findings:
             return np.zeros(len(pos), dtype=bool), [""] * len(pos)
         state = np.where(self.cand.present[remedy][pos], "present", "unknown")
         cells = self.cand.cells[remedy][pos]
-        rate, rate0 = np.full(len(pos), np.nan), np.full(len(pos), np.nan)
+        rate, rate0, since = (np.full(len(pos), np.nan) for _ in range(3))
         for s in ("present", "unknown"):
             hit = state == s
             if hit.any():
                 fig = self.effects.lookup(remedy, s, cells[hit])
                 rate[hit], rate0[hit] = fig["reason_rate"], fig["reason_rate_without"]
+                since[hit] = fig["since"]
         shown = np.nan_to_num(rate - rate0) >= EVIDENCE_MIN_DIFF
         carcs = "/".join(remedies.REMEDIES[remedy].carcs[:2])
         words = [
-            f"this payer denied {100 * r:.0f}% of such lines without it as {carcs} ({100 * r0:.0f}% with it)"
+            f"this payer denied {100 * r:.0f}% of such lines without it as {carcs}{_since_month(d)}"
+            f" ({100 * r0:.0f}% with it)"
             if ok
             else ""
-            for r, r0, ok in zip(rate, rate0, shown)
+            for r, r0, d, ok in zip(rate, rate0, since, shown)
         ]
         return shown, words
 
