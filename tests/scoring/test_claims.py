@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from denial_risk.contract import schema
@@ -211,3 +213,51 @@ def test_served_claim_probabilities_equal_the_claim_worklists(sample, denial_mod
     bad = request.copy()
     bad.loc[0, "billed_amount"] = "-3"
     assert score_request(denial_model, bad)["claim_denial_probability"].iloc[0] is None
+
+
+def test_rank_buckets_write_every_claim_once_in_rank_order(tmp_path, monkeypatch):
+    """Partitions' claims in any order, ties in loss and probability: ranked by loss, probability, then
+    the first line's place; moved to rank buckets of several windows (few buckets allowed), each bucket
+    written alone, a window never split between two buckets."""
+    monkeypatch.setattr(claims_module, "WINDOW", 4)
+    monkeypatch.setattr(claims_module, "MAX_PARTITIONS", 2)  # 30 claims, 2 buckets at most: 16 a bucket
+    rng = np.random.default_rng(5)
+    n = 30
+    frame = pd.DataFrame(
+        {c: pd.Series([f"{c}{k}" for k in range(n)], dtype=object) for c in schema.CLAIM_COLUMNS}
+    ).drop(columns=["claim_rank"])
+    frame["first_service_date"] = pd.to_datetime("2025-01-01").date()
+    frame["lines"] = 1
+    frame["billed_amount"] = 100.0
+    frame["expected_loss"] = rng.choice([5.0, 7.0, 9.0], n)  # ties in loss ...
+    frame["claim_denial_probability"] = rng.choice([0.2, 0.4], n)  # ... and in probability
+    frame[claims_module.FIRST_POS] = rng.permutation(n) * 3
+    types = pa.schema([f for f in claims_module.CLAIM_TYPES if f.name != "claim_rank"])
+    types = types.append(pa.field(claims_module.FIRST_POS, pa.int64()))
+    built, keys = [], ([], [], [])
+    for p, rows in enumerate(np.array_split(rng.permutation(n), 3)):
+        part = frame.iloc[rows]
+        built.append(tmp_path / f"claims{p}.parquet")
+        pq.write_table(pa.Table.from_pandas(part, schema=types, preserve_index=False), built[-1])
+        for kept, c in zip(keys, ("expected_loss", "claim_denial_probability", claims_module.FIRST_POS)):
+            kept.append(part[c].to_numpy())
+    rank = claims_module._claim_ranks(*keys)
+    assert not any(keys)  # the partitions' keys handed over, not kept twice
+    buckets = claims_module._rank_buckets(built, rank)
+    assert len(buckets) == 2 and not any(p.exists() for p in built)
+    summary = claims_module.ClaimSummary(claims=n)
+    out = tmp_path / "claims.parquet"
+    claims_module._write_buckets(out, buckets, summary, top=6)
+    want = frame.sort_values(
+        ["expected_loss", "claim_denial_probability", claims_module.FIRST_POS],
+        ascending=[False, False, True],
+    )
+    got = pd.read_parquet(out)
+    assert list(got.columns) == list(schema.CLAIM_COLUMNS)
+    assert got["claim_rank"].tolist() == list(range(1, n + 1))
+    assert got["claim_id"].tolist() == want["claim_id"].tolist()
+    meta = pq.ParquetFile(out).metadata
+    sizes = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+    assert sizes == [4] * 7 + [2]  # written in whole windows of 4, as one merge of all claims would
+    assert summary.top["claim_id"].tolist() == want["claim_id"].tolist()[:6]
+    assert not any(p.exists() for p in buckets)

@@ -15,8 +15,11 @@ frame (or per-line arrays) of the whole file:
    position, to their partition's text file;
 3. `write`: each partition's claims built (`scoring.claim_part`: sums over dictionary codes,
    probability, tier, lines at risk, merged texts) and spilled to disk with three rank keys
-   kept (20 bytes a claim); the file-wide claim rank from those; each partition's rows sorted
-   by rank; then the table written in rank windows merged from the partitions.
+   kept (24 bytes a claim); the file-wide claim rank from those; each partition's rows moved,
+   rank added, to rank buckets of one write window (`WINDOW` claims); then the table written
+   bucket by bucket, each sorted by rank. One bucket is held at a time: a merge with a reader
+   open on every partition held each reader's buffers, ~18 MB a partition, the growth that
+   took 5M lines (20 partitions) over 1 GB.
 
 A claim whose lines were all rejected has no row; a claim with some rejected lines says so
 first in its `top_reasons`. The Spark engine feeds the same collector from its worklist
@@ -45,7 +48,6 @@ from denial_risk.tableio.memory import release_freed_memory
 PARTITION_LINES = 250_000  # lines per partition: one partition's keys and explained texts are held at once
 MAX_PARTITIONS = 4_096
 WINDOW = 32_768  # claims written at a time
-TEXT_BATCH = 4_096  # a ranked partition's rows read at a time
 KEYS = pa.schema(
     [
         ("claim_id", pa.string()),
@@ -162,11 +164,7 @@ class ClaimCollector:
         if self.parts == 1:
             self._keys[0].write_arrow(keys)
             return
-        order = np.argsort(part, kind="stable")
-        keys = keys.take(pa.array(order))
-        edges = np.searchsorted(part[order], np.arange(self.parts + 1))
-        for p in np.unique(part).tolist():
-            self._keys[p].write_arrow(keys.slice(int(edges[p]), int(edges[p + 1] - edges[p])))
+        _scatter(keys, part, self._keys)
 
     def add_rejects(self, rejects: pd.DataFrame) -> None:
         """Rejected rows that name a claim: said first in that claim's reasons."""
@@ -222,7 +220,7 @@ class ClaimCollector:
         summary = ClaimSummary(path=Path(path))
         summary.claims_by_tier = dict.fromkeys(schema.RISK_TIERS, 0)
         summary.loss_by_tier = dict.fromkeys(schema.RISK_TIERS, 0.0)
-        built, keys = [], []
+        built, keys = [], ([], [], [])  # the three rank keys, a list of arrays each
         for p in range(self.parts):
             source = self.workdir / f"claim_keys{p}.parquet"
             if not self._filled[p]:
@@ -232,14 +230,17 @@ class ClaimCollector:
             target = self.workdir / f"claims{p}.parquet"
             pq.write_table(part.rows, target)
             built.append(target)
-            keys.append((part.expected_loss, part.probability, part.first_pos))
+            for kept, key in zip(keys, (part.expected_loss, part.probability, part.first_pos)):
+                kept.append(key)
             source.unlink()
             del part
             release_freed_memory()
-        ranked = _ranked_parts(built, keys)
+        rank = _claim_ranks(*keys)
+        summary.claims = len(rank)
+        buckets = _rank_buckets(built, rank)
+        del rank
         release_freed_memory()
-        summary.claims = sum(pq.ParquetFile(f).metadata.num_rows for f in ranked)
-        return _merge(Path(path), ranked, summary, top)
+        return _write_buckets(Path(path), buckets, summary, top)
 
 
 class NoClaims:
@@ -279,75 +280,83 @@ def _count(summary: ClaimSummary, rows: pa.Table) -> None:
         summary.loss_by_tier[t] += float(loss[hit].sum())
 
 
-def _ranked_parts(built: list[Path], keys: list[tuple]) -> list[Path]:
-    """File-wide claim ranks (expected loss, then probability, descending; then the first line's place in
-    the file), each partition's rows rewritten in rank order."""
-    if not built:
-        return []
-    loss = np.concatenate([k[0] for k in keys])
-    prob = np.concatenate([k[1] for k in keys])
-    first = np.concatenate([k[2] for k in keys])
-    keys.clear()  # the caller's list: the partitions' arrays go as the file-wide ones come
+def _scatter(table: pa.Table, group: np.ndarray, writers: list[TableWriter]) -> None:
+    """Each row of `table` to the writer of its group (`group`: one int per row), in table order within
+    a group; a group's rows taken alone, never a reordered copy of the whole table."""
+    order = np.argsort(group, kind="stable")
+    edges = np.searchsorted(group[order], np.arange(len(writers) + 1))
+    for g in np.unique(group).tolist():
+        writers[g].write_arrow(table.take(pa.array(order[edges[g] : edges[g + 1]])))
+
+
+def _claim_ranks(losses: list, probs: list, firsts: list) -> np.ndarray:
+    """File-wide claim ranks, claims in partition order: expected loss, then probability, descending;
+    then the first line's place in the file. The lists' arrays are joined one key at a time and the
+    lists emptied (never two copies of a key); the descending keys negated in place."""
+
+    def joined(pieces: list, dtype, negate: bool) -> np.ndarray:
+        key = np.concatenate(pieces) if pieces else np.empty(0, dtype)
+        pieces.clear()
+        return np.negative(key, out=key) if negate else key
+
+    loss = joined(losses, np.float64, True)
+    prob = joined(probs, np.float64, True)
+    first = joined(firsts, np.int64, False)
     n = len(loss)
     small = np.int32 if n < 2**31 - 1 else np.int64
-    order = np.lexsort((first, -prob, -loss))
+    order = np.lexsort((first, prob, loss))
     del loss, prob, first
     rank = np.empty(n, dtype=small)
     rank[order] = np.arange(1, n + 1, dtype=small)
-    del order
-    ranked, at = [], 0
-    for path in built:
-        rows = pq.read_table(path).drop_columns([FIRST_POS])
-        r = rank[at : at + rows.num_rows]
-        at += rows.num_rows
-        rows = rows.add_column(
-            CLAIM_TYPES.get_field_index("claim_rank"), "claim_rank", pa.array(r, pa.int64())
-        )
-        target = path.with_name(f"ranked_{path.name}")
-        pq.write_table(rows.take(pa.array(np.argsort(r, kind="stable"))), target, row_group_size=WINDOW)
-        path.unlink()
-        ranked.append(target)
-    return ranked
+    return rank
 
 
-class _ByRank:
-    """Rows of a rank-sorted file, handed out by rank windows."""
-
-    def __init__(self, path: Path):
-        self.batches = pq.ParquetFile(path).iter_batches(batch_size=TEXT_BATCH)
-        self.rest: pa.Table | None = None
-
-    def until(self, end: int) -> pa.Table | None:
-        """The rows ranked below `end` not handed out yet."""
-        pieces = []
-        while True:
-            if self.rest is None:
-                batch = next(self.batches, None)
-                if batch is None:
-                    break
-                self.rest = pa.Table.from_batches([batch])
-            k = int(np.searchsorted(self.rest.column("claim_rank").to_numpy(), end))
-            pieces.append(self.rest.slice(0, k))
-            if k < self.rest.num_rows:
-                self.rest = self.rest.slice(k)
-                break
-            self.rest = None
-        return pa.concat_tables(pieces) if pieces else None
+def _rank_span(claims: int) -> int:
+    """Claims per rank bucket: one window (the first window's rows, the longest texts, ~20 MB), more
+    windows only past `MAX_PARTITIONS` buckets (open files); a window never spans two buckets."""
+    return WINDOW * max(1, math.ceil(claims / (MAX_PARTITIONS * WINDOW)))
 
 
-def _merge(path: Path, ranked: list[Path], summary: ClaimSummary, top: int) -> ClaimSummary:
-    """The table at `path`, a rank window at a time from the rank-sorted partitions."""
-    cursors = [_ByRank(p) for p in ranked]
-    tops = []
+def _rank_buckets(built: list[Path], rank: np.ndarray) -> list[Path]:
+    """The built partitions' rows (their `claim_rank` added) moved to rank buckets: bucket b holds ranks
+    b * span + 1 .. (b + 1) * span (`_rank_span`), so the table is written one bucket at a time, never
+    from a cursor per partition (each cursor held its Parquet reader's buffers: ~18 MB a partition)."""
+    if not built:
+        return []
+    span = _rank_span(len(rank))
+    paths = [built[0].with_name(f"by_rank{b}.parquet") for b in range(math.ceil(len(rank) / span))]
+    at_rank = CLAIM_TYPES.get_field_index("claim_rank")
+    with contextlib.ExitStack() as stack:
+        writers = [stack.enter_context(TableWriter(p)) for p in paths]
+        at = 0
+        for path in built:
+            rows = pq.read_table(path, use_threads=False).drop_columns([FIRST_POS])
+            r = rank[at : at + rows.num_rows]
+            at += rows.num_rows
+            rows = rows.add_column(at_rank, "claim_rank", pa.array(r, pa.int64()))
+            _scatter(rows, (r - 1) // span, writers)
+            del rows
+            path.unlink()
+    return paths
+
+
+def _write_buckets(path: Path, buckets: list[Path], summary: ClaimSummary, top: int) -> ClaimSummary:
+    """The table at `path`, a rank window at a time, from the rank buckets in order (one held at once)."""
+    tops, start = [], 0
     with TableWriter(path, option="--out") as writer:
         if not summary.claims:
             writer.write_arrow(CLAIM_TYPES.empty_table())
-        for start in range(0, summary.claims, WINDOW):
-            pieces = [got for c in cursors if (got := c.until(start + WINDOW + 1)) is not None]
-            table = pa.concat_tables(pieces).sort_by("claim_rank").select(list(schema.CLAIM_COLUMNS))
-            writer.write_arrow(table.cast(CLAIM_TYPES))
-            if top and start < top:
-                tops.append(table.slice(0, top - start).to_pandas())
+        for bucket in buckets:
+            rows = pq.read_table(bucket, use_threads=False)
+            bucket.unlink()
+            order = np.argsort(rows.column("claim_rank").to_numpy(), kind="stable")
+            for lo in range(0, rows.num_rows, WINDOW):
+                table = rows.take(pa.array(order[lo : lo + WINDOW])).select(list(schema.CLAIM_COLUMNS))
+                writer.write_arrow(table.cast(CLAIM_TYPES))
+                if top and start < top:
+                    tops.append(table.slice(0, top - start).to_pandas())
+                start += table.num_rows
+            del rows, order
     if top:
         empty = pd.DataFrame(columns=list(schema.CLAIM_COLUMNS))
         summary.top = pd.concat(tops, ignore_index=True) if tops else empty
