@@ -138,9 +138,11 @@ class LinearReasons:
         float32 product's rounding would depend on the batch)."""
         from sklearn.utils.extmath import softmax
 
-        X = np.asarray(X, dtype=np.float64)
-        Z = X if self.keep.all() else X[:, self.keep]
-        Z = np.where(np.isnan(Z), self.fill, Z)  # a new array, in Z's layout (the imputer's copy)
+        X = np.asarray(X)
+        # the kept columns, then float64 (the values the pipeline's float64 input gives), in X's layout:
+        # one copy where the pipeline makes three; the missing values filled in place, as the imputer does
+        Z = np.array(X if self.keep.all() else X[:, self.keep], dtype=np.float64, order="K")
+        np.copyto(Z, np.broadcast_to(self.fill, Z.shape), where=np.isnan(Z))
         scaler = self.scaler
         if scaler.with_mean:
             Z -= scaler.mean_.astype(Z.dtype)

@@ -94,7 +94,9 @@ def one_line_reasons(line: int, reasons) -> str:
     return SEP.join([item + where for item in ranked[:MAX_CLAIM_REASONS]])
 
 
-def one_line_plan(line: int, actions, p_line: float, log_survival_sum: float) -> list[tuple[str, float | None]]:
+def one_line_plan(
+    line: int, actions, p_line: float, log_survival_sum: float
+) -> list[tuple[str, float | None]]:
     """`plan_actions([line], [actions], [p_line], log_survival_sum)` for one line, without the merge."""
     if not isinstance(actions, str) or not actions:
         return []
