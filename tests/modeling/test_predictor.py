@@ -117,7 +117,10 @@ def test_binned_trees_give_predict_proba(tree_model, matrix):
     )
 
 
-def test_group_attributions_on_bins_equal_rescoring_edited_rows(tree_model, matrix):
+@pytest.mark.parametrize("batch", [reasons.RESCORE_ROWS, 37])
+def test_group_attributions_on_bins_equal_rescoring_edited_rows(tree_model, matrix, batch, monkeypatch):
+    """The groups' edited rows, rescored together (in batches of `batch` rows), give each group's own."""
+    monkeypatch.setattr(reasons, "RESCORE_ROWS", batch)
     X = matrix[:800]
     p = tree_model.proba_from_matrix(X)
     fast = reasons.group_attributions(tree_model, X, p)

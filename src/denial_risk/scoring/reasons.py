@@ -48,6 +48,7 @@ from denial_risk.scoring.rulelayer import stage_findings
 DRIVER_MIN = 0.05  # a feature group must move the risk by 5 points to be named without a finding
 MAX_REASONS = 5
 MAX_DRIVERS = 2
+RESCORE_ROWS = 65_536  # edited rows rescored at once in `group_attributions`
 
 
 def _driver_values(clean: pd.DataFrame, pos: np.ndarray) -> dict[str, np.ndarray]:
@@ -108,7 +109,9 @@ def group_attributions(model, X: np.ndarray, p: np.ndarray) -> pd.DataFrame:
 
     Rows whose group is already typical are not rescored (their drop is 0). On the classifier's
     bins when it has them: the rows are binned once and each group's typical bins written in,
-    which is what binning the edited rows would give, so the drops are the same.
+    which is what binning the edited rows would give, so the drops are the same. The edited rows
+    of all groups are rescored together (`_Rescoring`): a row's score does not depend on the
+    rows beside it, and one walk of the trees costs far less than one per group.
     """
     groups = {g: np.asarray(ix, dtype=np.int64) for g, ix in model.feature_groups.items() if len(ix)}
     out = np.zeros((len(X), len(groups)))
@@ -118,6 +121,7 @@ def group_attributions(model, X: np.ndarray, p: np.ndarray) -> pd.DataFrame:
     B = model.binned(X)
     if B is not None:
         typical_bins, column = _kept_positions(model, typical)
+        rescoring = _Rescoring(model, out, p)
     for j, ix in enumerate(groups.values()):
         if B is None:
             differs = np.flatnonzero((X[:, ix] != typical[ix]).any(axis=1))  # a typical group moves nothing
@@ -133,8 +137,36 @@ def group_attributions(model, X: np.ndarray, p: np.ndarray) -> pd.DataFrame:
         if len(differs):
             Bg = B[differs]
             Bg[:, kept] = typical_bins[kept]
-            out[differs, j] = p[differs] - model.proba_from_binned(Bg)
+            rescoring.add(j, differs, Bg)
+    if B is not None:
+        rescoring.flush()
     return pd.DataFrame(out, columns=list(groups))
+
+
+class _Rescoring:
+    """Edited binned rows gathered across groups and scored together, `RESCORE_ROWS` at most at once
+    (the memory of one batch: ~200 bytes a row); each drop written to `out[rows, group]`."""
+
+    def __init__(self, model, out: np.ndarray, p: np.ndarray):
+        self.model, self.out, self.p = model, out, p
+        self.parts: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self.rows = 0
+
+    def add(self, j: int, rows: np.ndarray, binned: np.ndarray) -> None:
+        self.parts.append((j, rows, binned))
+        self.rows += len(rows)
+        if self.rows >= RESCORE_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.parts:
+            return
+        q = self.model.proba_from_binned(np.concatenate([b for _, _, b in self.parts]))
+        at = 0
+        for j, rows, _ in self.parts:
+            self.out[rows, j] = self.p[rows] - q[at : at + len(rows)]
+            at += len(rows)
+        self.parts, self.rows = [], 0
 
 
 def _kept_positions(model, typical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
