@@ -74,19 +74,23 @@ def test_the_fast_paths_are_used(tree_model):
     assert for_model(tree_model) is paths  # built once per model
 
 
-def test_todays_logistic_reason_model_is_predicted_by_sklearn(claims_frame):
-    """The reason model a fit makes today is a logistic regression: no trees, scikit-learn's path, and
-    its probabilities are a distribution over its classes."""
+def test_todays_logistic_reason_model_gives_sklearns_bits(claims_frame):
+    """The reason model a fit makes today is a logistic regression, read by `LinearReasons`: the same bits
+    as scikit-learn's pipeline in float64 (any layout, a line alone or in a batch), a distribution over
+    its classes."""
     from denial_risk.modeling.config import TrainConfig
+    from denial_risk.modeling.predictor import LinearReasons
     from denial_risk.modeling.train import fit_on, time_split
 
     train, calib, _ = time_split(claims_frame, 0.15, 0.15)
     model = fit_on(train, calib, TrainConfig(), chosen="hgb").model
-    assert for_model(model).reason is None
+    assert isinstance(for_model(model).reason, LinearReasons)
     X = model.transform(claims_frame.iloc[:200])
+    X[3, :5] = np.nan  # missing values are imputed as the pipeline imputes them
     proba = model.reason_proba(X)
-    want = model.reason_model.predict_proba(X.astype(np.float64))
-    np.testing.assert_allclose(proba, want, rtol=0, atol=1e-12)
+    assert np.array_equal(proba, model.reason_model.predict_proba(X.astype(np.float64)))
+    C = np.ascontiguousarray(X)
+    assert np.array_equal(model.reason_proba(C), model.reason_model.predict_proba(C.astype(np.float64)))
     np.testing.assert_allclose(model.reason_proba(X[7:8]), proba[7:8], rtol=0, atol=1e-12)  # alone or not
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
     assert len(set(proba.argmax(axis=1))) > 1  # it tells lines apart
@@ -113,7 +117,10 @@ def test_binned_trees_give_predict_proba(tree_model, matrix):
     )
 
 
-def test_group_attributions_on_bins_equal_rescoring_edited_rows(tree_model, matrix):
+@pytest.mark.parametrize("batch", [reasons.RESCORE_ROWS, 37])
+def test_group_attributions_on_bins_equal_rescoring_edited_rows(tree_model, matrix, batch, monkeypatch):
+    """The groups' edited rows, rescored together (in batches of `batch` rows), give each group's own."""
+    monkeypatch.setattr(reasons, "RESCORE_ROWS", batch)
     X = matrix[:800]
     p = tree_model.proba_from_matrix(X)
     fast = reasons.group_attributions(tree_model, X, p)

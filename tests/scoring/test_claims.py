@@ -14,7 +14,14 @@ import pytest
 from denial_risk.contract import schema
 from denial_risk.scoring import claims as claims_module
 from denial_risk.scoring import worklist
-from denial_risk.scoring.claim_text import claim_actions, claim_reasons, line_ranges
+from denial_risk.scoring.claim_text import (
+    claim_actions,
+    claim_reasons,
+    line_ranges,
+    one_line_plan,
+    one_line_reasons,
+    plan_actions,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKLOG = ROOT / "data" / "sample" / "backlog.csv"
@@ -187,6 +194,29 @@ def test_a_fix_states_the_claim_risk_it_would_leave():
     first, second = text.split("; ")
     assert first == "attach the standard written order (SWO) (lines 1, 2) → 9%"  # 1 - 0.95 * 0.96 = 8.8 %
     assert second == "advice: check the units (line 1)"  # no stated risk: advice, and says so
+
+
+def test_a_claim_of_one_explained_line_is_said_as_the_merge_says_it():
+    """The one-line path (most claims) gives `claim_reasons` and `plan_actions`'s answers, repeats,
+    advice, an empty or missing text and more than `MAX_CLAIM_REASONS` items included."""
+    reasons = [
+        "L0631 is often denied (+12 points); no standard written order on file; likely CO-16: claim lacks"
+        " information; no standard written order on file; the units",
+        "; ".join(f"finding {k}" for k in range(12)),
+        "",
+        None,
+    ]
+    actions = [
+        "attach the standard written order (SWO) → 5%; check the units; attach the SWO → 12.5%",
+        "attach the standard written order (SWO) → 5%; attach the standard written order (SWO) → 7%",
+        "",
+        None,
+    ]
+    for line, text, fix, p in zip([3, 1, 12, 2], reasons, actions, [0.4, 0.31, 0.2, 0.7]):
+        assert one_line_reasons(line, text) == claim_reasons(np.array([line]), np.array([text], dtype=object))
+        logs = float(np.log1p(-p)) - 0.25  # other lines of the claim, not explained
+        want = plan_actions(np.array([line]), np.array([fix], dtype=object), np.array([p]), logs)
+        assert one_line_plan(line, fix, p, logs) == want
 
 
 def test_served_claim_probabilities_equal_the_claim_worklists(sample, denial_model):

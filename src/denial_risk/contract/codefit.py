@@ -94,7 +94,10 @@ def diagnosis_groups(codes: pd.Series, diagnoses: pd.Series) -> np.ndarray:
     lu_codes, l_uni = pd.factorize(np.asarray([str(c)[:1] for c in c_uni] or [""], dtype=object))
     l_codes = lu_codes[c_codes]
     d_codes, d_uni = pd.factorize(diagnoses.astype("string").fillna(""), use_na_sentinel=False)
-    primary = np.asarray([str(v).split(schema.LIST_SEP, 1)[0].upper() for v in d_uni] or [""], dtype=object)
+    primary = np.asarray(
+        [str(v).split(schema.LIST_SEP, 1)[0].upper() for v in d_uni.to_numpy(dtype=object)] or [""],
+        dtype=object,
+    )
     pair, pairs = pd.factorize(l_codes.astype(np.int64) * (len(d_uni) + 1) + d_codes)
     prefixes, letters = policy.group_supporting_prefixes(), _group_letters()
     n_d = len(d_uni) + 1

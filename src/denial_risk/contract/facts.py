@@ -26,7 +26,7 @@ NO_POLICY = "(no policy)"
 
 def _unique_frame(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     codes, uniques = pd.factorize(s.astype("string"), use_na_sentinel=True)
-    return codes.astype(np.int64), pd.Series(pd.array(list(uniques), dtype="string"))
+    return codes.astype(np.int64), pd.Series(pd.array(np.asarray(uniques, dtype=object), dtype="string"))
 
 
 def _take(frame: pd.DataFrame, codes: np.ndarray, index: pd.Index) -> pd.DataFrame:
@@ -128,15 +128,12 @@ def diagnosis_table(diagnoses: pd.Series) -> tuple[np.ndarray, pd.DataFrame]:
         valid = billable = chapter = block = category = {}
     prim = [lst[0] if lst else None for lst in lists]
     na = pd.NA
+    n_invalid = np.asarray([sum(not valid.get(c, False) for c in lst) for lst in lists], dtype=np.float64)
     frame = pd.DataFrame(
         {
             "count": np.asarray([len(lst) for lst in lists], dtype=np.float64),
-            "any_invalid": np.asarray(
-                [any(not valid.get(c, False) for c in lst) for lst in lists], dtype=np.float64
-            ),
-            "n_invalid": np.asarray(
-                [sum(not valid.get(c, False) for c in lst) for lst in lists], dtype=np.float64
-            ),
+            "any_invalid": (n_invalid > 0).astype(np.float64),
+            "n_invalid": n_invalid,
             "any_not_billable": np.asarray(
                 [any(not billable.get(c, False) for c in lst) for lst in lists], dtype=np.float64
             ),
@@ -315,7 +312,7 @@ def diagnosis_problems(dx: pd.Series, dates=None) -> tuple[pd.Series, pd.Series,
     d_codes, d_uni = pd.factorize(dx.astype("string").fillna(""), use_na_sentinel=False)
     fy = reference.icd10_fiscal_years(dates, len(dx))
     pair, pairs = pd.factorize(d_codes.astype(np.int64) * 10_000 + fy)
-    lists = [split_list_value(v) for v in d_uni]
+    lists = [split_list_value(v) for v in d_uni.to_numpy(dtype=object)]  # not an Arrow iteration
     status = {}
     for year in sorted({int(k % 10_000) for k in pairs.tolist()}):
         singles = sorted({c for k in pairs.tolist() if k % 10_000 == year for c in lists[k // 10_000]})

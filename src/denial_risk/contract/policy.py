@@ -255,7 +255,7 @@ def diagnosis_support(policy_groups: pd.Series, diagnosis_codes: pd.Series) -> p
     n_d = len(d_uni) + 1
     pair_codes, pairs = pd.factorize((g_codes.astype(np.int64) + 1) * n_d + (d_codes + 1))
 
-    g_list, d_list = list(g_uni), [str(d).upper() for d in d_uni]
+    g_list, d_list = list(g_uni), [str(d).upper() for d in d_uni.to_numpy(dtype=object)]
     primary, anys, first = [], [], []
     for key in pairs.tolist():
         gi, di = key // n_d - 1, key % n_d - 1

@@ -112,7 +112,7 @@ class DenialModel:
         """P(CARC | denied) per row and class (`reason_model.classes_`); needs a reason model."""
         fast = self._paths().reason
         if fast is not None:
-            return fast.proba(fast.bin(X))
+            return fast.predict(X)
         # float64, as `proba_from_matrix`: a float32 product's rounding would depend on the batch
         return self.reason_model.predict_proba(np.asarray(X, dtype=np.float64))
 

@@ -8,6 +8,7 @@ gives the same numbers:
 * `feature_matrix`: each fitted feature group's transformer called directly, its block
   written into one preallocated matrix (float64, or float32 for a model trained on
   float32 features), instead of the ColumnTransformer's pandas frames and concatenation.
+* `LinearReasons`: the multinomial reason model's steps as plain numpy, without their checks.
 * `BinnedTrees`: a HistGradientBoosting model walked on its own binned (uint8) matrix
   with scikit-learn's `predict_binned`, the route its early stopping uses during the fit.
   A value goes left at a split exactly when its bin does (the bins are the split
@@ -90,6 +91,66 @@ class BinnedTrees:
         """`predict_proba` of the pipeline, from binned rows."""
         return self.hgb._loss.predict_proba(self.raw(binned))
 
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """`predict_proba` of the pipeline, from the float rows."""
+        return self.proba(self.bin(X))
+
+
+class LinearReasons:
+    """A fitted `Pipeline(InformativeColumns, SimpleImputer, StandardScaler, LogisticRegression)` (the
+    multinomial reason model, `modeling.reason_model`) computed with the same numpy operations its steps
+    run, in the same order, on the same dtype and memory layout, without each step's input validation
+    (three copies and finiteness checks of the matrix): the same bits (tests/modeling/test_predictor.py)."""
+
+    def __init__(self, pipeline):
+        select, imputer, scaler, logistic = (step for _, step in pipeline.steps)
+        self.keep = np.asarray(select.keep_, dtype=bool)
+        self.fill = np.asarray(imputer.statistics_).astype(imputer._fill_dtype, copy=False)
+        self.scaler, self.logistic = scaler, logistic
+
+    @staticmethod
+    def supports(pipeline) -> bool:
+        from sklearn.impute import SimpleImputer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        from denial_risk.features.select import InformativeColumns
+
+        kinds = (InformativeColumns, SimpleImputer, StandardScaler, LogisticRegression)
+        if not isinstance(pipeline, Pipeline) or len(pipeline.steps) != len(kinds):
+            return False
+        steps = [step for _, step in pipeline.steps]
+        if any(type(step) is not kind for step, kind in zip(steps, kinds)):
+            return False
+        imputer, logistic = steps[1], steps[3]
+        return (
+            imputer.add_indicator is False
+            and isinstance(imputer.missing_values, float)
+            and np.isnan(imputer.missing_values)
+            and not np.isnan(np.asarray(imputer.statistics_, dtype=float)).any()  # no column dropped
+            and len(logistic.classes_) > 2  # multinomial: softmax of the decision function
+            and hasattr(steps[0], "keep_")
+        )
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """`pipeline.predict_proba(X)` in float64 arithmetic, as `DenialModel.reason_proba`'s fallback (a
+        float32 product's rounding would depend on the batch)."""
+        from sklearn.utils.extmath import softmax
+
+        X = np.asarray(X)
+        # the kept columns, then float64 (the values the pipeline's float64 input gives), in X's layout:
+        # one copy where the pipeline makes three; the missing values filled in place, as the imputer does
+        Z = np.array(X if self.keep.all() else X[:, self.keep], dtype=np.float64, order="K")
+        np.copyto(Z, np.broadcast_to(self.fill, Z.shape), where=np.isnan(Z))
+        scaler = self.scaler
+        if scaler.with_mean:
+            Z -= scaler.mean_.astype(Z.dtype)
+        if scaler.with_std:
+            Z /= scaler.scale_.astype(Z.dtype)
+        logistic = self.logistic
+        return softmax(Z @ logistic.coef_.T + logistic.intercept_, copy=False)
+
 
 class CalibratedTrees:
     """A `CalibratedClassifierCV` over frozen tree pipelines: p(denied) from binned rows."""
@@ -143,7 +204,11 @@ class ModelPaths:
         if self.classifier is not None and not self.classifier.shared_bins:
             self.classifier = None  # one binned matrix per member: not worth it (never built by training)
         reason = getattr(model, "reason_model", None)
-        self.reason = BinnedTrees(reason) if reason is not None and BinnedTrees.supports(reason) else None
+        self.reason = None  # the reason model's fast path (`predict`), or None
+        if reason is not None and BinnedTrees.supports(reason):
+            self.reason = BinnedTrees(reason)
+        elif reason is not None and LinearReasons.supports(reason):
+            self.reason = LinearReasons(reason)
         self.blocks = _blocks(model.features)
 
 

@@ -22,7 +22,13 @@ import pyarrow.parquet as pq
 
 from denial_risk.contract import schema
 from denial_risk.modeling.claim_risk import claim_probability, log_survival
-from denial_risk.scoring.claim_text import claim_reasons, format_actions, plan_actions
+from denial_risk.scoring.claim_text import (
+    claim_reasons,
+    format_actions,
+    one_line_plan,
+    one_line_reasons,
+    plan_actions,
+)
 
 TIER_CODE = {"low": 0, "medium": 1, "high": 2}
 TIER_NAMES = np.array(["low", "medium", "high"], dtype=object)  # by TIER_CODE
@@ -138,12 +144,19 @@ def _texts(texts_path, pos, codes, line, p, ids, logs, lines, rejected, calibrat
         c = np.empty(0, np.int32)
     bounds = np.flatnonzero(np.diff(c)) + 1
     plans, owner = [], []
-    for lo, hi in zip(np.r_[0, bounds].tolist(), np.r_[bounds, len(c)].tolist()):
+    starts, ends = np.r_[0, bounds].tolist(), np.r_[bounds, len(c)].tolist()
+    if len(c):  # as Python numbers: most claims have one explained line, said without the merge
+        c_, ln_, pl_, logs_ = c.tolist(), ln.tolist(), pl.tolist(), logs.tolist()
+    for lo, hi in zip(starts, ends):
         if hi <= lo:
             continue
-        k = int(c[lo])
-        reasons[k] = claim_reasons(ln[lo:hi], line_reasons[lo:hi], rejects.pop(k, ()))
-        plan = plan_actions(ln[lo:hi], line_actions[lo:hi], pl[lo:hi], float(logs[k]))
+        k = c_[lo]
+        if hi == lo + 1 and k not in rejects:
+            reasons[k] = one_line_reasons(ln_[lo], line_reasons[lo])
+            plan = one_line_plan(ln_[lo], line_actions[lo], pl_[lo], logs_[k])
+        else:
+            reasons[k] = claim_reasons(ln[lo:hi], line_reasons[lo:hi], rejects.pop(k, ()))
+            plan = plan_actions(ln[lo:hi], line_actions[lo:hi], pl[lo:hi], float(logs[k]))
         plans.append((k, plan))
         owner.extend([k] * len(plan))
     for k, items in rejects.items():  # rejected lines and no explained line: the rejects alone

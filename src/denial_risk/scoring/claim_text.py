@@ -82,6 +82,36 @@ def claim_reasons(line_numbers, reasons, rejected: list[tuple[str, str]] = ()) -
     return SEP.join([*(f"line {ln} rejected: {why}" for ln, why in rejected), *said])
 
 
+def one_line_reasons(line: int, reasons) -> str:
+    """`claim_reasons([line], [reasons])`: a claim with one explained line and no rejected one, without
+    the merge (each item is said once at its first place; what the model says after the findings)."""
+    if not isinstance(reasons, str) or not reasons:
+        return ""
+    items = list(dict.fromkeys(reasons.split(SEP)))
+    model = [bool(_MODEL_SAYS.search(item)) for item in items]
+    ranked = [i for i, m in zip(items, model) if not m] + [i for i, m in zip(items, model) if m]
+    where = f" (line {int(line)})"
+    return SEP.join([item + where for item in ranked[:MAX_CLAIM_REASONS]])
+
+
+def one_line_plan(
+    line: int, actions, p_line: float, log_survival_sum: float
+) -> list[tuple[str, float | None]]:
+    """`plan_actions([line], [actions], [p_line], log_survival_sum)` for one line, without the merge."""
+    if not isinstance(actions, str) or not actions:
+        return []
+    left_of: dict[str, float | None] = {}
+    for item in actions.split(SEP):
+        m = _RISK_LEFT.match(item)
+        name, left = (m["text"], float(m["pct"]) / 100.0) if m else (_as_advice(item), None)
+        left_of[name] = left
+    where, base = f" (line {int(line)})", _log_survival(float(p_line))
+    return [
+        (name + where, None if left is None else log_survival_sum + (_log_survival(left) - base))
+        for name, left in left_of.items()
+    ]
+
+
 def plan_actions(line_numbers, actions, p_line, log_survival_sum: float) -> list[tuple[str, float | None]]:
     """A claim's fixes, each once with its lines: (text without the risk, the claim's log-survival sum
     once its lines are at the risk their fixes state; None for advice), in first-seen order."""

@@ -34,7 +34,7 @@ from denial_risk.contract.facts import LineFacts
 from denial_risk.contract.normalize import normalize_chunk
 from denial_risk.errors import UserError
 from denial_risk.scoring.reasons import LikelyCodes, explain_rows
-from denial_risk.scoring.rulelayer import certain_reasons
+from denial_risk.scoring.rulelayer import certain_findings, certain_reasons, findings_at
 
 EXPLAINED = ("top_reasons", "recommended_actions")
 
@@ -104,9 +104,11 @@ def scored_columns(model, clean: pd.DataFrame, policy: ExplainPolicy) -> tuple[p
     likely = LikelyCodes.of(model, X)
     n = len(clean)
     if policy.mode == "none":
-        reasons = np.full(n, "", dtype=object)
-    else:  # the rule layer: certain findings on every line
-        reasons = certain_reasons(clean, facts, delivered(clean, policy.as_of))
+        reasons, certain = np.full(n, "", dtype=object), None
+    else:  # the rule layer: certain findings on every line (found once: the explained lines reuse them)
+        done = delivered(clean, policy.as_of)
+        certain = certain_findings(clean, facts, done)
+        reasons = certain_reasons(clean, facts, done, certain)
     actions = np.full(n, "", dtype=object)
     pos = policy.by_probability(model, p)
     if policy.mode != "none":  # a certain rule's fix is listed whatever the tier (`scoring.stagefix`)
@@ -122,6 +124,7 @@ def scored_columns(model, clean: pd.DataFrame, policy: ExplainPolicy) -> tuple[p
             facts=facts.subset(pos),
             rule=rule.take(pos),
             as_of=policy.as_of,
+            certain=None if certain is None else findings_at(certain, pos, n),
         )
         reasons[pos] = ex["top_reasons"].fillna("").to_numpy(dtype=object)
         actions[pos] = ex["recommended_actions"].fillna("").to_numpy(dtype=object)

@@ -158,6 +158,36 @@ class _Findings:
         dx_s = self.col("diagnosis_codes", "string").fillna("")
         self.add(dx_s.to_numpy(dtype=object) == "", "diagnosis", 1, "no diagnosis code on the line")
 
+    def kx_evidence(self) -> None:
+        """No KX on a Medicare Advantage line of a KX code, where this payer's remits show it (learned)."""
+        if self.effects is None:
+            return
+        m = self.facts.mods
+        ma = np.isin(self.ptype.fillna("").to_numpy(dtype=object), ["medicare_advantage"])
+        ma_kx = np.flatnonzero(self.facts.medicare_list["kx_required"] & ma & ~m["KX"] & ~m["conflict"])
+        self.shown_by_remits("add_kx", ma_kx, "modifiers", 2, "no KX: ")
+
+    def no_prior_auth(self) -> np.ndarray:
+        return self.col("has_prior_auth", "boolean").eq(False).fillna(False).to_numpy(dtype=bool)
+
+    def pa_evidence(self, pa: np.ndarray) -> None:
+        """No prior authorization on a line of another payer whose remits show it (learned)."""
+        if self.effects is None:
+            return
+        others = np.flatnonzero(pa & ~self.medicare)
+        self.shown_by_remits("obtain_prior_auth", others, "documentation", 3, "no prior authorization: ")
+
+    def shown_by_remits(self, remedy: str, lines: np.ndarray, group: str, severity: int, prefix: str) -> None:
+        """A learned finding (`evidence`) on those of `lines` where this payer's remits show the remedy."""
+        shown, words = self.evidence(remedy, lines)
+        self.add(
+            np.isin(np.arange(self.n), lines[shown]),
+            group,
+            severity,
+            lambda pos: [f"{prefix}{w}" for w in np.asarray(words, dtype=object)[shown]],
+            certain=False,
+        )
+
     def modifiers(self) -> None:
         f, m, gw, code = self.facts, self.facts.mods, self.gw, self.code
         kx = f.rules["kx_required"] & ~m["KX"] & ~m["conflict"]
@@ -171,16 +201,7 @@ class _Findings:
                 for g in gw[pos]
             ],
         )
-        ma = np.isin(self.ptype.fillna("").to_numpy(dtype=object), ["medicare_advantage"])
-        ma_kx = np.flatnonzero(f.medicare_list["kx_required"] & ma & ~m["KX"] & ~m["conflict"])
-        shown, words = self.evidence("add_kx", ma_kx)
-        self.add(
-            np.isin(np.arange(self.n), ma_kx[shown]),
-            "modifiers",
-            2,
-            lambda pos: [f"no KX: {w}" for w in np.asarray(words, dtype=object)[shown]],
-            certain=False,
-        )
+        self.kx_evidence()
         self.add(m["KX"] & m["conflict"], "modifiers", 2, "KX on the same line as GA/GY/GZ (they conflict)")
         self.add(
             f.rules["cg_required"] & ~m["CG"],
@@ -259,7 +280,7 @@ class _Findings:
                 for lg, lm, m, p in zip(lag_np[pos], limit[pos], medicare[pos], pw[pos])
             ],
         )
-        pa = self.col("has_prior_auth", "boolean").eq(False).fillna(False).to_numpy(dtype=bool)
+        pa = self.no_prior_auth()
         program = self.facts.rules["prior_auth"] & pa
         self.add(
             program,
@@ -271,15 +292,7 @@ class _Findings:
                 for c, s in zip(self.code[pos], self.since("prior_auth", pos))
             ],
         )
-        others = np.flatnonzero(pa & ~self.medicare)
-        shown, words = self.evidence("obtain_prior_auth", others)
-        self.add(
-            np.isin(np.arange(self.n), others[shown]),
-            "documentation",
-            3,
-            lambda pos: [f"no prior authorization: {w}" for w in np.asarray(words, dtype=object)[shown]],
-            certain=False,
-        )
+        self.pa_evidence(pa)
 
     def documents(self) -> None:
         """Documents marked as not on file (facts), with the payer's evidence where its remits show it."""
@@ -409,4 +422,13 @@ def findings(clean: pd.DataFrame, facts: LineFacts | None = None, effects=None) 
     f.documents()
     f.record()
     f.units_and_history()
+    return f.frame()
+
+
+def evidence_findings(clean: pd.DataFrame, facts: LineFacts, effects) -> pd.DataFrame:
+    """Only what this payer's remits show (`certain` False): `findings` without the certain ones, for lines
+    whose certain findings the rule layer has already found (`scoring.rulelayer.certain_findings`)."""
+    f = _Findings(clean, facts, effects)
+    f.kx_evidence()
+    f.pa_evidence(f.no_prior_auth())
     return f.frame()

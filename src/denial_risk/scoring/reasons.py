@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from denial_risk.biller.wording import (
     DOCUMENT_NAMES,
@@ -39,13 +41,14 @@ from denial_risk.contract import schema
 from denial_risk.contract.certain import delivered
 from denial_risk.contract.facts import LineFacts
 from denial_risk.scoring import fixes
-from denial_risk.scoring.findings import findings
+from denial_risk.scoring.findings import evidence_findings, findings
 from denial_risk.scoring.fixes import join_by_position
 from denial_risk.scoring.rulelayer import stage_findings
 
 DRIVER_MIN = 0.05  # a feature group must move the risk by 5 points to be named without a finding
 MAX_REASONS = 5
 MAX_DRIVERS = 2
+RESCORE_ROWS = 65_536  # edited rows rescored at once in `group_attributions`
 
 
 def _driver_values(clean: pd.DataFrame, pos: np.ndarray) -> dict[str, np.ndarray]:
@@ -106,7 +109,9 @@ def group_attributions(model, X: np.ndarray, p: np.ndarray) -> pd.DataFrame:
 
     Rows whose group is already typical are not rescored (their drop is 0). On the classifier's
     bins when it has them: the rows are binned once and each group's typical bins written in,
-    which is what binning the edited rows would give, so the drops are the same.
+    which is what binning the edited rows would give, so the drops are the same. The edited rows
+    of all groups are rescored together (`_Rescoring`): a row's score does not depend on the
+    rows beside it, and one walk of the trees costs far less than one per group.
     """
     groups = {g: np.asarray(ix, dtype=np.int64) for g, ix in model.feature_groups.items() if len(ix)}
     out = np.zeros((len(X), len(groups)))
@@ -116,6 +121,7 @@ def group_attributions(model, X: np.ndarray, p: np.ndarray) -> pd.DataFrame:
     B = model.binned(X)
     if B is not None:
         typical_bins, column = _kept_positions(model, typical)
+        rescoring = _Rescoring(model, out, p)
     for j, ix in enumerate(groups.values()):
         if B is None:
             differs = np.flatnonzero((X[:, ix] != typical[ix]).any(axis=1))  # a typical group moves nothing
@@ -131,8 +137,36 @@ def group_attributions(model, X: np.ndarray, p: np.ndarray) -> pd.DataFrame:
         if len(differs):
             Bg = B[differs]
             Bg[:, kept] = typical_bins[kept]
-            out[differs, j] = p[differs] - model.proba_from_binned(Bg)
+            rescoring.add(j, differs, Bg)
+    if B is not None:
+        rescoring.flush()
     return pd.DataFrame(out, columns=list(groups))
+
+
+class _Rescoring:
+    """Edited binned rows gathered across groups and scored together, `RESCORE_ROWS` at most at once
+    (the memory of one batch: ~200 bytes a row); each drop written to `out[rows, group]`."""
+
+    def __init__(self, model, out: np.ndarray, p: np.ndarray):
+        self.model, self.out, self.p = model, out, p
+        self.parts: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self.rows = 0
+
+    def add(self, j: int, rows: np.ndarray, binned: np.ndarray) -> None:
+        self.parts.append((j, rows, binned))
+        self.rows += len(rows)
+        if self.rows >= RESCORE_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.parts:
+            return
+        q = self.model.proba_from_binned(np.concatenate([b for _, _, b in self.parts]))
+        at = 0
+        for j, rows, _ in self.parts:
+            self.out[rows, j] = self.p[rows] - q[at : at + len(rows)]
+            at += len(rows)
+        self.parts, self.rows = [], 0
 
 
 def _kept_positions(model, typical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -160,15 +194,31 @@ def format_codes(row: list[tuple[str, float]]) -> str:
     return schema.LIST_SEP.join(f"{c} {q:.2f}" for c, q in row)
 
 
-def _two_decimals(q: np.ndarray) -> np.ndarray:
-    """f"{q:.2f}" for probabilities in [0, 1], vectorised: the nearest hundredth, and Python's own
-    formatting for the few values within 1e-9 of a half-hundredth (where the float product could
-    round the other way)."""
+def _hundredths(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the nearest hundredth of each probability in [0, 1] as an index into `_HUNDREDTHS`, where it is
+    within 1e-9 of a half-hundredth: there the float product could round the other way than
+    Python's formatting does, which is asked instead)."""
     scaled = q * 100.0
-    hundredths = np.rint(scaled)
-    out = _HUNDREDTHS[np.clip(hundredths, 0, 100).astype(np.int64)]
-    near_tie = np.flatnonzero(np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) < 1e-9)
+    index = np.clip(np.rint(scaled), 0, 100).astype(np.int64)
+    return index, np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) < 1e-9
+
+
+def _two_decimals(q: np.ndarray) -> np.ndarray:
+    """f"{q:.2f}" for probabilities in [0, 1], vectorised (`_hundredths`)."""
+    index, near_tie = _hundredths(q)
+    out = _HUNDREDTHS[index]
     out[near_tie] = [f"{v:.2f}" for v in q[near_tie]]
+    return out
+
+
+def _pieces(classes: np.ndarray, top: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """f"{code} {q:.2f}" per row and rank (object), `top` the class indices: one string per class and
+    hundredth, made once (`_hundredths`)."""
+    table = np.asarray([[f"{c} {h}" for h in _HUNDREDTHS] for c in classes], dtype=object)
+    index, near_tie = _hundredths(q)
+    out = table[top, index]
+    for r, j in zip(*np.nonzero(near_tie)):
+        out[r, j] = f"{classes[top[r, j]]} {q[r, j]:.2f}"
     return out
 
 
@@ -192,16 +242,15 @@ class LikelyCodes:
         keep = ~np.isin(code, POOLED)
         keep &= np.cumsum(keep, axis=1) <= k
         q = np.take_along_axis(proba, top, axis=1)
-        text = np.full(n, "", dtype=object)
-        first = np.full(n, "", dtype=object)
-        for j in range(top.shape[1]):
-            rows = np.flatnonzero(keep[:, j])
-            if not len(rows):
-                continue
-            piece = code[rows, j].astype(object) + " " + _two_decimals(q[rows, j])
-            empty = text[rows] == ""
-            text[rows] = np.where(empty, piece, text[rows] + schema.LIST_SEP + piece)
-            first[rows] = np.where(empty, code[rows, j].astype(object), first[rows])
+        pieces = _pieces(classes, top, q)  # "CO-197 0.62" per row and rank
+        pieces[~keep] = None
+        text = pc.binary_join_element_wise(
+            *(pa.array(pieces[:, j], pa.string()) for j in range(top.shape[1])),
+            schema.LIST_SEP,
+            null_handling="skip",
+        ).to_numpy(zero_copy_only=False)
+        at = keep.argmax(axis=1)
+        first = np.where(keep.any(axis=1), code[np.arange(n), at], "").astype(object)
         return cls(text, first)
 
     @classmethod
@@ -231,6 +280,7 @@ def explain_rows(
     facts: LineFacts | None = None,
     rule=None,
     as_of=None,
+    certain: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """`top_reasons`, `recommended_actions`, `likely_denial_codes` for normalised rows (on clean.index).
 
@@ -243,7 +293,9 @@ def explain_rows(
     Each line's answer depends on that line alone, so explaining a subset gives those lines
     what explaining every line gives them. Certain findings (`scoring.rulelayer`) come first, then
     what the payer's remits show, then the model's drivers. `facts`, `rule` (`RuleRisk`): of these
-    rows, when already computed; `as_of`: the day that decides which lines are delivered (today).
+    rows, when already computed; `as_of`: the day that decides which lines are delivered (today);
+    `certain`: the rows' certain findings (`scoring.rulelayer.certain_findings`), when the rule layer
+    has found them: then only what the payer's remits show is found here.
     """
     n = len(clean)
     idx = clean.index
@@ -261,8 +313,7 @@ def explain_rows(
     attr = np.flatnonzero(p >= max(attr_threshold, threshold))
     facts = LineFacts.of(clean) if facts is None else facts
     effects = getattr(model, "fix_effects", None)
-    found = findings(clean, facts, effects)
-    found = pd.concat([found, stage_findings(clean, facts, delivered(clean, as_of))], ignore_index=True)
+    found = _findings(clean, facts, effects, as_of, certain)
     kind = np.where(found["certain"].astype(bool).to_numpy(), 0, 1)  # certain, then the remits' evidence
     items = [found.assign(score=-found["severity"].astype(float) / 100.0, kind=kind)]
     if len(attr):
@@ -289,6 +340,18 @@ def explain_rows(
     )
 
 
+def _findings(clean, facts, effects, as_of, certain: pd.DataFrame | None) -> pd.DataFrame:
+    """Certain findings (stage findings last), then what the payer's remits show: their order among a
+    line's equally ranked reasons of one kind (`_joined_reasons` sorts stably)."""
+    if certain is None:
+        found = findings(clean, facts, effects)
+        return pd.concat([found, stage_findings(clean, facts, delivered(clean, as_of))], ignore_index=True)
+    if effects is None:
+        return certain
+    evidence = evidence_findings(clean, facts, effects)
+    return pd.concat([certain, evidence], ignore_index=True) if len(evidence) else certain
+
+
 def _scores_by_attribution(
     found: pd.DataFrame, score: pd.Series, drops: pd.DataFrame, attr: np.ndarray, n: int
 ) -> np.ndarray:
@@ -309,9 +372,7 @@ def _driver_items(
 ) -> pd.DataFrame | None:
     """Feature groups that drive a line's risk by `DRIVER_MIN` or more without a finding of their own."""
     D = drops.to_numpy()
-    have = pd.MultiIndex.from_arrays(
-        [found["pos"].to_numpy(dtype=np.int64), found["group"].to_numpy(dtype=object)]
-    )
+    fpos, fgroup = found["pos"].to_numpy(dtype=np.int64), found["group"].to_numpy(dtype=object)
     strong_any = np.flatnonzero((D >= DRIVER_MIN).any(axis=1))
     values = _driver_values(clean, attr[strong_any]) if len(strong_any) else {}
     at = np.full(len(attr), -1, dtype=np.int64)
@@ -320,7 +381,9 @@ def _driver_items(
     for j, g in enumerate(drops.columns):
         strong = np.flatnonzero(D[:, j] >= DRIVER_MIN)
         pos = attr[strong]
-        keep = ~pd.MultiIndex.from_arrays([pos, np.full(len(pos), g, dtype=object)]).isin(have)
+        has = np.zeros(len(clean), dtype=bool)  # lines with a finding of this group
+        has[fpos[fgroup == g]] = True
+        keep = ~has[pos]
         strong, pos = strong[keep], pos[keep]
         if not len(strong):
             continue

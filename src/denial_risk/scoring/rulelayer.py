@@ -63,10 +63,13 @@ def certain_findings(clean: pd.DataFrame, facts: LineFacts, delivered: np.ndarra
     return pd.concat([found, stage], ignore_index=True) if len(stage) else found
 
 
-def certain_reasons(clean: pd.DataFrame, facts: LineFacts, delivered: np.ndarray) -> np.ndarray:
-    """Per line, its certain findings joined (most severe first, at most `MAX_CERTAIN`; '' = none)."""
+def certain_reasons(
+    clean: pd.DataFrame, facts: LineFacts, delivered: np.ndarray, found: pd.DataFrame | None = None
+) -> np.ndarray:
+    """Per line, its certain findings joined (most severe first, at most `MAX_CERTAIN`; '' = none).
+    `found`: the lines' `certain_findings`, when already found."""
     out = np.full(len(clean), "", dtype=object)
-    found = certain_findings(clean, facts, delivered)
+    found = certain_findings(clean, facts, delivered) if found is None else found
     if not len(found):
         return out
     found = found.sort_values(["pos", "severity"], kind="stable")
@@ -76,3 +79,13 @@ def certain_reasons(clean: pd.DataFrame, facts: LineFacts, delivered: np.ndarray
     )
     out[jpos] = jtext
     return out
+
+
+def findings_at(found: pd.DataFrame, pos: np.ndarray, n: int) -> pd.DataFrame:
+    """The findings (long format, of `n` lines) of the lines at `pos` (sorted, unique), in their order,
+    `pos` renumbered 0..len(pos)-1: what finding those lines alone gives, without finding them again."""
+    where = np.full(n, -1, dtype=np.int64)
+    where[pos] = np.arange(len(pos))
+    at = where[found["pos"].to_numpy(dtype=np.int64)]
+    keep = at >= 0
+    return found[keep].assign(pos=at[keep]).reset_index(drop=True)
