@@ -103,14 +103,18 @@ def scored_columns(model, clean: pd.DataFrame, policy: ExplainPolicy) -> tuple[p
     p = rule.p
     likely = LikelyCodes.of(model, X)
     n = len(clean)
-    if policy.mode == "none":
-        reasons = np.full(n, "", dtype=object)
-    else:  # the rule layer: certain findings on every line
-        reasons = certain_reasons(clean, facts, delivered(clean, policy.as_of))
+    reasons = np.full(n, "", dtype=object)
     actions = np.full(n, "", dtype=object)
     pos = policy.by_probability(model, p)
     if policy.mode != "none":  # a certain rule's fix is listed whatever the tier (`scoring.stagefix`)
         pos = np.union1d(pos, np.flatnonzero(rule.with_fix()))
+        # the rule layer: certain findings on every line; an explained line gets them in its reasons
+        rest = np.setdiff1d(np.arange(n), pos)
+        if len(rest) == n:
+            reasons = certain_reasons(clean, facts, delivered(clean, policy.as_of))
+        elif len(rest):
+            stage = delivered(clean, policy.as_of)[rest]
+            reasons[rest] = certain_reasons(clean.iloc[rest], facts.subset(rest), stage)
     if len(pos):
         ex = explain_rows(
             model,
