@@ -223,7 +223,7 @@ class LineFacts:
 
         idx = clean.index
         codes = clean["hcpcs_code"].astype("string")
-        pol = policy.policy_for_codes(codes)
+        pol = policy_for_rows(codes)  # `policy.policy_for_codes`, per code once per process
         dates = clean["service_date"] if "service_date" in clean.columns else None
         validity = reference.hcpcs_validity(codes, dates).set_axis(idx)
         dx = clean["diagnosis_codes"].astype("string")
