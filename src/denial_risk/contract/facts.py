@@ -65,10 +65,13 @@ def policy_for_rows(hcpcs: pd.Series) -> pd.DataFrame:
         for i, c in enumerate(todo):
             _POLICY_CACHE[(ref, c)] = tuple(fresh[col].iloc[i] for col in cols)
     rows = [_POLICY_CACHE[(ref, c)] for c in names]
-    table = pd.DataFrame(
-        {col: pd.array([r[j] for r in rows], dtype=policy.LOOKUP_DTYPES[col]) for j, col in enumerate(cols)}
-    )
-    return _take(table, codes, hcpcs.index)
+    out = {}  # each column taken straight from its per-code values (`_take` without a per-code frame)
+    for j, col in enumerate(cols):
+        per = pd.array([r[j] for r in rows], dtype=policy.LOOKUP_DTYPES[col])
+        out[col] = (
+            per.take(codes, allow_fill=True) if len(per) else pd.array([pd.NA] * len(codes), dtype=per.dtype)
+        )
+    return pd.DataFrame(out, index=hcpcs.index)
 
 
 def policy_flags(policy_rows: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -217,7 +220,7 @@ class LineFacts:
 
         idx = clean.index
         codes = clean["hcpcs_code"].astype("string")
-        pol = policy.policy_for_codes(codes)
+        pol = policy_for_rows(codes)  # `policy.policy_for_codes`, per code once per process
         dates = clean["service_date"] if "service_date" in clean.columns else None
         validity = reference.hcpcs_validity(codes, dates).set_axis(idx)
         dx = clean["diagnosis_codes"].astype("string")
@@ -227,6 +230,7 @@ class LineFacts:
 
         bad, kind, left = diagnosis_problems(dx, dates)
         ptype = clean["payer_type"] if "payer_type" in clean else pd.Series(pd.NA, index=idx, dtype="string")
+        for_payer, as_if_medicare = dated_rules_both(codes, dates, ptype)
         return cls(
             policy=pol.set_axis(idx),
             hcpcs_status=validity["status"],
@@ -236,8 +240,8 @@ class LineFacts:
             invalid_dx=bad,
             invalid_dx_kind=kind,
             valid_dx_left=left,
-            rules=dated_rules(codes, dates, ptype),
-            medicare_list=dated_rules(codes, dates, None),
+            rules=for_payer,
+            medicare_list=as_if_medicare,
         )
 
     def subset(self, pos: np.ndarray) -> LineFacts:
@@ -278,6 +282,15 @@ def dated_rules(
     from denial_risk.contract import rules
 
     return rules.in_force_all(codes, dates, payer_types)
+
+
+def dated_rules_both(
+    codes: pd.Series, dates: pd.Series | None, payer_types: pd.Series
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(`dated_rules` for the lines' payer types, `dated_rules` as if Medicare's), matched once."""
+    from denial_risk.contract import rules
+
+    return rules.in_force_both(codes, dates, payer_types)
 
 
 def npi_valid(values: pd.Series) -> np.ndarray:

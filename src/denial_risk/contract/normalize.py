@@ -36,6 +36,7 @@ from denial_risk.contract.values import (
 from denial_risk.errors import UserError
 
 REJECT_REASON = "reject_reason"
+_NORMALISED_DTYPES = {c: pd.api.types.pandas_dtype(t) for c, t in schema.NORMALISED_DTYPES.items()}
 
 
 def check_required_columns(columns: list[str], path: str, option: str = "--data") -> None:
@@ -151,7 +152,9 @@ class _ChunkNormaliser:
         reason = _join_reasons(self.problems, raw.index)
         rejected = reason.notna().to_numpy(dtype=bool)
         frame = pd.DataFrame(self.out, index=raw.index)
-        frame = frame.astype({c: t for c, t in schema.NORMALISED_DTYPES.items() if c in frame.columns})
+        cast = {c: t for c, t in _NORMALISED_DTYPES.items() if c in frame.columns and frame[c].dtype != t}
+        if cast:  # most columns come out of their parser in their dtype already
+            frame = frame.astype(cast)
         extras = [c for c in raw.columns if c not in frame.columns]
         if extras:
             frame = pd.concat([frame, raw[extras]], axis=1)

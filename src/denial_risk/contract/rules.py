@@ -158,10 +158,17 @@ def in_force(
     out = np.zeros(len(codes), dtype=bool)
     for _, rows in found:
         out[rows] = True
-    if payer_types is not None and not rules.empty:
-        payer_rule = rules["payer_type"].iloc[0]
-        out &= payer_types.astype("string").eq(payer_rule).fillna(False).to_numpy(dtype=bool)
-    return out
+    return _for_payer(rule, out, payer_types)
+
+
+def _for_payer(rule: str, as_if: np.ndarray, payer_types: pd.Series | None) -> np.ndarray:
+    """`as_if` (the rule binding each line as if the payer were the rule's) kept on the lines of the
+    rule's payer type only; `payer_types` None: `as_if` itself."""
+    rules = _of_rule(str(reference.reference_dir()), rule)[0]
+    if payer_types is None or rules.empty:
+        return as_if
+    payer_rule = rules["payer_type"].iloc[0]
+    return as_if & payer_types.astype("string").eq(payer_rule).fillna(False).to_numpy(dtype=bool)
 
 
 def in_force_all(
@@ -170,6 +177,15 @@ def in_force_all(
     """`in_force` of every rule, the codes and dates read once."""
     keys = _line_keys(codes, dates) if len(codes) else None
     return {rule: in_force(rule, codes, dates, payer_types, keys) for rule in RULES}
+
+
+def in_force_both(
+    codes: pd.Series, dates: pd.Series | None, payer_types: pd.Series
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(`in_force_all` for the lines' payer types, `in_force_all` as if Medicare's): the rules' rows
+    matched to the lines once for both."""
+    as_if = in_force_all(codes, dates, None)
+    return {rule: _for_payer(rule, v, payer_types) for rule, v in as_if.items()}, as_if
 
 
 def effective_from(rule: str, codes: pd.Series, dates: pd.Series | None) -> np.ndarray:

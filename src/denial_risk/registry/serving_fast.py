@@ -2,13 +2,17 @@
 per-request work.
 
 Profiled (issue 23; in process, CPU time of one-line requests, a shared machine): the model
-call costs about 165 ms a call whatever its size (feature matrix about a third, normalising a
-quarter, reasons, fixes and likely CARCs a sixth, line facts a tenth — of which the dated rules,
-re-selected from their table on every call, were most until they were cached —, the trees
-themselves about 2 %), plus about 2 ms a line. MLflow's scoring app adds about 5 ms of a worker's
-core per request before and after the model (a second JSON parse, a DataFrame per request, its
-input checks, a thread per request, the answer through pandas), and its requests only meet in the
-model's batcher after all that (100 requests at one worker, the model stubbed: 0.52 s).
+call costs 125-150 ms of CPU a call whatever its size (session 5, py-spy and cProfile at load 7-9:
+normalising and the feature matrix about 30 % each, reasons and fixes 17 %, line facts 10 %, rule
+risk 4 %, the table and the answer 3 %; some 3,000 pandas operations on one-row columns, none over
+4 % of the call), plus about 1 ms a line (a 100-line call: 175-225 ms, reasons and fixes 45 %).
+Cut in session 5: the rule layer's findings, computed for every line and then overwritten on the
+explained ones (every served line: 9 %), the dated rules matched twice per call, and a worker's
+first call (3.4 s cold: the code sets load lazily), now paid at load by the pyfunc. MLflow's scoring
+app adds about 5 ms of a worker's core per request before and after the model (a second JSON
+parse, a DataFrame per request, its input checks, a thread per request, the answer through
+pandas), and its requests only meet in the model's batcher after all that (100 requests at one
+worker, the model stubbed: 0.52 s).
 `FastInvocations` sits in front of it. A POST /invocations
 with a JSON body in a form it reads — `dataframe_split`, `dataframe_records`, or `inputs` as
 columns (`{"inputs": {"claim_id": [...], ...}}`, the column-oriented form MLflow also reads) —
