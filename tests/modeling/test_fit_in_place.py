@@ -3,6 +3,8 @@ second matrix while they grow), and the reason model's sample has its stated siz
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 
 from denial_risk.modeling import matrix
@@ -41,3 +43,24 @@ def test_the_reason_model_sees_at_most_its_stated_denied_lines():
     few = np.zeros(1_000, dtype=int)
     few[:100] = 1
     assert _reason_rows(few, seed=0) == slice(None)
+
+
+def test_a_releasable_matrix_gives_the_same_trees_and_its_copied_columns_go():
+    X, y = _data(n=6_000)
+    mine = matrix.releasable(X.shape, np.float32)
+    mine[:] = X
+    plain = matrix.fit_trees(candidates(0)["hgb"], [X.copy()], y, None, seed=0)
+    handed = [mine]
+    released = matrix.fit_trees(candidates(0)["hgb"], handed, y, None, seed=0)
+    probe = _data(seed=5)[0].astype(np.float64)
+    np.testing.assert_array_equal(released.predict_proba(probe), plain.predict_proba(probe))
+    # every page wholly inside the columns copied was handed back: it reads as zeros now
+    whole = X.shape[1] * X.shape[0] * 4 // mmap.PAGESIZE * mmap.PAGESIZE // 4
+    assert not mine.ravel(order="F")[:whole].any()
+
+
+def test_release_columns_leaves_other_arrays_alone():
+    X, _ = _data()
+    Xf = np.asfortranarray(X)
+    matrix.release_columns(Xf, X.shape[1])
+    np.testing.assert_array_equal(Xf, X)

@@ -259,12 +259,19 @@ def fit_model(
     The training period is sampled by time when it holds more lines than `memory_budget`
     allows (default: half the machine's RAM; `modeling.sampling`).
     """
+    train, calib, hold, sample, summary = split_labelled(frame, config, parse_budget(memory_budget))
+    return fit_split(train, calib, hold, config, sample, summary)
+
+
+def split_labelled(frame: pd.DataFrame, config: TrainConfig, budget: int):
+    """(train, calibration, holdout, the training sample, the data summary) of labelled normalised rows:
+    the periods are copies, so a caller that lets `frame` go holds the lines once during the fit."""
     labelled = _labelled(frame)
     plan = plan_periods(
         labelled["service_date"].to_numpy(dtype="datetime64[D]"),
         labelled["denied"].astype(bool).to_numpy(),
         config,
-        parse_budget(memory_budget),
+        budget,
     )
     train, calib, hold = (labelled.iloc[plan.positions(k)] for k in (TRAIN, CALIBRATION, HOLDOUT))
     summary = {
@@ -273,7 +280,7 @@ def fit_model(
         "date_max": f"{labelled.service_date.max():%Y-%m-%d}",
         "data_fingerprint": data_fingerprint(feature_input(labelled, config)),
     }
-    return fit_split(train, calib, hold, config, plan.sample, summary)
+    return train, calib, hold, plan.sample, summary
 
 
 def fit_split(
