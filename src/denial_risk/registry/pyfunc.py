@@ -40,11 +40,20 @@ class DenialRiskPyfunc(PythonModel):
     def _warm_up(self):
         """Score the logged input example once: the code sets (the ICD-10-CM tree, the HCPCS file, the
         dated rules) load lazily, and a cold worker's first request paid it (3.4 s, against ~0.15 s
-        warm: issue 23); a server's first request after start is now as fast as the next."""
+        warm: issue 23); a server's first request after start is now as fast as the next. Quiet: what
+        the example lacks (a column the model's --config added) is not the user's file's to warn of."""
+        import logging
+
         from denial_risk.registry.logged import input_example
         from denial_risk.scoring.score import score_request
 
-        score_request(self.model, input_example())
+        logger = logging.getLogger("denial_risk")
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            score_request(self.model, input_example())
+        finally:
+            logger.setLevel(level)
 
     def _batcher(self, policy):
         """The batcher of requests with this policy (None: the default params)."""
