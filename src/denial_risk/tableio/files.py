@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import stat
 import tempfile
 from pathlib import Path
@@ -175,16 +176,22 @@ def atomic_path(target: str | os.PathLike):
     """Yield a temporary path beside `target`; rename it over `target` only on success."""
     target = Path(target)
     remove_stale(target)
+    # SIGTERM/SIGHUP unwind a command (cli.main): held from the file's creation until the cleanup
+    # below is in force, so a signal in between cannot leave the `.partial` behind
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGHUP})
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target), suffix=PARTIAL, dir=target.parent)
     except FileExistsError as exc:  # mkdir met a file where a folder must be
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), exc.filename) from exc
     except OSError as exc:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         raise named_os_error(exc, target) from exc
-    os.close(fd)
     try:
         try:
+            os.close(fd)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a signal held till now unwinds here
             yield Path(tmp)
             with contextlib.suppress(FileNotFoundError):
                 os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual mode
