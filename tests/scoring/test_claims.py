@@ -3,6 +3,7 @@ through the file, rejected lines, formula-safe cells, and the merged reasons and
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from denial_risk.contract import schema
+from denial_risk.scoring import claim_text, worklist
 from denial_risk.scoring import claims as claims_module
-from denial_risk.scoring import worklist
 from denial_risk.scoring.claim_text import (
     claim_actions,
     claim_reasons,
@@ -217,6 +218,22 @@ def test_a_claim_of_one_explained_line_is_said_as_the_merge_says_it():
         logs = float(np.log1p(-p)) - 0.25  # other lines of the claim, not explained
         want = plan_actions(np.array([line]), np.array([fix], dtype=object), np.array([p]), logs)
         assert one_line_plan(line, fix, p, logs) == want
+
+
+def test_the_text_caches_give_the_answers_of_a_cold_call():
+    """A text read again (another line, another claim) is said as when first read; a partition's end
+    empties the caches; one number's log-survival clips as `min(max(p, 0), 1 - 1e-12)`, NaN kept."""
+    text = "no order on file; likely CO-16: claim lacks information; no order on file; the units"
+    fix = "attach the order → 5%; check the units; attach the order → 12.5%"
+    cold = [one_line_reasons(ln, text) for ln in (1, 2)], [one_line_plan(ln, fix, 0.4, -0.7) for ln in (1, 2)]
+    warm = [one_line_reasons(ln, text) for ln in (1, 2)], [one_line_plan(ln, fix, 0.4, -0.7) for ln in (1, 2)]
+    assert cold == warm and cold[0][1].endswith("(line 2)") and cold[1][0][0][0].endswith("(line 1)")
+    claim_text.clear_text_caches()
+    assert claim_text._split.cache_info().currsize == 0
+    assert [one_line_reasons(ln, text) for ln in (1, 2)] == cold[0]
+    for p in (-1.0, -0.0, 0.0, 0.3, 1.0 - 1e-12, 1.0, 2.0, float("inf")):
+        assert claim_text._log_survival(p) == math.log1p(-min(max(p, 0.0), 1.0 - 1e-12))
+    assert math.isnan(claim_text._log_survival(float("nan")))
 
 
 def test_served_claim_probabilities_equal_the_claim_worklists(sample, denial_model):

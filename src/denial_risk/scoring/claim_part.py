@@ -24,6 +24,7 @@ from denial_risk.contract import schema
 from denial_risk.modeling.claim_risk import claim_probability, log_survival
 from denial_risk.scoring.claim_text import (
     claim_reasons,
+    clear_text_caches,
     format_actions,
     one_line_plan,
     one_line_reasons,
@@ -73,6 +74,7 @@ def build_part(keys_path: Path, texts_path: Path | None, rejected: dict, model) 
     reasons, actions = _texts(
         texts_path, pos, codes, line, col("denial_probability"), ids, logs, lines, rejected, calibration
     )
+    clear_text_caches()
     take = pa.array(first, pa.int64())
     rows = pa.table(
         {

@@ -17,6 +17,7 @@ its risk are joined by `wording.RISK_ARROW`, as `scoring.fixes` joins them.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -31,6 +32,57 @@ MAX_CLAIM_REASONS = 8  # project judgement: a claim's reasons stay readable on o
 MAX_CLAIM_ACTIONS = 5
 _RISK_LEFT = re.compile(rf"^(?P<text>.*){re.escape(RISK_ARROW)}(?P<pct>\d+(?:\.\d+)?)%$")
 _MODEL_SAYS = re.compile(r"\(\+\d+ points\)$|^likely [A-Z]{2}-")
+# A partition's explained lines repeat few texts (1M lines: ~16k distinct reason texts among ~98k
+# explained lines a partition, ~9k distinct items), so each text is split and read once, not once
+# a line: these caches are pure functions of the text, bounded, and emptied after each partition.
+TEXT_CACHE = 16_384
+
+
+@functools.lru_cache(maxsize=TEXT_CACHE)
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(text.split(SEP))
+
+
+@functools.lru_cache(maxsize=TEXT_CACHE)
+def _model_says(item: str) -> bool:
+    return bool(_MODEL_SAYS.search(item))
+
+
+@functools.lru_cache(maxsize=TEXT_CACHE)
+def _ranked_items(reasons: str) -> tuple[str, ...]:
+    """A line's reasons, each once at its first place, what the model says after the findings; the
+    first `MAX_CLAIM_REASONS`."""
+    items = list(dict.fromkeys(_split(reasons)))
+    model = [_model_says(item) for item in items]
+    ranked = [i for i, m in zip(items, model) if not m] + [i for i, m in zip(items, model) if m]
+    return tuple(ranked[:MAX_CLAIM_REASONS])
+
+
+@functools.lru_cache(maxsize=TEXT_CACHE)
+def _fix_item(item: str) -> tuple[str, float | None, float]:
+    """A line's fix: (its text without the risk, the risk it leaves or None for advice, that risk's
+    log-survival or NaN)."""
+    m = _RISK_LEFT.match(item)
+    if not m:
+        return _as_advice(item), None, math.nan
+    left = float(m["pct"]) / 100.0
+    return m["text"], left, _log_survival(left)
+
+
+@functools.lru_cache(maxsize=TEXT_CACHE)
+def _line_fixes(actions: str) -> tuple[tuple[str, float | None, float], ...]:
+    """`_fix_item` of each of a line's fixes, each name once (at its first place, its last stated risk)."""
+    left_of: dict[str, tuple[str, float | None, float]] = {}
+    for item in _split(actions):
+        fix = _fix_item(item)
+        left_of[fix[0]] = fix
+    return tuple(left_of.values())
+
+
+def clear_text_caches() -> None:
+    """Empty the caches above (a partition built: its texts are not needed again)."""
+    for cached in (_split, _model_says, _ranked_items, _fix_item, _line_fixes):
+        cached.cache_clear()
 
 
 def line_ranges(lines) -> str:
@@ -59,7 +111,7 @@ def _items(texts, lines) -> dict[str, list]:
         if not isinstance(text, str) or not text:
             continue
         line = int(line)
-        for pos, item in enumerate(text.split(SEP)):
+        for pos, item in enumerate(_split(text)):
             got = seen.get(item)
             if got is None:
                 seen[item] = [[line], pos]
@@ -75,7 +127,7 @@ def claim_reasons(line_numbers, reasons, rejected: list[tuple[str, str]] = ()) -
     """The claim's `top_reasons` from its lines' (and its rejected lines, first)."""
     items = _items(reasons, line_numbers)
     ranked = sorted(
-        (bool(_MODEL_SAYS.search(item)), pos, -len(lines), k, item, lines)
+        (_model_says(item), pos, -len(lines), k, item, lines)
         for k, (item, (lines, pos)) in enumerate(items.items())
     )
     said = [f"{r[4]} ({line_ranges(r[5])})" for r in ranked[:MAX_CLAIM_REASONS]]
@@ -87,11 +139,8 @@ def one_line_reasons(line: int, reasons) -> str:
     the merge (each item is said once at its first place; what the model says after the findings)."""
     if not isinstance(reasons, str) or not reasons:
         return ""
-    items = list(dict.fromkeys(reasons.split(SEP)))
-    model = [bool(_MODEL_SAYS.search(item)) for item in items]
-    ranked = [i for i, m in zip(items, model) if not m] + [i for i, m in zip(items, model) if m]
     where = f" (line {int(line)})"
-    return SEP.join([item + where for item in ranked[:MAX_CLAIM_REASONS]])
+    return (where + SEP).join(_ranked_items(reasons)) + where
 
 
 def one_line_plan(
@@ -100,15 +149,10 @@ def one_line_plan(
     """`plan_actions([line], [actions], [p_line], log_survival_sum)` for one line, without the merge."""
     if not isinstance(actions, str) or not actions:
         return []
-    left_of: dict[str, float | None] = {}
-    for item in actions.split(SEP):
-        m = _RISK_LEFT.match(item)
-        name, left = (m["text"], float(m["pct"]) / 100.0) if m else (_as_advice(item), None)
-        left_of[name] = left
     where, base = f" (line {int(line)})", _log_survival(float(p_line))
     return [
-        (name + where, None if left is None else log_survival_sum + (_log_survival(left) - base))
-        for name, left in left_of.items()
+        (name + where, None if left is None else log_survival_sum + (log_left - base))
+        for name, left, log_left in _line_fixes(actions)
     ]
 
 
@@ -120,14 +164,13 @@ def plan_actions(line_numbers, actions, p_line, log_survival_sum: float) -> list
     for text, line in zip(actions, line_numbers):
         if not isinstance(text, str) or not text:
             continue
-        for item in text.split(SEP):
-            m = _RISK_LEFT.match(item)
-            name, left = (m["text"], float(m["pct"]) / 100.0) if m else (_as_advice(item), None)
-            fixes.setdefault(name, {})[int(line)] = left
+        for item in _split(text):
+            name, left, log_left = _fix_item(item)
+            fixes.setdefault(name, {})[int(line)] = (left, log_left)
     plans = []
     for name, by_line in fixes.items():
-        stated = [(ln, left) for ln, left in by_line.items() if left is not None]
-        moved = sum(_log_survival(left) - _log_survival(p_of[ln]) for ln, left in stated)
+        stated = [(ln, log_left) for ln, (left, log_left) in by_line.items() if left is not None]
+        moved = sum(log_left - _log_survival(p_of[ln]) for ln, log_left in stated)
         plans.append((f"{name} ({line_ranges(list(by_line))})", log_survival_sum + moved if stated else None))
     return plans
 
@@ -157,5 +200,13 @@ def _as_advice(item: str) -> str:
 
 
 def _log_survival(p: float) -> float:
-    """`modeling.claim_risk.log_survival` for one number (no array overhead)."""
-    return math.log1p(-min(max(p, 0.0), 1.0 - 1e-12))
+    """`modeling.claim_risk.log_survival` for one number (no array overhead; clipped as `min(max(p, 0),
+    1 - 1e-12)` clips, NaN kept)."""
+    if p < 0.0:
+        p = 0.0
+    elif p > _TOP:
+        p = _TOP
+    return math.log1p(-p)
+
+
+_TOP = 1.0 - 1e-12
