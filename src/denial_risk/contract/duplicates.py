@@ -30,11 +30,16 @@ class DuplicateTracker:
     def mark(self, claim_id: pd.Series, line_number: pd.Series) -> np.ndarray:
         """Return a mask of rows whose key was already seen (earlier chunk or earlier in this one)."""
         keys = _key_hashes(claim_id, line_number)
-        dup = pd.Series(keys).duplicated().to_numpy(copy=True)
-        for run in self.runs:
-            pos = np.minimum(np.searchsorted(run, keys), len(run) - 1)
-            dup |= run[pos] == keys
-        new = np.sort(keys[~dup])  # distinct already: duplicates within the chunk are marked
+        order = np.argsort(keys, kind="stable")  # equal keys keep their row order: the first is not a repeat
+        ordered = keys[order]
+        seen = np.zeros(len(keys), dtype=bool)
+        seen[1:] = ordered[1:] == ordered[:-1]  # earlier in this chunk
+        for run in self.runs:  # searched in sorted order: each binary search starts where the last ended
+            pos = np.minimum(np.searchsorted(run, ordered), len(run) - 1)
+            seen |= run[pos] == ordered
+        dup = np.zeros(len(keys), dtype=bool)
+        dup[order[seen]] = True
+        new = ordered[~seen]  # sorted and distinct: duplicates within the chunk are marked
         if len(new):
             self.runs.append(new)
         if len(self.runs) > self.max_runs:

@@ -297,10 +297,12 @@ class _Findings:
     def documents(self) -> None:
         """Documents marked as not on file (facts), with the payer's evidence where its remits show it."""
         expected = self.facts.policy["expected_documents"].astype("string")
+        codes, uni = pd.factorize(expected.fillna(""), use_na_sentinel=False)  # once for every document
+        uni = np.asarray(uni, dtype=object)
         bits = np.zeros(self.n, dtype=np.int64)
         names = list(DOCUMENT_NAMES.values())
         for k, doc in enumerate(DOCUMENT_NAMES):
-            exp = self.per_unique(expected, lambda v, d=doc: d in v).astype(bool)
+            exp = np.asarray([doc in v for v in uni] or [False], dtype=bool)[codes]
             no = self.col(doc, "boolean").eq(False).fillna(False).to_numpy(dtype=bool)
             bits |= (exp & no).astype(np.int64) << k
         patterns = {

@@ -146,7 +146,8 @@ def _scored(
             reasons_agree = ~(fig["reason_rate"] < fig["reason_rate_without"])  # NaN (no reasons) agrees
             listed = (np.nan_to_num(low) >= MIN_DROP) & (np.nan_to_num(beta - Z * se) >= MIN_EFFECT)
             listed &= reasons_agree & ~np.isnan(beta)
-            text = texts[name][pos] + (UNKNOWN_SUFFIX if state == "unknown" else "")
+            words = texts[name][pos] if name in texts else np.full(len(pos), REMEDY_TEXT[name], dtype=object)
+            text = words + (UNKNOWN_SUFFIX if state == "unknown" else "")
             out.append(
                 pd.DataFrame(
                     {
@@ -199,9 +200,10 @@ def _chance_removed(p: np.ndarray, beta: np.ndarray, se: np.ndarray, rate: np.nd
 
 
 def _remedy_texts(sub: pd.DataFrame, facts: LineFacts, cand: remedies.Candidates) -> dict[str, np.ndarray]:
-    """Each remedy's words per line (the fields some of them quote filled in where the remedy applies)."""
+    """The words per line of the remedies that quote the line's fields (filled in where the remedy applies);
+    the others' words are the same on every line (`REMEDY_TEXT`)."""
     n = len(sub)
-    out = {name: np.full(n, REMEDY_TEXT[name], dtype=object) for name in remedies.REMEDIES}
+    out = {name: np.full(n, REMEDY_TEXT[name], dtype=object) for name in ("primary_dx", "drop_invalid_dx")}
     first = facts.support["first_supporting_code"].astype("string").fillna("").to_numpy(dtype=object)
     groups = facts.policy["policy_group"].astype("string").fillna("").to_numpy(dtype=object)
     at = np.flatnonzero(cand.applies("primary_dx"))
