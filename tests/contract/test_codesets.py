@@ -144,3 +144,24 @@ def test_icd10_cm_release_is_the_packages_list():
     names = {p.name for p in resources.files("simple_icd_10_cm.data").iterdir()}
     month = reference.ICD10_CM_RELEASE.strftime("%B-%Y")  # e.g. April-2026
     assert f"code-list-{month}.txt" in names, names
+
+
+def test_policy_cache_is_bounded_and_answers_as_the_policy_table(monkeypatch):
+    """A server fed ever-new codes must not grow the per-code policy cache without limit."""
+    from denial_risk.contract import policy
+
+    monkeypatch.setattr(facts, "POLICY_CACHE_MAX", 8)
+    monkeypatch.setattr(facts, "_POLICY_CACHE", {})
+    known = ["L1832", "E0601", "K0001", "A4253", "L3000"]
+    made_up = [f"Z{i:04d}" for i in range(40)]  # request values no table holds
+    for start in range(0, len(made_up), 5):
+        codes = pd.Series(known + made_up[start : start + 5], dtype="string")
+        got = facts.policy_for_rows(codes).reset_index(drop=True)
+        want = policy.policy_for_codes(codes).reset_index(drop=True)[list(policy.LOOKUP_COLUMNS)]
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+        assert len(facts._POLICY_CACHE) <= 8
+    big = pd.Series(made_up, dtype="string")  # more distinct codes in one call than the bound
+    assert facts.policy_for_rows(big)["policy_group"].tolist() == (
+        policy.policy_for_codes(big)["policy_group"].tolist()
+    )
+    assert len(facts._POLICY_CACHE) <= 8

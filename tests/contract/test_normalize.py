@@ -587,3 +587,20 @@ def test_normalize_250k_rows_is_fast():
     assert len(clean) == 250_000 and rejects.empty
     # ~0.4 s of CPU on a quiet 2-core machine; CPU time so that a busy machine does not fail it
     assert cpu < 1.5, f"normalize_chunk took {cpu:.2f} s CPU for 250k rows"
+
+
+def test_remembered_dates_answer_as_the_whole_columns_parse(monkeypatch):
+    """A served request's few dates come from a bounded memo; each answer is the full parse's."""
+    from denial_risk.contract import values
+
+    monkeypatch.setattr(values, "DATE_MEMO_MAX", 5)
+    monkeypatch.setattr(values, "_DATE_MEMO", {})
+    texts = ["2025-03-01", "20250302", "2025-3-4", "2025-03-05T10:00", "bad", "", "2025-02-30", "99991231"]
+    texts += [f"2024-01-{d:02d}" for d in range(1, 20)]
+    want_dates, want_bad = values._dates_from_text(pd.Series(texts, dtype=values.STRING))
+    for start in range(0, len(texts), 3):
+        part = texts[start : start + 4]
+        dates, bad = values._dates_of(pd.Series(part, dtype=values.STRING))
+        np.testing.assert_array_equal(dates, want_dates[start : start + len(part)])
+        np.testing.assert_array_equal(bad, want_bad[start : start + len(part)])
+        assert len(values._DATE_MEMO) <= 5

@@ -43,7 +43,29 @@ def _take(frame: pd.DataFrame, codes: np.ndarray, index: pd.Index) -> pd.DataFra
     return pd.DataFrame(out, index=index)
 
 
+# (reference dir, code) -> the code's policy values. Bounded: the codes come from requests, and a
+# server fed ever-new codes must not grow without limit; the oldest entries go first (dict order).
+POLICY_CACHE_MAX = 20_000
 _POLICY_CACHE: dict[tuple[str, str], tuple] = {}
+
+
+def _cache_policy(ref: str, names: list[str], cols: list[str]) -> list[tuple]:
+    """Each code's policy values, from `_POLICY_CACHE` or computed (and cached) together."""
+    from denial_risk.contract import policy
+
+    found = {c: _POLICY_CACHE.get((ref, c)) for c in names}
+    todo = [c for c, v in found.items() if v is None]
+    if todo:
+        fresh = policy.policy_for_codes(pd.Series(todo, dtype="string")).reset_index(drop=True)
+        values = [fresh[col].tolist() for col in cols]
+        for i, c in enumerate(todo):
+            found[c] = tuple(v[i] for v in values)
+        excess = len(_POLICY_CACHE) + len(todo) - POLICY_CACHE_MAX
+        for key in list(_POLICY_CACHE)[: max(excess, 0)]:
+            del _POLICY_CACHE[key]
+        for c in todo[-POLICY_CACHE_MAX:] if POLICY_CACHE_MAX > 0 else []:
+            _POLICY_CACHE[(ref, c)] = found[c]
+    return [found[c] for c in names]
 
 
 def policy_for_rows(hcpcs: pd.Series) -> pd.DataFrame:
@@ -51,20 +73,15 @@ def policy_for_rows(hcpcs: pd.Series) -> pd.DataFrame:
 
     Columns used here: policy_group, sided, kx_required_medicare, custom_fabricated,
     prior_auth_prone, unit_limit, useful_lifetime_years, expected_documents. The cache is
-    keyed by the reference directory, so `DENIAL_RISK_REFERENCE_DIR` overrides still work.
+    keyed by the reference directory, so `DENIAL_RISK_REFERENCE_DIR` overrides still work, and
+    holds at most `POLICY_CACHE_MAX` codes.
     """
     from denial_risk.contract import policy, reference
 
     ref = str(reference.reference_dir())
     cols = list(policy.LOOKUP_COLUMNS)
     codes, uniq = _unique_frame(hcpcs)
-    names = [str(u) for u in uniq]
-    todo = [c for c in names if (ref, c) not in _POLICY_CACHE]
-    if todo:
-        fresh = policy.policy_for_codes(pd.Series(todo, dtype="string")).reset_index(drop=True)
-        for i, c in enumerate(todo):
-            _POLICY_CACHE[(ref, c)] = tuple(fresh[col].iloc[i] for col in cols)
-    rows = [_POLICY_CACHE[(ref, c)] for c in names]
+    rows = _cache_policy(ref, [str(u) for u in uniq], cols)
     out = {}  # each column taken straight from its per-code values (`_take` without a per-code frame)
     for j, col in enumerate(cols):
         per = pd.array([r[j] for r in rows], dtype=policy.LOOKUP_DTYPES[col])

@@ -43,6 +43,7 @@ _PAYER_ALIASES = {
 # stripped text, and the result is spread back over the rows by the factorize
 # codes. Typed Parquet columns (dates, numbers, booleans) take typed fast paths.
 
+_FEW = 64  # distinct values few enough for a per-cell Python loop to beat a pandas call's fixed cost
 _NS_MIN = pd.Timestamp("1678-01-01")
 _NS_MAX = pd.Timestamp("2261-12-31")
 
@@ -69,6 +70,8 @@ def _as_text(s: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(s):
         return s.dt.strftime("%Y-%m-%d").astype("string").fillna("")
     if isinstance(s.dtype, pd.StringDtype):
+        if s.dtype.storage == "python" and len(s) <= _FEW:  # pandas' own strip is str.strip per cell
+            return pd.Series([v.strip() if isinstance(v, str) else "" for v in s.array], s.index, "string")
         return s.astype("string").fillna("").str.strip()
     if s.dtype == object or isinstance(s.dtype, pd.CategoricalDtype):
         return pd.Series([_scalar_text(v) for v in s.to_numpy(dtype=object)], index=s.index, dtype="string")
@@ -139,6 +142,31 @@ def _dates_from_text(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return dates, bad
 
 
+DATE_MEMO_MAX = 20_000  # distinct date texts remembered (bounded: they come from requests)
+DATE_MEMO_ROWS = _FEW  # at most this many distinct texts are answered from the memo; more: parsed at once
+_DATE_MEMO: dict[str, tuple] = {}
+
+
+def _dates_of(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """`_dates_from_text`, each text's answer remembered for small inputs (a served request's few
+    dates repeat across requests, and pandas' parse costs ~1 ms a call whatever its size). The
+    parse is per text, so a remembered answer is the one the whole column's parse gives."""
+    if len(text) > DATE_MEMO_ROWS:
+        return _dates_from_text(text)
+    keys = text.tolist()
+    todo = [k for k in dict.fromkeys(keys) if k not in _DATE_MEMO]
+    if todo:
+        dates, bad = _dates_from_text(pd.Series(todo, dtype=STRING))
+        for key in list(_DATE_MEMO)[: max(len(_DATE_MEMO) + len(todo) - DATE_MEMO_MAX, 0)]:
+            del _DATE_MEMO[key]
+        _DATE_MEMO.update(zip(todo, zip(dates, bad)))
+    answers = [_DATE_MEMO[k] for k in keys]
+    return (
+        np.array([a[0] for a in answers], dtype="datetime64[ns]"),
+        np.array([a[1] for a in answers], dtype=bool),
+    )
+
+
 def parse_dates(s: pd.Series | RawColumn) -> tuple[pd.Series, pd.Series]:
     """ISO `YYYY-MM-DD` (a time part is ignored) or `YYYYMMDD`. Returns (dates, unparseable mask)."""
     raw = s.raw if isinstance(s, RawColumn) else s
@@ -148,7 +176,7 @@ def parse_dates(s: pd.Series | RawColumn) -> tuple[pd.Series, pd.Series]:
         out = d.where(inside).astype("datetime64[ns]").dt.normalize()
         return out, (d.notna() & ~inside)
     c = _raw_column(s)
-    dates, bad = _dates_from_text(c.text)
+    dates, bad = _dates_of(c.text)
     return c.spread(dates).astype("datetime64[ns]"), c.mask(bad)
 
 
