@@ -54,10 +54,11 @@ DENIED_SHARE = 0.5  # the denied lines may fill this share of the budget before 
 # lines keep room (project judgement: at 10M lines and 6 GB, a window that took what the denials left
 # would have sampled the older paid lines at the 1 % floor, weight 100).
 RECENT_SHARE = 0.25
-# The fix effects' refit (measured at 1M lines, the refit alone: 2.16 GB above the frames it reads, whose
-# normalised lines hold 283 bytes each): peak bytes per line it reads, and per line whose frame is held.
+# The fix effects' refit: peak bytes per line it reads (measured at 1M lines, the refit alone: 2.16 GB above
+# the frames it reads), and per kept line held when it starts (10M lines, 6GB: 3.2 GB held beside 4.17M
+# kept lines, 0.6 kB a line above `fixed`; their normalised frames alone are 283 bytes a line).
 REFIT_PER_LINE = 2200.0
-FRAME_PER_LINE = 300.0
+HELD_PER_LINE = 600.0
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ class TrainCost:
     per_later_line: float = 900.0
     features: int = 220
     per_refit_line: float = REFIT_PER_LINE
-    per_held_line: float = FRAME_PER_LINE
+    per_held_line: float = HELD_PER_LINE
 
     def refit_lines_within(self, budget: float, held_lines: int) -> int:
         """Lines the fix effects' refit can read beside the `held_lines` whose frames the fit holds (the
