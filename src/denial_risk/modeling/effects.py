@@ -121,15 +121,23 @@ def fit_on_slices(slices: list[pd.DataFrame], weight: np.ndarray | None = None) 
     first is the training period). `modeling.train.fit_split` passes every labelled line, after the
     holdout metrics are read: the latest remits are where a payer's new rule shows first.
 
-    A sampled training period is used as sampled, each line with its weight (the later lines weigh
-    1): the same lines the classifier is fitted on, so the memory budget holds here too.
+    A sampled training period is used as sampled, each line with its weight: the same lines the
+    classifier is fitted on. `weight` covers the leading lines (the training period's, or every
+    slice's when the later lines are sampled too: `modeling.latest.refit_slices`); past it a line
+    weighs 1. So the memory budget holds here too.
     """
     lines = pd.concat(slices)
     w = None if weight is None else np.concatenate([weight, np.ones(len(lines) - len(weight))])
     effects = fit_fix_effects(lines, lines["denied"].astype(bool).to_numpy(), lines.get("denial_reason"), w)
     names = ("train", "calibration", "holdout")[: len(slices)]
-    effects.info["slices"] = "+".join(names) + (" (training period sampled)" if weight is not None else "")
+    effects.info["slices"] = "+".join(names) + _sampled_note(weight, len(slices[0]))
     return effects
+
+
+def _sampled_note(weight: np.ndarray | None, train_lines: int) -> str:
+    if weight is None:
+        return ""
+    return " (training period sampled)" if len(weight) <= train_lines else " (later lines sampled too)"
 
 
 def _defects(clean: pd.DataFrame, cand: remedies.Candidates) -> dict[tuple[str, str], np.ndarray]:

@@ -1,7 +1,9 @@
 """What the deployed model learns after the holdout metrics: payer rule changes' risk, the stated shrink.
 
-`modeling.train.fit_split` reads the holdout metrics first, then refits the fix effects on
-every labelled line (`modeling.effects.fit_on_slices`), and then, here:
+`modeling.train.fit_split` reads the holdout metrics first, then, here (`refit_after_holdout`),
+refits the fix effects on every labelled line the fit kept (`modeling.effects.fit_on_slices`:
+the training sample with its weights, and every calibration and holdout line, or, where the
+memory budget's refit room is smaller, their time-aware sample `SamplePlan.later`, weighted), and:
 
 * the rule changes the classifier has not learned lift the risk of their cells' lines
   (`modeling.change_risk`), measured on every labelled line;
@@ -31,7 +33,8 @@ from scipy.optimize import brentq
 from denial_risk.biller import remedies
 from denial_risk.contract.facts import LineFacts
 from denial_risk.modeling import change_risk
-from denial_risk.modeling.effects import STATED_SHRINK
+from denial_risk.modeling.effects import STATED_SHRINK, fit_on_slices
+from denial_risk.modeling.sampling import SamplePlan
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +49,45 @@ Z_SIGNIFICANT = 2.33
 P_CAP = 0.98  # as `scoring.fixes.P_CAP`: the risk a statement starts from
 
 
-def fit_after_holdout(model, slices: list[pd.DataFrame], weight: np.ndarray | None, params: dict) -> None:
+def refit_after_holdout(
+    model, train: pd.DataFrame, calib: pd.DataFrame, hold: pd.DataFrame, plan: SamplePlan, params: dict
+) -> None:
+    """Refit the fix effects on the lines `plan` keeps (the training sample; all the later lines or
+    `plan.later`'s), then the change lifts and the stated shrink (on every holdout line)."""
+    slices, weight = refit_slices(train, calib, hold, plan)
+    model.fix_effects = fit_on_slices(slices, weight)
+    model.info["fix_effects_fitted_on"] = fitted_on = model.fix_effects.span()
+    params.update({f"fix_effects_{k}": v for k, v in fitted_on.items()})
+    if plan.later is not None and plan.later.sampled:
+        params.update({f"fix_effects_later_{k}": v for k, v in plan.later.params.items()})
+    fit_after_holdout(model, slices, weight, params, hold)
+
+
+def refit_slices(
+    train: pd.DataFrame, calib: pd.DataFrame, hold: pd.DataFrame, plan: SamplePlan
+) -> tuple[list[pd.DataFrame], np.ndarray | None]:
+    """(train, calibration, holdout) as the refit reads them, and each line's weight (None: all 1)."""
+    weight = plan.weight if plan.sampled else None
+    later = plan.later
+    if later is None or not later.sampled:
+        return [train, calib, hold], weight
+    cut = np.searchsorted(later.keep, len(calib))
+    slices = [train, calib.iloc[later.keep[:cut]], hold.iloc[later.keep[cut:] - len(calib)]]
+    return slices, np.concatenate([np.ones(len(train)) if weight is None else weight, later.weight])
+
+
+def fit_after_holdout(
+    model, slices: list[pd.DataFrame], weight: np.ndarray | None, params: dict, hold: pd.DataFrame
+) -> None:
     """Add the change lifts and the held-out stated shrink to a model whose effects were just refitted
-    on `slices` (train, calibration, holdout; `weight`: the sampled training period's, or None)."""
+    on `slices` (train, calibration, holdout as the refit read them; `weight`: per line of their
+    leading lines, the rest 1, or None); the shrink is chosen on every line of `hold`."""
     lines = pd.concat(slices, ignore_index=True)
     w = None if weight is None else np.concatenate([weight, np.ones(len(lines) - len(weight))])
     lifts = change_risk.fit_change_risk(model, lines, model.fix_effects.changes, w)
+    del lines
     model.info[change_risk.INFO_KEY] = lifts
-    kappa, n = fit_stated_shrink(model, slices[-1])
+    kappa, n = fit_stated_shrink(model, hold)
     model.fix_effects.info["stated_shrink"] = kappa
     model.fix_effects.info["stated_shrink_lines"] = n
     params.update({"rule_changes_lifted": len(lifts), "stated_shrink": kappa, "stated_shrink_lines": n})

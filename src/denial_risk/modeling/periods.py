@@ -4,7 +4,9 @@ the streamed one that reads a file twice and the Spark-read one (`jobs.train`).
 From the labelled lines' service dates and labels alone it cuts the three periods (the earliest
 lines train, the next calibrate, the latest are the holdout; one date never straddles two) and
 draws the time-aware sample of the training period that fits the memory budget
-(`modeling.sampling.plan_sample`), the budget's room sized with the configured extra columns.
+(`modeling.sampling.plan_sample`), the budget's room sized with the configured extra columns,
+and, when the fix effects' refit cannot read every later line beside the kept training lines,
+the later lines it reads (`SamplePlan.later`).
 The three fits differ only in how they gather the lines the plan keeps.
 """
 
@@ -86,12 +88,30 @@ def plan_periods(day: np.ndarray, denied: np.ndarray, config: TrainConfig, budge
         seed=config.seed,
     )
     sample.params["memory_budget_gb"] = round(budget / 2**30, 2)
+    later_pos = order[period[order] != TRAIN]
+    sample.later = refit_later_lines(day, denied, later_pos, len(sample.keep), budget, config)
     rank = np.full(len(day), -1, dtype=np.int64)
     rank[train_pos[sample.keep]] = np.arange(len(sample.keep))
     for k in (CALIBRATION, HOLDOUT):
         pos = order[period[order] == k]
         rank[pos] = np.arange(len(pos))
     return PeriodPlan(period, order, rank, sample)
+
+
+def refit_later_lines(
+    day: np.ndarray, denied: np.ndarray, later_pos: np.ndarray, kept: int, budget: int, config: TrainConfig
+) -> SamplePlan:
+    """The calibration and holdout lines (`later_pos`: their input positions in date order) the fix
+    effects' refit reads beside the `kept` training lines: all when they fit the refit's room
+    (`TrainCost.refit_lines_within`), else the time-aware sample of them that does."""
+    room = COST.refit_lines_within(budget, kept + len(later_pos)) - kept
+    return plan_sample(
+        day[later_pos],
+        np.asarray(denied, dtype=bool)[later_pos],
+        max(room, 0),
+        seed=config.seed + 1,
+        purpose="the fix effects refitted on",
+    )
 
 
 def needs_sample(rows: int, config: TrainConfig, budget: int) -> bool:

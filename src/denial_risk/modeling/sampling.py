@@ -17,12 +17,21 @@ A sampled line is weighted by 1 / its rate, so the fit sees the population's pro
 "Keep every denied line" is not the rule; the holdout AUC against the unsampled fit is
 (`benchmarks/bench_scale.py`).
 
-The calibration slice is never sampled (the calibrator is fitted on every later line), nor
-the holdout (every metric is read on all of it). `SamplePlan.params` is what the training
-run logs (rows before and after, the rate, the weight, the recent cut-off).
+The calibration slice is never sampled for the classifier (the calibrator is fitted on every
+later line), nor the holdout (every metric is read on all of it). `SamplePlan.params` is what
+the training run logs (rows before and after, the rate, the weight, the recent cut-off).
+
+The fix effects' refit after the holdout metrics (`modeling.effects.fit_on_slices`, then
+`modeling.latest`) reads the kept training lines and the later ones together, and holds per
+line far more than their frames (the line facts, the remedies, a sparse design): issue 23
+measured 11.1 GB at 10M lines under a 6 GB budget, the refit on 4.17M lines. It is counted
+too: when the kept lines do not fit the refit's own room, its later lines are drawn by the
+same time-aware rule (`SamplePlan.later`: the recent months whole, the denials up to half,
+the rest weighted by 1 / rate).
 
 The cost model (`TrainCost`) is measured, not derived: bytes per training line and per
-calibration/holdout line at the fit's peak, from `benchmarks/bench_model.py` runs.
+calibration/holdout line at the fit's peak, from `benchmarks/bench_model.py` runs; bytes per
+line of the refit from `benchmarks/bench_scale.py` (1M lines, the refit alone).
 """
 
 from __future__ import annotations
@@ -45,6 +54,11 @@ DENIED_SHARE = 0.5  # the denied lines may fill this share of the budget before 
 # lines keep room (project judgement: at 10M lines and 6 GB, a window that took what the denials left
 # would have sampled the older paid lines at the 1 % floor, weight 100).
 RECENT_SHARE = 0.25
+# The fix effects' refit: peak bytes per line it reads (measured at 1M lines, the refit alone: 2.16 GB above
+# the frames it reads), and per kept line held when it starts (10M lines, 6GB: 3.2 GB held beside 4.17M
+# kept lines, 0.6 kB a line above `fixed`; their normalised frames alone are 283 bytes a line).
+REFIT_PER_LINE = 2200.0
+HELD_PER_LINE = 600.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,14 @@ class TrainCost:
     per_train_line: float = 2600.0
     per_later_line: float = 900.0
     features: int = 220
+    per_refit_line: float = REFIT_PER_LINE
+    per_held_line: float = HELD_PER_LINE
+
+    def refit_lines_within(self, budget: float, held_lines: int) -> int:
+        """Lines the fix effects' refit can read beside the `held_lines` whose frames the fit holds (the
+        trees' matrices are gone by then)."""
+        room = budget - self.fixed - held_lines * self.per_held_line
+        return max(int(room / self.per_refit_line), 0)
 
     def peak(self, train_lines: int, later_lines: int, features: int | None = None) -> float:
         scale = (features or self.features) / self.features
@@ -121,6 +143,9 @@ class SamplePlan:
     keep: np.ndarray
     weight: np.ndarray
     params: dict = field(default_factory=dict)
+    # the calibration and holdout lines the fix effects' refit reads (positions into them in date
+    # order, `modeling.periods`), drawn when they do not all fit beside the kept training lines
+    later: SamplePlan | None = None
 
     @property
     def sampled(self) -> bool:
@@ -134,6 +159,7 @@ def plan_sample(
     *,
     recent_days: int = RECENT_DAYS,
     seed: int = 0,
+    purpose: str = "training on",
 ) -> SamplePlan:
     """The time-aware sample of a training slice (`days`: service dates as datetime64[D], `denied`: bool).
 
@@ -175,7 +201,7 @@ def plan_sample(
         else f"older denied lines at {denied_rate:.1%} weighted {1 / denied_rate:.1f}"
     )
     log.info(
-        f"memory budget: training on {len(keep):,} of {n:,} lines (every line from {recent_from}, "
+        f"memory budget: {purpose} {len(keep):,} of {n:,} lines (every line from {recent_from}, "
         f"{denials}, older paid lines at {paid_rate:.1%} weighted {1 / paid_rate:.1f})"
     )
     return SamplePlan(keep, weight, params)

@@ -326,11 +326,8 @@ def fit_split(
     params.update(plan.params)
     params.update(leakage_params(extra_feature_auc(train, hold, config)))
     model.info["data_fingerprint"] = params["data_fingerprint"]
-    # after the holdout is read: payer behaviour from every labelled line, the latest remits included
-    model.fix_effects = fit_on_slices([train, calib, hold], weight)
-    model.info["fix_effects_fitted_on"] = fitted_on = model.fix_effects.span()
-    params.update({f"fix_effects_{k}": v for k, v in fitted_on.items()})
-    latest.fit_after_holdout(model, [train, calib, hold], weight, params)
+    # after the holdout is read: payer behaviour from every labelled line kept, the latest remits included
+    latest.refit_after_holdout(model, train, calib, hold, plan, params)
     model.info["leakage_suspects"] = [c for c in params["leakage_suspects"].split(",") if c != "(none)"]
     return TrainResult(
         model=model,
