@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import schema
+from denial_risk.contract import memo, schema
 
 POLICY_BOOL_FLAGS = ("sided", "custom_fabricated")
 CONFLICTS_WITH_KX = ("GA", "GY", "GZ")  # expected-denial modifiers that must not stand with KX
@@ -44,7 +44,7 @@ def _take(frame: pd.DataFrame, codes: np.ndarray, index: pd.Index) -> pd.DataFra
 
 
 # (reference dir, code) -> the code's policy values. Bounded: the codes come from requests, and a
-# server fed ever-new codes must not grow without limit; the oldest entries go first (dict order).
+# server fed ever-new codes must not grow without limit; the oldest entries go first (`contract.memo`).
 POLICY_CACHE_MAX = 20_000
 _POLICY_CACHE: dict[tuple[str, str], tuple] = {}
 
@@ -53,19 +53,13 @@ def _cache_policy(ref: str, names: list[str], cols: list[str]) -> list[tuple]:
     """Each code's policy values, from `_POLICY_CACHE` or computed (and cached) together."""
     from denial_risk.contract import policy
 
-    found = {c: _POLICY_CACHE.get((ref, c)) for c in names}
-    todo = [c for c, v in found.items() if v is None]
-    if todo:
-        fresh = policy.policy_for_codes(pd.Series(todo, dtype="string")).reset_index(drop=True)
-        values = [fresh[col].tolist() for col in cols]
-        for i, c in enumerate(todo):
-            found[c] = tuple(v[i] for v in values)
-        excess = len(_POLICY_CACHE) + len(todo) - POLICY_CACHE_MAX
-        for key in list(_POLICY_CACHE)[: max(excess, 0)]:
-            del _POLICY_CACHE[key]
-        for c in todo[-POLICY_CACHE_MAX:] if POLICY_CACHE_MAX > 0 else []:
-            _POLICY_CACHE[(ref, c)] = found[c]
-    return [found[c] for c in names]
+    def compute(keys: list[tuple[str, str]]) -> list[tuple]:
+        fresh = policy.policy_for_codes(pd.Series([c for _, c in keys], dtype="string")).reset_index(
+            drop=True
+        )
+        return list(zip(*(fresh[col].tolist() for col in cols)))
+
+    return memo.remember(_POLICY_CACHE, [(ref, c) for c in names], compute, POLICY_CACHE_MAX)
 
 
 def policy_for_rows(hcpcs: pd.Series) -> pd.DataFrame:

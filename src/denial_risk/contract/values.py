@@ -15,7 +15,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from denial_risk.contract import schema
+from denial_risk.contract import memo, schema
 
 STRING = pd.StringDtype("pyarrow")  # the normalised frame's `string` dtype
 
@@ -153,14 +153,11 @@ def _dates_of(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     parse is per text, so a remembered answer is the one the whole column's parse gives."""
     if len(text) > DATE_MEMO_ROWS:
         return _dates_from_text(text)
-    keys = text.tolist()
-    todo = [k for k in dict.fromkeys(keys) if k not in _DATE_MEMO]
-    if todo:
-        dates, bad = _dates_from_text(pd.Series(todo, dtype=STRING))
-        for key in list(_DATE_MEMO)[: max(len(_DATE_MEMO) + len(todo) - DATE_MEMO_MAX, 0)]:
-            del _DATE_MEMO[key]
-        _DATE_MEMO.update(zip(todo, zip(dates, bad)))
-    answers = [_DATE_MEMO[k] for k in keys]
+
+    def parse(todo: list[str]) -> list[tuple]:
+        return list(zip(*_dates_from_text(pd.Series(todo, dtype=STRING))))
+
+    answers = memo.remember(_DATE_MEMO, text.tolist(), parse, DATE_MEMO_MAX)
     return (
         np.array([a[0] for a in answers], dtype="datetime64[ns]"),
         np.array([a[1] for a in answers], dtype=bool),

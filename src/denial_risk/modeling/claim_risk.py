@@ -31,9 +31,12 @@ FOLDS = 5  # the map must beat the product out of fold on the calibration claims
 _EPS = 1e-6
 
 
+P_TOP = 1.0 - 1e-12  # a line at probability 1 counts as this, so its log-survival stays finite
+
+
 def log_survival(p: np.ndarray) -> np.ndarray:
-    """log(1 - p) per line, finite (a line at probability 1 counts as 1 - 1e-12)."""
-    return np.log1p(-np.clip(np.asarray(p, dtype=float), 0.0, 1.0 - 1e-12))
+    """log(1 - p) per line, finite (a line's probability clipped to [0, `P_TOP`])."""
+    return np.log1p(-np.clip(np.asarray(p, dtype=float), 0.0, P_TOP))
 
 
 def independence(log_survival_sum: np.ndarray) -> np.ndarray:

@@ -127,11 +127,16 @@ def fit_on_slices(slices: list[pd.DataFrame], weight: np.ndarray | None = None) 
     weighs 1. So the memory budget holds here too.
     """
     lines = pd.concat(slices)
-    w = None if weight is None else np.concatenate([weight, np.ones(len(lines) - len(weight))])
+    w = line_weights(weight, len(lines))
     effects = fit_fix_effects(lines, lines["denied"].astype(bool).to_numpy(), lines.get("denial_reason"), w)
     names = ("train", "calibration", "holdout")[: len(slices)]
     effects.info["slices"] = "+".join(names) + _sampled_note(weight, len(slices[0]))
     return effects
+
+
+def line_weights(weight: np.ndarray | None, lines: int) -> np.ndarray | None:
+    """Every line's weight: `weight` for the leading lines, 1 for the rest (None: all weigh 1)."""
+    return None if weight is None else np.concatenate([weight, np.ones(lines - len(weight))])
 
 
 def _sampled_note(weight: np.ndarray | None, train_lines: int) -> str:

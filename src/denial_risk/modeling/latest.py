@@ -33,7 +33,7 @@ from scipy.optimize import brentq
 from denial_risk.biller import remedies
 from denial_risk.contract.facts import LineFacts
 from denial_risk.modeling import change_risk
-from denial_risk.modeling.effects import STATED_SHRINK, fit_on_slices
+from denial_risk.modeling.effects import STATED_SHRINK, fit_on_slices, line_weights
 from denial_risk.modeling.sampling import SamplePlan
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def fit_after_holdout(
     on `slices` (train, calibration, holdout as the refit read them; `weight`: per line of their
     leading lines, the rest 1, or None); the shrink is chosen on every line of `hold`."""
     lines = pd.concat(slices, ignore_index=True)
-    w = None if weight is None else np.concatenate([weight, np.ones(len(lines) - len(weight))])
+    w = line_weights(weight, len(lines))
     lifts = change_risk.fit_change_risk(model, lines, model.fix_effects.changes, w)
     del lines
     model.info[change_risk.INFO_KEY] = lifts

@@ -24,7 +24,7 @@ import re
 import numpy as np
 
 from denial_risk.biller.wording import ADVICE_PREFIX, FIX_SEP, RISK_ARROW
-from denial_risk.modeling.claim_risk import claim_probability
+from denial_risk.modeling.claim_risk import P_TOP, claim_probability
 from denial_risk.scoring.fixes import format_risk
 
 SEP = FIX_SEP
@@ -200,13 +200,9 @@ def _as_advice(item: str) -> str:
 
 
 def _log_survival(p: float) -> float:
-    """`modeling.claim_risk.log_survival` for one number (no array overhead; clipped as `min(max(p, 0),
-    1 - 1e-12)` clips, NaN kept)."""
+    """`modeling.claim_risk.log_survival` for one number (no array overhead; the same clip, NaN kept)."""
     if p < 0.0:
         p = 0.0
-    elif p > _TOP:
-        p = _TOP
+    elif p > P_TOP:
+        p = P_TOP
     return math.log1p(-p)
-
-
-_TOP = 1.0 - 1e-12
