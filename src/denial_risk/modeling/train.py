@@ -46,6 +46,7 @@ MIN_TRAIN_ROWS = 200
 # (py-spy, issue 23). Project judgement: 40k denied lines hold every CARC class the model keeps
 # (>= 10 lines) many times over.
 REASON_LINES = 40_000
+IMPORTANCE_LINES = 20_000  # holdout lines permutation importance reads
 
 
 def outcome_columns(config: TrainConfig) -> list[str]:
@@ -321,6 +322,10 @@ def fit_split(
     )
     billed = hold["billed_amount"].to_numpy(dtype=float)
     hold_eval = hold.assign(policy_group=_policy_groups(hold))
+    slices = {by: evaluate.sliced_metrics(hold_eval, p_ho, by) for by in ("payer_type", "policy_group")}
+    del hold_eval  # the holdout's copies go before the refit, the fit's peak (`_importance` keeps its sample)
+    sample = np.random.default_rng(config.seed).permutation(len(held))[:IMPORTANCE_LINES]
+    held = held.iloc[sample]  # what `_importance` reads after the refit
     reasons = evaluate.reason_accuracy(tops, hold["denial_reason"][y_ho == 1])
     params = _run_params(config, fitted, summary, train, calib, hold)
     params.update(plan.params)
@@ -335,8 +340,8 @@ def fit_split(
         | reasons
         | claim_risk.claim_metrics(model.info["claim_calibration"], hold["claim_id"], p_ho, y_ho),
         baseline_metrics=evaluate.classification_metrics(y_ho, p_base, billed),
-        slices={by: evaluate.sliced_metrics(hold_eval, p_ho, by) for by in ("payer_type", "policy_group")},
-        importance=_importance(model, held, y_ho, config.seed),
+        slices=slices,
+        importance=_importance(model, held, y_ho[sample], config.seed),
         holdout=hold,
         holdout_proba=p_ho,
         baseline_proba=p_base,
@@ -358,14 +363,13 @@ def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
     return labelled
 
 
-def _importance(model: DenialModel, held: pd.DataFrame, y_ho: np.ndarray, seed: int) -> pd.Series:
-    """Permutation importance per feature group on (up to 20k lines of) the holdout."""
-    sample = np.random.default_rng(seed).permutation(len(held))[:20_000]
-    if len(np.unique(y_ho[sample])) != 2:
+def _importance(model: DenialModel, sample: pd.DataFrame, y: np.ndarray, seed: int) -> pd.Series:
+    """Permutation importance per feature group on a sample of the holdout (`IMPORTANCE_LINES`)."""
+    if len(np.unique(y)) != 2:
         return pd.Series(dtype=float)
-    X = model.transform(held.iloc[sample])
+    X = model.transform(sample)
     return evaluate.permutation_importance_by_group(
-        model.proba_from_matrix, X, y_ho[sample], model.feature_groups, seed=seed
+        model.proba_from_matrix, X, y, model.feature_groups, seed=seed
     )
 
 
