@@ -15,14 +15,7 @@ from denial_risk.contract import schema
 from denial_risk.modeling.claim_risk import log_survival
 from denial_risk.scoring import claim_text, worklist
 from denial_risk.scoring import claims as claims_module
-from denial_risk.scoring.claim_text import (
-    claim_actions,
-    claim_reasons,
-    line_ranges,
-    one_line_plan,
-    one_line_reasons,
-    plan_actions,
-)
+from denial_risk.scoring.claim_text import claim_actions, claim_reasons, line_ranges
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKLOG = ROOT / "data" / "sample" / "backlog.csv"
@@ -197,40 +190,53 @@ def test_a_fix_states_the_claim_risk_it_would_leave():
     assert second == "advice: check the units (line 1)"  # no stated risk: advice, and says so
 
 
-def test_a_claim_of_one_explained_line_is_said_as_the_merge_says_it():
-    """The one-line path (most claims) gives `claim_reasons` and `plan_actions`'s answers, repeats,
-    advice, an empty or missing text and more than `MAX_CLAIM_REASONS` items included."""
+def test_claims_merged_together_are_said_as_each_claim_alone():
+    """A partition's claims merged at once (`merged_reasons`, `merged_actions`) give each claim's own
+    answer: one-line and many-line claims, repeats, advice, empty or missing texts, a claim with no
+    explained text and more than `MAX_CLAIM_REASONS` items; with and without a claim calibration."""
     reasons = [
         "L0631 is often denied (+12 points); no standard written order on file; likely CO-16: claim lacks"
         " information; no standard written order on file; the units",
         "; ".join(f"finding {k}" for k in range(12)),
         "",
         None,
+        "no standard written order on file; finding 3",
+        "likely CO-16: claim lacks information; finding 3",
+        "the units",
     ]
     actions = [
         "attach the standard written order (SWO) → 5%; check the units; attach the SWO → 12.5%",
         "attach the standard written order (SWO) → 5%; attach the standard written order (SWO) → 7%",
         "",
         None,
+        "attach the SWO → 2%; check the units",
+        "attach the standard written order (SWO) → 0.4%",
+        "check the units; attach the SWO → 30%",
     ]
-    for line, text, fix, p in zip([3, 1, 12, 2], reasons, actions, [0.4, 0.31, 0.2, 0.7]):
-        assert one_line_reasons(line, text) == claim_reasons(np.array([line]), np.array([text], dtype=object))
-        logs = float(np.log1p(-p)) - 0.25  # other lines of the claim, not explained
-        want = plan_actions(np.array([line]), np.array([fix], dtype=object), np.array([p]), logs)
-        assert one_line_plan(line, fix, p, logs) == want
+    claim = np.array([0, 1, 1, 3, 3, 3, 4])  # claim 2: no explained line
+    line = np.array([3, 1, 2, 1, 2, 4, 7])
+    p = np.array([0.4, 0.31, 0.2, 0.7, 0.05, 0.6, 0.9])
+    logs = np.bincount(claim, log_survival(p), 5) - 0.25  # other lines of the claims, not explained
+    count = np.bincount(claim, minlength=5) + 1
+    texts = pa.array(reasons, pa.string()), pa.array(actions, pa.string())
+    for calibration in (None, {"method": "isotonic", "x": [0.0, 1.0], "y": [0.1, 0.9]}):
+        said = claim_text.merged_reasons(claim, line, texts[0], 5).to_pylist()
+        fixes = claim_text.merged_actions(claim, line, p, texts[1], logs, count, calibration).to_pylist()
+        for k in range(5):
+            mine = claim == k
+            assert said[k] == claim_reasons(line[mine], np.array(reasons, dtype=object)[mine])
+            alone = claim_actions(
+                line[mine], np.array(actions, dtype=object)[mine], p[mine], calibration, logs[k], count[k]
+            )
+            assert fixes[k] == alone
+        assert said[2] == fixes[2] == "" and said[1].count("; ") == claim_text.MAX_CLAIM_REASONS - 1
+        assert "finding 3 (lines 2, 4)" in said[3].split("; ")
+        assert fixes[3].startswith("attach the standard written order (SWO) (line 4) → ")
+        assert fixes[3].endswith("; advice: check the units (line 2)")
 
 
-def test_the_text_caches_give_the_answers_of_a_cold_call():
-    """A text read again (another line, another claim) is said as when first read; a partition's end
-    empties the caches; one number's log-survival clips as `min(max(p, 0), 1 - 1e-12)`, NaN kept."""
-    text = "no order on file; likely CO-16: claim lacks information; no order on file; the units"
-    fix = "attach the order → 5%; check the units; attach the order → 12.5%"
-    cold = [one_line_reasons(ln, text) for ln in (1, 2)], [one_line_plan(ln, fix, 0.4, -0.7) for ln in (1, 2)]
-    warm = [one_line_reasons(ln, text) for ln in (1, 2)], [one_line_plan(ln, fix, 0.4, -0.7) for ln in (1, 2)]
-    assert cold == warm and cold[0][1].endswith("(line 2)") and cold[1][0][0][0].endswith("(line 1)")
-    claim_text.clear_text_caches()
-    assert claim_text._split.cache_info().currsize == 0
-    assert [one_line_reasons(ln, text) for ln in (1, 2)] == cold[0]
+def test_one_numbers_log_survival_clips_as_the_arrays():
+    """One number's log-survival clips as `min(max(p, 0), 1 - 1e-12)`, NaN kept."""
     probs = [-1.0, -0.0, 0.0, 0.3, 1.0 - 1e-12, 1.0, 2.0, float("inf"), float("nan")]
     one_by_one = [claim_text._log_survival(p) for p in probs]  # the array version's twin, clip included
     np.testing.assert_allclose(one_by_one, log_survival(np.array(probs)), rtol=1e-12, atol=0, equal_nan=True)

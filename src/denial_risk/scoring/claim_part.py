@@ -22,14 +22,7 @@ import pyarrow.parquet as pq
 
 from denial_risk.contract import schema
 from denial_risk.modeling.claim_risk import claim_probability, log_survival
-from denial_risk.scoring.claim_text import (
-    claim_reasons,
-    clear_text_caches,
-    format_actions,
-    one_line_plan,
-    one_line_reasons,
-    plan_actions,
-)
+from denial_risk.scoring.claim_text import merged_actions, merged_reasons, with_rejects
 
 TIER_CODE = {"low": 0, "medium": 1, "high": 2}
 TIER_NAMES = np.array(["low", "medium", "high"], dtype=object)  # by TIER_CODE
@@ -74,7 +67,6 @@ def build_part(keys_path: Path, texts_path: Path | None, rejected: dict, model) 
     reasons, actions = _texts(
         texts_path, pos, codes, line, col("denial_probability"), ids, logs, lines, rejected, calibration
     )
-    clear_text_caches()
     take = pa.array(first, pa.int64())
     rows = pa.table(
         {
@@ -88,8 +80,8 @@ def build_part(keys_path: Path, texts_path: Path | None, rejected: dict, model) 
             "expected_loss": pa.array(expected_loss),
             "risk_tier": pa.array(TIER_NAMES[tier], pa.string()),
             "lines_at_risk": _lines_at_risk(codes, line, col("tier"), n),
-            "top_reasons": pa.array(reasons, pa.string()),
-            "recommended_actions": pa.array(actions, pa.string()),
+            "top_reasons": reasons,
+            "recommended_actions": actions,
             FIRST_POS: pa.array(pos[first].astype(np.int64)),
         }
     )
@@ -128,46 +120,25 @@ def _rejected_codes(rejected: dict, ids: pa.Array) -> dict[int, list]:
 
 def _texts(texts_path, pos, codes, line, p, ids, logs, lines, rejected, calibration):
     """Per claim (by code): `top_reasons` and `recommended_actions` merged from its explained lines and
-    its rejected ones ('' for a claim with neither)."""
+    its rejected ones ('' for a claim with neither), as Arrow arrays."""
     n = len(ids)
-    reasons = np.full(n, "", dtype=object)
-    actions = np.full(n, "", dtype=object)
-    rejects = _rejected_codes(rejected, ids)
     if texts_path is not None:
         t = pq.read_table(texts_path, use_threads=False)
         at = np.searchsorted(pos, t.column("pos").to_numpy())  # the partition's lines are in file order
         c, ln, pl = codes[at], line[at], p[at]
         o = np.lexsort((ln, c))
-        line_reasons = t.column("top_reasons").to_numpy(zero_copy_only=False)[o]
-        line_actions = t.column("recommended_actions").to_numpy(zero_copy_only=False)[o]
-        c, ln, pl = c[o], ln[o], pl[o]
+        c, ln, pl, take = c[o], ln[o], pl[o], pa.array(o)
+        reasons = merged_reasons(c, ln, t.column("top_reasons").take(take), n)
+        actions = merged_actions(
+            c, ln, pl, t.column("recommended_actions").take(take), logs, lines, calibration
+        )
         del t
     else:
-        c = np.empty(0, np.int32)
-    bounds = np.flatnonzero(np.diff(c)) + 1
-    plans, owner = [], []
-    starts, ends = np.r_[0, bounds].tolist(), np.r_[bounds, len(c)].tolist()
-    if len(c):  # as Python numbers: most claims have one explained line, said without the merge
-        c_, ln_, pl_, logs_ = c.tolist(), ln.tolist(), pl.tolist(), logs.tolist()
-    for lo, hi in zip(starts, ends):
-        if hi <= lo:
-            continue
-        k = c_[lo]
-        if hi == lo + 1 and k not in rejects:
-            reasons[k] = one_line_reasons(ln_[lo], line_reasons[lo])
-            plan = one_line_plan(ln_[lo], line_actions[lo], pl_[lo], logs_[k])
-        else:
-            reasons[k] = claim_reasons(ln[lo:hi], line_reasons[lo:hi], rejects.pop(k, ()))
-            plan = plan_actions(ln[lo:hi], line_actions[lo:hi], pl[lo:hi], float(logs[k]))
-        plans.append((k, plan))
-        owner.extend([k] * len(plan))
-    for k, items in rejects.items():  # rejected lines and no explained line: the rejects alone
-        reasons[k] = claim_reasons([], [], items)
-    sums = np.array([np.nan if s is None else s for _, plan in plans for _, s in plan], dtype=float)
-    owner = np.asarray(owner, dtype=np.int64)
-    risks = claim_probability(calibration, np.nan_to_num(sums), lines[owner]) if len(owner) else sums
-    at = 0
-    for k, plan in plans:
-        actions[k] = format_actions(plan, risks[at : at + len(plan)])
-        at += len(plan)
+        reasons = actions = pa.array([""] * n, pa.string())
+    rejects = _rejected_codes(rejected, ids)
+    if rejects:  # few claims: their texts replaced, the rest taken as they are
+        said = [with_rejects(reasons[k].as_py(), items) for k, items in rejects.items()]
+        index = np.arange(n)
+        index[list(rejects)] = n + np.arange(len(said))
+        reasons = pa.concat_arrays([reasons, pa.array(said, pa.string())]).take(pa.array(index))
     return reasons, actions
