@@ -18,7 +18,9 @@ Measured, clients on the same machine:
 
 Then one client, sequential requests:
 
-* **latency**: `--single` one-line requests, p50 / p99 in milliseconds;
+* **latency**: `--single` one-line requests, p50 / p99 in milliseconds, and the server's CPU
+  per request (user + system time of its processes over the loop, / requests): the wall figures
+  follow the machine's load, the CPU figure much less (a shared machine);
 * **throughput**: `--batches` 100-line requests, lines per second (and p50 per batch);
 * **steady run**: `--duration` seconds at `--rate` one-line requests per
   second (fixed schedule; a request is sent when due, or at once if the
@@ -48,6 +50,24 @@ def _pct(values: list[float], q: float) -> float:
     import numpy as np
 
     return round(float(np.percentile(np.asarray(values) * 1000.0, q)), 1)
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in the process group `pgid` (the server:
+    uvicorn's supervisor and its workers), from /proc; a process that exits between reads is skipped."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rpartition(b")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after the command: state, ppid, pgrp, ..., utime, stime
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def concurrent(url: str, bodies: list[bytes], expect_rows: int = 1) -> tuple[list[float], int, float]:
@@ -148,7 +168,9 @@ def main() -> None:
         for i in range(20):  # warm-up (every worker: concurrent pairs)
             concurrent(url, singles[i * 4 : i * 4 + 4])
         if args.concurrent:
+            cpu = group_cpu_seconds(server.proc.pid)
             lat, errors, wall = concurrent(url, singles[100 : 100 + args.concurrent])
+            cpu = group_cpu_seconds(server.proc.pid) - cpu
             result.update(
                 workers=args.workers,
                 concurrent_requests=args.concurrent,
@@ -157,27 +179,34 @@ def main() -> None:
                 concurrent_max_ms=_pct(lat, 100),
                 concurrent_wall_s=round(wall, 2),
                 concurrent_errors=errors,
+                concurrent_server_cpu_ms_per_request=round(1000 * cpu / args.concurrent, 1),
                 load_avg_1m_after_concurrent=round(os.getloadavg()[0], 1),
             )
             print(
                 f"{args.concurrent} concurrent one-line requests ({args.workers} workers): "
                 f"p50 {result['concurrent_p50_ms']} ms, p99 {result['concurrent_p99_ms']} ms, "
-                f"all answered in {wall:.2f} s, {errors} errors",
+                f"all answered in {wall:.2f} s, {errors} errors, server CPU "
+                f"{result['concurrent_server_cpu_ms_per_request']} ms a request",
                 flush=True,
             )
         lat, errors = [], 0
+        cpu = group_cpu_seconds(server.proc.pid)
         for i in range(args.single):
             dt, ok = call(url, singles[i % len(singles)], 1)
             lat.append(dt)
             errors += not ok
+        cpu = group_cpu_seconds(server.proc.pid) - cpu
         result.update(
             single_requests=args.single,
             single_p50_ms=_pct(lat, 50),
             single_p99_ms=_pct(lat, 99),
             single_errors=errors,
+            single_server_cpu_ms_per_request=round(1000 * cpu / max(args.single, 1), 1),
+            load_avg_1m_after_single=round(os.getloadavg()[0], 1),
         )
         print(
-            f"one-line requests: p50 {result['single_p50_ms']} ms, p99 {result['single_p99_ms']} ms",
+            f"one-line requests: p50 {result['single_p50_ms']} ms, p99 {result['single_p99_ms']} ms, "
+            f"server CPU {result['single_server_cpu_ms_per_request']} ms a request",
             flush=True,
         )
 
